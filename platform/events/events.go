@@ -1,0 +1,133 @@
+// Package events is the platform's one ordered stream of typed facts. The
+// platform publishes structs; each surface (IPMI SEL, Redfish events, the
+// kernel log) formats them at its own edge.
+package events
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform/spd"
+)
+
+// Event is a fact about the simulated server. Kind names it for logs and
+// filters without a type switch.
+type Event interface {
+	Kind() string
+}
+
+// ModuleInserted: a module was seated in Slot and its SPD read.
+type ModuleInserted struct {
+	Slot   string     `json:"slot"`
+	Module spd.Module `json:"module"`
+}
+
+// ModuleRemoved: the module that sat in Slot is gone.
+type ModuleRemoved struct {
+	Slot   string     `json:"slot"`
+	Module spd.Module `json:"module"`
+}
+
+// PowerChanged: the host's main power turned on or off.
+type PowerChanged struct {
+	On bool `json:"on"`
+}
+
+func (ModuleInserted) Kind() string { return "ModuleInserted" }
+func (ModuleRemoved) Kind() string  { return "ModuleRemoved" }
+func (PowerChanged) Kind() string   { return "PowerChanged" }
+
+// Record is an event with its place in the stream. Seq starts at 1 and has no
+// gaps, so a subscriber can tell exactly what it missed.
+type Record struct {
+	Seq   uint64    `json:"seq"`
+	Time  time.Time `json:"time"`
+	Event Event     `json:"event"`
+}
+
+// Bus fans records out to subscribers. Publishing never blocks on a slow
+// subscriber: each has a bounded queue, and overflow is counted and logged
+// rather than stalling the simulated hardware.
+type Bus struct {
+	mu     sync.Mutex
+	seq    uint64
+	subs   map[*Subscription]struct{}
+	logger *slog.Logger
+}
+
+// NewBus returns an empty bus; logger may be nil.
+func NewBus(logger *slog.Logger) *Bus {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Bus{subs: map[*Subscription]struct{}{}, logger: logger}
+}
+
+// Subscription receives records on C in publication order.
+type Subscription struct {
+	C       <-chan Record
+	c       chan Record
+	bus     *Bus
+	name    string
+	dropped uint64
+	closed  bool
+}
+
+// Subscribe registers a subscriber with a queue of depth records.
+func (b *Bus) Subscribe(name string, depth int) *Subscription {
+	if depth < 1 {
+		depth = 1
+	}
+	c := make(chan Record, depth)
+	s := &Subscription{C: c, c: c, bus: b, name: name}
+	b.mu.Lock()
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	return s
+}
+
+// Dropped reports how many records overflowed this subscriber's queue.
+func (s *Subscription) Dropped() uint64 {
+	s.bus.mu.Lock()
+	defer s.bus.mu.Unlock()
+	return s.dropped
+}
+
+// Close unsubscribes and closes C.
+func (s *Subscription) Close() {
+	s.bus.mu.Lock()
+	defer s.bus.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	delete(s.bus.subs, s)
+	close(s.c)
+}
+
+// Publish stamps e with the next sequence number and delivers it. Holding the
+// lock across delivery keeps every subscriber's view in one global order.
+func (b *Bus) Publish(at time.Time, e Event) Record {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seq++
+	r := Record{Seq: b.seq, Time: at, Event: e}
+	for s := range b.subs {
+		select {
+		case s.c <- r:
+		default:
+			s.dropped++
+			b.logger.Warn("event subscriber queue full; record dropped",
+				"subscriber", s.name, "seq", r.Seq, "kind", e.Kind(), "dropped_total", s.dropped)
+		}
+	}
+	return r
+}
+
+// Seq is the sequence number of the last published record.
+func (b *Bus) Seq() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seq
+}

@@ -1,0 +1,313 @@
+// Package profile describes a simulated server: its identity, its memory
+// topology and which slots are populated at power-on. Profiles are YAML; the
+// default one is embedded so `bmcemu serve` needs no file.
+package profile
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+	"gopkg.in/yaml.v3"
+
+	"github.com/bmcemu/bmcemu/platform/spd"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Profile is the parsed, validated description of one server.
+type Profile struct {
+	Name    string   `yaml:"name" validate:"required"`
+	System  System   `yaml:"system" validate:"required"`
+	BMC     BMC      `yaml:"bmc"`
+	Memory  Memory   `yaml:"memory" validate:"required"`
+	Modules []Module `yaml:"modules" validate:"dive"`
+}
+
+// System is the identity the host reports (SMBIOS type 1 in real life).
+type System struct {
+	Manufacturer string `yaml:"manufacturer" validate:"required,max=63"`
+	Model        string `yaml:"model" validate:"required,max=63"`
+	SerialNumber string `yaml:"serial_number" validate:"required,max=63"`
+	PartNumber   string `yaml:"part_number" validate:"max=63"`
+	BIOSVersion  string `yaml:"bios_version" validate:"max=63"`
+}
+
+// BMC describes the management controller itself.
+type BMC struct {
+	FirmwareVersion string `yaml:"firmware_version" validate:"omitempty,max=31"`
+}
+
+// Memory is the board's memory topology: sockets -> controllers -> channels -> slots.
+type Memory struct {
+	Type                  spd.DeviceType `yaml:"type" validate:"required,oneof=DDR4 DDR5"`
+	SpeedMTs              int            `yaml:"speed_mts" validate:"required,min=1600,max=8800"`
+	Sockets               int            `yaml:"sockets" validate:"required,min=1,max=8"`
+	ControllersPerSocket  int            `yaml:"controllers_per_socket" validate:"required,min=1,max=8"`
+	ChannelsPerController int            `yaml:"channels_per_controller" validate:"required,min=1,max=4"`
+	SlotsPerChannel       int            `yaml:"slots_per_channel" validate:"required,min=1,max=3"`
+}
+
+// Module populates the slots matching its patterns at power-on.
+type Module struct {
+	Slots        []string       `yaml:"slots" validate:"required,min=1"`
+	CapacityGiB  int            `yaml:"capacity_gib" validate:"required,min=1,max=4096"`
+	Ranks        int            `yaml:"ranks" validate:"required,min=1,max=8"`
+	Type         spd.DeviceType `yaml:"type" validate:"omitempty,oneof=DDR4 DDR5"`
+	BaseModule   spd.ModuleType `yaml:"base_module" validate:"required,oneof=RDIMM UDIMM SO_DIMM LRDIMM"`
+	SpeedMTs     int            `yaml:"speed_mts" validate:"omitempty,min=1600,max=8800"`
+	Manufacturer string         `yaml:"manufacturer" validate:"required"`
+	PartNumber   string         `yaml:"part_number" validate:"max=30"`
+}
+
+// Default returns the embedded default profile.
+func Default() *Profile {
+	p, err := Parse("default.yaml", defaultYAML)
+	if err != nil {
+		panic(fmt.Sprintf("embedded default profile is invalid: %v", err))
+	}
+	return p
+}
+
+// Load reads and validates a profile file.
+func Load(file string) (*Profile, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read profile: %w", err)
+	}
+	return Parse(file, b)
+}
+
+// Error is a validation failure located in the source file.
+type Error struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// Parse decodes src (named file in messages), rejecting unknown fields, and
+// validates it. Every error names the file, line and field.
+func Parse(file string, src []byte) (*Profile, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(src, &root); err != nil {
+		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if root.Kind == 0 {
+		return nil, &Error{File: file, Msg: "empty profile"}
+	}
+	var p Profile
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			// "line 7: field foo not found in type profile.Memory"
+			first := te.Errors[0]
+			line := 0
+			if rest, ok := strings.CutPrefix(first, "line "); ok {
+				if n, _, ok := strings.Cut(rest, ":"); ok {
+					line, _ = strconv.Atoi(n)
+					first = strings.TrimSpace(rest[len(n)+1:])
+				}
+			}
+			return nil, &Error{File: file, Line: line, Msg: first}
+		}
+		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if err := p.validate(file, &root); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+var validate = func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		return name
+	})
+	return v
+}()
+
+func (p *Profile) validate(file string, root *yaml.Node) error {
+	if err := validate.Struct(p); err != nil {
+		var ves validator.ValidationErrors
+		if errors.As(err, &ves) && len(ves) > 0 {
+			fe := ves[0]
+			// Namespace is "Profile.memory.sockets"; drop the root type.
+			_, field, _ := strings.Cut(fe.Namespace(), ".")
+			return &Error{File: file, Line: lineOf(root, field), Field: field, Msg: describe(fe)}
+		}
+		return &Error{File: file, Msg: err.Error()}
+	}
+	names := p.SlotNames()
+	taken := map[string]int{}
+	for i, m := range p.Modules {
+		field := fmt.Sprintf("modules[%d]", i)
+		for j, pat := range m.Slots {
+			if _, err := path.Match(pat, ""); err != nil {
+				return &Error{File: file, Line: lineOf(root, fmt.Sprintf("%s.slots[%d]", field, j)), Field: fmt.Sprintf("%s.slots[%d]", field, j), Msg: fmt.Sprintf("bad pattern %q: %v", pat, err)}
+			}
+			matched := false
+			for _, n := range names {
+				if slotMatch(pat, n) {
+					matched = true
+					if prev, dup := taken[n]; dup && prev != i {
+						return &Error{File: file, Line: lineOf(root, field), Field: field, Msg: fmt.Sprintf("slot %s is already populated by modules[%d]", n, prev)}
+					}
+					taken[n] = i
+				}
+			}
+			if !matched {
+				return &Error{File: file, Line: lineOf(root, fmt.Sprintf("%s.slots[%d]", field, j)), Field: fmt.Sprintf("%s.slots[%d]", field, j),
+					Msg: fmt.Sprintf("pattern %q matches no slot (slots are named like %s)", pat, names[0])}
+			}
+		}
+		if _, err := spd.Encode(p.ModuleSpec(m, 0)); err != nil {
+			return &Error{File: file, Line: lineOf(root, field), Field: field, Msg: err.Error()}
+		}
+		if m.Type != "" && m.Type != p.Memory.Type {
+			return &Error{File: file, Line: lineOf(root, field+".type"), Field: field + ".type", Msg: fmt.Sprintf("%s module on a %s board", m.Type, p.Memory.Type)}
+		}
+	}
+	return nil
+}
+
+func describe(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "min":
+		return fmt.Sprintf("must be at least %s (got %v)", fe.Param(), fe.Value())
+	case "max":
+		return fmt.Sprintf("must be at most %s (got %v)", fe.Param(), fe.Value())
+	case "oneof":
+		return fmt.Sprintf("must be one of [%s] (got %v)", fe.Param(), fe.Value())
+	}
+	return fmt.Sprintf("fails %q (got %v)", fe.Tag(), fe.Value())
+}
+
+// lineOf finds the line of a dotted path such as "modules[2].capacity_gib",
+// falling back to the deepest ancestor that exists.
+func lineOf(root *yaml.Node, dotted string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, part := range strings.Split(dotted, ".") {
+		key, idx := part, -1
+		if k, rest, ok := strings.Cut(part, "["); ok {
+			key = k
+			idx, _ = strconv.Atoi(strings.TrimSuffix(rest, "]"))
+		}
+		next := mapValue(n, key)
+		if next == nil {
+			return line
+		}
+		n, line = next, next.Line
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// ChannelLetter names channel ch of a socket the way board silkscreens do (A, B, ...).
+func ChannelLetter(ch int) string { return string(rune('A' + ch)) }
+
+// SlotName is the board label of a slot: CPU{socket}_DIMM_{channel letter}{slot}.
+func SlotName(socket, channel, slot int) string {
+	return fmt.Sprintf("CPU%d_DIMM_%s%d", socket, ChannelLetter(channel), slot)
+}
+
+// SlotNames lists every slot in board order.
+func (p *Profile) SlotNames() []string {
+	var out []string
+	chPerSocket := p.Memory.ControllersPerSocket * p.Memory.ChannelsPerController
+	for s := 0; s < p.Memory.Sockets; s++ {
+		for ch := 0; ch < chPerSocket; ch++ {
+			for sl := 1; sl <= p.Memory.SlotsPerChannel; sl++ {
+				out = append(out, SlotName(s, ch, sl))
+			}
+		}
+	}
+	return out
+}
+
+// slotMatch matches a pattern against a full slot name, or against its
+// "{letter}{slot}" suffix so "*1" means every slot 1.
+func slotMatch(pat, name string) bool {
+	if ok, _ := path.Match(pat, name); ok {
+		return true
+	}
+	i := strings.LastIndex(name, "_")
+	ok, _ := path.Match(pat, name[i+1:])
+	return ok && !strings.Contains(pat, "CPU")
+}
+
+// ModuleFor returns the module entry that populates slot, if any.
+func (p *Profile) ModuleFor(slot string) (Module, bool) {
+	for _, m := range p.Modules {
+		for _, pat := range m.Slots {
+			if slotMatch(pat, slot) {
+				return m, true
+			}
+		}
+	}
+	return Module{}, false
+}
+
+// ModuleSpec turns a profile module into an SPD spec; serial makes each part
+// distinct (callers derive it from the system serial and slot).
+func (p *Profile) ModuleSpec(m Module, serial uint32) spd.Spec {
+	t := m.Type
+	if t == "" {
+		t = p.Memory.Type
+	}
+	speed := m.SpeedMTs
+	if speed == 0 {
+		speed = p.Memory.SpeedMTs
+	}
+	return spd.Spec{
+		Type: t, BaseModule: m.BaseModule, CapacityGiB: m.CapacityGiB, Ranks: m.Ranks,
+		SpeedMTs: speed, Manufacturer: m.Manufacturer, PartNumber: m.PartNumber,
+		SerialNumber: serial, ManufactureYW: 0x2514,
+	}
+}

@@ -43,9 +43,12 @@ type InventoryStore interface {
 // Inventory is the durable part of the platform: what is plugged where, and
 // whether the host is powered.
 type Inventory struct {
-	Profile string                 `json:"profile"`
-	PowerOn bool                   `json:"power_on"`
-	Modules map[string]SavedModule `json:"modules"`
+	Profile string `json:"profile"`
+	PowerOn bool   `json:"power_on"`
+	// ChangedAt is when the inventory last changed; surfaces that must keep
+	// timestamps stable across restarts (the IPMI SDR repository) use it.
+	ChangedAt time.Time              `json:"changed_at"`
+	Modules   map[string]SavedModule `json:"modules"`
 }
 
 // SavedModule is a module as the EEPROM carries it.
@@ -69,6 +72,7 @@ type Platform struct {
 	byName  map[string]int
 	modules []*Module // by slot index; nil when empty
 	powerOn bool
+	changed time.Time
 	gen     uint64
 	snap    *Snapshot
 
@@ -149,6 +153,7 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 func (p *Platform) populate() error {
 	now := p.clock.Now()
 	p.powerOn = true
+	p.changed = now
 	for i, d := range p.slots {
 		pm, ok := p.prof.ModuleFor(d.name)
 		if !ok {
@@ -169,6 +174,7 @@ func (p *Platform) populate() error {
 
 func (p *Platform) restore(inv *Inventory) error {
 	p.powerOn = inv.PowerOn
+	p.changed = inv.ChangedAt
 	for name, sm := range inv.Modules {
 		i, ok := p.byName[name]
 		if !ok {
@@ -315,10 +321,13 @@ func (p *Platform) SetPower(on bool) error {
 // save fails the change is undone so memory and disk never disagree.
 // Caller holds p.mu.
 func (p *Platform) commit(apply, undo func()) error {
+	prev := p.changed
 	apply()
+	p.changed = p.clock.Now()
 	if p.store != nil {
 		if err := p.store.SaveInventory(p.inventoryLocked()); err != nil {
 			undo()
+			p.changed = prev
 			return fmt.Errorf("%w: %w", ErrPersist, err)
 		}
 	}
@@ -328,7 +337,7 @@ func (p *Platform) commit(apply, undo func()) error {
 }
 
 func (p *Platform) inventoryLocked() *Inventory {
-	inv := &Inventory{Profile: p.prof.Name, PowerOn: p.powerOn, Modules: map[string]SavedModule{}}
+	inv := &Inventory{Profile: p.prof.Name, PowerOn: p.powerOn, ChangedAt: p.changed, Modules: map[string]SavedModule{}}
 	for i, m := range p.modules {
 		if m != nil {
 			inv.Modules[p.slots[i].name] = SavedModule{SPD: m.Image, InsertedAt: m.InsertedAt}

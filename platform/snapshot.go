@@ -16,7 +16,9 @@ type Snapshot struct {
 	BMC        profile.BMC    `json:"bmc"`
 	Memory     profile.Memory `json:"memory"`
 	PowerOn    bool           `json:"power_on"`
-	Slots      []Slot         `json:"slots"`
+	// ChangedAt is when the inventory or power state last changed (persisted).
+	ChangedAt time.Time `json:"changed_at"`
+	Slots     []Slot    `json:"slots"`
 }
 
 // Slot is one DIMM socket on the board.
@@ -80,6 +82,7 @@ func (p *Platform) buildSnapshot() *Snapshot {
 		BMC:        p.prof.BMC,
 		Memory:     p.prof.Memory,
 		PowerOn:    p.powerOn,
+		ChangedAt:  p.changed,
 		Slots:      make([]Slot, len(p.slots)),
 	}
 	for i, d := range p.slots {

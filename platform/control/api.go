@@ -1,0 +1,110 @@
+// Package control is the emulator's own API for the physical world: what a
+// technician does with the chassis open (seat a DIMM, pull one) and, in later
+// work, what the in-band OS sees. It is deliberately not Redfish or IPMI:
+// those are the BMC's views and must only observe what happens here.
+//
+// Resource model, all JSON under /emulator/v1:
+//
+//	GET    /emulator/v1                       index of resources
+//	GET    /emulator/v1/system                identity, power, topology
+//	GET    /emulator/v1/slots                 every slot with its module
+//	GET    /emulator/v1/slots/{slot}          one slot
+//	PUT    /emulator/v1/slots/{slot}/module   seat a module (body: ModuleRequest)
+//	DELETE /emulator/v1/slots/{slot}/module   pull the module out
+package control
+
+import (
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/spd"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/emulator/v1"
+
+// ModuleRequest describes the module to seat. Zero fields take the board's
+// defaults (its DRAM type and speed, 32 GiB, RDIMM). SPD, when given, is the
+// raw EEPROM image (base64 in JSON) and overrides every other field: that is
+// how a test seats a module with a deliberately odd or corrupt SPD.
+type ModuleRequest struct {
+	CapacityGiB  int            `json:"capacity_gib,omitempty" validate:"omitempty,min=1,max=4096"`
+	Type         spd.DeviceType `json:"type,omitempty" validate:"omitempty,oneof=DDR4 DDR5"`
+	BaseModule   spd.ModuleType `json:"base_module,omitempty" validate:"omitempty,oneof=RDIMM UDIMM SO_DIMM LRDIMM"`
+	Ranks        int            `json:"ranks,omitempty" validate:"omitempty,min=1,max=8"`
+	SpeedMTs     int            `json:"speed_mts,omitempty" validate:"omitempty,min=1600,max=8800"`
+	Manufacturer string         `json:"manufacturer,omitempty" validate:"omitempty,max=64"`
+	PartNumber   string         `json:"part_number,omitempty" validate:"omitempty,max=30,printascii"`
+	SerialNumber uint32         `json:"serial_number,omitempty"`
+	SPD          []byte         `json:"spd,omitempty" validate:"omitempty,max=1024"`
+}
+
+// Slot is the API's view of a slot.
+type Slot struct {
+	Name       string  `json:"name"`
+	Socket     int     `json:"socket"`
+	Controller int     `json:"controller"`
+	Channel    string  `json:"channel"`
+	Position   int     `json:"position"`
+	State      string  `json:"state"` // "empty" | "populated"
+	Module     *Module `json:"module,omitempty"`
+}
+
+// Module is a seated module as the API shows it.
+type Module struct {
+	spd.Module
+	InsertedAt time.Time `json:"inserted_at"`
+}
+
+// System is the server's identity and power state.
+type System struct {
+	Profile      string `json:"profile"`
+	Manufacturer string `json:"manufacturer"`
+	Model        string `json:"model"`
+	SerialNumber string `json:"serial_number"`
+	PowerOn      bool   `json:"power_on"`
+	Generation   uint64 `json:"generation"`
+	Memory       struct {
+		Type                  spd.DeviceType `json:"type"`
+		SpeedMTs              int            `json:"speed_mts"`
+		Sockets               int            `json:"sockets"`
+		ControllersPerSocket  int            `json:"controllers_per_socket"`
+		ChannelsPerController int            `json:"channels_per_controller"`
+		SlotsPerChannel       int            `json:"slots_per_channel"`
+		Slots                 int            `json:"slots"`
+		Populated             int            `json:"populated"`
+		InstalledMiB          uint64         `json:"installed_mib"`
+	} `json:"memory"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func slotView(s platform.Slot) Slot {
+	v := Slot{Name: s.Name, Socket: s.Socket, Controller: s.Controller, Channel: s.ChannelLetter(), Position: s.Position, State: "empty"}
+	if s.Module != nil {
+		v.State = "populated"
+		v.Module = &Module{Module: s.Module.SPD, InsertedAt: s.Module.InsertedAt}
+	}
+	return v
+}
+
+func systemView(s *platform.Snapshot) System {
+	var v System
+	v.Profile = s.Profile
+	v.Manufacturer = s.System.Manufacturer
+	v.Model = s.System.Model
+	v.SerialNumber = s.System.SerialNumber
+	v.PowerOn = s.PowerOn
+	v.Generation = s.Generation
+	m := &v.Memory
+	m.Type, m.SpeedMTs, m.Sockets = s.Memory.Type, s.Memory.SpeedMTs, s.Memory.Sockets
+	m.ControllersPerSocket, m.ChannelsPerController, m.SlotsPerChannel = s.Memory.ControllersPerSocket, s.Memory.ChannelsPerController, s.Memory.SlotsPerChannel
+	m.Slots, m.Populated, m.InstalledMiB = len(s.Slots), s.Populated(), s.InstalledMiB()
+	return v
+}

@@ -1,0 +1,124 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/profile"
+)
+
+func newTestServer(t *testing.T) (*platform.Platform, *Client) {
+	t.Helper()
+	p, err := platform.New(profile.Default(), platform.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Authenticate: func(u, pw string) bool { return u == "admin" && pw == "password" }}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return p, &Client{BaseURL: ts.URL, User: "admin", Password: "password"}
+}
+
+func TestInsertRemoveRoundTrip(t *testing.T) {
+	p, c := newTestServer(t)
+	ctx := context.Background()
+	slots, err := c.Slots(ctx)
+	if err != nil || len(slots) != 32 {
+		t.Fatalf("slots: %d %v", len(slots), err)
+	}
+	sl, err := c.Insert(ctx, "CPU1_DIMM_H2", ModuleRequest{CapacityGiB: 64, PartNumber: "TEST-64G"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sl.State != "populated" || sl.Module.CapacityMiB != 65536 || sl.Module.PartNumber != "TEST-64G" || sl.Channel != "H" {
+		t.Fatalf("inserted slot: %+v", sl)
+	}
+	if got := p.Snapshot().InstalledMiB(); got != (16*32+64)*1024 {
+		t.Fatalf("platform installed MiB %d", got)
+	}
+	var ae *APIError
+	if _, err := c.Insert(ctx, "CPU1_DIMM_H2", ModuleRequest{}); !errors.As(err, &ae) || ae.Status != 409 || ae.Code != "SlotOccupied" {
+		t.Fatalf("double insert: %v", err)
+	}
+	if _, err := c.Remove(ctx, "CPU1_DIMM_H2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Remove(ctx, "CPU1_DIMM_H2"); !errors.As(err, &ae) || ae.Code != "SlotEmpty" {
+		t.Fatalf("double remove: %v", err)
+	}
+	if _, err := c.Slot(ctx, "CPU9_DIMM_Z9"); !errors.As(err, &ae) || ae.Status != 404 {
+		t.Fatalf("unknown slot: %v", err)
+	}
+}
+
+func TestBadInputKeepsState(t *testing.T) {
+	p, c := newTestServer(t)
+	before := p.Snapshot().Generation
+	cases := []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"PUT", "/slots/CPU0_DIMM_A2/module", `{"capacity_gib": 64`, 400, "MalformedRequest"},
+		{"PUT", "/slots/CPU0_DIMM_A2/module", `{"capacity_gib": "big"}`, 400, "MalformedRequest"},
+		{"PUT", "/slots/CPU0_DIMM_A2/module", `{"colour": "red"}`, 400, "MalformedRequest"},
+		{"PUT", "/slots/CPU0_DIMM_A2/module", `{"capacity_gib": 64} {}`, 400, "MalformedRequest"},
+		{"PUT", "/slots/CPU0_DIMM_A2/module", `{"capacity_gib": 99999}`, 400, "InvalidValue"},
+		{"PUT", "/slots/CPU0_DIMM_A2/module", `{"type": "DDR3"}`, 400, "InvalidValue"},
+		{"PUT", "/slots/CPU0_DIMM_A2/module", `{"capacity_gib": 33}`, 400, "InvalidModule"},
+		{"PUT", "/slots/CPU0_DIMM_A2/module", `{"spd": "AAAA"}`, 422, "ModuleRejected"},
+		{"PUT", "/slots/NOPE/module", `{}`, 404, "UnknownSlot"},
+		{"POST", "/slots/CPU0_DIMM_A2/module", `{}`, 405, "MethodNotAllowed"},
+		{"GET", "/nothing", ``, 404, "NotFound"},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, c.BaseURL+Prefix+tc.path, strings.NewReader(tc.body))
+		req.SetBasicAuth("admin", "password")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e Error
+		msg := DecodeStrict(mustRead(t, resp), &e)
+		if resp.StatusCode != tc.status || e.Error.Code != tc.code || msg != "" {
+			t.Errorf("%s %s %q: got %d %+v, want %d %s", tc.method, tc.path, tc.body, resp.StatusCode, e, tc.status, tc.code)
+		}
+	}
+	if p.Snapshot().Generation != before {
+		t.Fatal("bad requests changed the platform")
+	}
+	bad := &Client{BaseURL: c.BaseURL, User: "admin", Password: "wrong"}
+	var ae *APIError
+	if _, err := bad.Slots(context.Background()); !errors.As(err, &ae) || ae.Status != 401 {
+		t.Fatalf("wrong password: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func FuzzDecodeModuleRequest(f *testing.F) {
+	for _, s := range []string{`{}`, `{"capacity_gib":64,"type":"DDR5"}`, `{"spd":"AAAA"}`, `{"ranks":-1}`, `[`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var req ModuleRequest
+		_ = DecodeStrict(b, &req)
+	})
+}

@@ -1,0 +1,179 @@
+package ipmi
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bougou/go-ipmi/pkg/bmc"
+	"github.com/bougou/go-ipmi/pkg/handlers"
+	"github.com/bougou/go-ipmi/pkg/types"
+)
+
+// fuzzHandler feeds arbitrary request bodies to one handler. Beyond not
+// panicking, an error answer must carry no data and a handler must never
+// report a Go error (that is reserved for internal faults).
+func fuzzHandler(f *testing.F, build func(*machine) handlers.HandlerFunc, check func(*testing.T, *machine, []byte, []byte), seeds ...[]byte) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	p := newPlatform(f)
+	insert64(f, p, "CPU0_DIMM_A2")
+	m := testMachine(f, p)
+	h := build(m)
+	f.Fuzz(func(t *testing.T, req []byte) {
+		resp, cc, err := h(context.Background(), nil, req)
+		if err != nil {
+			t.Fatalf("% x: err %v", req, err)
+		}
+		if cc != types.CodeOK {
+			if resp != nil {
+				t.Fatalf("% x: cc %#02x with data % x", req, uint8(cc), resp)
+			}
+			return
+		}
+		if check != nil {
+			check(t, m, req, resp)
+		}
+	})
+}
+
+func checkSensorReading(t *testing.T, m *machine, req, resp []byte) {
+	s, ok := slotForSensor(m.p.Snapshot(), req[0])
+	if !ok || len(resp) != 4 || (resp[2]&0x40 != 0) != (s.Module != nil) {
+		t.Fatalf("sensor %d: % x (slot known %v)", req[0], resp, ok)
+	}
+}
+
+func FuzzGetSensorReading(f *testing.F) {
+	fuzzHandler(f, handleGetSensorReading, checkSensorReading, []byte{1}, []byte{2}, []byte{0}, []byte{0xFF}, nil, []byte{1, 0})
+}
+
+func FuzzGetSensorEventStatus(f *testing.F) {
+	fuzzHandler(f, handleGetSensorEventStatus, nil, []byte{1}, []byte{33}, nil, []byte{1, 2, 3})
+}
+
+func FuzzGetSensorType(f *testing.F) {
+	fuzzHandler(f, handleGetSensorType, func(t *testing.T, _ *machine, req, resp []byte) {
+		if !bytes.Equal(resp, []byte{0x0C, 0x6F}) {
+			t.Fatalf("% x -> % x", req, resp)
+		}
+	}, []byte{1}, []byte{32}, nil)
+}
+
+func FuzzGetDeviceSDRInfo(f *testing.F) {
+	fuzzHandler(f, handleGetDeviceSDRInfo, func(t *testing.T, _ *machine, req, resp []byte) {
+		if len(resp) != 6 {
+			t.Fatalf("% x -> % x", req, resp)
+		}
+	}, nil, []byte{0}, []byte{1}, []byte{0xFF}, []byte{1, 1})
+}
+
+// FuzzGetSDR also takes a reservation first, so reads at an offset reach
+// the record-slicing code; the reservation ID is then 1.
+func FuzzGetSDR(f *testing.F) {
+	fuzzHandler(f, func(m *machine) handlers.HandlerFunc {
+		m.res.reserve(m.repository().fingerprint)
+		return handleGetSDR(m)
+	}, func(t *testing.T, m *machine, req, resp []byte) {
+		r := m.repository()
+		i, ok := r.index(uint16(req[2]) | uint16(req[3])<<8)
+		if !ok || len(resp) < 2 || len(resp) > 2+maxSDRRead {
+			t.Fatalf("% x -> % x", req, resp)
+		}
+		rec := r.records[i].data
+		if !bytes.Equal(resp[2:], rec[req[4]:int(req[4])+len(resp)-2]) {
+			t.Fatalf("% x -> % x, not a slice of % x", req, resp, rec)
+		}
+	},
+		[]byte{0, 0, 0, 0, 0, 0xFF},
+		[]byte{1, 0, 0x00, 0x01, 5, 16},
+		[]byte{1, 0, 0xFF, 0xFF, 47, 0xFF},
+		[]byte{2, 0, 0x00, 0x02, 5, 16},
+		[]byte{1, 0, 0x01, 0x00, 0xFF, 1},
+		[]byte{0, 0, 0x01},
+	)
+}
+
+func FuzzNoArgumentCommands(f *testing.F) {
+	f.Add(uint8(0), []byte(nil))
+	f.Add(uint8(1), []byte{0})
+	f.Add(uint8(4), []byte{1, 2, 3})
+	p := newPlatform(f)
+	m := testMachine(f, p)
+	hs := []handlers.HandlerFunc{
+		handleGetDeviceID(m), handleGUID(m, systemGUID), handleGUID(m, deviceGUID),
+		handleGetSDRRepoInfo(m), handleReserveSDR(m),
+	}
+	f.Fuzz(func(t *testing.T, which uint8, req []byte) {
+		resp, cc, err := hs[int(which)%len(hs)](context.Background(), nil, req)
+		if err != nil || (cc == types.CodeOK) != (len(req) == 0) || (cc != types.CodeOK && resp != nil) {
+			t.Fatalf("handler %d(% x) = % x, %#02x, %v", int(which)%len(hs), req, resp, uint8(cc), err)
+		}
+	})
+}
+
+// panicWatch is a log sink that remembers whether a handler panicked.
+type panicWatch struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *panicWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if bytes.Contains(p, []byte("panicked")) {
+		w.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (w *panicWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// FuzzDispatch drives the whole registry, go-ipmi's handlers included, as
+// an administrator session would: no request may crash the server, and none
+// of them should even need the panic guard.
+func FuzzDispatch(f *testing.F) {
+	for _, seed := range []struct {
+		netFn, cmd uint8
+		data       []byte
+	}{
+		{0x06, 0x01, nil}, {0x06, 0x37, nil}, {0x00, 0x01, nil}, {0x00, 0x02, []byte{0x01}},
+		{0x0A, 0x10, []byte{1}}, {0x0A, 0x11, []byte{1, 0, 0, 16}}, {0x0A, 0x20, nil}, {0x0A, 0x21, nil},
+		{0x0A, 0x22, nil}, {0x0A, 0x23, []byte{0, 0, 0, 0, 0, 0xFF}}, {0x04, 0x2D, []byte{1}},
+		{0x04, 0x20, []byte{1}}, {0x04, 0x2B, []byte{3}}, {0x04, 0x2F, []byte{2}}, {0x2C, 0x00, []byte{0}},
+	} {
+		f.Add(seed.netFn, seed.cmd, seed.data)
+	}
+	p := newPlatform(f)
+	var watch panicWatch
+	m := newMachine(p, textLogger(&watch))
+	users, err := validateUsers(testUsers)
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, err := newBMC(m, users)
+	if err != nil {
+		f.Fatal(err)
+	}
+	reg := newRegistry(m, textLogger(&watch))
+	ch, err := b.Channels.Get(lanChannel)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, netFn, cmd uint8, data []byte) {
+		netFn &^= 1 // requests carry even NetFns
+		sess := &bmc.Session{PrivilegeLevel: bmc.PrivilegeLevelAdministrator, Channel: lanChannel}
+		hctx := &handlers.HandlerContext{BMC: b, Session: sess, Channel: ch}
+		_, _, _ = reg.Dispatch(context.Background(), hctx, netFn, cmd, data)
+		if s := watch.String(); s != "" {
+			t.Fatalf("netfn %#02x cmd %#02x data % x: %s", netFn, cmd, data, s)
+		}
+	})
+}

@@ -1,0 +1,141 @@
+package ipmi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/bougou/go-ipmi/pkg/hal"
+	"github.com/bougou/go-ipmi/pkg/types"
+)
+
+// machine is the go-ipmi HAL over the platform. It holds no state of its
+// own beyond a memo of the last repository view, keyed by snapshot identity:
+// snapshots are immutable, so the memo can never disagree with the platform.
+type machine struct {
+	p    Platform
+	log  *slog.Logger
+	memo atomic.Pointer[repository]
+	res  reservations
+}
+
+func newMachine(p Platform, log *slog.Logger) *machine { return &machine{p: p, log: log} }
+
+var _ hal.HAL = (*machine)(nil)
+
+func (m *machine) Chassis() hal.ChassisHAL { return chassis{m} }
+func (m *machine) Sensors() hal.SensorHAL  { return nil } // sensor commands are registered directly
+func (m *machine) Storage() hal.StorageHAL { return storageHAL{m} }
+func (m *machine) Network() hal.NetworkHAL { return nil }
+func (m *machine) GPIO() hal.GPIOHAL       { return nil }
+func (m *machine) I2C() hal.I2CHAL         { return nil }
+func (m *machine) Console() hal.ConsoleHAL { return nil }
+func (m *machine) Close() error            { return nil }
+
+// chassis maps Chassis Control onto the platform's power switch. The host has
+// no reset line in the model, so resets are acknowledged while powered and
+// refused while off, as spec §28.3 recommends for power cycle.
+type chassis struct{ m *machine }
+
+// errNotInPresentState is completion code D5h, "not supported in present
+// state"; go-ipmi passes a CompletionCode error through as the answer.
+var errNotInPresentState error = types.CodeNotSupported
+
+func (c chassis) PowerState(context.Context) (bool, error) {
+	return c.m.p.Snapshot().PowerOn, nil
+}
+
+func (c chassis) SetPower(_ context.Context, on bool) error {
+	if err := c.m.p.SetPower(on); err != nil {
+		c.m.log.Error("chassis power change failed", "on", on, "err", err)
+		return fmt.Errorf("set power %v: %w", on, err)
+	}
+	c.m.log.Info("chassis power set", "on", on)
+	return nil
+}
+
+func (c chassis) PowerCycle(ctx context.Context) error {
+	if !c.m.p.Snapshot().PowerOn {
+		return errNotInPresentState
+	}
+	if err := c.SetPower(ctx, false); err != nil {
+		return err
+	}
+	return c.SetPower(ctx, true)
+}
+
+func (c chassis) ColdReset(context.Context) error {
+	if !c.m.p.Snapshot().PowerOn {
+		return errNotInPresentState
+	}
+	c.m.log.Info("chassis hard reset acknowledged")
+	return nil
+}
+
+// WarmReset is what go-ipmi calls for Chassis Control "soft shutdown": an
+// ACPI power-button press, which ends with the host off.
+func (c chassis) WarmReset(ctx context.Context) error {
+	if !c.m.p.Snapshot().PowerOn {
+		return errNotInPresentState
+	}
+	return c.SetPower(ctx, false)
+}
+
+func (c chassis) Identify(_ context.Context, seconds uint8) error {
+	c.m.log.Info("chassis identify", "seconds", seconds)
+	return nil
+}
+
+func (chassis) IntrusionState(context.Context) (bool, error) { return false, hal.ErrNotSupported }
+func (chassis) SetBootFlags(context.Context, *types.BootOptionParam_BootFlags) error {
+	return hal.ErrNotSupported
+}
+func (chassis) GetBootFlags(context.Context) (*types.BootOptionParam_BootFlags, error) {
+	return nil, hal.ErrNotSupported
+}
+func (chassis) SetBootInfoAcknowledge(context.Context, *types.BootOptionParam_BootInfoAcknowledge) error {
+	return hal.ErrNotSupported
+}
+func (chassis) GetBootInfoAcknowledge(context.Context) (*types.BootOptionParam_BootInfoAcknowledge, error) {
+	return nil, hal.ErrNotSupported
+}
+
+type storageHAL struct{ m *machine }
+
+func (s storageHAL) FRU() hal.FRUStore { return fruStore(s) }
+func (s storageHAL) SDR() hal.SDRStore { return sdrStore(s) }
+
+// fruStore serves FRU images rebuilt from the snapshot on every read, so an
+// insert or remove is visible to the next Read FRU Data.
+type fruStore struct{ m *machine }
+
+func (f fruStore) Read(_ context.Context, id uint8) ([]byte, error) {
+	return fruImage(f.m.p.Snapshot(), id)
+}
+
+func (fruStore) Write(context.Context, uint8, []byte) error { return hal.ErrNotSupported }
+func (fruStore) Delete(context.Context, uint8) error        { return hal.ErrNotSupported }
+
+func (f fruStore) DeviceIDs(context.Context) ([]uint8, error) {
+	return fruDeviceIDs(f.m.p.Snapshot()), nil
+}
+
+// sdrStore exposes the repository to go-ipmi's Get SDR Repository
+// Allocation Info; the other SDR commands are this package's own.
+type sdrStore struct{ m *machine }
+
+func (s sdrStore) Read(_ context.Context, id uint16) ([]byte, error) {
+	rec, ok := s.m.repository().record(id)
+	if !ok {
+		return nil, hal.ErrNotFound
+	}
+	return rec, nil
+}
+
+func (sdrStore) Write(context.Context, uint16, []byte) error { return hal.ErrNotSupported }
+func (sdrStore) Delete(context.Context, uint16) error        { return hal.ErrNotSupported }
+
+func (s sdrStore) RecordIDs(context.Context) ([]uint16, error) {
+	return s.m.repository().ids(), nil
+}

@@ -1,0 +1,70 @@
+package ipmi
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/profile"
+	"github.com/bmcemu/bmcemu/platform/spd"
+)
+
+// stepClock advances one second per reading, so every platform change gets
+// a distinct, whole-second ChangedAt.
+type stepClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Second)
+	return c.now
+}
+
+func newClock() *stepClock {
+	return &stepClock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func newPlatform(t testing.TB) *platform.Platform {
+	t.Helper()
+	return newPlatformWith(t, platform.Options{Clock: newClock()})
+}
+
+func newPlatformWith(t testing.TB, opts platform.Options) *platform.Platform {
+	t.Helper()
+	p, err := platform.New(profile.Default(), opts)
+	if err != nil {
+		t.Fatalf("platform.New: %v", err)
+	}
+	return p
+}
+
+// insert64 seats a 64 GiB module in slot and returns its SPD view.
+func insert64(t testing.TB, p *platform.Platform, slot string) spd.Module {
+	t.Helper()
+	img, err := spd.Encode(p.NewModuleSpec(slot, spd.Spec{CapacityGiB: 64, PartNumber: "M321R8GA0BB0-CQK"}))
+	if err != nil {
+		t.Fatalf("encode SPD: %v", err)
+	}
+	mod, err := p.Insert(slot, img)
+	if err != nil {
+		t.Fatalf("insert into %s: %v", slot, err)
+	}
+	return mod.SPD
+}
+
+func testMachine(t testing.TB, p Platform) *machine {
+	t.Helper()
+	return newMachine(p, discardLogger())
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func textLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

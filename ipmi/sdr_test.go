@@ -1,0 +1,163 @@
+package ipmi
+
+import (
+	"testing"
+
+	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/bmcemu/bmcemu/platform"
+)
+
+func parseRecord(t *testing.T, rec []byte) *types.SDR {
+	t.Helper()
+	sdr, err := types.ParseSDR(rec, 0)
+	if err != nil {
+		t.Fatalf("ParseSDR(% x): %v", rec, err)
+	}
+	return sdr
+}
+
+func TestRepositoryLayout(t *testing.T) {
+	p := newPlatform(t)
+	snap := p.Snapshot()
+	r := buildRepository(snap)
+
+	populated := snap.Populated()
+	if want := 1 + len(snap.Slots) + populated; len(r.records) != want {
+		t.Fatalf("records = %d, want %d (MC + %d sensors + %d FRU locators)", len(r.records), want, len(snap.Slots), populated)
+	}
+	for i := 1; i < len(r.records); i++ {
+		if r.records[i-1].id >= r.records[i].id {
+			t.Fatalf("record IDs not strictly increasing at %d: %#04x then %#04x", i, r.records[i-1].id, r.records[i].id)
+		}
+	}
+	if i, ok := r.index(0); !ok || i != 0 {
+		t.Errorf("index(0000h) = %d, %v; want first record", i, ok)
+	}
+	if i, ok := r.index(0xFFFF); !ok || i != len(r.records)-1 {
+		t.Errorf("index(FFFFh) = %d, %v; want last record", i, ok)
+	}
+	if _, ok := r.index(0x7777); ok {
+		t.Error("index(7777h) found a record that does not exist")
+	}
+	if got := r.next(len(r.records) - 1); got != 0xFFFF {
+		t.Errorf("next after last = %#04x, want FFFFh", got)
+	}
+
+	sensors, locators := 0, 0
+	for _, rec := range r.records {
+		sdr := parseRecord(t, rec.data)
+		if sdr.RecordHeader.RecordID != rec.id {
+			t.Errorf("record %#04x carries ID %#04x", rec.id, sdr.RecordHeader.RecordID)
+		}
+		if int(sdr.RecordHeader.RecordLength)+5 != len(rec.data) {
+			t.Errorf("record %#04x: length byte %d, body %d", rec.id, sdr.RecordHeader.RecordLength, len(rec.data)-5)
+		}
+		switch sdr.RecordHeader.RecordType {
+		case types.SDRRecordTypeManagementControllerDeviceLocator:
+			mc := sdr.MgmtControllerDeviceLocator
+			if mc.DeviceSlaveAddress != 0x20 || !mc.DeviceCap_SensorDevice || !mc.DeviceCap_SDRRepoDevice ||
+				!mc.DeviceCap_FRUInventoryDevice || !mc.DeviceCap_ChassisDevice || mc.DeviceCap_SELDevice || mc.DeviceCap_IPMBEventReceiver {
+				t.Errorf("MC locator = %+v, want BMC at 20h with sensor, SDR, FRU and chassis and nothing else", mc)
+			}
+		case types.SDRRecordTypeCompactSensor:
+			sensors++
+			c := sdr.Compact
+			slot := snap.Slots[int(c.SensorNumber)-1]
+			if string(c.IDStringBytes) != slot.Name || c.SensorType != 0x0C || c.SensorEventReadingType != 0x6F ||
+				c.SensorEntityID != 0x20 || int(c.SensorEntityInstance) != slot.Ordinal+1 || c.GeneratorID != 0x20 {
+				t.Errorf("sensor %d = %+v, want Memory/6Fh sensor 32.%d named %s", c.SensorNumber, c, slot.Ordinal+1, slot.Name)
+			}
+			// Masks per spec byte order: reading mask is bytes 19-20.
+			if got := rec.data[18:20]; got[0] != 0x40 || got[1] != 0x00 {
+				t.Errorf("sensor %s reading mask = % x, want 40 00 (offset 6 only)", slot.Name, got)
+			}
+			if got := rec.data[14:18]; got[0]|got[1]|got[2]|got[3] != 0 {
+				t.Errorf("sensor %s event masks = % x, want none (no events)", slot.Name, got)
+			}
+		case types.SDRRecordTypeFRUDeviceLocator:
+			locators++
+			l := sdr.FRUDeviceLocator
+			slot := snap.Slots[int(l.FRUDeviceID_SlaveAddress)-1]
+			if slot.Module == nil {
+				t.Errorf("FRU locator for empty slot %s", slot.Name)
+			}
+			if string(l.DeviceIDBytes) != slot.Name || !l.IsLogicalFRUDevice || l.DeviceType != 0x10 ||
+				l.DeviceTypeModifier != 0 || l.FRUEntityID != 0x20 || int(l.FRUEntityInstance) != slot.Ordinal+1 || l.DeviceAccessAddress != 0x20 {
+				t.Errorf("FRU locator = %+v, want logical FRU %d named %s", l, slot.Ordinal+1, slot.Name)
+			}
+		default:
+			t.Errorf("unexpected record type %v", sdr.RecordHeader.RecordType)
+		}
+	}
+	if sensors != 32 || locators != populated {
+		t.Errorf("sensors = %d, locators = %d; want 32 and %d", sensors, locators, populated)
+	}
+}
+
+func TestRepositoryFollowsInventory(t *testing.T) {
+	p := newPlatform(t)
+	m := testMachine(t, p)
+	before := m.repository()
+	if again := m.repository(); again != before {
+		t.Error("repository rebuilt although the snapshot did not change")
+	}
+
+	insert64(t, p, "CPU0_DIMM_A2")
+	after := m.repository()
+	if len(after.records) != len(before.records)+1 {
+		t.Fatalf("records after insert = %d, want %d", len(after.records), len(before.records)+1)
+	}
+	if _, ok := after.record(recordLocator0 + 1); !ok {
+		t.Error("no FRU locator for CPU0_DIMM_A2 after insert")
+	}
+	if after.fingerprint == before.fingerprint {
+		t.Error("fingerprint unchanged after insert")
+	}
+	if !after.changedAt().After(before.changedAt()) {
+		t.Errorf("timestamp %v not after %v", after.changedAt(), before.changedAt())
+	}
+
+	if _, err := p.Remove("CPU0_DIMM_A2"); err != nil {
+		t.Fatal(err)
+	}
+	removed := m.repository()
+	if removed.fingerprint != before.fingerprint {
+		t.Error("fingerprint differs although the same slots are populated again")
+	}
+	if !removed.changedAt().After(after.changedAt()) {
+		t.Error("timestamp did not move on removal")
+	}
+}
+
+// The repository timestamps come from the persisted inventory, never from
+// when the process started.
+func TestRepositoryTimestampSurvivesRestart(t *testing.T) {
+	store := platform.NewFileInventory(t.TempDir() + "/inventory.json")
+	first := newPlatformWith(t, platform.Options{Clock: newClock(), Store: store})
+	info1, cc, _ := handleGetSDRRepoInfo(testMachine(t, first))(t.Context(), nil, nil)
+
+	later := newClock()
+	later.now = later.now.AddDate(1, 0, 0)
+	second := newPlatformWith(t, platform.Options{Clock: later, Store: store})
+	info2, cc2, _ := handleGetSDRRepoInfo(testMachine(t, second))(t.Context(), nil, nil)
+	if cc != types.CodeOK || cc2 != types.CodeOK {
+		t.Fatalf("cc = %v, %v", cc, cc2)
+	}
+	if string(info1) != string(info2) {
+		t.Errorf("repository info changed across restart:\n% x\n% x", info1, info2)
+	}
+
+	insert64(t, second, "CPU1_DIMM_H2")
+	info3, _, _ := handleGetSDRRepoInfo(testMachine(t, second))(t.Context(), nil, nil)
+	if le32(info3[5:9]) == le32(info2[5:9]) {
+		t.Error("most recent addition unchanged after insert")
+	}
+	if got, want := int(info3[1])|int(info3[2])<<8, int(info2[1])|int(info2[2])<<8+1; got != want {
+		t.Errorf("record count %d, want %d", got, want)
+	}
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}

@@ -1,0 +1,216 @@
+// Package ipmi is the IPMI-over-LAN (RMCP+) face of one emulated server. It
+// embeds go-ipmi's reference BMC and backs it with a HAL that reads the
+// platform's snapshots at request time: chassis power, FRU inventory (the
+// board plus one FRU per seated DIMM), an SDR repository with one Memory
+// sensor per slot, and the sensor commands go-ipmi lacks.
+//
+// Only IPMI v2.0 sessions with cipher suites 3 and 17 are accepted: v1.5
+// sessions and cipher suite 0 authenticate weakly or not at all and carry
+// commands in clear, which no modern BMC should offer by default.
+package ipmi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+
+	"github.com/bougou/go-ipmi/pkg/bmc"
+	"github.com/bougou/go-ipmi/pkg/server"
+	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/bmcemu/bmcemu/platform"
+)
+
+// Platform is what the IPMI surface needs from the simulated server.
+type Platform interface {
+	Snapshot() *platform.Snapshot
+	SetPower(on bool) error
+}
+
+// User is one BMC account. Privilege is "administrator", "operator" or "user".
+type User struct {
+	Name, Password string
+	Privilege      string
+}
+
+// Config configures New.
+type Config struct {
+	Addr   string // UDP listen address, e.g. "127.0.0.1:6230"
+	Users  []User
+	Logger *slog.Logger // nil discards logs
+}
+
+// Server is one IPMI LAN endpoint.
+type Server struct {
+	log     *slog.Logger
+	conn    *net.UDPConn
+	srv     *server.Server
+	serving atomic.Bool
+}
+
+// lanChannel is the channel go-ipmi's default channel store gives the LAN.
+const lanChannel = 1
+
+// cipherSuites are the RMCP+ suites offered: HMAC-SHA1/AES-128 and
+// HMAC-SHA256/AES-128. Suite 0 (no authentication) is deliberately absent.
+var cipherSuites = []types.CipherSuiteID{types.CipherSuiteID3, types.CipherSuiteID17}
+
+// New validates cfg, binds the UDP socket and prepares the BMC. Call Serve to
+// start answering.
+func New(cfg Config, p Platform) (*Server, error) {
+	if p == nil {
+		return nil, errors.New("ipmi: platform is nil")
+	}
+	if cfg.Addr == "" {
+		return nil, errors.New("ipmi: config: Addr is empty (want host:port, e.g. 127.0.0.1:623)")
+	}
+	users, err := validateUsers(cfg.Users)
+	if err != nil {
+		return nil, fmt.Errorf("ipmi: config: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("surface", "ipmi")
+
+	m := newMachine(p, log)
+	snap := p.Snapshot()
+	if n := len(snap.Slots); n > maxSlots {
+		log.Warn("board has more DIMM slots than IPMI entity instances allow; the extra slots get no sensor or FRU",
+			"slots", n, "described", maxSlots)
+	}
+
+	b, err := newBMC(m, users)
+	if err != nil {
+		return nil, err
+	}
+
+	ua, err := net.ResolveUDPAddr("udp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("ipmi: resolve %q: %w", cfg.Addr, err)
+	}
+	conn, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("ipmi: listen on %s: %w", cfg.Addr, err)
+	}
+
+	reg := newRegistry(m, log)
+	s := &Server{
+		log:  log,
+		conn: conn,
+		srv:  server.NewServer(b, conn, server.WithHandlerRegistry(reg)),
+	}
+	log.Info("IPMI LAN listening", "addr", conn.LocalAddr().String(), "users", len(users))
+	return s, nil
+}
+
+// Addr is the bound UDP address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
+
+// Serve answers packets until ctx is done or Close is called. A clean
+// shutdown returns nil.
+func (s *Server) Serve(ctx context.Context) error {
+	if !s.serving.CompareAndSwap(false, true) {
+		return errors.New("ipmi: Serve called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// go-ipmi's loop blocks in ReadFrom and only notices ctx between packets;
+	// closing the socket is what wakes it.
+	go func() {
+		<-ctx.Done()
+		_ = s.srv.Close()
+	}()
+	err := s.srv.Serve(ctx)
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return fmt.Errorf("ipmi: serve: %w", err)
+}
+
+// Close stops the server and releases the socket. It is safe to call more
+// than once and before Serve.
+func (s *Server) Close() error {
+	if err := s.srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("ipmi: close: %w", err)
+	}
+	return nil
+}
+
+// newBMC builds go-ipmi's BMC state over m with the configured accounts.
+func newBMC(m *machine, users []validUser) (*bmc.BMC, error) {
+	b := bmc.New(deviceInfo(m.p.Snapshot()), deviceGUID(m.p.Snapshot()), m,
+		bmc.WithCipherSuites(cipherSuites), bmc.WithV15Disabled())
+	for i, u := range users {
+		// ID 1 is the anonymous user in IPMI; named accounts start at 2.
+		bu, err := b.Users.Add(uint8(i+2), u.Name)
+		if err != nil {
+			return nil, fmt.Errorf("ipmi: add user %q: %w", u.Name, err)
+		}
+		bu.SetPassword([]byte(u.Password))
+		bu.Enabled = true
+		bu.ChannelAccess[lanChannel] = bmc.UserChannelAccess{MaxPrivilege: u.priv, Enabled: true}
+	}
+	return b, nil
+}
+
+type validUser struct {
+	User
+	priv bmc.PrivilegeLevel
+}
+
+var privileges = map[string]bmc.PrivilegeLevel{
+	"administrator": bmc.PrivilegeLevelAdministrator,
+	"operator":      bmc.PrivilegeLevelOperator,
+	"user":          bmc.PrivilegeLevelUser,
+}
+
+// validateUsers enforces the limits the IPMI wire format imposes, so a bad
+// account fails at start-up rather than as an obscure RAKP error later.
+func validateUsers(users []User) ([]validUser, error) {
+	if len(users) == 0 {
+		return nil, errors.New("no users: IPMI over LAN needs at least one account")
+	}
+	if len(users) > bmc.MaxUsers-1 {
+		return nil, fmt.Errorf("%d users: at most %d fit in the user table", len(users), bmc.MaxUsers-1)
+	}
+	seen := map[string]bool{}
+	out := make([]validUser, 0, len(users))
+	for i, u := range users {
+		switch {
+		case u.Name == "":
+			return nil, fmt.Errorf("users[%d]: name is empty", i)
+		case len(u.Name) > bmc.MaxUserNameLen:
+			return nil, fmt.Errorf("users[%d]: name %q is %d bytes (IPMI allows %d)", i, u.Name, len(u.Name), bmc.MaxUserNameLen)
+		case !printableASCII(u.Name):
+			return nil, fmt.Errorf("users[%d]: name %q must be printable ASCII", i, u.Name)
+		case seen[u.Name]:
+			return nil, fmt.Errorf("users[%d]: duplicate name %q", i, u.Name)
+		case u.Password == "":
+			return nil, fmt.Errorf("users[%d] (%s): password is empty", i, u.Name)
+		case len(u.Password) > bmc.MaxPasswordLen:
+			return nil, fmt.Errorf("users[%d] (%s): password is %d bytes (IPMI 2.0 allows %d)", i, u.Name, len(u.Password), bmc.MaxPasswordLen)
+		}
+		priv, ok := privileges[strings.ToLower(u.Privilege)]
+		if !ok {
+			return nil, fmt.Errorf("users[%d] (%s): privilege %q (want administrator, operator or user)", i, u.Name, u.Privilege)
+		}
+		seen[u.Name] = true
+		out = append(out, validUser{User: u, priv: priv})
+	}
+	return out, nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,130 @@
+package redfish
+
+import (
+	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/spd"
+)
+
+// memory is Memory.v1_23_0. The module properties are pointers or
+// omitempty because an empty slot reports only where it is and that it is
+// Absent.
+type memory struct {
+	odata
+	ID                string         `json:"Id"`
+	Name              string         `json:"Name"`
+	MemoryLocation    memoryLocation `json:"MemoryLocation"`
+	Location          location       `json:"Location"`
+	CapacityMiB       *uint64        `json:"CapacityMiB,omitempty"`
+	MemoryType        string         `json:"MemoryType,omitempty"`
+	MemoryDeviceType  string         `json:"MemoryDeviceType,omitempty"`
+	BaseModuleType    string         `json:"BaseModuleType,omitempty"`
+	RankCount         *int           `json:"RankCount,omitempty"`
+	OperatingSpeedMhz *int           `json:"OperatingSpeedMhz,omitempty"`
+	DataWidthBits     *int           `json:"DataWidthBits,omitempty"`
+	BusWidthBits      *int           `json:"BusWidthBits,omitempty"`
+	Manufacturer      string         `json:"Manufacturer,omitempty"`
+	PartNumber        string         `json:"PartNumber,omitempty"`
+	SerialNumber      string         `json:"SerialNumber,omitempty"`
+	ErrorCorrection   string         `json:"ErrorCorrection,omitempty"`
+	Status            status         `json:"Status"`
+}
+
+type memoryLocation struct {
+	Socket           int `json:"Socket"`
+	MemoryController int `json:"MemoryController"`
+	Channel          int `json:"Channel"`
+	Slot             int `json:"Slot"`
+}
+
+type location struct {
+	PartLocation partLocation `json:"PartLocation"`
+}
+
+type partLocation struct {
+	ServiceLabel         string `json:"ServiceLabel"`
+	LocationType         string `json:"LocationType"`
+	LocationOrdinalValue int    `json:"LocationOrdinalValue"`
+}
+
+func (s *service) getMemoryCollection(r *request) (any, error) {
+	if err := lookupSystem(r); err != nil {
+		return nil, err
+	}
+	// Every slot is a member, empty or not: DSP0268 models an empty slot
+	// as a Memory resource with State Absent, which is how clients find
+	// where a module can go.
+	members := make([]link, len(r.snap.Slots))
+	for i, sl := range r.snap.Slots {
+		members[i] = link{ID: memoryPath(sl.Name)}
+	}
+	return newCollection(memoryCollectionPath(), typeMemoryCollection, "Memory Module Collection", members), nil
+}
+
+func (s *service) getMemory(r *request) (any, error) {
+	if err := lookupSystem(r); err != nil {
+		return nil, err
+	}
+	id := r.param("memory")
+	sl, ok := r.snap.Slot(id)
+	if !ok {
+		return nil, errResourceNotFound("Memory", id)
+	}
+	return memoryResource(sl), nil
+}
+
+func memoryResource(sl platform.Slot) memory {
+	m := memory{
+		odata: odata{ID: memoryPath(sl.Name), Type: typeMemory},
+		ID:    sl.Name,
+		Name:  sl.Name,
+		MemoryLocation: memoryLocation{
+			Socket: sl.Socket, MemoryController: sl.Controller, Channel: sl.Channel, Slot: sl.Position,
+		},
+		Location: location{PartLocation: partLocation{
+			ServiceLabel: sl.Name, LocationType: "Slot", LocationOrdinalValue: sl.Ordinal,
+		}},
+		Status: status{State: "Absent"},
+	}
+	if sl.Module == nil {
+		return m
+	}
+	mod := sl.Module.SPD
+	m.CapacityMiB = ptr(mod.CapacityMiB)
+	m.MemoryType = "DRAM"
+	m.MemoryDeviceType = memoryDeviceType(mod.Type)
+	m.BaseModuleType = baseModuleType(mod.BaseModule)
+	m.RankCount = ptr(mod.Ranks)
+	// DDR transfers twice per clock; the property takes MT/s for it.
+	m.OperatingSpeedMhz = ptr(mod.SpeedMTs)
+	m.DataWidthBits = ptr(mod.DataWidthBits)
+	m.BusWidthBits = ptr(mod.BusWidthBits)
+	m.Manufacturer = mod.Manufacturer
+	m.PartNumber = mod.PartNumber
+	m.SerialNumber = mod.SerialNumber
+	m.ErrorCorrection = "NoECC"
+	if mod.ECC() {
+		m.ErrorCorrection = "SingleBitECC"
+	}
+	m.Status = status{State: "Enabled", Health: "OK"}
+	return m
+}
+
+// memoryDeviceType maps the SPD generation to the schema enum; an
+// unmapped value is left out rather than served as an invalid enum member.
+func memoryDeviceType(t spd.DeviceType) string {
+	switch t {
+	case spd.DDR4, spd.DDR5:
+		return string(t)
+	}
+	return ""
+}
+
+func baseModuleType(t spd.ModuleType) string {
+	switch t {
+	case spd.RDIMM, spd.UDIMM, spd.SODIMM, spd.LRDIMM:
+		return string(t)
+	}
+	return ""
+}
+
+func ptr[T any](v T) *T { return &v }

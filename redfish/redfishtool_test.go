@@ -1,0 +1,90 @@
+package redfish
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// redfishtool runs the DMTF client against srv and decodes its JSON output.
+func redfishtool(t *testing.T, bin string, srv *httptest.Server, args ...string) map[string]any {
+	t.Helper()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	// -S Never: the test server is plain HTTP on loopback. -T bounds each
+	// request; the context bounds the whole run.
+	full := append([]string{"-r", host, "-S", "Never", "-T", "20", "-u", adminUser, "-p", adminPass}, args...)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, full...)
+	cmd.Env = append(os.Environ(), "NO_PROXY=*", "no_proxy=*")
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("redfishtool %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatalf("redfishtool %s: output is not a JSON object: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return m
+}
+
+func redfishtoolBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redfishtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redfishtool not installed (Debian package redfishtool): %v", err)
+		}
+		t.Skipf("redfishtool not installed (Debian package redfishtool): %v", err)
+	}
+	return bin
+}
+
+func TestRedfishtool(t *testing.T) {
+	bin := redfishtoolBinary(t)
+	p := newPlatform(t)
+	insert(t, p, "CPU0_DIMM_A2", 64)
+	srv := httptest.NewServer(newHandler(t, p))
+	defer srv.Close()
+
+	root := redfishtool(t, bin, srv, "root")
+	if root["@odata.type"] != typeServiceRoot || path(t, root, "Systems", "@odata.id") != "/redfish/v1/Systems" {
+		t.Errorf("root = %v", root)
+	}
+
+	list := redfishtool(t, bin, srv, "Systems", "list")
+	if list["Members@odata.count"] != 1.0 || path(t, list, "Members", 0, "Id") != "1" ||
+		path(t, list, "Members", 0, "@odata.id") != "/redfish/v1/Systems/1" {
+		t.Errorf("Systems list = %v", list)
+	}
+
+	sys := redfishtool(t, bin, srv, "Systems", "-I", "1", "get")
+	if sys["SerialNumber"] != "BMCEMU0001" || sys["PowerState"] != "On" ||
+		path(t, sys, "MemorySummary", "TotalSystemMemoryGiB") != 576.0 {
+		t.Errorf("Systems get = %v", sys)
+	}
+
+	// This redfishtool has no Memory sub-command, so read the members raw.
+	dimm := redfishtool(t, bin, srv, "raw", "GET", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1")
+	if dimm["CapacityMiB"] != 32768.0 || dimm["MemoryDeviceType"] != "DDR5" || dimm["ErrorCorrection"] != "SingleBitECC" ||
+		path(t, dimm, "MemoryLocation", "Slot") != 1.0 {
+		t.Errorf("CPU0_DIMM_A1 = %v", dimm)
+	}
+	added := redfishtool(t, bin, srv, "raw", "GET", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A2")
+	if added["CapacityMiB"] != 65536.0 || added["RankCount"] != 2.0 {
+		t.Errorf("CPU0_DIMM_A2 = %v", added)
+	}
+	empty := redfishtool(t, bin, srv, "raw", "GET", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_B2")
+	if path(t, empty, "Status", "State") != "Absent" {
+		t.Errorf("CPU0_DIMM_B2 = %v", empty)
+	}
+}

@@ -1,0 +1,135 @@
+package redfish
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// getVersions serves /redfish: the protocol versions this service speaks.
+func (s *service) getVersions(*request) (any, error) {
+	return map[string]string{"v1": pathRootCanonical}, nil
+}
+
+type serviceRoot struct {
+	odata
+	ID             string           `json:"Id"`
+	Name           string           `json:"Name"`
+	RedfishVersion string           `json:"RedfishVersion"`
+	UUID           string           `json:"UUID"`
+	Product        string           `json:"Product,omitempty"`
+	Vendor         string           `json:"Vendor,omitempty"`
+	Systems        link             `json:"Systems"`
+	Chassis        link             `json:"Chassis"`
+	Managers       link             `json:"Managers"`
+	SessionService link             `json:"SessionService"`
+	Links          serviceRootLinks `json:"Links"`
+}
+
+type serviceRootLinks struct {
+	Sessions                link `json:"Sessions"`
+	ManagerProvidingService link `json:"ManagerProvidingService"`
+}
+
+// serviceUUID identifies the Redfish service, which DSP0266 ties to the
+// manager providing it; the host system has its own UUID.
+func serviceUUID(serial string) string { return nameUUID("bmc", serial) }
+
+func systemUUID(serial string) string { return nameUUID("system", serial) }
+
+func (s *service) getServiceRoot(r *request) (any, error) {
+	sys := r.snap.System
+	return serviceRoot{
+		odata:          odata{ID: pathRootCanonical, Type: typeServiceRoot},
+		ID:             "RootService",
+		Name:           "Root Service",
+		RedfishVersion: redfishVersion,
+		UUID:           serviceUUID(sys.SerialNumber),
+		Product:        sys.Model,
+		Vendor:         sys.Manufacturer,
+		Systems:        link{ID: pathSystems},
+		Chassis:        link{ID: pathChassis},
+		Managers:       link{ID: pathManagers},
+		SessionService: link{ID: pathSessionService},
+		Links: serviceRootLinks{
+			Sessions:                link{ID: pathSessions},
+			ManagerProvidingService: link{ID: managerPath()},
+		},
+	}, nil
+}
+
+// serviceEntry is one entry of the OData service document.
+type serviceEntry struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+}
+
+// getODataDocument serves /redfish/v1/odata, the OData service document
+// that lists the top-level resources (DSP0266 clause 6.6).
+func (s *service) getODataDocument(*request) (any, error) {
+	return struct {
+		Context string         `json:"@odata.context"`
+		Value   []serviceEntry `json:"value"`
+	}{
+		Context: pathMetadata,
+		Value: []serviceEntry{
+			{Name: "Service", Kind: "Singleton", URL: pathRootCanonical},
+			{Name: "Systems", Kind: "Singleton", URL: pathSystems},
+			{Name: "Chassis", Kind: "Singleton", URL: pathChassis},
+			{Name: "Managers", Kind: "Singleton", URL: pathManagers},
+			{Name: "SessionService", Kind: "Singleton", URL: pathSessionService},
+			{Name: "Sessions", Kind: "Singleton", URL: pathSessions},
+		},
+	}, nil
+}
+
+// metadataDocument is the CSDL $metadata document. It references the
+// DMTF-published files for the namespaces behind every @odata.type served
+// (ServiceContainer was last redefined in ServiceRoot.v1_19_0) rather than
+// embedding them.
+func metadataDocument() []byte {
+	refs := [...]struct{ file, namespaces string }{
+		{"ServiceRoot_v1.xml", "ServiceRoot ServiceRoot.v1_19_0 ServiceRoot.v1_20_0"},
+		{"ComputerSystemCollection_v1.xml", "ComputerSystemCollection"},
+		{"ComputerSystem_v1.xml", "ComputerSystem ComputerSystem.v1_27_0"},
+		{"MemoryCollection_v1.xml", "MemoryCollection"},
+		{"Memory_v1.xml", "Memory Memory.v1_23_0"},
+		{"ChassisCollection_v1.xml", "ChassisCollection"},
+		{"Chassis_v1.xml", "Chassis Chassis.v1_28_0"},
+		{"ManagerCollection_v1.xml", "ManagerCollection"},
+		{"Manager_v1.xml", "Manager Manager.v1_24_0"},
+		{"SessionService_v1.xml", "SessionService SessionService.v1_2_0"},
+		{"SessionCollection_v1.xml", "SessionCollection"},
+		{"Message_v1.xml", "Message Message.v1_3_0"},
+		{"Resource_v1.xml", "Resource Resource.v1_23_0"},
+		{"RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0"},
+	}
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	b.WriteString(`<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">` + "\n")
+	for _, r := range refs {
+		b.WriteString(`  <edmx:Reference Uri="http://redfish.dmtf.org/schemas/v1/` + r.file + `">` + "\n")
+		for ns := range strings.FieldsSeq(r.namespaces) {
+			if ns == "RedfishExtensions.v1_0_0" {
+				b.WriteString(`    <edmx:Include Namespace="` + ns + `" Alias="Redfish"/>` + "\n")
+				continue
+			}
+			b.WriteString(`    <edmx:Include Namespace="` + ns + `"/>` + "\n")
+		}
+		b.WriteString("  </edmx:Reference>\n")
+	}
+	b.WriteString(`  <edmx:DataServices>
+    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="Service">
+      <EntityContainer Name="Service" Extends="ServiceRoot.v1_19_0.ServiceContainer"/>
+    </Schema>
+  </edmx:DataServices>
+</edmx:Edmx>
+`)
+	return []byte(b.String())
+}
+
+func (s *service) getMetadata(c *gin.Context) {
+	s.write(c, http.StatusOK, "application/xml", metadataDocument())
+}

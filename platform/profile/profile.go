@@ -311,3 +311,6 @@ func (p *Profile) ModuleSpec(m Module, serial uint32) spd.Spec {
 		SerialNumber: serial, ManufactureYW: 0x2514,
 	}
 }
+
+// DefaultYAML returns the source of the embedded default profile.
+func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bmcemu/bmcemu/ipmi"
+	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/profile"
+	"github.com/bmcemu/bmcemu/redfish"
+)
+
+type serveOptions struct {
+	profileFile string
+	redfishAddr string
+	ipmiAddr    string
+	user        string
+	password    string
+	stateDir    string
+	ephemeral   bool
+	logLevel    string
+	logFormat   string
+}
+
+func defaultStateDir() string {
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return filepath.Join(os.TempDir(), "bmcemu")
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(base, "bmcemu")
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run one emulated server: Redfish + control API over HTTP, IPMI over LAN (RMCP+)",
+		Long: `Run one emulated server. With no flags it boots the embedded default
+profile (2 sockets x 8 channels x 2 slots, 16 x 32 GiB DDR5 RDIMMs) with
+Redfish and the control API on http://127.0.0.1:8000 and IPMI lanplus on
+UDP 127.0.0.1:6230, account admin / password.
+
+Every flag can also be set through the environment as BMCEMU_<FLAG>, with
+dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
+		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return flagsFromEnv(cmd.Flags())
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.profileFile, "profile", "", "server profile YAML (default: the embedded default profile)")
+	f.StringVar(&o.redfishAddr, "redfish-addr", "127.0.0.1:8000", "HTTP listen address for Redfish and the control API")
+	f.StringVar(&o.ipmiAddr, "ipmi-addr", "127.0.0.1:6230", "UDP listen address for IPMI over LAN (RMCP+)")
+	f.StringVar(&o.user, "user", "admin", "administrator account for Redfish, IPMI and the control API")
+	f.StringVar(&o.password, "password", "password", "password of that account")
+	f.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "directory for durable state (a subdirectory per profile)")
+	f.BoolVar(&o.ephemeral, "ephemeral", false, "keep no state on disk: every start is a fresh server")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+// flagsFromEnv fills flags the user did not set from BMCEMU_* variables, so
+// fleets can be configured without building argument lists.
+func flagsFromEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if err != nil || fl.Changed {
+			return
+		}
+		key := "BMCEMU_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok {
+			if e := fs.Set(fl.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", key, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
+	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	if o.user == "" || o.password == "" {
+		return errors.New("--user and --password must not be empty")
+	}
+	prof := profile.Default()
+	if o.profileFile != "" {
+		if prof, err = profile.Load(o.profileFile); err != nil {
+			return err
+		}
+	}
+
+	opts := platform.Options{Logger: log.With("component", "platform")}
+	stateDir := "(none: --ephemeral)"
+	if !o.ephemeral {
+		stateDir = filepath.Join(o.stateDir, prof.Name)
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		opts.Store = platform.NewFileInventory(filepath.Join(stateDir, "inventory.json"))
+	}
+	plat, err := platform.New(prof, opts)
+	if err != nil {
+		return err
+	}
+
+	authenticate := func(u, pw string) bool {
+		// Constant-time on both fields so timing tells nothing about either.
+		uOK := subtle.ConstantTimeCompare([]byte(u), []byte(o.user))
+		pOK := subtle.ConstantTimeCompare([]byte(pw), []byte(o.password))
+		return uOK&pOK == 1
+	}
+	rf, err := redfish.New(redfish.Config{
+		Accounts: []redfish.Account{{UserName: o.user, Password: o.password, Role: "Administrator"}},
+		Logger:   log.With("component", "redfish"),
+	}, plat)
+	if err != nil {
+		return fmt.Errorf("redfish: %w", err)
+	}
+	ctl, err := control.New(control.Config{Authenticate: authenticate, Logger: log.With("component", "control")}, plat)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(control.Prefix+"/", ctl)
+	mux.Handle(control.Prefix, ctl)
+	mux.Handle("/", rf)
+
+	ln, err := net.Listen("tcp", o.redfishAddr)
+	if err != nil {
+		return fmt.Errorf("redfish listener: %w", err)
+	}
+	ipmiSrv, err := ipmi.New(ipmi.Config{
+		Addr:   o.ipmiAddr,
+		Users:  []ipmi.User{{Name: o.user, Password: o.password, Privilege: "administrator"}},
+		Logger: log.With("component", "ipmi"),
+	}, plat)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("ipmi: %w", err)
+	}
+
+	httpSrv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 2)
+	go func() {
+		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	go func() {
+		if err := ipmiSrv.Serve(ctx); err != nil {
+			errc <- fmt.Errorf("ipmi: %w", err)
+		}
+	}()
+	go logEvents(ctx, plat, log)
+
+	snap := plat.Snapshot()
+	httpURL := "http://" + ln.Addr().String()
+	pw := "(as given)"
+	if o.password == "password" {
+		pw = "password"
+	}
+	fmt.Fprintf(stdout, "bmcemu %s: serving profile %q: %d slots, %d populated, %d GiB installed\n",
+		version, prof.Name, len(snap.Slots), snap.Populated(), snap.InstalledMiB()/1024)
+	fmt.Fprintf(stdout, "  Redfish  %s/redfish/v1\n", httpURL)
+	fmt.Fprintf(stdout, "  Control  %s%s   (bmcemu ctl --server %s ...)\n", httpURL, control.Prefix, httpURL)
+	fmt.Fprintf(stdout, "  IPMI     lanplus udp %s   (ipmitool -I lanplus -H %s -p %s -U %s -P %s mc info)\n",
+		ipmiSrv.Addr(), hostOf(ipmiSrv.Addr().String()), portOf(ipmiSrv.Addr().String()), o.user, pw)
+	fmt.Fprintf(stdout, "  Account  %s / %s\n", o.user, pw)
+	fmt.Fprintf(stdout, "  State    %s\n", stateDir)
+	fmt.Fprintln(stdout, "ready")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("listener failed; shutting down", "err", runErr)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := ipmiSrv.Close(); err != nil {
+		log.Warn("ipmi shutdown", "err", err)
+	}
+	return runErr
+}
+
+func hostOf(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return h
+}
+
+func portOf(addr string) string {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return p
+}
+
+// logEvents writes every platform event to the log: the operator's view of
+// what happened inside the server, independent of either BMC surface.
+func logEvents(ctx context.Context, p *platform.Platform, log *slog.Logger) {
+	sub := p.Subscribe("log", 1024)
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			log.Info("platform event", "seq", r.Seq, "kind", r.Event.Kind(), "event", r.Event)
+		}
+	}
+}

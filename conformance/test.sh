@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs the real clients the
+# conformance tests drive (Debian packages), then checks formatting, vet,
+# staticcheck and runs every test with the race detector.
+#
+#   bash conformance/test.sh            # everything
+#   bash conformance/test.sh ./ipmi/... # just some packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATICCHECK_VERSION=v0.8.2
+
+# Debian package -> a binary it installs.
+declare -A want=(
+  [ipmitool]=ipmitool
+  [freeipmi-tools]=ipmi-sensors
+  [redfishtool]=redfishtool
+)
+missing=()
+for pkg in "${!want[@]}"; do
+  bin=${want[$pkg]}
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || [ -x "/usr/bin/$bin" ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    echo "installing ${missing[*]} with sudo"
+    sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "The conformance tests need these Debian packages: ${missing[*]}" >&2
+    echo "Install them (sudo apt-get install ${missing[*]}) or run this script as root." >&2
+    exit 1
+  fi
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck $STATICCHECK_VERSION"
+go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+
+echo "== go test -race"
+pkgs=("$@")
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
+go test -race -count=1 -timeout 15m "${pkgs[@]}"

@@ -71,6 +71,7 @@ type Platform struct {
 	slots   []slotDef
 	byName  map[string]int
 	modules []*Module // by slot index; nil when empty
+	leds    []bool    // slot identify LEDs, by slot index
 	powerOn bool
 	changed time.Time
 	gen     uint64
@@ -120,6 +121,7 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		}
 	}
 	p.modules = make([]*Module, len(p.slots))
+	p.leds = make([]bool, len(p.slots))
 
 	var inv *Inventory
 	if opts.Store != nil {
@@ -344,4 +346,23 @@ func (p *Platform) inventoryLocked() *Inventory {
 		}
 	}
 	return inv
+}
+
+// SetLocationIndicator lights or darkens a slot's identify LED. LEDs are
+// volatile, as on real boards: they are not saved and are dark after a restart.
+func (p *Platform) SetLocationIndicator(slot string, on bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i, ok := p.byName[slot]
+	if !ok {
+		return fmt.Errorf("location indicator of %q: %w", slot, ErrUnknownSlot)
+	}
+	if p.leds[i] == on {
+		return nil
+	}
+	p.leds[i] = on
+	p.gen++
+	p.snap = p.buildSnapshot()
+	p.bus.Publish(p.clock.Now(), events.LocationIndicatorChanged{Slot: slot, On: on})
+	return nil
 }

@@ -163,3 +163,29 @@ func TestFailedSaveChangesNothing(t *testing.T) {
 		t.Fatalf("insert after recovery: %v", err)
 	}
 }
+
+func TestLocationIndicator(t *testing.T) {
+	p, err := New(profile.Default(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := p.Subscribe("t", 4)
+	if err := p.SetLocationIndicator("CPU0_DIMM_B2", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetLocationIndicator("CPU0_DIMM_B2", true); err != nil {
+		t.Fatal(err)
+	}
+	if sl, _ := p.Snapshot().Slot("CPU0_DIMM_B2"); !sl.LocationIndicator {
+		t.Fatal("LED not lit in snapshot")
+	}
+	if r := <-sub.C; r.Event.Kind() != "LocationIndicatorChanged" {
+		t.Fatalf("event %s", r.Event.Kind())
+	}
+	if len(sub.C) != 0 {
+		t.Fatal("setting the same state twice published twice")
+	}
+	if err := p.SetLocationIndicator("nope", true); !errors.Is(err, ErrUnknownSlot) {
+		t.Fatalf("unknown slot: %v", err)
+	}
+}

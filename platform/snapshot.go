@@ -23,13 +23,15 @@ type Snapshot struct {
 
 // Slot is one DIMM socket on the board.
 type Slot struct {
-	Name       string  `json:"name"`
-	Ordinal    int     `json:"ordinal"` // 0-based position in board order
-	Socket     int     `json:"socket"`
-	Controller int     `json:"controller"` // memory controller within the socket
-	Channel    int     `json:"channel"`    // channel within the socket (A=0)
-	Position   int     `json:"position"`   // 1-based slot within the channel
-	Module     *Module `json:"module,omitempty"`
+	Name       string `json:"name"`
+	Ordinal    int    `json:"ordinal"` // 0-based position in board order
+	Socket     int    `json:"socket"`
+	Controller int    `json:"controller"` // memory controller within the socket
+	Channel    int    `json:"channel"`    // channel within the socket (A=0)
+	Position   int    `json:"position"`   // 1-based slot within the channel
+	// LocationIndicator is the slot's identify LED, lit to guide a technician.
+	LocationIndicator bool    `json:"location_indicator"`
+	Module            *Module `json:"module,omitempty"`
 }
 
 // Module is a seated DIMM.
@@ -86,7 +88,8 @@ func (p *Platform) buildSnapshot() *Snapshot {
 		Slots:      make([]Slot, len(p.slots)),
 	}
 	for i, d := range p.slots {
-		s.Slots[i] = Slot{Name: d.name, Ordinal: d.ordinal, Socket: d.socket, Controller: d.controller, Channel: d.channel, Position: d.pos}
+		s.Slots[i] = Slot{Name: d.name, Ordinal: d.ordinal, Socket: d.socket, Controller: d.controller, Channel: d.channel, Position: d.pos,
+			LocationIndicator: p.leds[i]}
 		if m := p.modules[i]; m != nil {
 			cp := *m // modules are replaced, never mutated; a shallow copy is safe
 			s.Slots[i].Module = &cp

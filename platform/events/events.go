@@ -34,9 +34,16 @@ type PowerChanged struct {
 	On bool `json:"on"`
 }
 
-func (ModuleInserted) Kind() string { return "ModuleInserted" }
-func (ModuleRemoved) Kind() string  { return "ModuleRemoved" }
-func (PowerChanged) Kind() string   { return "PowerChanged" }
+// LocationIndicatorChanged: a slot's identify LED was lit or darkened.
+type LocationIndicatorChanged struct {
+	Slot string `json:"slot"`
+	On   bool   `json:"on"`
+}
+
+func (LocationIndicatorChanged) Kind() string { return "LocationIndicatorChanged" }
+func (ModuleInserted) Kind() string           { return "ModuleInserted" }
+func (ModuleRemoved) Kind() string            { return "ModuleRemoved" }
+func (PowerChanged) Kind() string             { return "PowerChanged" }
 
 // Record is an event with its place in the stream. Seq starts at 1 and has no
 // gaps, so a subscriber can tell exactly what it missed.

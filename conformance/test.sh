@@ -10,16 +10,16 @@ cd "$(dirname "$0")/.."
 
 STATICCHECK_VERSION=v0.8.2
 
-# Debian package -> a binary it installs.
+# Debian package -> a command that succeeds once it is installed.
 declare -A want=(
-  [ipmitool]=ipmitool
-  [freeipmi-tools]=ipmi-sensors
-  [redfishtool]=redfishtool
+  [ipmitool]="command -v ipmitool"
+  [freeipmi-tools]="test -x /usr/sbin/ipmi-sensors"
+  [redfishtool]="command -v redfishtool"
+  [python3-sushy]="/usr/bin/python3 -c 'import sushy'"
 )
 missing=()
 for pkg in "${!want[@]}"; do
-  bin=${want[$pkg]}
-  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || [ -x "/usr/bin/$bin" ] || missing+=("$pkg")
+  bash -c "${want[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

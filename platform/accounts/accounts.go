@@ -1,0 +1,698 @@
+// Package accounts is the management controller's user database: the one
+// list of local accounts that both management surfaces (Redfish and IPMI)
+// authenticate against, so a password changed through one works through the
+// other.
+//
+// # Secrets
+//
+// IPMI v2.0 RAKP authentication is an HMAC keyed with the user's password:
+// the BMC must know the clear password, not a one-way hash of it. Real BMCs
+// therefore keep passwords reversibly encrypted (OpenBMC's ipmi_pass file is
+// AES-encrypted with a key kept in a separate root-only file). This package
+// does the same: on disk every password is sealed with AES-256-GCM under a
+// random key kept in a sibling file (<path>.key, mode 0600), so a copy of
+// the account file alone reveals nothing, while Secret can hand the clear
+// password to the IPMI session code. Anyone who can read both files can read
+// the passwords; that is the price of IPMI compatibility and is the same on
+// real hardware.
+//
+// # Limits
+//
+// User names are at most 16 bytes (the IPMI user name field) and passwords
+// at most 20 bytes (the IPMI v2.0 password/key length), so that every
+// account is usable over both protocols. Account ids are IPMI user ids
+// (2..16; id 1 is IPMI's reserved anonymous user).
+//
+// Lockout counters are volatile, as on most BMCs: a restart unlocks.
+package accounts
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform/store"
+)
+
+// Predefined roles (DSP0266 clause 13.2.6).
+const (
+	RoleAdministrator = "Administrator"
+	RoleOperator      = "Operator"
+	RoleReadOnly      = "ReadOnly"
+)
+
+// Roles lists the predefined roles, most privileged first.
+func Roles() []string { return []string{RoleAdministrator, RoleOperator, RoleReadOnly} }
+
+// Protocol limits that bound every account.
+const (
+	MaxUserNameLength   = 16 // IPMI user name field
+	MaxPasswordLimit    = 20 // IPMI v2.0 password
+	MinUserID           = 2  // IPMI user 1 is the reserved anonymous user
+	MaxUsers            = 15
+	minPasswordFloor    = 1
+	defaultMinPassword  = 8
+	defaultLockout      = 5
+	defaultLockoutDur   = 5 * time.Minute
+	defaultLockoutReset = 5 * time.Minute
+)
+
+// Errors. Callers map them to their protocol's own error forms.
+var (
+	ErrInvalidCredentials = errors.New("invalid user name or password")
+	ErrLocked             = errors.New("account locked out")
+	ErrDisabled           = errors.New("account disabled")
+	ErrNotFound           = errors.New("no such account")
+	ErrExists             = errors.New("user name already in use")
+	ErrUserName           = errors.New("invalid user name")
+	ErrPasswordLength     = errors.New("password length outside the policy")
+	ErrRole               = errors.New("unknown role")
+	ErrLimit              = errors.New("account limit reached")
+	ErrLastAdmin          = errors.New("would leave no enabled administrator")
+	ErrPolicy             = errors.New("invalid account policy")
+	ErrPersist            = errors.New("accounts could not be saved")
+)
+
+// Policy is the account service's password and lockout policy.
+type Policy struct {
+	MinPasswordLength int `json:"min_password_length"`
+	MaxPasswordLength int `json:"max_password_length"`
+	// LockoutThreshold failed attempts within LockoutCounterResetAfter lock
+	// the account for LockoutDuration (0: until an administrator unlocks
+	// it). A threshold of 0 disables lockout.
+	LockoutThreshold         int           `json:"lockout_threshold"`
+	LockoutDuration          time.Duration `json:"lockout_duration"`
+	LockoutCounterResetAfter time.Duration `json:"lockout_counter_reset_after"`
+}
+
+// DefaultPolicy is what a fresh store starts with.
+func DefaultPolicy() Policy {
+	return Policy{
+		MinPasswordLength:        defaultMinPassword,
+		MaxPasswordLength:        MaxPasswordLimit,
+		LockoutThreshold:         defaultLockout,
+		LockoutDuration:          defaultLockoutDur,
+		LockoutCounterResetAfter: defaultLockoutReset,
+	}
+}
+
+// Validate checks the policy is self-consistent and within protocol limits.
+func (p Policy) Validate() error {
+	switch {
+	case p.MinPasswordLength < minPasswordFloor || p.MinPasswordLength > MaxPasswordLimit:
+		return fmt.Errorf("%w: MinPasswordLength %d outside %d..%d", ErrPolicy, p.MinPasswordLength, minPasswordFloor, MaxPasswordLimit)
+	case p.MaxPasswordLength < p.MinPasswordLength || p.MaxPasswordLength > MaxPasswordLimit:
+		return fmt.Errorf("%w: MaxPasswordLength %d outside %d..%d", ErrPolicy, p.MaxPasswordLength, p.MinPasswordLength, MaxPasswordLimit)
+	case p.LockoutThreshold < 0:
+		return fmt.Errorf("%w: negative lockout threshold", ErrPolicy)
+	case p.LockoutDuration < 0 || p.LockoutCounterResetAfter < 0:
+		return fmt.Errorf("%w: negative lockout duration", ErrPolicy)
+	case p.LockoutThreshold > 0 && p.LockoutDuration > 0 && p.LockoutCounterResetAfter > p.LockoutDuration:
+		// DSP8010 AccountService: the reset interval shall not exceed the
+		// lockout duration.
+		return fmt.Errorf("%w: counter reset after %v exceeds the lockout duration %v", ErrPolicy, p.LockoutCounterResetAfter, p.LockoutDuration)
+	}
+	return nil
+}
+
+// Account is one user, without its secret.
+type Account struct {
+	ID                     int    `json:"id"`
+	UserName               string `json:"user_name"`
+	Role                   string `json:"role"`
+	Enabled                bool   `json:"enabled"`
+	PasswordChangeRequired bool   `json:"password_change_required"`
+	// Locked is true while the account is locked out (runtime only).
+	Locked bool `json:"-"`
+}
+
+// New describes an account to create.
+type New struct {
+	UserName               string
+	Password               string
+	Role                   string
+	Enabled                bool
+	PasswordChangeRequired bool
+}
+
+// Update changes the non-nil fields of an account.
+type Update struct {
+	UserName               *string
+	Password               *string
+	Role                   *string
+	Enabled                *bool
+	PasswordChangeRequired *bool
+	// Locked may only be set to false: an administrator unlocking.
+	Locked *bool
+}
+
+// Options configure Open.
+type Options struct {
+	// Path is the JSON document holding the accounts; empty keeps them in
+	// memory only. The sealing key lives in Path+".key".
+	Path string
+	// Seed is created when nothing was saved yet (first start).
+	Seed []New
+	// Policy for a fresh store; nil means DefaultPolicy.
+	Policy *Policy
+	// Now is the clock for lockout; nil means time.Now.
+	Now func() time.Time
+}
+
+type entry struct {
+	Account
+	secret []byte
+	digest [sha256.Size]byte
+	// lockout bookkeeping
+	failures    int
+	lastFailure time.Time
+	lockedUntil time.Time
+	lockedHard  bool // locked until an administrator unlocks
+}
+
+// Store is the account database. It is safe for concurrent use.
+type Store struct {
+	mu      sync.Mutex
+	path    string
+	key     []byte
+	now     func() time.Time
+	policy  Policy
+	entries []*entry // sorted by ID
+	gen     uint64
+	dummy   [sha256.Size]byte
+}
+
+// Open loads the store at opts.Path, creating it from opts.Seed the first
+// time.
+func Open(opts Options) (*Store, error) {
+	s := &Store{path: opts.Path, now: opts.Now, policy: DefaultPolicy()}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if opts.Policy != nil {
+		if err := opts.Policy.Validate(); err != nil {
+			return nil, fmt.Errorf("accounts: %w", err)
+		}
+		s.policy = *opts.Policy
+	}
+	s.dummy = sha256.Sum256([]byte("bmcemu: no such user"))
+	if s.path != "" {
+		key, err := loadOrCreateKey(s.path + ".key")
+		if err != nil {
+			return nil, fmt.Errorf("accounts: %w", err)
+		}
+		s.key = key
+		loaded, err := s.load()
+		if err != nil {
+			return nil, fmt.Errorf("accounts: %w", err)
+		}
+		if loaded {
+			return s, nil
+		}
+	}
+	for _, n := range opts.Seed {
+		// Seeds are the operator's configuration: they obey the protocol
+		// limits but not the password policy (a default "password" of 8
+		// letters must keep working whatever the policy says later).
+		if _, err := s.create(n, false); err != nil {
+			return nil, fmt.Errorf("accounts: seed %q: %w", n.UserName, err)
+		}
+	}
+	if err := s.save(); err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	return s, nil
+}
+
+// Policy returns the current policy.
+func (s *Store) Policy() Policy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.policy
+}
+
+// SetPolicy replaces the policy. Existing passwords are not re-checked.
+func (s *Store) SetPolicy(p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.policy
+	s.policy = p
+	if err := s.save(); err != nil {
+		s.policy = old
+		return err
+	}
+	s.gen++
+	return nil
+}
+
+// Generation increases with every change, for ETags.
+func (s *Store) Generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+// List returns every account ordered by id.
+func (s *Store) List() []Account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Account, len(s.entries))
+	for i, e := range s.entries {
+		out[i] = s.view(e)
+	}
+	return out
+}
+
+// Get returns the account with id.
+func (s *Store) Get(id int) (Account, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byID(id)
+	if e == nil {
+		return Account{}, false
+	}
+	return s.view(e), true
+}
+
+// Lookup returns the account named user.
+func (s *Store) Lookup(user string) (Account, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byName(user)
+	if e == nil {
+		return Account{}, false
+	}
+	return s.view(e), true
+}
+
+// Secret returns the clear password of user, for protocols such as IPMI
+// RAKP that key an HMAC with it. Disabled and locked-out accounts have none.
+func (s *Store) Secret(user string) ([]byte, Account, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byName(user)
+	if e == nil || !e.Enabled || s.lockedLocked(e) {
+		return nil, Account{}, false
+	}
+	return slices.Clone(e.secret), s.view(e), true
+}
+
+// RecordFailure counts a failed authentication of user made outside
+// Authenticate (an IPMI RAKP mismatch), so lockout spans both protocols.
+func (s *Store) RecordFailure(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.byName(user); e != nil {
+		s.failLocked(e)
+	}
+}
+
+// Authenticate checks a user name and password. The comparison is made in
+// constant time over fixed-length digests, and an unknown user costs the
+// same as a known one. A locked-out account fails with ErrLocked even when
+// the password is right; callers must not tell the client which it was.
+func (s *Store) Authenticate(user, password string) (Account, error) {
+	h := sha256.Sum256([]byte(password))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byName(user)
+	want := s.dummy
+	if e != nil {
+		want = e.digest
+	}
+	match := subtle.ConstantTimeCompare(h[:], want[:]) == 1
+	if e == nil {
+		return Account{}, ErrInvalidCredentials
+	}
+	if s.lockedLocked(e) {
+		return Account{}, ErrLocked
+	}
+	if !match {
+		s.failLocked(e)
+		return Account{}, ErrInvalidCredentials
+	}
+	if !e.Enabled {
+		return Account{}, ErrDisabled
+	}
+	e.failures = 0
+	return s.view(e), nil
+}
+
+func (s *Store) failLocked(e *entry) {
+	now := s.now()
+	p := s.policy
+	if p.LockoutThreshold == 0 {
+		return
+	}
+	if p.LockoutCounterResetAfter > 0 && !e.lastFailure.IsZero() && now.Sub(e.lastFailure) >= p.LockoutCounterResetAfter {
+		e.failures = 0
+	}
+	e.failures++
+	e.lastFailure = now
+	if e.failures >= p.LockoutThreshold {
+		e.failures = 0
+		if p.LockoutDuration == 0 {
+			e.lockedHard = true
+		} else {
+			e.lockedUntil = now.Add(p.LockoutDuration)
+		}
+		s.gen++
+	}
+}
+
+func (s *Store) lockedLocked(e *entry) bool {
+	return e.lockedHard || s.now().Before(e.lockedUntil)
+}
+
+func (s *Store) view(e *entry) Account {
+	a := e.Account
+	a.Locked = s.lockedLocked(e)
+	return a
+}
+
+// Create adds an account, checking the password against the policy.
+func (s *Store) Create(n New) (Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.create(n, true)
+	if err != nil {
+		return Account{}, err
+	}
+	if err := s.save(); err != nil {
+		s.entries = slices.DeleteFunc(s.entries, func(e *entry) bool { return e.ID == a.ID })
+		return Account{}, err
+	}
+	s.gen++
+	return a, nil
+}
+
+func (s *Store) create(n New, policy bool) (Account, error) {
+	if err := checkUserName(n.UserName); err != nil {
+		return Account{}, err
+	}
+	if err := s.checkPassword(n.Password, policy); err != nil {
+		return Account{}, err
+	}
+	if !validRole(n.Role) {
+		return Account{}, fmt.Errorf("%w %q", ErrRole, n.Role)
+	}
+	if s.byName(n.UserName) != nil {
+		return Account{}, fmt.Errorf("%w: %q", ErrExists, n.UserName)
+	}
+	id := 0
+	for cand := MinUserID; cand < MinUserID+MaxUsers; cand++ {
+		if s.byID(cand) == nil {
+			id = cand
+			break
+		}
+	}
+	if id == 0 {
+		return Account{}, fmt.Errorf("%w (%d)", ErrLimit, MaxUsers)
+	}
+	e := &entry{Account: Account{ID: id, UserName: n.UserName, Role: n.Role, Enabled: n.Enabled, PasswordChangeRequired: n.PasswordChangeRequired}}
+	e.setSecret(n.Password)
+	s.entries = append(s.entries, e)
+	slices.SortFunc(s.entries, func(a, b *entry) int { return a.ID - b.ID })
+	return s.view(e), nil
+}
+
+func (e *entry) setSecret(pw string) {
+	e.secret = []byte(pw)
+	e.digest = sha256.Sum256(e.secret)
+}
+
+// Modify applies u to the account with id. Setting a password clears
+// PasswordChangeRequired unless u sets it too.
+func (s *Store) Modify(id int, u Update) (Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byID(id)
+	if e == nil {
+		return Account{}, ErrNotFound
+	}
+	next := *e
+	if u.UserName != nil && *u.UserName != e.UserName {
+		if err := checkUserName(*u.UserName); err != nil {
+			return Account{}, err
+		}
+		if s.byName(*u.UserName) != nil {
+			return Account{}, fmt.Errorf("%w: %q", ErrExists, *u.UserName)
+		}
+		next.UserName = *u.UserName
+	}
+	if u.Role != nil {
+		if !validRole(*u.Role) {
+			return Account{}, fmt.Errorf("%w %q", ErrRole, *u.Role)
+		}
+		next.Role = *u.Role
+	}
+	if u.Enabled != nil {
+		next.Enabled = *u.Enabled
+	}
+	if u.Password != nil {
+		if err := s.checkPassword(*u.Password, true); err != nil {
+			return Account{}, err
+		}
+		next.setSecret(*u.Password)
+		next.PasswordChangeRequired = false
+	}
+	if u.PasswordChangeRequired != nil {
+		next.PasswordChangeRequired = *u.PasswordChangeRequired
+	}
+	if u.Locked != nil {
+		if *u.Locked {
+			return Account{}, fmt.Errorf("%w: accounts are locked by failed attempts, not by request", ErrPolicy)
+		}
+		next.lockedHard, next.lockedUntil, next.failures = false, time.Time{}, 0
+	}
+	if e.Role == RoleAdministrator && e.Enabled && (next.Role != RoleAdministrator || !next.Enabled) && s.admins() == 1 {
+		return Account{}, ErrLastAdmin
+	}
+	old := *e
+	*e = next
+	if err := s.save(); err != nil {
+		*e = old
+		return Account{}, err
+	}
+	s.gen++
+	return s.view(e), nil
+}
+
+// Delete removes the account with id.
+func (s *Store) Delete(id int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byID(id)
+	if e == nil {
+		return ErrNotFound
+	}
+	if e.Role == RoleAdministrator && e.Enabled && s.admins() == 1 {
+		return ErrLastAdmin
+	}
+	old := s.entries
+	s.entries = slices.DeleteFunc(slices.Clone(s.entries), func(x *entry) bool { return x.ID == id })
+	if err := s.save(); err != nil {
+		s.entries = old
+		return err
+	}
+	s.gen++
+	return nil
+}
+
+func (s *Store) admins() int {
+	n := 0
+	for _, e := range s.entries {
+		if e.Role == RoleAdministrator && e.Enabled {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Store) byID(id int) *entry {
+	for _, e := range s.entries {
+		if e.ID == id {
+			return e
+		}
+	}
+	return nil
+}
+
+func (s *Store) byName(name string) *entry {
+	for _, e := range s.entries {
+		if e.UserName == name {
+			return e
+		}
+	}
+	return nil
+}
+
+func validRole(r string) bool { return slices.Contains(Roles(), r) }
+
+// checkUserName enforces the IPMI-compatible name rules: 1..16 bytes of
+// letters, digits, '.', '-' and '_', not starting with a digit or '-'.
+func checkUserName(n string) error {
+	if n == "" || len(n) > MaxUserNameLength {
+		return fmt.Errorf("%w: %q must be 1 to %d characters", ErrUserName, n, MaxUserNameLength)
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.' ||
+			i > 0 && (c >= '0' && c <= '9' || c == '-')
+		if !ok {
+			return fmt.Errorf("%w: %q: letters, digits, '.', '-' and '_' only, starting with a letter, '.' or '_'", ErrUserName, n)
+		}
+	}
+	return nil
+}
+
+func (s *Store) checkPassword(pw string, policy bool) error {
+	lo, hi := minPasswordFloor, MaxPasswordLimit
+	if policy {
+		lo, hi = s.policy.MinPasswordLength, s.policy.MaxPasswordLength
+	}
+	if len(pw) < lo || len(pw) > hi {
+		return fmt.Errorf("%w: %d bytes, want %d..%d", ErrPasswordLength, len(pw), lo, hi)
+	}
+	return nil
+}
+
+// On-disk form.
+
+type fileDoc struct {
+	Version  int         `json:"version"`
+	Policy   Policy      `json:"policy"`
+	Accounts []fileEntry `json:"accounts"`
+}
+
+type fileEntry struct {
+	Account
+	// Secret is nonce || AES-256-GCM(password), additional data the user id.
+	Secret []byte `json:"secret"`
+}
+
+func (s *Store) load() (bool, error) {
+	var doc fileDoc
+	if err := (store.JSON{Path: s.path}).Load(&doc); err != nil {
+		if errors.Is(err, store.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	if doc.Version != 1 {
+		return false, fmt.Errorf("%s: unsupported version %d", s.path, doc.Version)
+	}
+	if err := doc.Policy.Validate(); err != nil {
+		return false, fmt.Errorf("%s: %w", s.path, err)
+	}
+	s.policy = doc.Policy
+	for _, fe := range doc.Accounts {
+		pw, err := s.open(fe.Secret, fe.ID)
+		if err != nil {
+			return false, fmt.Errorf("%s: account %q: %w", s.path, fe.UserName, err)
+		}
+		e := &entry{Account: fe.Account}
+		e.Locked = false
+		e.setSecret(string(pw))
+		s.entries = append(s.entries, e)
+	}
+	slices.SortFunc(s.entries, func(a, b *entry) int { return a.ID - b.ID })
+	return true, nil
+}
+
+// save writes the whole store atomically; a no-op without a path.
+func (s *Store) save() error {
+	if s.path == "" {
+		return nil
+	}
+	doc := fileDoc{Version: 1, Policy: s.policy}
+	for _, e := range s.entries {
+		sealed, err := s.seal(e.secret, e.ID)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrPersist, err)
+		}
+		a := e.Account
+		a.Locked = false
+		doc.Accounts = append(doc.Accounts, fileEntry{Account: a, Secret: sealed})
+	}
+	if err := (store.JSON{Path: s.path}).Save(doc); err != nil {
+		return fmt.Errorf("%w: %w", ErrPersist, err)
+	}
+	return nil
+}
+
+func (s *Store) aead() (cipher.AEAD, error) {
+	b, err := aes.NewCipher(s.key)
+	if err != nil {
+		return nil, fmt.Errorf("cipher: %w", err)
+	}
+	g, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, fmt.Errorf("gcm: %w", err)
+	}
+	return g, nil
+}
+
+func (s *Store) seal(pw []byte, id int) ([]byte, error) {
+	g, err := s.aead()
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, g.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("nonce: %w", err)
+	}
+	return g.Seal(nonce, nonce, pw, []byte(fmt.Sprint(id))), nil
+}
+
+func (s *Store) open(sealed []byte, id int) ([]byte, error) {
+	g, err := s.aead()
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < g.NonceSize() {
+		return nil, errors.New("sealed password too short")
+	}
+	pw, err := g.Open(nil, sealed[:g.NonceSize()], sealed[g.NonceSize():], []byte(fmt.Sprint(id)))
+	if err != nil {
+		return nil, fmt.Errorf("unseal password (wrong key file?): %w", err)
+	}
+	return pw, nil
+}
+
+func loadOrCreateKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err == nil {
+		if len(key) != 32 {
+			return nil, fmt.Errorf("key file %s: %d bytes, want 32", path, len(key))
+		}
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	key = make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	if err := store.WriteFileAtomic(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	return key, nil
+}

@@ -1,0 +1,181 @@
+package accounts
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func seed() []New {
+	return []New{{UserName: "admin", Password: "password", Role: RoleAdministrator, Enabled: true}}
+}
+
+func TestPersistAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "accounts.json")
+	s, err := Open(Options{Path: path, Seed: seed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create(New{UserName: "op", Password: "operator1", Role: RoleOperator, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != 3 {
+		t.Errorf("second account id %d, want 3", a.ID)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("operator1")) || bytes.Contains(raw, []byte(`"password"`)) {
+		t.Fatalf("clear password on disk: %s", raw)
+	}
+	if st, err := os.Stat(path + ".key"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", st, err)
+	}
+	// Reopening ignores the seed and unseals the secrets.
+	s2, err := Open(Options{Path: path, Seed: []New{{UserName: "other", Password: "x", Role: RoleReadOnly}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Authenticate("op", "operator1"); err != nil {
+		t.Errorf("reopened: %v", err)
+	}
+	if _, ok := s2.Lookup("other"); ok {
+		t.Error("seed applied to an existing store")
+	}
+	sec, acct, ok := s2.Secret("admin")
+	if !ok || string(sec) != "password" || acct.Role != RoleAdministrator {
+		t.Errorf("Secret = %q %v %v", sec, acct, ok)
+	}
+	// A wrong key file is an error, not an empty store.
+	if err := os.WriteFile(path+".key", bytes.Repeat([]byte{1}, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Options{Path: path}); err == nil {
+		t.Error("opened with the wrong key")
+	}
+}
+
+func TestPasswordPolicyAndNames(t *testing.T) {
+	s, err := Open(Options{Seed: seed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n    New
+		want error
+	}{
+		{New{UserName: "short", Password: "1234567", Role: RoleReadOnly}, ErrPasswordLength},
+		{New{UserName: "long", Password: "123456789012345678901", Role: RoleReadOnly}, ErrPasswordLength},
+		{New{UserName: "seventeen-chars-x", Password: "12345678", Role: RoleReadOnly}, ErrUserName},
+		{New{UserName: "bad name", Password: "12345678", Role: RoleReadOnly}, ErrUserName},
+		{New{UserName: "9lives", Password: "12345678", Role: RoleReadOnly}, ErrUserName},
+		{New{UserName: "x", Password: "12345678", Role: "Root"}, ErrRole},
+		{New{UserName: "admin", Password: "12345678", Role: RoleReadOnly}, ErrExists},
+	} {
+		if _, err := s.Create(tc.n); !errors.Is(err, tc.want) {
+			t.Errorf("Create(%+v) = %v, want %v", tc.n, err, tc.want)
+		}
+	}
+	if _, err := s.Create(New{UserName: "sixteen-chars-xy", Password: "12345678901234567890", Role: RoleReadOnly}); err != nil {
+		t.Errorf("limits themselves refused: %v", err)
+	}
+	if err := s.SetPolicy(Policy{MinPasswordLength: 4, MaxPasswordLength: 30}); !errors.Is(err, ErrPolicy) {
+		t.Errorf("max 30 accepted: %v", err)
+	}
+}
+
+func TestLockout(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	pol := Policy{MinPasswordLength: 8, MaxPasswordLength: 20, LockoutThreshold: 3,
+		LockoutDuration: 10 * time.Minute, LockoutCounterResetAfter: time.Minute}
+	s, err := Open(Options{Seed: seed(), Policy: &pol, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := func() {
+		t.Helper()
+		if _, err := s.Authenticate("admin", "wrong"); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("bad password: %v", err)
+		}
+	}
+	// Failures spaced beyond the reset interval never lock.
+	for range 5 {
+		fail()
+		clk.advance(2 * time.Minute)
+	}
+	if _, err := s.Authenticate("admin", "password"); err != nil {
+		t.Fatalf("locked by spaced failures: %v", err)
+	}
+	fail()
+	fail()
+	s.RecordFailure("admin") // an IPMI failure counts too
+	if _, err := s.Authenticate("admin", "password"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("after threshold: %v, want ErrLocked", err)
+	}
+	if a, _ := s.Lookup("admin"); !a.Locked {
+		t.Error("Locked not reported")
+	}
+	if _, _, ok := s.Secret("admin"); ok {
+		t.Error("Secret of a locked account")
+	}
+	clk.advance(10 * time.Minute)
+	if _, err := s.Authenticate("admin", "password"); err != nil {
+		t.Fatalf("after the lockout duration: %v", err)
+	}
+	// Unlock by an administrator.
+	fail()
+	fail()
+	fail()
+	a, _ := s.Lookup("admin")
+	if _, err := s.Modify(a.ID, Update{Locked: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate("admin", "password"); err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+}
+
+func TestLastAdministratorIsKept(t *testing.T) {
+	s, err := Open(Options{Seed: seed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Lookup("admin")
+	if err := s.Delete(a.ID); !errors.Is(err, ErrLastAdmin) {
+		t.Errorf("Delete last admin: %v", err)
+	}
+	if _, err := s.Modify(a.ID, Update{Role: new(RoleReadOnly)}); !errors.Is(err, ErrLastAdmin) {
+		t.Errorf("demote last admin: %v", err)
+	}
+	if _, err := s.Modify(a.ID, Update{Enabled: new(false)}); !errors.Is(err, ErrLastAdmin) {
+		t.Errorf("disable last admin: %v", err)
+	}
+}
+
+func TestPasswordChangeClearsRequirement(t *testing.T) {
+	s, err := Open(Options{Seed: []New{{UserName: "admin", Password: "password", Role: RoleAdministrator, Enabled: true, PasswordChangeRequired: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Authenticate("admin", "password")
+	if err != nil || !a.PasswordChangeRequired {
+		t.Fatalf("%v %v", a, err)
+	}
+	if a, err = s.Modify(a.ID, Update{Password: new("new-password")}); err != nil || a.PasswordChangeRequired {
+		t.Fatalf("%v %v", a, err)
+	}
+	if _, err := s.Authenticate("admin", "password"); err == nil {
+		t.Error("old password still works")
+	}
+}

@@ -1,13 +1,18 @@
 package redfish
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
+	"encoding/hex"
 	"errors"
-	"fmt"
-	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/bmcemu/bmcemu/platform/accounts"
 )
 
 // realm names the protection space in WWW-Authenticate.
@@ -15,81 +20,211 @@ const realm = "Redfish"
 
 // Roles are the Redfish predefined roles (DSP0266 clause 13.2.6).
 const (
-	RoleAdministrator = "Administrator"
-	RoleOperator      = "Operator"
-	RoleReadOnly      = "ReadOnly"
+	RoleAdministrator = accounts.RoleAdministrator
+	RoleOperator      = accounts.RoleOperator
+	RoleReadOnly      = accounts.RoleReadOnly
 )
 
 // principalKey is where the authenticated principal lives in the gin
-// context, for the privilege checks that arrive with writable resources.
+// context.
 const principalKey = "redfish.principal"
 
-// principal is who a request acts as.
+// principal is who a request acts as. The role is read from the account
+// store on every request, so a role change or a deleted account takes
+// effect at once, for sessions too.
 type principal struct {
-	user string
-	role string
-}
-
-type credential struct {
-	hash [sha256.Size]byte
-	role string
-}
-
-// authenticator checks HTTP Basic credentials. It is the seam where
-// session tokens (X-Auth-Token) join later.
-type authenticator struct {
-	accounts map[string]credential
+	user                   string
+	accountID              int
+	role                   string
+	sessionID              string // empty for Basic authentication
+	passwordChangeRequired bool
 }
 
 var errBadAccount = errors.New("invalid account")
 
-func newAuthenticator(accounts []Account) (*authenticator, error) {
-	a := &authenticator{accounts: make(map[string]credential, len(accounts))}
-	for i, acct := range accounts {
-		switch {
-		case acct.UserName == "":
-			return nil, fmt.Errorf("account %d: %w: empty user name", i, errBadAccount)
-		case acct.Role != RoleAdministrator && acct.Role != RoleOperator && acct.Role != RoleReadOnly:
-			return nil, fmt.Errorf("account %q: %w: role %q (want %s, %s or %s)", acct.UserName, errBadAccount, acct.Role, RoleAdministrator, RoleOperator, RoleReadOnly)
-		}
-		if _, dup := a.accounts[acct.UserName]; dup {
-			return nil, fmt.Errorf("account %q: %w: defined twice", acct.UserName, errBadAccount)
-		}
-		a.accounts[acct.UserName] = credential{hash: sha256.Sum256([]byte(acct.Password)), role: acct.Role}
-	}
-	return a, nil
+// Session limits.
+const (
+	defaultSessionTimeout = 30 * time.Minute
+	minSessionTimeout     = 30 * time.Second
+	maxSessionTimeout     = 86400 * time.Second
+	maxSessions           = 64
+)
+
+// session is one Redfish login session. Sessions are volatile, as on real
+// BMCs: a restart logs everyone out.
+type session struct {
+	id        string
+	tokenHash [sha256.Size]byte
+	user      string
+	accountID int
+	created   time.Time
+	lastUsed  time.Time
+	origin    string
 }
 
-// check returns the principal the request authenticates as. Passwords are
-// compared as fixed-length digests in constant time, and an unknown user is
-// compared too, so timing reveals neither password length nor which user
-// names exist.
-func (a *authenticator) check(r *http.Request) (principal, bool) {
-	user, pass, ok := r.BasicAuth()
+// sessionTable holds the live sessions, indexed by the SHA-256 of their
+// token, so the table never holds a usable token and lookups do not compare
+// secrets byte by byte.
+type sessionTable struct {
+	mu      sync.Mutex
+	now     func() time.Time
+	timeout time.Duration
+	byHash  map[[sha256.Size]byte]*session
+	nextID  uint64
+}
+
+func newSessionTable(now func() time.Time) *sessionTable {
+	return &sessionTable{now: now, timeout: defaultSessionTimeout, byHash: map[[sha256.Size]byte]*session{}}
+}
+
+// create starts a session and returns it with its token.
+func (t *sessionTable) create(user string, accountID int, origin string) (*session, string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, "", err
+	}
+	token := hex.EncodeToString(raw[:])
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.expireLocked()
+	if len(t.byHash) >= maxSessions {
+		return nil, "", errSessionLimit
+	}
+	t.nextID++
+	now := t.now()
+	s := &session{id: strconv.FormatUint(t.nextID, 10), tokenHash: sha256.Sum256([]byte(token)),
+		user: user, accountID: accountID, created: now, lastUsed: now, origin: origin}
+	t.byHash[s.tokenHash] = s
+	return s, token, nil
+}
+
+var errSessionLimit = errors.New("session limit")
+
+// lookup finds the live session for token and refreshes its idle timer.
+func (t *sessionTable) lookup(token string) (session, bool) {
+	h := sha256.Sum256([]byte(token))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.byHash[h]
+	if !ok {
+		return session{}, false
+	}
+	now := t.now()
+	if now.Sub(s.lastUsed) >= t.timeout {
+		delete(t.byHash, h)
+		return session{}, false
+	}
+	s.lastUsed = now
+	return *s, true
+}
+
+func (t *sessionTable) expireLocked() {
+	now := t.now()
+	for h, s := range t.byHash {
+		if now.Sub(s.lastUsed) >= t.timeout {
+			delete(t.byHash, h)
+		}
+	}
+}
+
+// list returns the live sessions ordered by id.
+func (t *sessionTable) list() []session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.expireLocked()
+	out := make([]session, 0, len(t.byHash))
+	for _, s := range t.byHash {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := strconv.ParseUint(out[i].id, 10, 64)
+		b, _ := strconv.ParseUint(out[j].id, 10, 64)
+		return a < b
+	})
+	return out
+}
+
+func (t *sessionTable) get(id string) (session, bool) {
+	for _, s := range t.list() {
+		if s.id == id {
+			return s, true
+		}
+	}
+	return session{}, false
+}
+
+func (t *sessionTable) remove(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for h, s := range t.byHash {
+		if s.id == id {
+			delete(t.byHash, h)
+			return true
+		}
+	}
+	return false
+}
+
+// dropAccount ends every session of an account that was deleted.
+func (t *sessionTable) dropAccount(id int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for h, s := range t.byHash {
+		if s.accountID == id {
+			delete(t.byHash, h)
+		}
+	}
+}
+
+func (t *sessionTable) setTimeout(d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.timeout = d
+}
+
+func (t *sessionTable) getTimeout() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.timeout
+}
+
+// authenticate resolves the request's credentials: an X-Auth-Token session
+// token, else HTTP Basic. ok is false when none were given or they are
+// invalid; a locked-out account looks exactly like a wrong password.
+func (s *service) authenticate(c *gin.Context) (principal, bool) {
+	if tok := c.GetHeader("X-Auth-Token"); tok != "" {
+		sess, ok := s.sessions.lookup(tok)
+		if !ok {
+			return principal{}, false
+		}
+		acct, ok := s.accounts.Get(sess.accountID)
+		if !ok || !acct.Enabled || acct.UserName != sess.user {
+			// The account was removed, disabled or renamed: the session
+			// no longer stands for anyone.
+			s.sessions.remove(sess.id)
+			return principal{}, false
+		}
+		return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role, sessionID: sess.id,
+			passwordChangeRequired: acct.PasswordChangeRequired}, true
+	}
+	user, pass, ok := c.Request.BasicAuth()
 	if !ok {
 		return principal{}, false
 	}
-	cred, known := a.accounts[user]
-	h := sha256.Sum256([]byte(pass))
-	match := subtle.ConstantTimeCompare(h[:], cred.hash[:]) == 1
-	if !known || !match {
+	acct, err := s.accounts.Authenticate(user, pass)
+	if err != nil {
+		if errors.Is(err, accounts.ErrLocked) {
+			s.log.Warn("redfish: login refused: account locked out", "user", user, "remote", c.Request.RemoteAddr)
+		}
 		return principal{}, false
 	}
-	return principal{user: user, role: cred.role}, true
-}
-
-// requireAuth is the middleware in front of every resource that is not
-// public under DSP0266 clause 13.3.
-func (s *service) requireAuth(c *gin.Context) {
-	if !s.authorize(c) {
-		return
-	}
-	c.Next()
+	return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role,
+		passwordChangeRequired: acct.PasswordChangeRequired}, true
 }
 
 // authorize authenticates the request, answering 401 when it fails.
 func (s *service) authorize(c *gin.Context) bool {
-	p, ok := s.auth.check(c.Request)
+	p, ok := s.authenticate(c)
 	if !ok {
 		s.fail(c, errNoValidSession())
 		return false

@@ -1,6 +1,10 @@
 package redfish
 
 import (
+	"errors"
+	"fmt"
+	"net/http"
+
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
@@ -26,7 +30,10 @@ type memory struct {
 	PartNumber        string         `json:"PartNumber,omitempty"`
 	SerialNumber      string         `json:"SerialNumber,omitempty"`
 	ErrorCorrection   string         `json:"ErrorCorrection,omitempty"`
-	Status            status         `json:"Status"`
+	// LocationIndicatorActive is the slot's identify LED, so it is
+	// reported (and writable) for empty slots too.
+	LocationIndicatorActive bool   `json:"LocationIndicatorActive"`
+	Status                  status `json:"Status"`
 }
 
 type memoryLocation struct {
@@ -83,7 +90,8 @@ func memoryResource(sl platform.Slot) memory {
 		Location: location{PartLocation: partLocation{
 			ServiceLabel: sl.Name, LocationType: "Slot", LocationOrdinalValue: sl.Ordinal,
 		}},
-		Status: status{State: "Absent"},
+		LocationIndicatorActive: sl.LocationIndicator,
+		Status:                  status{State: "Absent"},
 	}
 	if sl.Module == nil {
 		return m
@@ -128,3 +136,53 @@ func baseModuleType(t spd.ModuleType) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// memoryPatch is what a PATCH of a Memory resource may set.
+type memoryPatch struct {
+	LocationIndicatorActive *bool `json:"LocationIndicatorActive"`
+}
+
+// memoryReadOnly are the Memory properties a client may name but not
+// write: everything served, plus the schema's writable properties this
+// board cannot change (a DIMM cannot be disabled from the BMC here).
+var memoryReadOnly = append(jsonNames(memory{}), "Enabled", "OperatingSpeedRangeMHz", "SecurityState",
+	"ConfigurationLocked", "Metrics", "EnvironmentMetrics", "Regions", "Links", "Actions", "Oem")
+
+// patchMemory drives the slot's identify LED. Properties that cannot be
+// written are reported beside the applied ones (partial success, DSP0266
+// clause 9.5.4); when nothing applies the request fails as a whole.
+func (s *service) patchMemory(r *request) (*response, error) {
+	if err := lookupSystem(r); err != nil {
+		return nil, err
+	}
+	id := r.param("memory")
+	if _, ok := r.snap.Slot(id); !ok {
+		return nil, errResourceNotFound("Memory", id)
+	}
+	var p memoryPatch
+	d, err := decodeBody(r.body, &p, memoryReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.present) == 0 {
+		return nil, failAll(d.problems)
+	}
+	if d.has("LocationIndicatorActive") {
+		setter, ok := s.platform.(indicatorSetter)
+		if !ok {
+			return nil, failAll(append(d.problems, propErr(http.StatusBadRequest, "PropertyNotWritable", "LocationIndicatorActive", "LocationIndicatorActive")))
+		}
+		if err := setter.SetLocationIndicator(id, *p.LocationIndicatorActive); err != nil {
+			if errors.Is(err, platform.ErrUnknownSlot) {
+				return nil, errResourceNotFound("Memory", id)
+			}
+			return nil, fmt.Errorf("set location indicator of %s: %w", id, err)
+		}
+	}
+	sl, _ := s.platform.Snapshot().Slot(id)
+	body, err := withMessages(memoryResource(sl), d.problems)
+	if err != nil {
+		return nil, err
+	}
+	return &response{status: http.StatusOK, body: body, refetch: true}, nil
+}

@@ -20,6 +20,12 @@ const (
 	typeManager           = "#Manager.v1_24_0.Manager"
 	typeSessionService    = "#SessionService.v1_2_0.SessionService"
 	typeSessionCollection = "#SessionCollection.SessionCollection"
+	typeSession           = "#Session.v1_8_0.Session"
+	typeAccountService    = "#AccountService.v1_18_1.AccountService"
+	typeAccountCollection = "#ManagerAccountCollection.ManagerAccountCollection"
+	typeManagerAccount    = "#ManagerAccount.v1_14_1.ManagerAccount"
+	typeRoleCollection    = "#RoleCollection.RoleCollection"
+	typeRole              = "#Role.v1_3_3.Role"
 	typeMessage           = "#Message.v1_3_0.Message"
 )
 
@@ -42,6 +48,9 @@ const (
 	pathManagers       = "/redfish/v1/Managers"
 	pathSessionService = "/redfish/v1/SessionService"
 	pathSessions       = "/redfish/v1/SessionService/Sessions"
+	pathAccountService = "/redfish/v1/AccountService"
+	pathAccounts       = "/redfish/v1/AccountService/Accounts"
+	pathRoles          = "/redfish/v1/AccountService/Roles"
 )
 
 // Member ids of the singletons this one-server emulator exposes.

@@ -2,8 +2,11 @@ package redfish
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,51 +20,316 @@ import (
 // request arrived, so every property of a response describes the same
 // instant even while the platform changes underneath.
 type request struct {
-	c    *gin.Context
-	snap *platform.Snapshot
+	c      *gin.Context
+	snap   *platform.Snapshot
+	params map[string]string
+	who    principal
+	authed bool
+	body   []byte
 }
 
-func (r *request) param(name string) string { return r.c.Param(name) }
+func (r *request) param(name string) string { return r.params[name] }
 
 // getFunc builds the representation of one resource. It returns a value to
 // encode as JSON, or an error: an *apiError for the client, anything else
 // for the log.
 type getFunc func(*request) (any, error)
 
-// get registers a read handler for path. HEAD is served by the same code so
-// its headers always match GET's.
-func (s *service) get(g *gin.RouterGroup, path string, fn getFunc) {
-	h := func(c *gin.Context) {
-		if err := checkQuery(c.Request); err != nil {
-			s.fail(c, err)
+// response is what a write handler answers.
+type response struct {
+	status   int
+	body     any // nil: no body (204)
+	location string
+	headers  map[string]string
+	// refetch: after a successful write the resource is re-read for the
+	// ETag (and for the body when body is nil and status is 200).
+	refetch bool
+}
+
+type writeFunc func(*request) (*response, error)
+
+// resource is one URI template and what it supports.
+type resource struct {
+	entity     string // privilege registry entity
+	get        getFunc
+	patch      writeFunc
+	post       writeFunc
+	del        writeFunc
+	public     bool                // GET/HEAD need no credentials
+	publicPost bool                // POST needs no credentials (session login)
+	self       func(*request) bool // is the target the caller's own account/session
+	raw        func(*gin.Context)  // non-JSON GET ($metadata)
+	allow      string              // computed
+	segs       []string            // computed
+}
+
+// handle registers res at path for every method it implements.
+func (s *service) handle(e *gin.Engine, path string, res resource) {
+	r := &res
+	r.segs = strings.Split(strings.TrimPrefix(path, "/"), "/")
+	methods := []string{http.MethodGet, http.MethodHead}
+	if r.post != nil {
+		methods = append(methods, http.MethodPost)
+	}
+	if r.patch != nil {
+		methods = append(methods, http.MethodPatch)
+	}
+	if r.del != nil {
+		methods = append(methods, http.MethodDelete)
+	}
+	r.allow = strings.Join(methods, ", ")
+	s.resources = append(s.resources, r)
+	for _, m := range methods {
+		e.Handle(m, path, s.wrap(r, m))
+	}
+}
+
+// match finds the resource for a path and its parameters.
+func (s *service) match(path string) (*resource, map[string]string) {
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for _, r := range s.resources {
+		if len(r.segs) != len(segs) {
+			continue
+		}
+		params := map[string]string{}
+		ok := true
+		for i, p := range r.segs {
+			if strings.HasPrefix(p, ":") {
+				params[p[1:]] = segs[i]
+			} else if p != segs[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return r, params
+		}
+	}
+	return nil, nil
+}
+
+// wrap is the one request pipeline: authentication, password-change gate,
+// privileges, query parameters, preconditions, then the handler, then the
+// headers DSP0266 asks of every response.
+func (s *service) wrap(res *resource, method string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Allow", res.allow)
+		req := &request{c: c, params: map[string]string{}}
+		for _, p := range c.Params {
+			req.params[p.Key] = p.Value
+		}
+		public := (method == http.MethodGet || method == http.MethodHead) && res.public ||
+			method == http.MethodPost && res.publicPost
+		if p, ok := s.authenticate(c); ok {
+			req.who, req.authed = p, true
+			c.Set(principalKey, p)
+		} else if !public {
+			c.Writer.Header().Del("Allow")
+			s.fail(c, errNoValidSession())
 			return
 		}
-		v, err := fn(&request{c: c, snap: s.platform.Snapshot()})
+		if !public {
+			self := res.self != nil && res.self(req)
+			if req.who.passwordChangeRequired && !passwordChangeAllowed(res, method, self) {
+				s.fail(c, newAPIError(http.StatusForbidden, "PasswordChangeRequired", accountPath(req.who.accountID)))
+				return
+			}
+			// The registry's PropertyOverrides let ConfigureSelf PATCH its
+			// own Password; patchAccount refuses every other property.
+			selfPassword := res.entity == "ManagerAccount" && method == http.MethodPatch && self &&
+				hasPrivilege(req.who.role, privConfigureSelf)
+			if !allowed(req.who.role, res.entity, method, self) && !selfPassword {
+				s.fail(c, errInsufficientPrivilege())
+				return
+			}
+		}
+		if method == http.MethodGet || method == http.MethodHead {
+			s.serveGet(req, res)
+			return
+		}
+		for k := range c.Request.URL.Query() {
+			if strings.HasPrefix(k, "$") || k == "only" {
+				s.fail(c, newAPIError(http.StatusBadRequest, "QueryNotSupportedOnOperation"))
+				return
+			}
+		}
+		s.serveWrite(req, res, method)
+	}
+}
+
+// passwordChangeAllowed lists what an account that must change its
+// password may still do (DSP0266 clause 13.2.7): read and PATCH its own
+// account, and log out.
+func passwordChangeAllowed(res *resource, method string, self bool) bool {
+	switch res.entity {
+	case "ManagerAccount":
+		return self && (method == http.MethodGet || method == http.MethodHead || method == http.MethodPatch)
+	case "Session":
+		return self && method == http.MethodDelete
+	}
+	return false
+}
+
+func (s *service) serveGet(req *request, res *resource) {
+	c := req.c
+	if res.raw != nil {
+		res.raw(c)
+		return
+	}
+	q, err := parseQuery(c.Request.URL)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	req.snap = s.platform.Snapshot()
+	v, err := res.get(req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	body, err := encodeJSON(v)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	etag := etagOf(body)
+	if !q.empty() {
+		out, memberETag, err := s.applyQuery(req, body, q)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		s.render(c, http.StatusOK, v)
-	}
-	g.GET(path, h)
-	g.HEAD(path, h)
-}
-
-// checkQuery enforces DSP0266 clause 7.3: an unsupported parameter that
-// starts with '$' is refused with 501, any other unknown one is ignored.
-// When $expand, $select and friends arrive they are removed from here.
-func checkQuery(r *http.Request) error {
-	for k := range r.URL.Query() {
-		if strings.HasPrefix(k, "$") {
-			return errQueryParameterUnsupported(k)
+		if memberETag != "" {
+			etag = memberETag
+		}
+		if body, err = encodeJSON(out); err != nil {
+			s.fail(c, err)
+			return
 		}
 	}
-	return nil
+	c.Header("ETag", etag)
+	if inm := c.GetHeader("If-None-Match"); inm != "" && etagListMatches(inm, etag, true) {
+		s.setCommonHeaders(c, body)
+		c.Status(http.StatusNotModified)
+		c.Writer.WriteHeaderNow()
+		return
+	}
+	s.write(c, http.StatusOK, "application/json; charset=utf-8", body)
 }
 
-// render writes v as the response. It is the one place that sets the
-// headers DSP0266 asks of every JSON response, so new resources (and later
-// ETags) get them without each handler remembering.
+// maxBody bounds request bodies; no Redfish request this service takes is
+// anywhere near it.
+const maxBody = 64 << 10
+
+func (s *service) serveWrite(req *request, res *resource, method string) {
+	c := req.c
+	req.snap = s.platform.Snapshot()
+	// Preconditions apply to the target resource: PATCH and DELETE.
+	if method != http.MethodPost && res.get != nil {
+		im := c.GetHeader("If-Match")
+		if im == "" && s.requireIfMatch && method == http.MethodPatch {
+			s.fail(c, newAPIError(http.StatusPreconditionRequired, "PreconditionRequired"))
+			return
+		}
+		if im != "" {
+			cur, err := res.get(req)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			b, err := encodeJSON(cur)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			if !etagListMatches(im, etagOf(b), false) {
+				s.fail(c, newAPIError(http.StatusPreconditionFailed, "PreconditionFailed"))
+				return
+			}
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxBody+1))
+	if err != nil {
+		s.fail(c, newAPIError(http.StatusBadRequest, "MalformedJSON"))
+		return
+	}
+	if len(body) > maxBody {
+		s.fail(c, newAPIError(http.StatusRequestEntityTooLarge, "GeneralError"))
+		return
+	}
+	req.body = body
+	var fn writeFunc
+	switch method {
+	case http.MethodPatch:
+		fn = res.patch
+	case http.MethodPost:
+		fn = res.post
+	case http.MethodDelete:
+		fn = res.del
+	}
+	out, err := fn(req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	for k, v := range out.headers {
+		c.Header(k, v)
+	}
+	if out.location != "" {
+		c.Header("Location", out.location)
+	}
+	if out.refetch && res.get != nil {
+		req.snap = s.platform.Snapshot()
+		if cur, err := res.get(req); err == nil {
+			if b, err := encodeJSON(cur); err == nil {
+				c.Header("ETag", etagOf(b))
+				if out.body == nil && out.status == http.StatusOK {
+					s.write(c, out.status, "application/json; charset=utf-8", b)
+					return
+				}
+			}
+		}
+	}
+	if out.body == nil {
+		c.Header("OData-Version", "4.0")
+		c.Status(out.status)
+		c.Writer.WriteHeaderNow()
+		return
+	}
+	s.render(c, out.status, out.body)
+}
+
+// etagOf is a strong validator: the payload's own hash, so it changes
+// exactly when the representation does.
+func etagOf(body []byte) string {
+	h := sha256.Sum256(body)
+	return `"` + hex.EncodeToString(h[:12]) + `"`
+}
+
+// etagListMatches compares an If-Match/If-None-Match list with etag.
+// If-None-Match uses the weak comparison, If-Match the strong one
+// (RFC 9110 clause 13.1).
+func etagListMatches(list, etag string, weak bool) bool {
+	for t := range strings.SplitSeq(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return true
+		}
+		if weak {
+			t = strings.TrimPrefix(t, "W/")
+			if t == strings.TrimPrefix(etag, "W/") {
+				return true
+			}
+			continue
+		}
+		if t == etag && !strings.HasPrefix(t, "W/") {
+			return true
+		}
+	}
+	return false
+}
+
+// render writes v as the response.
 func (s *service) render(c *gin.Context, code int, v any) {
 	body, err := encodeJSON(v)
 	if err != nil {
@@ -73,11 +341,44 @@ func (s *service) render(c *gin.Context, code int, v any) {
 	s.write(c, code, "application/json; charset=utf-8", body)
 }
 
+// setCommonHeaders sets what DSP0266 asks of every response: OData-Version,
+// Cache-Control and, for a typed resource, the Link to its schema.
+func (s *service) setCommonHeaders(c *gin.Context, body []byte) {
+	h := c.Writer.Header()
+	h.Set("OData-Version", "4.0")
+	h.Set("Cache-Control", "no-cache")
+	if l := schemaLink(body); l != "" {
+		h.Set("Link", l)
+	}
+}
+
+// schemaLink derives the describedby Link from the payload's @odata.type:
+// the DMTF-published JSON schema of exactly that version.
+func schemaLink(body []byte) string {
+	const key = `"@odata.type":"#`
+	i := bytes.Index(body, []byte(key))
+	if i < 0 || i > 256 {
+		return ""
+	}
+	rest := body[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	t := string(rest[:j])
+	k := strings.LastIndex(t, ".")
+	if k <= 0 || strings.HasPrefix(t, "Message.") {
+		return ""
+	}
+	return "<" + schemaURI + t[:k] + ".json>; rel=describedby"
+}
+
+const schemaURI = "http://redfish.dmtf.org/schemas/v1/"
+
 func (s *service) write(c *gin.Context, code int, contentType string, body []byte) {
 	h := c.Writer.Header()
 	h.Set("Content-Type", contentType)
-	h.Set("OData-Version", "4.0")
-	h.Set("Cache-Control", "no-cache")
+	s.setCommonHeaders(c, body)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	c.Status(code)
 	if c.Request.Method == http.MethodHead {
@@ -101,6 +402,18 @@ func encodeJSON(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// decodeTree turns an encoded payload into a generic tree for the query
+// options, keeping numbers exact.
+func decodeTree(b []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode own payload: %w", err)
+	}
+	return m, nil
+}
+
 // fail answers with the error body for err and stops the handler chain.
 // Errors that are not *apiError are logged and hidden behind InternalError.
 func (s *service) fail(c *gin.Context, err error) {
@@ -112,6 +425,7 @@ func (s *service) fail(c *gin.Context, err error) {
 	if ae.status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Basic realm="`+realm+`", charset="UTF-8"`)
 	}
+	c.Writer.Header().Del("ETag")
 	s.render(c, ae.status, ae.body())
 	c.Abort()
 }

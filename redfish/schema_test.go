@@ -321,7 +321,10 @@ func TestSchemaErrorBodies(t *testing.T) {
 		{http.MethodGet, "/redfish/v1/Systems/7", nil, http.StatusNotFound},
 		{http.MethodGet, "/redfish/v1/Nope", nil, http.StatusNotFound},
 		{http.MethodPatch, "/redfish/v1/Systems/1", nil, http.StatusMethodNotAllowed},
-		{http.MethodGet, "/redfish/v1/Systems?$top=1", nil, http.StatusNotImplemented},
+		{http.MethodGet, "/redfish/v1/Systems?$orderby=Id", nil, http.StatusNotImplemented},
+		{http.MethodGet, "/redfish/v1/Systems?$filter=Id%20eq", nil, http.StatusBadRequest},
+		{http.MethodPatch, "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1", nil, http.StatusBadRequest},
+		{http.MethodPatch, "/redfish/v1/AccountService/Accounts/2", basic("reader", "reader-pw"), http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		var opts []reqOpt

@@ -16,11 +16,18 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/accounts"
 )
 
-// Platform is what the service needs of the emulated server.
+// Platform is what the service needs of the emulated server. A platform
+// that also implements SetLocationIndicator(slot string, on bool) error
+// (as *platform.Platform does) gets a writable Memory.LocationIndicatorActive.
 type Platform interface {
 	Snapshot() *platform.Snapshot
+}
+
+type indicatorSetter interface {
+	SetLocationIndicator(slot string, on bool) error
 }
 
 // Account is a local user allowed to authenticate. Role is one of
@@ -31,17 +38,31 @@ type Account struct {
 	Role     string
 }
 
-// Config configures New.
+// Config configures New. Every field is optional.
 type Config struct {
+	// Accounts seeds an in-memory account store when AccountStore is nil.
 	Accounts []Account
+	// AccountStore is the BMC's user database, shared with IPMI. When set,
+	// Accounts is ignored and AccountService changes persist through it.
+	AccountStore *accounts.Store
 	// Logger receives request and error logs; nil discards them.
 	Logger *slog.Logger
+	// Now is the clock for session timeouts; nil means time.Now.
+	Now func() time.Time
+	// RequireIfMatch makes PATCH without If-Match fail with 428
+	// PreconditionRequired. Off by default because common clients
+	// (python-sushy, Ansible) PATCH without it.
+	RequireIfMatch bool
 }
 
 type service struct {
-	platform Platform
-	auth     *authenticator
-	log      *slog.Logger
+	platform       Platform
+	accounts       *accounts.Store
+	sessions       *sessionTable
+	log            *slog.Logger
+	now            func() time.Time
+	requireIfMatch bool
+	resources      []*resource
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -51,15 +72,27 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	if p == nil {
 		return nil, errors.New("redfish: nil platform")
 	}
-	auth, err := newAuthenticator(cfg.Accounts)
-	if err != nil {
-		return nil, fmt.Errorf("redfish: %w", err)
-	}
-	s := &service{platform: p, auth: auth, log: cfg.Logger}
+	s := &service{platform: p, log: cfg.Logger, now: cfg.Now, requireIfMatch: cfg.RequireIfMatch}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if len(cfg.Accounts) == 0 {
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.accounts = cfg.AccountStore
+	if s.accounts == nil {
+		seed := make([]accounts.New, len(cfg.Accounts))
+		for i, a := range cfg.Accounts {
+			seed[i] = accounts.New{UserName: a.UserName, Password: a.Password, Role: a.Role, Enabled: true}
+		}
+		st, err := accounts.Open(accounts.Options{Seed: seed, Now: s.now})
+		if err != nil {
+			return nil, fmt.Errorf("redfish: %w: %w", errBadAccount, err)
+		}
+		s.accounts = st
+	}
+	s.sessions = newSessionTable(s.now)
+	if len(s.accounts.List()) == 0 {
 		s.log.Warn("redfish: no accounts configured; only public resources are reachable")
 	}
 
@@ -89,24 +122,29 @@ func (s *service) routes(e *gin.Engine) {
 	e.NoRoute(s.notFound)
 	e.NoMethod(s.methodNotAllowed)
 
-	pub := e.Group("")
-	s.get(pub, pathRedfish, s.getVersions)
-	s.get(pub, pathRoot, s.getServiceRoot)
-	s.get(pub, pathODataDoc, s.getODataDocument)
-	pub.GET(pathMetadata, s.getMetadata)
-	pub.HEAD(pathMetadata, s.getMetadata)
+	s.handle(e, pathRedfish, resource{entity: "ServiceRoot", public: true, get: s.getVersions})
+	s.handle(e, pathRoot, resource{entity: "ServiceRoot", public: true, get: s.getServiceRoot})
+	s.handle(e, pathODataDoc, resource{entity: "ServiceRoot", public: true, get: s.getODataDocument})
+	s.handle(e, pathMetadata, resource{entity: "ServiceRoot", public: true, raw: s.getMetadata})
 
-	api := e.Group("", s.requireAuth)
-	s.get(api, pathSystems, s.getSystems)
-	s.get(api, pathSystems+"/:system", s.getSystem)
-	s.get(api, pathSystems+"/:system/Memory", s.getMemoryCollection)
-	s.get(api, pathSystems+"/:system/Memory/:memory", s.getMemory)
-	s.get(api, pathChassis, s.getChassisCollection)
-	s.get(api, pathChassis+"/:chassis", s.getChassis)
-	s.get(api, pathManagers, s.getManagers)
-	s.get(api, pathManagers+"/:manager", s.getManager)
-	s.get(api, pathSessionService, s.getSessionService)
-	s.get(api, pathSessions, s.getSessions)
+	s.handle(e, pathSystems, resource{entity: "ComputerSystemCollection", get: s.getSystems})
+	s.handle(e, pathSystems+"/:system", resource{entity: "ComputerSystem", get: s.getSystem})
+	s.handle(e, pathSystems+"/:system/Memory", resource{entity: "MemoryCollection", get: s.getMemoryCollection})
+	s.handle(e, pathSystems+"/:system/Memory/:memory", resource{entity: "Memory", get: s.getMemory, patch: s.patchMemory})
+	s.handle(e, pathChassis, resource{entity: "ChassisCollection", get: s.getChassisCollection})
+	s.handle(e, pathChassis+"/:chassis", resource{entity: "Chassis", get: s.getChassis})
+	s.handle(e, pathManagers, resource{entity: "ManagerCollection", get: s.getManagers})
+	s.handle(e, pathManagers+"/:manager", resource{entity: "Manager", get: s.getManager})
+
+	s.handle(e, pathSessionService, resource{entity: "SessionService", get: s.getSessionService, patch: s.patchSessionService})
+	s.handle(e, pathSessions, resource{entity: "SessionCollection", get: s.getSessions, post: s.postSession, publicPost: true})
+	s.handle(e, pathSessions+"/:session", resource{entity: "Session", get: s.getSession, del: s.deleteSession, self: s.isOwnSession})
+
+	s.handle(e, pathAccountService, resource{entity: "AccountService", get: s.getAccountService, patch: s.patchAccountService})
+	s.handle(e, pathAccounts, resource{entity: "ManagerAccountCollection", get: s.getAccounts, post: s.postAccount})
+	s.handle(e, pathAccounts+"/:account", resource{entity: "ManagerAccount", get: s.getAccount, patch: s.patchAccount, del: s.deleteAccount, self: s.isOwnAccount})
+	s.handle(e, pathRoles, resource{entity: "RoleCollection", get: s.getRoles})
+	s.handle(e, pathRoles+"/:role", resource{entity: "Role", get: s.getRole})
 }
 
 // notFound answers unknown URIs. Credentials are checked first so an
@@ -125,6 +163,9 @@ func (s *service) methodNotAllowed(c *gin.Context) {
 	if !isPublic(c.Request.URL.EscapedPath()) && !s.authorize(c) {
 		c.Writer.Header().Del("Allow")
 		return
+	}
+	if res, _ := s.match(c.Request.URL.Path); res != nil {
+		c.Header("Allow", res.allow)
 	}
 	s.fail(c, errOperationNotAllowed())
 }

@@ -380,17 +380,27 @@ func TestNotFound(t *testing.T) {
 
 func TestMethodNotAllowed(t *testing.T) {
 	h := newHandler(t, newPlatform(t))
-	targets := []string{
-		"/redfish", "/redfish/v1/", "/redfish/v1/Systems", "/redfish/v1/Systems/1",
-		"/redfish/v1/Systems/1/Memory", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1",
-		"/redfish/v1/Chassis/1", "/redfish/v1/Managers/bmc", "/redfish/v1/SessionService/Sessions",
+	targets := map[string]string{
+		"/redfish": "GET, HEAD", "/redfish/v1/": "GET, HEAD", "/redfish/v1/Systems": "GET, HEAD", "/redfish/v1/Systems/1": "GET, HEAD",
+		"/redfish/v1/Systems/1/Memory": "GET, HEAD", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1": "GET, HEAD, PATCH",
+		"/redfish/v1/Chassis/1": "GET, HEAD", "/redfish/v1/Managers/bmc": "GET, HEAD",
+		"/redfish/v1/SessionService/Sessions": "GET, HEAD, POST", "/redfish/v1/SessionService": "GET, HEAD, PATCH",
+		"/redfish/v1/AccountService/Accounts": "GET, HEAD, POST", "/redfish/v1/AccountService/Accounts/2": "GET, HEAD, PATCH, DELETE",
+		"/redfish/v1/AccountService/Roles/ReadOnly": "GET, HEAD",
 	}
-	for _, target := range targets {
+	for target, allow := range targets {
+		// GET carries Allow too.
+		if got := do(t, h, http.MethodGet, target).Header().Get("Allow"); got != allow {
+			t.Errorf("GET %s: Allow = %q, want %q", target, got, allow)
+		}
 		for _, method := range []string{http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete, "PROPFIND"} {
+			if strings.Contains(allow, method) {
+				continue
+			}
 			w := do(t, h, method, target)
 			checkError(t, w, http.StatusMethodNotAllowed, "OperationNotAllowed")
-			if got := w.Header().Get("Allow"); got != "GET, HEAD" {
-				t.Errorf("%s %s: Allow = %q", method, target, got)
+			if got := w.Header().Get("Allow"); got != allow {
+				t.Errorf("%s %s: Allow = %q, want %q", method, target, got, allow)
 			}
 		}
 	}
@@ -426,7 +436,7 @@ func TestHead(t *testing.T) {
 
 func TestQueryParameters(t *testing.T) {
 	h := newHandler(t, newPlatform(t))
-	checkError(t, do(t, h, http.MethodGet, "/redfish/v1/Systems?$expand=*"), http.StatusNotImplemented, "QueryParameterUnsupported", "$expand")
+	checkError(t, do(t, h, http.MethodGet, "/redfish/v1/Systems?$orderby=Id"), http.StatusNotImplemented, "QueryParameterUnsupported", "$orderby")
 	// DSP0266: parameters without '$' that the service does not know are ignored.
 	getJSON(t, h, "/redfish/v1/Systems?foo=bar")
 }

@@ -24,7 +24,39 @@ type serviceRoot struct {
 	Chassis        link             `json:"Chassis"`
 	Managers       link             `json:"Managers"`
 	SessionService link             `json:"SessionService"`
+	AccountService link             `json:"AccountService"`
 	Links          serviceRootLinks `json:"Links"`
+
+	ProtocolFeaturesSupported protocolFeatures `json:"ProtocolFeaturesSupported"`
+}
+
+// protocolFeatures tells clients which query options work; each value is
+// what query.go implements, and TestProtocolFeaturesAreTrue exercises each.
+type protocolFeatures struct {
+	ExpandQuery                     expandFeatures `json:"ExpandQuery"`
+	FilterQuery                     bool           `json:"FilterQuery"`
+	FilterQueryComparisonOperations bool           `json:"FilterQueryComparisonOperations"`
+	FilterQueryCompoundOperations   bool           `json:"FilterQueryCompoundOperations"`
+	SelectQuery                     bool           `json:"SelectQuery"`
+	OnlyMemberQuery                 bool           `json:"OnlyMemberQuery"`
+	TopSkipQuery                    bool           `json:"TopSkipQuery"`
+	ExcerptQuery                    bool           `json:"ExcerptQuery"`
+	IncludeOriginOfConditionQuery   bool           `json:"IncludeOriginOfConditionQuery"`
+	MultipleHTTPRequests            bool           `json:"MultipleHTTPRequests"`
+	DeepOperations                  deepOperations `json:"DeepOperations"`
+}
+
+type expandFeatures struct {
+	ExpandAll bool `json:"ExpandAll"`
+	Levels    bool `json:"Levels"`
+	Links     bool `json:"Links"`
+	NoLinks   bool `json:"NoLinks"`
+	MaxLevels int  `json:"MaxLevels"`
+}
+
+type deepOperations struct {
+	DeepPATCH bool `json:"DeepPATCH"`
+	DeepPOST  bool `json:"DeepPOST"`
 }
 
 type serviceRootLinks struct {
@@ -52,6 +84,18 @@ func (s *service) getServiceRoot(r *request) (any, error) {
 		Chassis:        link{ID: pathChassis},
 		Managers:       link{ID: pathManagers},
 		SessionService: link{ID: pathSessionService},
+		AccountService: link{ID: pathAccountService},
+		ProtocolFeaturesSupported: protocolFeatures{
+			ExpandQuery:                     expandFeatures{ExpandAll: true, Levels: true, Links: true, NoLinks: true, MaxLevels: maxExpandLevels},
+			FilterQuery:                     true,
+			FilterQueryComparisonOperations: true,
+			FilterQueryCompoundOperations:   true,
+			SelectQuery:                     true,
+			OnlyMemberQuery:                 true,
+			TopSkipQuery:                    true,
+			// HTTP/1.1 keep-alive pipelining is not promised.
+			MultipleHTTPRequests: false,
+		},
 		Links: serviceRootLinks{
 			Sessions:                link{ID: pathSessions},
 			ManagerProvidingService: link{ID: managerPath()},
@@ -81,6 +125,7 @@ func (s *service) getODataDocument(*request) (any, error) {
 			{Name: "Managers", Kind: "Singleton", URL: pathManagers},
 			{Name: "SessionService", Kind: "Singleton", URL: pathSessionService},
 			{Name: "Sessions", Kind: "Singleton", URL: pathSessions},
+			{Name: "AccountService", Kind: "Singleton", URL: pathAccountService},
 		},
 	}, nil
 }
@@ -102,6 +147,12 @@ func metadataDocument() []byte {
 		{"Manager_v1.xml", "Manager Manager.v1_24_0"},
 		{"SessionService_v1.xml", "SessionService SessionService.v1_2_0"},
 		{"SessionCollection_v1.xml", "SessionCollection"},
+		{"Session_v1.xml", "Session Session.v1_8_0"},
+		{"AccountService_v1.xml", "AccountService AccountService.v1_18_1"},
+		{"ManagerAccountCollection_v1.xml", "ManagerAccountCollection"},
+		{"ManagerAccount_v1.xml", "ManagerAccount ManagerAccount.v1_14_1"},
+		{"RoleCollection_v1.xml", "RoleCollection"},
+		{"Role_v1.xml", "Role Role.v1_3_3"},
 		{"Message_v1.xml", "Message Message.v1_3_0"},
 		{"Resource_v1.xml", "Resource Resource.v1_23_0"},
 		{"RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0"},

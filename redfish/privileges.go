@@ -1,0 +1,123 @@
+package redfish
+
+import "slices"
+
+// Privileges of DSP0266 clause 13.2 and DMTF's base privilege registry
+// (Redfish_1.8.0_PrivilegeRegistry). NoAuth marks an operation anyone may
+// perform.
+const (
+	privLogin               = "Login"
+	privConfigureManager    = "ConfigureManager"
+	privConfigureUsers      = "ConfigureUsers"
+	privConfigureSelf       = "ConfigureSelf"
+	privConfigureComponents = "ConfigureComponents"
+	privNoAuth              = "NoAuth"
+)
+
+// rolePrivileges are the AssignedPrivileges of the predefined roles.
+func rolePrivileges(role string) []string {
+	switch role {
+	case RoleAdministrator:
+		return []string{privLogin, privConfigureManager, privConfigureUsers, privConfigureSelf, privConfigureComponents}
+	case RoleOperator:
+		return []string{privLogin, privConfigureSelf, privConfigureComponents}
+	case RoleReadOnly:
+		return []string{privLogin, privConfigureSelf}
+	}
+	return nil
+}
+
+// operationMap is, per HTTP method, a list of alternatives each of which
+// lists privileges that must all be held.
+type operationMap map[string][][]string
+
+func any1(privs ...string) [][]string {
+	out := make([][]string, len(privs))
+	for i, p := range privs {
+		out[i] = []string{p}
+	}
+	return out
+}
+
+// readLogin is the common shape: reading needs Login, every write needs
+// one of writers.
+func readLogin(writers ...string) operationMap {
+	w := any1(writers...)
+	return operationMap{
+		"GET": any1(privLogin), "HEAD": any1(privLogin),
+		"PATCH": w, "PUT": w, "POST": w, "DELETE": w,
+	}
+}
+
+// privilegeMap mirrors the registry's OperationMap for every entity the
+// service serves; TestPrivilegeMapMatchesRegistry holds it to the file.
+// The ManagerAccount Password property override (ConfigureSelf may PATCH
+// its own Password) is applied by the account handler.
+var privilegeMap = map[string]operationMap{
+	"ServiceRoot": {
+		"GET": any1(privLogin, privNoAuth), "HEAD": any1(privLogin, privNoAuth),
+		"PATCH": any1(privConfigureManager), "PUT": any1(privConfigureManager),
+		"POST": any1(privConfigureManager), "DELETE": any1(privConfigureManager),
+	},
+	"ComputerSystemCollection": readLogin(privConfigureComponents),
+	"ComputerSystem":           readLogin(privConfigureComponents),
+	"MemoryCollection":         readLogin(privConfigureComponents),
+	"Memory":                   readLogin(privConfigureComponents),
+	"ChassisCollection":        readLogin(privConfigureComponents),
+	"Chassis":                  readLogin(privConfigureComponents),
+	"ManagerCollection":        readLogin(privConfigureManager),
+	"Manager":                  readLogin(privConfigureManager),
+	"SessionService":           readLogin(privConfigureManager),
+	"SessionCollection": {
+		"GET": any1(privLogin), "HEAD": any1(privLogin),
+		"PATCH": any1(privConfigureManager), "PUT": any1(privConfigureManager),
+		"POST": any1(privLogin), "DELETE": any1(privConfigureManager),
+	},
+	"Session": {
+		"GET": any1(privConfigureManager, privConfigureSelf), "HEAD": any1(privConfigureManager, privConfigureSelf),
+		"PATCH": any1(privConfigureManager), "PUT": any1(privConfigureManager),
+		"POST": any1(privConfigureManager), "DELETE": any1(privConfigureManager, privConfigureSelf),
+	},
+	"AccountService":           readLogin(privConfigureUsers),
+	"ManagerAccountCollection": readLogin(privConfigureUsers),
+	"ManagerAccount": {
+		"GET": any1(privConfigureManager, privConfigureUsers, privConfigureSelf), "HEAD": any1(privLogin),
+		"PATCH": any1(privConfigureUsers), "PUT": any1(privConfigureUsers),
+		"POST": any1(privConfigureUsers), "DELETE": any1(privConfigureUsers),
+	},
+	"RoleCollection":                readLogin(privConfigureManager),
+	"Role":                          readLogin(privConfigureManager),
+	"EventService":                  readLogin(privConfigureManager),
+	"EventDestinationCollection":    readLogin(privConfigureManager, privConfigureComponents),
+	"MessageRegistryFileCollection": readLogin(privConfigureManager),
+	"MessageRegistryFile":           readLogin(privConfigureManager),
+}
+
+// allowed reports whether role may perform method on entity. self says
+// whether the target is the caller's own account or session, which is what
+// ConfigureSelf grants.
+func allowed(role, entity, method string, self bool) bool {
+	ops, ok := privilegeMap[entity]
+	if !ok {
+		return false
+	}
+	have := rolePrivileges(role)
+	for _, alt := range ops[method] {
+		ok := true
+		for _, p := range alt {
+			switch p {
+			case privNoAuth:
+			case privConfigureSelf:
+				ok = ok && self && slices.Contains(have, p)
+			default:
+				ok = ok && slices.Contains(have, p)
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrivilege(role, priv string) bool { return slices.Contains(rolePrivileges(role), priv) }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/bougou/go-ipmi/pkg/hal"
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/bmcemu/bmcemu/ipmi/sel"
 )
 
 // machine is the go-ipmi HAL over the platform. It holds no state of its
@@ -18,9 +20,19 @@ type machine struct {
 	log  *slog.Logger
 	memo atomic.Pointer[repository]
 	res  reservations
+	sel  *sel.SEL
+	// alerts sees every record the event receiver logs (PEF); nil: none.
+	alerts alertSink
 }
 
-func newMachine(p Platform, log *slog.Logger) *machine { return &machine{p: p, log: log} }
+// alertSink is what the event receiver hands logged events to.
+type alertSink interface{ process(sel.Record) }
+
+// newMachine starts with an in-memory SEL; New swaps in the durable one.
+func newMachine(p Platform, log *slog.Logger) *machine {
+	s, _ := sel.Open(sel.Options{Logger: log}) // an in-memory SEL cannot fail to open
+	return &machine{p: p, log: log, sel: s}
+}
 
 var _ hal.HAL = (*machine)(nil)
 

@@ -20,7 +20,7 @@ type command struct {
 }
 
 func commands(m *machine) []command {
-	user, admin := bmc.PrivilegeLevelUser, bmc.PrivilegeLevelAdministrator
+	user, operator, admin := bmc.PrivilegeLevelUser, bmc.PrivilegeLevelOperator, bmc.PrivilegeLevelAdministrator
 	return []command{
 		{types.CommandGetDeviceID, user, handleGetDeviceID(m)},
 		{types.CommandGetDeviceGUID, user, handleGUID(m, deviceGUID)},
@@ -40,6 +40,21 @@ func commands(m *machine) []command {
 		{types.CommandGetSensorReading, user, handleGetSensorReading(m)},
 		{types.CommandGetSensorEventStatus, user, handleGetSensorEventStatus(m)},
 		{types.CommandGetSensorType, user, handleGetSensorType(m)},
+
+		// SEL (v2.0 §31); privileges per Appendix G.
+		{types.CommandGetSELInfo, user, handleGetSELInfo(m)},
+		{types.CommandGetSELAllocInfo, user, handleGetSELAllocInfo(m)},
+		{types.CommandReserveSEL, user, handleReserveSEL(m)},
+		{types.CommandGetSELEntry, user, handleGetSELEntry(m)},
+		{types.CommandAddSELEntry, operator, handleAddSELEntry(m)},
+		{types.CommandPartialAddSELEntry, operator, handlePartialAddSELEntry(m)},
+		{types.CommandDeleteSELEntry, operator, handleDeleteSELEntry(m)},
+		{types.CommandClearSEL, operator, handleClearSEL(m)},
+		{types.CommandGetSELTime, user, handleGetSELTime(m)},
+		{types.CommandSetSELTime, operator, handleSetSELTime(m)},
+		{types.CommandGetSELTimeUTCOffset, user, handleGetSELTimeUTCOffset(m)},
+		{types.CommandSetSELTimeUTCOffset, operator, handleSetSELTimeUTCOffset(m)},
+		{types.CommandPlatformEventMessage, operator, handlePlatformEvent(m)},
 	}
 }
 

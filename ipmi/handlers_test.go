@@ -39,8 +39,12 @@ func TestSensorCommands(t *testing.T) {
 	m := testMachine(t, p)
 	// Sensor 1 is CPU0_DIMM_A1 (populated), 2 is CPU0_DIMM_A2 (empty).
 	check(t, "GetSensorReading", handleGetSensorReading(m), []call{
-		{[]byte{1}, types.CodeOK, []byte{0x00, 0x40, 0x40, 0x80}},
-		{[]byte{2}, types.CodeOK, []byte{0x00, 0x40, 0x00, 0x80}},
+		{[]byte{1}, types.CodeOK, []byte{0x00, 0xC0, 0x40, 0x80}},
+		{[]byte{2}, types.CodeOK, []byte{0x00, 0xC0, 0x00, 0x80}},
+		// Slot/Connector sensors: Device Installed when populated.
+		{[]byte{0x60}, types.CodeOK, []byte{0x00, 0xC0, 0x04, 0x80}},
+		{[]byte{0x61}, types.CodeOK, []byte{0x00, 0xC0, 0x00, 0x80}},
+		{[]byte{0x80}, types.CodeRequestedDataNotPresent, nil},
 		{[]byte{0}, types.CodeRequestedDataNotPresent, nil},
 		{[]byte{33}, types.CodeRequestedDataNotPresent, nil},
 		{[]byte{0xFF}, types.CodeRequestedDataNotPresent, nil},
@@ -48,20 +52,21 @@ func TestSensorCommands(t *testing.T) {
 		{[]byte{1, 2}, types.CodeRequestDataLengthInvalid, nil},
 	})
 	check(t, "GetSensorEventStatus", handleGetSensorEventStatus(m), []call{
-		{[]byte{1}, types.CodeOK, []byte{0x40, 0x40, 0x00, 0x00, 0x00}},
-		{[]byte{2}, types.CodeOK, []byte{0x40, 0x00, 0x00, 0x00, 0x00}},
-		{[]byte{99}, types.CodeRequestedDataNotPresent, nil},
+		{[]byte{1}, types.CodeOK, []byte{0xC0, 0x40, 0x00, 0x00, 0x00}},
+		{[]byte{2}, types.CodeOK, []byte{0xC0, 0x00, 0x00, 0x00, 0x00}},
+		{[]byte{0xC0}, types.CodeRequestedDataNotPresent, nil},
 		{nil, types.CodeRequestDataLengthInvalid, nil},
 	})
 	check(t, "GetSensorType", handleGetSensorType(m), []call{
 		{[]byte{32}, types.CodeOK, []byte{0x0C, 0x6F}},
+		{[]byte{0x7F}, types.CodeOK, []byte{0x21, 0x6F}},
 		{[]byte{33}, types.CodeRequestedDataNotPresent, nil},
 		{nil, types.CodeRequestDataLengthInvalid, nil},
 	})
 
 	// Readings are live: a module inserted now is present on the next read.
 	insert64(t, p, "CPU0_DIMM_A2")
-	check(t, "GetSensorReading", handleGetSensorReading(m), []call{{[]byte{2}, types.CodeOK, []byte{0x00, 0x40, 0x40, 0x80}}})
+	check(t, "GetSensorReading", handleGetSensorReading(m), []call{{[]byte{2}, types.CodeOK, []byte{0x00, 0xC0, 0x40, 0x80}}})
 }
 
 func TestGetSDR(t *testing.T) {
@@ -121,8 +126,8 @@ func TestRepoAndDeviceSDRInfo(t *testing.T) {
 
 	stamp := info[5:9]
 	check(t, "GetDeviceSDRInfo", handleGetDeviceSDRInfo(m), []call{
-		{nil, types.CodeOK, append([]byte{32, 0x81}, stamp...)},
-		{[]byte{0}, types.CodeOK, append([]byte{32, 0x81}, stamp...)},
+		{nil, types.CodeOK, append([]byte{64, 0x81}, stamp...)},
+		{[]byte{0}, types.CodeOK, append([]byte{64, 0x81}, stamp...)},
 		{[]byte{1}, types.CodeOK, append([]byte{byte(len(r.records)), 0x81}, stamp...)},
 		{[]byte{1, 1}, types.CodeRequestDataLengthInvalid, nil},
 	})
@@ -134,7 +139,7 @@ func TestGetDeviceID(t *testing.T) {
 	if cc != types.CodeOK {
 		t.Fatal(cc)
 	}
-	want := []byte{0x20, 0x80, 0x01, 0x00, 0x02, 0x8B, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	want := []byte{0x20, 0x80, 0x01, 0x00, 0x02, 0x9F, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	if !bytes.Equal(resp, want) {
 		t.Errorf("Get Device ID = % x, want % x", resp, want)
 	}

@@ -24,13 +24,15 @@ const (
 	// SDR / Reserve Device SDR Repository are implemented.
 	providesDeviceSDRs = 0x80
 
-	supportSensor  = 0x01
-	supportSDRRepo = 0x02
-	supportFRU     = 0x08
-	supportChassis = 0x80
-	// No SEL device (0x04), event receiver (0x10), event generator (0x20)
-	// or bridge (0x40): none of them is implemented.
-	deviceSupport = supportSensor | supportSDRRepo | supportFRU | supportChassis
+	supportSensor        = 0x01
+	supportSDRRepo       = 0x02
+	supportSEL           = 0x04
+	supportFRU           = 0x08
+	supportEventReceiver = 0x10
+	supportChassis       = 0x80
+	// No IPMB event generator (0x20) or bridge (0x40): neither is
+	// implemented.
+	deviceSupport = supportSensor | supportSDRRepo | supportSEL | supportFRU | supportEventReceiver | supportChassis
 
 	// manufacturerID 0 is IANA "reserved": the emulator is no vendor's BMC.
 	manufacturerID = 0

@@ -35,6 +35,7 @@ func tool(t *testing.T, path string) string {
 
 type liveBMC struct {
 	p    *platform.Platform
+	srv  *Server
 	port string
 	stop func()
 }
@@ -47,7 +48,14 @@ func startBMC(t *testing.T) *liveBMC {
 // startBMCOn serves p until the test ends.
 func startBMCOn(t *testing.T, p *platform.Platform) *liveBMC {
 	t.Helper()
-	s, err := New(Config{Addr: "127.0.0.1:0", Users: testUsers, Logger: discardLogger()}, p)
+	return startBMCWith(t, p, Config{})
+}
+
+// startBMCWith serves p with cfg's optional fields.
+func startBMCWith(t *testing.T, p *platform.Platform, cfg Config) *liveBMC {
+	t.Helper()
+	cfg.Addr, cfg.Users, cfg.Logger = "127.0.0.1:0", testUsers, discardLogger()
+	s, err := New(cfg, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +67,13 @@ func startBMCOn(t *testing.T, p *platform.Platform) *liveBMC {
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
 	})
 	t.Cleanup(stop)
 	_, port, _ := net.SplitHostPort(s.Addr().String())
-	return &liveBMC{p: p, port: port, stop: stop}
+	return &liveBMC{p: p, srv: s, port: port, stop: stop}
 }
 
 // run executes a client and returns its stdout; stderr is folded into the
@@ -72,6 +83,8 @@ func run(t *testing.T, bin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	// ipmitool reads and prints SEL times in local time: pin it.
+	cmd.Env = append(os.Environ(), "TZ=UTC")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -171,12 +184,13 @@ func TestIpmitool(t *testing.T) {
 			t.Errorf("mc info = %v", kv)
 		}
 		out := b.mustIpmitool(t, "mc", "info")
-		for _, want := range []string{"Sensor Device", "SDR Repository Device", "FRU Inventory Device", "Chassis Device"} {
+		for _, want := range []string{"Sensor Device", "SDR Repository Device", "SEL Device", "FRU Inventory Device",
+			"IPMB Event Receiver", "Chassis Device"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("mc info lacks %q:\n%s", want, out)
 			}
 		}
-		for _, not := range []string{"SEL Device", "IPMB Event Receiver", "IPMB Event Generator", "Bridge"} {
+		for _, not := range []string{"IPMB Event Generator", "Bridge"} {
 			if strings.Contains(out, not) {
 				t.Errorf("mc info advertises %q, which is not implemented", not)
 			}
@@ -217,8 +231,19 @@ func TestIpmitool(t *testing.T) {
 	checkSensors := func(t *testing.T) {
 		snap := b.p.Snapshot()
 		rows := table(b.mustIpmitool(t, "sdr", "elist"))
-		if len(rows) != len(snap.Slots) {
-			t.Fatalf("sdr elist: %d rows, want %d", len(rows), len(snap.Slots))
+		if len(rows) != 2*len(snap.Slots) {
+			t.Fatalf("sdr elist: %d rows, want %d", len(rows), 2*len(snap.Slots))
+		}
+		for i, s := range snap.Slots {
+			r := rows[len(snap.Slots)+i]
+			want := ""
+			if s.Module != nil {
+				want = "Device Installed"
+			}
+			if name := strings.Replace(s.Name, "DIMM", "SLOT", 1); r[0] != name || r[1] != fmt.Sprintf("%02Xh", 0x60+s.Ordinal) ||
+				r[2] != "ok" || r[3] != fmt.Sprintf("32.%d", s.Ordinal+1) || r[4] != want {
+				t.Errorf("sdr elist row %q, want %s %02Xh ok 32.%d %q", r, name, 0x60+s.Ordinal, s.Ordinal+1, want)
+			}
 		}
 		for i, s := range snap.Slots {
 			r := rows[i]
@@ -232,8 +257,8 @@ func TestIpmitool(t *testing.T) {
 			}
 		}
 		rows = table(b.mustIpmitool(t, "sensor", "list"))
-		if len(rows) != len(snap.Slots) {
-			t.Fatalf("sensor list: %d rows, want %d", len(rows), len(snap.Slots))
+		if len(rows) != 2*len(snap.Slots) {
+			t.Fatalf("sensor list: %d rows, want %d", len(rows), 2*len(snap.Slots))
 		}
 		for i, s := range snap.Slots {
 			want := "0x0"
@@ -248,8 +273,8 @@ func TestIpmitool(t *testing.T) {
 
 	t.Run("sdr", func(t *testing.T) {
 		rows := table(b.mustIpmitool(t, "sdr", "list"))
-		if len(rows) != 32 {
-			t.Errorf("sdr list: %d rows, want 32", len(rows))
+		if len(rows) != 64 {
+			t.Errorf("sdr list: %d rows, want 64", len(rows))
 		}
 		all := b.mustIpmitool(t, "sdr", "elist", "all")
 		if !regexp.MustCompile(`(?m)^BMC\s+\|.*MC @ 20h`).MatchString(all) {
@@ -306,7 +331,7 @@ func TestIpmitool(t *testing.T) {
 
 	t.Run("privileges", func(t *testing.T) {
 		viewer := []string{"-U", "viewer", "-L", "USER"}
-		if out, err := b.ipmitool(t, viewer, "sdr", "elist"); err != nil || len(table(out)) != 32 {
+		if out, err := b.ipmitool(t, viewer, "sdr", "elist"); err != nil || len(table(out)) != 64 {
 			t.Errorf("viewer sdr elist: %v\n%s", err, out)
 		}
 		_, err := b.ipmitool(t, viewer, "chassis", "power", "off")

@@ -3,6 +3,7 @@ package ipmi
 import (
 	"hash/fnv"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bougou/go-ipmi/pkg/types"
@@ -16,14 +17,19 @@ const (
 	recordMC        uint16 = 0x0001
 	recordSensor0   uint16 = 0x0100 // + slot ordinal: Memory sensor
 	recordLocator0  uint16 = 0x0200 // + slot ordinal: FRU Device Locator
+	recordSlot0     uint16 = 0x0300 // + slot ordinal: Slot/Connector sensor
 	bmcSlaveAddress        = 0x20
 
 	entityMgmtModule   = 0x06 // System Management Module: the BMC itself
 	entityMemoryDevice = 0x20 // a DIMM
 
 	sensorTypeMemory         = 0x0C
+	sensorTypeSlotConnector  = 0x21
 	readingTypeSensorSpecial = 0x6F
-	memoryPresenceOffset     = 6 // sensor type 0Ch offset 06h "Presence detected"
+
+	// slotSensorBase + slot ordinal is the slot's Slot/Connector sensor
+	// number; memory sensors use 01h..5Fh, so 60h..BEh are free.
+	slotSensorBase = 0x60
 
 	deviceTypeFRUBehindMC = 0x10 // FRU inventory device behind management controller
 
@@ -38,9 +44,10 @@ const (
 // sensorNumber, fruDeviceID and entityInstance all derive from the slot
 // ordinal plus one: sensor and FRU number 0 are taken (FRU 0 is the board)
 // and instances read naturally as 32.1 for the first slot.
-func sensorNumber(ordinal int) uint8   { return uint8(ordinal + 1) }
-func fruDeviceID(ordinal int) uint8    { return uint8(ordinal + 1) }
-func entityInstance(ordinal int) uint8 { return uint8(ordinal + 1) }
+func sensorNumber(ordinal int) uint8     { return uint8(ordinal + 1) }
+func slotSensorNumber(ordinal int) uint8 { return uint8(slotSensorBase + ordinal) }
+func fruDeviceID(ordinal int) uint8      { return uint8(ordinal + 1) }
+func entityInstance(ordinal int) uint8   { return uint8(ordinal + 1) }
 
 // described reports whether a slot fits in the IPMI numbering.
 func described(s platform.Slot) bool { return s.Ordinal >= 0 && s.Ordinal < maxSlots }
@@ -80,6 +87,7 @@ func buildRepository(snap *platform.Snapshot) *repository {
 			continue
 		}
 		r.add(recordSensor0+uint16(s.Ordinal), memorySensor(s))
+		r.add(recordSlot0+uint16(s.Ordinal), slotSensor(s))
 		if s.Module != nil {
 			r.add(recordLocator0+uint16(s.Ordinal), fruLocator(s))
 			h.Write([]byte{byte(s.Ordinal)})
@@ -165,6 +173,8 @@ func mcLocator() []byte {
 		DeviceCap_ChassisDevice:      true,
 		DeviceCap_FRUInventoryDevice: true,
 		DeviceCap_SDRRepoDevice:      true,
+		DeviceCap_SELDevice:          true,
+		DeviceCap_IPMBEventReceiver:  true,
 		DeviceCap_SensorDevice:       true,
 		EntityID:                     entityMgmtModule,
 		EntityInstance:               1,
@@ -174,29 +184,58 @@ func mcLocator() []byte {
 	return mc.Pack(recordMC)
 }
 
-// memorySensor is a compact record for the slot's Memory sensor. It only
-// reports state (no events: there is no SEL yet), and the one state it can
-// return is "Presence detected".
+// memorySensor is a compact record for the slot's Memory sensor. Its
+// reading is "Presence detected"; it generates the sensor-specific events
+// of the event mapping (events.go), so its event masks name those offsets.
 func memorySensor(s platform.Slot) []byte {
-	tl, id := idString(s.Name)
+	rec := compactSensor(s.Name, sensorNumber(s.Ordinal), sensorTypeMemory, entityInstance(s.Ordinal),
+		recordSensor0+uint16(s.Ordinal))
+	events := uint16(1<<memCorrectableECC | 1<<memUncorrectableECC | 1<<memDeviceDisabled |
+		1<<memPresence | 1<<memConfigurationError)
+	setDiscreteMasks(rec, events, events, 1<<memPresence)
+	return rec
+}
+
+// slotSensor is the slot's Slot/Connector sensor (type 21h), which carries
+// the hot-plug steps: Device Installed while a module is seated, Identify
+// while the slot LED is lit.
+func slotSensor(s platform.Slot) []byte {
+	rec := compactSensor(slotSensorName(s.Name), slotSensorNumber(s.Ordinal), sensorTypeSlotConnector,
+		entityInstance(s.Ordinal), recordSlot0+uint16(s.Ordinal))
+	events := uint16(1<<slotIdentify | 1<<slotDeviceInstalled | 1<<slotReadyForRemoval |
+		1<<slotPowerOff | 1<<slotRemovalRequest | 1<<slotFault)
+	setDiscreteMasks(rec, events, events, 1<<slotIdentify|1<<slotDeviceInstalled)
+	return rec
+}
+
+// slotSensorName names the slot's connector sensor after the slot, distinct
+// from the DIMM's own: "CPU0_DIMM_A1" becomes "CPU0_SLOT_A1".
+func slotSensorName(slot string) string {
+	if strings.Contains(slot, "DIMM") {
+		return strings.Replace(slot, "DIMM", "SLOT", 1)
+	}
+	return "SLOT " + slot
+}
+
+func compactSensor(name string, number, sensorType, instance uint8, id uint16) []byte {
+	tl, idb := idString(name)
 	c := &types.SDRCompact{
 		GeneratorID:          bmcSlaveAddress, // owner 20h, LUN 0, channel 0
-		SensorNumber:         types.SensorNumber(sensorNumber(s.Ordinal)),
+		SensorNumber:         types.SensorNumber(number),
 		SensorEntityID:       entityMemoryDevice,
-		SensorEntityInstance: types.EntityInstance(entityInstance(s.Ordinal)),
-		SensorInitialization: types.SensorInitialization{InitScanning: true, SensorScanningEnabled: true},
+		SensorEntityInstance: types.EntityInstance(instance),
+		SensorInitialization: types.SensorInitialization{InitScanning: true, InitEvents: true,
+			EventGenerationEnabled: true, SensorScanningEnabled: true},
 		SensorCapabilities: types.SensorCapabilities{
 			AutoRearm:           true,
-			EventMessageControl: 0x03, // no events from this sensor
+			EventMessageControl: 0x00, // per-state enables
 		},
-		SensorType:             sensorTypeMemory,
+		SensorType:             types.SensorType(sensorType),
 		SensorEventReadingType: readingTypeSensorSpecial,
 		IDStringTypeLength:     tl,
-		IDStringBytes:          id,
+		IDStringBytes:          idb,
 	}
-	rec := c.Pack(recordSensor0 + uint16(s.Ordinal))
-	setDiscreteMasks(rec, 0, 0, 1<<memoryPresenceOffset)
-	return rec
+	return c.Pack(id)
 }
 
 // setDiscreteMasks writes the assertion, deassertion and reading masks of a

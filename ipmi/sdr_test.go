@@ -1,6 +1,7 @@
 package ipmi
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bougou/go-ipmi/pkg/types"
@@ -23,8 +24,8 @@ func TestRepositoryLayout(t *testing.T) {
 	r := buildRepository(snap)
 
 	populated := snap.Populated()
-	if want := 1 + len(snap.Slots) + populated; len(r.records) != want {
-		t.Fatalf("records = %d, want %d (MC + %d sensors + %d FRU locators)", len(r.records), want, len(snap.Slots), populated)
+	if want := 1 + 2*len(snap.Slots) + populated; len(r.records) != want {
+		t.Fatalf("records = %d, want %d (MC + 2x%d sensors + %d FRU locators)", len(r.records), want, len(snap.Slots), populated)
 	}
 	for i := 1; i < len(r.records); i++ {
 		if r.records[i-1].id >= r.records[i].id {
@@ -57,23 +58,36 @@ func TestRepositoryLayout(t *testing.T) {
 		case types.SDRRecordTypeManagementControllerDeviceLocator:
 			mc := sdr.MgmtControllerDeviceLocator
 			if mc.DeviceSlaveAddress != 0x20 || !mc.DeviceCap_SensorDevice || !mc.DeviceCap_SDRRepoDevice ||
-				!mc.DeviceCap_FRUInventoryDevice || !mc.DeviceCap_ChassisDevice || mc.DeviceCap_SELDevice || mc.DeviceCap_IPMBEventReceiver {
-				t.Errorf("MC locator = %+v, want BMC at 20h with sensor, SDR, FRU and chassis and nothing else", mc)
+				!mc.DeviceCap_FRUInventoryDevice || !mc.DeviceCap_ChassisDevice || !mc.DeviceCap_SELDevice || !mc.DeviceCap_IPMBEventReceiver ||
+				mc.DeviceCap_Bridge || mc.DeviceCap_IPMBEventGenerator {
+				t.Errorf("MC locator = %+v, want BMC at 20h with sensor, SDR, SEL, event receiver, FRU and chassis and nothing else", mc)
 			}
 		case types.SDRRecordTypeCompactSensor:
 			sensors++
 			c := sdr.Compact
-			slot := snap.Slots[int(c.SensorNumber)-1]
-			if string(c.IDStringBytes) != slot.Name || c.SensorType != 0x0C || c.SensorEventReadingType != 0x6F ||
+			wantType, wantName, ordinal := uint8(0x0C), "", int(c.SensorNumber)-1
+			wantReading, wantEvents := [2]byte{0x40, 0x00}, [2]byte{0xD3, 0x00} // offsets 0,1,4,6,7
+			if c.SensorNumber >= 0x60 {
+				ordinal = int(c.SensorNumber) - 0x60
+				wantType = 0x21
+				wantReading, wantEvents = [2]byte{0x06, 0x00}, [2]byte{0x77, 0x00} // offsets 0,1,2,4,5,6
+			}
+			slot := snap.Slots[ordinal]
+			wantName = slot.Name
+			if wantType == 0x21 {
+				wantName = strings.Replace(slot.Name, "DIMM", "SLOT", 1)
+			}
+			if string(c.IDStringBytes) != wantName || uint8(c.SensorType) != wantType || c.SensorEventReadingType != 0x6F ||
 				c.SensorEntityID != 0x20 || int(c.SensorEntityInstance) != slot.Ordinal+1 || c.GeneratorID != 0x20 {
-				t.Errorf("sensor %d = %+v, want Memory/6Fh sensor 32.%d named %s", c.SensorNumber, c, slot.Ordinal+1, slot.Name)
+				t.Errorf("sensor %d = %+v, want %02Xh/6Fh sensor 32.%d named %s", c.SensorNumber, c, wantType, slot.Ordinal+1, wantName)
 			}
-			// Masks per spec byte order: reading mask is bytes 19-20.
-			if got := rec.data[18:20]; got[0] != 0x40 || got[1] != 0x00 {
-				t.Errorf("sensor %s reading mask = % x, want 40 00 (offset 6 only)", slot.Name, got)
+			// Masks per spec byte order: assertion 15-16, deassertion
+			// 17-18, reading 19-20.
+			if got := rec.data[18:20]; [2]byte(got) != wantReading {
+				t.Errorf("sensor %s reading mask = % x, want % x", wantName, got, wantReading)
 			}
-			if got := rec.data[14:18]; got[0]|got[1]|got[2]|got[3] != 0 {
-				t.Errorf("sensor %s event masks = % x, want none (no events)", slot.Name, got)
+			if a, d := rec.data[14:16], rec.data[16:18]; [2]byte(a) != wantEvents || [2]byte(d) != wantEvents {
+				t.Errorf("sensor %s event masks = % x / % x, want % x", wantName, a, d, wantEvents)
 			}
 		case types.SDRRecordTypeFRUDeviceLocator:
 			locators++
@@ -90,8 +104,8 @@ func TestRepositoryLayout(t *testing.T) {
 			t.Errorf("unexpected record type %v", sdr.RecordHeader.RecordType)
 		}
 	}
-	if sensors != 32 || locators != populated {
-		t.Errorf("sensors = %d, locators = %d; want 32 and %d", sensors, locators, populated)
+	if sensors != 64 || locators != populated {
+		t.Errorf("sensors = %d, locators = %d; want 64 and %d", sensors, locators, populated)
 	}
 }
 

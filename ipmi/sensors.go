@@ -10,42 +10,71 @@ import (
 )
 
 // Response flag bits shared by Get Sensor Reading (v2.0 §35.14) and Get
-// Sensor Event Status (§35.13). Event messages stay clear: the sensors
-// generate none.
+// Sensor Event Status (§35.13): every sensor scans and generates events.
 const (
+	flagEventsEnabled   = 0x80
 	flagScanningEnabled = 0x40
 	// discreteReserved is bit 7 of the second state byte, which the spec
 	// says is returned as 1b for discrete sensors.
 	discreteReserved = 0x80
 )
 
-// slotForSensor finds the slot behind a sensor number in the live snapshot.
-func slotForSensor(snap *platform.Snapshot, n uint8) (platform.Slot, bool) {
-	for _, s := range snap.Slots {
-		if described(s) && sensorNumber(s.Ordinal) == n {
-			return s, true
-		}
-	}
-	return platform.Slot{}, false
+// slotSensor is a sensor number resolved against the live snapshot.
+type slotSensorRef struct {
+	slot platform.Slot
+	kind sensorKind
 }
 
-// memoryStates is the sensor-specific state bitmap of a slot's sensor.
-func memoryStates(s platform.Slot) uint16 {
-	if s.Module != nil {
-		return 1 << memoryPresenceOffset
+// slotForSensor finds the slot and sensor kind behind a sensor number.
+func slotForSensor(snap *platform.Snapshot, n uint8) (slotSensorRef, bool) {
+	for _, s := range snap.Slots {
+		if !described(s) {
+			continue
+		}
+		switch n {
+		case sensorNumber(s.Ordinal):
+			return slotSensorRef{s, memorySensorKind}, true
+		case slotSensorNumber(s.Ordinal):
+			return slotSensorRef{s, slotSensorKind}, true
+		}
 	}
-	return 0
+	return slotSensorRef{}, false
+}
+
+// states is the sensor-specific state bitmap of a slot's sensor.
+func (r slotSensorRef) states() uint16 {
+	var st uint16
+	if r.kind == slotSensorKind {
+		if r.slot.Module != nil {
+			st |= 1 << slotDeviceInstalled
+		}
+		if r.slot.LocationIndicator {
+			st |= 1 << slotIdentify
+		}
+		return st
+	}
+	if r.slot.Module != nil {
+		st |= 1 << memPresence
+	}
+	return st
+}
+
+func (r slotSensorRef) sensorType() uint8 {
+	if r.kind == slotSensorKind {
+		return sensorTypeSlotConnector
+	}
+	return sensorTypeMemory
 }
 
 // sensorRequest decodes the one-byte request the sensor commands share and
 // resolves it against the current snapshot.
-func sensorRequest(m *machine, req []byte) (platform.Slot, types.CompletionCode) {
+func sensorRequest(m *machine, req []byte) (slotSensorRef, types.CompletionCode) {
 	if len(req) != 1 {
-		return platform.Slot{}, types.CodeRequestDataLengthInvalid
+		return slotSensorRef{}, types.CodeRequestDataLengthInvalid
 	}
 	s, ok := slotForSensor(m.p.Snapshot(), req[0])
 	if !ok {
-		return platform.Slot{}, types.CodeRequestedDataNotPresent
+		return slotSensorRef{}, types.CodeRequestedDataNotPresent
 	}
 	return s, types.CodeOK
 }
@@ -57,31 +86,32 @@ func handleGetSensorReading(m *machine) handlers.HandlerFunc {
 		if cc != types.CodeOK {
 			return nil, cc, nil
 		}
-		st := memoryStates(s)
+		st := s.states()
 		// Byte 1 is the analog reading, meaningless for a discrete sensor.
-		return []byte{0x00, flagScanningEnabled, byte(st), discreteReserved | byte(st>>8)&0x7f}, types.CodeOK, nil
+		return []byte{0x00, flagEventsEnabled | flagScanningEnabled, byte(st), discreteReserved | byte(st>>8)&0x7f}, types.CodeOK, nil
 	}
 }
 
 // handleGetSensorEventStatus (cmd 2Bh) reports the present state as the
-// asserted status: it is what an event-generating sensor would have latched.
+// asserted status: it is what the sensor has latched (auto re-arm).
 func handleGetSensorEventStatus(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
 		s, cc := sensorRequest(m, req)
 		if cc != types.CodeOK {
 			return nil, cc, nil
 		}
-		st := memoryStates(s)
-		return []byte{flagScanningEnabled, byte(st), byte(st>>8) & 0x7f, 0x00, 0x00}, types.CodeOK, nil
+		st := s.states()
+		return []byte{flagEventsEnabled | flagScanningEnabled, byte(st), byte(st>>8) & 0x7f, 0x00, 0x00}, types.CodeOK, nil
 	}
 }
 
 // handleGetSensorType (cmd 2Fh).
 func handleGetSensorType(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		if _, cc := sensorRequest(m, req); cc != types.CodeOK {
+		s, cc := sensorRequest(m, req)
+		if cc != types.CodeOK {
 			return nil, cc, nil
 		}
-		return []byte{sensorTypeMemory, readingTypeSensorSpecial}, types.CodeOK, nil
+		return []byte{s.sensorType(), readingTypeSensorSpecial}, types.CodeOK, nil
 	}
 }

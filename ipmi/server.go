@@ -10,11 +10,13 @@
 package ipmi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 
@@ -22,7 +24,9 @@ import (
 	"github.com/bougou/go-ipmi/pkg/server"
 	"github.com/bougou/go-ipmi/pkg/types"
 
+	"github.com/bmcemu/bmcemu/ipmi/sel"
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/events"
 )
 
 // Platform is what the IPMI surface needs from the simulated server.
@@ -37,18 +41,33 @@ type User struct {
 	Privilege      string
 }
 
-// Config configures New.
+// Config configures New. Only Addr and Users are required.
 type Config struct {
 	Addr   string // UDP listen address, e.g. "127.0.0.1:6230"
 	Users  []User
 	Logger *slog.Logger // nil discards logs
+
+	// StateDir holds the durable SEL (sel.journal); "" keeps the SEL in
+	// memory, lost at exit.
+	StateDir string
+	// SELCapacity is the SEL size in entries; 0 is sel.DefaultCapacity
+	// (3,639 entries of 16 bytes).
+	SELCapacity int
+	// SELPolicy is what a full SEL does with a new entry: "wrap" (default)
+	// overwrites the oldest, "stop" refuses it. Both set the overflow flag.
+	SELPolicy string
 }
+
+// selFile is the SEL journal's name under Config.StateDir.
+const selFile = "sel.journal"
 
 // Server is one IPMI LAN endpoint.
 type Server struct {
 	log     *slog.Logger
 	conn    *net.UDPConn
 	srv     *server.Server
+	m       *machine
+	events  *events.Subscription // nil: the platform publishes no events
 	serving atomic.Bool
 }
 
@@ -78,7 +97,25 @@ func New(cfg Config, p Platform) (*Server, error) {
 	}
 	log = log.With("surface", "ipmi")
 
+	policy, err := sel.ParsePolicy(cfg.SELPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("ipmi: config: %w", err)
+	}
+	selPath := ""
+	if cfg.StateDir != "" {
+		selPath = filepath.Join(cfg.StateDir, selFile)
+	}
 	m := newMachine(p, log)
+	m.sel, err = sel.Open(sel.Options{Path: selPath, Capacity: cfg.SELCapacity, Policy: policy, Logger: log.With("log", "SEL")})
+	if err != nil {
+		return nil, fmt.Errorf("ipmi: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = m.sel.Close()
+		}
+	}()
 	snap := p.Snapshot()
 	if n := len(snap.Slots); n > maxSlots {
 		log.Warn("board has more DIMM slots than IPMI entity instances allow; the extra slots get no sensor or FRU",
@@ -104,8 +141,16 @@ func New(cfg Config, p Platform) (*Server, error) {
 		log:  log,
 		conn: conn,
 		srv:  server.NewServer(b, conn, server.WithHandlerRegistry(reg)),
+		m:    m,
 	}
-	log.Info("IPMI LAN listening", "addr", conn.LocalAddr().String(), "users", len(users))
+	// Subscribe now, so that events between New and Serve are queued.
+	if src, isSource := p.(eventSource); isSource {
+		s.events = src.Subscribe("ipmi-sel", 4096)
+	}
+	info := m.sel.Info()
+	log.Info("IPMI LAN listening", "addr", conn.LocalAddr().String(), "users", len(users),
+		"sel", cmp.Or(selPath, "(in memory)"), "sel_entries", info.Entries, "sel_capacity", info.Capacity, "sel_policy", info.Policy)
+	ok = true
 	return s, nil
 }
 
@@ -126,6 +171,15 @@ func (s *Server) Serve(ctx context.Context) error {
 		<-ctx.Done()
 		_ = s.srv.Close()
 	}()
+	if s.events != nil {
+		pumped := make(chan struct{})
+		go func() {
+			defer close(pumped)
+			s.m.pumpEvents(ctx, s.events)
+		}()
+		defer func() { <-pumped }()
+		defer cancel()
+	}
 	err := s.srv.Serve(ctx)
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
@@ -136,11 +190,21 @@ func (s *Server) Serve(ctx context.Context) error {
 // Close stops the server and releases the socket. It is safe to call more
 // than once and before Serve.
 func (s *Server) Close() error {
+	if s.events != nil {
+		s.events.Close()
+	}
 	if err := s.srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("ipmi: close: %w", err)
 	}
+	if err := s.m.sel.Close(); err != nil {
+		return fmt.Errorf("ipmi: close SEL: %w", err)
+	}
 	return nil
 }
+
+// SEL is the server's System Event Log, for surfaces that present it (the
+// Redfish LogService reads it through sel.Log).
+func (s *Server) SEL() *sel.SEL { return s.m.sel }
 
 // newBMC builds go-ipmi's BMC state over m with the configured accounts.
 func newBMC(m *machine, users []validUser) (*bmc.BMC, error) {

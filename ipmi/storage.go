@@ -145,7 +145,7 @@ func handleGetDeviceSDRInfo(m *machine) handlers.HandlerFunc {
 		} else {
 			for _, s := range r.snap.Slots {
 				if described(s) {
-					count++
+					count += 2 // its Memory and its Slot/Connector sensor
 				}
 			}
 		}

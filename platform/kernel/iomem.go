@@ -1,0 +1,171 @@
+package kernel
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Resource is a /proc/iomem entry with its children. End is inclusive, as
+// /proc/iomem prints it.
+type Resource struct {
+	Start uint64 `json:"start"`
+	End   uint64 `json:"end"`
+	Name  string `json:"name"`
+	// Busy resources (System RAM, reserved firmware ranges) cannot host
+	// other requests; non-busy ones (PCI or CXL windows) can.
+	Busy bool `json:"busy,omitempty"`
+	// DriverManaged marks IORESOURCE_SYSRAM_DRIVER_MANAGED memory (kmem,
+	// virtio-mem): kept out of /sys/firmware/memmap and kdump.
+	DriverManaged bool       `json:"driver_managed,omitempty"`
+	Children      []Resource `json:"children,omitempty"`
+}
+
+type resFlags uint8
+
+const (
+	resBusy resFlags = 1 << iota
+	resSysRAM
+	resDriverManaged
+)
+
+type resource struct {
+	start, end uint64
+	name       string
+	flags      resFlags
+	parent     *resource
+	children   []*resource // sorted by start, disjoint
+}
+
+func (r *resource) String() string {
+	return fmt.Sprintf("[mem 0x%08x-0x%08x] %q", r.start, r.end, r.name)
+}
+
+// request is __request_region(): place [start, end] under r, descending
+// into a non-busy resource that contains it. It returns the new resource,
+// or the resource in the way.
+func (r *resource) request(start, end uint64, name string, flags resFlags) (*resource, *resource) {
+	p := r
+	for {
+		i, _ := slices.BinarySearchFunc(p.children, start, func(c *resource, s uint64) int {
+			if c.end < s {
+				return -1
+			}
+			return 1
+		})
+		if i < len(p.children) && p.children[i].start <= end {
+			c := p.children[i]
+			if c.start <= start && end <= c.end && c.flags&resBusy == 0 {
+				p = c
+				continue
+			}
+			return nil, c
+		}
+		n := &resource{start: start, end: end, name: name, flags: flags, parent: p}
+		p.children = slices.Insert(p.children, i, n)
+		return n, nil
+	}
+}
+
+func (r *resource) drop(c *resource) {
+	r.children = slices.DeleteFunc(r.children, func(x *resource) bool { return x == c })
+}
+
+// find returns the deepest resource containing addr.
+func (r *resource) find(addr uint64) *resource {
+	var found *resource
+	p := r
+	for {
+		next := (*resource)(nil)
+		for _, c := range p.children {
+			if c.start <= addr && addr <= c.end {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			return found
+		}
+		found, p = next, next
+	}
+}
+
+// releaseAdjustable is release_mem_region_adjustable(): remove [start, end]
+// from the System RAM resource holding it, trimming or splitting it.
+func (r *resource) releaseAdjustable(start, end uint64) bool {
+	p := r
+	for {
+		var c *resource
+		for _, x := range p.children {
+			if x.start <= start && end <= x.end {
+				c = x
+				break
+			}
+		}
+		if c == nil {
+			return false
+		}
+		if c.flags&resSysRAM == 0 {
+			if c.flags&resBusy != 0 {
+				return false
+			}
+			p = c
+			continue
+		}
+		for _, ch := range c.children {
+			if ch.start <= end && start <= ch.end {
+				return false // kernel image or such inside
+			}
+		}
+		switch {
+		case c.start == start && c.end == end:
+			p.drop(c)
+		case c.start == start:
+			c.start = end + 1
+		case c.end == end:
+			c.end = start - 1
+		default:
+			tail := &resource{start: end + 1, end: c.end, name: c.name, flags: c.flags, parent: p}
+			c.end = start - 1
+			for _, ch := range c.children {
+				if ch.start > end {
+					ch.parent = tail
+					tail.children = append(tail.children, ch)
+				}
+			}
+			c.children = slices.DeleteFunc(c.children, func(x *resource) bool { return x.start > end })
+			i := slices.Index(p.children, c)
+			p.children = slices.Insert(p.children, i+1, tail)
+		}
+		return true
+	}
+}
+
+func (r *resource) export() Resource {
+	out := Resource{Start: r.start, End: r.end, Name: r.name, Busy: r.flags&resBusy != 0, DriverManaged: r.flags&resDriverManaged != 0}
+	for _, c := range r.children {
+		out.Children = append(out.Children, c.export())
+	}
+	return out
+}
+
+// Iomem returns the /proc/iomem tree.
+func (k *Kernel) Iomem() []Resource {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.iomem.export().Children
+}
+
+// IomemText formats the tree like /proc/iomem.
+func (k *Kernel) IomemText() string {
+	var b strings.Builder
+	var walk func(rs []Resource, depth int)
+	walk = func(rs []Resource, depth int) {
+		for _, r := range rs {
+			fmt.Fprintf(&b, "%s%08x-%08x : %s\n", strings.Repeat("  ", depth), r.Start, r.End, r.Name)
+			walk(r.Children, depth+1)
+		}
+	}
+	walk(k.Iomem(), 0)
+	return b.String()
+}

@@ -138,7 +138,11 @@ var baseMessages = map[string]registryMessage{
 		resolution: "Remove the condition and resubmit the request if the operation failed."},
 	"PropertyDuplicate": {severity: "Warning", args: 1,
 		text:       "The property %1 was duplicated in the request.",
-		resolution: "Remove the duplicate property from the request body and resubmit the request if the operation failed."}}
+		resolution: "Remove the duplicate property from the request body and resubmit the request if the operation failed."},
+	"QueryParameterValueError": {severity: "Warning", args: 1,
+		text:       "The value for the parameter %1 is invalid.",
+		resolution: "Correct the value for the query parameter in the request and resubmit the request if the operation failed."},
+}
 
 func baseMessage(id string) (registryMessage, bool) {
 	m, ok := baseMessages[id]

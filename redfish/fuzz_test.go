@@ -1,7 +1,10 @@
 package redfish
 
 import (
+	"encoding/json"
 	"net/http"
+	"reflect"
+	"slices"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -49,6 +52,61 @@ func FuzzRequest(f *testing.F) {
 		}
 		if w.Code >= 400 && method != http.MethodHead && !strings.Contains(w.Body.String(), `"error"`) {
 			t.Fatalf("%s %q: status %d without an error body: %q", method, target, w.Code, w.Body)
+		}
+	})
+}
+
+// FuzzFilter: the $filter parser never panics, and what it accepts it can
+// evaluate against any member without panicking.
+func FuzzFilter(f *testing.F) {
+	for _, s := range []string{
+		"Status/State eq 'Enabled'", "(a eq 1 or not b ne true) and c le -2.5e3", "x eq null", "it''s eq 'it''s'",
+		"((((a eq 1))))", "not not not a eq 'x'", "a eq", "eq eq eq", "'x' eq 'y'", "a/b/ eq 1", "(a eq 1",
+	} {
+		f.Add(s)
+	}
+	member := map[string]any{"a": json.Number("1"), "b": true, "c": "str", "Status": map[string]any{"State": "Enabled"}}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := parseFilter(s)
+		if err != nil {
+			return
+		}
+		e.eval(member)
+		e.eval(map[string]any{})
+	})
+}
+
+// FuzzDecodeBody: the PATCH/POST decoder never panics, never reports a
+// property both applied and refused, and an accepted property is one the
+// target struct has.
+func FuzzDecodeBody(f *testing.F) {
+	for _, s := range []string{
+		`{"LocationIndicatorActive":true}`, `{"CapacityMiB":1,"Bogus":[1]}`, `{"UserName":"a","Password":"b","RoleId":"Root"}`,
+		`{"RoleId":1}`, `{"AccountTypes":["x"]}`, `null`, `[]`, `{"a":`, `{"@odata.etag":"x"}`, `{"Enabled":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, dst := range []any{&memoryPatch{}, &accountCreate{}, &accountPatch{}, &sessionLogin{}, &accountServicePatch{}} {
+			d, err := decodeBody(body, dst, memoryReadOnly)
+			if err != nil {
+				if _, ok := asAPIError(err); !ok {
+					t.Fatalf("%T: non-API error %v", dst, err)
+				}
+				continue
+			}
+			names := jsonNames(reflect.ValueOf(dst).Elem().Interface())
+			for k := range d.present {
+				if !slices.Contains(names, k) {
+					t.Fatalf("%T: accepted unknown %q", dst, k)
+				}
+				if d.hasProblem(k) {
+					t.Fatalf("%T: %q both applied and refused", dst, k)
+				}
+			}
+			for _, p := range d.problems {
+				p.body() // renders
+			}
 		}
 	})
 }

@@ -113,6 +113,12 @@ func decodeBody(body []byte, dst any, readOnly []string) (*decoded, error) {
 		}
 		for _, fe := range verrs {
 			name := fe.Field()
+			if fe.Tag() == "required" && d.present[name] {
+				// Given, but empty.
+				delete(d.present, name)
+				d.problems = append(d.problems, propErr(http.StatusBadRequest, "PropertyValueFormatError", name, "", name))
+				continue
+			}
 			if fe.Tag() == "required" {
 				if !d.hasProblem(name) {
 					d.problems = append(d.problems, propErr(http.StatusBadRequest, "PropertyMissing", name, name))

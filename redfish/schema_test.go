@@ -242,7 +242,12 @@ func TestSchemaCrawl(t *testing.T) {
 	// A second, different module so both rank counts and an odd capacity
 	// go through the schema, beside the populated and empty slots.
 	insert(t, p, "CPU1_DIMM_C2", 64)
+	if err := p.SetLocationIndicator("CPU0_DIMM_A1", true); err != nil {
+		t.Fatal(err)
+	}
 	h := newHandler(t, p)
+	// A live session, so the Session resource is crawled too.
+	login(t, h, "reader", "reader-pw")
 
 	seen := map[string]bool{}
 	queue := []string{"/redfish/v1/"}
@@ -282,7 +287,72 @@ func TestSchemaCrawl(t *testing.T) {
 	if len(seen) < 40 {
 		t.Errorf("crawled only %d resources: %v", len(seen), types)
 	}
+	for _, typ := range []string{typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService} {
+		if types[typ] == 0 {
+			t.Errorf("crawl never reached %s", typ)
+		}
+	}
 	t.Logf("validated %d payloads: %v", len(seen), types)
+
+	// The same resources expanded: each embedded resource is validated
+	// against its own schema, the container with references in its place.
+	expanded := 0
+	for _, target := range []string{
+		"/redfish/v1/?$expand=*($levels=3)", "/redfish/v1/Systems/1/Memory?$expand=.", "/redfish/v1/AccountService?$expand=.($levels=2)",
+		"/redfish/v1/SessionService/Sessions?$expand=.", "/redfish/v1/Systems/1?$expand=~", "/redfish/v1/Systems/1/Memory?$top=3&$skip=2",
+		"/redfish/v1/Systems/1/Memory?$filter=Status/State%20eq%20'Enabled'&$expand=.",
+	} {
+		w := do(t, h, http.MethodGet, target)
+		if w.Code != http.StatusOK {
+			t.Errorf("GET %s: %d %s", target, w.Code, w.Body)
+			continue
+		}
+		expanded += validateTree(t, v, target, decode(t, w.Body.Bytes()), true)
+	}
+	t.Logf("validated %d resources inside expanded payloads", expanded)
+}
+
+// validateTree validates every resource (an object with @odata.type and
+// @odata.id) inside m on its own, innermost first, replacing each by its
+// reference so its container validates as it would unexpanded.
+func validateTree(t *testing.T, v *validator, where string, m any, top bool) int {
+	t.Helper()
+	n := 0
+	switch x := m.(type) {
+	case map[string]any:
+		for k, e := range x {
+			n += validateTree(t, v, where, e, false)
+			if em, ok := e.(map[string]any); ok && isResource(em) {
+				x[k] = map[string]any{"@odata.id": em["@odata.id"]}
+			}
+		}
+		if top || isResource(x) {
+			typ, _ := x["@odata.type"].(string)
+			loc, err := schemaFor(typ)
+			if err != nil {
+				t.Errorf("%s: %v", where, err)
+				return n
+			}
+			if err := v.validate(mustJSON(t, x), loc); err != nil {
+				t.Errorf("%s: embedded %v: %v", where, x["@odata.id"], err)
+			}
+			n++
+		}
+	case []any:
+		for i, e := range x {
+			n += validateTree(t, v, where, e, false)
+			if em, ok := e.(map[string]any); ok && isResource(em) {
+				x[i] = map[string]any{"@odata.id": em["@odata.id"]}
+			}
+		}
+	}
+	return n
+}
+
+func isResource(m map[string]any) bool {
+	_, id := m["@odata.id"]
+	_, typ := m["@odata.type"]
+	return id && typ
 }
 
 // odataIDs collects every @odata.id below the top level, without fragments.

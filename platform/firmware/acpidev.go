@@ -147,3 +147,9 @@ func (d Device) Range() (Range, bool) {
 	}
 	return d.CRS[0], true
 }
+
+// OSPMFunc adapts a function to OSPM.
+type OSPMFunc func(dev Device, code NotifyCode)
+
+// Notify implements OSPM.
+func (f OSPMFunc) Notify(dev Device, code NotifyCode) { f(dev, code) }

@@ -601,3 +601,56 @@ func TestAtomicTADKeepsOldTableOnFailedValidation(t *testing.T) {
 		t.Fatal("rejected module left in the map")
 	}
 }
+
+// TestRealClockConcurrency runs a hot-add and an eject on the speed-scaled
+// real clock, where every step fires on its own goroutine (for -race).
+func TestRealClockConcurrency(t *testing.T) {
+	prof := profile.Default()
+	boot := map[string][]byte{"CPU0_DIMM_A1": image(t, 32, 1, 1)}
+	clk := clock.Real{Speed: 1000}
+	rec := &recorder{}
+	c, err := smc.New(smc.Config{Memory: prof.Memory, Clock: clk, Publisher: rec, Boot: boot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, err := New(Config{Memory: prof.Memory, Clock: clk, Hardware: c, Publisher: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetNotifier(fw)
+	done := make(chan string, 4)
+	os := &linuxOSPM{fw: fw}
+	fw.SetOSPM(OSPMFunc(func(d Device, code NotifyCode) {
+		os.Notify(d, code)
+		done <- code.String()
+	}))
+	wait := func(what func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !what() {
+			if time.Now().After(deadline) {
+				t.Fatal("timed out")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	const slot = "CPU1_DIMM_A2"
+	if err := c.PressAttention(slot); err != nil {
+		t.Fatal(err)
+	}
+	wait(func() bool { st, _ := c.Status(slot); return st.Op == smc.OpReady })
+	_ = c.OpenLatch(slot)
+	_ = c.Insert(slot, image(t, 32, 1, 2))
+	_ = c.CloseLatch(slot)
+	if got := <-done; got != "Device Check" {
+		t.Fatalf("notify %s", got)
+	}
+	wait(func() bool { st, _ := c.Status(slot); return st.Op == smc.OpNone && st.Power == smc.PowerNominal })
+	if err := c.PressAttention(slot); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-done; got != "Eject Request" {
+		t.Fatalf("notify %s", got)
+	}
+	wait(func() bool { st, _ := c.Status(slot); return st.Power == smc.PowerIsolated && st.LED == smc.LEDOff })
+}

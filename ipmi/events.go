@@ -173,9 +173,7 @@ func (m *machine) logEvent(e sel.Event) (sel.Record, error) {
 		m.log.Warn("event not logged", "sensor_type", e.SensorType, "sensor", e.SensorNumber, "err", err)
 		return sel.Record{}, err
 	}
-	if m.alerts != nil {
-		m.alerts.process(r)
-	}
+	m.pef.process(r)
 	return r, nil
 }
 

@@ -21,17 +21,16 @@ type machine struct {
 	memo atomic.Pointer[repository]
 	res  reservations
 	sel  *sel.SEL
-	// alerts sees every record the event receiver logs (PEF); nil: none.
-	alerts alertSink
+	// pef sees every record the event receiver logs.
+	pef *pef
 }
-
-// alertSink is what the event receiver hands logged events to.
-type alertSink interface{ process(sel.Record) }
 
 // newMachine starts with an in-memory SEL; New swaps in the durable one.
 func newMachine(p Platform, log *slog.Logger) *machine {
 	s, _ := sel.Open(sel.Options{Logger: log}) // an in-memory SEL cannot fail to open
-	return &machine{p: p, log: log, sel: s}
+	m := &machine{p: p, log: log, sel: s}
+	m.pef = newPEF(m, log.With("function", "PEF"), 0)
+	return m
 }
 
 var _ hal.HAL = (*machine)(nil)

@@ -55,7 +55,27 @@ func commands(m *machine) []command {
 		{types.CommandGetSELTimeUTCOffset, user, handleGetSELTimeUTCOffset(m)},
 		{types.CommandSetSELTimeUTCOffset, operator, handleSetSELTimeUTCOffset(m)},
 		{types.CommandPlatformEventMessage, operator, handlePlatformEvent(m)},
+
+		// PEF and alerting (v2.0 §30, §23).
+		{types.CommandGetPEFCapabilities, user, handleGetPEFCapabilities(m)},
+		{types.CommandArmPEFPostponeTimer, admin, handleArmPEFPostponeTimer(m.pef)},
+		{types.CommandSetPEFConfigParam, admin, handleSetPEFConfig(m.pef)},
+		{types.CommandGetPEFConfigParam, operator, handleGetPEFConfig(m.pef)},
+		{types.CommandSetLastProcessedEventId, admin, handleSetLastProcessedEventID(m.pef)},
+		{types.CommandGetLastProcessedEventId, admin, handleGetLastProcessedEventID(m.pef)},
+		{types.CommandAlertImmediate, admin, handleAlertImmediate(m.pef)},
+		{types.CommandPETAcknowledge, operator, handlePETAcknowledge(m.pef)},
+		{types.CommandGetLanConfigParam, operator, handleGetLANConfig(m.pef, transportFallback())},
+		{types.CommandSetLanConfigParam, admin, handleSetLANConfig(m.pef)},
 	}
+}
+
+// transportFallback is go-ipmi's own transport command set, which answers
+// the LAN parameters this package does not override.
+func transportFallback() *handlers.Registry {
+	r := handlers.NewRegistry()
+	handlers.RegisterTransportHandlers(r)
+	return r
 }
 
 func unsupported(context.Context, *handlers.HandlerContext, []byte) ([]byte, types.CompletionCode, error) {

@@ -56,6 +56,8 @@ type Config struct {
 	// SELPolicy is what a full SEL does with a new entry: "wrap" (default)
 	// overwrites the oldest, "stop" refuses it. Both set the overflow flag.
 	SELPolicy string
+	// PETPort is the UDP port PET alerts are sent to; 0 is 162.
+	PETPort int
 }
 
 // selFile is the SEL journal's name under Config.StateDir.
@@ -106,6 +108,7 @@ func New(cfg Config, p Platform) (*Server, error) {
 		selPath = filepath.Join(cfg.StateDir, selFile)
 	}
 	m := newMachine(p, log)
+	m.pef.port = cmp.Or(cfg.PETPort, defaultPETPort)
 	m.sel, err = sel.Open(sel.Options{Path: selPath, Capacity: cfg.SELCapacity, Policy: policy, Logger: log.With("log", "SEL")})
 	if err != nil {
 		return nil, fmt.Errorf("ipmi: %w", err)
@@ -196,6 +199,7 @@ func (s *Server) Close() error {
 	if err := s.srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("ipmi: close: %w", err)
 	}
+	s.m.pef.close()
 	if err := s.m.sel.Close(); err != nil {
 		return fmt.Errorf("ipmi: close SEL: %w", err)
 	}

@@ -173,11 +173,15 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("redfish listener: %w", err)
 	}
-	ipmiSrv, err := ipmi.New(ipmi.Config{
+	ipmiCfg := ipmi.Config{
 		Addr:   o.ipmiAddr,
 		Users:  []ipmi.User{{Name: o.user, Password: o.password, Privilege: "administrator"}},
 		Logger: log.With("component", "ipmi"),
-	}, plat)
+	}
+	if !o.ephemeral {
+		ipmiCfg.StateDir = stateDir // the SEL journal lives beside the inventory
+	}
+	ipmiSrv, err := ipmi.New(ipmiCfg, plat)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("ipmi: %w", err)

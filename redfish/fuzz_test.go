@@ -3,10 +3,10 @@ package redfish
 import (
 	"encoding/json"
 	"net/http"
-	"reflect"
-	"slices"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )

@@ -106,6 +106,7 @@ func TestPrivilegeMatrix(t *testing.T) {
 		{"GET", dimm, "", [4]int{ok, ok, ok, unauth}},
 		{"PATCH", dimm, `{"LocationIndicatorActive":true}`, [4]int{ok, ok, forbid, unauth}},
 		{"DELETE", dimm, "", [4]int{notAllowed, notAllowed, notAllowed, unauth}},
+		{"POST", "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset", `{"ResetType":"On"}`, [4]int{nocontent, nocontent, forbid, unauth}},
 		{"GET", "/redfish/v1/Chassis/1", "", [4]int{ok, ok, ok, unauth}},
 		{"GET", "/redfish/v1/Managers/bmc", "", [4]int{ok, ok, ok, unauth}},
 		{"GET", "/redfish/v1/SessionService", "", [4]int{ok, ok, ok, unauth}},

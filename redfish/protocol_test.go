@@ -465,3 +465,20 @@ func TestEveryResponseHasJSONErrorOrBody(t *testing.T) {
 		t.Errorf("PATCH over HTTP: %d %v", resp.StatusCode, err)
 	}
 }
+
+func TestReset(t *testing.T) {
+	p := newPlatform(t)
+	h := newHandler(t, p)
+	const reset = "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset"
+	if got := path(t, getJSON(t, h, "/redfish/v1/Systems/1"), "Actions", "#ComputerSystem.Reset", "target"); got != reset {
+		t.Errorf("target = %v", got)
+	}
+	if w := do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"ForceOff"}`)); w.Code != http.StatusNoContent || p.Snapshot().PowerOn {
+		t.Fatalf("ForceOff: %d, power %v", w.Code, p.Snapshot().PowerOn)
+	}
+	if w := do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"PowerCycle"}`)); w.Code != http.StatusNoContent || !p.Snapshot().PowerOn {
+		t.Fatalf("PowerCycle: %d, power %v", w.Code, p.Snapshot().PowerOn)
+	}
+	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"Nmi"}`)), http.StatusBadRequest, "PropertyValueNotInList", "Nmi", "ResetType")
+	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{}`)), http.StatusBadRequest, "PropertyMissing", "ResetType")
+}

@@ -2,10 +2,13 @@ package redfish
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +90,84 @@ func TestRedfishtool(t *testing.T) {
 	if path(t, empty, "Status", "State") != "Absent" {
 		t.Errorf("CPU0_DIMM_B2 = %v", empty)
 	}
+}
+
+// TestRedfishtoolSessionsHTTPS drives redfishtool the way an operator
+// would against a BMC: HTTPS always (-S Always) with a login session
+// (-A Session), which redfishtool creates by POST to Sessions and ends with
+// DELETE.
+func TestRedfishtoolSessionsHTTPS(t *testing.T) {
+	bin := redfishtoolBinary(t)
+	p := newPlatform(t)
+	h, srv := newTLSServer(t, p)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "https://")
+	run := func(args ...string) map[string]any {
+		t.Helper()
+		full := append([]string{"-r", host, "-S", "Always", "-A", "Session", "-T", "20", "-u", adminUser, "-p", adminPass}, args...)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, full...)
+		cmd.Env = append(os.Environ(), "NO_PROXY=*", "no_proxy=*")
+		out, err := cmd.Output()
+		if err != nil {
+			stderr := ""
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = string(ee.Stderr)
+			}
+			t.Fatalf("redfishtool %s: %v\n%s\n%s", strings.Join(args, " "), err, out, stderr)
+		}
+		var m map[string]any
+		if len(strings.TrimSpace(string(out))) == 0 {
+			return m
+		}
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("redfishtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return m
+	}
+	sys := run("Systems", "-I", "1", "get")
+	if path(t, sys, "MemorySummary", "TotalSystemMemoryGiB") != 512.0 {
+		t.Errorf("MemorySummary = %v", sys["MemorySummary"])
+	}
+	dimm := run("raw", "GET", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1")
+	if dimm["CapacityMiB"] != 32768.0 {
+		t.Errorf("Memory = %v", dimm)
+	}
+	run("raw", "PATCH", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1", "-d", `{"LocationIndicatorActive": true}`)
+	if sl, _ := p.Snapshot().Slot("CPU0_DIMM_A1"); !sl.LocationIndicator {
+		t.Error("redfishtool PATCH did not light the LED")
+	}
+	accts := run("AccountService", "Accounts", "list")
+	if accts["Members@odata.count"] == nil {
+		t.Errorf("Accounts list = %v", accts)
+	}
+	// Each run logged in and out: no session is left behind.
+	if got := getJSON(t, h, "/redfish/v1/SessionService/Sessions"); got["Members@odata.count"] != 0.0 {
+		t.Errorf("redfishtool left %v sessions", got["Members@odata.count"])
+	}
+}
+
+// newTLSServer serves a fresh Redfish service over HTTPS with a generated
+// certificate, as the emulator's 8443 listener does.
+func newTLSServer(t *testing.T, p Platform) (http.Handler, *httptest.Server) {
+	t.Helper()
+	h, srv, _ := newTLSServerCert(t, p)
+	return h, srv
+}
+
+// newTLSServerCert also returns the certificate's PEM file, for clients
+// that verify it.
+func newTLSServerCert(t *testing.T, p Platform) (http.Handler, *httptest.Server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cert, err := LoadOrCreateCertificate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, p)
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	return h, srv, filepath.Join(dir, CertFile)
 }

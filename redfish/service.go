@@ -129,6 +129,7 @@ func (s *service) routes(e *gin.Engine) {
 
 	s.handle(e, pathSystems, resource{entity: "ComputerSystemCollection", get: s.getSystems})
 	s.handle(e, pathSystems+"/:system", resource{entity: "ComputerSystem", get: s.getSystem})
+	s.handle(e, pathSystems+"/:system/Actions/ComputerSystem.Reset", resource{entity: "ComputerSystem", post: s.postReset})
 	s.handle(e, pathSystems+"/:system/Memory", resource{entity: "MemoryCollection", get: s.getMemoryCollection})
 	s.handle(e, pathSystems+"/:system/Memory/:memory", resource{entity: "Memory", get: s.getMemory, patch: s.patchMemory})
 	s.handle(e, pathChassis, resource{entity: "ChassisCollection", get: s.getChassisCollection})

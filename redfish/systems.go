@@ -1,6 +1,9 @@
 package redfish
 
 import (
+	"fmt"
+	"net/http"
+
 	"github.com/bmcemu/bmcemu/platform"
 )
 
@@ -20,6 +23,67 @@ type computerSystem struct {
 	MemorySummary memorySummary `json:"MemorySummary"`
 	Memory        link          `json:"Memory"`
 	Links         systemLinks   `json:"Links"`
+	Actions       systemActions `json:"Actions"`
+	// Boot is reported (clients such as sushy require it) but the host
+	// has no boot devices to choose between, so no override is offered.
+	Boot systemBoot `json:"Boot"`
+}
+
+type systemBoot struct {
+	BootSourceOverrideEnabled string `json:"BootSourceOverrideEnabled"`
+	BootSourceOverrideTarget  string `json:"BootSourceOverrideTarget"`
+	BootSourceOverrideMode    string `json:"BootSourceOverrideMode"`
+}
+
+type systemActions struct {
+	Reset resetAction `json:"#ComputerSystem.Reset"`
+}
+
+type resetAction struct {
+	Target          string   `json:"target"`
+	AllowableValues []string `json:"ResetType@Redfish.AllowableValues"`
+}
+
+// resetTypes the emulated host supports: power is all it has.
+var resetTypes = []string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart", "PowerCycle"}
+
+func resetPath() string { return systemPath() + "/Actions/ComputerSystem.Reset" }
+
+type powerSetter interface {
+	SetPower(on bool) error
+}
+
+type resetBody struct {
+	ResetType string `json:"ResetType" validate:"required,oneof=On ForceOff GracefulShutdown ForceRestart GracefulRestart PowerCycle"`
+}
+
+// postReset is ComputerSystem.Reset: restarts are power off then on.
+func (s *service) postReset(r *request) (*response, error) {
+	if err := lookupSystem(r); err != nil {
+		return nil, err
+	}
+	ps, ok := s.platform.(powerSetter)
+	if !ok {
+		return nil, newAPIError(http.StatusBadRequest, "ActionNotSupported", "#ComputerSystem.Reset")
+	}
+	var in resetBody
+	d, err := decodeBody(r.body, &in, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.problems) > 0 {
+		return nil, failAll(d.problems)
+	}
+	steps := map[string][]bool{
+		"On": {true}, "ForceOff": {false}, "GracefulShutdown": {false},
+		"ForceRestart": {false, true}, "GracefulRestart": {false, true}, "PowerCycle": {false, true},
+	}[in.ResetType]
+	for _, on := range steps {
+		if err := ps.SetPower(on); err != nil {
+			return nil, fmt.Errorf("reset %s: %w", in.ResetType, err)
+		}
+	}
+	return &response{status: http.StatusNoContent}, nil
 }
 
 type memorySummary struct {
@@ -84,6 +148,8 @@ func (s *service) getSystem(r *request) (any, error) {
 			Chassis:   links(chassisPath()),
 			ManagedBy: links(managerPath()),
 		},
+		Boot:    systemBoot{BootSourceOverrideEnabled: "Disabled", BootSourceOverrideTarget: "None", BootSourceOverrideMode: "UEFI"},
+		Actions: systemActions{Reset: resetAction{Target: resetPath(), AllowableValues: resetTypes}},
 	}, nil
 }
 

@@ -1,0 +1,96 @@
+package redfish
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform/store"
+)
+
+// Certificate files in the state directory. A user who wants their own
+// certificate puts its PEM pair at these paths (or loads it with
+// tls.LoadX509KeyPair and skips this helper).
+const (
+	CertFile = "redfish-cert.pem"
+	KeyFile  = "redfish-key.pem"
+)
+
+// LoadOrCreateCertificate returns the HTTPS certificate kept in stateDir,
+// generating a self-signed ECDSA P-256 one on first use: valid for ten
+// years for 127.0.0.1, ::1 and localhost, the key written atomically with
+// mode 0600. A pair already there (generated earlier or the user's own) is
+// used as is, so clients that pinned it keep working across restarts.
+func LoadOrCreateCertificate(stateDir string) (tls.Certificate, error) {
+	certPath, keyPath := filepath.Join(stateDir, CertFile), filepath.Join(stateDir, KeyFile)
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err == nil {
+		return cert, nil
+	}
+	_, cerr := os.Stat(certPath)
+	_, kerr := os.Stat(keyPath)
+	if !errors.Is(cerr, fs.ErrNotExist) || !errors.Is(kerr, fs.ErrNotExist) {
+		// Something is there but unusable: do not overwrite a user's files.
+		return tls.Certificate{}, fmt.Errorf("redfish: certificate %s / %s: %w", certPath, keyPath, err)
+	}
+	certPEM, keyPEM, err := selfSigned(time.Now())
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("redfish: generate certificate: %w", err)
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return tls.Certificate{}, fmt.Errorf("redfish: state directory: %w", err)
+	}
+	// Key first: a crash between the writes leaves a key without a
+	// certificate, which the next start regenerates over.
+	if err := store.WriteFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+		return tls.Certificate{}, fmt.Errorf("redfish: %w", err)
+	}
+	if err := store.WriteFileAtomic(certPath, certPEM, 0o644); err != nil {
+		return tls.Certificate{}, fmt.Errorf("redfish: %w", err)
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+func selfSigned(now time.Time) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"bmcemu"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
+}

@@ -538,28 +538,38 @@ func (k *Kernel) reserveKernelImage() error {
 	return nil
 }
 
-// reserveTop reserves n pages top-down from the node's kernel zones
-// (memblock_alloc_node), returning the lowest reserved PFN.
+// reserveTop reserves n pages top-down (memblock_alloc_try_nid): from the
+// node's kernel zones, else from other nodes' (with movable_node a node can
+// be all ZONE_MOVABLE), returning the lowest reserved PFN.
 func (k *Kernel) reserveTop(pg *pglistData, n uint64) (uint64, bool) {
+	order := []*pglistData{pg}
+	for _, nid := range k.nodeIDs() {
+		if nid != pg.id {
+			order = append(order, k.nodes[nid])
+		}
+	}
 	var avail uint64
-	for zi := ZoneNormal; zi >= ZoneDMA; zi-- {
-		avail += pg.zones[zi].free.pages
+	for _, p := range order {
+		for zi := ZoneNormal; zi >= ZoneDMA; zi-- {
+			avail += p.zones[zi].free.pages
+		}
 	}
 	if avail < n {
 		return 0, false
 	}
 	low := uint64(0)
-	for zi := ZoneNormal; zi >= ZoneDMA && n > 0; zi-- {
-		z := &pg.zones[zi]
-		for n > 0 && len(z.free.ext) > 0 {
-			x := z.free.ext[len(z.free.ext)-1]
-			take := min(n, x.pages())
-			got := z.free.take(x.end-take, x.end)
-			for _, g := range got {
-				k.markReserved(z, g)
+	for _, p := range order {
+		for zi := ZoneNormal; zi >= ZoneDMA && n > 0; zi-- {
+			z := &p.zones[zi]
+			for n > 0 && len(z.free.ext) > 0 {
+				x := z.free.ext[len(z.free.ext)-1]
+				take := min(n, x.pages())
+				for _, g := range z.free.take(x.end-take, x.end) {
+					k.markReserved(z, g)
+				}
+				n -= take
+				low = x.end - take
 			}
-			n -= take
-			low = x.end - take
 		}
 	}
 	return low, true

@@ -2,7 +2,7 @@ package ipmi
 
 import (
 	"context"
-	"reflect"
+	"sync"
 
 	"github.com/bmcemu/bmcemu/ipmi/sel"
 	"github.com/bmcemu/bmcemu/platform"
@@ -65,91 +65,159 @@ type emission struct {
 // with more than 8 sockets, 4 channels or 8 DIMMs per channel. Sensor
 // numbers and entity instances are ordinal + 1.
 //
-//	platform event            sensor            offset                          dir
-//	ModuleInserted            Slot/Connector    02h Device Installed            assert
-//	                          Memory            06h Presence detected           assert
-//	ModuleRemoved             Memory            06h Presence detected           deassert
-//	                          Slot/Connector    02h Device Installed            deassert
-//	LocationIndicatorChanged  Slot/Connector    01h Identify                    assert/deassert (On)
-//	PowerChanged              -                 (no memory sensor expresses it)
+// Offsets that describe a lasting state (presence, device installed, slot
+// power off, identify) are logged only when that state changes, as a real
+// BMC's sensor scanning does: several platform facts may report the same
+// transition (a presence pin and a completed SPD read), and the SEL must
+// show it once. Offsets that describe an occurrence (an ECC error, a
+// configuration error, a removal request) are logged every time.
 //
-// Hot-plug events (platform/events/hotplug.go, added by others) slot in by
-// kind name in hotplugEmissions; each must carry the slot name in a string
-// field named Slot:
-//
-//	AttentionPressed          Slot/Connector    06h Device Removal Request      assert
-//	SlotReadyForRemoval       Slot/Connector    04h Ready for Removal           assert
-//	SlotPoweredOff            Slot/Connector    05h Slot Power Off              assert
-//	SlotPoweredOn             Slot/Connector    05h Slot Power Off              deassert
-//	SPDCheckFailed            Memory            07h Configuration Error         assert
-//	TrainingFailed            Memory            04h Memory Device Disabled      assert
-//	CorrectableECC            Memory            00h Correctable ECC             assert
-//	CorrectableECCLimit       Memory            05h Correctable ECC logging limit reached
-//	UncorrectableECC          Memory            01h Uncorrectable ECC           assert
-//	SpareActivated            Memory            08h Spare                       assert
-//
-// Any other kind is ignored (logged at debug level).
-func emissions(e events.Event) (slot string, out []emission) {
-	switch ev := e.(type) {
-	case events.ModuleInserted:
-		return ev.Slot, []emission{{slotSensorKind, slotDeviceInstalled, false}, {memorySensorKind, memPresence, false}}
-	case events.ModuleRemoved:
-		return ev.Slot, []emission{{memorySensorKind, memPresence, true}, {slotSensorKind, slotDeviceInstalled, true}}
-	case events.LocationIndicatorChanged:
-		return ev.Slot, []emission{{slotSensorKind, slotIdentify, !ev.On}}
-	}
-	out = hotplugEmissions(e.Kind())
-	if out == nil {
-		return "", nil
-	}
-	return slotField(e), out
+//	platform event                 sensor          offset                           dir
+//	ModuleInserted, SPDAccepted    Slot/Connector  02h Device Installed             assert (state)
+//	                               Memory          06h Presence detected            assert (state)
+//	SlotPresenceChanged            Slot/Connector  02h Device Installed             assert/deassert (state)
+//	  (Present=false)              Memory          06h Presence detected            deassert (state)
+//	ModuleRemoved                  Memory          06h Presence detected            deassert (state)
+//	                               Slot/Connector  02h Device Installed             deassert (state)
+//	LocationIndicatorChanged       Slot/Connector  01h Identify                     assert/deassert (state)
+//	AttentionPressed (remove)      Slot/Connector  06h Device Removal Request       assert
+//	SlotReady (installation)       Slot/Connector  03h Ready for Installation       assert
+//	SlotReady (removal)            Slot/Connector  04h Ready for Removal            assert
+//	SlotPowerChanged Off/Nominal   Slot/Connector  05h Slot Power Off               assert/deassert (state)
+//	SPDCheckFailed                 Memory          07h Configuration Error          assert
+//	TrainingFailed                 Memory          07h Configuration Error          assert
+//	FirmwareFault, FirmwareTimeout Slot/Connector  00h Fault Status                 assert
+//	SurpriseRemoval                Slot/Connector  00h Fault Status                 assert
+//	ModuleParked                   Memory          04h Memory Device Disabled       assert
+//	BusNoise (per victim)          Memory          00h Correctable ECC              assert (if any)
+//	                               Memory          01h Uncorrectable ECC            assert (if any)
+//	PowerChanged and the rest      -               (no memory or slot sensor expresses them)
+type slotEmission struct {
+	slot string
+	emission
+	state bool // a lasting state: log only on change
 }
 
-func hotplugEmissions(kind string) []emission {
-	one := func(k sensorKind, off uint8, deassert bool) []emission { return []emission{{k, off, deassert}} }
-	switch kind {
-	case "AttentionPressed", "AttentionButtonPressed":
-		return one(slotSensorKind, slotRemovalRequest, false)
-	case "SlotReadyForRemoval", "ReadyForRemoval":
-		return one(slotSensorKind, slotReadyForRemoval, false)
-	case "SlotPoweredOff":
-		return one(slotSensorKind, slotPowerOff, false)
-	case "SlotPoweredOn":
-		return one(slotSensorKind, slotPowerOff, true)
-	case "SPDCheckFailed":
-		return one(memorySensorKind, memConfigurationError, false)
-	case "TrainingFailed":
-		return one(memorySensorKind, memDeviceDisabled, false)
-	case "CorrectableECC", "CorrectableError":
-		return one(memorySensorKind, memCorrectableECC, false)
-	case "CorrectableECCLimit":
-		return one(memorySensorKind, memCorrectableECCLimit, false)
-	case "UncorrectableECC", "UncorrectableError":
-		return one(memorySensorKind, memUncorrectableECC, false)
-	case "SpareActivated":
-		return one(memorySensorKind, memSpare, false)
+func emissions(e events.Event) []slotEmission {
+	one := func(slot string, k sensorKind, off uint8, deassert, state bool) []slotEmission {
+		return []slotEmission{{slot, emission{k, off, deassert}, state}}
+	}
+	installed := func(slot string) []slotEmission {
+		return []slotEmission{
+			{slot, emission{slotSensorKind, slotDeviceInstalled, false}, true},
+			{slot, emission{memorySensorKind, memPresence, false}, true},
+		}
+	}
+	gone := func(slot string) []slotEmission {
+		return []slotEmission{
+			{slot, emission{memorySensorKind, memPresence, true}, true},
+			{slot, emission{slotSensorKind, slotDeviceInstalled, true}, true},
+		}
+	}
+	switch ev := e.(type) {
+	case events.ModuleInserted:
+		return installed(ev.Slot)
+	case events.SPDAccepted:
+		return installed(ev.Slot)
+	case events.ModuleRemoved:
+		return gone(ev.Slot)
+	case events.SlotPresenceChanged:
+		if ev.Present {
+			return one(ev.Slot, slotSensorKind, slotDeviceInstalled, false, true)
+		}
+		return gone(ev.Slot)
+	case events.LocationIndicatorChanged:
+		return one(ev.Slot, slotSensorKind, slotIdentify, !ev.On, true)
+	case events.AttentionPressed:
+		if ev.Intent == "remove" {
+			return one(ev.Slot, slotSensorKind, slotRemovalRequest, false, false)
+		}
+	case events.SlotReady:
+		switch ev.For {
+		case "installation":
+			return one(ev.Slot, slotSensorKind, slotReadyForInstall, false, false)
+		case "removal":
+			return one(ev.Slot, slotSensorKind, slotReadyForRemoval, false, false)
+		}
+	case events.SlotPowerChanged:
+		switch ev.State {
+		case "Off":
+			return one(ev.Slot, slotSensorKind, slotPowerOff, false, true)
+		case "Nominal":
+			return one(ev.Slot, slotSensorKind, slotPowerOff, true, true)
+		}
+	case events.SPDCheckFailed:
+		return one(ev.Slot, memorySensorKind, memConfigurationError, false, false)
+	case events.TrainingFailed:
+		return one(ev.Slot, memorySensorKind, memConfigurationError, false, false)
+	case events.FirmwareFault:
+		return one(ev.Slot, slotSensorKind, slotFault, false, false)
+	case events.FirmwareTimeout:
+		return one(ev.Slot, slotSensorKind, slotFault, false, false)
+	case events.SurpriseRemoval:
+		return one(ev.Slot, slotSensorKind, slotFault, false, false)
+	case events.ModuleParked:
+		return one(ev.Slot, memorySensorKind, memDeviceDisabled, false, false)
+	case events.BusNoise:
+		var out []slotEmission
+		for _, v := range ev.Victims {
+			if v.Correctable > 0 {
+				out = append(out, slotEmission{v.Slot, emission{memorySensorKind, memCorrectableECC, false}, false})
+			}
+			if v.Uncorrectable > 0 {
+				out = append(out, slotEmission{v.Slot, emission{memorySensorKind, memUncorrectableECC, false}, false})
+			}
+		}
+		return out
 	}
 	return nil
 }
 
-// slotField reads the Slot string field of an event struct we do not know
-// statically (hot-plug events are defined elsewhere).
-func slotField(e events.Event) string {
-	v := reflect.ValueOf(e)
-	if v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return ""
+// stateKey identifies one lasting state bit of one slot sensor.
+type stateKey struct {
+	slot   string
+	sensor sensorKind
+	offset uint8
+}
+
+// sensorStates remembers which lasting states are asserted so a transition
+// reported by several platform facts is logged once.
+type sensorStates struct {
+	mu sync.Mutex
+	on map[stateKey]bool
+}
+
+// seed records the states the platform is in when the BMC starts, so a
+// module already present at power-on is not logged as newly inserted.
+func (st *sensorStates) seed(snap *platform.Snapshot) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.on = map[stateKey]bool{}
+	for _, s := range snap.Slots {
+		if s.Module != nil {
+			st.on[stateKey{s.Name, memorySensorKind, memPresence}] = true
+			st.on[stateKey{s.Name, slotSensorKind, slotDeviceInstalled}] = true
 		}
-		v = v.Elem()
+		if s.LocationIndicator {
+			st.on[stateKey{s.Name, slotSensorKind, slotIdentify}] = true
+		}
 	}
-	if v.Kind() != reflect.Struct {
-		return ""
+}
+
+// change reports whether em moves its state; it records the new state.
+func (st *sensorStates) change(se slotEmission) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.on == nil {
+		st.on = map[stateKey]bool{}
 	}
-	f := v.FieldByName("Slot")
-	if !f.IsValid() || f.Kind() != reflect.String {
-		return ""
+	k := stateKey{se.slot, se.sensor, se.offset}
+	asserted := !se.deassert
+	if st.on[k] == asserted {
+		return false
 	}
-	return f.String()
+	st.on[k] = asserted
+	return true
 }
 
 // selEvent builds the SEL event for one emission on slot s.
@@ -179,18 +247,22 @@ func (m *machine) logEvent(e sel.Event) (sel.Record, error) {
 
 // platformEvent logs what one platform event means in the SEL.
 func (m *machine) platformEvent(rec events.Record) {
-	name, ems := emissions(rec.Event)
+	ems := emissions(rec.Event)
 	if len(ems) == 0 {
 		m.log.Debug("platform event has no SEL mapping", "kind", rec.Event.Kind(), "seq", rec.Seq)
 		return
 	}
-	s, ok := m.p.Snapshot().Slot(name)
-	if !ok || !described(s) {
-		m.log.Debug("platform event names no described slot", "kind", rec.Event.Kind(), "slot", name)
-		return
-	}
+	snap := m.p.Snapshot()
 	for _, em := range ems {
-		if _, err := m.logEvent(selEvent(s, em)); err != nil {
+		s, ok := snap.Slot(em.slot)
+		if !ok || !described(s) {
+			m.log.Debug("platform event names no described slot", "kind", rec.Event.Kind(), "slot", em.slot)
+			continue
+		}
+		if em.state && !m.states.change(em) {
+			continue
+		}
+		if _, err := m.logEvent(selEvent(s, em.emission)); err != nil {
 			return
 		}
 	}

@@ -23,6 +23,8 @@ type machine struct {
 	sel  *sel.SEL
 	// pef sees every record the event receiver logs.
 	pef *pef
+	// states de-duplicates lasting sensor states across platform facts.
+	states sensorStates
 }
 
 // newMachine starts with an in-memory SEL; New swaps in the durable one.

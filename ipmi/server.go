@@ -150,6 +150,8 @@ func New(cfg Config, p Platform) (*Server, error) {
 	if src, isSource := p.(eventSource); isSource {
 		s.events = src.Subscribe("ipmi-sel", 4096)
 	}
+	// After subscribing: what is already true at start-up is not news.
+	m.states.seed(p.Snapshot())
 	info := m.sel.Info()
 	log.Info("IPMI LAN listening", "addr", conn.LocalAddr().String(), "users", len(users),
 		"sel", cmp.Or(selPath, "(in memory)"), "sel_entries", info.Entries, "sel_capacity", info.Capacity, "sel_policy", info.Policy)

@@ -27,11 +27,10 @@ func (k *Kernel) Alloc(nid, order int, movable bool) (Handle, error) {
 	if order < 0 || order >= MaxOrder {
 		return 0, kerr("alloc_pages", EINVAL, fmt.Sprintf("order %d out of range 0..%d", order, MaxOrder-1))
 	}
-	if nid == -1 {
+	if nid == -1 && k.nodes[0] == nil && len(k.nodes) > 0 {
+		nid = k.nodeIDs()[0]
+	} else if nid == -1 {
 		nid = 0
-		if k.nodes[0] == nil {
-			nid = k.nodeIDs()[0]
-		}
 	}
 	if k.nodes[nid] == nil {
 		return 0, kerr("alloc_pages", EINVAL, fmt.Sprintf("node %d is not online", nid))

@@ -197,6 +197,9 @@ func (st *sensorStates) seed(snap *platform.Snapshot) {
 		if s.Module != nil {
 			st.on[stateKey{s.Name, memorySensorKind, memPresence}] = true
 			st.on[stateKey{s.Name, slotSensorKind, slotDeviceInstalled}] = true
+		} else {
+			// An empty slot's power rail is off until a module is ramped up.
+			st.on[stateKey{s.Name, slotSensorKind, slotPowerOff}] = true
 		}
 		if s.LocationIndicator {
 			st.on[stateKey{s.Name, slotSensorKind, slotIdentify}] = true

@@ -10,10 +10,12 @@ import (
 // SPD read, the finished insert); the SEL must show each transition once.
 func TestLastingStatesLoggedOnce(t *testing.T) {
 	var st sensorStates
+	st.change(slotEmission{"CPU0_DIMM_A2", emission{slotSensorKind, slotPowerOff, false}, true}) // empty: rail off
 	seq := []events.Event{
 		events.SlotPresenceChanged{Slot: "CPU0_DIMM_A2", Present: true, Isolated: true},
 		events.SPDAccepted{Slot: "CPU0_DIMM_A2"},
 		events.ModuleInserted{Slot: "CPU0_DIMM_A2"},
+		events.SlotPowerChanged{Slot: "CPU0_DIMM_A2", State: "Off"}, // already off: not news
 		events.SlotPowerChanged{Slot: "CPU0_DIMM_A2", State: "Nominal"},
 		events.ModuleRemoved{Slot: "CPU0_DIMM_A2"},
 		events.SlotPresenceChanged{Slot: "CPU0_DIMM_A2", Present: false},

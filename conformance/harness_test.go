@@ -80,6 +80,7 @@ func freeUDPPort(t *testing.T) int {
 type Emulator struct {
 	t        *testing.T
 	HTTPPort int
+	TLSPort  int
 	IPMIPort int
 	IPMIHost string
 	StateDir string
@@ -111,11 +112,12 @@ func start(t *testing.T, o startOpts) *Emulator {
 	if o.ipmiPort == 0 {
 		o.ipmiPort = freeUDPPort(t)
 	}
-	e := &Emulator{t: t, HTTPPort: freeTCPPort(t), IPMIPort: o.ipmiPort, IPMIHost: o.ipmiHost, StateDir: o.stateDir,
+	e := &Emulator{t: t, HTTPPort: freeTCPPort(t), TLSPort: freeTCPPort(t), IPMIPort: o.ipmiPort, IPMIHost: o.ipmiHost, StateDir: o.stateDir,
 		User: "admin", Password: "password", exited: make(chan struct{})}
 	e.URL = fmt.Sprintf("http://127.0.0.1:%d", e.HTTPPort)
 	args := append([]string{"serve",
 		"--redfish-addr", fmt.Sprintf("127.0.0.1:%d", e.HTTPPort),
+		"--redfish-tls-addr", fmt.Sprintf("127.0.0.1:%d", e.TLSPort),
 		"--ipmi-addr", fmt.Sprintf("%s:%d", e.IPMIHost, e.IPMIPort),
 		"--state-dir", e.StateDir,
 	}, o.args...)

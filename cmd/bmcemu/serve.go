@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/ipmi"
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/accounts"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/redfish"
@@ -36,6 +37,9 @@ type serveOptions struct {
 	ephemeral   bool
 	logLevel    string
 	logFormat   string
+	tlsAddr     string
+	tlsCert     string
+	tlsKey      string
 }
 
 func defaultStateDir() string {
@@ -74,10 +78,13 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.profileFile, "profile", "", "server profile YAML (default: the embedded default profile)")
-	f.StringVar(&o.redfishAddr, "redfish-addr", "127.0.0.1:8000", "HTTP listen address for Redfish and the control API")
+	f.StringVar(&o.redfishAddr, "redfish-addr", "127.0.0.1:8000", "HTTP listen address for Redfish and the control API (empty: off)")
+	f.StringVar(&o.tlsAddr, "redfish-tls-addr", "127.0.0.1:8443", "HTTPS listen address for Redfish and the control API (empty: off)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for HTTPS (default: a self-signed one kept in the state directory)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key matching --tls-cert")
 	f.StringVar(&o.ipmiAddr, "ipmi-addr", "127.0.0.1:6230", "UDP listen address for IPMI over LAN (RMCP+)")
-	f.StringVar(&o.user, "user", "admin", "administrator account for Redfish, IPMI and the control API")
-	f.StringVar(&o.password, "password", "password", "password of that account")
+	f.StringVar(&o.user, "user", "admin", "administrator account created on first start (Redfish, IPMI, control API; at most 16 characters)")
+	f.StringVar(&o.password, "password", "password", "its password (at most 20 bytes); later starts keep the saved accounts")
 	f.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "directory for durable state (a subdirectory per profile)")
 	f.BoolVar(&o.ephemeral, "ephemeral", false, "keep no state on disk: every start is a fresh server")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -147,16 +154,20 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		return err
 	}
 
-	authenticate := func(u, pw string) bool {
-		// Constant-time on both fields so timing tells nothing about either.
-		uOK := subtle.ConstantTimeCompare([]byte(u), []byte(o.user))
-		pOK := subtle.ConstantTimeCompare([]byte(pw), []byte(o.password))
-		return uOK&pOK == 1
+	acctOpts := accounts.Options{Seed: []accounts.New{{UserName: o.user, Password: o.password, Role: accounts.RoleAdministrator, Enabled: true}}}
+	if !o.ephemeral {
+		acctOpts.Path = filepath.Join(stateDir, "accounts.json") // sealing key beside it in accounts.json.key
 	}
-	rf, err := redfish.New(redfish.Config{
-		Accounts: []redfish.Account{{UserName: o.user, Password: o.password, Role: "Administrator"}},
-		Logger:   log.With("component", "redfish"),
-	}, plat)
+	acctStore, err := accounts.Open(acctOpts)
+	if err != nil {
+		return fmt.Errorf("accounts: %w", err)
+	}
+	// Only administrators may touch the physical world.
+	authenticate := func(u, pw string) bool {
+		a, err := acctStore.Authenticate(u, pw)
+		return err == nil && a.Role == accounts.RoleAdministrator
+	}
+	rf, err := redfish.New(redfish.Config{AccountStore: acctStore, Logger: log.With("component", "redfish")}, plat)
 	if err != nil {
 		return fmt.Errorf("redfish: %w", err)
 	}
@@ -169,13 +180,45 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	mux.Handle(control.Prefix, ctl)
 	mux.Handle("/", rf)
 
-	ln, err := net.Listen("tcp", o.redfishAddr)
-	if err != nil {
-		return fmt.Errorf("redfish listener: %w", err)
+	if o.redfishAddr == "" && o.tlsAddr == "" {
+		return errors.New("--redfish-addr and --redfish-tls-addr are both empty: nothing would serve Redfish")
+	}
+	// Bind everything before announcing anything, so a port clash fails the
+	// start instead of half-starting.
+	var listeners []*httpListener
+	defer func() {
+		for _, l := range listeners {
+			l.ln.Close()
+		}
+	}()
+	if o.redfishAddr != "" {
+		ln, err := net.Listen("tcp", o.redfishAddr)
+		if err != nil {
+			return fmt.Errorf("redfish listener: %w", err)
+		}
+		listeners = append(listeners, &httpListener{scheme: "http", ln: ln})
+	}
+	if o.tlsAddr != "" {
+		certDir := stateDir
+		if o.ephemeral {
+			if certDir, err = os.MkdirTemp("", "bmcemu-tls-"); err != nil {
+				return fmt.Errorf("https certificate: %w", err)
+			}
+			defer os.RemoveAll(certDir)
+		}
+		cfg, err := tlsConfig(o.tlsCert, o.tlsKey, certDir)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", o.tlsAddr)
+		if err != nil {
+			return fmt.Errorf("https listener: %w", err)
+		}
+		listeners = append(listeners, &httpListener{scheme: "https", ln: tls.NewListener(ln, cfg)})
 	}
 	ipmiCfg := ipmi.Config{
 		Addr:   o.ipmiAddr,
-		Users:  []ipmi.User{{Name: o.user, Password: o.password, Privilege: "administrator"}},
+		Users:  ipmiUsers(acctStore),
 		Logger: log.With("component", "ipmi"),
 	}
 	if !o.ephemeral {
@@ -183,21 +226,22 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	}
 	ipmiSrv, err := ipmi.New(ipmiCfg, plat)
 	if err != nil {
-		ln.Close()
 		return fmt.Errorf("ipmi: %w", err)
 	}
 
-	httpSrv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 2)
-	go func() {
-		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
+	errc := make(chan error, len(listeners)+1)
+	for _, l := range listeners {
+		l.srv = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
-	}()
+		go func(l *httpListener) {
+			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", l.scheme, err)
+			}
+		}(l)
+	}
 	go func() {
 		if err := ipmiSrv.Serve(ctx); err != nil {
 			errc <- fmt.Errorf("ipmi: %w", err)
@@ -206,18 +250,20 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	go logEvents(ctx, plat, log)
 
 	snap := plat.Snapshot()
-	httpURL := "http://" + ln.Addr().String()
 	pw := "(as given)"
 	if o.password == "password" {
 		pw = "password"
 	}
 	fmt.Fprintf(stdout, "bmcemu %s: serving profile %q: %d slots, %d populated, %d GiB installed\n",
 		version, prof.Name, len(snap.Slots), snap.Populated(), snap.InstalledMiB()/1024)
-	fmt.Fprintf(stdout, "  Redfish  %s/redfish/v1\n", httpURL)
-	fmt.Fprintf(stdout, "  Control  %s%s   (bmcemu ctl --server %s ...)\n", httpURL, control.Prefix, httpURL)
+	for _, l := range listeners {
+		base := l.scheme + "://" + l.ln.Addr().String()
+		fmt.Fprintf(stdout, "  Redfish  %s/redfish/v1\n", base)
+		fmt.Fprintf(stdout, "  Control  %s%s   (bmcemu ctl --server %s ...)\n", base, control.Prefix, base)
+	}
 	fmt.Fprintf(stdout, "  IPMI     lanplus udp %s   (ipmitool -I lanplus -H %s -p %s -U %s -P %s mc info)\n",
 		ipmiSrv.Addr(), hostOf(ipmiSrv.Addr().String()), portOf(ipmiSrv.Addr().String()), o.user, pw)
-	fmt.Fprintf(stdout, "  Account  %s / %s\n", o.user, pw)
+	fmt.Fprintf(stdout, "  Account  %s / %s   (created on first start; later starts keep saved accounts)\n", o.user, pw)
 	fmt.Fprintf(stdout, "  State    %s\n", stateDir)
 	fmt.Fprintln(stdout, "ready")
 
@@ -230,13 +276,65 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := httpSrv.Shutdown(shutCtx); err != nil {
-		log.Warn("http shutdown", "err", err)
+	for _, l := range listeners {
+		if err := l.srv.Shutdown(shutCtx); err != nil {
+			log.Warn(l.scheme+" shutdown", "err", err)
+		}
 	}
+	listeners = nil
 	if err := ipmiSrv.Close(); err != nil {
 		log.Warn("ipmi shutdown", "err", err)
 	}
 	return runErr
+}
+
+type httpListener struct {
+	scheme string
+	ln     net.Listener
+	srv    *http.Server
+}
+
+// tlsConfig uses the operator's certificate when given, otherwise a
+// self-signed one generated once and kept in dir.
+func tlsConfig(certFile, keyFile, dir string) (*tls.Config, error) {
+	var cert tls.Certificate
+	var err error
+	switch {
+	case certFile != "" && keyFile != "":
+		cert, err = tls.LoadX509KeyPair(certFile, keyFile)
+	case certFile != "" || keyFile != "":
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	default:
+		cert, err = redfish.LoadOrCreateCertificate(dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("https certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// ipmiUsers gives IPMI the accounts it can authenticate: RAKP needs each
+// user's clear secret, which the account store keeps sealed for this.
+func ipmiUsers(s *accounts.Store) []ipmi.User {
+	var users []ipmi.User
+	for _, a := range s.List() {
+		if !a.Enabled {
+			continue
+		}
+		secret, _, ok := s.Secret(a.UserName)
+		if !ok {
+			continue
+		}
+		priv := "user"
+		switch a.Role {
+		case accounts.RoleAdministrator:
+			priv = "administrator"
+		case accounts.RoleOperator:
+			priv = "operator"
+		}
+		users = append(users, ipmi.User{Name: a.UserName, Password: string(secret), Privilege: priv})
+	}
+	return users
 }
 
 func hostOf(addr string) string {

@@ -2,6 +2,26 @@
 // slots and modules, and the commands the physical world applies to them. It
 // knows nothing of Redfish or IPMI. Surfaces read immutable snapshots and
 // subscribe to the ordered event stream; they never hold a copy of the truth.
+//
+// Inside, the server is wired from its layers, each its own package:
+//
+//	smc       slot power, attention button and LED, latch, SPD checks, bus noise
+//	firmware  training, TAD, SRAT/HMAT, PNP0C80 memory devices (_STA/_OST/_EJ0)
+//	kernel    the OS memory manager: nodes, zones, buddy, memory blocks, dmesg
+//
+// The SMC raises the SCI to the firmware (smc.Notifier); the firmware
+// notifies the OS through an OSPM, implemented here by the acpi_memhotplug
+// driver adapter (ospm.go) over the kernel. All three publish to one event
+// bus through the platform, which rebuilds the snapshot before each record
+// goes out: a subscriber that sees record N reads a snapshot at least as new.
+//
+// Persistence: the saved inventory is the physical truth, the SPD image of
+// every module seated in a slot (plus host power). It is written when it
+// changes, when a module is seated or pulled; a hot-add completing does not
+// change it. After a restart every saved module boots as boot memory, as a
+// real server does after a reboot: the firmware trains it at POST and the
+// kernel finds it in the memory map, striped into its socket's interleave
+// set. Armed faults, LEDs, latches and the defective pool are volatile.
 package platform
 
 import (
@@ -13,8 +33,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/firmware"
+	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile"
+	"github.com/bmcemu/bmcemu/platform/smc"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
@@ -25,14 +49,21 @@ var (
 	ErrSlotEmpty    = errors.New("slot is empty")
 	ErrBadModule    = errors.New("module rejected")
 	ErrPersist      = errors.New("state could not be saved")
+	// ErrWrongState: the slot's hardware refuses the action now (busy with
+	// a hot-plug step, latch in the way...); the message says why.
+	ErrWrongState = errors.New("slot is not in a state that allows this")
+	// ErrUnknownFault: no fault kind by that name (see FaultKinds).
+	ErrUnknownFault = errors.New("unknown fault kind")
+	// ErrKernel: the in-band OS refused an operation; the message carries
+	// the kernel's errno and reason (errors.As to *kernel.Error).
+	ErrKernel = errors.New("kernel refused")
 )
 
-// Clock supplies time to the model; tests inject a fixed or stepped one.
+// Clock supplies time to the model. When it also implements clock.Clock
+// (AfterFunc), the hardware's steps are scheduled on it: clock.Manual in
+// tests, clock.Real{Speed: x} in `bmcemu serve`. A clock with only Now
+// stamps events and logs while the steps run on clock.Real{Speed: 1}.
 type Clock interface{ Now() time.Time }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // InventoryStore persists the physical inventory so it survives a restart.
 type InventoryStore interface {
@@ -59,40 +90,81 @@ type SavedModule struct {
 
 // Options configure New.
 type Options struct {
+	// Clock defaults to clock.Real{Speed: 1}: hardware steps at real pace.
 	Clock  Clock
 	Store  InventoryStore
 	Logger *slog.Logger
+	// FaultSeed seeds the fault panel's random streams (which lane fails,
+	// which bit sticks, how much noise).
+	FaultSeed uint64
+	// SMCTiming and FirmwareTiming override the layers' step durations
+	// (zero fields take the layers' defaults).
+	SMCTiming      smc.Timing
+	FirmwareTiming firmware.Timing
+	// Kernel overrides the OS's command line (block size, auto-online
+	// policy, movable_node...). Clock, BareMetal and IOMem are set by the
+	// platform from the firmware.
+	Kernel kernel.Config
+	// EventRing is how many recent records the platform keeps for
+	// EventsSince (default 4096).
+	EventRing int
 }
 
 // Platform is one simulated server.
 type Platform struct {
-	mu      sync.Mutex
-	prof    *profile.Profile
-	slots   []slotDef
-	byName  map[string]int
-	modules []*Module // by slot index; nil when empty
-	leds    []bool    // slot identify LEDs, by slot index
-	powerOn bool
-	changed time.Time
-	gen     uint64
-	snap    *Snapshot
+	prof   *profile.Profile
+	slots  []smc.Slot
+	byName map[string]int
 
-	clock Clock
-	store InventoryStore
-	bus   *events.Bus
-	log   *slog.Logger
+	clock  clock.Clock
+	store  InventoryStore
+	bus    *events.Bus
+	log    *slog.Logger
+	faults *smc.Faults
+	smc    *smc.Controller
+	fw     *firmware.Firmware
+	kern   *kernel.Kernel
+	ospm   *acpiMemhotplug
+	ring   *eventRing
+
+	// opMu serialises operator commands (check, save, act). Lock order:
+	// opMu -> pubMu -> mu; layers are called without mu held.
+	opMu sync.Mutex
+	// pubMu serialises rebuild+publish so snapshots and records go out in
+	// one order.
+	pubMu sync.Mutex
+
+	mu       sync.Mutex
+	inserted []time.Time // when each slot's module was seated
+	saved    map[string]SavedModule
+	leds     []bool // slot identify LEDs, by slot index
+	powerOn  bool
+	changed  time.Time
+	gen      uint64
+	snap     *Snapshot
 }
 
-type slotDef struct {
-	name                                      string
-	socket, controller, channel, pos, ordinal int
+// hybridClock stamps time with a caller's Now-only clock and schedules on
+// the real one.
+type hybridClock struct {
+	Clock
+	real clock.Real
 }
+
+func (h hybridClock) AfterFunc(d time.Duration, f func()) clock.Timer { return h.real.AfterFunc(d, f) }
 
 // New builds the server described by prof, restoring the saved inventory
-// from opts.Store when there is one.
+// from opts.Store when there is one, and boots it: SMC, firmware (POST:
+// address map, SRAT/HMAT, UEFI memory map) and the kernel on that map.
 func New(prof *profile.Profile, opts Options) (*Platform, error) {
-	if opts.Clock == nil {
-		opts.Clock = realClock{}
+	var clk clock.Clock
+	switch c := opts.Clock.(type) {
+	case nil:
+		clk = clock.Real{Speed: 1}
+	case clock.Clock:
+		clk = c
+	default:
+		clk = hybridClock{Clock: c, real: clock.Real{Speed: 1}}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -100,27 +172,18 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 	p := &Platform{
 		prof:   prof,
 		byName: map[string]int{},
-		clock:  opts.Clock,
+		clock:  clk,
 		store:  opts.Store,
 		bus:    events.NewBus(opts.Logger),
 		log:    opts.Logger,
+		faults: smc.NewFaults(opts.FaultSeed),
+		ring:   newEventRing(opts.EventRing),
 	}
-	m := prof.Memory
-	chPerSocket := m.ControllersPerSocket * m.ChannelsPerController
-	for s := 0; s < m.Sockets; s++ {
-		for ch := 0; ch < chPerSocket; ch++ {
-			for pos := 1; pos <= m.SlotsPerChannel; pos++ {
-				d := slotDef{
-					name: profile.SlotName(s, ch, pos), socket: s,
-					controller: ch / m.ChannelsPerController, channel: ch,
-					pos: pos, ordinal: len(p.slots),
-				}
-				p.byName[d.name] = len(p.slots)
-				p.slots = append(p.slots, d)
-			}
-		}
+	p.slots = smc.Topology(prof.Memory)
+	for i, s := range p.slots {
+		p.byName[s.Name] = i
 	}
-	p.modules = make([]*Module, len(p.slots))
+	p.inserted = make([]time.Time, len(p.slots))
 	p.leds = make([]bool, len(p.slots))
 
 	var inv *Inventory
@@ -130,8 +193,11 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 			return nil, fmt.Errorf("platform: load inventory: %w", err)
 		}
 	}
+	var boot map[string]SavedModule
+	fresh := false
 	if inv != nil && inv.Profile == prof.Name {
-		if err := p.restore(inv); err != nil {
+		var err error
+		if boot, err = p.restore(inv); err != nil {
 			return nil, fmt.Errorf("platform: restore inventory: %w", err)
 		}
 		p.log.Info("inventory restored", "profile", prof.Name, "modules", len(inv.Modules))
@@ -139,56 +205,141 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		if inv != nil {
 			p.log.Warn("saved inventory belongs to another profile; starting from the profile", "saved", inv.Profile, "profile", prof.Name)
 		}
-		if err := p.populate(); err != nil {
+		var err error
+		if boot, err = p.populate(); err != nil {
 			return nil, err
 		}
-		if p.store != nil {
-			if err := p.store.SaveInventory(p.inventoryLocked()); err != nil {
-				return nil, fmt.Errorf("platform: %w: %w", ErrPersist, err)
-			}
+		fresh = true
+	}
+	if err := p.build(boot, opts); err != nil {
+		return nil, err
+	}
+	p.saved = boot
+	if fresh && p.store != nil {
+		if err := p.store.SaveInventory(p.inventory(boot, p.powerOn, p.changed)); err != nil {
+			return nil, fmt.Errorf("platform: %w: %w", ErrPersist, err)
 		}
 	}
-	p.snap = p.buildSnapshot()
+	p.snap = p.buildSnapshot(0)
 	return p, nil
 }
 
-func (p *Platform) populate() error {
-	now := p.clock.Now()
-	p.powerOn = true
-	p.changed = now
-	for i, d := range p.slots {
-		pm, ok := p.prof.ModuleFor(d.name)
-		if !ok {
-			continue
-		}
-		img, err := spd.Encode(p.prof.ModuleSpec(pm, p.serialFor(d.name)))
-		if err != nil {
-			return fmt.Errorf("platform: slot %s: %w", d.name, err)
-		}
-		mod, err := decodeModule(img, now)
-		if err != nil {
-			return fmt.Errorf("platform: slot %s: %w", d.name, err)
-		}
-		p.modules[i] = mod
+// build wires the layers and boots the kernel.
+func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
+	pub := platformPublisher{p}
+	images := make(map[string][]byte, len(boot))
+	for name, m := range boot {
+		images[name] = m.SPD
 	}
+	ctl, err := smc.New(smc.Config{Memory: p.prof.Memory, Timing: opts.SMCTiming, Clock: p.clock, Publisher: pub,
+		Faults: p.faults, Boot: images})
+	if err != nil {
+		return fmt.Errorf("platform: smc: %w", err)
+	}
+	fw, err := firmware.New(firmware.Config{Memory: p.prof.Memory, Clock: p.clock, Hardware: ctl, Publisher: pub,
+		Faults: p.faults, Timing: opts.FirmwareTiming})
+	if err != nil {
+		return fmt.Errorf("platform: firmware: %w", err)
+	}
+	kcfg := opts.Kernel
+	kcfg.Clock = p.clock
+	kcfg.BareMetal = true
+	ranges, iomem := bootMemoryMap(fw)
+	kcfg.IOMem = append(iomem, kcfg.IOMem...)
+	k, err := kernel.Boot(kcfg, ranges)
+	if err != nil {
+		return fmt.Errorf("platform: kernel: %w", err)
+	}
+	for _, prm := range fw.MemmapParams() {
+		k.Printk(kernel.KernInfo, "Kernel command line: %s", prm)
+	}
+	p.smc, p.fw, p.kern = ctl, fw, k
+	p.ospm = newACPIMemhotplug(p)
+	ctl.SetNotifier(fw)
+	fw.SetOSPM(p.ospm)
 	return nil
 }
 
-func (p *Platform) restore(inv *Inventory) error {
+// bootMemoryMap turns the firmware's UEFI memory map into what the kernel
+// boots on: conventional memory as usable RAM on the node of the socket it
+// belongs to, and everything else as /proc/iomem resources. The hot-plug
+// reservations (EFI_MEMORY_HOT_PLUGGABLE, held back by memmap=) are
+// non-busy "Reserved" resources, so hot-added System RAM can nest in them,
+// as with e820 reserved ranges above 1 MiB in Linux.
+func bootMemoryMap(fw *firmware.Firmware) ([]kernel.Range, []kernel.Resource) {
+	layout := fw.Layout()
+	nodeOf := func(r firmware.Range) int {
+		for s, rs := range layout.Boot {
+			for _, b := range rs {
+				if b.Contains(r) {
+					return s
+				}
+			}
+		}
+		return 0
+	}
+	var ranges []kernel.Range
+	var res []kernel.Resource
+	for _, d := range fw.EFIMemoryMap() {
+		r := d.Range()
+		end := r.End() - 1
+		switch {
+		case d.Type == firmware.EfiConventionalMemory:
+			ranges = append(ranges, kernel.Range{Start: r.Base, Size: r.Length, Node: nodeOf(r)})
+		case d.Type == firmware.EfiMemoryMappedIO:
+			res = append(res, kernel.Resource{Start: r.Base, End: end, Name: "PCI Bus 0000:00"})
+		case d.Attribute&firmware.EFIMemoryHotPluggable != 0:
+			res = append(res, kernel.Resource{Start: r.Base, End: end, Name: "Reserved"})
+		case d.Type == firmware.EfiACPIReclaimMemory:
+			res = append(res, kernel.Resource{Start: r.Base, End: end, Name: "ACPI Tables", Busy: true})
+		case d.Type == firmware.EfiACPIMemoryNVS:
+			res = append(res, kernel.Resource{Start: r.Base, End: end, Name: "ACPI Non-volatile Storage", Busy: true})
+		default:
+			res = append(res, kernel.Resource{Start: r.Base, End: end, Name: "Reserved", Busy: true})
+		}
+	}
+	return ranges, res
+}
+
+func (p *Platform) populate() (map[string]SavedModule, error) {
+	now := p.clock.Now()
+	p.powerOn = true
+	p.changed = now
+	boot := map[string]SavedModule{}
+	for i, d := range p.slots {
+		pm, ok := p.prof.ModuleFor(d.Name)
+		if !ok {
+			continue
+		}
+		img, err := spd.Encode(p.prof.ModuleSpec(pm, p.serialFor(d.Name)))
+		if err != nil {
+			return nil, fmt.Errorf("platform: slot %s: %w", d.Name, err)
+		}
+		if _, err := decodeModule(img, now); err != nil {
+			return nil, fmt.Errorf("platform: slot %s: %w", d.Name, err)
+		}
+		boot[d.Name] = SavedModule{SPD: img, InsertedAt: now}
+		p.inserted[i] = now
+	}
+	return boot, nil
+}
+
+func (p *Platform) restore(inv *Inventory) (map[string]SavedModule, error) {
 	p.powerOn = inv.PowerOn
 	p.changed = inv.ChangedAt
+	boot := map[string]SavedModule{}
 	for name, sm := range inv.Modules {
 		i, ok := p.byName[name]
 		if !ok {
-			return fmt.Errorf("slot %q: %w", name, ErrUnknownSlot)
+			return nil, fmt.Errorf("slot %q: %w", name, ErrUnknownSlot)
 		}
-		mod, err := decodeModule(sm.SPD, sm.InsertedAt)
-		if err != nil {
-			return fmt.Errorf("slot %s: %w", name, err)
+		if _, err := decodeModule(sm.SPD, sm.InsertedAt); err != nil {
+			return nil, fmt.Errorf("slot %s: %w", name, err)
 		}
-		p.modules[i] = mod
+		boot[name] = sm
+		p.inserted[i] = sm.InsertedAt
 	}
-	return nil
+	return boot, nil
 }
 
 // serialFor derives a stable per-part serial so two servers built from the
@@ -262,107 +413,246 @@ func (p *Platform) NewModuleSpec(slot string, s spd.Spec) spd.Spec {
 	return s
 }
 
-// Insert seats a module carrying the SPD image img in slot.
-func (p *Platform) Insert(slot string, img []byte) (*Module, error) {
+// platformPublisher is the layers' smc.Publisher: it rebuilds the snapshot,
+// then records and publishes the event.
+type platformPublisher struct{ p *Platform }
+
+func (pp platformPublisher) Publish(at time.Time, e events.Event) events.Record {
+	return pp.p.publish(at, e)
+}
+
+// publish rebuilds the snapshot so it reflects what e reports, then sends e
+// to subscribers and the ring. Callers hold no platform lock but may hold
+// opMu.
+func (p *Platform) publish(at time.Time, e events.Event) events.Record {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	p.refreshLocked()
+	r := p.bus.Publish(at, e)
+	p.ring.add(r)
+	return r
+}
+
+// refresh rebuilds the snapshot after a change no event reports.
+func (p *Platform) refresh() {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	p.refreshLocked()
+}
+
+// refreshLocked needs pubMu.
+func (p *Platform) refreshLocked() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.gen++
+	gen := p.gen
+	p.mu.Unlock()
+	s := p.buildSnapshot(gen)
+	p.mu.Lock()
+	p.snap = s
+	p.mu.Unlock()
+}
+
+// inventory builds the saved form of a module set.
+func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed time.Time) *Inventory {
+	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods))}
+	for k, v := range mods {
+		inv.Modules[k] = v
+	}
+	return inv
+}
+
+// save writes a new module set / power state; only when it is on disk does
+// the platform act on it. Caller holds opMu.
+func (p *Platform) save(mods map[string]SavedModule, power bool) error {
+	now := p.clock.Now()
+	if p.store != nil {
+		if err := p.store.SaveInventory(p.inventory(mods, power, now)); err != nil {
+			return fmt.Errorf("%w: %w", ErrPersist, err)
+		}
+	}
+	p.mu.Lock()
+	p.saved, p.powerOn, p.changed = mods, power, now
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *Platform) slotIndex(op, slot string) (int, error) {
 	i, ok := p.byName[slot]
 	if !ok {
-		return nil, fmt.Errorf("insert into %q: %w", slot, ErrUnknownSlot)
+		return 0, fmt.Errorf("%s %q: %w", op, slot, ErrUnknownSlot)
 	}
-	if p.modules[i] != nil {
-		return nil, fmt.Errorf("insert into %s: %w (holds %s)", slot, ErrSlotOccupied, p.modules[i].SPD.SerialNumber)
+	return i, nil
+}
+
+// Insert seats a module carrying the SPD image img in slot and closes the
+// latch on it: the operator's whole physical action. The SMC takes it from
+// there (isolation if the attention step was skipped, with bus noise on
+// the channel's neighbours; SPD read and checks; power ramp; SCI), then the
+// firmware (training, TAD, SRAT, _OST) and the kernel (add_memory,
+// onlining). Insert returns once the module is seated; follow the hot-add
+// through Subscribe, EventsSince or Snapshot (Slot.State).
+func (p *Platform) Insert(slot string, img []byte) (*Module, error) {
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	i, err := p.slotIndex("insert into", slot)
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.smc.Status(slot)
+	if err != nil {
+		return nil, fmt.Errorf("insert into %s: %w", slot, ErrUnknownSlot)
+	}
+	if st.Present {
+		cur, _ := p.smc.Image(slot)
+		serial := "?"
+		if m, err := spd.Decode(cur); err == nil {
+			serial = m.SerialNumber
+		}
+		return nil, fmt.Errorf("insert into %s: %w (holds %s)", slot, ErrSlotOccupied, serial)
 	}
 	now := p.clock.Now()
 	mod, err := decodeModule(img, now)
 	if err != nil {
 		return nil, fmt.Errorf("insert into %s: %w", slot, err)
 	}
-	if err := p.commit(func() { p.modules[i] = mod }, func() { p.modules[i] = nil }); err != nil {
+	p.mu.Lock()
+	mods := maps(p.saved)
+	power := p.powerOn
+	p.mu.Unlock()
+	mods[slot] = SavedModule{SPD: mod.Image, InsertedAt: now}
+	if err := p.save(mods, power); err != nil {
 		return nil, fmt.Errorf("insert into %s: %w", slot, err)
 	}
-	p.bus.Publish(now, events.ModuleInserted{Slot: slot, Module: mod.SPD})
+	p.mu.Lock()
+	p.inserted[i] = now
+	p.mu.Unlock()
+	if err := p.smc.OpenLatch(slot); err != nil {
+		return nil, p.undoInsert(slot, err)
+	}
+	if err := p.smc.Insert(slot, img); err != nil {
+		return nil, p.undoInsert(slot, err)
+	}
+	p.publish(now, events.ModuleInserted{Slot: slot, Module: mod.SPD})
+	if err := p.smc.CloseLatch(slot); err != nil {
+		return mod, fmt.Errorf("insert into %s: close latch: %w", slot, hwErr(err))
+	}
 	return mod, nil
 }
 
-// Remove pulls the module out of slot.
-func (p *Platform) Remove(slot string) (*Module, error) {
+// undoInsert puts the saved inventory back after the hardware refused.
+func (p *Platform) undoInsert(slot string, cause error) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	i, ok := p.byName[slot]
-	if !ok {
-		return nil, fmt.Errorf("remove from %q: %w", slot, ErrUnknownSlot)
+	mods := maps(p.saved)
+	power := p.powerOn
+	p.mu.Unlock()
+	delete(mods, slot)
+	if err := p.save(mods, power); err != nil {
+		p.log.Error("could not undo the saved insertion", "slot", slot, "err", err)
 	}
-	mod := p.modules[i]
-	if mod == nil {
+	p.refresh()
+	return fmt.Errorf("insert into %s: %w", slot, hwErr(cause))
+}
+
+// Remove pulls the module out of slot: the latch is opened and the module
+// comes out. Pulled from a slot the SMC isolated (after an eject: press
+// attention first, see PressAttention), it is the safe path; pulled while
+// powered it is a surprise removal.
+func (p *Platform) Remove(slot string) (*Module, error) {
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	i, err := p.slotIndex("remove from", slot)
+	if err != nil {
+		return nil, err
+	}
+	img, _ := p.smc.Image(slot)
+	if img == nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, ErrSlotEmpty)
 	}
-	if err := p.commit(func() { p.modules[i] = nil }, func() { p.modules[i] = mod }); err != nil {
+	p.mu.Lock()
+	at := p.inserted[i]
+	mods := maps(p.saved)
+	power := p.powerOn
+	p.mu.Unlock()
+	mod, err := decodeModule(img, at)
+	if err != nil {
+		mod = &Module{Image: img, InsertedAt: at}
+	}
+	delete(mods, slot)
+	if err := p.save(mods, power); err != nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, err)
 	}
-	p.bus.Publish(p.clock.Now(), events.ModuleRemoved{Slot: slot, Module: mod.SPD})
+	if err := p.smc.OpenLatch(slot); err != nil {
+		return nil, fmt.Errorf("remove from %s: %w", slot, hwErr(err))
+	}
+	if _, err := p.smc.Remove(slot); err != nil {
+		return nil, fmt.Errorf("remove from %s: %w", slot, hwErr(err))
+	}
+	p.mu.Lock()
+	p.inserted[i] = time.Time{}
+	p.mu.Unlock()
+	p.publish(p.clock.Now(), events.ModuleRemoved{Slot: slot, Module: mod.SPD})
 	return mod, nil
 }
 
 // SetPower turns the host on or off. Turning it to the state it is already in
-// is not an error, as on a real chassis.
+// is not an error, as on a real chassis. (The model keeps the host's OS
+// running either way; power is the chassis' state as the BMC reports it.)
 func (p *Platform) SetPower(on bool) error {
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.powerOn == on {
+	cur := p.powerOn
+	mods := maps(p.saved)
+	p.mu.Unlock()
+	if cur == on {
 		return nil
 	}
-	if err := p.commit(func() { p.powerOn = on }, func() { p.powerOn = !on }); err != nil {
+	if err := p.save(mods, on); err != nil {
 		return fmt.Errorf("set power: %w", err)
 	}
-	p.bus.Publish(p.clock.Now(), events.PowerChanged{On: on})
+	p.publish(p.clock.Now(), events.PowerChanged{On: on})
 	return nil
-}
-
-// commit applies a change, saves it, and only then makes it visible; when the
-// save fails the change is undone so memory and disk never disagree.
-// Caller holds p.mu.
-func (p *Platform) commit(apply, undo func()) error {
-	prev := p.changed
-	apply()
-	p.changed = p.clock.Now()
-	if p.store != nil {
-		if err := p.store.SaveInventory(p.inventoryLocked()); err != nil {
-			undo()
-			p.changed = prev
-			return fmt.Errorf("%w: %w", ErrPersist, err)
-		}
-	}
-	p.gen++
-	p.snap = p.buildSnapshot()
-	return nil
-}
-
-func (p *Platform) inventoryLocked() *Inventory {
-	inv := &Inventory{Profile: p.prof.Name, PowerOn: p.powerOn, ChangedAt: p.changed, Modules: map[string]SavedModule{}}
-	for i, m := range p.modules {
-		if m != nil {
-			inv.Modules[p.slots[i].name] = SavedModule{SPD: m.Image, InsertedAt: m.InsertedAt}
-		}
-	}
-	return inv
 }
 
 // SetLocationIndicator lights or darkens a slot's identify LED. LEDs are
 // volatile, as on real boards: they are not saved and are dark after a restart.
 func (p *Platform) SetLocationIndicator(slot string, on bool) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	i, ok := p.byName[slot]
-	if !ok {
-		return fmt.Errorf("location indicator of %q: %w", slot, ErrUnknownSlot)
+	i, err := p.slotIndex("location indicator of", slot)
+	if err != nil {
+		return err
 	}
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	p.mu.Lock()
 	if p.leds[i] == on {
+		p.mu.Unlock()
 		return nil
 	}
 	p.leds[i] = on
-	p.gen++
-	p.snap = p.buildSnapshot()
-	p.bus.Publish(p.clock.Now(), events.LocationIndicatorChanged{Slot: slot, On: on})
+	p.mu.Unlock()
+	p.publish(p.clock.Now(), events.LocationIndicatorChanged{Slot: slot, On: on})
 	return nil
+}
+
+func maps(m map[string]SavedModule) map[string]SavedModule {
+	out := make(map[string]SavedModule, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// hwErr maps the SMC's errors to the platform's.
+func hwErr(err error) error {
+	switch {
+	case errors.Is(err, smc.ErrUnknownSlot):
+		return fmt.Errorf("%w: %w", ErrUnknownSlot, err)
+	case errors.Is(err, smc.ErrSlotOccupied):
+		return fmt.Errorf("%w: %w", ErrSlotOccupied, err)
+	case errors.Is(err, smc.ErrSlotEmpty):
+		return fmt.Errorf("%w: %w", ErrSlotEmpty, err)
+	case errors.Is(err, smc.ErrBusy), errors.Is(err, smc.ErrWrongState), errors.Is(err, smc.ErrLatchClosed):
+		return fmt.Errorf("%w: %w", ErrWrongState, err)
+	}
+	return err
 }

@@ -47,7 +47,7 @@ func TestCommandsEventsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := p.Subscribe("test", 8)
+	sub := p.Subscribe("test", 1024)
 	img, err := spd.Encode(p.NewModuleSpec("CPU0_DIMM_A2", spd.Spec{CapacityGiB: 64}))
 	if err != nil {
 		t.Fatal(err)
@@ -75,18 +75,27 @@ func TestCommandsEventsAndErrors(t *testing.T) {
 	if err := p.SetPower(false); err != nil {
 		t.Fatal(err)
 	}
+	// The SMC's own steps (latch, presence, bus noise, isolation...) are
+	// interleaved; the platform's facts come in command order, and the
+	// sequence has no gaps.
 	want := []string{"ModuleInserted", "ModuleRemoved", "PowerChanged"}
-	for i, k := range want {
+	var last uint64
+	for i := 0; i < len(want); {
 		r := <-sub.C
-		if r.Event.Kind() != k || r.Seq != uint64(i+1) {
-			t.Fatalf("event %d: %d %s, want %s", i, r.Seq, r.Event.Kind(), k)
+		if r.Seq != last+1 {
+			t.Fatalf("seq %d after %d", r.Seq, last)
+		}
+		last = r.Seq
+		if r.Event.Kind() != want[i] {
+			continue
 		}
 		if ins, ok := r.Event.(events.ModuleInserted); ok && ins.Module.CapacityMiB != 65536 {
 			t.Fatalf("inserted event carries %+v", ins)
 		}
+		i++
 	}
-	if p.Snapshot().Generation != 3 {
-		t.Fatalf("generation %d, want 3", p.Snapshot().Generation)
+	if g := p.Snapshot().Generation; g < last {
+		t.Fatalf("generation %d, want at least the %d records published", g, last)
 	}
 }
 

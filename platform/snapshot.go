@@ -1,9 +1,13 @@
 package platform
 
 import (
+	"strings"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/firmware"
+	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile"
+	"github.com/bmcemu/bmcemu/platform/smc"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
@@ -19,7 +23,66 @@ type Snapshot struct {
 	// ChangedAt is when the inventory or power state last changed (persisted).
 	ChangedAt time.Time `json:"changed_at"`
 	Slots     []Slot    `json:"slots"`
+	// Kernel is the in-band OS's view of memory: what MemorySummary-style
+	// totals should follow (memory the OS can use, not what is seated).
+	Kernel KernelSummary `json:"kernel"`
+	// Defective is the firmware's defective pool: modules parked after a
+	// FW_FAULT, until pulled (volatile).
+	Defective []firmware.ParkedModule `json:"defective,omitempty"`
 }
+
+// KernelSummary is the OS's memory accounting.
+type KernelSummary struct {
+	// TotalRAMBytes is MemTotal: totalram_pages() (managed pages of every
+	// zone) x 4 KiB. It excludes memory the kernel reserved at boot and,
+	// after a hot-add, the new range's memmap (64 bytes per 4 KiB page).
+	TotalRAMBytes uint64 `json:"total_ram_bytes"`
+	// FreeBytes is MemFree.
+	FreeBytes uint64 `json:"free_bytes"`
+	// OnlineBytes is the present memory of every online memory block:
+	// the physical memory the OS has in service. It rises by a module's
+	// capacity when its hot-add completes and falls when its blocks are
+	// offlined.
+	OnlineBytes uint64 `json:"online_bytes"`
+	// OfflineBytes is the memory of blocks that exist but are offline.
+	OfflineBytes   uint64 `json:"offline_bytes"`
+	BlockSizeBytes uint64 `json:"block_size_bytes"`
+	Blocks         int    `json:"blocks"`
+	BlocksOnline   int    `json:"blocks_online"`
+	Nodes          int    `json:"nodes"`
+}
+
+// Slot states, protocol-neutral. Surfaces map them, e.g. for Redfish
+// Status.State: absent -> Absent, starting -> Starting, enabled -> Enabled,
+// offline -> StandbyOffline, disabled -> Disabled, failed -> UnavailableOffline.
+const (
+	// StateAbsent: nothing is seated.
+	StateAbsent = "absent"
+	// StateStarting: a module is seated and its hot-add is under way
+	// (isolation, SPD read, power ramp, training, TAD, OS add/online).
+	StateStarting = "starting"
+	// StateEnabled: in service; all of its memory is online in the OS
+	// (boot modules: in service).
+	StateEnabled = "enabled"
+	// StateOffline: powered and mapped, but some or all of its memory
+	// blocks are offline in the OS (operator offlined them, or an eject
+	// is in progress).
+	StateOffline = "offline"
+	// StateDisabled: seated but not in service, through no fault: powered
+	// down after an eject and waiting to be pulled, or seated with the
+	// latch open.
+	StateDisabled = "disabled"
+	// StateFailed: the SMC refused the module (SPD check), the firmware
+	// parked it (FW_FAULT), or the hot-add failed; Reason says why.
+	StateFailed = "failed"
+)
+
+// Health values.
+const (
+	HealthOK       = "ok"
+	HealthWarning  = "warning"
+	HealthCritical = "critical"
+)
 
 // Slot is one DIMM socket on the board.
 type Slot struct {
@@ -30,8 +93,54 @@ type Slot struct {
 	Channel    int    `json:"channel"`    // channel within the socket (A=0)
 	Position   int    `json:"position"`   // 1-based slot within the channel
 	// LocationIndicator is the slot's identify LED, lit to guide a technician.
-	LocationIndicator bool    `json:"location_indicator"`
-	Module            *Module `json:"module,omitempty"`
+	LocationIndicator bool `json:"location_indicator"`
+	// Module is the seated module (whatever its state), nil when empty.
+	Module *Module `json:"module,omitempty"`
+
+	// State is the slot's story in one word (the State* constants), Health
+	// one of ok, warning, critical, and Reason why a slot failed or warns.
+	State  string `json:"state"`
+	Health string `json:"health"`
+	Reason string `json:"reason,omitempty"`
+	// Stage is the hot-plug step in progress: the SMC's operation
+	// (isolating, ready, spd-read, ramping, ejecting, powering-off) or,
+	// while the firmware runs, its stage (training, pattern-test,
+	// wait-ospm-insert, wait-ospm-eject). Empty when idle.
+	Stage string `json:"stage,omitempty"`
+
+	// SMC view: slot power state (Off, Isolated, Ramping, Nominal), VDD,
+	// attention LED (Off, Blinking, On), latch, speed the module runs at.
+	Power        string `json:"power"`
+	MilliVolts   int    `json:"millivolts"`
+	AttentionLED string `json:"attention_led"`
+	LatchOpen    bool   `json:"latch_open"`
+	SpeedMTs     int    `json:"speed_mts,omitempty"`
+	// Disturbed is set while bus noise makes the module's banks inaccessible.
+	Disturbed bool `json:"disturbed,omitempty"`
+
+	// Fault flags: armed fault kinds (the injection panel), the firmware's
+	// FW_FAULT flag, and whether the module sits in the defective pool.
+	Faults  []string `json:"faults,omitempty"`
+	FWFault bool     `json:"fw_fault,omitempty"`
+	Parked  bool     `json:"parked,omitempty"`
+
+	// ACPI is the slot's PNP0C80 memory device: path and _STA.
+	ACPIPath string `json:"acpi_path"`
+	ACPISTA  uint8  `json:"acpi_sta"`
+	// Memory is the hot-added range the module decodes (nil for boot
+	// modules, striped across their socket's interleave set, and for
+	// modules not mapped).
+	Memory *SlotMemory `json:"memory,omitempty"`
+}
+
+// SlotMemory is a hot-added module's range and the kernel's blocks in it.
+type SlotMemory struct {
+	Node         int    `json:"node"`
+	Base         uint64 `json:"base"`
+	Length       uint64 `json:"length"`
+	Blocks       int    `json:"blocks"`        // memory blocks the kernel has over the range
+	BlocksOnline int    `json:"blocks_online"` // of which online
+	OnlineBytes  uint64 `json:"online_bytes"`
 }
 
 // Module is a seated DIMM.
@@ -76,9 +185,19 @@ func (s *Snapshot) Populated() int {
 	return n
 }
 
-func (p *Platform) buildSnapshot() *Snapshot {
+// buildSnapshot reads every layer (each under its own lock, none held
+// here) and composes generation gen.
+func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
+	hw := p.smc.Slots()
+	devs := p.fw.Devices()
+	blocks := p.kern.Blocks()
+	mi := p.kern.Meminfo()
+	nodes := len(p.kern.Nodes())
+	defective := p.fw.Defective()
+
+	p.mu.Lock()
 	s := &Snapshot{
-		Generation: p.gen,
+		Generation: gen,
 		Profile:    p.prof.Name,
 		System:     p.prof.System,
 		BMC:        p.prof.BMC,
@@ -87,13 +206,115 @@ func (p *Platform) buildSnapshot() *Snapshot {
 		ChangedAt:  p.changed,
 		Slots:      make([]Slot, len(p.slots)),
 	}
-	for i, d := range p.slots {
-		s.Slots[i] = Slot{Name: d.name, Ordinal: d.ordinal, Socket: d.socket, Controller: d.controller, Channel: d.channel, Position: d.pos,
-			LocationIndicator: p.leds[i]}
-		if m := p.modules[i]; m != nil {
-			cp := *m // modules are replaced, never mutated; a shallow copy is safe
-			s.Slots[i].Module = &cp
+	leds := append([]bool(nil), p.leds...)
+	inserted := append([]time.Time(nil), p.inserted...)
+	p.mu.Unlock()
+
+	bs := p.kern.BlockSizeBytes()
+	k := &s.Kernel
+	k.TotalRAMBytes, k.FreeBytes = mi.MemTotal<<10, mi.MemFree<<10
+	k.BlockSizeBytes, k.Blocks, k.Nodes = bs, len(blocks), nodes
+	for _, b := range blocks {
+		if b.State == "online" {
+			k.BlocksOnline++
+			k.OnlineBytes += b.PresentPages * kernel.PageSize
+		} else {
+			k.OfflineBytes += b.PresentPages * kernel.PageSize
 		}
 	}
+	if len(defective) > 0 {
+		s.Defective = defective
+	}
+
+	for i, d := range p.slots {
+		st := hw[i]
+		dev := devs[i]
+		sl := Slot{Name: d.Name, Ordinal: d.Ordinal, Socket: d.Socket, Controller: d.Controller, Channel: d.Channel, Position: d.Position,
+			LocationIndicator: leds[i],
+			Power:             st.Power.String(), MilliVolts: st.MilliVolts, AttentionLED: st.LED.String(), LatchOpen: st.LatchOpen,
+			SpeedMTs: st.SpeedMTs, Disturbed: st.Disturbed, FWFault: dev.FWFault, Parked: dev.Parked,
+			ACPIPath: dev.Path, ACPISTA: dev.STA}
+		for _, f := range p.faults.List(d.Name) {
+			sl.Faults = append(sl.Faults, f.String())
+		}
+		if st.Present {
+			if img, err := p.smc.Image(d.Name); err == nil {
+				if m, err := decodeModule(img, inserted[i]); err == nil {
+					sl.Module = m
+				}
+			}
+		}
+		if rng, ok := dev.Range(); ok {
+			sm := &SlotMemory{Node: int(dev.PXM), Base: rng.Base, Length: rng.Length}
+			first, last := rng.Base/bs, (rng.End()-1)/bs
+			for _, b := range blocksIn(blocks, int(first), int(last)) {
+				sm.Blocks++
+				if b.State == "online" {
+					sm.BlocksOnline++
+					sm.OnlineBytes += b.PresentPages * kernel.PageSize
+				}
+			}
+			sl.Memory = sm
+		}
+		sl.State, sl.Health, sl.Reason, sl.Stage = slotState(st, dev, sl.Memory)
+		s.Slots[i] = sl
+	}
 	return s
+}
+
+// blocksIn returns the blocks with IDs in [first, last]; blocks is sorted.
+func blocksIn(blocks []kernel.Block, first, last int) []kernel.Block {
+	lo, hi := len(blocks), len(blocks)
+	for i, b := range blocks {
+		if b.ID >= first {
+			lo = i
+			break
+		}
+	}
+	for i := lo; i < len(blocks); i++ {
+		if blocks[i].ID > last {
+			hi = i
+			break
+		}
+	}
+	return blocks[lo:hi]
+}
+
+// slotState tells one slot's story from its three layers.
+func slotState(st smc.SlotStatus, dev firmware.Device, mem *SlotMemory) (state, health, reason, stage string) {
+	stage = string(st.Op)
+	if st.Op == smc.OpFirmware && dev.Stage != "" {
+		stage = dev.Stage
+	} else if st.Op == smc.OpEjecting && dev.Stage != "" {
+		stage = dev.Stage
+	}
+	health = HealthOK
+	defer func() {
+		if health == HealthOK && st.Disturbed {
+			health, reason = HealthWarning, "bus noise: banks briefly inaccessible"
+		}
+	}()
+	switch {
+	case !st.Present:
+		return StateAbsent, health, "", stage
+	case dev.FWFault || dev.Parked:
+		return StateFailed, HealthCritical, "FW_FAULT: " + dev.FaultReason, stage
+	case st.Fault != "" && st.Op == smc.OpNone:
+		return StateFailed, HealthWarning, strings.TrimPrefix(st.Fault, "FW_FAULT: "), stage
+	case st.Fault != "" && st.Op == smc.OpPoweringOff:
+		return StateFailed, HealthWarning, st.Fault, stage
+	}
+	switch st.Op {
+	case smc.OpIsolating, smc.OpReady, smc.OpSPDRead, smc.OpRamping, smc.OpFirmware:
+		return StateStarting, health, "", stage
+	case smc.OpPoweringOff:
+		return StateDisabled, health, "", stage
+	}
+	if st.Power == smc.PowerNominal && st.Module != nil {
+		if mem != nil && mem.BlocksOnline < mem.Blocks || mem != nil && mem.Blocks == 0 {
+			return StateOffline, health, "", stage
+		}
+		return StateEnabled, health, "", stage
+	}
+	return StateDisabled, health, "", stage
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/bmcemu/bmcemu/ipmi"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/accounts"
+	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/redfish"
@@ -40,6 +41,8 @@ type serveOptions struct {
 	tlsAddr     string
 	tlsCert     string
 	tlsKey      string
+	speed       float64
+	faultSeed   uint64
 }
 
 func defaultStateDir() string {
@@ -89,6 +92,8 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 	f.BoolVar(&o.ephemeral, "ephemeral", false, "keep no state on disk: every start is a fresh server")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.Float64Var(&o.speed, "speed", 1, "virtual clock speed for hardware steps: 1 is real-hardware pace (a DIMM hot-add takes seconds), 1000 runs them a thousand times faster")
+	f.Uint64Var(&o.faultSeed, "fault-seed", 0, "seed for injected faults' random details (which lane, which bit, how much bus noise)")
 	return cmd
 }
 
@@ -140,7 +145,10 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		}
 	}
 
-	opts := platform.Options{Logger: log.With("component", "platform")}
+	if !(o.speed > 0) {
+		return fmt.Errorf("--speed %v: must be greater than 0", o.speed)
+	}
+	opts := platform.Options{Logger: log.With("component", "platform"), Clock: clock.Real{Speed: o.speed}, FaultSeed: o.faultSeed}
 	stateDir := "(none: --ephemeral)"
 	if !o.ephemeral {
 		stateDir = filepath.Join(o.stateDir, prof.Name)

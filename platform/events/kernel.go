@@ -1,0 +1,65 @@
+package events
+
+// Facts from the in-band OS (platform/kernel driven by the platform's
+// acpi_memhotplug adapter), published by the platform. Ranges are system
+// physical addresses.
+
+// KernelMemoryAdded: acpi_memhotplug added a memory device's range
+// (add_memory) and auto-onlined its blocks per auto_online_blocks.
+type KernelMemoryAdded struct {
+	Slot   string `json:"slot"`
+	Node   int    `json:"node"`
+	Base   uint64 `json:"base"`
+	Length uint64 `json:"length"`
+	// Blocks is how many memory blocks the range became, Online how many
+	// of them are online now.
+	Blocks int `json:"blocks"`
+	Online int `json:"online"`
+	// MemmapBytes is the struct page array taken from free memory.
+	MemmapBytes uint64 `json:"memmap_bytes"`
+}
+
+// KernelMemoryAddFailed: add_memory refused a device's range (ENOMEM when
+// the memmap does not fit, EEXIST on a resource conflict...). The driver
+// then reports _OST failure.
+type KernelMemoryAddFailed struct {
+	Slot   string `json:"slot"`
+	Errno  string `json:"errno"`
+	Reason string `json:"reason"`
+}
+
+// KernelMemoryRemoved: the range of a device being ejected was offlined and
+// removed (remove_memory) before _EJ0.
+type KernelMemoryRemoved struct {
+	Slot   string `json:"slot"`
+	Node   int    `json:"node"`
+	Base   uint64 `json:"base"`
+	Length uint64 `json:"length"`
+	Blocks int    `json:"blocks"`
+}
+
+// KernelMemoryRemoveRefused: the OS could not offline a device's memory
+// (unmovable pages: EBUSY) and answered the eject request with _OST
+// "device in use"; the blocks it had offlined are back online.
+type KernelMemoryRemoveRefused struct {
+	Slot   string `json:"slot"`
+	Block  int    `json:"block"` // the block that refused, -1 if none
+	Errno  string `json:"errno"`
+	Reason string `json:"reason"`
+}
+
+// MemoryBlockChanged: an operator onlined or offlined a memory block
+// (echo online_movable > /sys/devices/system/memory/memoryN/state).
+type MemoryBlockChanged struct {
+	Block int    `json:"block"`
+	Node  int    `json:"node"`
+	State string `json:"state"`          // online | offline
+	Zone  string `json:"zone,omitempty"` // zone of an online block
+	Slot  string `json:"slot,omitempty"` // module whose hot-added range holds it
+}
+
+func (KernelMemoryAdded) Kind() string         { return "KernelMemoryAdded" }
+func (KernelMemoryAddFailed) Kind() string     { return "KernelMemoryAddFailed" }
+func (KernelMemoryRemoved) Kind() string       { return "KernelMemoryRemoved" }
+func (KernelMemoryRemoveRefused) Kind() string { return "KernelMemoryRemoveRefused" }
+func (MemoryBlockChanged) Kind() string        { return "MemoryBlockChanged" }

@@ -1,0 +1,208 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/firmware"
+	"github.com/bmcemu/bmcemu/platform/kernel"
+)
+
+// acpiMemhotplug is the OS's ACPI memory hot-plug driver
+// (drivers/acpi/acpi_memhotplug.c) as the firmware reaches it: the
+// firmware's OSPM. It turns ACPI notifications on PNP0C80 devices into
+// kernel memory hot-plug and answers with _OST:
+//
+//	Device Check, device enabled   _OST(0x200, 0x80) -> add_memory(_PXM, _CRS)
+//	                               -> _OST(0x200, 0x00), or 0x81 on failure
+//	Device Check, device gone      offline + remove_memory what it had added
+//	Eject Request                  _OST(0x103, 0x84) -> offline every block
+//	                               -> remove_memory -> _EJ0 -> _OST(0x103, 0x00);
+//	                               a block that will not offline (EBUSY) ->
+//	                               blocks re-onlined, _OST(0x103, 0x81 in use)
+//
+// The firmware calls Notify without its locks, on the clock's goroutine or
+// inside an operator command; the adapter works synchronously (Linux defers
+// to kacpi_hotplug; the model's steps take no simulated time) and never
+// holds its own lock while calling the firmware, which may notify again.
+type acpiMemhotplug struct {
+	p *Platform
+
+	mu    sync.Mutex
+	added map[int]firmware.Range // by _UID: ranges this driver added
+}
+
+func newACPIMemhotplug(p *Platform) *acpiMemhotplug {
+	return &acpiMemhotplug{p: p, added: map[int]firmware.Range{}}
+}
+
+// Notify implements firmware.OSPM.
+func (a *acpiMemhotplug) Notify(dev firmware.Device, code firmware.NotifyCode) {
+	switch code {
+	case firmware.NotifyBusCheck, firmware.NotifyDeviceCheck:
+		if _, ok := dev.Range(); ok && dev.STA&firmware.STAEnabled != 0 {
+			a.add(dev)
+			return
+		}
+		a.gone(dev)
+	case firmware.NotifyEjectRequest:
+		a.eject(dev)
+	default:
+		_ = a.p.fw.OST(dev.UID, uint32(code), firmware.OSTUnrecognizedNotif)
+	}
+}
+
+func (a *acpiMemhotplug) printk(level kernel.Level, dev firmware.Device, format string, args ...any) {
+	a.p.kern.Printk(level, "acpi PNP0C80:%02x: "+format, append([]any{dev.UID}, args...)...)
+}
+
+func (a *acpiMemhotplug) lookup(uid int) (firmware.Range, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.added[uid]
+	return r, ok
+}
+
+func (a *acpiMemhotplug) add(dev firmware.Device) {
+	fw, k := a.p.fw, a.p.kern
+	rng, _ := dev.Range()
+	if cur, ok := a.lookup(dev.UID); ok && cur == rng {
+		_ = fw.OST(dev.UID, firmware.OSTSourceInsert, firmware.OSTSuccess)
+		return
+	}
+	_ = fw.OST(dev.UID, firmware.OSTSourceInsert, firmware.OSTInsertInProgress)
+	nid := int(dev.PXM)
+	if err := k.AddMemory(nid, rng.Base, rng.Length, "System RAM"); err != nil {
+		errno := errnoName(err)
+		a.printk(kernel.KernErr, dev, "add_memory failed: %v", err)
+		a.printk(kernel.KernErr, dev, "acpi_memory_enable_device() error")
+		a.p.publish(a.p.clock.Now(), events.KernelMemoryAddFailed{Slot: dev.Slot, Errno: errno, Reason: kernelReason(err)})
+		_ = fw.OST(dev.UID, firmware.OSTSourceInsert, firmware.OSTInsertDriverLoad)
+		return
+	}
+	a.mu.Lock()
+	a.added[dev.UID] = rng
+	a.mu.Unlock()
+	total, online := blocksOnline(k, rng)
+	a.p.publish(a.p.clock.Now(), events.KernelMemoryAdded{Slot: dev.Slot, Node: nid, Base: rng.Base, Length: rng.Length,
+		Blocks: total, Online: online, MemmapBytes: rng.Length / kernel.PageSize * kernel.StructPageSize})
+	_ = fw.OST(dev.UID, firmware.OSTSourceInsert, firmware.OSTSuccess)
+}
+
+// gone handles a device that is no longer enabled: the firmware ended a
+// transaction after the memory was visible, or the module was pulled.
+func (a *acpiMemhotplug) gone(dev firmware.Device) {
+	rng, ok := a.lookup(dev.UID)
+	if !ok {
+		return
+	}
+	if blk, err := a.offlineAndRemove(rng); err != nil {
+		a.printk(kernel.KernCrit, dev, "memory %s is gone but cannot be removed (memory%d): %v", rng, blk, err)
+		a.p.publish(a.p.clock.Now(), events.KernelMemoryRemoveRefused{Slot: dev.Slot, Block: blk, Errno: errnoName(err), Reason: kernelReason(err)})
+		return
+	}
+	a.mu.Lock()
+	delete(a.added, dev.UID)
+	a.mu.Unlock()
+	a.printk(kernel.KernWarning, dev, "device gone: removed memory %s", rng)
+	a.p.publish(a.p.clock.Now(), events.KernelMemoryRemoved{Slot: dev.Slot, Node: int(dev.PXM), Base: rng.Base, Length: rng.Length,
+		Blocks: int(rng.Length / a.p.kern.BlockSizeBytes())})
+}
+
+func (a *acpiMemhotplug) eject(dev firmware.Device) {
+	fw := a.p.fw
+	_ = fw.OST(dev.UID, firmware.OSTSourceEject, firmware.OSTEjectInProgress)
+	rng, ok := a.lookup(dev.UID)
+	if !ok {
+		if r, has := dev.Range(); has {
+			rng, ok = r, true
+		}
+	}
+	if ok {
+		blk, err := a.offlineAndRemove(rng)
+		if err != nil {
+			reason := kernelReason(err)
+			a.printk(kernel.KernWarning, dev, "eject refused: memory%d: %s", blk, reason)
+			a.p.publish(a.p.clock.Now(), events.KernelMemoryRemoveRefused{Slot: dev.Slot, Block: blk, Errno: errnoName(err), Reason: reason})
+			_ = fw.OST(dev.UID, firmware.OSTSourceEject, firmware.OSTEjectInUse)
+			return
+		}
+		a.mu.Lock()
+		delete(a.added, dev.UID)
+		a.mu.Unlock()
+		a.p.publish(a.p.clock.Now(), events.KernelMemoryRemoved{Slot: dev.Slot, Node: int(dev.PXM), Base: rng.Base, Length: rng.Length,
+			Blocks: int(rng.Length / a.p.kern.BlockSizeBytes())})
+	}
+	if err := fw.EJ0(dev.UID); err != nil {
+		a.printk(kernel.KernErr, dev, "_EJ0 failed: %v", err)
+		_ = fw.OST(dev.UID, firmware.OSTSourceEject, firmware.OSTFailure)
+		return
+	}
+	a.printk(kernel.KernInfo, dev, "ejected")
+	_ = fw.OST(dev.UID, firmware.OSTSourceEject, firmware.OSTSuccess)
+}
+
+// offlineAndRemove offlines every block of rng (acpi_scan_try_to_offline),
+// then removes the range. On failure the blocks it offlined go back online
+// in their zone and it reports the block that refused (-1 if none did).
+func (a *acpiMemhotplug) offlineAndRemove(rng firmware.Range) (int, error) {
+	k := a.p.kern
+	bs := k.BlockSizeBytes()
+	type done struct {
+		id int
+		t  kernel.OnlineType
+	}
+	var offlined []done
+	undo := func() {
+		for i := len(offlined) - 1; i >= 0; i-- {
+			_ = k.OnlineBlock(offlined[i].id, offlined[i].t)
+		}
+	}
+	for id := int(rng.Base / bs); uint64(id)*bs < rng.End(); id++ {
+		b, ok := k.Block(id)
+		if !ok || b.State == "offline" {
+			continue
+		}
+		if err := k.OfflineBlock(id); err != nil {
+			undo()
+			return id, err
+		}
+		offlined = append(offlined, done{id, b.OnlineType})
+	}
+	if err := k.RemoveMemory(rng.Base, rng.Length); err != nil {
+		undo()
+		return -1, err
+	}
+	return -1, nil
+}
+
+func blocksOnline(k *kernel.Kernel, rng firmware.Range) (total, online int) {
+	bs := k.BlockSizeBytes()
+	for id := int(rng.Base / bs); uint64(id)*bs < rng.End(); id++ {
+		if b, ok := k.Block(id); ok {
+			total++
+			if b.State == "online" {
+				online++
+			}
+		}
+	}
+	return total, online
+}
+
+func errnoName(err error) string {
+	var e *kernel.Error
+	if errors.As(err, &e) {
+		return e.Errno.Name()
+	}
+	return ""
+}
+
+func kernelReason(err error) string {
+	var e *kernel.Error
+	if errors.As(err, &e) && e.Msg != "" {
+		return e.Msg
+	}
+	return fmt.Sprint(err)
+}

@@ -85,12 +85,12 @@ func unsupported(context.Context, *handlers.HandlerContext, []byte) ([]byte, typ
 // newRegistry is go-ipmi's standard command set with this package's
 // handlers on top. Middleware must be installed before any registration:
 // the registry wraps handlers when they are registered.
-func newRegistry(m *machine, log *slog.Logger) *handlers.Registry {
+func newRegistry(m *machine, log *slog.Logger, extra ...command) *handlers.Registry {
 	reg := handlers.NewRegistry()
 	reg.Use(recoverPanics(log))
 	reg.Use(traceCommands(log))
 	handlers.RegisterAllHandlers(reg)
-	for _, c := range commands(m) {
+	for _, c := range append(commands(m), extra...) {
 		reg.Register(c.cmd, requirePrivilege(c.priv, c.fn))
 	}
 	return reg

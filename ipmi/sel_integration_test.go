@@ -51,22 +51,33 @@ func TestSELIpmitool(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitSEL(t, 4)
+	// A hot-add without the attention step disturbs the channel: the
+	// platform may log bus-noise ECC on the neighbours too. Only the
+	// records of the slot itself are checked in order.
 	want := [][]string{
-		{"1", "Slot / Connector CPU0_SLOT_A2", "Device Installed", "Asserted"},
-		{"2", "Memory CPU0_DIMM_A2", "Presence Detected", "Asserted"},
-		{"3", "Memory CPU0_DIMM_A2", "Presence Detected", "Deasserted"},
-		{"4", "Slot / Connector CPU0_SLOT_A2", "Device Installed", "Deasserted"},
+		{"Slot / Connector CPU0_SLOT_A2", "Device Installed", "Asserted"},
+		{"Memory CPU0_DIMM_A2", "Presence Detected", "Asserted"},
+		{"Memory CPU0_DIMM_A2", "Presence Detected", "Deasserted"},
+		{"Slot / Connector CPU0_SLOT_A2", "Device Installed", "Deasserted"},
 	}
-	if got := elist(t, b); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("sel elist =\n%q\nwant\n%q", got, want)
+	var mine [][]string
+	var ids []string
+	for _, r := range elist(t, b) {
+		if strings.HasSuffix(r[1], "_A2") {
+			mine = append(mine, r[1:])
+			ids = append(ids, r[0])
+		}
+	}
+	if fmt.Sprint(mine) != fmt.Sprint(want) {
+		t.Fatalf("sel elist (slot A2) =\n%q\nwant\n%q", mine, want)
 	}
 	if out := b.mustIpmitool(t, "sel", "list"); !strings.Contains(out, "| Memory #0x02 | Presence Detected | Asserted") {
 		t.Errorf("sel list:\n%s", out)
 	}
-	kv = keyValues(b.mustIpmitool(t, "sel", "get", "2"))
+	kv = keyValues(b.mustIpmitool(t, "sel", "get", ids[1]))
 	if kv["Generator ID"] != "0020" || kv["Sensor Number"] != "02" || kv["Event Data (RAW)"] != "36ff01" ||
 		kv["Event Type"] != "Sensor-specific Discrete" || kv["Sensor ID"] != "CPU0_DIMM_A2 (0x2)" {
-		t.Errorf("sel get 2 = %v", kv)
+		t.Errorf("sel get %s = %v", ids[1], kv)
 	}
 
 	// sel add: 7-byte events from a file, logged as the given generator 0.
@@ -74,23 +85,25 @@ func TestSELIpmitool(t *testing.T) {
 	if err := os.WriteFile(file, []byte("0x04 0x0C 0x05 0x6F 0x30 0xFF 0x04 # CE on sensor 5 (generator 0000h: no SDR match, so ipmitool names it by number)\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	before := b.srv.SEL().Info().Entries
 	b.mustIpmitool(t, "sel", "add", file)
 	// event: a Platform Event Message from the console.
 	b.mustIpmitool(t, "event", "1")
 	rows := elist(t, b)
-	if len(rows) != 6 || fmt.Sprint(rows[4]) != "[5 Memory #0x05 Correctable ECC Asserted]" ||
-		fmt.Sprint(rows[5]) != "[6 Temperature #0x30 Upper Critical going high Asserted]" {
+	n := len(rows)
+	if n != before+2 || fmt.Sprint(rows[n-2][1:]) != "[Memory #0x05 Correctable ECC Asserted]" ||
+		fmt.Sprint(rows[n-1][1:]) != "[Temperature #0x30 Upper Critical going high Asserted]" {
 		t.Errorf("after sel add and event: %q", rows)
 	}
-	if kv := keyValues(b.mustIpmitool(t, "sel", "get", "6")); kv["Generator ID"] != "1081" {
+	if kv := keyValues(b.mustIpmitool(t, "sel", "get", rows[n-1][0])); kv["Generator ID"] != "1081" {
 		t.Errorf("platform event generator = %v, want 1081 (console on LAN channel 1)", kv)
 	}
 
-	b.mustIpmitool(t, "sel", "delete", "3")
-	if _, err := b.ipmitool(t, nil, "sel", "get", "3"); err == nil {
-		t.Error("sel get 3 after delete succeeded")
+	b.mustIpmitool(t, "sel", "delete", ids[2])
+	if _, err := b.ipmitool(t, nil, "sel", "get", ids[2]); err == nil {
+		t.Errorf("sel get %s after delete succeeded", ids[2])
 	}
-	if kv := keyValues(b.mustIpmitool(t, "sel", "info")); kv["Entries"] != "5" || kv["Last Del Time"] == "Not Available" {
+	if kv := keyValues(b.mustIpmitool(t, "sel", "info")); kv["Entries"] != fmt.Sprint(n-1) || kv["Last Del Time"] == "Not Available" {
 		t.Errorf("sel info after delete = %v", kv)
 	}
 
@@ -105,16 +118,16 @@ func TestSELIpmitool(t *testing.T) {
 			t.Errorf("viewer %v succeeded; needs Operator", args)
 		}
 	}
-	if out, err := b.ipmitool(t, viewer, "sel", "elist"); err != nil || len(table(out)) != 5 {
+	if out, err := b.ipmitool(t, viewer, "sel", "elist"); err != nil || len(table(out)) != n-1 {
 		t.Errorf("viewer sel elist: %v\n%s", err, out)
 	}
 
 	// The SEL survives a restart byte for byte.
-	before := b.srv.SEL().Entries()
+	saved := b.srv.SEL().Entries()
 	b.stop()
 	b = startBMCWith(t, b.p, Config{StateDir: state})
-	if after := b.srv.SEL().Entries(); fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Errorf("after restart %v\nwant %v", after, before)
+	if after := b.srv.SEL().Entries(); fmt.Sprint(after) != fmt.Sprint(saved) {
+		t.Errorf("after restart %v\nwant %v", after, saved)
 	}
 	if _, err := b.ipmitool(t, []string{"-U", "oper", "-L", "OPERATOR"}, "sel", "clear"); err != nil {
 		t.Fatal(err)
@@ -135,7 +148,12 @@ func TestSELFreeIPMI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := table(out)
+	var rows [][]string
+	for _, r := range table(out) {
+		if len(r) == 6 && (r[0] == "ID" || strings.HasSuffix(r[3], "_H2")) {
+			rows = append(rows, r) // the header and the slot's own records (neighbours may log bus noise)
+		}
+	}
 	if len(rows) != 3 || rows[1][3] != "CPU1_SLOT_H2" || rows[1][4] != "Slot/Connector" ||
 		!strings.Contains(rows[1][5], "Device installed") || !strings.Contains(rows[1][5], "DIMM/memory device") ||
 		rows[2][3] != "CPU1_DIMM_H2" || rows[2][4] != "Memory" || !strings.HasPrefix(rows[2][5], "Presence detected") {
@@ -146,7 +164,7 @@ func TestSELFreeIPMI(t *testing.T) {
 		t.Fatal(err)
 	}
 	kv := keyValues(info)
-	if kv["SEL version"] != "1.5" || kv["Number of log entries"] != "2" || kv["Delete SEL Command"] != "supported" ||
+	if kv["SEL version"] != "1.5" || kv["Number of log entries"] != fmt.Sprint(b.srv.SEL().Info().Entries) || kv["Delete SEL Command"] != "supported" ||
 		kv["Number of possible allocation units"] != "3639" {
 		t.Errorf("ipmi-sel --info = %v", kv)
 	}

@@ -22,10 +22,12 @@ import (
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/server"
+	"github.com/bougou/go-ipmi/pkg/transport"
 	"github.com/bougou/go-ipmi/pkg/types"
 
 	"github.com/bmcemu/bmcemu/ipmi/sel"
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/events"
 )
 
@@ -58,6 +60,14 @@ type Config struct {
 	SELPolicy string
 	// PETPort is the UDP port PET alerts are sent to; 0 is 162.
 	PETPort int
+	// Accounts, when set, replaces Users: IPMI authenticates against the
+	// shared account store live (see Accounts), and failed logins count
+	// towards its lockout. If it also implements AccountWriter, ipmitool
+	// user set name/password/priv and user enable/disable write back.
+	Accounts Accounts
+	// Clock times the watchdog and handshake bookkeeping; nil is the real
+	// clock.
+	Clock clock.Clock
 }
 
 // selFile is the SEL journal's name under Config.StateDir.
@@ -89,9 +99,12 @@ func New(cfg Config, p Platform) (*Server, error) {
 	if cfg.Addr == "" {
 		return nil, errors.New("ipmi: config: Addr is empty (want host:port, e.g. 127.0.0.1:623)")
 	}
-	users, err := validateUsers(cfg.Users)
-	if err != nil {
-		return nil, fmt.Errorf("ipmi: config: %w", err)
+	var users []validUser
+	if cfg.Accounts == nil {
+		var err error
+		if users, err = validateUsers(cfg.Users); err != nil {
+			return nil, fmt.Errorf("ipmi: config: %w", err)
+		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -106,6 +119,10 @@ func New(cfg Config, p Platform) (*Server, error) {
 	selPath := ""
 	if cfg.StateDir != "" {
 		selPath = filepath.Join(cfg.StateDir, selFile)
+	}
+	var clk clock.Clock = clock.Real{}
+	if cfg.Clock != nil {
+		clk = cfg.Clock
 	}
 	m := newMachine(p, log)
 	m.pef.port = cmp.Or(cfg.PETPort, defaultPETPort)
@@ -129,6 +146,15 @@ func New(cfg Config, p Platform) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var live *liveUsers
+	var extra []command
+	if cfg.Accounts != nil {
+		b.Users = bmc.NewUserStore(bmc.WithMaxUsers(accountUsers))
+		live = newLiveUsers(cfg.Accounts, b.Users, clk, log)
+		live.sync(true)
+		w, _ := cfg.Accounts.(AccountWriter)
+		extra = userCommands(live, w, log)
+	}
 
 	ua, err := net.ResolveUDPAddr("udp", cfg.Addr)
 	if err != nil {
@@ -139,11 +165,15 @@ func New(cfg Config, p Platform) (*Server, error) {
 		return nil, fmt.Errorf("ipmi: listen on %s: %w", cfg.Addr, err)
 	}
 
-	reg := newRegistry(m, log)
+	reg := newRegistry(m, log, extra...)
+	var pc transport.PacketConn = conn
+	if live != nil {
+		pc = tapConn{UDPConn: conn, live: live}
+	}
 	s := &Server{
 		log:  log,
 		conn: conn,
-		srv:  server.NewServer(b, conn, server.WithHandlerRegistry(reg)),
+		srv:  server.NewServer(b, pc, server.WithHandlerRegistry(reg)),
 		m:    m,
 	}
 	// Subscribe now, so that events between New and Serve are queued.
@@ -153,7 +183,7 @@ func New(cfg Config, p Platform) (*Server, error) {
 	// After subscribing: what is already true at start-up is not news.
 	m.states.seed(p.Snapshot())
 	info := m.sel.Info()
-	log.Info("IPMI LAN listening", "addr", conn.LocalAddr().String(), "users", len(users),
+	log.Info("IPMI LAN listening", "addr", conn.LocalAddr().String(), "users", b.Users.CountEnabled()-1, "live_accounts", cfg.Accounts != nil,
 		"sel", cmp.Or(selPath, "(in memory)"), "sel_entries", info.Entries, "sel_capacity", info.Capacity, "sel_policy", info.Policy)
 	ok = true
 	return s, nil

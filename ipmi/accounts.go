@@ -1,0 +1,504 @@
+package ipmi
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bougou/go-ipmi/pkg/bmc"
+	"github.com/bougou/go-ipmi/pkg/handlers"
+	"github.com/bougou/go-ipmi/pkg/protocol"
+	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/bmcemu/bmcemu/platform/accounts"
+	"github.com/bmcemu/bmcemu/platform/clock"
+)
+
+// Accounts is the shared account database IPMI follows live
+// (*accounts.Store satisfies it). The user table go-ipmi authenticates
+// against is rebuilt from it at every RAKP Message 1 (so a password change,
+// a disabled account or an expired lockout takes effect on the next session)
+// and before every user command when Generation moved.
+type Accounts interface {
+	List() []accounts.Account
+	// Secret is the clear password RAKP keys its HMACs with; disabled and
+	// locked-out accounts have none.
+	Secret(user string) ([]byte, accounts.Account, bool)
+	// RecordFailure counts a failed RAKP authentication towards lockout.
+	RecordFailure(user string)
+	Generation() uint64
+}
+
+// AccountWriter is the optional write side of Accounts. With it, Set User
+// Name (rename), Set User Password (set, enable, disable) and Set User
+// Access (privilege) write back to the store; without it they answer D5h.
+type AccountWriter interface {
+	Modify(id int, u accounts.Update) (accounts.Account, error)
+}
+
+// accountUsers is the IPMI user-ID range of the store: 2..16.
+const accountUsers = accounts.MinUserID + accounts.MaxUsers - 1
+
+// roleToPriv and privToRole map store roles onto IPMI channel privileges.
+func roleToPriv(role string) bmc.PrivilegeLevel {
+	switch role {
+	case accounts.RoleAdministrator:
+		return bmc.PrivilegeLevelAdministrator
+	case accounts.RoleOperator:
+		return bmc.PrivilegeLevelOperator
+	}
+	return bmc.PrivilegeLevelUser
+}
+
+func privToRole(p bmc.PrivilegeLevel) (string, bool) {
+	switch p {
+	case bmc.PrivilegeLevelAdministrator:
+		return accounts.RoleAdministrator, true
+	case bmc.PrivilegeLevelOperator:
+		return accounts.RoleOperator, true
+	case bmc.PrivilegeLevelUser:
+		return accounts.RoleReadOnly, true
+	}
+	return "", false
+}
+
+// liveUsers keeps go-ipmi's user table in step with Accounts and reports
+// failed handshakes to it.
+type liveUsers struct {
+	acc   Accounts
+	users *bmc.UserStore
+	log   *slog.Logger
+
+	clk clock.Clock
+
+	mu     sync.Mutex
+	gen    uint64
+	synced bool
+	// Handshakes in flight: BMC session ID -> user named in RAKP1, and the
+	// console session ID -> BMC session ID pairing from Open Session.
+	byBMC     map[uint32]*handshake
+	byConsole map[uint32]uint32
+}
+
+// handshake is one RAKP exchange for a known user name.
+type handshake struct {
+	user     string
+	answered bool // RAKP3 arrived: its outcome decides
+}
+
+// abandonAfter is how long after a successful RAKP2 the console has to send
+// RAKP3. ipmitool and freeipmi send nothing at all when RAKP2's HMAC does
+// not match their password, so a handshake left there is counted as a
+// failed login; RAKP3 normally follows within milliseconds.
+const abandonAfter = 10 * time.Second
+
+// maxHandshakes bounds the in-flight handshake memo; abandoned handshakes
+// are forgotten wholesale when it fills.
+const maxHandshakes = 256
+
+func newLiveUsers(acc Accounts, users *bmc.UserStore, clk clock.Clock, log *slog.Logger) *liveUsers {
+	return &liveUsers{acc: acc, users: users, clk: clk, log: log,
+		byBMC: map[uint32]*handshake{}, byConsole: map[uint32]uint32{}}
+}
+
+// sync rebuilds the user table from the store; unless force, only when the
+// store's generation moved.
+func (l *liveUsers) sync(force bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	gen := l.acc.Generation()
+	if !force && l.synced && gen == l.gen {
+		return
+	}
+	l.gen, l.synced = gen, true
+	list := l.acc.List()
+	want := map[uint8]accounts.Account{}
+	for _, a := range list {
+		if a.ID >= accounts.MinUserID && a.ID <= accountUsers {
+			want[uint8(a.ID)] = a
+		}
+	}
+	// Pass 1: free the slots that are gone or renamed, so pass 2 never
+	// trips over a name still held by another slot.
+	for id := uint8(2); id <= accountUsers; id++ {
+		u, err := l.users.Get(id)
+		if err != nil {
+			continue
+		}
+		a, ok := want[id]
+		switch {
+		case !ok:
+			_ = l.users.Delete(id)
+		case a.UserName != u.Name:
+			_ = l.users.Update(id, func(u *bmc.User) error { u.Name = ""; return nil })
+		}
+	}
+	for id, a := range want {
+		secret, _, usable := l.acc.Secret(a.UserName)
+		err := l.users.Upsert(id, func(u *bmc.User) error {
+			u.Name = a.UserName
+			if usable {
+				u.SetPassword(secret)
+			} else {
+				u.SetPassword(nil)
+			}
+			u.Enabled = a.Enabled && usable
+			u.ChannelAccess[lanChannel] = bmc.UserChannelAccess{MaxPrivilege: roleToPriv(a.Role), Enabled: true}
+			return nil
+		})
+		if err != nil {
+			l.log.Warn("account not usable over IPMI", "user", a.UserName, "id", a.ID, "err", err)
+		}
+	}
+}
+
+// Handshake payload types (v2.0 Table 13-16).
+const (
+	payloadOpenSessionResp = 0x11
+	payloadRAKP1           = 0x12
+	payloadRAKP2           = 0x13
+	payloadRAKP3           = 0x14
+	payloadRAKP4           = 0x15
+)
+
+// handshakePayload returns the payload type and body of a pre-session
+// RMCP+ packet.
+func handshakePayload(pkt []byte) (uint8, []byte, bool) {
+	if len(pkt) < 16 || pkt[3]&0x1F != 0x07 || pkt[4] != 0x06 {
+		return 0, nil, false
+	}
+	sid, _, typ, _, payload, ok := protocol.ParseRMCPPlusHeader(pkt)
+	if !ok || sid != 0 {
+		return 0, nil, false
+	}
+	return typ, payload, true
+}
+
+// inbound watches a packet before go-ipmi sees it.
+func (l *liveUsers) inbound(pkt []byte) {
+	typ, p, ok := handshakePayload(pkt)
+	if !ok {
+		return
+	}
+	switch typ {
+	case payloadRAKP1:
+		// tag, reserved(3), BMC session ID(4), console random(16), role,
+		// reserved(2), name length, name.
+		if len(p) < 28 {
+			return
+		}
+		l.sync(true)
+		n := int(p[27])
+		if n == 0 || len(p) < 28+n {
+			return
+		}
+		l.remember(binary.LittleEndian.Uint32(p[4:8]), string(p[28:28+n]))
+	case payloadRAKP3:
+		// tag, status, reserved(2), BMC session ID(4): a non-zero status is
+		// the console rejecting RAKP2, i.e. a password mismatch.
+		if len(p) < 8 {
+			return
+		}
+		bmcID := binary.LittleEndian.Uint32(p[4:8])
+		if p[1] != 0 {
+			l.failed(bmcID, p[1])
+			return
+		}
+		l.mu.Lock()
+		if h := l.byBMC[bmcID]; h != nil {
+			h.answered = true
+		}
+		l.mu.Unlock()
+	}
+}
+
+// outbound watches a packet go-ipmi sends.
+func (l *liveUsers) outbound(pkt []byte) {
+	typ, p, ok := handshakePayload(pkt)
+	if !ok {
+		return
+	}
+	switch typ {
+	case payloadOpenSessionResp:
+		// tag, status, max priv, reserved, console ID(4), BMC ID(4).
+		if len(p) >= 12 && p[1] == 0 {
+			l.mu.Lock()
+			if len(l.byConsole) >= maxHandshakes {
+				clear(l.byConsole)
+			}
+			l.byConsole[binary.LittleEndian.Uint32(p[4:8])] = binary.LittleEndian.Uint32(p[8:12])
+			l.mu.Unlock()
+		}
+	case payloadRAKP2:
+		// tag, status, reserved(2), console ID(4). Only a handshake the BMC
+		// accepted (known, enabled, unlocked user) can fail on the password.
+		if len(p) < 8 {
+			return
+		}
+		l.mu.Lock()
+		bmcID, ok := l.byConsole[binary.LittleEndian.Uint32(p[4:8])]
+		h := l.byBMC[bmcID]
+		if !ok || h == nil {
+			l.mu.Unlock()
+			return
+		}
+		if p[1] != 0 {
+			delete(l.byBMC, bmcID)
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		l.clk.AfterFunc(abandonAfter, func() {
+			l.mu.Lock()
+			abandoned := l.byBMC[bmcID] == h && !h.answered
+			l.mu.Unlock()
+			if abandoned {
+				l.failed(bmcID, 0)
+			}
+		})
+	case payloadRAKP4:
+		// tag, status, reserved(2), console ID(4).
+		if len(p) < 8 {
+			return
+		}
+		l.mu.Lock()
+		console := binary.LittleEndian.Uint32(p[4:8])
+		bmcID, ok := l.byConsole[console]
+		delete(l.byConsole, console)
+		l.mu.Unlock()
+		if !ok {
+			return
+		}
+		// 0Dh: the console's RAKP3 HMAC did not match (or the account is
+		// disabled); 0Fh: a malformed RAKP3 integrity value.
+		if p[1] == 0x0D || p[1] == 0x0F {
+			l.failed(bmcID, p[1])
+			return
+		}
+		l.mu.Lock()
+		delete(l.byBMC, bmcID)
+		l.mu.Unlock()
+	}
+}
+
+func (l *liveUsers) remember(bmcID uint32, user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.byBMC) >= maxHandshakes {
+		clear(l.byBMC)
+	}
+	l.byBMC[bmcID] = &handshake{user: user}
+}
+
+func (l *liveUsers) failed(bmcID uint32, status byte) {
+	l.mu.Lock()
+	h, ok := l.byBMC[bmcID]
+	delete(l.byBMC, bmcID)
+	l.mu.Unlock()
+	if !ok {
+		return
+	}
+	l.log.Info("IPMI authentication failed", "user", h.user, "rakp_status", status)
+	l.acc.RecordFailure(h.user)
+}
+
+// tapConn is the server socket with the handshake watched both ways.
+type tapConn struct {
+	*net.UDPConn
+	live *liveUsers
+}
+
+func (c tapConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.UDPConn.ReadFrom(b)
+	if err == nil {
+		c.live.inbound(b[:n])
+	}
+	return n, addr, err
+}
+
+func (c tapConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	c.live.outbound(b)
+	return c.UDPConn.WriteTo(b, addr)
+}
+
+// accountCode maps a store error to a completion code.
+func accountCode(err error) types.CompletionCode {
+	switch {
+	case err == nil:
+		return types.CodeOK
+	case errors.Is(err, accounts.ErrLastAdmin), errors.Is(err, accounts.ErrPersist):
+		return types.CodeNotSupported // D5h: not in the present state
+	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, accounts.ErrPasswordLength),
+		errors.Is(err, accounts.ErrUserName), errors.Is(err, accounts.ErrExists), errors.Is(err, accounts.ErrRole):
+		return types.CodeRequestDataFieldInvalid
+	}
+	return types.CodeUnspecifiedError
+}
+
+// userCommands are the user-management handlers over a live store; the
+// read commands (Get User Access, Get User Name) stay go-ipmi's, reading a
+// table synced first.
+func userCommands(l *liveUsers, w AccountWriter, log *slog.Logger) []command {
+	fallback := handlers.NewRegistry()
+	handlers.RegisterUserHandlers(fallback)
+	synced := func(c types.Command) handlers.HandlerFunc {
+		return func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+			l.sync(false)
+			return fallback.Dispatch(ctx, hctx, uint8(c.NetFn), c.ID, req)
+		}
+	}
+	user, admin := bmc.PrivilegeLevelUser, bmc.PrivilegeLevelAdministrator
+	cmds := []command{
+		{types.CommandGetUserAccess, user, synced(types.CommandGetUserAccess)},
+		{types.CommandGetUsername, user, synced(types.CommandGetUsername)},
+	}
+	if w == nil {
+		return append(cmds,
+			command{types.CommandSetUsername, admin, readOnlyAccounts},
+			command{types.CommandSetUserPassword, admin, readOnlyAccounts},
+			command{types.CommandSetUserAccess, admin, readOnlyAccounts})
+	}
+	return append(cmds,
+		command{types.CommandSetUsername, admin, handleSetUserName(l, w, log)},
+		command{types.CommandSetUserPassword, admin, handleSetUserPassword(l, w, synced(types.CommandSetUserPassword), log)},
+		command{types.CommandSetUserAccess, admin, handleSetUserAccess(l, w, log)})
+}
+
+func readOnlyAccounts(context.Context, *handlers.HandlerContext, []byte) ([]byte, types.CompletionCode, error) {
+	return nil, types.CodeNotSupported, nil
+}
+
+// handleSetUserName (App 45h): renames an existing account. A new account
+// cannot be created over IPMI: the store assigns IDs itself and needs a
+// password and role at creation, so an empty slot answers D5h.
+func handleSetUserName(l *liveUsers, w AccountWriter, log *slog.Logger) handlers.HandlerFunc {
+	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+		if len(req) < 1+bmc.MaxUserNameLen {
+			return nil, types.CodeRequestDataTruncated, nil
+		}
+		if len(req) > 1+bmc.MaxUserNameLen {
+			return nil, types.CodeRequestDataLengthInvalid, nil
+		}
+		id := int(req[0] & 0x3f)
+		if id < accounts.MinUserID || id > accountUsers {
+			return nil, types.CodeParameterOutOfRange, nil
+		}
+		name := string(bytes.TrimRight(req[1:], "\x00"))
+		if !l.exists(id) {
+			return nil, types.CodeNotSupported, nil
+		}
+		if name == "" || !printableASCII(name) {
+			return nil, types.CodeRequestDataFieldInvalid, nil
+		}
+		_, err := w.Modify(id, accounts.Update{UserName: &name})
+		l.sync(true)
+		if err != nil {
+			log.Info("Set User Name refused", "id", id, "err", err)
+		}
+		return nil, accountCode(err), nil
+	}
+}
+
+func (l *liveUsers) exists(id int) bool {
+	for _, a := range l.acc.List() {
+		if a.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Set User Password operations (Table 22-33).
+const (
+	pwDisable = 0x00
+	pwEnable  = 0x01
+	pwSet     = 0x02
+	pwTest    = 0x03
+)
+
+// handleSetUserPassword (App 47h): set, enable and disable write to the
+// store; test compares against the synced table.
+func handleSetUserPassword(l *liveUsers, w AccountWriter, test handlers.HandlerFunc, log *slog.Logger) handlers.HandlerFunc {
+	return func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+		if len(req) < 2 {
+			return nil, types.CodeRequestDataTruncated, nil
+		}
+		id := int(req[0] & 0x3f)
+		if id < accounts.MinUserID || id > accountUsers || req[1]&^0x03 != 0 {
+			return nil, types.CodeRequestDataFieldInvalid, nil
+		}
+		op := req[1] & 0x03
+		size := 16
+		if req[0]&0x80 != 0 {
+			size = 20
+		}
+		if op == pwTest {
+			return test(ctx, hctx, req)
+		}
+		var u accounts.Update
+		switch op {
+		case pwSet:
+			if len(req) < 2+size {
+				return nil, types.CodeRequestDataTruncated, nil
+			}
+			if len(req) > 2+size {
+				return nil, types.CodeRequestDataLengthInvalid, nil
+			}
+			pw := string(bytes.TrimRight(req[2:], "\x00"))
+			if strings.ContainsRune(pw, 0) {
+				return nil, types.CodeRequestDataFieldInvalid, nil
+			}
+			u.Password = &pw
+		case pwEnable, pwDisable:
+			on := op == pwEnable
+			u.Enabled = &on
+		}
+		_, err := w.Modify(id, u)
+		l.sync(true)
+		if err != nil {
+			log.Info("Set User Password refused", "id", id, "operation", op, "err", err)
+		}
+		return nil, accountCode(err), nil
+	}
+}
+
+// handleSetUserAccess (App 43h): the privilege limit becomes the account's
+// role. Per-channel flags (callback only, link auth, IPMI messaging) are
+// not kept: the store has no per-channel settings.
+func handleSetUserAccess(l *liveUsers, w AccountWriter, log *slog.Logger) handlers.HandlerFunc {
+	return func(_ context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+		if len(req) < 3 {
+			return nil, types.CodeRequestDataTruncated, nil
+		}
+		if len(req) > 4 {
+			return nil, types.CodeRequestDataLengthInvalid, nil
+		}
+		ch := req[0] & 0x0f
+		if ch != lanChannel && ch != 0x0e {
+			return nil, types.CodeRequestDataFieldInvalid, nil
+		}
+		id := int(req[1] & 0x3f)
+		if id < accounts.MinUserID || id > accountUsers {
+			return nil, types.CodeRequestDataFieldInvalid, nil
+		}
+		if len(req) == 4 && req[3]&0x0f != 0 {
+			return nil, types.CodeRequestDataFieldInvalid, nil
+		}
+		role, ok := privToRole(bmc.PrivilegeLevel(req[2] & 0x0f))
+		if !ok {
+			return nil, types.CodeRequestDataFieldInvalid, nil
+		}
+		_, err := w.Modify(id, accounts.Update{Role: &role})
+		l.sync(true)
+		if err != nil {
+			log.Info("Set User Access refused", "id", id, "err", err)
+		}
+		return nil, accountCode(err), nil
+	}
+}

@@ -32,11 +32,7 @@ func newPlatform(t testing.TB) *platform.Platform {
 
 func newHandler(t testing.TB, p Platform) http.Handler {
 	t.Helper()
-	h, err := New(Config{Accounts: testAccounts}, p)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return h
+	return newHandlerCfg(t, p, Config{})
 }
 
 func insert(t testing.TB, p *platform.Platform, slot string, gib int) {

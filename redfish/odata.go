@@ -27,6 +27,11 @@ const (
 	typeRoleCollection    = "#RoleCollection.RoleCollection"
 	typeRole              = "#Role.v1_3_3.Role"
 	typeMessage           = "#Message.v1_3_0.Message"
+
+	typeLogServiceCollection = "#LogServiceCollection.LogServiceCollection"
+	typeLogService           = "#LogService.v1_9_0.LogService"
+	typeLogEntryCollection   = "#LogEntryCollection.LogEntryCollection"
+	typeLogEntry             = "#LogEntry.v1_21_0.LogEntry"
 )
 
 // Versions of the protocol and registries the service speaks.

@@ -91,6 +91,44 @@ var privilegeMap = map[string]operationMap{
 	"EventDestinationCollection":    readLogin(privConfigureManager, privConfigureComponents),
 	"MessageRegistryFileCollection": readLogin(privConfigureManager),
 	"MessageRegistryFile":           readLogin(privConfigureManager),
+	"LogServiceCollection":          readLogin(privConfigureManager),
+	"LogService":                    readLogin(privConfigureManager),
+	"LogEntryCollection":            readLogin(privConfigureManager),
+	"LogEntry":                      readLogin(privConfigureManager),
+	"EventDestination": {
+		"GET": any1(privLogin), "HEAD": any1(privLogin),
+		"PATCH": any1(privConfigureManager, privConfigureSelf), "PUT": any1(privConfigureManager, privConfigureSelf),
+		"POST": any1(privConfigureManager, privConfigureSelf), "DELETE": any1(privConfigureManager, privConfigureSelf),
+	},
+}
+
+// subordinateOverrides are the registry's SubordinateOverrides for the
+// entities served below another: keyed by the Targets chain then the
+// entity, they replace the methods they name. Logs of a ComputerSystem
+// are managed with ConfigureComponents, not ConfigureManager.
+var subordinateOverrides = map[string]operationMap{
+	"ComputerSystem/LogServiceCollection":                                        writeOnly(privConfigureComponents),
+	"ComputerSystem/LogServiceCollection/LogService":                             writeOnly(privConfigureComponents),
+	"ComputerSystem/LogServiceCollection/LogService/LogEntryCollection":          writeOnly(privConfigureComponents),
+	"ComputerSystem/LogServiceCollection/LogService/LogEntryCollection/LogEntry": writeOnly(privConfigureComponents),
+}
+
+func writeOnly(writers ...string) operationMap {
+	w := any1(writers...)
+	return operationMap{"PATCH": w, "PUT": w, "POST": w, "DELETE": w}
+}
+
+// allowedUnder is allowed with the SubordinateOverrides of the chain of
+// entities above entity applied.
+func allowedUnder(role, under, entity, method string, self bool) bool {
+	if under != "" {
+		if ov, ok := subordinateOverrides[under+"/"+entity]; ok {
+			if alts, ok := ov[method]; ok {
+				return satisfies(role, alts, self)
+			}
+		}
+	}
+	return allowed(role, entity, method, self)
 }
 
 // allowed reports whether role may perform method on entity. self says
@@ -101,8 +139,12 @@ func allowed(role, entity, method string, self bool) bool {
 	if !ok {
 		return false
 	}
+	return satisfies(role, ops[method], self)
+}
+
+func satisfies(role string, alts [][]string, self bool) bool {
 	have := rolePrivileges(role)
-	for _, alt := range ops[method] {
+	for _, alt := range alts {
 		ok := true
 		for _, p := range alt {
 			switch p {

@@ -163,3 +163,99 @@ func TestPrivilegeMatrix(t *testing.T) {
 		t.Errorf("admin DELETE reader session: %d", w.Code)
 	}
 }
+
+// The SubordinateOverrides the service applies are the registry's.
+func TestSubordinateOverridesMatchRegistry(t *testing.T) {
+	var reg struct {
+		Mappings []struct {
+			Entity               string
+			SubordinateOverrides []struct {
+				Targets      []string
+				OperationMap map[string][]struct{ Privilege []string }
+			}
+		}
+	}
+	if err := json.Unmarshal(registryFile(t, "Redfish_1.8.0_PrivilegeRegistry.json"), &reg); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, m := range reg.Mappings {
+		for _, o := range m.SubordinateOverrides {
+			key := strings.Join(o.Targets, "/") + "/" + m.Entity
+			ours, ok := subordinateOverrides[key]
+			if !ok {
+				continue
+			}
+			found[key] = true
+			for method, alts := range o.OperationMap {
+				var want [][]string
+				for _, a := range alts {
+					want = append(want, a.Privilege)
+				}
+				if !slices.EqualFunc(ours[method], want, slices.Equal) {
+					t.Errorf("%s %s: ours %v, registry %v", key, method, ours[method], want)
+				}
+			}
+			if len(ours) != len(o.OperationMap) {
+				t.Errorf("%s: ours overrides %d methods, registry %d", key, len(ours), len(o.OperationMap))
+			}
+		}
+	}
+	for k := range subordinateOverrides {
+		if !found[k] {
+			t.Errorf("override %s is not in the registry", k)
+		}
+	}
+}
+
+func TestEventMessagesMatchRegistries(t *testing.T) {
+	files := map[string]string{resourceEventRegistry: "ResourceEvent.1.4.3.json", platformRegistry: "Platform.1.3.2.json"}
+	regs := map[string]map[string]struct {
+		Message, MessageSeverity, Resolution string
+		ParamTypes                           []string
+	}{}
+	for id, f := range files {
+		var reg struct {
+			Messages map[string]struct {
+				Message, MessageSeverity, Resolution string
+				ParamTypes                           []string
+			}
+		}
+		if err := json.Unmarshal(registryFile(t, f), &reg); err != nil {
+			t.Fatal(err)
+		}
+		regs[id] = reg.Messages
+	}
+	for full, m := range dmtfEventMessages {
+		i := strings.LastIndex(full, ".")
+		r, ok := regs[full[:i]][full[i+1:]]
+		if !ok || r.Message != m.text || r.MessageSeverity != m.severity || r.Resolution != m.resolution || len(r.ParamTypes) != m.args {
+			t.Errorf("%s differs from its registry", full)
+		}
+	}
+}
+
+func TestLogPrivileges(t *testing.T) {
+	ops := Account{UserName: "op", Password: "operator-pw", Role: RoleOperator}
+	h := newHandlerCfg(t, newPlatform(t), Config{SEL: newSEL(t), Accounts: append(slices.Clone(testAccounts), ops)})
+	clear := "/redfish/v1/Systems/1/LogServices/SEL/Actions/LogService.ClearLog"
+	for _, c := range []struct {
+		user, pass string
+		method     string
+		target     string
+		want       int
+	}{
+		{"reader", "reader-pw", http.MethodGet, "/redfish/v1/Systems/1/LogServices/SEL/Entries", http.StatusOK},
+		{"reader", "reader-pw", http.MethodGet, "/redfish/v1/Systems/1/LogServices/SEL/Entries/1", http.StatusOK},
+		{"reader", "reader-pw", http.MethodPost, clear, http.StatusForbidden},
+		// ConfigureComponents, by the ComputerSystem override.
+		{"op", "operator-pw", http.MethodPost, clear, http.StatusNoContent},
+		{adminUser, adminPass, http.MethodPost, clear, http.StatusNoContent},
+		{adminUser, adminPass, http.MethodPatch, "/redfish/v1/Systems/1/LogServices/SEL", http.StatusMethodNotAllowed},
+		{adminUser, adminPass, http.MethodDelete, "/redfish/v1/Systems/1/LogServices/SEL/Entries/1", http.StatusMethodNotAllowed},
+	} {
+		if w := do(t, h, c.method, c.target, basic(c.user, c.pass)); w.Code != c.want {
+			t.Errorf("%s %s %s: %d, want %d (%s)", c.user, c.method, c.target, w.Code, c.want, w.Body)
+		}
+	}
+}

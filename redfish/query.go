@@ -285,7 +285,7 @@ func (s *service) resolve(r *request, path string) ([]byte, bool) {
 	}
 	sub := &request{c: r.c, snap: r.snap, params: params, who: r.who, authed: r.authed}
 	if !res.public {
-		if !r.authed || !allowed(r.who.role, res.entity, http.MethodGet, res.self != nil && res.self(sub)) {
+		if !r.authed || !allowedUnder(r.who.role, res.under, res.entity, http.MethodGet, res.self != nil && res.self(sub)) {
 			return nil, false
 		}
 	}

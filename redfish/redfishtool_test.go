@@ -92,6 +92,23 @@ func TestRedfishtool(t *testing.T) {
 	}
 }
 
+// TestRedfishtoolSEL reads the SEL log service the way an operator's
+// script would: raw GETs of the service and its entries.
+func TestRedfishtoolSEL(t *testing.T) {
+	bin := redfishtoolBinary(t)
+	srv := httptest.NewServer(newHandlerCfg(t, newPlatform(t), Config{SEL: newSEL(t)}))
+	defer srv.Close()
+	svc := redfishtool(t, bin, srv, "raw", "GET", "/redfish/v1/Systems/1/LogServices/SEL")
+	if svc["LogEntryType"] != "SEL" || path(t, svc, "Entries", "@odata.id") != "/redfish/v1/Systems/1/LogServices/SEL/Entries" {
+		t.Errorf("SEL = %v", svc)
+	}
+	entries := redfishtool(t, bin, srv, "raw", "GET", "/redfish/v1/Systems/1/LogServices/SEL/Entries")
+	if entries["Members@odata.count"] != 6.0 || path(t, entries, "Members", 0, "MessageId") != "0x6F36FF01" ||
+		path(t, entries, "Members", 0, "Message") != "Memory CPU0_DIMM_A2: Presence detected asserted" {
+		t.Errorf("SEL entries = %v", entries)
+	}
+}
+
 // TestRedfishtoolSessionsHTTPS drives redfishtool the way an operator
 // would against a BMC: HTTPS always (-S Always) with a login session
 // (-A Session), which redfishtool creates by POST to Sessions and ends with

@@ -51,6 +51,7 @@ type writeFunc func(*request) (*response, error)
 // resource is one URI template and what it supports.
 type resource struct {
 	entity     string // privilege registry entity
+	under      string // entities above it, for SubordinateOverrides ("ComputerSystem/LogServiceCollection")
 	get        getFunc
 	patch      writeFunc
 	post       writeFunc
@@ -138,7 +139,7 @@ func (s *service) wrap(res *resource, method string) gin.HandlerFunc {
 			// own Password; patchAccount refuses every other property.
 			selfPassword := res.entity == "ManagerAccount" && method == http.MethodPatch && self &&
 				hasPrivilege(req.who.role, privConfigureSelf)
-			if !allowed(req.who.role, res.entity, method, self) && !selfPassword {
+			if !allowedUnder(req.who.role, res.under, res.entity, method, self) && !selfPassword {
 				s.fail(c, errInsufficientPrivilege())
 				return
 			}

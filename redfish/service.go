@@ -5,6 +5,7 @@
 package redfish
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,22 @@ type Config struct {
 	// PreconditionRequired. Off by default because common clients
 	// (python-sushy, Ansible) PATCH without it.
 	RequireIfMatch bool
+
+	// SEL is the IPMI System Event Log (ipmi.Server.SEL()), served as
+	// Systems/1/LogServices/SEL; nil leaves only the Event log.
+	SEL SELLog
+	// SensorResolver maps a SEL record's sensor to its slot for
+	// OriginOfCondition; nil uses bmcemu's IPMI numbering (Memory sensor
+	// = slot ordinal + 1, Slot/Connector sensor = 60h + ordinal).
+	SensorResolver SensorResolver
+	// Events is the platform's event stream for the Event log, SSE and
+	// push subscriptions; nil uses the Platform when it implements
+	// EventSource (as *platform.Platform does). The handler then runs a
+	// goroutine until its Close method is called.
+	Events EventSource
+	// EventBuffer is how many events the Event log and the SSE replay
+	// buffer (Last-Event-ID) keep; 0 is 1000.
+	EventBuffer int
 }
 
 type service struct {
@@ -63,6 +80,14 @@ type service struct {
 	now            func() time.Time
 	requireIfMatch bool
 	resources      []*resource
+
+	sel            SELLog
+	sensorResolver SensorResolver
+	hub            *eventHub
+	subs           *subscriptions
+	pumpDropped    uint64
+	stop           context.CancelFunc
+	done           chan struct{}
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -72,10 +97,12 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	if p == nil {
 		return nil, errors.New("redfish: nil platform")
 	}
-	s := &service{platform: p, log: cfg.Logger, now: cfg.Now, requireIfMatch: cfg.RequireIfMatch}
+	s := &service{platform: p, log: cfg.Logger, now: cfg.Now, requireIfMatch: cfg.RequireIfMatch,
+		sel: cfg.SEL, sensorResolver: cfg.SensorResolver}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.hub = newEventHub(cfg.EventBuffer, s.log)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -113,7 +140,35 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	e.UseRawPath = true
 	e.UnescapePathValues = true
 	s.routes(e)
-	return &handler{engine: e}, nil
+	h := &handler{engine: e, svc: s}
+	src := cfg.Events
+	if src == nil {
+		src, _ = p.(EventSource)
+	}
+	if src != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stop, s.done = cancel, make(chan struct{})
+		sub := src.Subscribe("redfish", 4096)
+		go func() {
+			defer close(s.done)
+			s.pump(ctx, sub)
+		}()
+	}
+	return h, nil
+}
+
+// Close stops the event pump and the deliveries of push subscriptions.
+// The handler keeps serving requests.
+func (h *handler) Close() error {
+	s := h.svc
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
+	if s.subs != nil {
+		s.subs.close()
+	}
+	return nil
 }
 
 // routes is the URI map of the service.
@@ -130,6 +185,11 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSystems, resource{entity: "ComputerSystemCollection", get: s.getSystems})
 	s.handle(e, pathSystems+"/:system", resource{entity: "ComputerSystem", get: s.getSystem})
 	s.handle(e, pathSystems+"/:system/Actions/ComputerSystem.Reset", resource{entity: "ComputerSystem", post: s.postReset})
+	s.handle(e, pathSystems+"/:system/LogServices", resource{entity: "LogServiceCollection", under: "ComputerSystem", get: s.getLogServices})
+	s.handle(e, pathSystems+"/:system/LogServices/:log", resource{entity: "LogService", under: "ComputerSystem/LogServiceCollection", get: s.getLogService})
+	s.handle(e, pathSystems+"/:system/LogServices/:log/Actions/LogService.ClearLog", resource{entity: "LogService", under: "ComputerSystem/LogServiceCollection", post: s.postClearLog})
+	s.handle(e, pathSystems+"/:system/LogServices/:log/Entries", resource{entity: "LogEntryCollection", under: "ComputerSystem/LogServiceCollection/LogService", get: s.getLogEntries})
+	s.handle(e, pathSystems+"/:system/LogServices/:log/Entries/:entry", resource{entity: "LogEntry", under: "ComputerSystem/LogServiceCollection/LogService/LogEntryCollection", get: s.getLogEntry})
 	s.handle(e, pathSystems+"/:system/Memory", resource{entity: "MemoryCollection", get: s.getMemoryCollection})
 	s.handle(e, pathSystems+"/:system/Memory/:memory", resource{entity: "Memory", get: s.getMemory, patch: s.patchMemory})
 	s.handle(e, pathChassis, resource{entity: "ChassisCollection", get: s.getChassisCollection})
@@ -208,6 +268,7 @@ func (s *service) recoverPanics(c *gin.Context) {
 // handler normalises the request path before routing.
 type handler struct {
 	engine *gin.Engine
+	svc    *service
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

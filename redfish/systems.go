@@ -22,6 +22,7 @@ type computerSystem struct {
 	Status        status        `json:"Status"`
 	MemorySummary memorySummary `json:"MemorySummary"`
 	Memory        link          `json:"Memory"`
+	LogServices   link          `json:"LogServices"`
 	Links         systemLinks   `json:"Links"`
 	Actions       systemActions `json:"Actions"`
 	// Boot is reported (clients such as sushy require it) but the host
@@ -143,7 +144,8 @@ func (s *service) getSystem(r *request) (any, error) {
 			MemoryMirroring: "None",
 			Status:          statusOK(),
 		},
-		Memory: link{ID: memoryCollectionPath()},
+		Memory:      link{ID: memoryCollectionPath()},
+		LogServices: link{ID: logServicesPath()},
 		Links: systemLinks{
 			Chassis:   links(chassisPath()),
 			ManagedBy: links(managerPath()),

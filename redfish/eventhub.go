@@ -1,0 +1,199 @@
+package redfish
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform/events"
+)
+
+// EventSource is the platform's ordered event stream; *platform.Platform
+// implements it. A Platform that implements it feeds the Event log, SSE and
+// push subscriptions.
+type EventSource interface {
+	Subscribe(name string, depth int) *events.Subscription
+}
+
+// rfEvent is one Redfish event as the service keeps it.
+type rfEvent struct {
+	ID         uint64
+	Time       time.Time
+	MessageID  string // full: Prefix.Major.Minor.Errata.Key
+	Args       []string
+	Severity   string
+	Message    string
+	Resolution string
+	Origin     string // @odata.id, "" for none
+}
+
+// listener receives every event published after it joined, through a
+// bounded queue; a full queue marks it overflowed instead of blocking.
+type listener struct {
+	c        chan rfEvent
+	name     string
+	dropped  uint64
+	overflow chan struct{} // closed at the first drop
+}
+
+// eventHub numbers events, keeps the last cap of them (the Event log and
+// the SSE replay buffer) and fans them out to listeners without ever
+// blocking the publisher.
+type eventHub struct {
+	mu        sync.Mutex
+	log       *slog.Logger
+	cap       int
+	ring      []rfEvent // oldest first
+	next      uint64    // next EventId
+	logFrom   uint64    // the Event log shows IDs >= logFrom (ClearLog)
+	listeners map[*listener]struct{}
+}
+
+func newEventHub(capacity int, log *slog.Logger) *eventHub {
+	if capacity < 1 {
+		capacity = defaultEventBuffer
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &eventHub{log: log, cap: capacity, next: 1, logFrom: 1, listeners: map[*listener]struct{}{}}
+}
+
+// defaultEventBuffer is the replay depth for Last-Event-ID and the Event
+// log's size: five times bmcweb's 200.
+const defaultEventBuffer = 1000
+
+func (h *eventHub) capacity() int { return h.cap }
+
+// publish stamps and keeps one event and hands it to every listener.
+func (h *eventHub) publish(at time.Time, spec eventSpec) rfEvent {
+	m, ok := eventMessages[spec.id]
+	if !ok {
+		m = registryMessage{severity: "OK", text: spec.id}
+	}
+	args := make([]string, m.args)
+	copy(args, spec.args)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ev := rfEvent{ID: h.next, Time: at.UTC(), MessageID: spec.id, Args: args, Severity: m.severity,
+		Message: formatMessage(m.text, args), Resolution: m.resolution, Origin: spec.origin}
+	h.next++
+	if len(h.ring) == h.cap {
+		copy(h.ring, h.ring[1:])
+		h.ring = h.ring[:h.cap-1]
+	}
+	h.ring = append(h.ring, ev)
+	for l := range h.listeners {
+		select {
+		case l.c <- ev:
+		default:
+			l.dropped++
+			if l.dropped == 1 {
+				close(l.overflow)
+			}
+			h.log.Warn("redfish: event listener queue full; event dropped", "listener", l.name, "event_id", ev.ID, "dropped_total", l.dropped)
+		}
+	}
+	return ev
+}
+
+// listen registers a listener and returns, atomically with it, the kept
+// events with ID > after, so nothing falls between replay and live.
+func (h *eventHub) listen(name string, depth int, after uint64) (*listener, []rfEvent) {
+	l := &listener{c: make(chan rfEvent, depth), name: name, overflow: make(chan struct{})}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var replay []rfEvent
+	for _, ev := range h.ring {
+		if ev.ID > after {
+			replay = append(replay, ev)
+		}
+	}
+	h.listeners[l] = struct{}{}
+	return l, replay
+}
+
+func (h *eventHub) logEvents() []rfEvent {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []rfEvent
+	for _, ev := range h.ring {
+		if ev.ID >= h.logFrom {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func (h *eventHub) logEvent(id uint64) (rfEvent, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if id < h.logFrom || len(h.ring) == 0 || id < h.ring[0].ID {
+		return rfEvent{}, false
+	}
+	i := int(id - h.ring[0].ID)
+	if i >= len(h.ring) {
+		return rfEvent{}, false
+	}
+	return h.ring[i], true
+}
+
+// logOverflow reports whether events since the last ClearLog were lost
+// to wrapping.
+func (h *eventHub) logOverflow() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.ring) > 0 && h.ring[0].ID > h.logFrom
+}
+
+func (h *eventHub) clearLog() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.logFrom = h.next
+}
+
+// pump turns platform facts into Redfish events until ctx ends or the
+// subscription closes.
+func (s *service) pump(ctx context.Context, sub *events.Subscription) {
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case rec, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			for _, spec := range translate(rec.Event) {
+				ev := s.hub.publish(rec.Time, spec)
+				s.subs.dispatch(ev)
+			}
+			if d := sub.Dropped(); d > s.pumpDropped {
+				s.log.Warn("redfish: platform events lost before translation", "dropped_total", d)
+				s.pumpDropped = d
+			}
+		}
+	}
+}
+
+// eventLogEntry renders an event as an Event log entry.
+func eventLogEntry(ev rfEvent) logEntry {
+	id := strconv.FormatUint(ev.ID, 10)
+	le := logEntry{
+		odata:       odata{ID: logEntryPath(eventServiceID, id), Type: typeLogEntry},
+		ID:          id,
+		Name:        "Event Log Entry " + id,
+		EntryType:   "Event",
+		Created:     ev.Time.Format(time.RFC3339),
+		Severity:    ev.Severity,
+		Message:     ev.Message,
+		MessageID:   ev.MessageID,
+		MessageArgs: ev.Args,
+	}
+	if ev.Origin != "" {
+		le.Links = &logEntryLink{OriginOfCondition: link{ID: ev.Origin}}
+	}
+	return le
+}

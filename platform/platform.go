@@ -532,7 +532,7 @@ func (p *Platform) Insert(slot string, img []byte) (*Module, error) {
 	if err := p.smc.Insert(slot, img); err != nil {
 		return nil, p.undoInsert(slot, err)
 	}
-	p.publish(now, events.ModuleInserted{Slot: slot, Module: mod.SPD})
+	p.publish(p.clock.Now(), events.ModuleInserted{Slot: slot, Module: mod.SPD})
 	if err := p.smc.CloseLatch(slot); err != nil {
 		return mod, fmt.Errorf("insert into %s: close latch: %w", slot, hwErr(err))
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
@@ -35,7 +38,7 @@ func newCtlCmd() *cobra.Command {
 	o := &ctlOptions{}
 	cmd := &cobra.Command{
 		Use:   "ctl",
-		Short: "Act on the emulated server's physical world (seat and pull DIMMs) through the control API",
+		Short: "Act on the emulated server's physical world (DIMMs, attention buttons, faults) and read its OS's view, through the control API",
 		PersistentPreRunE: func(*cobra.Command, []string) error {
 			if o.output != "table" && o.output != "json" {
 				return fmt.Errorf("-o %q: want table or json", o.output)
@@ -49,7 +52,8 @@ func newCtlCmd() *cobra.Command {
 	pf.StringVarP(&o.password, "password", "p", envOr("BMCEMU_PASSWORD", "password"), "password (env BMCEMU_PASSWORD)")
 	pf.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "request timeout")
-	cmd.AddCommand(ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o))
+	cmd.AddCommand(ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o), ctlAttention(o), ctlLatch(o), ctlFault(o), ctlEvents(o),
+		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o))
 	return cmd
 }
 
@@ -129,15 +133,16 @@ func ctlSlots(o *ctlOptions) *cobra.Command {
 
 func printSlots(w io.Writer, slots []control.Slot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLOT\tSOCKET\tCHANNEL\tSTATE\tCAPACITY\tTYPE\tSPEED\tRANKS\tMANUFACTURER\tPART NUMBER\tSERIAL")
+	fmt.Fprintln(tw, "SLOT\tSOCKET\tCHANNEL\tSTATE\tCAPACITY\tTYPE\tSPEED\tRANKS\tMANUFACTURER\tPART NUMBER\tSERIAL\tSTATUS\tHEALTH\tPOWER\tLED\tREASON")
 	for _, s := range slots {
+		tail := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", orDash(s.Status), orDash(s.Health), orDash(s.Power), orDash(s.AttentionLED), orDash(s.Reason))
 		if s.Module == nil {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\n", s.Name, s.Socket, s.Channel, s.State)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t%s\n", s.Name, s.Socket, s.Channel, s.State, tail)
 			continue
 		}
 		m := s.Module
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d GiB\t%s %s\t%d MT/s\t%d\t%s\t%s\t%s\n", s.Name, s.Socket, s.Channel, s.State,
-			m.CapacityMiB/1024, m.Type, m.BaseModule, m.SpeedMTs, m.Ranks, m.Manufacturer, orDash(m.PartNumber), m.SerialNumber)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d GiB\t%s %s\t%d MT/s\t%d\t%s\t%s\t%s\t%s\n", s.Name, s.Socket, s.Channel, s.State,
+			m.CapacityMiB/1024, m.Type, m.BaseModule, m.SpeedMTs, m.Ranks, m.Manufacturer, orDash(m.PartNumber), m.SerialNumber, tail)
 	}
 	return tw.Flush()
 }
@@ -152,13 +157,22 @@ func orDash(s string) string {
 func ctlInsert(o *ctlOptions) *cobra.Command {
 	var req control.ModuleRequest
 	var typ, base, spdFile string
+	var wait bool
+	var waitTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "insert SLOT",
 		Short: "Seat a memory module in an empty slot",
-		Long: `Seat a memory module in an empty slot. Unset properties take the board's
-defaults (its DRAM type and speed, a 32 GiB RDIMM). --spd-file seats a module
-with exactly that EEPROM image, e.g. a deliberately corrupt one.`,
-		Example: "  bmcemu ctl insert CPU0_DIMM_A2 --capacity-gib 64\n  bmcemu ctl insert CPU1_DIMM_C2 --capacity-gib 128 --ranks 2 --manufacturer Micron -o json",
+		Long: `Seat a memory module in an empty slot and close its latch. Unset properties
+take the board's defaults (its DRAM type and speed, a 32 GiB RDIMM).
+--spd-file seats a module with exactly that EEPROM image, e.g. a deliberately
+corrupt one.
+
+The careful sequence is "ctl attention SLOT" first (the SMC isolates the slot),
+then insert; inserting into a live slot puts noise on the channel's bus. The
+server then reads and checks the SPD, ramps the slot's power, trains the
+module, maps it, and the OS adds and onlines it. --wait follows every step and
+exits non-zero if the hot-add fails.`,
+		Example: "  bmcemu ctl attention CPU0_DIMM_A2 && bmcemu ctl insert CPU0_DIMM_A2 --capacity-gib 64 --wait\n  bmcemu ctl insert CPU1_DIMM_C2 --capacity-gib 128 --ranks 2 --manufacturer Micron -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Type, req.BaseModule = spd.DeviceType(strings.ToUpper(typ)), spd.ModuleType(strings.ToUpper(base))
@@ -171,9 +185,30 @@ with exactly that EEPROM image, e.g. a deliberately corrupt one.`,
 			}
 			ctx, cancel := o.ctx(cmd.Context())
 			defer cancel()
+			var from uint64
+			if wait {
+				var err error
+				if from, err = lastSeq(ctx, o.client()); err != nil {
+					return err
+				}
+			}
 			s, err := o.client().Insert(ctx, args[0], req)
 			if err != nil {
 				return err
+			}
+			if wait {
+				recs, ferr := o.follow(cmd, args[0], from, insertOutcome(), waitTimeout)
+				if o.output == "json" {
+					final, _ := o.client().Slot(ctx, args[0])
+					_ = writeJSON(cmd.OutOrStdout(), waitResult{OK: ferr == nil, Error: errString(ferr), Slot: final, Events: recs})
+				} else if ferr == nil {
+					final, err := o.client().Slot(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(cmd.OutOrStdout(), slotSummary(final))
+				}
+				return ferr
 			}
 			if o.output == "json" {
 				return writeJSON(cmd.OutOrStdout(), s)
@@ -182,6 +217,8 @@ with exactly that EEPROM image, e.g. a deliberately corrupt one.`,
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&wait, "wait", false, "follow the hot-add through each stage; exit non-zero if it fails")
+	f.DurationVar(&waitTimeout, "wait-timeout", 2*time.Minute, "give up waiting after this long")
 	f.IntVar(&req.CapacityGiB, "capacity-gib", 0, "module capacity in GiB (default 32)")
 	f.StringVar(&typ, "type", "", "DRAM type: DDR5 or DDR4 (default: the board's)")
 	f.StringVar(&base, "base-module", "", "RDIMM, UDIMM, SO_DIMM or LRDIMM (default RDIMM)")
@@ -195,14 +232,41 @@ with exactly that EEPROM image, e.g. a deliberately corrupt one.`,
 }
 
 func ctlRemove(o *ctlOptions) *cobra.Command {
-	return &cobra.Command{
+	var wait bool
+	var waitTimeout time.Duration
+	cmd := &cobra.Command{
 		Use:   "remove SLOT",
-		Short: "Pull the module out of a slot",
-		Args:  cobra.ExactArgs(1),
+		Short: "Pull the module out of a slot (--wait: eject it from the OS first)",
+		Long: `Pull the module out of a slot. Without --wait the module comes out at once:
+if it is powered that is a surprise removal. With --wait a module in service is
+first ejected the careful way: the attention button asks the OS to offline and
+remove its memory and the firmware to run _EJ0, the SMC powers the slot down,
+and only then is the module pulled. The OS refuses (and the command exits
+non-zero, with the reason) while a block of the module holds unmovable pages.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := o.ctx(cmd.Context())
 			defer cancel()
-			m, err := o.client().Remove(ctx, args[0])
+			c := o.client()
+			if wait {
+				sl, err := c.Slot(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if sl.Module != nil && sl.Power == "Nominal" {
+					from, err := lastSeq(ctx, c)
+					if err != nil {
+						return err
+					}
+					if _, err := c.Attention(ctx, args[0]); err != nil {
+						return err
+					}
+					if _, err := o.follow(cmd, args[0], from, ejectOutcome, waitTimeout); err != nil {
+						return err
+					}
+				}
+			}
+			m, err := c.Remove(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -213,4 +277,610 @@ func ctlRemove(o *ctlOptions) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "eject the module from the OS and power the slot down before pulling it; exit non-zero if refused")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 2*time.Minute, "give up waiting after this long")
+	return cmd
+}
+
+type waitResult struct {
+	OK     bool                  `json:"ok"`
+	Error  string                `json:"error,omitempty"`
+	Slot   control.Slot          `json:"slot"`
+	Events []control.EventRecord `json:"events"`
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// lastSeq is where a --wait starts following the event stream.
+func lastSeq(ctx context.Context, c *control.Client) (uint64, error) {
+	p, err := c.Events(ctx, 1<<62, 0)
+	if err != nil {
+		return 0, err
+	}
+	return p.LastSeq, nil
+}
+
+// outcome decides whether a record ends the operation being followed:
+// done with err nil on success.
+type outcome func(r control.EventRecord, f map[string]any) (done bool, err error)
+
+// insertOutcome follows a hot-add: success when the firmware reports
+// MemoryHotAdded; failure at the first step that ends it, with the most
+// specific reason seen.
+func insertOutcome() outcome {
+	var why string
+	return func(r control.EventRecord, f map[string]any) (bool, error) {
+		fail := func(format string, a ...any) (bool, error) {
+			return true, fmt.Errorf("hot-add of %s failed: "+format, append([]any{r.Slot}, a...)...)
+		}
+		switch r.Kind {
+		case "MemoryHotAdded":
+			return true, nil
+		case "SPDCheckFailed":
+			return fail("SPD check: %v: %v", f["reason"], f["detail"])
+		case "FirmwareFault":
+			why = fmt.Sprintf("FW_FAULT (%v): %v", f["fault"], f["reason"])
+		case "ModuleParked":
+			if why == "" {
+				why = fmt.Sprintf("FW_FAULT: %v", f["reason"])
+			}
+			return fail("%s; module parked in the defective pool", why)
+		case "AddressMapRejected":
+			return fail("address map: %v", f["reason"])
+		case "FirmwareTimeout":
+			if f["stage"] == "ospm-insert" {
+				return fail("the OS did not acknowledge the new memory device in time")
+			}
+		case "KernelMemoryAddFailed":
+			why = fmt.Sprintf("the OS refused the memory: %v: %v", f["errno"], f["reason"])
+		case "SurpriseRemoval":
+			return fail("module pulled while powered")
+		case "ACPIOST":
+			st, _ := f["status"].(float64)
+			src, _ := f["source"].(float64)
+			if src == 0x200 && st != 0 && st != 0x80 && f["from"] == "ospm" {
+				if why == "" {
+					why = fmt.Sprintf("_OST(0x200, %#x) %v", int(st), f["meaning"])
+				}
+				return fail("%s", why)
+			}
+		}
+		return false, nil
+	}
+}
+
+func ejectOutcome(r control.EventRecord, f map[string]any) (bool, error) {
+	switch r.Kind {
+	case "SlotReady":
+		if f["for"] == "removal" {
+			return true, nil
+		}
+	case "EjectFailed":
+		return true, fmt.Errorf("eject of %s refused: %v", r.Slot, f["reason"])
+	}
+	return false, nil
+}
+
+// follow long-polls the event stream from seq from, printing the slot's
+// steps (table output) until outcome says it is over.
+func (o *ctlOptions) follow(cmd *cobra.Command, slot string, from uint64, done outcome, timeout time.Duration) ([]control.EventRecord, error) {
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	c := o.client()
+	w := cmd.OutOrStdout()
+	var seen []control.EventRecord
+	var t0 time.Time
+	for {
+		if ctx.Err() != nil {
+			return seen, fmt.Errorf("%s: gave up waiting after %s", slot, timeout)
+		}
+		pctx, pcancel := context.WithTimeout(ctx, 25*time.Second)
+		page, err := c.Events(pctx, from, 20*time.Second)
+		pcancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return seen, fmt.Errorf("%s: gave up waiting after %s", slot, timeout)
+			}
+			return seen, err
+		}
+		if page.Truncated && o.output != "json" {
+			fmt.Fprintln(w, "  (some events were missed: the server's event ring wrapped)")
+		}
+		for _, r := range page.Records {
+			from = r.Seq
+			if r.Slot != slot && !mentions(r, slot) {
+				continue
+			}
+			seen = append(seen, r)
+			var f map[string]any
+			_ = json.Unmarshal(r.Event, &f)
+			if t0.IsZero() {
+				t0 = r.Time
+			}
+			if o.output != "json" {
+				fmt.Fprintf(w, "  +%7.3fs  %-26s %s\n", r.Time.Sub(t0).Seconds(), r.Kind, describe(r.Kind, f))
+			}
+			if ok, err := done(r, f); ok {
+				return seen, err
+			}
+		}
+		if len(page.Records) == 0 && page.LastSeq > from {
+			from = page.LastSeq
+		}
+	}
+}
+
+// mentions reports whether an event without a Slot field names slot (bus
+// noise victims).
+func mentions(r control.EventRecord, slot string) bool {
+	return (r.Kind == "BusNoiseRecovered" || r.Kind == "BusNoise") && strings.Contains(string(r.Event), `"`+slot+`"`)
+}
+
+// describe turns an event's fields into a progress line.
+func describe(kind string, f map[string]any) string {
+	g := func(k string) any { return f[k] }
+	hex := func(k string) string {
+		v, _ := f[k].(float64)
+		return fmt.Sprintf("%#x", uint64(v))
+	}
+	gib := func(k string) string {
+		v, _ := f[k].(float64)
+		return fmt.Sprintf("%d GiB", uint64(v)>>30)
+	}
+	switch kind {
+	case "AttentionPressed":
+		return fmt.Sprintf("attention button pressed (%v)", g("intent"))
+	case "AttentionIndicatorChanged":
+		return fmt.Sprintf("attention LED %v", g("state"))
+	case "SlotPowerChanged":
+		return fmt.Sprintf("slot power %v (%v mV)", g("state"), g("millivolts"))
+	case "SlotLatchChanged":
+		if f["open"] == true {
+			return "latch opened"
+		}
+		return "latch closed"
+	case "SlotPresenceChanged":
+		s := "module seated"
+		if f["present"] != true {
+			s = "module pulled"
+		}
+		if f["isolated"] != true {
+			s += " (slot NOT isolated: no attention step)"
+		}
+		return s
+	case "ModuleInserted", "ModuleRemoved":
+		if m, ok := f["module"].(map[string]any); ok {
+			return fmt.Sprintf("%v MiB %v %v, serial %v", m["capacity_mib"], m["type"], m["base_module"], m["serial_number"])
+		}
+	case "SlotReady":
+		return fmt.Sprintf("slot isolated, ready for %v", g("for"))
+	case "SPDAccepted":
+		return fmt.Sprintf("SPD read and accepted, runs at %v MT/s", g("operating_speed_mts"))
+	case "SPDCheckFailed":
+		return fmt.Sprintf("SPD refused: %v: %v", g("reason"), g("detail"))
+	case "BusNoise":
+		return fmt.Sprintf("bus noise on the channel: %v", g("victims"))
+	case "BusNoiseRecovered":
+		return fmt.Sprintf("bus quiet again: %v", g("victims"))
+	case "SCIRaised":
+		return fmt.Sprintf("SCI: GPE %v -> \\_GPE.%v (%v)", g("gpe"), g("method"), g("cause"))
+	case "MemoryTrained":
+		return fmt.Sprintf("trained %v lanes, min eye %v ps, Vref %v%%, %v MT/s", g("lanes"), g("min_eye_ps"), g("vref_percent"), g("speed_mts"))
+	case "TrainingFailed":
+		return fmt.Sprintf("training failed at %v: %v", g("stage"), g("reason"))
+	case "AddressMapUpdated":
+		return fmt.Sprintf("TAD %v: base %s, %s (generation %v)", g("op"), hex("base"), gib("length"), g("generation"))
+	case "InterleaveChanged":
+		return fmt.Sprintf("interleave: %v", g("reason"))
+	case "PatternTestCompleted":
+		if f["passed"] == true {
+			return fmt.Sprintf("pattern test passed (%v samples x %v patterns)", g("samples"), g("patterns"))
+		}
+		bit, _ := f["bit"].(float64)
+		stuck, _ := f["stuck_at"].(float64)
+		return fmt.Sprintf("pattern test FAILED: bit %d stuck at %d at %s", int(bit), int(stuck), hex("address"))
+	case "ACPINotify":
+		return fmt.Sprintf("Notify(%v, %v) %v", g("device"), g("code"), g("name"))
+	case "ACPIOST":
+		return fmt.Sprintf("_OST(%s, %s) %v [%v]", hex("source"), hex("status"), g("meaning"), g("from"))
+	case "KernelMemoryAdded":
+		return fmt.Sprintf("kernel: added %s at %s to node %v: %v blocks, %v online", gib("length"), hex("base"), g("node"), g("blocks"), g("online"))
+	case "KernelMemoryAddFailed", "KernelMemoryRemoveRefused":
+		return fmt.Sprintf("kernel: %v: %v", g("errno"), g("reason"))
+	case "KernelMemoryRemoved":
+		return fmt.Sprintf("kernel: offlined and removed %s at %s", gib("length"), hex("base"))
+	case "MemoryHotAdded":
+		return fmt.Sprintf("hot-add complete: %s at %s on node %v", gib("length"), hex("base"), g("node"))
+	case "MemoryEjected":
+		return fmt.Sprintf("_EJ0: %s at %s left the address map", gib("length"), hex("base"))
+	case "EjectFailed":
+		return fmt.Sprintf("eject refused: %v", g("reason"))
+	case "FirmwareFault":
+		return fmt.Sprintf("FW_FAULT (%v): %v", g("fault"), g("reason"))
+	case "ModuleParked":
+		return fmt.Sprintf("module %v parked in the defective pool", g("serial"))
+	case "FirmwareTimeout":
+		return fmt.Sprintf("firmware timeout during %v", g("stage"))
+	case "SurpriseRemoval":
+		return fmt.Sprintf("surprise removal while %v", g("power_state"))
+	case "FaultArmed", "FaultCleared":
+		return fmt.Sprintf("%v", g("fault"))
+	}
+	b, _ := json.Marshal(f)
+	return string(b)
+}
+
+// slotSummary is the one-line result of a finished hot-add.
+func slotSummary(s control.Slot) string {
+	line := fmt.Sprintf("%s: %s (%s)", s.Name, s.Status, s.Health)
+	if s.Memory != nil {
+		line += fmt.Sprintf(", node %d [mem %#016x-%#016x], %d/%d blocks online", s.Memory.Node, s.Memory.Base, s.Memory.Base+s.Memory.Length-1,
+			s.Memory.BlocksOnline, s.Memory.Blocks)
+	}
+	if s.Reason != "" {
+		line += ": " + s.Reason
+	}
+	return line
+}
+
+func ctlAttention(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "attention SLOT",
+		Short: "Press a slot's attention button (isolate an empty slot for insertion; eject a module in service)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			s, err := o.client().Attention(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), s)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: attention pressed; %s, stage %s, power %s, LED %s\n", s.Name, s.Status, orDash(s.Stage), s.Power, s.AttentionLED)
+			return nil
+		},
+	}
+}
+
+func ctlLatch(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:       "latch open|close SLOT",
+		Short:     "Open or close a slot's retention latch",
+		Args:      cobra.ExactArgs(2),
+		ValidArgs: []string{"open", "close"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "open" && args[0] != "close" {
+				return fmt.Errorf("latch %q: want open or close", args[0])
+			}
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			s, err := o.client().Latch(ctx, args[1], args[0] == "open")
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), s)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: latch %s; %s\n", s.Name, map[bool]string{true: "open", false: "closed"}[s.LatchOpen], s.Status)
+			return nil
+		},
+	}
+}
+
+func ctlFault(o *ctlOptions) *cobra.Command {
+	var list, clear bool
+	cmd := &cobra.Command{
+		Use:   "fault SLOT KIND | fault --list | fault --clear SLOT [KIND]",
+		Short: "Arm an injected fault on a slot (deterministic under serve --fault-seed)",
+		Long: `Arm a fault on a slot; it strikes at its stage of the next hot-add into the
+slot and stays armed (like a defective part) until cleared. --list shows the
+kinds with what they simulate and what the platform does.`,
+		Example: "  bmcemu ctl fault --list\n  bmcemu ctl fault CPU0_DIMM_B2 calibration\n  bmcemu ctl fault --clear CPU0_DIMM_B2",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			c := o.client()
+			w := cmd.OutOrStdout()
+			switch {
+			case list:
+				if len(args) != 0 {
+					return errors.New("--list takes no arguments")
+				}
+				kinds, err := c.FaultKinds(ctx)
+				if err != nil {
+					return err
+				}
+				if o.output == "json" {
+					return writeJSON(w, kinds)
+				}
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "KIND\tSTAGE\tSIMULATES\tOUTCOME")
+				for _, k := range kinds {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Stage, k.Description, k.Outcome)
+				}
+				return tw.Flush()
+			case clear:
+				if len(args) < 1 || len(args) > 2 {
+					return errors.New("--clear takes SLOT [KIND]")
+				}
+				kind := "all"
+				if len(args) == 2 {
+					kind = args[1]
+				}
+				s, err := c.ClearFault(ctx, args[0], kind)
+				if err != nil {
+					return err
+				}
+				if o.output == "json" {
+					return writeJSON(w, s)
+				}
+				fmt.Fprintf(w, "%s: faults armed: %s\n", s.Name, orDash(strings.Join(s.Faults, ", ")))
+				return nil
+			}
+			if len(args) != 2 {
+				return errors.New("want SLOT KIND (see --list)")
+			}
+			s, err := c.ArmFault(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(w, s)
+			}
+			fmt.Fprintf(w, "%s: faults armed: %s\n", s.Name, strings.Join(s.Faults, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&list, "list", false, "list the fault kinds with descriptions")
+	cmd.Flags().BoolVar(&clear, "clear", false, "disarm KIND (default: every kind) on SLOT")
+	return cmd
+}
+
+func ctlEvents(o *ctlOptions) *cobra.Command {
+	var since uint64
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "Show the platform's recent events (--follow: keep printing new ones)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c := o.client()
+			w := cmd.OutOrStdout()
+			for {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+				wait := time.Duration(0)
+				if follow {
+					wait = 20 * time.Second
+				}
+				page, err := c.Events(ctx, since, wait)
+				cancel()
+				if err != nil {
+					return err
+				}
+				for _, r := range page.Records {
+					since = r.Seq
+					if o.output == "json" {
+						b, _ := json.Marshal(r)
+						fmt.Fprintln(w, string(b))
+						continue
+					}
+					var f map[string]any
+					_ = json.Unmarshal(r.Event, &f)
+					fmt.Fprintf(w, "%6d %s %-14s %-26s %s\n", r.Seq, r.Time.Format("15:04:05.000"), orDash(r.Slot), r.Kind, describe(r.Kind, f))
+				}
+				if !follow {
+					return nil
+				}
+			}
+		},
+	}
+	cmd.Flags().Uint64Var(&since, "since", 0, "only records after this sequence number")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep waiting for new records")
+	return cmd
+}
+
+func ctlDmesg(o *ctlOptions) *cobra.Command {
+	var since uint64
+	cmd := &cobra.Command{
+		Use:   "dmesg",
+		Short: "Print the emulated host's kernel ring buffer",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			lines, err := o.client().Dmesg(ctx, since)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), lines)
+			}
+			for _, l := range lines {
+				fmt.Fprintln(cmd.OutOrStdout(), l.Line)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().Uint64Var(&since, "since", 0, "only lines after this sequence number")
+	return cmd
+}
+
+func ctlBlocks(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "blocks",
+		Short: "List the host OS's memory blocks (/sys/devices/system/memory) with state, zone and node",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			b, err := o.client().Blocks(ctx)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), b)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "block_size_bytes: %#x (%d MiB)\n", b.BlockSizeBytes, b.BlockSizeBytes>>20)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "BLOCK\tRANGE\tSIZE\tSTATE\tONLINE_TYPE\tVALID_ZONES\tNODE\tREMOVABLE\tBOOT")
+			for _, bl := range b.Blocks {
+				fmt.Fprintf(tw, "memory%d\t0x%016x-0x%016x\t%dM\t%s\t%s\t%s\t%d\t%v\t%v\n", bl.ID, bl.Start, bl.Start+bl.Size-1, bl.Size>>20,
+					bl.State, bl.OnlineType, bl.ValidZones, bl.Node, bl.Removable, bl.Boot)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func ctlBlock(o *ctlOptions) *cobra.Command {
+	var typ string
+	cmd := &cobra.Command{
+		Use:     "block online|offline N",
+		Short:   "Online or offline memory block N (echo ... > /sys/devices/system/memory/memoryN/state)",
+		Example: "  bmcemu ctl block offline 140\n  bmcemu ctl block online 140 --type online_movable",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.Atoi(strings.TrimPrefix(args[1], "memory"))
+			if err != nil || id < 0 {
+				return fmt.Errorf("block %q: want a block number (N in memoryN)", args[1])
+			}
+			state := ""
+			switch args[0] {
+			case "online":
+				state = typ
+			case "offline":
+				state = "offline"
+			default:
+				return fmt.Errorf("%q: want online or offline", args[0])
+			}
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			b, err := o.client().SetBlockState(ctx, id, state)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				return err
+			}
+			var v struct {
+				State      string `json:"state"`
+				ValidZones string `json:"valid_zones"`
+				Node       int    `json:"node"`
+			}
+			_ = json.Unmarshal(b, &v)
+			fmt.Fprintf(cmd.OutOrStdout(), "memory%d: %s (zone %s, node %d)\n", id, v.State, v.ValidZones, v.Node)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&typ, "type", "online", "online type: online (the policy picks the zone), online_kernel or online_movable")
+	return cmd
+}
+
+func ctlMeminfo(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "meminfo",
+		Short: "Print the host OS's /proc/meminfo",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			var m kernel.Meminfo
+			if err := o.client().Get(ctx, "/os/meminfo", &m); err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), m)
+			}
+			_, err := fmt.Fprint(cmd.OutOrStdout(), m.String())
+			return err
+		},
+	}
+}
+
+func ctlIomem(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "iomem",
+		Short: "Print the host OS's /proc/iomem",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			var io control.Iomem
+			if err := o.client().Get(ctx, "/os/iomem", &io); err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), io.Resources)
+			}
+			_, err := fmt.Fprint(cmd.OutOrStdout(), withNewline(io.Text))
+			return err
+		},
+	}
+}
+
+func ctlACPI(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:       "acpi srat|hmat",
+		Short:     "Disassemble the firmware's current SRAT or HMAT (iasl -d style)",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"srat", "hmat"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t := strings.ToLower(args[0])
+			if t != "srat" && t != "hmat" {
+				return fmt.Errorf("acpi %q: want srat or hmat", args[0])
+			}
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			var tab control.ACPITable
+			if err := o.client().Get(ctx, "/firmware/acpi/"+t, &tab); err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), tab)
+			}
+			_, err := fmt.Fprint(cmd.OutOrStdout(), withNewline(tab.Text))
+			return err
+		},
+	}
+}
+
+func ctlMemmap(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "memmap",
+		Short: "Print the UEFI memory map handed to the OS and the memmap= parameters holding hot-plug ranges back",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			var m control.Memmap
+			if err := o.client().Get(ctx, "/firmware/memmap", &m); err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), m)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprint(w, m.Text)
+			for _, p := range m.MemmapParams {
+				fmt.Fprintln(w, "kernel parameter:", p)
+			}
+			return nil
+		},
+	}
+}
+
+func withNewline(s string) string {
+	if s != "" && !strings.HasSuffix(s, "\n") {
+		return s + "\n"
+	}
+	return s
 }

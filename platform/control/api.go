@@ -11,6 +11,26 @@
 //	GET    /emulator/v1/slots/{slot}          one slot
 //	PUT    /emulator/v1/slots/{slot}/module   seat a module (body: ModuleRequest)
 //	DELETE /emulator/v1/slots/{slot}/module   pull the module out
+//	POST   /emulator/v1/slots/{slot}/attention press the attention button
+//	PUT    /emulator/v1/slots/{slot}/latch    open or close the latch (body: LatchRequest)
+//	GET    /emulator/v1/faults                fault kinds with descriptions
+//	PUT    /emulator/v1/slots/{slot}/faults/{kind}    arm a fault
+//	DELETE /emulator/v1/slots/{slot}/faults/{kind}    clear it ("all": every kind)
+//	GET    /emulator/v1/events?since=SEQ&wait=SECONDS&max=N   long-poll the event stream
+//
+// The in-band OS view (what the host's Linux sees) and the firmware's tables:
+//
+//	GET    /emulator/v1/os/dmesg?since=SEQ    kernel ring buffer
+//	GET    /emulator/v1/os/blocks             memory blocks (sysfs memoryN)
+//	GET    /emulator/v1/os/blocks/{id}        one block
+//	PUT    /emulator/v1/os/blocks/{id}/state  online/offline it (body: BlockStateRequest)
+//	GET    /emulator/v1/os/meminfo            /proc/meminfo
+//	GET    /emulator/v1/os/iomem              /proc/iomem (tree, and text)
+//	GET    /emulator/v1/os/nodes              NUMA nodes and zones
+//	GET    /emulator/v1/firmware/acpi/srat    SRAT (iasl -d text and table)
+//	GET    /emulator/v1/firmware/acpi/hmat    HMAT (iasl -d text)
+//	GET    /emulator/v1/firmware/memmap       UEFI memory map and memmap= parameters
+//	GET    /emulator/v1/firmware/devices      PNP0C80 memory devices (_STA, _CRS, _OST...)
 package control
 
 import (
@@ -48,6 +68,19 @@ type Slot struct {
 	Position   int     `json:"position"`
 	State      string  `json:"state"` // "empty" | "populated"
 	Module     *Module `json:"module,omitempty"`
+	// Status is the slot's story (absent, starting, enabled, offline,
+	// disabled, failed), Health ok/warning/critical, Reason why.
+	Status       string               `json:"status"`
+	Health       string               `json:"health"`
+	Reason       string               `json:"reason,omitempty"`
+	Stage        string               `json:"stage,omitempty"`
+	Power        string               `json:"power"`
+	AttentionLED string               `json:"attention_led"`
+	LatchOpen    bool                 `json:"latch_open"`
+	Faults       []string             `json:"faults,omitempty"`
+	FWFault      bool                 `json:"fw_fault,omitempty"`
+	Parked       bool                 `json:"parked,omitempty"`
+	Memory       *platform.SlotMemory `json:"memory,omitempty"`
 }
 
 // Module is a seated module as the API shows it.
@@ -75,6 +108,8 @@ type System struct {
 		Populated             int            `json:"populated"`
 		InstalledMiB          uint64         `json:"installed_mib"`
 	} `json:"memory"`
+	// Kernel is the in-band OS's memory accounting.
+	Kernel platform.KernelSummary `json:"kernel"`
 }
 
 // Error is the body of every non-2xx answer.
@@ -86,7 +121,9 @@ type Error struct {
 }
 
 func slotView(s platform.Slot) Slot {
-	v := Slot{Name: s.Name, Socket: s.Socket, Controller: s.Controller, Channel: s.ChannelLetter(), Position: s.Position, State: "empty"}
+	v := Slot{Name: s.Name, Socket: s.Socket, Controller: s.Controller, Channel: s.ChannelLetter(), Position: s.Position, State: "empty",
+		Status: s.State, Health: s.Health, Reason: s.Reason, Stage: s.Stage, Power: s.Power, AttentionLED: s.AttentionLED,
+		LatchOpen: s.LatchOpen, Faults: s.Faults, FWFault: s.FWFault, Parked: s.Parked, Memory: s.Memory}
 	if s.Module != nil {
 		v.State = "populated"
 		v.Module = &Module{Module: s.Module.SPD, InsertedAt: s.Module.InsertedAt}
@@ -106,5 +143,6 @@ func systemView(s *platform.Snapshot) System {
 	m.Type, m.SpeedMTs, m.Sockets = s.Memory.Type, s.Memory.SpeedMTs, s.Memory.Sockets
 	m.ControllersPerSocket, m.ChannelsPerController, m.SlotsPerChannel = s.Memory.ControllersPerSocket, s.Memory.ChannelsPerController, s.Memory.SlotsPerChannel
 	m.Slots, m.Populated, m.InstalledMiB = len(s.Slots), s.Populated(), s.InstalledMiB()
+	v.Kernel = s.Kernel
 	return v
 }

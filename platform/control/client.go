@@ -106,3 +106,65 @@ func (c *Client) Remove(ctx context.Context, slot string) (Module, error) {
 	var m Module
 	return m, c.do(ctx, http.MethodDelete, "/slots/"+url.PathEscape(slot)+"/module", nil, &m)
 }
+
+// Attention presses a slot's attention button.
+func (c *Client) Attention(ctx context.Context, slot string) (Slot, error) {
+	var s Slot
+	return s, c.do(ctx, http.MethodPost, "/slots/"+url.PathEscape(slot)+"/attention", nil, &s)
+}
+
+// Latch opens or closes a slot's latch.
+func (c *Client) Latch(ctx context.Context, slot string, open bool) (Slot, error) {
+	var s Slot
+	return s, c.do(ctx, http.MethodPut, "/slots/"+url.PathEscape(slot)+"/latch", LatchRequest{Open: &open}, &s)
+}
+
+// FaultKinds lists the injectable faults.
+func (c *Client) FaultKinds(ctx context.Context) ([]FaultKind, error) {
+	var k []FaultKind
+	return k, c.do(ctx, http.MethodGet, "/faults", nil, &k)
+}
+
+// ArmFault arms kind on slot.
+func (c *Client) ArmFault(ctx context.Context, slot, kind string) (Slot, error) {
+	var s Slot
+	return s, c.do(ctx, http.MethodPut, "/slots/"+url.PathEscape(slot)+"/faults/"+url.PathEscape(kind), nil, &s)
+}
+
+// ClearFault disarms kind ("all": every kind) on slot.
+func (c *Client) ClearFault(ctx context.Context, slot, kind string) (Slot, error) {
+	var s Slot
+	return s, c.do(ctx, http.MethodDelete, "/slots/"+url.PathEscape(slot)+"/faults/"+url.PathEscape(kind), nil, &s)
+}
+
+// Events long-polls the event stream for records after since, waiting up
+// to wait for the first one.
+func (c *Client) Events(ctx context.Context, since uint64, wait time.Duration) (EventPage, error) {
+	var p EventPage
+	q := url.Values{"since": {fmt.Sprint(since)}, "wait": {fmt.Sprintf("%.3f", wait.Seconds())}}
+	return p, c.do(ctx, http.MethodGet, "/events?"+q.Encode(), nil, &p)
+}
+
+// Dmesg reads the kernel log after line since.
+func (c *Client) Dmesg(ctx context.Context, since uint64) ([]DmesgLine, error) {
+	var l []DmesgLine
+	return l, c.do(ctx, http.MethodGet, "/os/dmesg?since="+fmt.Sprint(since), nil, &l)
+}
+
+// Blocks lists the memory blocks.
+func (c *Client) Blocks(ctx context.Context) (Blocks, error) {
+	var b Blocks
+	return b, c.do(ctx, http.MethodGet, "/os/blocks", nil, &b)
+}
+
+// SetBlockState onlines (online, online_kernel, online_movable) or
+// offlines (offline) memory block id.
+func (c *Client) SetBlockState(ctx context.Context, id int, state string) (json.RawMessage, error) {
+	var b json.RawMessage
+	return b, c.do(ctx, http.MethodPut, fmt.Sprintf("/os/blocks/%d/state", id), map[string]string{"state": state}, &b)
+}
+
+// Get reads any resource under Prefix as raw JSON (the in-band views).
+func (c *Client) Get(ctx context.Context, path string, out any) error {
+	return c.do(ctx, http.MethodGet, path, nil, out)
+}

@@ -39,6 +39,7 @@ type server struct {
 	auth     Authenticator
 	log      *slog.Logger
 	validate *validator.Validate
+	hp       HotPlug
 }
 
 // maxBody bounds request bodies: the largest legitimate one carries a
@@ -71,6 +72,9 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	g.GET("/slots/:slot", s.slot)
 	g.PUT("/slots/:slot/module", s.insert)
 	g.DELETE("/slots/:slot/module", s.remove)
+	if hp, ok := p.(HotPlug); ok {
+		s.hotplugRoutes(g, hp)
+	}
 	return r, nil
 }
 
@@ -101,10 +105,18 @@ func (s *server) fail(c *gin.Context, status int, code, msg string) {
 }
 
 func (s *server) index(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{
+	idx := gin.H{
 		"system": Prefix + "/system",
 		"slots":  Prefix + "/slots",
-	})
+	}
+	if s.hp != nil {
+		for k, v := range map[string]string{"faults": "/faults", "events": "/events", "dmesg": "/os/dmesg", "blocks": "/os/blocks",
+			"meminfo": "/os/meminfo", "iomem": "/os/iomem", "nodes": "/os/nodes", "srat": "/firmware/acpi/srat",
+			"hmat": "/firmware/acpi/hmat", "memmap": "/firmware/memmap", "devices": "/firmware/devices"} {
+			idx[k] = Prefix + v
+		}
+	}
+	c.JSON(http.StatusOK, idx)
 }
 
 func (s *server) system(c *gin.Context) { c.JSON(http.StatusOK, systemView(s.p.Snapshot())) }
@@ -253,6 +265,16 @@ func (s *server) platformError(c *gin.Context, err error) {
 		s.fail(c, http.StatusConflict, "SlotEmpty", err.Error())
 	case errors.Is(err, platform.ErrBadModule):
 		s.fail(c, http.StatusUnprocessableEntity, "ModuleRejected", err.Error())
+	case errors.Is(err, platform.ErrWrongState):
+		s.fail(c, http.StatusConflict, "WrongState", err.Error())
+	case errors.Is(err, platform.ErrUnknownFault):
+		s.fail(c, http.StatusBadRequest, "UnknownFault", err.Error())
+	case errors.Is(err, platform.ErrKernel):
+		status, code, _ := kernelError(err)
+		if status == 0 {
+			status, code = http.StatusConflict, "KernelRefused"
+		}
+		s.fail(c, status, code, err.Error())
 	default:
 		s.log.Error("control API command failed", "path", c.Request.URL.Path, "err", err)
 		s.fail(c, http.StatusInternalServerError, "InternalError", err.Error())

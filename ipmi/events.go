@@ -255,6 +255,10 @@ func (m *machine) platformEvent(rec events.Record) {
 		m.log.Debug("platform event has no SEL mapping", "kind", rec.Event.Kind(), "seq", rec.Seq)
 		return
 	}
+	if m.enables.Load()&enableSEL == 0 {
+		m.log.Debug("system event logging disabled: platform event not logged", "kind", rec.Event.Kind())
+		return
+	}
 	snap := m.p.Snapshot()
 	for _, em := range ems {
 		s, ok := snap.Slot(em.slot)

@@ -6,12 +6,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/types"
 
 	"github.com/bmcemu/bmcemu/ipmi/sel"
+	"github.com/bmcemu/bmcemu/platform/clock"
 )
 
 // fuzzHandler feeds arbitrary request bodies to one handler. Beyond not
@@ -185,7 +187,7 @@ func FuzzPEFCommands(f *testing.F) {
 	hs := []handlers.HandlerFunc{
 		handleGetPEFCapabilities(m), handleArmPEFPostponeTimer(m.pef), handleSetPEFConfig(m.pef), handleGetPEFConfig(m.pef),
 		handleSetLastProcessedEventID(m.pef), handleGetLastProcessedEventID(m.pef), handleAlertImmediate(m.pef),
-		handlePETAcknowledge(m.pef), handleGetLANConfig(m.pef, transportFallback()), handleSetLANConfig(m.pef),
+		handlePETAcknowledge(m.pef), handleGetLANConfigParams(m), handleSetLANConfigParams(m),
 	}
 	f.Fuzz(func(t *testing.T, which uint8, req []byte) {
 		i := int(which) % len(hs)
@@ -263,6 +265,39 @@ func FuzzDispatch(f *testing.F) {
 		_, _, _ = reg.Dispatch(context.Background(), hctx, netFn, cmd, data)
 		if s := watch.String(); s != "" {
 			t.Fatalf("netfn %#02x cmd %#02x data % x: %s", netFn, cmd, data, s)
+		}
+	})
+}
+
+// FuzzMCCommands drives the channel, LAN, global-enable, watchdog and DCMI
+// handlers (mc.go) with arbitrary requests.
+func FuzzMCCommands(f *testing.F) {
+	for _, seed := range []struct {
+		which uint8
+		data  []byte
+	}{
+		{0, []byte{0x0E}}, {0, []byte{0}}, {1, []byte{1, 0x40}}, {1, []byte{1, 0}}, {2, nil}, {3, []byte{0x08}}, {3, []byte{0x0F}},
+		{4, nil}, {5, []byte{0x04, 0x01, 0, 0, 0x64, 0}}, {5, []byte{0x44, 0x13, 5, 0x3E, 0xFF, 0xFF}}, {6, nil},
+		{7, []byte{0xDC, 1}}, {7, []byte{0xDC, 9}}, {8, []byte{0xDC, 1, 0, 0}}, {8, []byte{0xDC, 2, 0, 0}},
+		{9, []byte{1, 3, 0, 0}}, {9, []byte{0x81, 5, 0, 0}}, {9, []byte{1, 24, 0, 0}}, {10, []byte{1, 3, 1, 2, 3, 4}}, {10, []byte{1, 0, 0}},
+	} {
+		f.Add(seed.which, seed.data)
+	}
+	m := testMachine(f, newPlatform(f))
+	m.setClock(clock.NewManual(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)))
+	hs := []handlers.HandlerFunc{
+		handleGetChannelInfo(), handleGetChannelAccess(), handleGetGlobalEnables(m), handleSetGlobalEnables(m),
+		handleGetWatchdog(m), handleSetWatchdog(m), handleResetWatchdog(m), handleDCMICapabilities(m), handleDCMIPowerReading(m),
+		handleGetLANConfigParams(m), handleSetLANConfigParams(m),
+	}
+	f.Fuzz(func(t *testing.T, which uint8, req []byte) {
+		i := int(which) % len(hs)
+		if i == 10 && len(req) > 1 && req[1] == 19 {
+			return // would point destinations at real addresses
+		}
+		resp, cc, err := hs[i](context.Background(), nil, req)
+		if err != nil || (cc != types.CodeOK && resp != nil) {
+			t.Fatalf("handler %d(% x) = % x, %#02x, %v", i, req, resp, uint8(cc), err)
 		}
 	})
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/bougou/go-ipmi/pkg/hal"
 	"github.com/bougou/go-ipmi/pkg/types"
 
 	"github.com/bmcemu/bmcemu/ipmi/sel"
+	"github.com/bmcemu/bmcemu/platform/clock"
 )
 
 // machine is the go-ipmi HAL over the platform. It holds no state of its
@@ -25,14 +27,30 @@ type machine struct {
 	pef *pef
 	// states de-duplicates lasting sensor states across platform facts.
 	states sensorStates
+
+	clk     clock.Clock
+	started time.Time
+	lan     lanInfo
+	enables atomic.Uint32 // BMC Global Enables
+	wd      *watchdog
+	power   powerStats
+	boot    bootFlags
 }
 
 // newMachine starts with an in-memory SEL; New swaps in the durable one.
 func newMachine(p Platform, log *slog.Logger) *machine {
 	s, _ := sel.Open(sel.Options{Logger: log}) // an in-memory SEL cannot fail to open
 	m := &machine{p: p, log: log, sel: s}
+	m.setClock(clock.Real{})
+	m.enables.Store(defaultEnables)
 	m.pef = newPEF(m, log.With("function", "PEF"), 0)
 	return m
+}
+
+// setClock sets the clock the watchdog and DCMI statistics run on.
+func (m *machine) setClock(c clock.Clock) {
+	m.clk, m.started = c, c.Now()
+	m.wd = &watchdog{clk: c}
 }
 
 var _ hal.HAL = (*machine)(nil)
@@ -101,17 +119,49 @@ func (c chassis) Identify(_ context.Context, seconds uint8) error {
 }
 
 func (chassis) IntrusionState(context.Context) (bool, error) { return false, hal.ErrNotSupported }
-func (chassis) SetBootFlags(context.Context, *types.BootOptionParam_BootFlags) error {
-	return hal.ErrNotSupported
+
+// Boot flags (System Boot Options parameter 5) and the boot info
+// acknowledge (parameter 4) are kept as set, for the host firmware to read;
+// the emulated host does not boot, so nothing consumes them.
+func (c chassis) SetBootFlags(_ context.Context, f *types.BootOptionParam_BootFlags) error {
+	b := &c.m.boot
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cp := *f
+	b.flags = &cp
+	c.m.log.Info("boot flags set", "device", cp.BootDeviceSelector, "persistent", cp.Persist, "valid", cp.BootFlagsValid)
+	return nil
 }
-func (chassis) GetBootFlags(context.Context) (*types.BootOptionParam_BootFlags, error) {
-	return nil, hal.ErrNotSupported
+
+func (c chassis) GetBootFlags(context.Context) (*types.BootOptionParam_BootFlags, error) {
+	b := &c.m.boot
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.flags == nil {
+		return &types.BootOptionParam_BootFlags{}, nil
+	}
+	cp := *b.flags
+	return &cp, nil
 }
-func (chassis) SetBootInfoAcknowledge(context.Context, *types.BootOptionParam_BootInfoAcknowledge) error {
-	return hal.ErrNotSupported
+
+func (c chassis) SetBootInfoAcknowledge(_ context.Context, a *types.BootOptionParam_BootInfoAcknowledge) error {
+	b := &c.m.boot
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cp := *a
+	b.ack = &cp
+	return nil
 }
-func (chassis) GetBootInfoAcknowledge(context.Context) (*types.BootOptionParam_BootInfoAcknowledge, error) {
-	return nil, hal.ErrNotSupported
+
+func (c chassis) GetBootInfoAcknowledge(context.Context) (*types.BootOptionParam_BootInfoAcknowledge, error) {
+	b := &c.m.boot
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ack == nil {
+		return &types.BootOptionParam_BootInfoAcknowledge{}, nil
+	}
+	cp := *b.ack
+	return &cp, nil
 }
 
 type storageHAL struct{ m *machine }

@@ -65,17 +65,20 @@ func commands(m *machine) []command {
 		{types.CommandGetLastProcessedEventId, admin, handleGetLastProcessedEventID(m.pef)},
 		{types.CommandAlertImmediate, admin, handleAlertImmediate(m.pef)},
 		{types.CommandPETAcknowledge, operator, handlePETAcknowledge(m.pef)},
-		{types.CommandGetLanConfigParam, operator, handleGetLANConfig(m.pef, transportFallback())},
-		{types.CommandSetLanConfigParam, admin, handleSetLANConfig(m.pef)},
-	}
-}
+		{types.CommandGetLanConfigParam, operator, handleGetLANConfigParams(m)},
+		{types.CommandSetLanConfigParam, admin, handleSetLANConfigParams(m)},
 
-// transportFallback is go-ipmi's own transport command set, which answers
-// the LAN parameters this package does not override.
-func transportFallback() *handlers.Registry {
-	r := handlers.NewRegistry()
-	handlers.RegisterTransportHandlers(r)
-	return r
+		// Channel, MC and DCMI (mc.go).
+		{types.CommandGetChannelInfo, user, handleGetChannelInfo()},
+		{types.CommandGetChannelAccess, user, handleGetChannelAccess()},
+		{types.CommandGetBMCGlobalEnables, user, handleGetGlobalEnables(m)},
+		{types.CommandSetBMCGlobalEnables, admin, handleSetGlobalEnables(m)},
+		{types.CommandGetWatchdogTimer, user, handleGetWatchdog(m)},
+		{types.CommandSetWatchdogTimer, operator, handleSetWatchdog(m)},
+		{types.CommandResetWatchdogTimer, operator, handleResetWatchdog(m)},
+		{types.CommandGetDCMICapParam, user, handleDCMICapabilities(m)},
+		{types.CommandGetDCMIPowerReading, user, handleDCMIPowerReading(m)},
+	}
 }
 
 func unsupported(context.Context, *handlers.HandlerContext, []byte) ([]byte, types.CompletionCode, error) {

@@ -125,6 +125,7 @@ func New(cfg Config, p Platform) (*Server, error) {
 		clk = cfg.Clock
 	}
 	m := newMachine(p, log)
+	m.setClock(clk)
 	m.pef.port = cmp.Or(cfg.PETPort, defaultPETPort)
 	m.sel, err = sel.Open(sel.Options{Path: selPath, Capacity: cfg.SELCapacity, Policy: policy, Logger: log.With("log", "SEL")})
 	if err != nil {
@@ -164,6 +165,8 @@ func New(cfg Config, p Platform) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ipmi: listen on %s: %w", cfg.Addr, err)
 	}
+	la, _ := conn.LocalAddr().(*net.UDPAddr)
+	m.lan = newLANInfo(la, snap)
 
 	reg := newRegistry(m, log, extra...)
 	var pc transport.PacketConn = conn
@@ -231,6 +234,7 @@ func (s *Server) Close() error {
 	if err := s.srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("ipmi: close: %w", err)
 	}
+	s.m.stopWatchdog()
 	s.m.pef.close()
 	if err := s.m.sel.Close(); err != nil {
 		return fmt.Errorf("ipmi: close SEL: %w", err)

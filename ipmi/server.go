@@ -70,6 +70,9 @@ type Config struct {
 	Clock clock.Clock
 }
 
+// maxSessions is how many RMCP+ sessions may be open at once.
+const maxSessions = 32
+
 // selFile is the SEL journal's name under Config.StateDir.
 const selFile = "sel.journal"
 
@@ -250,6 +253,10 @@ func (s *Server) SEL() *sel.SEL { return s.m.sel }
 func newBMC(m *machine, users []validUser) (*bmc.BMC, error) {
 	b := bmc.New(deviceInfo(m.p.Snapshot()), deviceGUID(m.p.Snapshot()), m,
 		bmc.WithCipherSuites(cipherSuites), bmc.WithV15Disabled())
+	// go-ipmi allows the spec minimum of 4 sessions; monitoring fleets and
+	// the throughput benchmark open more.
+	b.Sessions = bmc.NewSessionStoreWithOptions(b.Clock(), bmc.WithMaxSessions(maxSessions))
+	b.Sessions.SetOnRemove(b.SOL.DeactivateBySession)
 	for i, u := range users {
 		// ID 1 is the anonymous user in IPMI; named accounts start at 2.
 		bu, err := b.Users.Add(uint8(i+2), u.Name)

@@ -108,3 +108,44 @@ func TestAccountsSurviveRestart(t *testing.T) {
 		t.Fatalf("ipmitool as the Redfish-created operator: %v\n%s", err, out)
 	}
 }
+
+// One account database: a password changed through Redfish is the password
+// ipmitool must use on its next session, without a restart.
+func TestPasswordChangeReachesIPMILive(t *testing.T) {
+	e := start(t, startOpts{})
+	var acct struct {
+		Members []struct {
+			ID string `json:"@odata.id"`
+		}
+	}
+	e.getJSON("/redfish/v1/AccountService/Accounts", &acct)
+	var adminURI string
+	for _, m := range acct.Members {
+		var a struct{ UserName string }
+		e.getJSON(m.ID, &a)
+		if a.UserName == e.User {
+			adminURI = m.ID
+		}
+	}
+	if adminURI == "" {
+		t.Fatalf("no account named %s in %+v", e.User, acct)
+	}
+	req, _ := http.NewRequest(http.MethodPatch, e.URL+adminURI, strings.NewReader(`{"Password":"n3w-Secret!"}`))
+	req.SetBasicAuth(e.User, e.Password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("PATCH password: %d", resp.StatusCode)
+	}
+	if out, err := e.ipmitool("mc", "info"); err == nil {
+		t.Fatalf("the old password still opens an IPMI session:\n%s", out)
+	}
+	e.Password = "n3w-Secret!"
+	if mc := kv(e.mustIPMI("mc", "info")); mc["IPMI Version"] != "2.0" {
+		t.Fatalf("mc info with the new password: %v", mc)
+	}
+}

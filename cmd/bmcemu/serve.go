@@ -148,7 +148,8 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	if !(o.speed > 0) {
 		return fmt.Errorf("--speed %v: must be greater than 0", o.speed)
 	}
-	opts := platform.Options{Logger: log.With("component", "platform"), Clock: clock.Real{Speed: o.speed}, FaultSeed: o.faultSeed}
+	clk := clock.Real{Speed: o.speed}
+	opts := platform.Options{Logger: log.With("component", "platform"), Clock: clk, FaultSeed: o.faultSeed}
 	stateDir := "(none: --ephemeral)"
 	if !o.ephemeral {
 		stateDir = filepath.Join(o.stateDir, prof.Name)
@@ -225,9 +226,12 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		listeners = append(listeners, &httpListener{scheme: "https", ln: tls.NewListener(ln, cfg)})
 	}
 	ipmiCfg := ipmi.Config{
-		Addr:   o.ipmiAddr,
-		Users:  ipmiUsers(acctStore),
-		Logger: log.With("component", "ipmi"),
+		Addr: o.ipmiAddr,
+		// Live view of the shared accounts: changes through Redfish apply to
+		// the next IPMI session, and IPMI login failures count to lockout.
+		Accounts: acctStore,
+		Logger:   log.With("component", "ipmi"),
+		Clock:    clk, // the watchdog counts down at the same --speed as the hardware
 	}
 	if !o.ephemeral {
 		ipmiCfg.StateDir = stateDir // the SEL journal lives beside the inventory
@@ -319,30 +323,6 @@ func tlsConfig(certFile, keyFile, dir string) (*tls.Config, error) {
 		return nil, fmt.Errorf("https certificate: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
-}
-
-// ipmiUsers gives IPMI the accounts it can authenticate: RAKP needs each
-// user's clear secret, which the account store keeps sealed for this.
-func ipmiUsers(s *accounts.Store) []ipmi.User {
-	var users []ipmi.User
-	for _, a := range s.List() {
-		if !a.Enabled {
-			continue
-		}
-		secret, _, ok := s.Secret(a.UserName)
-		if !ok {
-			continue
-		}
-		priv := "user"
-		switch a.Role {
-		case accounts.RoleAdministrator:
-			priv = "administrator"
-		case accounts.RoleOperator:
-			priv = "operator"
-		}
-		users = append(users, ipmi.User{Name: a.UserName, Password: string(secret), Privilege: priv})
-	}
-	return users
 }
 
 func hostOf(addr string) string {

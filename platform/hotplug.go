@@ -23,6 +23,7 @@ func (p *Platform) PressAttention(slot string) error {
 	}
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
+	defer p.hold()()
 	if err := p.smc.PressAttention(slot); err != nil {
 		return fmt.Errorf("press attention of %s: %w", slot, hwErr(err))
 	}
@@ -36,6 +37,7 @@ func (p *Platform) OpenLatch(slot string) error {
 	}
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
+	defer p.hold()()
 	if err := p.smc.OpenLatch(slot); err != nil {
 		return fmt.Errorf("open latch of %s: %w", slot, hwErr(err))
 	}
@@ -50,6 +52,7 @@ func (p *Platform) CloseLatch(slot string) error {
 	}
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
+	defer p.hold()()
 	if err := p.smc.CloseLatch(slot); err != nil {
 		return fmt.Errorf("close latch of %s: %w", slot, hwErr(err))
 	}
@@ -115,6 +118,7 @@ func (p *Platform) ClearFault(slot, kind string) error {
 // OnlineBlock onlines memory block id as the OS's operator would (echo
 // online|online_kernel|online_movable > memoryN/state).
 func (p *Platform) OnlineBlock(id int, t kernel.OnlineType) error {
+	defer p.hold()()
 	if err := p.kern.OnlineBlock(id, t); err != nil {
 		return fmt.Errorf("%w: %w", ErrKernel, err)
 	}
@@ -125,6 +129,7 @@ func (p *Platform) OnlineBlock(id int, t kernel.OnlineType) error {
 // OfflineBlock offlines memory block id (echo offline > memoryN/state);
 // it is refused with EBUSY while unmovable pages sit in the block.
 func (p *Platform) OfflineBlock(id int) error {
+	defer p.hold()()
 	if err := p.kern.OfflineBlock(id); err != nil {
 		return fmt.Errorf("%w: %w", ErrKernel, err)
 	}

@@ -61,8 +61,11 @@ var (
 
 // Clock supplies time to the model. When it also implements clock.Clock
 // (AfterFunc), the hardware's steps are scheduled on it: clock.Manual in
-// tests, clock.Real{Speed: x} in `bmcemu serve`. A clock with only Now
-// stamps events and logs while the steps run on clock.Real{Speed: 1}.
+// tests, clock.Real{Speed: x} in `bmcemu serve`. A clock.Real is run as a
+// paced discrete-event scheduler (see pacedClock): timers fire in simulated
+// deadline order, so host latency never reorders hardware steps at high
+// speeds. A clock with only Now stamps events and logs while the steps run
+// at real pace.
 type Clock interface{ Now() time.Time }
 
 // InventoryStore persists the physical inventory so it survives a restart.
@@ -91,6 +94,8 @@ type SavedModule struct {
 // Options configure New.
 type Options struct {
 	// Clock defaults to clock.Real{Speed: 1}: hardware steps at real pace.
+	// The field keeps the narrow Now-only type so callers with a simple
+	// stamping clock still compile; pass a clock.Clock to drive the steps.
 	Clock  Clock
 	Store  InventoryStore
 	Logger *slog.Logger
@@ -144,14 +149,14 @@ type Platform struct {
 	snap     *Snapshot
 }
 
-// hybridClock stamps time with a caller's Now-only clock and schedules on
-// the real one.
+// hybridClock stamps time with a caller's Now-only clock and schedules at
+// real pace.
 type hybridClock struct {
 	Clock
-	real clock.Real
+	sched *pacedClock
 }
 
-func (h hybridClock) AfterFunc(d time.Duration, f func()) clock.Timer { return h.real.AfterFunc(d, f) }
+func (h hybridClock) AfterFunc(d time.Duration, f func()) clock.Timer { return h.sched.AfterFunc(d, f) }
 
 // New builds the server described by prof, restoring the saved inventory
 // from opts.Store when there is one, and boots it: SMC, firmware (POST:
@@ -160,11 +165,15 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 	var clk clock.Clock
 	switch c := opts.Clock.(type) {
 	case nil:
-		clk = clock.Real{Speed: 1}
+		clk = newPacedClock(1)
+	case clock.Real:
+		clk = newPacedClock(c.Speed)
+	case *clock.Real:
+		clk = newPacedClock(c.Speed)
 	case clock.Clock:
 		clk = c
 	default:
-		clk = hybridClock{Clock: c, real: clock.Real{Speed: 1}}
+		clk = hybridClock{Clock: c, sched: newPacedClock(1)}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -476,6 +485,17 @@ func (p *Platform) save(mods map[string]SavedModule, power bool) error {
 	return nil
 }
 
+// hold keeps a paced clock's timers from firing during a command.
+func (p *Platform) hold() func() {
+	switch c := p.clock.(type) {
+	case *pacedClock:
+		return c.hold()
+	case hybridClock:
+		return c.sched.hold()
+	}
+	return func() {}
+}
+
 func (p *Platform) slotIndex(op, slot string) (int, error) {
 	i, ok := p.byName[slot]
 	if !ok {
@@ -494,6 +514,7 @@ func (p *Platform) slotIndex(op, slot string) (int, error) {
 func (p *Platform) Insert(slot string, img []byte) (*Module, error) {
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
+	defer p.hold()()
 	i, err := p.slotIndex("insert into", slot)
 	if err != nil {
 		return nil, err
@@ -560,6 +581,7 @@ func (p *Platform) undoInsert(slot string, cause error) error {
 func (p *Platform) Remove(slot string) (*Module, error) {
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
+	defer p.hold()()
 	i, err := p.slotIndex("remove from", slot)
 	if err != nil {
 		return nil, err

@@ -139,6 +139,9 @@ var baseMessages = map[string]registryMessage{
 	"PropertyDuplicate": {severity: "Warning", args: 1,
 		text:       "The property %1 was duplicated in the request.",
 		resolution: "Remove the duplicate property from the request body and resubmit the request if the operation failed."},
+	"EventSubscriptionLimitExceeded": {severity: "Critical", args: 0,
+		text:       "The event subscription failed due to the number of simultaneous subscriptions exceeding the limit of the implementation.",
+		resolution: "Reduce the number of other subscriptions before trying to establish the event subscription or increase the limit of simultaneous subscriptions, if supported."},
 	"QueryParameterValueError": {severity: "Warning", args: 1,
 		text:       "The value for the parameter %1 is invalid.",
 		resolution: "Correct the value for the query parameter in the request and resubmit the request if the operation failed."},
@@ -160,6 +163,9 @@ type apiError struct {
 	related   []string // RelatedProperties, as JSON pointers
 	// more carries further messages (several refused properties).
 	more []*apiError
+	// detail, when set, is the top-level message: what the registry text
+	// cannot say (which setting refused the request).
+	detail string
 }
 
 func (e *apiError) Error() string {
@@ -265,7 +271,12 @@ func (e *apiError) body() errorBody {
 		gen := infoMessage("GeneralError", nil)
 		return errorBody{Error: errorContents{Code: gen.MessageID, Message: gen.Message, ExtendedInfo: msgs}}
 	}
-	return errorBody{Error: errorContents{Code: msgs[0].MessageID, Message: msgs[0].Message, ExtendedInfo: msgs}}
+	top := msgs[0].Message
+	if e.detail != "" {
+		top = e.detail
+		msgs[0].Resolution = e.detail + " " + msgs[0].Resolution
+	}
+	return errorBody{Error: errorContents{Code: msgs[0].MessageID, Message: top, ExtendedInfo: msgs}}
 }
 
 // formatMessage substitutes %1..%n in one pass, so an argument that itself

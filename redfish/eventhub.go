@@ -71,7 +71,13 @@ func (h *eventHub) capacity() int { return h.cap }
 func (h *eventHub) publish(at time.Time, spec eventSpec) rfEvent {
 	m, ok := eventMessages[spec.id]
 	if !ok {
-		m = registryMessage{severity: "OK", text: spec.id}
+		m = registryMessage{severity: "OK", text: spec.id, args: len(spec.args)}
+		if spec.text != nil {
+			m.text = *spec.text
+		}
+		if spec.severity != "" {
+			m.severity = spec.severity
+		}
 	}
 	args := make([]string, m.args)
 	copy(args, spec.args)
@@ -113,6 +119,13 @@ func (h *eventHub) listen(name string, depth int, after uint64) (*listener, []rf
 	}
 	h.listeners[l] = struct{}{}
 	return l, replay
+}
+
+// lastIDValue is the EventId of the newest event, 0 if none.
+func (h *eventHub) lastIDValue() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.next - 1
 }
 
 func (h *eventHub) logEvents() []rfEvent {

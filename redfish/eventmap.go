@@ -83,6 +83,10 @@ type eventSpec struct {
 	id     string // full MessageId
 	args   []string
 	origin string // @odata.id of the OriginOfCondition, "" for none
+	// text and severity stand in for a message of no known registry
+	// (SubmitTestEvent).
+	text     *string
+	severity string
 }
 
 func oem(name string, origin string, args ...any) eventSpec {

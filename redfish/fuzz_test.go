@@ -87,7 +87,7 @@ func FuzzDecodeBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, dst := range []any{&memoryPatch{}, &accountCreate{}, &accountPatch{}, &sessionLogin{}, &accountServicePatch{}} {
+		for _, dst := range []any{&memoryPatch{}, &accountCreate{}, &accountPatch{}, &sessionLogin{}, &accountServicePatch{}, &subscriptionCreate{}, &testEvent{}} {
 			d, err := decodeBody(body, dst, memoryReadOnly)
 			if err != nil {
 				if _, ok := asAPIError(err); !ok {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -248,6 +249,7 @@ func TestSchemaCrawl(t *testing.T) {
 	if err := p.SetLocationIndicator("CPU0_DIMM_A1", true); err != nil {
 		t.Fatal(err)
 	}
+	subscribe(t, h, `{"Destination":"http://127.0.0.1:9/crawl","Protocol":"Redfish","OriginResources":[{"@odata.id":"/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1"}]}`)
 	waitFor(t, "the event log", func() bool {
 		return hasMessage(members(t, getJSON(t, h, "/redfish/v1/Systems/1/LogServices/EventLog/Entries")),
 			"The location indicator of memory slot CPU0_DIMM_A1 is now On.")
@@ -294,7 +296,7 @@ func TestSchemaCrawl(t *testing.T) {
 	if len(seen) < 40 {
 		t.Errorf("crawled only %d resources: %v", len(seen), types)
 	}
-	for _, typ := range []string{typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService} {
+	for _, typ := range []string{typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService} {
 		if types[typ] == 0 {
 			t.Errorf("crawl never reached %s", typ)
 		}
@@ -318,6 +320,27 @@ func TestSchemaCrawl(t *testing.T) {
 		expanded += validateTree(t, v, target, decode(t, w.Body.Bytes()), true)
 	}
 	t.Logf("validated %d resources inside expanded payloads", expanded)
+}
+
+// Every event a platform fact produces is a valid Event payload.
+func TestSchemaEventPayloads(t *testing.T) {
+	v := newValidator(t)
+	loc, _ := schemaFor(typeEvent)
+	h := newEventHub(0, nil)
+	n := 0
+	for _, e := range sampleEvents() {
+		for _, spec := range translate(e) {
+			ev := h.publish(time.Unix(1700000000, 0), spec)
+			if err := v.validate(mustJSON(t, eventPayload(ev, "ctx")), loc); err != nil {
+				t.Errorf("%s: %v", spec.id, err)
+			}
+			if _, ok := eventMessages[spec.id]; !ok {
+				t.Errorf("%s: no such message", spec.id)
+			}
+			n++
+		}
+	}
+	t.Logf("validated %d event payloads", n)
 }
 
 // validateTree validates every resource (an object with @odata.type and

@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -70,6 +73,25 @@ type Config struct {
 	// EventBuffer is how many events the Event log and the SSE replay
 	// buffer (Last-Event-ID) keep; 0 is 1000.
 	EventBuffer int
+
+	// EventDestinationAllow lists the networks push subscriptions may
+	// send to; nil is loopback only (127.0.0.0/8, ::1). A Destination
+	// outside them is refused with 400.
+	EventDestinationAllow []netip.Prefix
+	// StateDir keeps the subscriptions (redfish-subscriptions.json) across
+	// restarts; "" keeps them in memory.
+	StateDir string
+	// DeliveryRetryAttempts (0: 3) and DeliveryRetryInterval (0: 30s) are
+	// the EventService's retry settings; back-off doubles the interval.
+	DeliveryRetryAttempts int
+	DeliveryRetryInterval time.Duration
+	// MaxEventSubscriptions bounds push subscriptions (0: 20) and
+	// MaxSSEClients concurrent SSE streams (0: 10).
+	MaxEventSubscriptions int
+	MaxSSEClients         int
+	// EventHTTPClient delivers push events; nil is a client with a 10 s
+	// timeout that follows no redirects.
+	EventHTTPClient *http.Client
 }
 
 type service struct {
@@ -88,6 +110,10 @@ type service struct {
 	pumpDropped    uint64
 	stop           context.CancelFunc
 	done           chan struct{}
+	sseClients     atomic.Int64
+	maxSSE         int
+	sseStop        chan struct{}
+	closeOnce      sync.Once
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -103,6 +129,15 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.hub = newEventHub(cfg.EventBuffer, s.log)
+	s.maxSSE, s.sseStop = cfg.MaxSSEClients, make(chan struct{})
+	if s.maxSSE <= 0 {
+		s.maxSSE = defaultMaxSSEClients
+	}
+	subs, err := newSubscriptions(cfg, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.subs = subs
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -161,13 +196,14 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 // The handler keeps serving requests.
 func (h *handler) Close() error {
 	s := h.svc
-	if s.stop != nil {
-		s.stop()
-		<-s.done
-	}
-	if s.subs != nil {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.done
+		}
+		close(s.sseStop)
 		s.subs.close()
-	}
+	})
 	return nil
 }
 
@@ -201,6 +237,12 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSessions, resource{entity: "SessionCollection", get: s.getSessions, post: s.postSession, publicPost: true})
 	s.handle(e, pathSessions+"/:session", resource{entity: "Session", get: s.getSession, del: s.deleteSession, self: s.isOwnSession})
 
+	s.handle(e, pathEventService, resource{entity: "EventService", get: s.getEventService})
+	s.handle(e, pathSubmitTest, resource{entity: "EventService", post: s.postSubmitTestEvent})
+	s.handle(e, pathSSE, resource{entity: "EventService", raw: s.serveSSE})
+	s.handle(e, pathSubscriptions, resource{entity: "EventDestinationCollection", get: s.getSubscriptions, post: s.postSubscription})
+	s.handle(e, pathSubscriptions+"/:sub", resource{entity: "EventDestination", get: s.getSubscription, del: s.deleteSubscription, self: s.isOwnSubscription})
+	s.handle(e, pathSubscriptions+"/:sub/Actions/EventDestination.ResumeSubscription", resource{entity: "EventDestination", post: s.postResumeSubscription, self: s.isOwnSubscription})
 	s.handle(e, pathAccountService, resource{entity: "AccountService", get: s.getAccountService, patch: s.patchAccountService})
 	s.handle(e, pathAccounts, resource{entity: "ManagerAccountCollection", get: s.getAccounts, post: s.postAccount})
 	s.handle(e, pathAccounts+"/:account", resource{entity: "ManagerAccount", get: s.getAccount, patch: s.patchAccount, del: s.deleteAccount, self: s.isOwnAccount})

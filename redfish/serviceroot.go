@@ -25,6 +25,7 @@ type serviceRoot struct {
 	Managers       link             `json:"Managers"`
 	SessionService link             `json:"SessionService"`
 	AccountService link             `json:"AccountService"`
+	EventService   link             `json:"EventService"`
 	Links          serviceRootLinks `json:"Links"`
 
 	ProtocolFeaturesSupported protocolFeatures `json:"ProtocolFeaturesSupported"`
@@ -85,6 +86,7 @@ func (s *service) getServiceRoot(r *request) (any, error) {
 		Managers:       link{ID: pathManagers},
 		SessionService: link{ID: pathSessionService},
 		AccountService: link{ID: pathAccountService},
+		EventService:   link{ID: pathEventService},
 		ProtocolFeaturesSupported: protocolFeatures{
 			ExpandQuery:                     expandFeatures{ExpandAll: true, Levels: true, Links: true, NoLinks: true, MaxLevels: maxExpandLevels},
 			FilterQuery:                     true,

@@ -1,7 +1,450 @@
 package redfish
 
-// subscriptions delivers events to push subscribers.
-type subscriptions struct{}
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
-func (m *subscriptions) dispatch(rfEvent) {}
-func (m *subscriptions) close()           {}
+	"github.com/bmcemu/bmcemu/platform/store"
+)
+
+// Delivery defaults; Config overrides them.
+const (
+	defaultRetryAttempts  = 3
+	defaultRetryInterval  = 30 * time.Second
+	defaultMaxPushSubs    = 20
+	defaultMaxSSEClients  = 10
+	subscriberQueueDepth  = 1024
+	subscriptionsFileName = "redfish-subscriptions.json"
+	maxBackoff            = 10 * time.Minute
+)
+
+// defaultDestinationAllow keeps the emulator from being an SSRF tool: only
+// loopback destinations unless the operator widens it.
+var defaultDestinationAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// subscription is one push EventDestination. The exported fields persist.
+type subscription struct {
+	ID                  string            `json:"id"`
+	Owner               string            `json:"owner"`
+	Destination         string            `json:"destination"`
+	Context             string            `json:"context"`
+	Protocol            string            `json:"protocol"`
+	SubscriptionType    string            `json:"subscription_type"`
+	EventFormatType     string            `json:"event_format_type"`
+	RegistryPrefixes    []string          `json:"registry_prefixes,omitempty"`
+	MessageIDs          []string          `json:"message_ids,omitempty"`
+	ResourceTypes       []string          `json:"resource_types,omitempty"`
+	OriginResources     []string          `json:"origin_resources,omitempty"`
+	Headers             map[string]string `json:"headers,omitempty"`
+	DeliveryRetryPolicy string            `json:"delivery_retry_policy"`
+	Suspended           bool              `json:"suspended"`
+
+	q       chan rfEvent
+	resume  chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	dropped uint64
+}
+
+// subscriptions owns the push subscribers: one bounded queue and one
+// delivery goroutine each, so a slow or dead destination only ever delays
+// itself.
+type subscriptions struct {
+	mu       sync.Mutex
+	subs     map[string]*subscription
+	nextID   int
+	log      *slog.Logger
+	client   *http.Client
+	attempts int
+	interval time.Duration
+	max      int
+	allow    []netip.Prefix
+	file     *store.JSON
+	closed   bool
+}
+
+type persistedSubs struct {
+	NextID int             `json:"next_id"`
+	Subs   []*subscription `json:"subscriptions"`
+}
+
+func newSubscriptions(cfg Config, log *slog.Logger) (*subscriptions, error) {
+	m := &subscriptions{subs: map[string]*subscription{}, nextID: 1, log: log, client: cfg.EventHTTPClient,
+		attempts: cfg.DeliveryRetryAttempts, interval: cfg.DeliveryRetryInterval, max: cfg.MaxEventSubscriptions,
+		allow: cfg.EventDestinationAllow}
+	if m.client == nil {
+		// Never follow a redirect: it could lead outside the allow-list.
+		m.client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+	}
+	if m.attempts <= 0 {
+		m.attempts = defaultRetryAttempts
+	}
+	if m.interval <= 0 {
+		m.interval = defaultRetryInterval
+	}
+	if m.max <= 0 {
+		m.max = defaultMaxPushSubs
+	}
+	if m.allow == nil {
+		m.allow = defaultDestinationAllow
+	}
+	if cfg.StateDir != "" {
+		m.file = &store.JSON{Path: filepath.Join(cfg.StateDir, subscriptionsFileName)}
+		var saved persistedSubs
+		if err := m.file.Load(&saved); err != nil && !errors.Is(err, store.ErrNotExist) {
+			return nil, fmt.Errorf("redfish: subscriptions: %w", err)
+		}
+		m.nextID = max(saved.NextID, 1)
+		for _, s := range saved.Subs {
+			m.start(s)
+		}
+	}
+	return m, nil
+}
+
+func (m *subscriptions) start(s *subscription) {
+	s.q = make(chan rfEvent, subscriberQueueDepth)
+	s.resume = make(chan struct{}, 1)
+	s.stop = make(chan struct{})
+	s.done = make(chan struct{})
+	m.subs[s.ID] = s
+	go m.deliverLoop(s)
+}
+
+// saveLocked persists the subscriptions; the caller holds m.mu.
+func (m *subscriptions) saveLocked() {
+	if m.file == nil {
+		return
+	}
+	out := persistedSubs{NextID: m.nextID, Subs: m.sortedLocked()}
+	if err := m.file.Save(out); err != nil {
+		m.log.Error("redfish: save subscriptions", "err", err)
+	}
+}
+
+func (m *subscriptions) sortedLocked() []*subscription {
+	out := make([]*subscription, 0, len(m.subs))
+	for _, s := range m.subs {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := strconv.Atoi(out[i].ID)
+		b, _ := strconv.Atoi(out[j].ID)
+		return a < b
+	})
+	return out
+}
+
+func (m *subscriptions) list() []*subscription {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sortedLocked()
+}
+
+func (m *subscriptions) get(id string) (*subscription, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.subs[id]
+	return s, ok
+}
+
+// view is a copy safe to render while deliveries run.
+func (m *subscriptions) view(s *subscription) subscription {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return subscription{ID: s.ID, Owner: s.Owner, Destination: s.Destination, Context: s.Context, Protocol: s.Protocol,
+		SubscriptionType: s.SubscriptionType, EventFormatType: s.EventFormatType, RegistryPrefixes: s.RegistryPrefixes,
+		MessageIDs: s.MessageIDs, ResourceTypes: s.ResourceTypes, OriginResources: s.OriginResources,
+		DeliveryRetryPolicy: s.DeliveryRetryPolicy, Suspended: s.Suspended}
+}
+
+var errSubscriptionLimit = errors.New("subscription limit")
+
+func (m *subscriptions) add(s *subscription) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.subs) >= m.max {
+		return errSubscriptionLimit
+	}
+	s.ID = strconv.Itoa(m.nextID)
+	m.nextID++
+	m.start(s)
+	m.saveLocked()
+	return nil
+}
+
+func (m *subscriptions) remove(id string) bool {
+	m.mu.Lock()
+	s, ok := m.subs[id]
+	if ok {
+		delete(m.subs, id)
+		m.saveLocked()
+	}
+	m.mu.Unlock()
+	if ok {
+		close(s.stop)
+	}
+	return ok
+}
+
+func (m *subscriptions) resumeSub(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.subs[id]
+	if !ok {
+		return false
+	}
+	if s.Suspended {
+		s.Suspended = false
+		m.saveLocked()
+	}
+	select {
+	case s.resume <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// dispatch queues ev for every matching subscriber without blocking: a
+// full queue counts and logs the loss.
+func (m *subscriptions) dispatch(ev rfEvent) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.subs {
+		if !s.matches(ev) {
+			continue
+		}
+		select {
+		case s.q <- ev:
+		default:
+			s.dropped++
+			m.log.Warn("redfish: subscriber queue full; event dropped", "subscription", s.ID,
+				"destination", s.Destination, "event_id", ev.ID, "dropped_total", s.dropped)
+		}
+	}
+}
+
+func (m *subscriptions) close() {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	subs := m.sortedLocked()
+	m.subs = map[string]*subscription{}
+	m.closed = true
+	m.mu.Unlock()
+	for _, s := range subs {
+		close(s.stop)
+		<-s.done
+	}
+}
+
+// matches applies the subscription's filters; an empty filter passes all.
+func (s *subscription) matches(ev rfEvent) bool {
+	if len(s.RegistryPrefixes) > 0 && !slices.Contains(s.RegistryPrefixes, ev.registryPrefix()) {
+		return false
+	}
+	if len(s.MessageIDs) > 0 && !slices.ContainsFunc(s.MessageIDs, func(id string) bool { return messageIDMatches(id, ev.MessageID) }) {
+		return false
+	}
+	if len(s.ResourceTypes) > 0 && !slices.Contains(s.ResourceTypes, ev.resourceType()) {
+		return false
+	}
+	if len(s.OriginResources) > 0 && !slices.Contains(s.OriginResources, ev.Origin) {
+		return false
+	}
+	return true
+}
+
+// messageIDMatches compares a filter MessageId with an event's: the full
+// id, or the registry prefix and key whatever the version
+// ("ResourceEvent.ResourceStateChanged", "ResourceEvent.1.0.ResourceStateChanged").
+func messageIDMatches(filter, id string) bool {
+	if filter == id {
+		return true
+	}
+	fp, fk := splitMessageID(filter)
+	ip, ik := splitMessageID(id)
+	return fp == ip && fk == ik && fk != ""
+}
+
+func splitMessageID(id string) (prefix, key string) {
+	parts := strings.Split(id, ".")
+	if len(parts) < 2 {
+		return "", ""
+	}
+	return parts[0], parts[len(parts)-1]
+}
+
+// deliverLoop sends the subscriber's events in order, one at a time.
+func (m *subscriptions) deliverLoop(s *subscription) {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case ev := <-s.q:
+			if !m.deliverWithRetries(ctx, s, ev) {
+				return
+			}
+		}
+	}
+}
+
+// deliverWithRetries posts ev, retrying per the subscription's policy. It
+// returns false when the subscription ended.
+func (m *subscriptions) deliverWithRetries(ctx context.Context, s *subscription, ev rfEvent) bool {
+	for {
+		m.mu.Lock()
+		suspended := s.Suspended
+		m.mu.Unlock()
+		if suspended {
+			// Wait for ResumeSubscription, then try this event again.
+			select {
+			case <-s.stop:
+				return false
+			case <-s.resume:
+			}
+		}
+		for attempt := 0; ; attempt++ {
+			err := m.post(ctx, s, ev)
+			if err == nil {
+				return true
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+			m.mu.Lock()
+			policy := s.DeliveryRetryPolicy
+			m.mu.Unlock()
+			m.log.Warn("redfish: event delivery failed", "subscription", s.ID, "destination", s.Destination,
+				"event_id", ev.ID, "attempt", attempt+1, "err", err)
+			forever := policy == "RetryForever" || policy == "RetryForeverWithBackoff"
+			if attempt >= m.attempts && !forever {
+				if policy == "SuspendRetries" {
+					m.mu.Lock()
+					s.Suspended = true
+					m.saveLocked()
+					m.mu.Unlock()
+					m.log.Warn("redfish: subscription suspended after retries", "subscription", s.ID)
+					break
+				}
+				m.log.Warn("redfish: subscription terminated after retries", "subscription", s.ID)
+				m.mu.Lock()
+				if m.subs[s.ID] == s {
+					delete(m.subs, s.ID)
+					m.saveLocked()
+				}
+				m.mu.Unlock()
+				return false
+			}
+			wait := m.interval
+			if policy != "RetryForever" {
+				// Back-off doubles from the interval, capped.
+				for i := 0; i < attempt && wait < maxBackoff; i++ {
+					wait *= 2
+				}
+				wait = min(wait, maxBackoff)
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-s.stop:
+				t.Stop()
+				return false
+			case <-t.C:
+			}
+		}
+	}
+}
+
+func (m *subscriptions) post(ctx context.Context, s *subscription, ev rfEvent) error {
+	body, err := json.Marshal(eventPayload(ev, s.Context))
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Destination, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range s.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("destination answered %s", resp.Status)
+	}
+	return nil
+}
+
+// checkDestination enforces http(s) and the allow-list of networks. Host
+// names are resolved and every address must be allowed.
+func (m *subscriptions) checkDestination(dest string) error {
+	u, err := url.Parse(dest)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return propErr(http.StatusBadRequest, "PropertyValueFormatError", "Destination", dest, "Destination")
+	}
+	host := u.Hostname()
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		ips, err := net.LookupIP(host)
+		if err != nil || len(ips) == 0 {
+			return m.refuse(dest)
+		}
+		for _, ip := range ips {
+			if a, ok := netip.AddrFromSlice(ip); ok {
+				addrs = append(addrs, a)
+			}
+		}
+	}
+	for _, a := range addrs {
+		a = a.Unmap()
+		if !slices.ContainsFunc(m.allow, func(p netip.Prefix) bool { return p.Contains(a) }) {
+			return m.refuse(dest)
+		}
+	}
+	return nil
+}
+
+func (m *subscriptions) refuse(dest string) error {
+	nets := make([]string, len(m.allow))
+	for i, p := range m.allow {
+		nets[i] = p.String()
+	}
+	e := propErr(http.StatusBadRequest, "PropertyValueIncorrect", "Destination", "Destination", dest)
+	e.detail = fmt.Sprintf("Destination %s is outside the networks event subscriptions may reach (setting EventDestinationAllow: %s).",
+		dest, strings.Join(nets, ", "))
+	return e
+}

@@ -1,0 +1,57 @@
+package redfish
+
+import (
+	"testing"
+
+	"github.com/bmcemu/bmcemu/platform/events"
+)
+
+// sampleEvents is one of every platform fact translate knows, and one it
+// does not.
+func sampleEvents() []events.Event {
+	s := "CPU0_DIMM_A2"
+	return []events.Event{
+		events.ModuleInserted{Slot: s}, events.ModuleRemoved{Slot: s}, events.PowerChanged{On: true}, events.PowerChanged{},
+		events.LocationIndicatorChanged{Slot: s, On: true}, events.AttentionPressed{Slot: s, Intent: "insert"},
+		events.AttentionIndicatorChanged{Slot: s, State: "Blinking"}, events.SlotPowerChanged{Slot: s, State: "Nominal", MilliVolts: 1100},
+		events.SlotLatchChanged{Slot: s, Open: true}, events.SlotPresenceChanged{Slot: s, Present: true},
+		events.SlotReady{Slot: s, For: "installation"}, events.SlotReady{Slot: s, For: "removal"},
+		events.SPDAccepted{Slot: s, OperatingSpeedMTs: 4800}, events.SPDCheckFailed{Slot: s, Reason: "crc", Detail: "bad CRC"},
+		events.BusNoise{Slot: s, Victims: []events.NoiseHit{{Slot: "CPU0_DIMM_A1", Correctable: 2, Uncorrectable: 1}}},
+		events.BusNoiseRecovered{Victims: []string{"CPU0_DIMM_A1"}}, events.SCIRaised{Slot: s, GPE: 1, Method: "_L01", Cause: "insert"},
+		events.SurpriseRemoval{Slot: s, PowerState: "Nominal"}, events.MemoryTrained{Slot: s, SpeedMTs: 4800, MinEyePS: 20},
+		events.TrainingFailed{Slot: s, Stage: "vref", Lane: -1, Reason: "eye closed"}, events.FirmwareFault{Slot: s, Fault: "calibration", Reason: "x"},
+		events.ModuleParked{Slot: s, Serial: "123", Reason: "fault"}, events.AddressMapUpdated{Slot: s, Op: "add", Base: 1 << 40, Length: 1 << 35},
+		events.AddressMapRejected{Slot: s, Reason: "no room"}, events.InterleaveChanged{Reason: "asymmetric"},
+		events.PatternTestCompleted{Slot: s, Passed: true, Samples: 10}, events.PatternTestCompleted{Slot: s, Address: 0x1000},
+		events.ACPINotify{Slot: s, Name: "Bus Check"}, events.ACPIOST{Slot: s, Meaning: "success"},
+		events.MemoryHotAdded{Slot: s, Base: 1, Length: 2}, events.MemoryEjected{Slot: s}, events.EjectFailed{Slot: s, Reason: "busy"},
+		events.FirmwareTimeout{Slot: s, Stage: "training"}, unknownEvent{Slot: s},
+	}
+}
+
+type unknownEvent struct{ Slot string }
+
+func (unknownEvent) Kind() string { return "SomethingNew" }
+
+func TestTranslateCoversEveryFact(t *testing.T) {
+	for _, e := range sampleEvents() {
+		specs := translate(e)
+		if len(specs) == 0 {
+			t.Errorf("%s: no events", e.Kind())
+		}
+		for _, sp := range specs {
+			m, ok := eventMessages[sp.id]
+			if !ok {
+				t.Errorf("%s: unknown message %s", e.Kind(), sp.id)
+				continue
+			}
+			if len(sp.args) != m.args {
+				t.Errorf("%s: %s takes %d args, got %v", e.Kind(), sp.id, m.args, sp.args)
+			}
+		}
+	}
+	if sp := translate(unknownEvent{Slot: "X"})[0]; sp.id != oemRegistry+".PlatformEvent" || sp.origin != memoryPath("X") {
+		t.Errorf("fallback = %+v", sp)
+	}
+}

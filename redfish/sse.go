@@ -1,0 +1,189 @@
+package redfish
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// registryPrefix is the MessageId's registry prefix ("ResourceEvent").
+func (e rfEvent) registryPrefix() string {
+	p, _, _ := strings.Cut(e.MessageID, ".")
+	return p
+}
+
+// resourceType is the schema name of the OriginOfCondition ("Memory").
+func (e rfEvent) resourceType() string {
+	switch {
+	case strings.HasPrefix(e.Origin, memoryCollectionPath()+"/"):
+		return "Memory"
+	case e.Origin == systemPath():
+		return "ComputerSystem"
+	case e.Origin == "":
+		return ""
+	}
+	return "Resource"
+}
+
+func (h *eventHub) unlisten(l *listener) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.listeners, l)
+}
+
+// sseCondition is one "Property eq 'value'" of an SSE $filter.
+type sseCondition struct {
+	prop, value string
+}
+
+// sseFilter is a disjunction of conjunctions: DSP0266 clause 7.3.4's
+// filter on the SSE properties, with eq, and, or and parentheses-free
+// grouping. An empty filter passes everything.
+type sseFilter [][]sseCondition
+
+var sseProps = map[string]bool{"MessageId": true, "RegistryPrefix": true, "ResourceType": true, "OriginResource": true, "EventFormatType": true}
+
+// parseSSEFilter reads $filter for the SSE stream.
+func parseSSEFilter(s string) (sseFilter, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	var out sseFilter
+	for or := range strings.SplitSeq(s, " or ") {
+		var group []sseCondition
+		for and := range strings.SplitSeq(or, " and ") {
+			and = strings.Trim(strings.TrimSpace(and), "()")
+			prop, val, ok := strings.Cut(and, " eq ")
+			prop, val = strings.TrimSpace(prop), strings.TrimSpace(val)
+			if !ok || !sseProps[prop] || len(val) < 2 || val[0] != '\'' || val[len(val)-1] != '\'' {
+				return nil, fmt.Errorf("bad condition %q", and)
+			}
+			val = strings.ReplaceAll(val[1:len(val)-1], "''", "'")
+			group = append(group, sseCondition{prop, val})
+		}
+		out = append(out, group)
+	}
+	return out, nil
+}
+
+func (f sseFilter) matches(ev rfEvent) bool {
+	if len(f) == 0 {
+		return true
+	}
+	for _, group := range f {
+		ok := true
+		for _, c := range group {
+			switch c.prop {
+			case "MessageId":
+				ok = ok && messageIDMatches(c.value, ev.MessageID)
+			case "RegistryPrefix":
+				ok = ok && ev.registryPrefix() == c.value
+			case "ResourceType":
+				ok = ok && ev.resourceType() == c.value
+			case "OriginResource":
+				ok = ok && ev.Origin == c.value
+			case "EventFormatType":
+				ok = ok && c.value == "Event"
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// sseQueueDepth bounds one SSE client's backlog; a client that falls
+// further behind is disconnected and resumes with Last-Event-ID.
+const sseQueueDepth = 256
+
+// serveSSE streams events as text/event-stream: "id:" is the EventId, so a
+// reconnecting client's Last-Event-ID replays what it missed from the
+// hub's buffer.
+func (s *service) serveSSE(c *gin.Context) {
+	raw := c.Request.URL.RawQuery
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		s.fail(c, newAPIError(http.StatusBadRequest, "QueryParameterValueError", raw))
+		return
+	}
+	filter, err := parseSSEFilter(vals.Get("$filter"))
+	if err != nil {
+		s.fail(c, badQueryValue("$filter", vals.Get("$filter")))
+		return
+	}
+	var after uint64
+	if h := c.GetHeader("Last-Event-ID"); h != "" {
+		if after, err = strconv.ParseUint(strings.TrimSpace(h), 10, 64); err != nil {
+			after = 0
+		}
+	} else {
+		after = s.hub.lastIDValue()
+	}
+	if n := s.sseClients.Add(1); n > int64(s.maxSSE) {
+		s.sseClients.Add(-1)
+		s.fail(c, newAPIError(http.StatusServiceUnavailable, "EventSubscriptionLimitExceeded"))
+		return
+	}
+	defer s.sseClients.Add(-1)
+	l, replay := s.hub.listen("sse "+c.Request.RemoteAddr, sseQueueDepth, after)
+	defer s.hub.unlisten(l)
+
+	w := c.Writer
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("OData-Version", "4.0")
+	w.WriteHeader(http.StatusOK)
+	send := func(ev rfEvent) bool {
+		if !filter.matches(ev) {
+			return true
+		}
+		b, err := json.Marshal(eventPayload(ev, ""))
+		if err != nil {
+			return false
+		}
+		if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.ID, b); err != nil {
+			return false
+		}
+		w.Flush()
+		return true
+	}
+	for _, ev := range replay {
+		if !send(ev) {
+			return
+		}
+	}
+	w.Flush()
+	for {
+		select {
+		case <-c.Request.Context().Done():
+			return
+		case <-s.sseStop:
+			return
+		case <-l.overflow:
+			// Drain what was queued, then end: the client resumes.
+			for {
+				select {
+				case ev := <-l.c:
+					if !send(ev) {
+						return
+					}
+				default:
+					s.log.Warn("redfish: SSE client too slow; disconnected", "remote", c.Request.RemoteAddr)
+					return
+				}
+			}
+		case ev := <-l.c:
+			if !send(ev) {
+				return
+			}
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package redfish
 
 import (
+	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/bmcemu/bmcemu/platform/events"
@@ -53,5 +55,42 @@ func TestTranslateCoversEveryFact(t *testing.T) {
 	}
 	if sp := translate(unknownEvent{Slot: "X"})[0]; sp.id != oemRegistry+".PlatformEvent" || sp.origin != memoryPath("X") {
 		t.Errorf("fallback = %+v", sp)
+	}
+}
+
+func TestRegistries(t *testing.T) {
+	dir := filepath.Join(filepath.Dir(schemaDir(t)), "registries")
+	h := newHandlerCfg(t, newPlatform(t), Config{RegistryDir: dir})
+	coll := getJSON(t, h, "/redfish/v1/Registries")
+	if coll["Members@odata.count"] != 4.0 {
+		t.Errorf("registries = %v", coll)
+	}
+	oem := getJSON(t, h, "/redfish/v1/Registries/BmcemuMemory")
+	uri := path(t, oem, "Location", 0, "Uri").(string)
+	reg := getJSON(t, h, uri)
+	if reg["RegistryPrefix"] != "BmcemuMemory" || path(t, reg, "Messages", "MemoryHotAdded", "NumberOfArgs") != 4.0 {
+		t.Errorf("OEM registry = %v", reg)
+	}
+	base := getJSON(t, h, "/redfish/v1/Registries/Base")
+	if base["Registry"] != "Base.1.22.1" || path(t, base, "Location", 0, "PublicationUri") != "https://redfish.dmtf.org/registries/Base.1.22.1.json" {
+		t.Errorf("Base = %v", base)
+	}
+	if b := getJSON(t, h, path(t, base, "Location", 0, "Uri").(string)); b["Id"] != "Base.1.22.1" {
+		t.Errorf("Base document Id %v", b["Id"])
+	}
+	// Without the directory: listed, published by DMTF, not served here.
+	h2 := newHandlerCfg(t, newPlatform(t), Config{})
+	pf := getJSON(t, h2, "/redfish/v1/Registries/Platform")
+	if _, ok := path(t, pf, "Location", 0).(map[string]any)["Uri"]; ok {
+		t.Errorf("Platform served without RegistryDir: %v", pf)
+	}
+	if w := do(t, h2, http.MethodGet, "/redfish/v1/Registries/Platform/Platform.1.3.2"); w.Code != http.StatusNotFound {
+		t.Errorf("Platform document without RegistryDir: %d", w.Code)
+	}
+	// The embedded OEM registry is a valid MessageRegistry.
+	v := newValidator(t)
+	loc, _ := schemaFor("#MessageRegistry.v1_7_0.MessageRegistry")
+	if err := v.validate(oemRegistryJSON, loc); err != nil {
+		t.Error(err)
 	}
 }

@@ -92,6 +92,10 @@ type Config struct {
 	// EventHTTPClient delivers push events; nil is a client with a 10 s
 	// timeout that follows no redirects.
 	EventHTTPClient *http.Client
+	// RegistryDir holds DMTF message registries (Base.1.22.1.json, ...)
+	// to serve under /redfish/v1/Registries; without it they are listed
+	// with their DMTF publication URI only. The OEM registry is built in.
+	RegistryDir string
 }
 
 type service struct {
@@ -114,6 +118,7 @@ type service struct {
 	maxSSE         int
 	sseStop        chan struct{}
 	closeOnce      sync.Once
+	registryDir    string
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -124,7 +129,7 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		return nil, errors.New("redfish: nil platform")
 	}
 	s := &service{platform: p, log: cfg.Logger, now: cfg.Now, requireIfMatch: cfg.RequireIfMatch,
-		sel: cfg.SEL, sensorResolver: cfg.SensorResolver}
+		sel: cfg.SEL, sensorResolver: cfg.SensorResolver, registryDir: cfg.RegistryDir}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -237,6 +242,9 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSessions, resource{entity: "SessionCollection", get: s.getSessions, post: s.postSession, publicPost: true})
 	s.handle(e, pathSessions+"/:session", resource{entity: "Session", get: s.getSession, del: s.deleteSession, self: s.isOwnSession})
 
+	s.handle(e, pathRegistries, resource{entity: "MessageRegistryFileCollection", get: s.getRegistries})
+	s.handle(e, pathRegistries+"/:registry", resource{entity: "MessageRegistryFile", get: s.getRegistry})
+	s.handle(e, pathRegistries+"/:registry/:file", resource{entity: "MessageRegistryFile", raw: s.serveRegistryJSON})
 	s.handle(e, pathEventService, resource{entity: "EventService", get: s.getEventService})
 	s.handle(e, pathSubmitTest, resource{entity: "EventService", post: s.postSubmitTestEvent})
 	s.handle(e, pathSSE, resource{entity: "EventService", raw: s.serveSSE})

@@ -26,6 +26,7 @@ type serviceRoot struct {
 	SessionService link             `json:"SessionService"`
 	AccountService link             `json:"AccountService"`
 	EventService   link             `json:"EventService"`
+	Registries     link             `json:"Registries"`
 	Links          serviceRootLinks `json:"Links"`
 
 	ProtocolFeaturesSupported protocolFeatures `json:"ProtocolFeaturesSupported"`
@@ -87,6 +88,7 @@ func (s *service) getServiceRoot(r *request) (any, error) {
 		SessionService: link{ID: pathSessionService},
 		AccountService: link{ID: pathAccountService},
 		EventService:   link{ID: pathEventService},
+		Registries:     link{ID: pathRegistries},
 		ProtocolFeaturesSupported: protocolFeatures{
 			ExpandQuery:                     expandFeatures{ExpandAll: true, Levels: true, Links: true, NoLinks: true, MaxLevels: maxExpandLevels},
 			FilterQuery:                     true,

@@ -202,28 +202,37 @@ type memSummary struct {
 	MemorySummary struct{ TotalSystemMemoryGiB float64 }
 }
 
-// A module seated through the control path shows up at once in ipmitool's
-// FRU and SDR output and in Redfish's Memory member and MemorySummary.
+// A module hot-added through the control path (attention, insert, the SMC,
+// firmware and OS steps at 1000x speed) shows up in ipmitool's FRU and SDR
+// output and in Redfish's Memory member and MemorySummary; an eject and pull
+// takes it away from all of them.
 func TestInsertSeenByEveryClient(t *testing.T) {
-	e := start(t, startOpts{})
+	e := start(t, startOpts{args: []string{"--speed", "1000"}})
 	var before memSummary
 	e.getJSON("/redfish/v1/Systems/1", &before)
 	if before.MemorySummary.TotalSystemMemoryGiB != 512 {
 		t.Fatalf("default TotalSystemMemoryGiB = %v, want 512", before.MemorySummary.TotalSystemMemoryGiB)
 	}
 
-	out, err := e.ctl("insert", "CPU0_DIMM_A2", "--capacity-gib", "64", "--part-number", "HOTADD-64G", "-o", "json")
+	if out, err := e.ctl("attention", "CPU0_DIMM_A2"); err != nil {
+		t.Fatalf("ctl attention: %v\n%s", err, out)
+	}
+	e.waitSlot("CPU0_DIMM_A2", "Isolated")
+	if out, err := e.ctl("insert", "CPU0_DIMM_A2", "--capacity-gib", "64", "--part-number", "HOTADD-64G", "--wait"); err != nil {
+		t.Fatalf("ctl insert --wait: %v\n%s", err, out)
+	}
+	out, err := e.ctl("slots", "CPU0_DIMM_A2", "-o", "json")
 	if err != nil {
-		t.Fatalf("ctl insert: %v\n%s", err, out)
+		t.Fatalf("ctl slots: %v\n%s", err, out)
 	}
 	var slot struct {
-		State  string
+		Status string
 		Module struct {
 			SerialNumber string `json:"serial_number"`
 			CapacityMiB  int    `json:"capacity_mib"`
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &slot); err != nil || slot.State != "populated" || slot.Module.CapacityMiB != 65536 {
+	if err := json.Unmarshal([]byte(out), &slot); err != nil || slot.Status != "enabled" || slot.Module.CapacityMiB != 65536 {
 		t.Fatalf("ctl insert -o json: %v %+v\n%s", err, slot, out)
 	}
 	serial := slot.Module.SerialNumber
@@ -263,7 +272,7 @@ func TestInsertSeenByEveryClient(t *testing.T) {
 		t.Errorf("sdr elist CPU0_DIMM_A2 after insert: %v", cols)
 	}
 
-	out, err = e.ctl("remove", "CPU0_DIMM_A2")
+	out, err = e.ctl("remove", "CPU0_DIMM_A2", "--wait")
 	if err != nil || !strings.Contains(out, "removed CPU0_DIMM_A2") {
 		t.Fatalf("ctl remove: %v\n%s", err, out)
 	}

@@ -272,3 +272,21 @@ func (e *Emulator) getJSON(path string, v any) *http.Response {
 	}
 	return resp
 }
+
+// waitSlot polls the control API until slot's SMC power state is want. The
+// hardware steps run on the emulator's clock; this only waits for them.
+func (e *Emulator) waitSlot(slot, want string) {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := e.ctl("slots", slot, "-o", "json")
+		var s struct{ Power string }
+		if err == nil && json.Unmarshal([]byte(out), &s) == nil && s.Power == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("slot %s never reached power %s: %v\n%s", slot, want, err, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The hot-add path end to end through the binary at 1000x speed: attention,
@@ -36,8 +35,7 @@ func TestHotAddThroughCtl(t *testing.T) {
 	if out, err := e.ctl("attention", slot); err != nil || !strings.Contains(out, "attention pressed") {
 		t.Fatalf("ctl attention: %v\n%s", err, out)
 	}
-	// Isolation takes 200 ms of hardware time: 0.2 ms at 1000x.
-	time.Sleep(50 * time.Millisecond)
+	e.waitSlot(slot, "Isolated")
 	out, err := e.ctl("insert", slot, "--capacity-gib", "64", "--wait")
 	if err != nil {
 		t.Fatalf("ctl insert --wait: %v\n%s", err, out)
@@ -115,7 +113,7 @@ func TestHotAddThroughCtl(t *testing.T) {
 	if _, err := e.ctl("attention", bad); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	e.waitSlot(bad, "Isolated")
 	out, err = e.ctl("insert", bad, "--wait")
 	if err == nil || !strings.Contains(out, "FW_FAULT") || !strings.Contains(out, "TrainingFailed") {
 		t.Errorf("insert with a calibration fault: err=%v\n%s", err, out)

@@ -240,7 +240,7 @@ func TestHotAddStepByStep(t *testing.T) {
 	// Pattern test (200 ms) -> SRAT entry, Notify(Device Check), the OS
 	// adds and onlines the range, _OST success, hot-add done.
 	r.clk.Advance(200 * time.Millisecond)
-	recs = r.has(slot, "PatternTestCompleted", "ACPINotify", "ACPIOST", "KernelMemoryAdded", "ACPIOST", "MemoryHotAdded", "AttentionIndicatorChanged")
+	recs = r.has(slot, "PatternTestCompleted", "ACPINotify", "ACPIOST", "KernelMemoryAdded", "ACPIOST", "AttentionIndicatorChanged", "MemoryHotAdded")
 	added, _ := find[events.KernelMemoryAdded](recs)
 	if added.Blocks != 32 || added.Online != 32 || added.Node != 0 || added.Base != upd.Base {
 		t.Fatalf("kernel add %+v", added)

@@ -561,8 +561,10 @@ func (f *Firmware) OST(uid int, source, status uint32) error {
 	case d.stage == "wait-ospm-insert" && status == OSTSuccess:
 		f.finish(d)
 		rng := d.CRS[0]
-		f.emit(&fx, events.MemoryHotAdded{Slot: slot, Node: d.slot.Socket, Base: rng.Base, Length: rng.Length})
+		// The SMC closes its operation first, so that whoever reads the
+		// server's state on seeing MemoryHotAdded finds the slot in service.
 		f.hwCall(&fx, func() error { return f.hw.HotAddDone(slot) })
+		f.emit(&fx, events.MemoryHotAdded{Slot: slot, Node: d.slot.Socket, Base: rng.Base, Length: rng.Length})
 	case d.stage == "wait-ospm-insert" && status != OSTInsertInProgress:
 		f.failInsert(d, &fx, 0, "OSPM: "+OSTMeaning(source, status))
 	}

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
@@ -21,13 +24,30 @@ var testAccounts = []Account{
 	{UserName: "reader", Password: "reader-pw", Role: RoleReadOnly},
 }
 
+// clocks holds each test platform's manual clock, so insert can step the
+// simulated hardware through a hot-add without sleeping.
+var clocks sync.Map // *platform.Platform -> *clock.Manual
+
 func newPlatform(t testing.TB) *platform.Platform {
 	t.Helper()
-	p, err := platform.New(profile.Default(), platform.Options{})
+	clk := clock.NewManual(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	p, err := platform.New(profile.Default(), platform.Options{Clock: clk})
 	if err != nil {
 		t.Fatalf("platform.New: %v", err)
 	}
+	clocks.Store(p, clk)
+	t.Cleanup(func() { clocks.Delete(p) })
 	return p
+}
+
+// settle runs the platform's pending hardware steps to completion.
+func settle(t testing.TB, p *platform.Platform) {
+	t.Helper()
+	c, ok := clocks.Load(p)
+	if !ok {
+		t.Fatal("platform was not made by newPlatform")
+	}
+	c.(*clock.Manual).RunUntilIdle(10 * time.Minute)
 }
 
 func newHandler(t testing.TB, p Platform) http.Handler {
@@ -41,8 +61,18 @@ func insert(t testing.TB, p *platform.Platform, slot string, gib int) {
 	if err != nil {
 		t.Fatalf("spd.Encode: %v", err)
 	}
+	// The careful sequence: attention (the slot isolates), seat, then let
+	// the SMC, firmware and OS finish the hot-add.
+	if err := p.PressAttention(slot); err != nil {
+		t.Fatalf("PressAttention %s: %v", slot, err)
+	}
+	settle(t, p)
 	if _, err := p.Insert(slot, img); err != nil {
 		t.Fatalf("Insert %s: %v", slot, err)
+	}
+	settle(t, p)
+	if sl, _ := p.Snapshot().Slot(slot); sl.State != platform.StateEnabled {
+		t.Fatalf("hot-add of %s ended %s (%s)", slot, sl.State, sl.Reason)
 	}
 }
 

@@ -113,8 +113,36 @@ func memoryResource(sl platform.Slot) memory {
 	if mod.ECC() {
 		m.ErrorCorrection = "SingleBitECC"
 	}
-	m.Status = status{State: "Enabled", Health: "OK"}
+	m.Status = memoryStatus(sl)
 	return m
+}
+
+// memoryStatus tells the slot's hot-plug story in Redfish's words: Starting
+// while the SMC, firmware and OS bring the module up, Enabled once its
+// memory is online, StandbyOffline while the OS has it offline, Disabled
+// when seated but out of service by intent, UnavailableOffline when refused
+// or parked by a fault.
+func memoryStatus(sl platform.Slot) status {
+	st := status{Health: "OK"}
+	switch sl.State {
+	case platform.StateStarting:
+		st.State = "Starting"
+	case platform.StateOffline:
+		st.State = "StandbyOffline"
+	case platform.StateDisabled:
+		st.State = "Disabled"
+	case platform.StateFailed:
+		st.State = "UnavailableOffline"
+	default:
+		st.State = "Enabled"
+	}
+	switch sl.Health {
+	case platform.HealthWarning:
+		st.Health = "Warning"
+	case platform.HealthCritical:
+		st.Health = "Critical"
+	}
+	return st
 }
 
 // memoryDeviceType maps the SPD generation to the schema enum; an

@@ -159,11 +159,20 @@ func (s *service) getSystem(r *request) (any, error) {
 // this must subtract what they hide from the OS, per the property's
 // definition.
 func totalMemoryGiB(snap *platform.Snapshot) float64 {
-	var mib uint64
+	// What the OS can use, by module: a module counts once its memory is
+	// online, a hot-added one only for its online blocks, and nothing while
+	// it is still starting or has failed.
+	var b uint64
 	for _, sl := range snap.Slots {
-		if sl.Module != nil {
-			mib += sl.Module.SPD.CapacityMiB
+		if sl.Module == nil {
+			continue
+		}
+		switch {
+		case sl.State == platform.StateEnabled:
+			b += sl.Module.SPD.CapacityMiB << 20
+		case sl.State == platform.StateOffline && sl.Memory != nil:
+			b += sl.Memory.OnlineBytes
 		}
 	}
-	return float64(mib) / 1024
+	return float64(b) / (1 << 30)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,6 +44,8 @@ type serveOptions struct {
 	tlsKey      string
 	speed       float64
 	faultSeed   uint64
+	eventAllow  []string
+	registryDir string
 }
 
 func defaultStateDir() string {
@@ -85,6 +88,8 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 	f.StringVar(&o.tlsAddr, "redfish-tls-addr", "127.0.0.1:8443", "HTTPS listen address for Redfish and the control API (empty: off)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for HTTPS (default: a self-signed one kept in the state directory)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key matching --tls-cert")
+	f.StringSliceVar(&o.eventAllow, "event-destination-allow", nil, "networks (CIDR) Redfish event subscriptions may deliver to (default: loopback only)")
+	f.StringVar(&o.registryDir, "redfish-registry-dir", "", "folder of DMTF message registries to serve under /redfish/v1/Registries (default: link to dmtf.org)")
 	f.StringVar(&o.ipmiAddr, "ipmi-addr", "127.0.0.1:6230", "UDP listen address for IPMI over LAN (RMCP+)")
 	f.StringVar(&o.user, "user", "admin", "administrator account created on first start (Redfish, IPMI, control API; at most 16 characters)")
 	f.StringVar(&o.password, "password", "password", "its password (at most 20 bytes); later starts keep the saved accounts")
@@ -176,18 +181,18 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		a, err := acctStore.Authenticate(u, pw)
 		return err == nil && a.Role == accounts.RoleAdministrator
 	}
-	rf, err := redfish.New(redfish.Config{AccountStore: acctStore, Logger: log.With("component", "redfish")}, plat)
-	if err != nil {
-		return fmt.Errorf("redfish: %w", err)
-	}
 	ctl, err := control.New(control.Config{Authenticate: authenticate, Logger: log.With("component", "control")}, plat)
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(control.Prefix+"/", ctl)
-	mux.Handle(control.Prefix, ctl)
-	mux.Handle("/", rf)
+	var allow []netip.Prefix
+	for _, a := range o.eventAllow {
+		pfx, err := netip.ParsePrefix(strings.TrimSpace(a))
+		if err != nil {
+			return fmt.Errorf("--event-destination-allow %q: %w", a, err)
+		}
+		allow = append(allow, pfx)
+	}
 
 	if o.redfishAddr == "" && o.tlsAddr == "" {
 		return errors.New("--redfish-addr and --redfish-tls-addr are both empty: nothing would serve Redfish")
@@ -240,6 +245,29 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("ipmi: %w", err)
 	}
+	// Redfish reads the SEL IPMI keeps: one log, two views.
+	rfCfg := redfish.Config{
+		AccountStore:          acctStore,
+		Logger:                log.With("component", "redfish"),
+		SEL:                   ipmiSrv.SEL(),
+		RegistryDir:           o.registryDir,
+		EventDestinationAllow: allow, // nil: loopback only
+	}
+	if !o.ephemeral {
+		rfCfg.StateDir = stateDir // event subscriptions
+	}
+	rf, err := redfish.New(rfCfg, plat)
+	if err != nil {
+		ipmiSrv.Close()
+		return fmt.Errorf("redfish: %w", err)
+	}
+	if c, ok := rf.(io.Closer); ok {
+		defer c.Close() // stops event delivery and SSE streams
+	}
+	mux := http.NewServeMux()
+	mux.Handle(control.Prefix+"/", ctl)
+	mux.Handle(control.Prefix, ctl)
+	mux.Handle("/", rf)
 
 	errc := make(chan error, len(listeners)+1)
 	for _, l := range listeners {

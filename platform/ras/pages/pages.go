@@ -88,7 +88,7 @@ func (s *Store) Delete(pfn uint64) { delete(s.pages, pfn) }
 func (s *Store) Write(addr uint64, b []byte) {
 	for len(b) > 0 {
 		off := addr % PageSize
-		n := copy(s.Slot(addr>>PageShift)[off:], b)
+		n := copy(s.Slot(addr >> PageShift)[off:], b)
 		b, addr = b[n:], addr+uint64(n)
 	}
 }

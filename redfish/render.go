@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -60,8 +61,12 @@ type resource struct {
 	publicPost bool                // POST needs no credentials (session login)
 	self       func(*request) bool // is the target the caller's own account/session
 	raw        func(*gin.Context)  // non-JSON GET ($metadata)
-	allow      string              // computed
-	segs       []string            // computed
+	// snapshotOnly: the representation depends on nothing but the
+	// platform snapshot and the URI parameters, so serveGet may reuse
+	// the encoded body and ETag until the snapshot's generation moves.
+	snapshotOnly bool
+	allow        string   // computed
+	segs         []string // computed
 }
 
 // handle registers res at path for every method it implements.
@@ -183,17 +188,11 @@ func (s *service) serveGet(req *request, res *resource) {
 		return
 	}
 	req.snap = s.platform.Snapshot()
-	v, err := res.get(req)
+	body, etag, err := s.renderGet(req, res)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	body, err := encodeJSON(v)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	etag := etagOf(body)
 	if !q.empty() {
 		out, memberETag, err := s.applyQuery(req, body, q)
 		if err != nil {
@@ -216,6 +215,87 @@ func (s *service) serveGet(req *request, res *resource) {
 		return
 	}
 	s.write(c, http.StatusOK, "application/json; charset=utf-8", body)
+}
+
+// renderGet encodes the resource and its ETag, from the render cache when
+// the resource allows it and the snapshot has not moved.
+func (s *service) renderGet(req *request, res *resource) ([]byte, string, error) {
+	var key renderKey
+	if res.snapshotOnly {
+		key = renderKey{res: res, params: paramsKey(req.c.Params)}
+		if e, ok := s.renders.get(key, req.snap.Generation); ok {
+			return e.body, e.etag, nil
+		}
+	}
+	v, err := res.get(req)
+	if err != nil {
+		return nil, "", err
+	}
+	body, err := encodeJSON(v)
+	if err != nil {
+		return nil, "", err
+	}
+	etag := etagOf(body)
+	if res.snapshotOnly {
+		s.renders.put(key, renderEntry{gen: req.snap.Generation, body: body, etag: etag})
+	}
+	return body, etag, nil
+}
+
+func paramsKey(ps gin.Params) string {
+	switch len(ps) {
+	case 0:
+		return ""
+	case 1:
+		return ps[0].Value
+	}
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.Value)
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// renderCache keeps the last encoding of snapshot-only resources. Bodies
+// are shared read-only between requests.
+type renderCache struct {
+	mu sync.RWMutex
+	m  map[renderKey]renderEntry
+}
+
+type renderKey struct {
+	res    *resource
+	params string
+}
+
+type renderEntry struct {
+	gen  uint64
+	body []byte
+	etag string
+}
+
+// maxRenders bounds the cache; only existing resources get in, so it is
+// reached only through odd spellings of their URIs, and then it restarts.
+const maxRenders = 1024
+
+func (c *renderCache) get(k renderKey, gen uint64) (renderEntry, bool) {
+	c.mu.RLock()
+	e, ok := c.m[k]
+	c.mu.RUnlock()
+	return e, ok && e.gen == gen
+}
+
+func (c *renderCache) put(k renderKey, e renderEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxRenders {
+		c.m = make(map[renderKey]renderEntry)
+	}
+	if old, ok := c.m[k]; ok && old.gen > e.gen {
+		return
+	}
+	c.m[k] = e
 }
 
 // maxBody bounds request bodies; no Redfish request this service takes is

@@ -119,6 +119,7 @@ type service struct {
 	sseStop        chan struct{}
 	closeOnce      sync.Once
 	registryDir    string
+	renders        renderCache
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -231,8 +232,8 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSystems+"/:system/LogServices/:log/Actions/LogService.ClearLog", resource{entity: "LogService", under: "ComputerSystem/LogServiceCollection", post: s.postClearLog})
 	s.handle(e, pathSystems+"/:system/LogServices/:log/Entries", resource{entity: "LogEntryCollection", under: "ComputerSystem/LogServiceCollection/LogService", get: s.getLogEntries})
 	s.handle(e, pathSystems+"/:system/LogServices/:log/Entries/:entry", resource{entity: "LogEntry", under: "ComputerSystem/LogServiceCollection/LogService/LogEntryCollection", get: s.getLogEntry})
-	s.handle(e, pathSystems+"/:system/Memory", resource{entity: "MemoryCollection", get: s.getMemoryCollection})
-	s.handle(e, pathSystems+"/:system/Memory/:memory", resource{entity: "Memory", get: s.getMemory, patch: s.patchMemory})
+	s.handle(e, pathSystems+"/:system/Memory", resource{entity: "MemoryCollection", get: s.getMemoryCollection, snapshotOnly: true})
+	s.handle(e, pathSystems+"/:system/Memory/:memory", resource{entity: "Memory", get: s.getMemory, patch: s.patchMemory, snapshotOnly: true})
 	s.handle(e, pathChassis, resource{entity: "ChassisCollection", get: s.getChassisCollection})
 	s.handle(e, pathChassis+"/:chassis", resource{entity: "Chassis", get: s.getChassis})
 	s.handle(e, pathManagers, resource{entity: "ManagerCollection", get: s.getManagers})
@@ -282,6 +283,10 @@ func (s *service) methodNotAllowed(c *gin.Context) {
 }
 
 func (s *service) accessLog(c *gin.Context) {
+	if !s.log.Enabled(c.Request.Context(), slog.LevelDebug) {
+		c.Next()
+		return
+	}
 	start := time.Now()
 	c.Next()
 	user := ""

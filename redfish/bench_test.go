@@ -1,0 +1,41 @@
+package redfish
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// BenchmarkGetMemory is the in-process side of bench/run.sh: one GET of a
+// Memory member through the whole pipeline (auth, snapshot, render, ETag).
+func BenchmarkGetMemory(b *testing.B) {
+	p := newPlatform(b)
+	h := newHandler(b, p)
+	target := "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1"
+	b.Run("basic", func(b *testing.B) {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r.SetBasicAuth(adminUser, adminPass)
+		benchServe(b, h, r)
+	})
+	b.Run("session", func(b *testing.B) {
+		w := do(b, h, http.MethodPost, "/redfish/v1/SessionService/Sessions", withBody(`{"UserName":"admin","Password":"password"}`))
+		tok := w.Header().Get("X-Auth-Token")
+		if tok == "" {
+			b.Fatalf("login: %d %s", w.Code, w.Body)
+		}
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r.Header.Set("X-Auth-Token", tok)
+		benchServe(b, h, r)
+	})
+}
+
+func benchServe(b *testing.B, h http.Handler, r *http.Request) {
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}

@@ -47,6 +47,7 @@ type sensorKind uint8
 const (
 	memorySensorKind sensorKind = iota // "Memory <slot>", type 0Ch, number = ordinal+1
 	slotSensorKind                     // "Slot / Connector <slot>", type 21h, number = 60h+ordinal
+	tempSensorKind                     // "<slot> temperature", type 01h, number = C0h+ordinal (thermal.go)
 )
 
 // emission is one SEL record a platform event produces.
@@ -269,6 +270,10 @@ func (m *machine) platformEvent(rec events.Record) {
 		if em.state && !m.states.change(em) {
 			continue
 		}
+		if n := (slotSensorRef{s, em.sensor}).number(); !m.sensors.enable(n, em.sensor).allows(em.offset, em.deassert) {
+			m.log.Debug("sensor event disabled", "sensor", n, "offset", em.offset)
+			continue
+		}
 		if _, err := m.logEvent(selEvent(s, em.emission)); err != nil {
 			return
 		}
@@ -297,6 +302,7 @@ func (m *machine) pumpEvents(ctx context.Context, sub *events.Subscription) {
 			}
 			lastSeq = rec.Seq
 			m.platformEvent(rec)
+			m.scanTemperatures()
 		}
 	}
 }

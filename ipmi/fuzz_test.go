@@ -46,6 +46,12 @@ func fuzzHandler(f *testing.F, build func(*machine) handlers.HandlerFunc, check 
 
 func checkSensorReading(t *testing.T, m *machine, req, resp []byte) {
 	s, ok := slotForSensor(m.p.Snapshot(), req[0])
+	if ok && s.kind == tempSensorKind {
+		if len(resp) != 3 {
+			t.Fatalf("temperature sensor %d: % x", req[0], resp)
+		}
+		return
+	}
 	if !ok || len(resp) != 4 || resp[2] != byte(s.states()) {
 		t.Fatalf("sensor %d: % x (slot known %v)", req[0], resp, ok)
 	}
@@ -298,6 +304,44 @@ func FuzzMCCommands(f *testing.F) {
 		resp, cc, err := hs[i](context.Background(), nil, req)
 		if err != nil || (cc != types.CodeOK && resp != nil) {
 			t.Fatalf("handler %d(% x) = % x, %#02x, %v", i, req, resp, uint8(cc), err)
+		}
+	})
+}
+
+// checkThresholdOrder: whatever sequence of requests the fuzzer sends, the
+// thresholds stay ordered.
+func checkThresholdOrder(t *testing.T, m *machine, req, _ []byte) {
+	th := m.sensors.thresholds(req[0])
+	if th[thUNC] > th[thUC] || th[thUC] > th[thUNR] {
+		t.Fatalf("after % x: thresholds %v out of order", req, th)
+	}
+}
+
+func FuzzSetSensorThresholds(f *testing.F) {
+	fuzzHandler(f, handleSetSensorThresholds, checkThresholdOrder,
+		[]byte{0xC0, 0x38, 0, 0, 0, 30, 40, 50}, []byte{0xC0, 0x08, 0, 0, 0, 99, 0, 0}, []byte{0xC1, 0x01, 1, 0, 0, 0, 0, 0},
+		[]byte{0x01, 0x38, 0, 0, 0, 1, 2, 3}, []byte{0xC0}, nil, []byte{0xFF, 0x38, 0, 0, 0, 1, 2, 3, 4})
+}
+
+func FuzzTemperatureCommands(f *testing.F) {
+	for _, s := range [][]byte{{0x27, 0xC0}, {0x23, 0xC0, 0x20}, {0x25, 0xC0, 0xFF}, {0x29, 0xC0}, {0x28, 0xC0, 0xD0, 0x80},
+		{0x28, 0x01, 0x80, 0, 0, 0x40}, {0x2A, 0xC0, 0x80}, {0x2A, 0xC0, 0x00, 0x80, 0x02}, {0x2B, 0xC0}, {0x2D, 0xC3}, {0x2F, 0xC0}} {
+		f.Add(s)
+	}
+	p := newPlatform(f)
+	m := testMachine(f, p)
+	hs := map[byte]handlers.HandlerFunc{
+		0x23: handleGetSensorReadingFactors(m), 0x25: handleGetSensorHysteresis(m), 0x27: handleGetSensorThresholds(m),
+		0x28: handleSetSensorEventEnable(m), 0x29: handleGetSensorEventEnable(m), 0x2A: handleRearmSensorEvents(m),
+		0x2B: handleGetSensorEventStatus(m), 0x2D: handleGetSensorReading(m), 0x2F: handleGetSensorType(m),
+	}
+	f.Fuzz(func(t *testing.T, req []byte) {
+		if len(req) == 0 || hs[req[0]] == nil {
+			return
+		}
+		resp, cc, err := hs[req[0]](context.Background(), nil, req[1:])
+		if err != nil || (cc != types.CodeOK && resp != nil) {
+			t.Fatalf("% x: cc %#02x resp % x err %v", req, uint8(cc), resp, err)
 		}
 	})
 }

@@ -27,6 +27,8 @@ type machine struct {
 	pef *pef
 	// states de-duplicates lasting sensor states across platform facts.
 	states sensorStates
+	// sensors holds client-set event enables and temperature thresholds.
+	sensors sensorControl
 
 	clk     clock.Clock
 	started time.Time

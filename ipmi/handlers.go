@@ -40,6 +40,13 @@ func commands(m *machine) []command {
 		{types.CommandGetSensorReading, user, handleGetSensorReading(m)},
 		{types.CommandGetSensorEventStatus, user, handleGetSensorEventStatus(m)},
 		{types.CommandGetSensorType, user, handleGetSensorType(m)},
+		{types.CommandGetSensorThresholds, user, handleGetSensorThresholds(m)},
+		{types.CommandSetSensorThresholds, operator, handleSetSensorThresholds(m)},
+		{types.CommandGetSensorReadingFactors, user, handleGetSensorReadingFactors(m)},
+		{types.CommandGetSensorHysteresis, user, handleGetSensorHysteresis(m)},
+		{types.CommandGetSensorEventEnable, user, handleGetSensorEventEnable(m)},
+		{types.CommandSetSensorEventEnable, operator, handleSetSensorEventEnable(m)},
+		{types.CommandRearmSensorEvents, operator, handleRearmSensorEvents(m)},
 
 		// SEL (v2.0 §31); privileges per Appendix G.
 		{types.CommandGetSELInfo, user, handleGetSELInfo(m)},

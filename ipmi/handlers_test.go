@@ -54,7 +54,7 @@ func TestSensorCommands(t *testing.T) {
 	check(t, "GetSensorEventStatus", handleGetSensorEventStatus(m), []call{
 		{[]byte{1}, types.CodeOK, []byte{0xC0, 0x40, 0x00, 0x00, 0x00}},
 		{[]byte{2}, types.CodeOK, []byte{0xC0, 0x00, 0x00, 0x00, 0x00}},
-		{[]byte{0xC0}, types.CodeRequestedDataNotPresent, nil},
+		{[]byte{0xE0}, types.CodeRequestedDataNotPresent, nil},
 		{nil, types.CodeRequestDataLengthInvalid, nil},
 	})
 	check(t, "GetSensorType", handleGetSensorType(m), []call{

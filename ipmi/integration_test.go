@@ -231,8 +231,19 @@ func TestIpmitool(t *testing.T) {
 	checkSensors := func(t *testing.T) {
 		snap := b.p.Snapshot()
 		rows := table(b.mustIpmitool(t, "sdr", "elist"))
-		if len(rows) != 2*len(snap.Slots) {
-			t.Fatalf("sdr elist: %d rows, want %d", len(rows), 2*len(snap.Slots))
+		if len(rows) != 3*len(snap.Slots) {
+			t.Fatalf("sdr elist: %d rows, want %d", len(rows), 3*len(snap.Slots))
+		}
+		for i, s := range snap.Slots {
+			r := rows[2*len(snap.Slots)+i]
+			status, want := "ns", "No Reading"
+			if c, ok := dimmTemperature(snap, s); ok {
+				status, want = "ok", fmt.Sprintf("%d degrees C", c)
+			}
+			if r[0] != tempSensorName(s.Name) || r[1] != fmt.Sprintf("%02Xh", 0xC0+s.Ordinal) || r[2] != status ||
+				r[3] != fmt.Sprintf("32.%d", s.Ordinal+1) || r[4] != want {
+				t.Errorf("sdr elist row %q, want %s %02Xh %s 32.%d %q", r, tempSensorName(s.Name), 0xC0+s.Ordinal, status, s.Ordinal+1, want)
+			}
 		}
 		for i, s := range snap.Slots {
 			r := rows[len(snap.Slots)+i]
@@ -257,8 +268,8 @@ func TestIpmitool(t *testing.T) {
 			}
 		}
 		rows = table(b.mustIpmitool(t, "sensor", "list"))
-		if len(rows) != 2*len(snap.Slots) {
-			t.Fatalf("sensor list: %d rows, want %d", len(rows), 2*len(snap.Slots))
+		if len(rows) != 3*len(snap.Slots) {
+			t.Fatalf("sensor list: %d rows, want %d", len(rows), 3*len(snap.Slots))
 		}
 		for i, s := range snap.Slots {
 			want := "0x0"
@@ -273,8 +284,8 @@ func TestIpmitool(t *testing.T) {
 
 	t.Run("sdr", func(t *testing.T) {
 		rows := table(b.mustIpmitool(t, "sdr", "list"))
-		if len(rows) != 64 {
-			t.Errorf("sdr list: %d rows, want 64", len(rows))
+		if len(rows) != 96 {
+			t.Errorf("sdr list: %d rows, want 96", len(rows))
 		}
 		all := b.mustIpmitool(t, "sdr", "elist", "all")
 		if !regexp.MustCompile(`(?m)^BMC\s+\|.*MC @ 20h`).MatchString(all) {
@@ -331,7 +342,7 @@ func TestIpmitool(t *testing.T) {
 
 	t.Run("privileges", func(t *testing.T) {
 		viewer := []string{"-U", "viewer", "-L", "USER"}
-		if out, err := b.ipmitool(t, viewer, "sdr", "elist"); err != nil || len(table(out)) != 64 {
+		if out, err := b.ipmitool(t, viewer, "sdr", "elist"); err != nil || len(table(out)) != 96 {
 			t.Errorf("viewer sdr elist: %v\n%s", err, out)
 		}
 		_, err := b.ipmitool(t, viewer, "chassis", "power", "off")

@@ -88,6 +88,9 @@ func buildRepository(snap *platform.Snapshot) *repository {
 		}
 		r.add(recordSensor0+uint16(s.Ordinal), memorySensor(s))
 		r.add(recordSlot0+uint16(s.Ordinal), slotSensor(s))
+		if hasTempSensor(s) {
+			r.add(recordTemp0+uint16(s.Ordinal), tempSensor(s))
+		}
 		if s.Module != nil {
 			r.add(recordLocator0+uint16(s.Ordinal), fruLocator(s))
 			h.Write([]byte{byte(s.Ordinal)})

@@ -1,6 +1,7 @@
 package ipmi
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -24,8 +25,8 @@ func TestRepositoryLayout(t *testing.T) {
 	r := buildRepository(snap)
 
 	populated := snap.Populated()
-	if want := 1 + 2*len(snap.Slots) + populated; len(r.records) != want {
-		t.Fatalf("records = %d, want %d (MC + 2x%d sensors + %d FRU locators)", len(r.records), want, len(snap.Slots), populated)
+	if want := 1 + 3*len(snap.Slots) + populated; len(r.records) != want {
+		t.Fatalf("records = %d, want %d (MC + 3x%d sensors + %d FRU locators)", len(r.records), want, len(snap.Slots), populated)
 	}
 	for i := 1; i < len(r.records); i++ {
 		if r.records[i-1].id >= r.records[i].id {
@@ -45,7 +46,7 @@ func TestRepositoryLayout(t *testing.T) {
 		t.Errorf("next after last = %#04x, want FFFFh", got)
 	}
 
-	sensors, locators := 0, 0
+	sensors, temps, locators := 0, 0, 0
 	for _, rec := range r.records {
 		sdr := parseRecord(t, rec.data)
 		if sdr.RecordHeader.RecordID != rec.id {
@@ -100,12 +101,36 @@ func TestRepositoryLayout(t *testing.T) {
 				l.DeviceTypeModifier != 0 || l.FRUEntityID != 0x20 || int(l.FRUEntityInstance) != slot.Ordinal+1 || l.DeviceAccessAddress != 0x20 {
 				t.Errorf("FRU locator = %+v, want logical FRU %d named %s", l, slot.Ordinal+1, slot.Name)
 			}
+		case types.SDRRecordTypeFullSensor:
+			temps++
+			f := sdr.Full
+			slot := snap.Slots[int(f.SensorNumber)-0xC0]
+			if string(f.IDStringBytes) != strings.Replace(slot.Name, "DIMM", "TEMP", 1) || f.SensorType != 0x01 ||
+				f.SensorEventReadingType != 0x01 || f.SensorEntityID != 0x20 || int(f.SensorEntityInstance) != slot.Ordinal+1 ||
+				f.GeneratorID != 0x20 || f.SensorUnit.BaseUnit != 0x01 || f.LinearizationFunc != 0 {
+				t.Errorf("temperature sensor %d = %+v, want 01h/01h °C sensor 32.%d", f.SensorNumber, f, slot.Ordinal+1)
+			}
+			// raw -> °C is exact over the whole range.
+			for _, raw := range []uint8{0, 1, 35, 85, 255} {
+				if got := f.ConvertReading(raw); got != float64(raw) {
+					t.Errorf("%s: raw %d reads %v °C", slot.Name, raw, got)
+				}
+			}
+			if f.UNC_Raw != 85 || f.UCR_Raw != 90 || f.UNR_Raw != 95 || f.PositiveHysteresisRaw != 2 || f.NegativeHysteresisRaw != 2 {
+				t.Errorf("%s thresholds %d/%d/%d hysteresis %d/%d", slot.Name, f.UNC_Raw, f.UCR_Raw, f.UNR_Raw,
+					f.PositiveHysteresisRaw, f.NegativeHysteresisRaw)
+			}
+			// Going-high UNC/UC/UNR events (offsets 7, 9, Bh); upper
+			// thresholds compared; UNC, UC, UNR readable and settable.
+			if got, want := rec.data[14:20], []byte{0x80, 0x0A, 0x80, 0x7A, 0x38, 0x38}; !bytes.Equal(got, want) {
+				t.Errorf("%s masks = % x, want % x", slot.Name, got, want)
+			}
 		default:
 			t.Errorf("unexpected record type %v", sdr.RecordHeader.RecordType)
 		}
 	}
-	if sensors != 64 || locators != populated {
-		t.Errorf("sensors = %d, locators = %d; want 64 and %d", sensors, locators, populated)
+	if sensors != 64 || locators != populated || temps != 32 {
+		t.Errorf("sensors = %d, temperature sensors = %d, locators = %d; want 64, 32 and %d", sensors, temps, locators, populated)
 	}
 }
 

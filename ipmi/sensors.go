@@ -37,6 +37,9 @@ func slotForSensor(snap *platform.Snapshot, n uint8) (slotSensorRef, bool) {
 		case slotSensorNumber(s.Ordinal):
 			return slotSensorRef{s, slotSensorKind}, true
 		}
+		if hasTempSensor(s) && n == tempSensorNumber(s.Ordinal) {
+			return slotSensorRef{s, tempSensorKind}, true
+		}
 	}
 	return slotSensorRef{}, false
 }
@@ -60,19 +63,33 @@ func (r slotSensorRef) states() uint16 {
 }
 
 func (r slotSensorRef) sensorType() uint8 {
-	if r.kind == slotSensorKind {
+	switch r.kind {
+	case slotSensorKind:
 		return sensorTypeSlotConnector
+	case tempSensorKind:
+		return sensorTypeTemperature
 	}
 	return sensorTypeMemory
+}
+
+func (r slotSensorRef) readingType() uint8 {
+	if r.kind == tempSensorKind {
+		return readingTypeThreshold
+	}
+	return readingTypeSensorSpecial
 }
 
 // sensorRequest decodes the one-byte request the sensor commands share and
 // resolves it against the current snapshot.
 func sensorRequest(m *machine, req []byte) (slotSensorRef, types.CompletionCode) {
+	return sensorRequestIn(m.p.Snapshot(), req)
+}
+
+func sensorRequestIn(snap *platform.Snapshot, req []byte) (slotSensorRef, types.CompletionCode) {
 	if len(req) != 1 {
 		return slotSensorRef{}, types.CodeRequestDataLengthInvalid
 	}
-	s, ok := slotForSensor(m.p.Snapshot(), req[0])
+	s, ok := slotForSensor(snap, req[0])
 	if !ok {
 		return slotSensorRef{}, types.CodeRequestedDataNotPresent
 	}
@@ -82,13 +99,18 @@ func sensorRequest(m *machine, req []byte) (slotSensorRef, types.CompletionCode)
 // handleGetSensorReading (NetFn 04h, cmd 2Dh): go-ipmi has no handler.
 func handleGetSensorReading(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		s, cc := sensorRequest(m, req)
+		snap := m.p.Snapshot()
+		s, cc := sensorRequestIn(snap, req)
 		if cc != types.CodeOK {
 			return nil, cc, nil
 		}
+		if s.kind == tempSensorKind {
+			return m.tempReading(snap, s.slot), types.CodeOK, nil
+		}
+		flags := enableFlags(m.sensors.enable(s.number(), s.kind))
 		st := s.states()
 		// Byte 1 is the analog reading, meaningless for a discrete sensor.
-		return []byte{0x00, flagEventsEnabled | flagScanningEnabled, byte(st), discreteReserved | byte(st>>8)&0x7f}, types.CodeOK, nil
+		return []byte{0x00, flags, byte(st), discreteReserved | byte(st>>8)&0x7f}, types.CodeOK, nil
 	}
 }
 
@@ -100,8 +122,16 @@ func handleGetSensorEventStatus(m *machine) handlers.HandlerFunc {
 		if cc != types.CodeOK {
 			return nil, cc, nil
 		}
+		flags := enableFlags(m.sensors.enable(s.number(), s.kind))
+		if s.kind == tempSensorKind {
+			a := m.sensors.asserted(s.number())
+			if _, ok := dimmTemperature(m.p.Snapshot(), s.slot); !ok {
+				flags |= flagReadingUnavailable
+			}
+			return []byte{flags, byte(a), byte(a>>8) & 0x7f, 0x00, 0x00}, types.CodeOK, nil
+		}
 		st := s.states()
-		return []byte{flagEventsEnabled | flagScanningEnabled, byte(st), byte(st>>8) & 0x7f, 0x00, 0x00}, types.CodeOK, nil
+		return []byte{flags, byte(st), byte(st>>8) & 0x7f, 0x00, 0x00}, types.CodeOK, nil
 	}
 }
 
@@ -112,6 +142,6 @@ func handleGetSensorType(m *machine) handlers.HandlerFunc {
 		if cc != types.CodeOK {
 			return nil, cc, nil
 		}
-		return []byte{s.sensorType(), readingTypeSensorSpecial}, types.CodeOK, nil
+		return []byte{s.sensorType(), s.readingType()}, types.CodeOK, nil
 	}
 }

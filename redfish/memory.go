@@ -34,6 +34,8 @@ type memory struct {
 	// reported (and writable) for empty slots too.
 	LocationIndicatorActive bool   `json:"LocationIndicatorActive"`
 	Status                  status `json:"Status"`
+	// Metrics links the module's MemoryMetrics (seated modules only).
+	Metrics *link `json:"Metrics,omitempty"`
 }
 
 type memoryLocation struct {
@@ -114,6 +116,7 @@ func memoryResource(sl platform.Slot) memory {
 		m.ErrorCorrection = "SingleBitECC"
 	}
 	m.Status = memoryStatus(sl)
+	m.Metrics = &link{ID: memoryMetricsPath(sl.Name)}
 	return m
 }
 
@@ -174,7 +177,7 @@ type memoryPatch struct {
 // write: everything served, plus the schema's writable properties this
 // board cannot change (a DIMM cannot be disabled from the BMC here).
 var memoryReadOnly = append(jsonNames(memory{}), "Enabled", "OperatingSpeedRangeMHz", "SecurityState",
-	"ConfigurationLocked", "Metrics", "EnvironmentMetrics", "Regions", "Links", "Actions", "Oem")
+	"ConfigurationLocked", "EnvironmentMetrics", "Regions", "Links", "Actions", "Oem")
 
 // patchMemory drives the slot's identify LED. Properties that cannot be
 // written are reported beside the applied ones (partial success, DSP0266

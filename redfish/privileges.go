@@ -63,6 +63,7 @@ var privilegeMap = map[string]operationMap{
 	"ComputerSystem":           readLogin(privConfigureComponents),
 	"MemoryCollection":         readLogin(privConfigureComponents),
 	"Memory":                   readLogin(privConfigureComponents),
+	"MemoryMetrics":            readLogin(privConfigureComponents),
 	"ChassisCollection":        readLogin(privConfigureComponents),
 	"Chassis":                  readLogin(privConfigureComponents),
 	"ManagerCollection":        readLogin(privConfigureManager),

@@ -296,7 +296,7 @@ func TestSchemaCrawl(t *testing.T) {
 	if len(seen) < 40 {
 		t.Errorf("crawled only %d resources: %v", len(seen), types)
 	}
-	for _, typ := range []string{typeRegistryFile, typeRegistryFileColl, typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService} {
+	for _, typ := range []string{typeRegistryFile, typeRegistryFileColl, typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService, typeMemoryMetrics} {
 		if types[typ] == 0 {
 			t.Errorf("crawl never reached %s", typ)
 		}

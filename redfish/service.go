@@ -120,6 +120,7 @@ type service struct {
 	closeOnce      sync.Once
 	registryDir    string
 	renders        renderCache
+	metrics        *memoryMetrics
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -144,6 +145,9 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		return nil, err
 	}
 	s.subs = subs
+	if s.metrics, err = newMemoryMetrics(cfg.StateDir, s.log); err != nil {
+		return nil, err
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -234,6 +238,8 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSystems+"/:system/LogServices/:log/Entries/:entry", resource{entity: "LogEntry", under: "ComputerSystem/LogServiceCollection/LogService/LogEntryCollection", get: s.getLogEntry})
 	s.handle(e, pathSystems+"/:system/Memory", resource{entity: "MemoryCollection", get: s.getMemoryCollection, snapshotOnly: true})
 	s.handle(e, pathSystems+"/:system/Memory/:memory", resource{entity: "Memory", get: s.getMemory, patch: s.patchMemory, snapshotOnly: true})
+	s.handle(e, pathSystems+"/:system/Memory/:memory/MemoryMetrics", resource{entity: "MemoryMetrics", get: s.getMemoryMetrics})
+	s.handle(e, pathSystems+"/:system/Memory/:memory/MemoryMetrics/Actions/MemoryMetrics.ClearCurrentPeriod", resource{entity: "MemoryMetrics", post: s.postClearCurrentPeriod})
 	s.handle(e, pathChassis, resource{entity: "ChassisCollection", get: s.getChassisCollection})
 	s.handle(e, pathChassis+"/:chassis", resource{entity: "Chassis", get: s.getChassis})
 	s.handle(e, pathManagers, resource{entity: "ManagerCollection", get: s.getManagers})

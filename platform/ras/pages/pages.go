@@ -33,10 +33,41 @@ type PageWriter interface {
 // not usable; call New. A Store is not safe for concurrent use.
 type Store struct {
 	pages map[uint64]*Page
+	slab  []Page  // unused pages of the current allocation slab
+	free  []*Page // deleted pages, for reuse
 }
+
+// slabPages is how many pages are allocated at a time (256 KiB): bulk
+// allocation keeps a re-silver or rebuild from paying one allocation per
+// page, and bounds the unused tail to less than a slab.
+const slabPages = 64
 
 // New returns an empty store.
 func New() *Store { return &Store{pages: map[uint64]*Page{}} }
+
+// NewSized returns an empty store ready for n pages without growing.
+func NewSized(n int) *Store {
+	return &Store{pages: make(map[uint64]*Page, n), slab: make([]Page, max(n, 0))}
+}
+
+// alloc takes a page from the free list or the slab; zero clears a
+// recycled page (slab pages are zero already).
+func (s *Store) alloc(zero bool) *Page {
+	if n := len(s.free); n > 0 {
+		p := s.free[n-1]
+		s.free = s.free[:n-1]
+		if zero {
+			*p = Page{}
+		}
+		return p
+	}
+	if len(s.slab) == 0 {
+		s.slab = make([]Page, slabPages)
+	}
+	p := &s.slab[0]
+	s.slab = s.slab[1:]
+	return p
+}
 
 // Len is the number of pages held.
 func (s *Store) Len() int { return len(s.pages) }
@@ -56,10 +87,12 @@ func (s *Store) PFNs() []uint64 { return slices.Sorted(maps.Keys(s.pages)) }
 
 // Slot returns pfn's page, allocating a zeroed one when absent, for callers
 // that fill a page in place.
-func (s *Store) Slot(pfn uint64) *Page {
+func (s *Store) Slot(pfn uint64) *Page { return s.slot(pfn, true) }
+
+func (s *Store) slot(pfn uint64, zero bool) *Page {
 	p := s.pages[pfn]
 	if p == nil {
-		p = new(Page)
+		p = s.alloc(zero)
 		s.pages[pfn] = p
 	}
 	return p
@@ -67,8 +100,18 @@ func (s *Store) Slot(pfn uint64) *Page {
 
 // WritePage stores a copy of src at pfn.
 func (s *Store) WritePage(pfn uint64, src *Page) error {
-	*s.Slot(pfn) = *src
+	*s.slot(pfn, false) = *src
 	return nil
+}
+
+// Reset forgets every page (all read as zeros again) but keeps their
+// memory for reuse, as when a replacement module takes a failed one's
+// place: a re-silver or rebuild then writes into memory already mapped.
+func (s *Store) Reset() {
+	for _, p := range s.pages {
+		s.free = append(s.free, p)
+	}
+	clear(s.pages)
 }
 
 // ReadPage copies pfn's contents into dst (zeros when never written).
@@ -82,7 +125,12 @@ func (s *Store) ReadPage(pfn uint64, dst *Page) error {
 }
 
 // Delete forgets pfn (it reads as zeros again).
-func (s *Store) Delete(pfn uint64) { delete(s.pages, pfn) }
+func (s *Store) Delete(pfn uint64) {
+	if p := s.pages[pfn]; p != nil {
+		delete(s.pages, pfn)
+		s.free = append(s.free, p)
+	}
+}
 
 // Write copies b to the byte address addr, across pages as needed.
 func (s *Store) Write(addr uint64, b []byte) {
@@ -109,10 +157,9 @@ func (s *Store) Read(addr uint64, b []byte) {
 
 // Clone is a deep copy.
 func (s *Store) Clone() *Store {
-	c := &Store{pages: make(map[uint64]*Page, len(s.pages))}
+	c := NewSized(len(s.pages))
 	for pfn, p := range s.pages {
-		q := *p
-		c.pages[pfn] = &q
+		*c.slot(pfn, false) = *p
 	}
 	return c
 }

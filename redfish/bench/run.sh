@@ -118,6 +118,8 @@ bench() {
 	local name=$1 url=$2
 	shift 2
 	local out
+	# Warm up first (connections, heap, caches), then measure.
+	"${LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d2s "$@" "$url" >/dev/null
 	out=$("${LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency "$@" "$url")
 	if grep -q 'Non-2xx' <<<"$out"; then
 		echo "bench: $name answered non-2xx:" >&2

@@ -1,0 +1,362 @@
+package raid5
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/bmcemu/bmcemu/platform/ras/pages"
+)
+
+// CartState is one cartridge's state.
+type CartState uint8
+
+// Cartridge states.
+const (
+	Online     CartState = iota
+	Failed               // failed or removed; its units are reconstructed
+	Rebuilding           // replacement being rebuilt
+)
+
+func (s CartState) String() string { return [...]string{"Online", "Failed", "Rebuilding"}[s] }
+
+// State is the array's state.
+type State uint8
+
+// Array states (IPMI redundancy offsets: Fully Redundant, Redundancy
+// Degraded; Fatal has no redundancy and lost data).
+const (
+	Optimal State = iota
+	Degraded
+	Rebuild
+	Fatal
+)
+
+func (s State) String() string { return [...]string{"Optimal", "Degraded", "Rebuilding", "Fatal"}[s] }
+
+// EventKind names an array event.
+type EventKind string
+
+// Event kinds.
+const (
+	CartridgeFailed    EventKind = "CartridgeFailed"
+	RedundancyDegraded EventKind = "RedundancyDegraded"
+	RebuildStarted     EventKind = "RebuildStarted"
+	RebuildAborted     EventKind = "RebuildAborted"
+	RebuildComplete    EventKind = "RebuildComplete"
+	FullyRedundant     EventKind = "FullyRedundant"
+	// CorrectedByParity: a UE on Cartridge at Stripe, reconstructed from
+	// parity and written back.
+	CorrectedByParity EventKind = "CorrectedByParity"
+	// ArrayFailed: a second cartridge lost while degraded or rebuilding.
+	ArrayFailed EventKind = "ArrayFailed"
+	// DataLoss: PFN has no good copy (read or rebuild hit it).
+	DataLoss EventKind = "DataLoss"
+)
+
+// Event is a plain result for the platform to map.
+type Event struct {
+	Kind      EventKind
+	Cartridge int
+	Stripe    uint64
+	PFN       uint64 // DataLoss
+	Stripes   int    // RebuildComplete: stripes reconstructed
+}
+
+// Errors.
+var (
+	ErrDataLoss    = errors.New("raid5: data lost (no redundancy to reconstruct it)")
+	ErrArrayFailed = errors.New("raid5: array failed (second cartridge lost)")
+	ErrOutOfRange  = errors.New("raid5: page outside the array")
+	ErrRefused     = errors.New("raid5: operation refused")
+	ErrNoRebuild   = errors.New("raid5: no rebuild in progress")
+)
+
+// Array is a RAID5 memory array. Page frames are array-relative. Not safe
+// for concurrent use.
+type Array struct {
+	cart       uint64 // bytes per cartridge
+	carts      [Cartridges]*pages.Store
+	state      [Cartridges]CartState
+	poison     [Cartridges]map[uint64]bool // by stripe
+	fatal      bool
+	rebuilding int      // cartridge, -1 when none
+	todo       []uint64 // stripes left to rebuild, ascending
+	next       uint64   // stripes below are rebuilt on the rebuilding cartridge
+	lost       map[uint64]bool
+	events     []Event
+	buf        pages.Page
+}
+
+// New builds an array of five cartridges of cartridge bytes each.
+func New(cartridge uint64) (*Array, error) {
+	if cartridge == 0 || cartridge%Unit != 0 {
+		return nil, fmt.Errorf("%w: cartridge of %d bytes", ErrRefused, cartridge)
+	}
+	a := &Array{cart: cartridge, rebuilding: -1, lost: map[uint64]bool{}}
+	for c := range a.carts {
+		a.carts[c] = pages.New()
+		a.poison[c] = map[uint64]bool{}
+	}
+	return a, nil
+}
+
+// Size is the usable capacity in bytes.
+func (a *Array) Size() uint64 { return Usable(a.cart) }
+
+// CartridgeState is cartridge c's state.
+func (a *Array) CartridgeState(c int) CartState { return a.state[c] }
+
+// Cartridge exposes cartridge c's store (tests, inspection).
+func (a *Array) Cartridge(c int) *pages.Store { return a.carts[c] }
+
+// State is the array's state.
+func (a *Array) State() State {
+	switch {
+	case a.fatal:
+		return Fatal
+	case a.rebuilding >= 0:
+		return Rebuild
+	case slices.Contains(a.state[:], Failed):
+		return Degraded
+	}
+	return Optimal
+}
+
+// Drain returns and clears the pending events.
+func (a *Array) Drain() []Event {
+	out := a.events
+	a.events = nil
+	return out
+}
+
+func (a *Array) emit(e Event) { a.events = append(a.events, e) }
+
+func (a *Array) check(pfn uint64) error {
+	if pfn >= a.Size()/Unit {
+		return fmt.Errorf("%w: pfn %#x of %#x", ErrOutOfRange, pfn, a.Size()/Unit)
+	}
+	return nil
+}
+
+// avail reports whether cartridge c's unit of stripe s can be read as is.
+func (a *Array) avail(c int, s uint64) bool {
+	switch a.state[c] {
+	case Online:
+		return !a.poison[c][s]
+	case Rebuilding:
+		return s < a.next && !a.poison[c][s]
+	}
+	return false
+}
+
+// xorOthers sets dst to the XOR of every unit of stripe s except
+// cartridge skip's (and except cartridge sub's, whose unit is taken from
+// subPage when sub >= 0). It fails when a needed unit is unavailable.
+func (a *Array) xorOthers(dst *pages.Page, s uint64, skip, sub int, subPage *pages.Page) bool {
+	*dst = pages.Page{}
+	for c := range a.carts {
+		if c == skip {
+			continue
+		}
+		var p *pages.Page
+		if c == sub {
+			p = subPage
+		} else {
+			if !a.avail(c, s) {
+				return false
+			}
+			p = a.carts[c].Page(s)
+		}
+		if p != nil {
+			subtle.XORBytes(dst[:], dst[:], p[:])
+		}
+	}
+	return true
+}
+
+// store writes a unit to cartridge c unless it is failed.
+func (a *Array) store(c int, s uint64, p *pages.Page) {
+	if a.state[c] != Failed {
+		_ = a.carts[c].WritePage(s, p)
+		delete(a.poison[c], s)
+	}
+}
+
+// WritePage writes one page: data and updated parity. Writes are refused
+// once the array failed.
+func (a *Array) WritePage(pfn uint64, src *pages.Page) error {
+	if err := a.check(pfn); err != nil {
+		return err
+	}
+	if a.fatal {
+		return ErrArrayFailed
+	}
+	d, s := Locate(pfn)
+	p := ParityOf(s)
+	var parity pages.Page
+	if a.avail(d, s) && a.avail(p, s) {
+		// Read-modify-write: P' = P ^ D ^ D'.
+		parity = pages.Page{}
+		if old := a.carts[p].Page(s); old != nil {
+			parity = *old
+		}
+		if old := a.carts[d].Page(s); old != nil {
+			subtle.XORBytes(parity[:], parity[:], old[:])
+		}
+		subtle.XORBytes(parity[:], parity[:], src[:])
+	} else if !a.xorOthers(&parity, s, p, d, src) {
+		// Reconstruct-write: P' = XOR of the stripe's data with D'. With
+		// one unit unavailable besides (at most) d or p this cannot fail
+		// short of a fatal array, which was refused above.
+		return fmt.Errorf("%w: pfn %#x: stripe %d cannot be updated", ErrDataLoss, pfn, s)
+	}
+	a.store(d, s, src)
+	a.store(p, s, &parity)
+	delete(a.lost, pfn)
+	return nil
+}
+
+// ReadPage reads one page, reconstructing it from the other four units
+// when its cartridge is failed (degraded mode), not yet rebuilt, or the
+// unit has a UE (then the good data is written back). With no redundancy
+// to reconstruct it the page is reported lost, never returned.
+func (a *Array) ReadPage(pfn uint64, dst *pages.Page) error {
+	if err := a.check(pfn); err != nil {
+		return err
+	}
+	if a.lost[pfn] {
+		return fmt.Errorf("%w: pfn %#x", ErrDataLoss, pfn)
+	}
+	d, s := Locate(pfn)
+	if a.avail(d, s) {
+		return a.carts[d].ReadPage(s, dst)
+	}
+	if !a.xorOthers(dst, s, d, -1, nil) {
+		a.lose(pfn, d, s)
+		return fmt.Errorf("%w: pfn %#x", ErrDataLoss, pfn)
+	}
+	if a.poison[d][s] && a.state[d] != Failed {
+		a.store(d, s, dst) // correct in place
+		a.emit(Event{Kind: CorrectedByParity, Cartridge: d, Stripe: s, PFN: pfn})
+	}
+	return nil
+}
+
+func (a *Array) lose(pfn uint64, c int, s uint64) {
+	if !a.lost[pfn] {
+		a.lost[pfn] = true
+		a.emit(Event{Kind: DataLoss, Cartridge: c, Stripe: s, PFN: pfn})
+	}
+}
+
+// InjectUE poisons cartridge c's unit of stripe s.
+func (a *Array) InjectUE(c int, stripe uint64) error {
+	if stripe >= a.cart/Unit {
+		return fmt.Errorf("%w: stripe %d", ErrOutOfRange, stripe)
+	}
+	a.poison[c][stripe] = true
+	return nil
+}
+
+// Fail takes cartridge c out (failure or surprise removal). A second
+// cartridge lost while another is failed or rebuilding fails the array.
+func (a *Array) Fail(c int) {
+	switch a.state[c] {
+	case Failed:
+		return
+	case Rebuilding: // the replacement itself failed: back to degraded
+		a.state[c] = Failed
+		a.rebuilding, a.todo = -1, nil
+		a.emit(Event{Kind: CartridgeFailed, Cartridge: c})
+		a.emit(Event{Kind: RebuildAborted, Cartridge: c})
+		return
+	}
+	others := 0
+	for o := range a.state {
+		if o != c && a.state[o] != Online {
+			others++
+		}
+	}
+	a.state[c] = Failed
+	a.emit(Event{Kind: CartridgeFailed, Cartridge: c})
+	if others > 0 {
+		if !a.fatal {
+			a.fatal = true
+			a.emit(Event{Kind: ArrayFailed, Cartridge: c})
+		}
+		return
+	}
+	a.emit(Event{Kind: RedundancyDegraded, Cartridge: c})
+}
+
+// Replace inserts a replacement of capacity bytes into failed cartridge
+// c's slot and starts its rebuild. One cartridge at a time, same slot,
+// same capacity; refused once the array failed.
+func (a *Array) Replace(c int, capacity uint64) error {
+	switch {
+	case a.fatal:
+		return fmt.Errorf("%w: %w", ErrRefused, ErrArrayFailed)
+	case a.state[c] != Failed:
+		return fmt.Errorf("%w: cartridge %d is %v, not Failed", ErrRefused, c, a.state[c])
+	case a.rebuilding >= 0:
+		return fmt.Errorf("%w: cartridge %d is rebuilding; one at a time", ErrRefused, a.rebuilding)
+	case capacity != a.cart:
+		return fmt.Errorf("%w: replacement of %d bytes for a cartridge of %d", ErrRefused, capacity, a.cart)
+	}
+	set := map[uint64]struct{}{}
+	for o, st := range a.carts {
+		if o != c {
+			for _, s := range st.PFNs() {
+				set[s] = struct{}{}
+			}
+		}
+	}
+	a.todo = slices.Sorted(maps.Keys(set))
+	a.carts[c].Reset() // the replacement reuses the old board's backing memory
+	a.poison[c] = map[uint64]bool{}
+	a.state[c] = Rebuilding
+	a.rebuilding, a.next = c, 0
+	a.emit(Event{Kind: RebuildStarted, Cartridge: c})
+	return nil
+}
+
+// Rebuild reconstructs up to n stripes (n <= 0: all remaining) onto the
+// rebuilding cartridge and reports whether the rebuild finished. A UE on
+// a source unit loses the units it was needed for (reported).
+func (a *Array) Rebuild(n int) (bool, error) {
+	c := a.rebuilding
+	if c < 0 {
+		return false, ErrNoRebuild
+	}
+	if n <= 0 || n > len(a.todo) {
+		n = len(a.todo)
+	}
+	for _, s := range a.todo[:n] {
+		if a.xorOthers(&a.buf, s, c, -1, nil) {
+			_ = a.carts[c].WritePage(s, &a.buf)
+		} else {
+			// A UE on a source unit: neither it nor the unit being
+			// rebuilt can be recovered.
+			for o := range a.carts {
+				if o == c || a.poison[o][s] {
+					if pfn, parity := Logical(o, s); !parity {
+						a.lose(pfn, o, s)
+					}
+				}
+			}
+		}
+		a.next = s + 1
+	}
+	a.todo = a.todo[n:]
+	if len(a.todo) > 0 {
+		return false, nil
+	}
+	a.todo, a.rebuilding = nil, -1
+	a.state[c] = Online
+	a.emit(Event{Kind: RebuildComplete, Cartridge: c, Stripes: a.carts[c].Len()})
+	a.emit(Event{Kind: FullyRedundant})
+	return true, nil
+}

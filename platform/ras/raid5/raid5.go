@@ -47,6 +47,9 @@ const (
 	RebuildAborted     EventKind = "RebuildAborted"
 	RebuildComplete    EventKind = "RebuildComplete"
 	FullyRedundant     EventKind = "FullyRedundant"
+	// CapacityExpanded: every cartridge now carries a larger capacity;
+	// Bytes is the new usable size.
+	CapacityExpanded EventKind = "CapacityExpanded"
 	// CorrectedByParity: a UE on Cartridge at Stripe, reconstructed from
 	// parity and written back.
 	CorrectedByParity EventKind = "CorrectedByParity"
@@ -63,6 +66,7 @@ type Event struct {
 	Stripe    uint64
 	PFN       uint64 // DataLoss
 	Stripes   int    // RebuildComplete: stripes reconstructed
+	Bytes     uint64 // RebuildStarted: the cartridge's capacity; CapacityExpanded: usable bytes
 }
 
 // Errors.
@@ -77,7 +81,8 @@ var (
 // Array is a RAID5 memory array. Page frames are array-relative. Not safe
 // for concurrent use.
 type Array struct {
-	cart       uint64 // bytes per cartridge
+	cart       uint64 // bytes per cartridge in use (the array's stripes)
+	caps       [Cartridges]uint64
 	carts      [Cartridges]*pages.Store
 	state      [Cartridges]CartState
 	poison     [Cartridges]map[uint64]bool // by stripe
@@ -97,6 +102,7 @@ func New(cartridge uint64) (*Array, error) {
 	}
 	a := &Array{cart: cartridge, rebuilding: -1, lost: map[uint64]bool{}}
 	for c := range a.carts {
+		a.caps[c] = cartridge
 		a.carts[c] = pages.New()
 		a.poison[c] = map[uint64]bool{}
 	}
@@ -292,9 +298,15 @@ func (a *Array) Fail(c int) {
 	a.emit(Event{Kind: RedundancyDegraded, Cartridge: c})
 }
 
-// Replace inserts a replacement of capacity bytes into failed cartridge
-// c's slot and starts its rebuild. One cartridge at a time, same slot,
-// same capacity; refused once the array failed.
+// CartridgeCapacity is the capacity of the board in slot c.
+func (a *Array) CartridgeCapacity(c int) uint64 { return a.caps[c] }
+
+// Replace inserts a replacement of capacity bytes into failed (or
+// removed) cartridge c's slot and starts its rebuild. One cartridge at a
+// time, same slot; refused once the array failed. The replacement must
+// match the array's cartridges, or be an upgrade: larger, and the same
+// size as any other board already upgraded. The added capacity becomes
+// usable once all five boards carry it and the last one is rebuilt.
 func (a *Array) Replace(c int, capacity uint64) error {
 	switch {
 	case a.fatal:
@@ -303,8 +315,13 @@ func (a *Array) Replace(c int, capacity uint64) error {
 		return fmt.Errorf("%w: cartridge %d is %v, not Failed", ErrRefused, c, a.state[c])
 	case a.rebuilding >= 0:
 		return fmt.Errorf("%w: cartridge %d is rebuilding; one at a time", ErrRefused, a.rebuilding)
-	case capacity != a.cart:
+	case capacity < a.cart || capacity%Unit != 0:
 		return fmt.Errorf("%w: replacement of %d bytes for a cartridge of %d", ErrRefused, capacity, a.cart)
+	}
+	for o, oc := range a.caps {
+		if o != c && capacity > a.cart && oc != a.cart && oc != capacity {
+			return fmt.Errorf("%w: upgrade to %d bytes while cartridge %d was upgraded to %d; upgrades must match", ErrRefused, capacity, o, oc)
+		}
 	}
 	set := map[uint64]struct{}{}
 	for o, st := range a.carts {
@@ -318,8 +335,9 @@ func (a *Array) Replace(c int, capacity uint64) error {
 	a.carts[c].Reset() // the replacement reuses the old board's backing memory
 	a.poison[c] = map[uint64]bool{}
 	a.state[c] = Rebuilding
+	a.caps[c] = capacity
 	a.rebuilding, a.next = c, 0
-	a.emit(Event{Kind: RebuildStarted, Cartridge: c})
+	a.emit(Event{Kind: RebuildStarted, Cartridge: c, Bytes: capacity})
 	return nil
 }
 
@@ -358,5 +376,9 @@ func (a *Array) Rebuild(n int) (bool, error) {
 	a.state[c] = Online
 	a.emit(Event{Kind: RebuildComplete, Cartridge: c, Stripes: a.carts[c].Len()})
 	a.emit(Event{Kind: FullyRedundant})
+	if smallest := slices.Min(a.caps[:]); smallest > a.cart {
+		a.cart = smallest
+		a.emit(Event{Kind: CapacityExpanded, Bytes: a.Size()})
+	}
 	return true, nil
 }

@@ -31,7 +31,7 @@ func verify(t *testing.T, w pages.Workload, r pages.PageReader) {
 // parityConsistent checks that every stripe's five units XOR to zero.
 func parityConsistent(t *testing.T, a *Array) {
 	t.Helper()
-	for s := range uint64(cart / Unit) {
+	for s := range a.cart / Unit {
 		var x pages.Page
 		for c := range a.carts {
 			if p := a.carts[c].Page(s); p != nil {
@@ -397,4 +397,56 @@ func TestPropertySingleFault(t *testing.T) {
 			t.Fatalf("seed %d exercised too little: %d failures, %d rebuilds", seed, failures, rebuilds)
 		}
 	}
+}
+
+func TestUpgradeOneAtATime(t *testing.T) {
+	a, _ := New(cart)
+	w := wl(7, 0, 4*cart) // across the whole array, every 5th page
+	w.Stride = 5
+	if _, err := w.Run(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Replace(0, cart); !errors.Is(err, ErrRefused) { // not failed
+		t.Fatal(err)
+	}
+	for c := range Cartridges {
+		a.Fail(c) // pull the board
+		if err := a.Replace(c, cart/2); !errors.Is(err, ErrRefused) {
+			t.Fatalf("smaller board accepted: %v", err)
+		}
+		if c > 0 {
+			if err := a.Replace(c, 3*cart); !errors.Is(err, ErrRefused) {
+				t.Fatalf("mismatched upgrade accepted: %v", err)
+			}
+		}
+		if err := a.Replace(c, 2*cart); err != nil {
+			t.Fatal(err)
+		}
+		if done, err := a.Rebuild(0); !done || err != nil {
+			t.Fatal(done, err)
+		}
+		verify(t, w, a)
+		evs := a.Drain()
+		if c < Cartridges-1 {
+			if a.Size() != 4*cart || evs[len(evs)-1].Kind != FullyRedundant {
+				t.Fatalf("expanded early after board %d: %d %v", c, a.Size(), kinds(evs))
+			}
+			var p pages.Page
+			if err := a.WritePage(4*cart/Unit, &p); !errors.Is(err, ErrOutOfRange) {
+				t.Fatal("new range writable before all boards carry it")
+			}
+		} else if e := evs[len(evs)-1]; e.Kind != CapacityExpanded || e.Bytes != 8*cart || a.Size() != 8*cart {
+			t.Fatalf("not expanded: %+v size %d", e, a.Size())
+		}
+	}
+	parityConsistent(t, a)
+	// The new half is usable and protected.
+	w2 := wl(8, 4*cart, 4*cart)
+	w2.Stride = 5
+	if _, err := w2.Run(a); err != nil {
+		t.Fatal(err)
+	}
+	a.Fail(3)
+	verify(t, w, a)
+	verify(t, w2, a)
 }

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/spd"
 	"github.com/bmcemu/bmcemu/redfish"
@@ -128,7 +130,8 @@ func TestDiffJSON(t *testing.T) {
 // TestEmulator crawls the real Redfish service, writes it out, reads it
 // back, and checks that a hot-added module shows up in the diff.
 func TestEmulator(t *testing.T) {
-	plat, err := platform.New(profile.Default(), platform.Options{})
+	clk := clock.NewManual(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	plat, err := platform.New(profile.Default(), platform.Options{Clock: clk})
 	if err != nil {
 		t.Fatalf("platform.New: %v", err)
 	}
@@ -166,9 +169,16 @@ func TestEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatalf("spd.Encode: %v", err)
 	}
+	// A careful hot-add: attention isolates the slot (no bus noise on
+	// CPU0_DIMM_A1), then the SMC, firmware and OS steps run to completion.
+	if err := plat.PressAttention("CPU0_DIMM_A2"); err != nil {
+		t.Fatalf("PressAttention: %v", err)
+	}
+	clk.RunUntilIdle(time.Minute)
 	if _, err := plat.Insert("CPU0_DIMM_A2", img); err != nil {
 		t.Fatalf("Insert: %v", err)
 	}
+	clk.RunUntilIdle(time.Minute)
 	after, err := Crawl(context.Background(), c, "")
 	if err != nil {
 		t.Fatalf("Crawl after insert: %v", err)

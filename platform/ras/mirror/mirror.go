@@ -113,7 +113,7 @@ func (m *Mirror) State(i int) SideState { return m.state[i] }
 // Redundancy is the current redundancy state.
 func (m *Mirror) Redundancy() Redundancy {
 	switch {
-	case len(m.lost) > 0:
+	case len(m.lost) > 0 || m.state[0] == Failed && m.state[1] == Failed:
 		return DataLost
 	case m.state[0] == Active && m.state[1] == Active:
 		return FullyRedundant
@@ -146,6 +146,9 @@ func (m *Mirror) WritePage(pfn uint64, src *pages.Page) error {
 	if err := m.check(pfn); err != nil {
 		return err
 	}
+	if m.state[0] == Failed && m.state[1] == Failed {
+		return fmt.Errorf("%w: both sides failed", ErrDataLoss)
+	}
 	for i, s := range m.sides {
 		if m.state[i] != Failed {
 			_ = s.WritePage(pfn, src)
@@ -177,7 +180,13 @@ func (m *Mirror) fail(i int, pfn uint64, ue bool) {
 	wasResilvering := m.state[i] == Resilvering
 	m.state[i] = Failed
 	m.todo = nil
-	if !wasResilvering {
+	switch {
+	case m.state[1-i] != Active:
+		// The last good copy is gone (a replacement still re-silvering
+		// holds only part of it): everything is lost.
+		m.state[1-i] = Failed
+		m.emit(Event{Kind: DataLoss, Side: i, PFN: pfn})
+	case !wasResilvering:
 		m.emit(Event{Kind: Failover, Side: 1 - i, PFN: pfn})
 		m.emit(Event{Kind: LostRedundancy, Side: i, PFN: pfn})
 	}
@@ -189,6 +198,9 @@ func (m *Mirror) fail(i int, pfn uint64, ue bool) {
 func (m *Mirror) ReadPage(pfn uint64, dst *pages.Page) error {
 	if err := m.check(pfn); err != nil {
 		return err
+	}
+	if m.state[0] == Failed && m.state[1] == Failed {
+		return fmt.Errorf("%w: both sides failed", ErrDataLoss)
 	}
 	if m.lost[pfn] {
 		return fmt.Errorf("%w: pfn %#x", ErrDataLoss, pfn)

@@ -280,3 +280,41 @@ func TestPropertySingleFaultNeverLosesData(t *testing.T) {
 		}
 	}
 }
+
+func TestBothSidesFailed(t *testing.T) {
+	m, _ := New(side, side)
+	w := workload(6)
+	_, _ = w.Run(m)
+	m.Fail(0)
+	m.Fail(1)
+	if got := kinds(m.Drain()); !reflect.DeepEqual(got, []EventKind{Failover, LostRedundancy, DataLoss}) || m.Redundancy() != DataLost {
+		t.Fatalf("events %v redundancy %v", got, m.Redundancy())
+	}
+	if _, err := w.Verify(m); !errors.Is(err, ErrDataLoss) {
+		t.Fatal(err)
+	}
+	var p pages.Page
+	if err := m.WritePage(0, &p); !errors.Is(err, ErrDataLoss) {
+		t.Fatal(err)
+	}
+	if err := m.Replace(0, side); !errors.Is(err, ErrRefused) {
+		t.Fatal(err)
+	}
+}
+
+func TestGoodSideFailsDuringResilver(t *testing.T) {
+	m, _ := New(side, side)
+	_, _ = workload(7).Run(m)
+	m.Fail(1)
+	_ = m.Replace(1, side)
+	_, _ = m.Resilver(10)
+	m.Drain()
+	m.Fail(0)
+	if got := kinds(m.Drain()); !reflect.DeepEqual(got, []EventKind{DataLoss}) || m.Redundancy() != DataLost || m.State(1) != Failed {
+		t.Fatalf("events %v", got)
+	}
+	var p pages.Page
+	if err := m.ReadPage(0, &p); !errors.Is(err, ErrDataLoss) {
+		t.Fatal("partial replacement served data")
+	}
+}

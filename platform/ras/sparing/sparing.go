@@ -212,7 +212,10 @@ func (c *Channel) HandleECC(e ecc.Event) bool {
 	if i < 0 {
 		return false
 	}
-	if err := c.StartSpare(i); errors.Is(err, ErrNoSpare) {
+	// With the one spare taken (or being filled for another rank) a trip
+	// cannot be acted on: report it. A repeat trip of the rank being
+	// copied, or of one already mapped out, changes nothing.
+	if err := c.StartSpare(i); errors.Is(err, ErrNoSpare) || errors.Is(err, ErrBusy) && i != c.copyFrom {
 		c.emit(Event{Kind: SpareUnavailable, Rank: c.ranks[i]})
 	}
 	return true

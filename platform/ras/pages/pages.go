@@ -108,8 +108,12 @@ func (s *Store) WritePage(pfn uint64, src *Page) error {
 // memory for reuse, as when a replacement module takes a failed one's
 // place: a re-silver or rebuild then writes into memory already mapped.
 func (s *Store) Reset() {
-	for _, p := range s.pages {
-		s.free = append(s.free, p)
+	// Recycle in descending page-frame order so allocation (which pops
+	// from the end) hands pages out in the order they were laid out in
+	// memory: a sequential re-silver then writes sequentially.
+	pfns := s.PFNs()
+	for i := len(pfns) - 1; i >= 0; i-- {
+		s.free = append(s.free, s.pages[pfns[i]])
 	}
 	clear(s.pages)
 }

@@ -62,7 +62,7 @@ var (
 // Clock supplies time to the model. When it also implements clock.Clock
 // (AfterFunc), the hardware's steps are scheduled on it: clock.Manual in
 // tests, clock.Real{Speed: x} in `bmcemu serve`. A clock.Real is run as a
-// paced discrete-event scheduler (see pacedClock): timers fire in simulated
+// paced discrete-event scheduler (see clock.Paced): timers fire in simulated
 // deadline order, so host latency never reorders hardware steps at high
 // speeds. A clock with only Now stamps events and logs while the steps run
 // at real pace.
@@ -153,7 +153,7 @@ type Platform struct {
 // real pace.
 type hybridClock struct {
 	Clock
-	sched *pacedClock
+	sched *clock.Paced
 }
 
 func (h hybridClock) AfterFunc(d time.Duration, f func()) clock.Timer { return h.sched.AfterFunc(d, f) }
@@ -165,15 +165,15 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 	var clk clock.Clock
 	switch c := opts.Clock.(type) {
 	case nil:
-		clk = newPacedClock(1)
+		clk = clock.NewPaced(1)
 	case clock.Real:
-		clk = newPacedClock(c.Speed)
+		clk = clock.NewPaced(c.Speed)
 	case *clock.Real:
-		clk = newPacedClock(c.Speed)
+		clk = clock.NewPaced(c.Speed)
 	case clock.Clock:
 		clk = c
 	default:
-		clk = hybridClock{Clock: c, sched: newPacedClock(1)}
+		clk = hybridClock{Clock: c, sched: clock.NewPaced(1)}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -488,10 +488,10 @@ func (p *Platform) save(mods map[string]SavedModule, power bool) error {
 // hold keeps a paced clock's timers from firing during a command.
 func (p *Platform) hold() func() {
 	switch c := p.clock.(type) {
-	case *pacedClock:
-		return c.hold()
+	case *clock.Paced:
+		return c.Hold()
 	case hybridClock:
-		return c.sched.hold()
+		return c.sched.Hold()
 	}
 	return func() {}
 }

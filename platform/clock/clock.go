@@ -5,7 +5,6 @@
 package clock
 
 import (
-	"container/heap"
 	"sync"
 	"time"
 )
@@ -47,73 +46,61 @@ func (r Real) AfterFunc(d time.Duration, f func()) Timer {
 // caller's goroutine, so a test sees each step's effects before it returns.
 type Manual struct {
 	mu    sync.Mutex
-	now   time.Time
-	seq   uint64
-	queue timerHeap
+	epoch time.Time
+	now   time.Duration // since epoch
+	queue timerQueue
 }
 
 // NewManual starts a manual clock at t.
-func NewManual(t time.Time) *Manual { return &Manual{now: t} }
+func NewManual(t time.Time) *Manual { return &Manual{epoch: t} }
 
 // Now implements Clock.
 func (m *Manual) Now() time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.now
+	return m.epoch.Add(m.now)
 }
 
 type manualTimer struct {
-	m     *Manual
-	at    time.Time
-	seq   uint64
-	f     func()
-	index int // position in the heap; -1 once fired or stopped
+	m *Manual
+	t *timer
 }
 
 // AfterFunc implements Clock.
 func (m *Manual) AfterFunc(d time.Duration, f func()) Timer {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.seq++
-	t := &manualTimer{m: m, at: m.now.Add(d), seq: m.seq, f: f}
-	heap.Push(&m.queue, t)
-	return t
+	return manualTimer{m: m, t: m.queue.push(m.now+max(d, 0), f)}
 }
 
-func (t *manualTimer) Stop() bool {
+func (t manualTimer) Stop() bool {
 	t.m.mu.Lock()
 	defer t.m.mu.Unlock()
-	if t.index < 0 {
-		return false
-	}
-	heap.Remove(&t.m.queue, t.index)
-	return true
+	return t.m.queue.remove(t.t)
 }
 
 // Advance moves time forward by d, firing due timers as it passes them.
 // Timers scheduled by a firing timer run too if they fall within d.
 func (m *Manual) Advance(d time.Duration) {
 	m.mu.Lock()
-	end := m.now.Add(d)
+	end := m.now + d
 	m.mu.Unlock()
-	m.AdvanceTo(end)
+	m.advanceTo(end)
 }
 
 // AdvanceTo moves time forward to t.
-func (m *Manual) AdvanceTo(t time.Time) {
+func (m *Manual) AdvanceTo(t time.Time) { m.advanceTo(t.Sub(m.epoch)) }
+
+func (m *Manual) advanceTo(end time.Duration) {
 	for {
 		m.mu.Lock()
-		if len(m.queue) == 0 || m.queue[0].at.After(t) {
-			if t.After(m.now) {
-				m.now = t
-			}
+		if m.queue.len() == 0 || m.queue.peek().at > end {
+			m.now = max(m.now, end)
 			m.mu.Unlock()
 			return
 		}
-		next := heap.Pop(&m.queue).(*manualTimer)
-		if next.at.After(m.now) {
-			m.now = next.at
-		}
+		next := m.queue.pop()
+		m.now = max(m.now, next.at)
 		m.mu.Unlock()
 		next.f()
 	}
@@ -123,51 +110,25 @@ func (m *Manual) AdvanceTo(t time.Time) {
 func (m *Manual) Pending() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.queue)
+	return m.queue.len()
 }
 
 // RunUntilIdle fires timers until none is left or limit of simulated time
 // has passed, and returns the simulated time it took.
 func (m *Manual) RunUntilIdle(limit time.Duration) time.Duration {
-	start := m.Now()
-	deadline := start.Add(limit)
+	m.mu.Lock()
+	start := m.now
+	m.mu.Unlock()
+	deadline := start + limit
 	for {
 		m.mu.Lock()
-		if len(m.queue) == 0 || m.queue[0].at.After(deadline) {
+		if m.queue.len() == 0 || m.queue.peek().at > deadline {
+			took := m.now - start
 			m.mu.Unlock()
-			return m.Now().Sub(start)
+			return took
 		}
-		at := m.queue[0].at
+		at := m.queue.peek().at
 		m.mu.Unlock()
-		m.AdvanceTo(at)
+		m.advanceTo(at)
 	}
-}
-
-type timerHeap []*manualTimer
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if h[i].at.Equal(h[j].at) {
-		return h[i].seq < h[j].seq
-	}
-	return h[i].at.Before(h[j].at)
-}
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
-}
-func (h *timerHeap) Push(x any) {
-	t := x.(*manualTimer)
-	t.index = len(*h)
-	*h = append(*h, t)
-}
-func (h *timerHeap) Pop() any {
-	old := *h
-	n := len(old)
-	t := old[n-1]
-	old[n-1] = nil
-	t.index = -1
-	*h = old[:n-1]
-	return t
 }

@@ -1,4 +1,4 @@
-package platform
+package clock
 
 import (
 	"sync"
@@ -10,7 +10,7 @@ import (
 // steps that fits inside it in simulated time still finishes first. Both
 // are set from one callback, as the firmware's _L01 handler does.
 func TestPacedClockKeepsSimulatedOrder(t *testing.T) {
-	c := newPacedClock(1e6)
+	c := NewPaced(1e6)
 	var mu sync.Mutex
 	var order []string
 	done := make(chan struct{})
@@ -59,9 +59,9 @@ func TestPacedClockKeepsSimulatedOrder(t *testing.T) {
 }
 
 func TestPacedClockHold(t *testing.T) {
-	c := newPacedClock(1e6)
+	c := NewPaced(1e6)
 	fired := make(chan struct{})
-	release := c.hold()
+	release := c.Hold()
 	c.AfterFunc(time.Millisecond, func() { close(fired) })
 	time.Sleep(20 * time.Millisecond)
 	select {

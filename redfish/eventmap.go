@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strconv"
 
 	"github.com/bmcemu/bmcemu/platform/events"
@@ -246,26 +245,10 @@ func translate(e events.Event) []eventSpec {
 	}
 	// A fact this table does not know yet (the platform grows): still an
 	// event, named by its kind, about its slot when it has one.
-	slot := slotOf(e)
+	slot := events.SlotOf(e)
 	origin, what := "", "the platform"
 	if slot != "" {
 		origin, what = memoryPath(slot), slot
 	}
 	return []eventSpec{oem("PlatformEvent", origin, e.Kind(), what)}
-}
-
-// slotOf reads a Slot string field, the convention of platform/events.
-func slotOf(e events.Event) string {
-	v := reflect.ValueOf(e)
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return ""
-	}
-	f := v.FieldByName("Slot")
-	if f.IsValid() && f.Kind() == reflect.String {
-		return f.String()
-	}
-	return ""
 }

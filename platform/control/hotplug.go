@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"strconv"
 	"time"
 
@@ -254,23 +253,7 @@ func eventRecord(r events.Record) EventRecord {
 	if err != nil {
 		b = []byte(`{}`)
 	}
-	return EventRecord{Seq: r.Seq, Time: r.Time, Kind: r.Event.Kind(), Slot: eventSlot(r.Event), Event: b}
-}
-
-// eventSlot reads an event's Slot string field, if it has one.
-func eventSlot(e events.Event) string {
-	v := reflect.ValueOf(e)
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return ""
-	}
-	f := v.FieldByName("Slot")
-	if f.IsValid() && f.Kind() == reflect.String {
-		return f.String()
-	}
-	return ""
+	return EventRecord{Seq: r.Seq, Time: r.Time, Kind: r.Event.Kind(), Slot: events.SlotOf(r.Event), Event: b}
 }
 
 func (s *server) dmesg(c *gin.Context) {

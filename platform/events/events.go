@@ -5,6 +5,7 @@ package events
 
 import (
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -137,4 +138,25 @@ func (b *Bus) Seq() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.seq
+}
+
+// SlotOf names the slot an event is about: by the convention of this
+// package, every slot-scoped event has a string field named Slot. It returns
+// "" for events about no slot, so consumers need no list of event types and
+// new slot events reach them without code changes.
+func SlotOf(e Event) string {
+	v := reflect.ValueOf(e)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return ""
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	if f := v.FieldByName("Slot"); f.IsValid() && f.Kind() == reflect.String {
+		return f.String()
+	}
+	return ""
 }

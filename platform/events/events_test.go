@@ -31,3 +31,19 @@ func TestOrderAndOverflow(t *testing.T) {
 		t.Fatalf("seq %d, want 6", b.Seq())
 	}
 }
+
+func TestSlotOf(t *testing.T) {
+	if got := SlotOf(ModuleInserted{Slot: "CPU0_DIMM_A1"}); got != "CPU0_DIMM_A1" {
+		t.Fatalf("SlotOf(ModuleInserted) = %q", got)
+	}
+	if got := SlotOf(&SPDCheckFailed{Slot: "CPU1_DIMM_H2"}); got != "CPU1_DIMM_H2" {
+		t.Fatalf("SlotOf(*SPDCheckFailed) = %q", got)
+	}
+	if got := SlotOf(PowerChanged{On: true}); got != "" {
+		t.Fatalf("SlotOf(PowerChanged) = %q", got)
+	}
+	var nilEv *SlotReady
+	if got := SlotOf(nilEv); got != "" {
+		t.Fatalf("SlotOf(nil) = %q", got)
+	}
+}

@@ -448,3 +448,12 @@ func TestExportMockup(t *testing.T) {
 		t.Fatalf("a mockup differs from itself: %v\n%s", err, out)
 	}
 }
+
+// The start-up banner is for people: nothing but it and slog lines may
+// reach the terminal (no framework debug dumps).
+func TestQuietStartup(t *testing.T) {
+	e := start(t, startOpts{})
+	if out := e.Output(); strings.Contains(out, "[GIN-debug]") || strings.Contains(out, "[GIN]") {
+		t.Fatalf("framework debug output at start-up:\n%s", out)
+	}
+}

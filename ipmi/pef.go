@@ -74,6 +74,8 @@ type pef struct {
 	pending   map[uint16]chan struct{} // sequence -> acknowledged
 	done      chan struct{}
 	wg        sync.WaitGroup
+	// path is where the configuration is kept; "" keeps it in memory.
+	path string
 }
 
 func newPEF(m *machine, log *slog.Logger, port int) *pef {
@@ -453,7 +455,7 @@ func handleSetPEFConfig(p *pef) handlers.HandlerFunc {
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return nil, p.setParam(req[0]&0x7F, req[1:]), nil
+		return nil, p.commitLocked(func() types.CompletionCode { return p.setParam(req[0]&0x7F, req[1:]) }), nil
 	}
 }
 
@@ -626,6 +628,20 @@ func (p *pef) lanAlertParam(param, set byte) (data []byte, cc types.CompletionCo
 func (p *pef) setLANAlertParam(param byte, d []byte) (types.CompletionCode, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	handled := false
+	cc := p.commitLocked(func() types.CompletionCode {
+		var cc types.CompletionCode
+		cc, handled = p.setLANAlertParamLocked(param, d)
+		if !handled {
+			return codeParamNotSupported // not ours: nothing changed, nothing to save
+		}
+		return cc
+	})
+	return cc, handled
+}
+
+// setLANAlertParamLocked needs p.mu.
+func (p *pef) setLANAlertParamLocked(param byte, d []byte) (types.CompletionCode, bool) {
 	switch param {
 	case lanCommunity:
 		if len(d) != 18 {

@@ -130,6 +130,11 @@ func New(cfg Config, p Platform) (*Server, error) {
 	m := newMachine(p, log)
 	m.setClock(clk)
 	m.pef.port = cmp.Or(cfg.PETPort, defaultPETPort)
+	if cfg.StateDir != "" {
+		if err := m.pef.load(filepath.Join(cfg.StateDir, pefFile)); err != nil {
+			return nil, fmt.Errorf("ipmi: %w", err)
+		}
+	}
 	m.sel, err = sel.Open(sel.Options{Path: selPath, Capacity: cfg.SELCapacity, Policy: policy, Logger: log.With("log", "SEL")})
 	if err != nil {
 		return nil, fmt.Errorf("ipmi: %w", err)

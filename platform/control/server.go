@@ -55,6 +55,11 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{p: p, auth: cfg.Authenticate, log: cfg.Logger, validate: validator.New(validator.WithRequiredStructEnabled())}
+	// gin's mode is process-wide; leave it alone unless it is still the
+	// default, whose route dump on stdout would bypass slog.
+	if gin.Mode() == gin.DebugMode {
+		gin.SetMode(gin.ReleaseMode)
+	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false

@@ -290,3 +290,21 @@ func (e *Emulator) waitSlot(slot, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// send makes a Redfish request with a JSON body as the administrator and
+// returns the status code.
+func (e *Emulator) send(method, path, body string) int {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.SetBasicAuth(e.User, e.Password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -75,24 +75,16 @@ func TestAccountsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	e := start(t, startOpts{stateDir: dir})
 	body := `{"UserName":"operator1","Password":"0perator-pass","RoleId":"Operator","Enabled":true}`
-	req, _ := http.NewRequest(http.MethodPost, e.URL+"/redfish/v1/AccountService/Accounts", strings.NewReader(body))
-	req.SetBasicAuth(e.User, e.Password)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("create account: %d", resp.StatusCode)
+	if code := e.send(http.MethodPost, "/redfish/v1/AccountService/Accounts", body); code != 201 {
+		t.Fatalf("create account: %d", code)
 	}
 	if err := e.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	e = start(t, startOpts{stateDir: dir})
-	req, _ = http.NewRequest(http.MethodGet, e.URL+"/redfish/v1/Systems/1", nil)
+	req, _ := http.NewRequest(http.MethodGet, e.URL+"/redfish/v1/Systems/1", nil)
 	req.SetBasicAuth("operator1", "0perator-pass")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,16 +122,8 @@ func TestPasswordChangeReachesIPMILive(t *testing.T) {
 	if adminURI == "" {
 		t.Fatalf("no account named %s in %+v", e.User, acct)
 	}
-	req, _ := http.NewRequest(http.MethodPatch, e.URL+adminURI, strings.NewReader(`{"Password":"n3w-Secret!"}`))
-	req.SetBasicAuth(e.User, e.Password)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("PATCH password: %d", resp.StatusCode)
+	if code := e.send(http.MethodPatch, adminURI, `{"Password":"n3w-Secret!"}`); code/100 != 2 {
+		t.Fatalf("PATCH password: %d", code)
 	}
 	if out, err := e.ipmitool("mc", "info"); err == nil {
 		t.Fatalf("the old password still opens an IPMI session:\n%s", out)

@@ -14,13 +14,20 @@ import (
 	"time"
 )
 
-// redfishtool runs the DMTF client against srv and decodes its JSON output.
+// redfishtool runs the DMTF client against srv over plain HTTP (-S Never:
+// the test server is plain HTTP on loopback) and decodes its JSON output.
 func redfishtool(t *testing.T, bin string, srv *httptest.Server, args ...string) map[string]any {
 	t.Helper()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	// -S Never: the test server is plain HTTP on loopback. -T bounds each
-	// request; the context bounds the whole run.
-	full := append([]string{"-r", host, "-S", "Never", "-T", "20", "-u", adminUser, "-p", adminPass}, args...)
+	return runRedfishtool(t, bin, strings.TrimPrefix(srv.URL, "http://"), []string{"-S", "Never"}, args...)
+}
+
+// runRedfishtool runs the client against host with the connection flags
+// conn; -T bounds each request and the context the whole run. An empty
+// output (a PATCH) decodes to nil.
+func runRedfishtool(t *testing.T, bin, host string, conn []string, args ...string) map[string]any {
+	t.Helper()
+	full := append(append([]string{"-r", host}, conn...), "-T", "20", "-u", adminUser, "-p", adminPass)
+	full = append(full, args...)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, full...)
@@ -34,6 +41,9 @@ func redfishtool(t *testing.T, bin string, srv *httptest.Server, args ...string)
 		t.Fatalf("redfishtool %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, stderr)
 	}
 	var m map[string]any
+	if len(strings.TrimSpace(string(out))) == 0 {
+		return m
+	}
 	if err := json.Unmarshal(out, &m); err != nil {
 		t.Fatalf("redfishtool %s: output is not a JSON object: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -121,27 +131,7 @@ func TestRedfishtoolSessionsHTTPS(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "https://")
 	run := func(args ...string) map[string]any {
 		t.Helper()
-		full := append([]string{"-r", host, "-S", "Always", "-A", "Session", "-T", "20", "-u", adminUser, "-p", adminPass}, args...)
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, full...)
-		cmd.Env = append(os.Environ(), "NO_PROXY=*", "no_proxy=*")
-		out, err := cmd.Output()
-		if err != nil {
-			stderr := ""
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = string(ee.Stderr)
-			}
-			t.Fatalf("redfishtool %s: %v\n%s\n%s", strings.Join(args, " "), err, out, stderr)
-		}
-		var m map[string]any
-		if len(strings.TrimSpace(string(out))) == 0 {
-			return m
-		}
-		if err := json.Unmarshal(out, &m); err != nil {
-			t.Fatalf("redfishtool %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return m
+		return runRedfishtool(t, bin, host, []string{"-S", "Always", "-A", "Session"}, args...)
 	}
 	sys := run("Systems", "-I", "1", "get")
 	if path(t, sys, "MemorySummary", "TotalSystemMemoryGiB") != 512.0 {

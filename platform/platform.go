@@ -131,6 +131,7 @@ type Platform struct {
 	kern   *kernel.Kernel
 	ospm   *acpiMemhotplug
 	ring   *eventRing
+	ras    *rasUnit
 
 	// opMu serialises operator commands (check, save, act). Lock order:
 	// opMu -> pubMu -> mu; layers are called without mu held.
@@ -220,9 +221,14 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		}
 		fresh = true
 	}
+	var err error
+	if p.ras, err = p.newRAS(boot, opts.FaultSeed); err != nil {
+		return nil, fmt.Errorf("platform: RAS: %w", err)
+	}
 	if err := p.build(boot, opts); err != nil {
 		return nil, err
 	}
+	p.ras.syncTAD(p.fw.TAD())
 	p.saved = boot
 	if fresh && p.store != nil {
 		if err := p.store.SaveInventory(p.inventory(boot, p.powerOn, p.changed)); err != nil {
@@ -230,6 +236,9 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		}
 	}
 	p.snap = p.buildSnapshot(0)
+	plan := p.ras.sys.Plan()
+	p.publish(p.clock.Now(), events.RASModeApplied{Requested: string(plan.Requested), Mode: string(plan.Mode),
+		ConfigError: plan.ConfigError, RawBytes: plan.Raw, UsableBytes: plan.Usable})
 	return p, nil
 }
 
@@ -246,7 +255,7 @@ func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
 		return fmt.Errorf("platform: smc: %w", err)
 	}
 	fw, err := firmware.New(firmware.Config{Memory: p.prof.Memory, Clock: p.clock, Hardware: ctl, Publisher: pub,
-		Faults: p.faults, Timing: opts.FirmwareTiming})
+		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: p.ras})
 	if err != nil {
 		return fmt.Errorf("platform: firmware: %w", err)
 	}
@@ -434,6 +443,9 @@ func (pp platformPublisher) Publish(at time.Time, e events.Event) events.Record 
 // to subscribers and the ring. Callers hold no platform lock but may hold
 // opMu.
 func (p *Platform) publish(at time.Time, e events.Event) events.Record {
+	if _, ok := e.(events.AddressMapUpdated); ok {
+		p.ras.syncTAD(p.fw.TAD())
+	}
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
 	p.refreshLocked()

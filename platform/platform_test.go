@@ -47,6 +47,7 @@ func TestCommandsEventsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bootSeq := p.LastEventSeq() // boot records (RASModeApplied) precede any subscriber
 	sub := p.Subscribe("test", 1024)
 	img, err := spd.Encode(p.NewModuleSpec("CPU0_DIMM_A2", spd.Spec{CapacityGiB: 64}))
 	if err != nil {
@@ -79,7 +80,7 @@ func TestCommandsEventsAndErrors(t *testing.T) {
 	// interleaved; the platform's facts come in command order, and the
 	// sequence has no gaps.
 	want := []string{"ModuleInserted", "ModuleRemoved", "PowerChanged"}
-	var last uint64
+	last := bootSeq
 	for i := 0; i < len(want); {
 		r := <-sub.C
 		if r.Seq != last+1 {

@@ -1,12 +1,14 @@
 package platform
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/firmware"
 	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile"
+	"github.com/bmcemu/bmcemu/platform/ras"
 	"github.com/bmcemu/bmcemu/platform/smc"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
@@ -29,6 +31,8 @@ type Snapshot struct {
 	// Defective is the firmware's defective pool: modules parked after a
 	// FW_FAULT, until pulled (volatile).
 	Defective []firmware.ParkedModule `json:"defective,omitempty"`
+	// RAS is the memory protection mode and the redundancy it provides.
+	RAS RASStatus `json:"ras"`
 }
 
 // KernelSummary is the OS's memory accounting.
@@ -131,6 +135,9 @@ type Slot struct {
 	// modules, striped across their socket's interleave set, and for
 	// modules not mapped).
 	Memory *SlotMemory `json:"memory,omitempty"`
+	// RAS is the module's role and state in the memory protection mode and
+	// its ECC counters (nil for empty slots).
+	RAS *ras.ModuleStatus `json:"ras,omitempty"`
 }
 
 // SlotMemory is a hot-added module's range and the kernel's blocks in it.
@@ -259,7 +266,41 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 		sl.State, sl.Health, sl.Reason, sl.Stage = slotState(st, dev, sl.Memory)
 		s.Slots[i] = sl
 	}
+	s.RAS = p.ras.status(s.Slots)
+	for i := range s.Slots {
+		rasOverlay(&s.Slots[i], s.RAS.Job)
+	}
 	return s
+}
+
+// rasOverlay lets the RAS engine's verdict on a module in service win:
+// a mirror side or cartridge taken out of service is disabled and
+// critical, a mapped-out rank warns, and a module being rebuilt is
+// starting until its copy completes.
+func rasOverlay(sl *Slot, job *ras.Job) {
+	r := sl.RAS
+	if r == nil || sl.State != StateEnabled {
+		return
+	}
+	switch r.State {
+	case "Failed":
+		sl.State, sl.Health = StateDisabled, HealthCritical
+		sl.Reason = "taken out of service by the memory RAS engine; replace the module"
+		if r.Role == "Cartridge" {
+			sl.Reason = fmt.Sprintf("memory cartridge %d is out of the RAID5 array; replace the cartridge", r.Cartridge)
+		}
+	case "MappedOut":
+		sl.Health = HealthWarning
+		sl.Reason = fmt.Sprintf("%d rank(s) mapped out after crossing the correctable error threshold; replace the module", r.MappedOutRanks)
+	case "Resilvering", "Rebuilding":
+		sl.State = StateStarting
+		if job != nil {
+			sl.Stage = fmt.Sprintf("%s %d%%", job.Kind, job.Percent)
+		}
+	}
+	if sl.Health == HealthOK && r.LoggingLimited {
+		sl.Health, sl.Reason = HealthWarning, "correctable error logging limit reached"
+	}
 }
 
 // blocksIn returns the blocks with IDs in [first, last]; blocks is sorted.

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,11 +23,23 @@ func newProfileCmd() *cobra.Command {
 			return err
 		},
 	}, &cobra.Command{
+		Use:   "show NAME",
+		Short: "Print a built-in profile (" + strings.Join(profile.BuiltinNames(), ", ") + ")",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := profile.BuiltinYAML(args[0])
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(b)
+			return err
+		},
+	}, &cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a profile file; errors name the line and field",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := profile.Load(args[0])
+			p, err := loadProfile(args[0])
 			if err != nil {
 				return err
 			}
@@ -38,4 +54,17 @@ func newProfileCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// loadProfile reads a profile file; a name that is no file but a built-in
+// profile's name selects the built-in one, so `--profile mirror` works.
+func loadProfile(name string) (*profile.Profile, error) {
+	p, err := profile.Load(name)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return p, err
+	}
+	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) && !strings.ContainsAny(name, "/.") {
+		return profile.Builtin(name)
+	}
+	return nil, err
 }

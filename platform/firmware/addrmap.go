@@ -315,7 +315,8 @@ func (m *AddressMap) channelPattern(socket, channel int, slotsPerChannel int) []
 }
 
 // newAddressMap lays out the board from its boot modules.
-func newAddressMap(topo []smc.Slot, boot map[string]uint64, reservePerSocket func(socket int) uint64, align uint64) (*AddressMap, error) {
+// skip (may be nil) names channels left out of the symmetry check.
+func newAddressMap(topo []smc.Slot, boot map[string]uint64, reservePerSocket func(socket int) uint64, align uint64, skip func(socket, ch int) bool) (*AddressMap, error) {
 	m := &AddressMap{align: align, modules: map[string]*module{}}
 	slotsPerChannel := 0
 	for _, s := range topo {
@@ -349,7 +350,7 @@ func newAddressMap(topo []smc.Slot, boot map[string]uint64, reservePerSocket fun
 		first := m.channelPattern(s, 0, slotsPerChannel)
 		sym := bootBytes[s] > 0
 		for ch := 1; ch < chPerSock && sym; ch++ {
-			sym = slices.Equal(first, m.channelPattern(s, ch, slotsPerChannel))
+			sym = skip != nil && skip(s, ch) || slices.Equal(first, m.channelPattern(s, ch, slotsPerChannel))
 		}
 		m.symmetric[s] = sym
 		m.bootPat[s] = first

@@ -49,6 +49,28 @@ type OSPM interface {
 	Notify(dev Device, code NotifyCode)
 }
 
+// Redundancy is the memory controller's RAS engine (rank sparing,
+// mirroring, RAID memory) as the firmware programs and consults it; nil
+// means plain ECC. The firmware calls it with its own lock held: it must
+// not call back into the firmware or publish. The events it returns are
+// emitted by the firmware, in order, with its own.
+type Redundancy interface {
+	// Decoded is how many bytes of boot module slot the TAD maps: the
+	// capacity, less a rank held as the spare, or 0 for a module that only
+	// holds redundant copies (a mirror's secondary, RAID parity share).
+	Decoded(slot smc.Slot, capacity uint64) uint64
+	// Insert is asked once a module in slot has trained. replace=true: it
+	// replaces a failed member of a redundant set, which the hardware
+	// rebuilds without the OS; a non-nil error refuses the module (with
+	// the reason); otherwise the hot-add proceeds on the OS path.
+	Insert(slot smc.Slot, m spd.Module) (replace bool, evs []events.Event, err error)
+	// Release is asked when a module that is no hot-added range is to
+	// leave (surprise=false: an eject request) or has left. ok=true: its
+	// redundant set carries on without it (degraded), so the slot may be
+	// powered off without the OS; otherwise reason says why not.
+	Release(slot smc.Slot, surprise bool) (ok bool, evs []events.Event, reason string)
+}
+
 // Hardware is the SMC as the firmware drives it; *smc.Controller
 // implements it.
 type Hardware interface {
@@ -101,6 +123,8 @@ type Config struct {
 	// interconnect bandwidth that caps remote bandwidth.
 	LocalLatency, RemoteLatency time.Duration
 	InterconnectMBs             uint64
+	// Redundancy is the RAS engine; nil for plain ECC.
+	Redundancy Redundancy
 }
 
 // ParkedModule is a module in the defective pool.
@@ -175,12 +199,26 @@ func New(cfg Config) (*Firmware, error) {
 	slots := cfg.Hardware.Slots()
 	boot := map[string]uint64{}
 	empty := map[int]uint64{}
+	// Channels whose modules only hold redundant copies stay out of the
+	// interleave symmetry check: their primaries decide it.
+	redundant := map[[2]int]bool{}
+	decoded := map[[2]int]bool{}
 	for _, s := range slots {
 		f.topo = append(f.topo, s.Slot)
 		d := &device{slot: s.Slot, Device: Device{Path: fmt.Sprintf(`\_SB.MHPC.MP%02X`, s.Ordinal), HID: HIDMemoryDevice,
 			UID: s.Ordinal, Slot: s.Name, PXM: uint32(s.Socket)}}
 		if s.Present && s.Module != nil && s.Power == smc.PowerNominal {
-			boot[s.Name] = s.Module.CapacityMiB << 20
+			capacity := s.Module.CapacityMiB << 20
+			if cfg.Redundancy != nil {
+				capacity = cfg.Redundancy.Decoded(s.Slot, capacity)
+			}
+			ch := [2]int{s.Socket, s.Channel}
+			if capacity > 0 {
+				boot[s.Name] = capacity
+				decoded[ch] = true
+			} else {
+				redundant[ch] = true
+			}
 			d.module, d.speed = *s.Module, s.SpeedMTs
 			d.STA = STAOK
 		} else {
@@ -194,7 +232,8 @@ func New(cfg Config) (*Firmware, error) {
 		}
 		return empty[socket] * 64 * GiB
 	}
-	m, err := newAddressMap(f.topo, boot, reserve, cfg.Align)
+	skip := func(socket, ch int) bool { k := [2]int{socket, ch}; return redundant[k] && !decoded[k] }
+	m, err := newAddressMap(f.topo, boot, reserve, cfg.Align, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -349,6 +388,20 @@ func (f *Firmware) trained(d *device, fx *effects) {
 	}
 	f.emit(fx, events.MemoryTrained{Slot: d.Slot, Lanes: len(res.Lanes), MinEyePS: res.MinEyePS(), VrefPercent: res.VrefPercent,
 		EyeHeightMV: res.EyeHeightMV, SpeedMTs: res.SpeedMTs, DurationMsec: (f.timing.Training + f.timing.Vref).Milliseconds()})
+	if r := f.cfg.Redundancy; r != nil {
+		replace, evs, err := r.Insert(d.slot, d.module)
+		for _, e := range evs {
+			f.emit(fx, e)
+		}
+		if err != nil {
+			f.failInsert(d, fx, OSTInsertNotSupported, err.Error())
+			return
+		}
+		if replace {
+			f.replaced(d, fx)
+			return
+		}
+	}
 	rng, changes, err := f.amap.Add(d.slot, d.module.CapacityMiB<<20)
 	if err != nil {
 		f.emit(fx, events.AddressMapRejected{Slot: d.Slot, Reason: err.Error()})
@@ -375,6 +428,17 @@ func (f *Firmware) trained(d *device, fx *effects) {
 		}
 		f.publishDevice(d, fx, rng)
 	})
+}
+
+// replaced ends an insertion the RAS engine took as a hot-replace: the
+// module serves its redundant set at once (the engine rebuilds its
+// contents), so the OS is not notified and the transaction ends here.
+func (f *Firmware) replaced(d *device, fx *effects) {
+	f.finish(d)
+	d.STA, d.CRS, d.Ejectable = STAOK, nil, false
+	f.ost(fx, d, OSTSourceInsert, OSTSuccess, "firmware")
+	slot := d.Slot
+	f.hwCall(fx, func() error { return f.hw.HotAddDone(slot) })
 }
 
 // pattern runs the pattern test over rng, with the stuck-at fault if armed.
@@ -452,6 +516,26 @@ func (f *Firmware) fwFault(d *device, fx *effects, kind smc.FaultKind, reason st
 
 func (f *Firmware) ejectRequest(d *device, fx *effects) {
 	slot := d.Slot
+	if r := f.cfg.Redundancy; r != nil && !d.Ejectable && d.stage == "" && d.STA&STAPresent != 0 {
+		ok, evs, reason := r.Release(d.slot, false)
+		for _, e := range evs {
+			f.emit(fx, e)
+		}
+		if ok {
+			// The redundant set carries on without the module: the slot
+			// powers down with no OS involvement (hot-replace).
+			d.STA, d.CRS = STAPresent, nil
+			f.ost(fx, d, OSTSourceEject, OSTSuccess, "firmware")
+			f.hwCall(fx, func() error { return f.hw.PowerOff(slot) })
+			return
+		}
+		if reason != "" {
+			f.ost(fx, d, OSTSourceEject, OSTEjectNotSupported, "firmware")
+			f.emit(fx, events.EjectFailed{Slot: slot, Reason: reason})
+			f.hwCall(fx, func() error { return f.hw.EjectRefused(slot, reason) })
+			return
+		}
+	}
 	if !d.Ejectable || d.stage != "" {
 		why := "boot memory is striped across the socket's interleave set and has no _EJ0"
 		if d.stage != "" {
@@ -486,12 +570,28 @@ func (f *Firmware) surprise(d *device, fx *effects) {
 		if _, err := f.amap.Remove(d.Slot); err == nil {
 			f.emit(fx, events.AddressMapUpdated{Socket: d.slot.Socket, Slot: d.Slot, Op: "remove", Base: rng.Base, Length: rng.Length, Generation: f.amap.TAD().Generation})
 		}
+	} else if ok, evs := f.releaseSurprise(d); ok {
+		for _, e := range evs {
+			f.emit(fx, e)
+		}
 	} else if f.amap.Node(d.Slot) >= 0 {
+		for _, e := range evs {
+			f.emit(fx, e)
+		}
 		reason := "boot module surprise-removed: its interleave set has lost a member"
 		f.emit(fx, events.FirmwareFault{Slot: d.Slot, Fault: "surprise-removal", Reason: reason})
 	}
 	d.STA, d.CRS, d.Ejectable, d.ejecting = 0, nil, false, false
 	f.notify(fx, d, NotifyDeviceCheck)
+}
+
+// releaseSurprise tells the RAS engine a module left without warning.
+func (f *Firmware) releaseSurprise(d *device) (bool, []events.Event) {
+	if f.cfg.Redundancy == nil || d.module.CapacityMiB == 0 {
+		return false, nil
+	}
+	ok, evs, _ := f.cfg.Redundancy.Release(d.slot, true)
+	return ok, evs
 }
 
 // Devices returns every memory device in slot order.

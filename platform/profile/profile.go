@@ -5,7 +5,7 @@ package profile
 
 import (
 	"bytes"
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
 	"os"
@@ -20,8 +20,18 @@ import (
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
-//go:embed default.yaml
-var defaultYAML []byte
+//go:embed builtin/*.yaml
+var builtinFS embed.FS
+
+var defaultYAML = mustBuiltin("default")
+
+func mustBuiltin(name string) []byte {
+	b, err := builtinFS.ReadFile("builtin/" + name + ".yaml")
+	if err != nil {
+		panic(fmt.Sprintf("embedded profile %s: %v", name, err))
+	}
+	return b
+}
 
 // Profile is the parsed, validated description of one server.
 type Profile struct {
@@ -30,6 +40,23 @@ type Profile struct {
 	BMC     BMC      `yaml:"bmc"`
 	Memory  Memory   `yaml:"memory" validate:"required"`
 	Modules []Module `yaml:"modules" validate:"dive"`
+	RAS     RAS      `yaml:"ras"`
+}
+
+// RAS is the memory protection the firmware applies at boot (HPE's
+// AdvancedMemoryProtection, Dell's MemOpMode). A population that cannot
+// support the mode boots in AdvancedECC with a configuration error, as real
+// firmware does, so the profile does not check the population here.
+type RAS struct {
+	// Mode is AdvancedECC (default), RankSparing, Mirroring or RAID5. RAID5
+	// needs five memory controllers in all, each controller's modules being
+	// one memory cartridge.
+	Mode string `yaml:"mode" validate:"omitempty,oneof=AdvancedECC RankSparing Mirroring RAID5"`
+	// CEThreshold is how many correctable errors within the leak window
+	// trip a rank (default 10); CELogLimit how many CEs a module logs per
+	// period before logging is suppressed (default 100; 0 keeps it).
+	CEThreshold int `yaml:"ce_threshold" validate:"omitempty,min=1,max=65535"`
+	CELogLimit  int `yaml:"ce_log_limit" validate:"omitempty,min=1,max=65535"`
 }
 
 // System is the identity the host reports (SMBIOS type 1 in real life).
@@ -310,6 +337,35 @@ func (p *Profile) ModuleSpec(m Module, serial uint32) spd.Spec {
 		SpeedMTs: speed, Manufacturer: m.Manufacturer, PartNumber: m.PartNumber,
 		SerialNumber: serial, ManufactureYW: 0x2514,
 	}
+}
+
+// BuiltinNames lists the embedded profiles: default, and one per RAS mode
+// (mirror, sparing, raid5).
+func BuiltinNames() []string {
+	ents, _ := builtinFS.ReadDir("builtin")
+	var out []string
+	for _, e := range ents {
+		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	return out
+}
+
+// Builtin parses the embedded profile name (see BuiltinNames).
+func Builtin(name string) (*Profile, error) {
+	b, err := builtinFS.ReadFile("builtin/" + name + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("profile: no built-in profile %q (built-in: %s)", name, strings.Join(BuiltinNames(), ", "))
+	}
+	return Parse(name+".yaml", b)
+}
+
+// BuiltinYAML returns the source of an embedded profile.
+func BuiltinYAML(name string) ([]byte, error) {
+	b, err := builtinFS.ReadFile("builtin/" + name + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("profile: no built-in profile %q (built-in: %s)", name, strings.Join(BuiltinNames(), ", "))
+	}
+	return b, nil
 }
 
 // DefaultYAML returns the source of the embedded default profile.

@@ -1,0 +1,316 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/firmware"
+	"github.com/bmcemu/bmcemu/platform/ras"
+	"github.com/bmcemu/bmcemu/platform/ras/ecc"
+	"github.com/bmcemu/bmcemu/platform/ras/pages"
+	"github.com/bmcemu/bmcemu/platform/smc"
+	"github.com/bmcemu/bmcemu/platform/spd"
+)
+
+// RAS errors.
+var (
+	// ErrRAS: the RAS engine refused (unknown rank, a copy running...).
+	ErrRAS = errors.New("RAS operation refused")
+)
+
+// Copy pacing: the memory controller copies rasStepBytes of the extent
+// every rasStepInterval of simulated time (2 GiB/s: a 32 GiB mirror side
+// re-silvers in 16 s).
+const (
+	rasStepBytes    = 200 << 20
+	rasStepInterval = 100 * time.Millisecond
+)
+
+// rasUnit is the platform's side of the RAS engine: the lock that
+// serialises it, the clock ticks that pace copies, and the workload state.
+// Lock order: firmware lock -> rasUnit.mu (the firmware consults the
+// engine under its lock); the platform never calls the firmware or
+// publishes while holding mu.
+type rasUnit struct {
+	p     *Platform
+	mu    sync.Mutex
+	sys   *ras.System
+	boot  time.Time
+	tick  bool // a Step is scheduled
+	work  *ras.WorkloadStatus
+	lastV *ras.VerifyStatus
+}
+
+// newRAS plans the requested mode for the boot population.
+func (p *Platform) newRAS(boot map[string]SavedModule, seed uint64) (*rasUnit, error) {
+	var mods []ras.Module
+	controllers := p.prof.Memory.Sockets * p.prof.Memory.ControllersPerSocket
+	for _, s := range p.slots {
+		sm, ok := boot[s.Name]
+		if !ok {
+			continue
+		}
+		m, err := spd.Decode(sm.SPD)
+		if err != nil {
+			return nil, fmt.Errorf("slot %s: %w", s.Name, err)
+		}
+		cart := -1
+		if controllers == 5 {
+			cart = s.Socket*p.prof.Memory.ControllersPerSocket + s.Controller
+		}
+		mods = append(mods, ras.Module{Slot: s.Name, Socket: s.Socket, Channel: s.Channel, Position: s.Position,
+			Capacity: m.CapacityMiB << 20, Ranks: m.Ranks, Cartridge: cart})
+	}
+	mode := ras.Mode(p.prof.RAS.Mode)
+	if mode == "" {
+		mode = ras.AdvancedECC
+	}
+	plan := ras.NewPlan(mode, mods)
+	cfg := ecc.DefaultConfig
+	if p.prof.RAS.CEThreshold > 0 {
+		cfg.Threshold = p.prof.RAS.CEThreshold
+	}
+	if p.prof.RAS.CELogLimit > 0 {
+		cfg.LogLimit = p.prof.RAS.CELogLimit
+	}
+	u := &rasUnit{p: p, boot: p.clock.Now()}
+	sys, err := ras.NewSystem(plan, mods, u.geometry, cfg, seed)
+	if err != nil {
+		return nil, err
+	}
+	u.sys = sys
+	if plan.ConfigError != "" {
+		p.log.Warn("memory RAS mode not applied", "requested", plan.Requested, "mode", plan.Mode, "reason", plan.ConfigError)
+	}
+	return u, nil
+}
+
+// geometry answers for any module in service (called with mu held).
+func (u *rasUnit) geometry(slot string) (ras.ModuleGeometry, bool) {
+	img, err := u.p.smc.Image(slot)
+	if err != nil || img == nil {
+		return ras.ModuleGeometry{}, false
+	}
+	m, err := spd.Decode(img)
+	if err != nil {
+		return ras.ModuleGeometry{}, false
+	}
+	return ras.ModuleGeometry{Capacity: m.CapacityMiB << 20, Ranks: m.Ranks}, true
+}
+
+// since is simulated time since boot, the ECC model's clock.
+func (u *rasUnit) since() time.Duration { return u.p.clock.Now().Sub(u.boot) }
+
+// firmware.Redundancy, called under the firmware's lock.
+
+func (u *rasUnit) Decoded(slot smc.Slot, capacity uint64) uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sys.Decoded(slot.Name, capacity)
+}
+
+func (u *rasUnit) Insert(slot smc.Slot, m spd.Module) (bool, []events.Event, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	replace, err := u.sys.Insert(slot.Name, m.CapacityMiB<<20, m.Ranks)
+	u.scheduleLocked()
+	return replace, u.sys.Take(), err
+}
+
+func (u *rasUnit) Release(slot smc.Slot, surprise bool) (bool, []events.Event, string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ok, reason := u.sys.Release(slot.Name, surprise)
+	u.scheduleLocked()
+	return ok, u.sys.Take(), reason
+}
+
+// scheduleLocked arms the copy tick when a copy runs.
+func (u *rasUnit) scheduleLocked() {
+	if u.tick || !u.sys.Busy() {
+		return
+	}
+	u.tick = true
+	u.p.clock.AfterFunc(rasStepInterval, u.step)
+}
+
+func (u *rasUnit) step() {
+	u.mu.Lock()
+	u.tick = false
+	u.sys.Step(rasStepBytes)
+	evs := u.sys.Take()
+	u.scheduleLocked()
+	u.mu.Unlock()
+	u.p.publishAll(evs)
+}
+
+// publishAll publishes engine events in order (no lock held).
+func (p *Platform) publishAll(evs []events.Event) {
+	for _, e := range evs {
+		p.publish(p.clock.Now(), e)
+	}
+}
+
+// syncTAD hands the engine the decoder table after the firmware changed it.
+func (u *rasUnit) syncTAD(t *firmware.TAD) {
+	u.mu.Lock()
+	u.sys.SetTAD(t)
+	u.mu.Unlock()
+}
+
+// RASStatus is the memory protection state of the server.
+type RASStatus struct {
+	// Requested is the mode the firmware setting asks for; Mode the one in
+	// effect (AdvancedECC when the population does not support the
+	// request: ConfigError says why).
+	Requested   string `json:"requested"`
+	Mode        string `json:"mode"`
+	ConfigError string `json:"config_error,omitempty"`
+	// RawBytes is the installed capacity at boot; UsableBytes what the OS
+	// was given (net of mirror copies, spare ranks and parity).
+	RawBytes    uint64 `json:"raw_bytes"`
+	UsableBytes uint64 `json:"usable_bytes"`
+	// Redundancy is the worst set's state (events.FullyRedundant ...),
+	// empty in AdvancedECC.
+	Redundancy string          `json:"redundancy,omitempty"`
+	Sets       []ras.SetStatus `json:"sets,omitempty"`
+	// Job is the running copy (spare copy, re-silver, rebuild).
+	Job      *ras.Job            `json:"job,omitempty"`
+	Workload *ras.WorkloadStatus `json:"workload,omitempty"`
+	Verify   *ras.VerifyStatus   `json:"verify,omitempty"`
+}
+
+// status reads the engine for a snapshot (mu not held by the caller).
+func (u *rasUnit) status(slots []Slot) RASStatus {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	plan := u.sys.Plan()
+	st := RASStatus{Requested: string(plan.Requested), Mode: string(plan.Mode), ConfigError: plan.ConfigError,
+		RawBytes: plan.Raw, UsableBytes: plan.Usable, Redundancy: u.sys.Overall(), Sets: u.sys.Sets(), Job: u.sys.Job(),
+		Workload: u.work, Verify: u.lastV}
+	for i := range slots {
+		if slots[i].Module == nil {
+			continue
+		}
+		if ms, ok := u.sys.Module(slots[i].Name); ok {
+			slots[i].RAS = &ms
+		}
+	}
+	return st
+}
+
+// RAS returns the memory protection state (also in every Snapshot).
+func (p *Platform) RAS() RASStatus { return p.Snapshot().RAS }
+
+// InjectMemoryError records an ECC error on slot's rank, as the memory
+// controller would report it, and lets the RAS mode react.
+func (p *Platform) InjectMemoryError(slot string, rank int, correctable bool) error {
+	if _, err := p.slotIndex("inject into", slot); err != nil {
+		return err
+	}
+	k := ecc.Uncorrectable
+	if correctable {
+		k = ecc.Correctable
+	}
+	u := p.ras
+	u.mu.Lock()
+	err := u.sys.Inject(u.since(), slot, rank, k)
+	evs := u.sys.Take()
+	u.scheduleLocked()
+	u.mu.Unlock()
+	p.publishAll(evs)
+	if err != nil {
+		return fmt.Errorf("inject into %s: %w: %w", slot, ErrRAS, err)
+	}
+	if len(evs) == 0 {
+		p.refresh() // counters moved even when logging is suppressed
+	}
+	return nil
+}
+
+// ClearMemoryErrorCounts starts a new counting period for a module
+// (Redfish MemoryMetrics.ClearCurrentPeriod); it re-enables CE logging.
+func (p *Platform) ClearMemoryErrorCounts(slot string) error {
+	if _, err := p.slotIndex("clear counters of", slot); err != nil {
+		return err
+	}
+	p.ras.mu.Lock()
+	p.ras.sys.ClearCurrentPeriod(slot)
+	p.ras.mu.Unlock()
+	p.refresh()
+	return nil
+}
+
+// RunWorkload writes the deterministic pattern seed over the OS's memory:
+// pages pages spread evenly over every usable range (so every module,
+// rank and redundant set holds some).
+func (p *Platform) RunWorkload(seed uint64, npages int) (ras.WorkloadStatus, error) {
+	if npages <= 0 {
+		npages = 16384
+	}
+	w := p.workload(seed, npages)
+	u := p.ras
+	u.mu.Lock()
+	n, err := w.Run(u.sys)
+	st := ras.WorkloadStatus{Seed: seed, Pages: n, Ranges: w.Ranges, Stride: w.Stride}
+	if err == nil {
+		u.work = &st
+	}
+	evs := u.sys.Take()
+	u.mu.Unlock()
+	p.publishAll(evs)
+	p.refresh()
+	if err != nil {
+		return st, fmt.Errorf("workload: %w", err)
+	}
+	return st, nil
+}
+
+// VerifyWorkload reads back every page the last workload wrote and
+// compares it byte for byte.
+func (p *Platform) VerifyWorkload() (ras.VerifyStatus, error) {
+	u := p.ras
+	u.mu.Lock()
+	if u.work == nil {
+		u.mu.Unlock()
+		return ras.VerifyStatus{}, fmt.Errorf("verify: %w: no workload has run", ErrRAS)
+	}
+	w := pages.Workload{Pattern: pages.Pattern{Seed: u.work.Seed}, Ranges: u.work.Ranges, Stride: u.work.Stride}
+	vs := ras.Verify(w, u.sys)
+	u.lastV = &vs
+	evs := u.sys.Take()
+	u.mu.Unlock()
+	p.publishAll(evs)
+	p.refresh()
+	return vs, nil
+}
+
+// workload spreads npages over the usable boot ranges and hot-added
+// modules' ranges.
+func (p *Platform) workload(seed uint64, npages int) pages.Workload {
+	var rs []pages.Range
+	var total uint64
+	for _, b := range p.fw.Layout().Boot {
+		for _, r := range b {
+			rs = append(rs, pages.Range{Base: r.Base, Length: r.Length})
+			total += r.Length
+		}
+	}
+	for _, d := range p.fw.Devices() {
+		if r, ok := d.Range(); ok {
+			rs = append(rs, pages.Range{Base: r.Base, Length: r.Length})
+			total += r.Length
+		}
+	}
+	stride := max(total/pages.PageSize/uint64(npages), 1)
+	// An odd stride walks every channel of a 4 KiB interleave and every
+	// cartridge of a RAID5 stripe instead of landing on the same one.
+	if stride > 1 && stride%2 == 0 {
+		stride--
+	}
+	return pages.Workload{Pattern: pages.Pattern{Seed: seed}, Ranges: rs, Stride: stride}
+}
+

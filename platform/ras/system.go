@@ -1,0 +1,860 @@
+package ras
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/firmware"
+	"github.com/bmcemu/bmcemu/platform/ras/ecc"
+	"github.com/bmcemu/bmcemu/platform/ras/mirror"
+	"github.com/bmcemu/bmcemu/platform/ras/pages"
+	"github.com/bmcemu/bmcemu/platform/ras/raid5"
+	"github.com/bmcemu/bmcemu/platform/ras/sparing"
+)
+
+// Errors of the system-wide engine.
+var (
+	ErrUnknownModule = errors.New("ras: no such module")
+	ErrBusy          = errors.New("ras: another RAS operation is running")
+	ErrRefused       = errors.New("ras: refused by the RAS mode's rules")
+)
+
+// System is the memory controller's RAS engine for a whole server: the
+// page contents the workload wrote, routed through the firmware's address
+// decoder onto the mode's engines (one mirror per module pair, one sparing
+// channel per memory channel, one RAID5 array, or plain per-address
+// storage), the ECC model, and the one running copy (spare copy, re-silver
+// or rebuild). It turns the engines' results into platform events.
+//
+// Like the engines it is pure: no goroutines, no locks, simulated time
+// passed in. The platform serialises calls and schedules Step.
+type System struct {
+	plan Plan
+	mods map[string]Module // the boot population, by slot
+	geo  func(slot string) (ModuleGeometry, bool)
+	tad  *firmware.TAD
+	ecc  *ecc.Model
+
+	flat    *pages.Store // pages decoded to modules no engine covers
+	poison  map[uint64]bool
+	lost    map[uint64]bool
+	chans   map[string]*channelSet // sparing, by slot
+	mirrors map[string]*pairSet    // mirroring, by slot (both sides)
+	raid    *raidSet
+
+	sets  []set // every redundant set, in a stable order
+	last  map[string]string
+	job   *job
+	evs   []events.Event
+	moved bool // a copy finished since the last Take
+}
+
+type set interface {
+	id() string
+	name() string
+	kind() string
+	slots() []string
+	state() string
+}
+
+type channelSet struct {
+	ID        string
+	Slots     []string
+	ch        *sparing.Channel
+	base      map[string]uint64 // module -> channel byte offset of its decoded part
+	rankBytes uint64
+}
+
+type pairSet struct {
+	ID    string
+	Sides [2]string
+	m     *mirror.Mirror
+}
+
+type raidSet struct {
+	a       *raid5.Array
+	cart    map[string]int    // module -> cartridge
+	off     map[string]uint64 // module -> byte offset within its cartridge
+	members [raid5.Cartridges][]string
+	back    [raid5.Cartridges]map[string]uint64 // modules re-seated into a failed cartridge
+	bytes   uint64
+}
+
+// job is the running copy. The hardware copies the whole physical
+// extent (bytes), not just the pages the workload wrote, so its duration
+// follows the extent; the written pages (total) are copied in proportion.
+type job struct {
+	set   set
+	slot  string
+	kind  string
+	total int
+	done  int
+	bytes uint64
+	moved uint64
+	step  func(n int) (bool, error)
+	pct   int
+}
+
+// Job is the running copy, for snapshots.
+type Job struct {
+	Set     string `json:"set"`
+	Slot    string `json:"slot"`
+	Kind    string `json:"kind"`
+	Done    int    `json:"done"`
+	Total   int    `json:"total"`
+	Percent int    `json:"percent"`
+}
+
+// NewSystem builds the engine for plan over the boot population mods;
+// geometry answers for any installed module (hot-added ones too). Call
+// SetTAD before any page traffic.
+func NewSystem(plan Plan, mods []Module, geometry func(slot string) (ModuleGeometry, bool), cfg ecc.Config, seed uint64) (*System, error) {
+	model, err := ecc.New(cfg, seed)
+	if err != nil {
+		return nil, err
+	}
+	s := &System{plan: plan, mods: map[string]Module{}, geo: geometry, ecc: model, flat: pages.New(),
+		poison: map[uint64]bool{}, lost: map[uint64]bool{}, chans: map[string]*channelSet{}, mirrors: map[string]*pairSet{},
+		last: map[string]string{}}
+	for _, m := range mods {
+		s.mods[m.Slot] = m
+	}
+	switch plan.Mode {
+	case RankSparing:
+		err = s.buildSparing(mods)
+	case Mirroring:
+		err = s.buildMirrors(mods)
+	case RAID5:
+		err = s.buildRAID(mods)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ras: %s: %w", plan.Mode, err)
+	}
+	for _, st := range s.sets {
+		s.last[st.id()] = st.state()
+	}
+	return s, nil
+}
+
+func (s *System) buildSparing(mods []Module) error {
+	ch, keys := byChannel(mods)
+	for _, k := range keys {
+		ms := ch[k]
+		cs := &channelSet{ID: fmt.Sprintf("SpareCPU%d%c", k.socket, 'A'+k.channel), base: map[string]uint64{}}
+		var ranks []sparing.Rank
+		off := uint64(0)
+		for i, m := range ms {
+			cs.Slots = append(cs.Slots, m.Slot)
+			cs.rankBytes = m.Capacity / uint64(m.Ranks)
+			cs.base[m.Slot] = off
+			for r := range m.Ranks {
+				ranks = append(ranks, sparing.Rank{Module: m.Slot, Rank: r})
+			}
+			off += m.Capacity
+			if i == len(ms)-1 {
+				off -= cs.rankBytes
+			}
+		}
+		c, err := sparing.New(ranks, cs.rankBytes, len(ranks)-1)
+		if err != nil {
+			return err
+		}
+		cs.ch = c
+		for _, m := range ms {
+			s.chans[m.Slot] = cs
+		}
+		s.sets = append(s.sets, cs)
+	}
+	return nil
+}
+
+func (s *System) buildMirrors(mods []Module) error {
+	ch, keys := byChannel(mods)
+	for _, k := range keys {
+		if k.channel%2 == 1 {
+			continue
+		}
+		for i, a := range ch[k] {
+			b := ch[chanKey{k.socket, k.channel + 1}][i]
+			m, err := mirror.New(a.Capacity, b.Capacity)
+			if err != nil {
+				return err
+			}
+			ps := &pairSet{ID: fmt.Sprintf("Mirror%d", len(s.sets)), Sides: [2]string{a.Slot, b.Slot}, m: m}
+			s.mirrors[a.Slot], s.mirrors[b.Slot] = ps, ps
+			s.sets = append(s.sets, ps)
+		}
+	}
+	return nil
+}
+
+func (s *System) buildRAID(mods []Module) error {
+	a, err := raid5.New(s.plan.CartridgeBytes)
+	if err != nil {
+		return err
+	}
+	rs := &raidSet{a: a, cart: map[string]int{}, off: map[string]uint64{}, bytes: s.plan.CartridgeBytes}
+	sorted := slices.Clone(mods)
+	slices.SortFunc(sorted, func(x, y Module) int {
+		return cmp.Or(cmp.Compare(x.Cartridge, y.Cartridge), cmp.Compare(x.Channel, y.Channel), cmp.Compare(x.Position, y.Position))
+	})
+	var fill [raid5.Cartridges]uint64
+	for _, m := range sorted {
+		rs.cart[m.Slot] = m.Cartridge
+		rs.off[m.Slot] = fill[m.Cartridge]
+		fill[m.Cartridge] += m.Capacity
+		rs.members[m.Cartridge] = append(rs.members[m.Cartridge], m.Slot)
+	}
+	s.raid = rs
+	s.sets = append(s.sets, rs)
+	return nil
+}
+
+// set implementations.
+
+func (c *channelSet) id() string      { return c.ID }
+func (c *channelSet) name() string    { return "rank spare of channel " + c.ID[len("Spare"):] }
+func (c *channelSet) kind() string    { return "RankSparing" }
+func (c *channelSet) slots() []string { return c.Slots }
+func (c *channelSet) state() string {
+	for i := range c.ch.Ranks() {
+		if c.ch.State(i) == sparing.Spare {
+			return events.FullyRedundant
+		}
+	}
+	return events.RedundancyDegraded
+}
+
+func (p *pairSet) id() string      { return p.ID }
+func (p *pairSet) name() string    { return "mirror " + p.Sides[0] + " + " + p.Sides[1] }
+func (p *pairSet) kind() string    { return "Mirroring" }
+func (p *pairSet) slots() []string { return p.Sides[:] }
+func (p *pairSet) state() string {
+	switch p.m.Redundancy() {
+	case mirror.FullyRedundant:
+		return events.FullyRedundant
+	case mirror.RedundancyLost:
+		return events.RedundancyLost
+	}
+	return events.NonRedundant
+}
+
+func (r *raidSet) id() string   { return "RAID5" }
+func (r *raidSet) name() string { return "RAID5 memory array" }
+func (r *raidSet) kind() string { return "RAID5" }
+func (r *raidSet) slots() []string {
+	var out []string
+	for _, m := range r.members {
+		out = append(out, m...)
+	}
+	return out
+}
+func (r *raidSet) state() string {
+	switch r.a.State() {
+	case raid5.Optimal:
+		return events.FullyRedundant
+	case raid5.Degraded, raid5.Rebuild:
+		return events.RedundancyDegraded
+	}
+	return events.NonRedundant
+}
+
+// Plan is the boot plan in effect.
+func (s *System) Plan() Plan { return s.plan }
+
+// SetTAD installs the decoder table page traffic is routed through; the
+// platform calls it after boot and after every hot-plug.
+func (s *System) SetTAD(t *firmware.TAD) { s.tad = t }
+
+// Decoded is firmware.Redundancy's question: how much of boot module slot
+// the TAD maps.
+func (s *System) Decoded(slot string, capacity uint64) uint64 {
+	m, ok := s.mods[slot]
+	if !ok {
+		return capacity
+	}
+	switch s.plan.Mode {
+	case RankSparing:
+		for _, r := range s.plan.Spares {
+			if r.Module == slot {
+				return capacity - capacity/uint64(m.Ranks)
+			}
+		}
+	case Mirroring:
+		if m.Channel%2 == 1 {
+			return 0
+		}
+	case RAID5:
+		if m.Cartridge == raid5.Cartridges-1 {
+			return 0
+		}
+	}
+	return capacity
+}
+
+// route finds the store behind system page frame pfn.
+func (s *System) route(pfn uint64) (interface {
+	pages.PageReader
+	pages.PageWriter
+}, uint64, error) {
+	if s.tad == nil {
+		return nil, 0, fmt.Errorf("%w: no decoder table", ErrNotDecoded)
+	}
+	slot, off, ok := s.tad.Decode(pfn << pages.PageShift)
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: pfn %#x", ErrNotDecoded, pfn)
+	}
+	if p := s.mirrors[slot]; p != nil {
+		return p.m, off >> pages.PageShift, nil
+	}
+	if c := s.chans[slot]; c != nil {
+		return c.ch, (c.base[slot] + off) >> pages.PageShift, nil
+	}
+	if r := s.raid; r != nil {
+		if c, ok := r.cart[slot]; ok {
+			return r.a, (uint64(c)*r.bytes + r.off[slot] + off) >> pages.PageShift, nil
+		}
+	}
+	return flatStore{s}, pfn, nil
+}
+
+// flatStore is plain ECC memory: a poisoned page reads as lost.
+type flatStore struct{ s *System }
+
+func (f flatStore) WritePage(pfn uint64, src *pages.Page) error {
+	delete(f.s.poison, pfn) // a full-page write replaces poisoned data
+	delete(f.s.lost, pfn)
+	return f.s.flat.WritePage(pfn, src)
+}
+
+func (f flatStore) ReadPage(pfn uint64, dst *pages.Page) error {
+	if f.s.poison[pfn] {
+		return fmt.Errorf("%w: pfn %#x (uncorrectable error, no redundancy)", mirror.ErrDataLoss, pfn)
+	}
+	return f.s.flat.ReadPage(pfn, dst)
+}
+
+// WritePage writes system page frame pfn.
+func (s *System) WritePage(pfn uint64, src *pages.Page) error {
+	st, local, err := s.route(pfn)
+	if err != nil {
+		return err
+	}
+	err = st.WritePage(local, src)
+	s.drain()
+	return err
+}
+
+// ReadPage reads system page frame pfn; redundancy repairs what it can.
+func (s *System) ReadPage(pfn uint64, dst *pages.Page) error {
+	st, local, err := s.route(pfn)
+	if err != nil {
+		return err
+	}
+	err = st.ReadPage(local, dst)
+	s.drain()
+	return err
+}
+
+// Inject records one ECC error on a module's rank at simulated time at
+// and lets the mode react: a CE threshold trip starts a spare copy (rank
+// sparing); a UE fails a mirror side over, is reconstructed from RAID
+// parity, or loses the data it hit (no redundancy). The error lands on
+// the first page the workload wrote on that rank, or the rank's first
+// page when it holds none.
+func (s *System) Inject(at time.Duration, slot string, rank int, k ecc.Kind) error {
+	g, ok := s.geo(slot)
+	if !ok {
+		return fmt.Errorf("%w: %s holds no module in service", ErrUnknownModule, slot)
+	}
+	if rank < 0 || rank >= g.Ranks {
+		return fmt.Errorf("%w: %s has ranks 0..%d, not %d", ErrRefused, slot, g.Ranks-1, rank)
+	}
+	rankBytes := g.Capacity / uint64(g.Ranks)
+	addr := s.victim(slot, rank, rankBytes)
+	for _, e := range s.ecc.Inject(at, ecc.Location{Module: slot, Rank: rank, Addr: addr}, k) {
+		s.eccEvent(e)
+	}
+	if k == ecc.Uncorrectable {
+		s.uncorrectable(slot, rank, addr, rankBytes)
+	}
+	s.drain()
+	return nil
+}
+
+// victim picks the module-relative address an injected error hits.
+func (s *System) victim(slot string, rank int, rankBytes uint64) uint64 {
+	lo, hi := uint64(rank)*rankBytes, uint64(rank+1)*rankBytes
+	pick := func(offs []uint64) uint64 {
+		for _, o := range offs {
+			if o >= lo && o < hi {
+				return o
+			}
+		}
+		return lo
+	}
+	switch {
+	case s.mirrors[slot] != nil:
+		p := s.mirrors[slot]
+		side := slices.Index(p.Sides[:], slot)
+		return pick(shifted(p.m.Side(side).PFNs(), 0))
+	case s.chans[slot] != nil:
+		c := s.chans[slot]
+		i := slices.Index(c.ch.Ranks(), sparing.Rank{Module: slot, Rank: rank})
+		if i < 0 {
+			return lo
+		}
+		return pick(shifted(c.ch.Store(i).PFNs(), lo))
+	case s.raid != nil && s.raidHas(slot):
+		r := s.raid
+		base := r.off[slot]
+		var offs []uint64
+		for _, st := range r.a.Cartridge(r.cart[slot]).PFNs() {
+			if b := st << pages.PageShift; b >= base {
+				offs = append(offs, b-base)
+			}
+		}
+		return pick(offs)
+	}
+	var offs []uint64
+	for _, pfn := range s.flat.PFNs() {
+		if sl, off, ok := s.tad.Decode(pfn << pages.PageShift); ok && sl == slot {
+			offs = append(offs, off)
+		}
+	}
+	slices.Sort(offs)
+	return pick(offs)
+}
+
+func (s *System) raidHas(slot string) bool { _, ok := s.raid.cart[slot]; return ok }
+
+func shifted(pfns []uint64, base uint64) []uint64 {
+	out := make([]uint64, len(pfns))
+	for i, p := range pfns {
+		out[i] = base + p<<pages.PageShift
+	}
+	return out
+}
+
+// uncorrectable applies a UE at module address addr.
+func (s *System) uncorrectable(slot string, rank int, addr, rankBytes uint64) {
+	page := addr >> pages.PageShift
+	switch {
+	case s.mirrors[slot] != nil:
+		p := s.mirrors[slot]
+		side := slices.Index(p.Sides[:], slot)
+		_ = p.m.InjectUE(side, page)
+		// Patrol scrub finds it at once: the side fails over, or with no
+		// good copy left the page is reported lost.
+		p.m.Scrub()
+		s.emit(events.MemoryUncorrectableError{Slot: slot, Rank: rank, Address: addr, Recovered: p.m.Redundancy() != mirror.DataLost})
+	case s.chans[slot] != nil:
+		c := s.chans[slot]
+		i := slices.Index(c.ch.Ranks(), sparing.Rank{Module: slot, Rank: rank})
+		rankPFN := (addr - uint64(rank)*rankBytes) >> pages.PageShift
+		_ = c.ch.InjectUE(i, rankPFN)
+		s.emit(events.MemoryUncorrectableError{Slot: slot, Rank: rank, Address: addr})
+		if c.ch.Store(i).Has(rankPFN) {
+			s.emit(events.MemoryDataLost{Slot: slot, Address: addr, Pages: 1, Reason: "uncorrectable error on a spared channel: rank sparing does not protect against UEs"})
+		}
+	case s.raid != nil && s.raidHas(slot):
+		r := s.raid
+		c, stripe := r.cart[slot], (r.off[slot]+addr)>>pages.PageShift
+		_ = r.a.InjectUE(c, stripe)
+		recovered := true
+		if pfn, parity := raid5.Logical(c, stripe); !parity && r.a.Cartridge(c).Has(stripe) {
+			var buf pages.Page
+			recovered = r.a.ReadPage(pfn, &buf) == nil
+		}
+		s.emit(events.MemoryUncorrectableError{Slot: slot, Rank: rank, Address: addr, Recovered: recovered})
+	default:
+		s.emit(events.MemoryUncorrectableError{Slot: slot, Rank: rank, Address: addr})
+		for _, pfn := range s.flat.PFNs() {
+			if sl, off, ok := s.tad.Decode(pfn << pages.PageShift); ok && sl == slot && off>>pages.PageShift == page {
+				s.poison[pfn] = true
+				if !s.lost[pfn] {
+					s.lost[pfn] = true
+					s.emit(events.MemoryDataLost{Slot: slot, Address: pfn << pages.PageShift, Pages: 1,
+						Reason: "uncorrectable error with no redundancy (AdvancedECC)"})
+				}
+				return
+			}
+		}
+	}
+}
+
+func (s *System) eccEvent(e ecc.Event) {
+	switch e.Kind {
+	case ecc.CorrectableError:
+		s.emit(events.MemoryCorrectableError{Slot: e.Module, Rank: e.Rank, Address: e.Addr, Count: s.ecc.ModuleCounts(e.Module).Lifetime.CE})
+	case ecc.ThresholdExceeded:
+		s.emit(events.MemoryCEThresholdExceeded{Slot: e.Module, Rank: e.Rank, Level: e.Level})
+		if c := s.chans[e.Module]; c != nil && s.job == nil {
+			c.ch.HandleECC(e)
+		}
+	case ecc.LoggingLimitReached:
+		s.emit(events.MemoryCELoggingLimit{Slot: e.Module})
+	}
+}
+
+// Counts are a module's CE/UE counters.
+func (s *System) Counts(slot string) ecc.Counts { return s.ecc.ModuleCounts(slot) }
+
+// LoggingLimited reports whether a module's CE logging is suppressed.
+func (s *System) LoggingLimited(slot string) bool { return s.ecc.LoggingLimited(slot) }
+
+// ClearCurrentPeriod resets a module's current-period counters.
+func (s *System) ClearCurrentPeriod(slot string) { s.ecc.ClearCurrentPeriod(slot) }
+
+// Release is firmware.Redundancy's question for a module leaving its
+// slot: may its set carry on without it?
+func (s *System) Release(slot string, surprise bool) (bool, string) {
+	defer s.drain()
+	if p := s.mirrors[slot]; p != nil {
+		side := slices.Index(p.Sides[:], slot)
+		other := p.m.State(1 - side)
+		if p.m.State(side) == mirror.Failed {
+			return true, ""
+		}
+		if other != mirror.Active && !surprise {
+			return false, fmt.Sprintf("mirroring: %s holds the only good copy (%s is %v)", slot, p.Sides[1-side], other)
+		}
+		if s.job != nil && s.job.set == set(p) && !surprise {
+			return false, fmt.Sprintf("mirroring: %s is re-silvering; wait for it to finish", s.job.slot)
+		}
+		p.m.Fail(side)
+		return other == mirror.Active, ""
+	}
+	if r := s.raid; r != nil && s.raidHas(slot) {
+		c := r.cart[slot]
+		if r.a.CartridgeState(c) == raid5.Failed {
+			return true, ""
+		}
+		for o := range raid5.Cartridges {
+			if o != c && r.a.CartridgeState(o) != raid5.Online && !surprise {
+				return false, fmt.Sprintf("RAID memory: cartridge %d is %v; one cartridge at a time", o, r.a.CartridgeState(o))
+			}
+		}
+		if r.a.CartridgeState(c) == raid5.Rebuilding {
+			s.job = nil
+		}
+		r.a.Fail(c)
+		r.back[c] = map[string]uint64{}
+		return r.a.State() != raid5.Fatal, ""
+	}
+	if c := s.chans[slot]; c != nil && c.ch.Busy() && !surprise {
+		return false, "rank sparing: a spare copy is running on the channel; no hot-plug until it completes"
+	}
+	return false, ""
+}
+
+// Insert is firmware.Redundancy's question for a trained module: is it a
+// hot-replace (rebuilt by the hardware), an addition the mode allows, or
+// refused?
+func (s *System) Insert(slot string, capacity uint64, ranks int) (replace bool, err error) {
+	defer s.drain()
+	refuse := func(format string, a ...any) (bool, error) {
+		reason := fmt.Sprintf(format, a...)
+		s.emit(events.MemoryReplaceRefused{Slot: slot, Reason: reason})
+		return false, fmt.Errorf("%w: %s", ErrRefused, reason)
+	}
+	switch s.plan.Mode {
+	case Mirroring:
+		p := s.mirrors[slot]
+		if p == nil {
+			return refuse("mirroring: a module outside the boot mirror pairs cannot be hot-added (add matched pairs at a service boot)")
+		}
+		if s.job != nil {
+			return refuse("mirroring: %s is being rebuilt; one operation at a time", s.job.slot)
+		}
+		side := slices.Index(p.Sides[:], slot)
+		if m := s.mods[slot]; ranks != m.Ranks {
+			return refuse("mirroring: %s needs a %d-rank module like its partner, not %d ranks", slot, m.Ranks, ranks)
+		}
+		if err := p.m.Replace(side, capacity); err != nil {
+			return refuse("%v", err)
+		}
+		s.start(p, slot, "resilver", len(p.m.Side(1-side).PFNs()), p.m.Size(), p.m.Resilver)
+		return true, nil
+	case RAID5:
+		r := s.raid
+		c, ok := r.cart[slot]
+		if !ok {
+			return refuse("RAID memory: capacity grows by upgrading whole cartridges one at a time, not by adding modules")
+		}
+		if r.a.CartridgeState(c) != raid5.Failed {
+			return refuse("RAID memory: cartridge %d is %v; only a failed or removed cartridge is replaced", c, r.a.CartridgeState(c))
+		}
+		if s.job != nil {
+			return refuse("RAID memory: cartridge %d is rebuilding; one cartridge at a time", r.cart[s.job.slot])
+		}
+		if r.back[c] == nil {
+			r.back[c] = map[string]uint64{}
+		}
+		r.back[c][slot] = capacity
+		if len(r.back[c]) < len(r.members[c]) {
+			return true, nil // the board is not complete yet
+		}
+		var total uint64
+		for _, b := range r.back[c] {
+			total += b
+		}
+		if err := r.a.Replace(c, total); err != nil {
+			delete(r.back[c], slot)
+			return refuse("%v", err)
+		}
+		r.back[c] = nil
+		n := 0
+		for o := range raid5.Cartridges {
+			if o != c {
+				n = max(n, r.a.Cartridge(o).Len())
+			}
+		}
+		s.start(r, r.members[c][0], "rebuild", n, total, r.a.Rebuild)
+		return true, nil
+	case RankSparing:
+		for _, c := range s.sets {
+			if cs := c.(*channelSet); cs.ch.Busy() && s.sameChannel(cs, slot) {
+				return refuse("rank sparing: a spare copy is running on the channel; no hot-plug until it completes")
+			}
+		}
+	}
+	return false, nil
+}
+
+// sameChannel: slot sits on channel set cs's channel (slot names end in
+// the channel letter and position: CPU0_DIMM_A2 is on CPU0 channel A).
+func (s *System) sameChannel(cs *channelSet, slot string) bool {
+	ref := cs.Slots[0]
+	return len(slot) == len(ref) && slot[:len(slot)-1] == ref[:len(ref)-1]
+}
+
+func (s *System) start(st set, slot, kind string, total int, bytes uint64, step func(int) (bool, error)) {
+	s.job = &job{set: st, slot: slot, kind: kind, total: total, bytes: bytes, step: step}
+	s.emit(events.MemoryRebuildStarted{Slot: slot, Set: st.id(), Op: kind, Total: total})
+}
+
+// Busy reports whether a copy (spare copy, re-silver, rebuild) runs.
+func (s *System) Busy() bool { return s.job != nil }
+
+// Step advances the running copy over budget more bytes of its extent
+// and reports whether a copy is still running.
+func (s *System) Step(budget uint64) bool {
+	defer s.drain()
+	if s.job == nil {
+		return false
+	}
+	j := s.job
+	j.moved = min(j.moved+budget, j.bytes)
+	due := j.total
+	if j.moved < j.bytes {
+		due = int(uint64(j.total) * j.moved / max(j.bytes, 1))
+	}
+	n := due - j.done
+	if n <= 0 && j.moved < j.bytes {
+		return true
+	}
+	// n <= 0 with the extent covered: a final call with 0 finishes (the
+	// engines treat n <= 0 as "all remaining").
+	done, err := j.step(max(n, 0))
+	if err != nil {
+		s.job = nil
+		return false
+	}
+	j.done = due
+	if done {
+		j.done = j.total
+		s.job = nil
+		s.emit(events.MemoryRebuildCompleted{Slot: j.slot, Set: j.set.id(), Op: j.kind, Pages: j.total})
+		return false
+	}
+	if pct := int(j.moved * 100 / max(j.bytes, 1)); pct/10 > j.pct/10 {
+		j.pct = pct
+		s.emit(events.MemoryRebuildProgress{Slot: j.slot, Set: j.set.id(), Op: j.kind, Done: j.done, Total: j.total, Percent: pct})
+	}
+	return true
+}
+
+// Job reports the running copy, nil when idle.
+func (s *System) Job() *Job {
+	if s.job == nil {
+		return nil
+	}
+	j := s.job
+	return &Job{Set: j.set.id(), Slot: j.slot, Kind: j.kind, Done: j.done, Total: j.total, Percent: int(j.moved * 100 / max(j.bytes, 1))}
+}
+
+func (s *System) emit(e events.Event) { s.evs = append(s.evs, e) }
+
+// drain turns the engines' pending results into platform events and
+// reports redundancy changes.
+func (s *System) drain() {
+	for _, st := range s.sets {
+		switch x := st.(type) {
+		case *channelSet:
+			for _, e := range x.ch.Drain() {
+				s.sparingEvent(x, e)
+			}
+		case *pairSet:
+			for _, e := range x.m.Drain() {
+				s.mirrorEvent(x, e)
+			}
+		case *raidSet:
+			for _, e := range x.a.Drain() {
+				s.raidEvent(x, e)
+			}
+		}
+	}
+	for _, st := range s.sets {
+		if now := st.state(); now != s.last[st.id()] {
+			s.last[st.id()] = now
+			s.emit(events.MemoryRedundancyChanged{Set: st.id(), Slots: slices.Clone(st.slots()), State: now,
+				Overall: s.Overall(), Reason: st.name() + ": " + now})
+		}
+	}
+}
+
+func (s *System) sparingEvent(c *channelSet, e sparing.Event) {
+	switch e.Kind {
+	case sparing.SpareCopyStarted:
+		n := 0
+		if i := slices.Index(c.ch.Ranks(), e.Rank); i >= 0 {
+			n = c.ch.Store(i).Len()
+		}
+		s.job = &job{set: c, slot: e.Spare.Module, kind: "spare-copy", total: n, bytes: c.rankBytes, step: c.ch.Copy}
+		s.emit(events.MemoryRebuildStarted{Slot: e.Spare.Module, Set: c.ID, Op: "spare-copy", Total: n})
+	case sparing.SpareCopyComplete:
+		s.emit(events.MemorySpareActivated{Slot: e.Rank.Module, Rank: e.Rank.Rank, SpareSlot: e.Spare.Module, SpareRank: e.Spare.Rank, Pages: e.Pages})
+	case sparing.ReplaceModule:
+		s.emit(events.MemoryModuleMappedOut{Slot: e.Rank.Module, Rank: e.Rank.Rank,
+			Reason: "rank mapped out after crossing the correctable error threshold; replace the module at the next service window"})
+	}
+}
+
+func (s *System) mirrorEvent(p *pairSet, e mirror.Event) {
+	switch e.Kind {
+	case mirror.Failover:
+		failed := p.Sides[1-e.Side]
+		s.emit(events.MemoryModuleMappedOut{Slot: failed, Rank: -1,
+			Reason: fmt.Sprintf("mirror side disabled; reads fail over to %s until the module is replaced", p.Sides[e.Side])})
+	case mirror.DataLoss:
+		s.emit(events.MemoryDataLost{Address: e.PFN << pages.PageShift, Pages: 1,
+			Reason: fmt.Sprintf("mirror %s + %s: no good copy left", p.Sides[0], p.Sides[1])})
+	}
+}
+
+func (s *System) raidEvent(r *raidSet, e raid5.Event) {
+	switch e.Kind {
+	case raid5.ArrayFailed:
+		s.emit(events.MemoryDataLost{Pages: r.a.Cartridge(e.Cartridge).Len(),
+			Reason: fmt.Sprintf("RAID memory: cartridge %d lost while the array was degraded; the array failed", e.Cartridge)})
+	case raid5.DataLoss:
+		s.emit(events.MemoryDataLost{Address: e.PFN << pages.PageShift, Pages: 1,
+			Reason: fmt.Sprintf("RAID memory: stripe %d cannot be reconstructed", e.Stripe)})
+	}
+}
+
+// Take returns and clears the events produced since the last call.
+func (s *System) Take() []events.Event {
+	out := s.evs
+	s.evs = nil
+	return out
+}
+
+var severity = map[string]int{"": 0, events.FullyRedundant: 1, events.RedundancyDegraded: 2, events.RedundancyLost: 3, events.NonRedundant: 4}
+
+// Overall is the worst redundancy state of any set ("" without sets).
+func (s *System) Overall() string {
+	worst := ""
+	for _, st := range s.sets {
+		if v := st.state(); severity[v] > severity[worst] {
+			worst = v
+		}
+	}
+	return worst
+}
+
+// SetStatus is one redundant set, for snapshots.
+type SetStatus struct {
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Kind  string   `json:"kind"`
+	Slots []string `json:"slots"`
+	State string   `json:"state"`
+	// UsableBytes is the OS-visible capacity the set provides.
+	UsableBytes uint64 `json:"usable_bytes"`
+}
+
+// Sets lists the redundant sets.
+func (s *System) Sets() []SetStatus {
+	out := make([]SetStatus, 0, len(s.sets))
+	for _, st := range s.sets {
+		ss := SetStatus{ID: st.id(), Name: st.name(), Kind: st.kind(), Slots: slices.Clone(st.slots()), State: st.state()}
+		switch x := st.(type) {
+		case *channelSet:
+			ss.UsableBytes = x.ch.Size()
+		case *pairSet:
+			ss.UsableBytes = x.m.Size()
+		case *raidSet:
+			ss.UsableBytes = x.a.Size()
+		}
+		out = append(out, ss)
+	}
+	return out
+}
+
+// ModuleStatus is one module's RAS role and state.
+type ModuleStatus struct {
+	// Role: Data, MirrorPrimary, MirrorSecondary, Cartridge.
+	Role string `json:"role"`
+	Set  string `json:"set,omitempty"`
+	// State: Active, Failed, Resilvering (mirror); Online, Failed,
+	// Rebuilding (cartridge); Active or MappedOut (sparing: any rank
+	// mapped out).
+	State          string `json:"state"`
+	Cartridge      int    `json:"cartridge"` // -1 unless RAID5
+	SpareRanks     int    `json:"spare_ranks"`
+	MappedOutRanks int    `json:"mapped_out_ranks"`
+	Errors         ecc.Counts `json:"errors"`
+	LoggingLimited bool `json:"logging_limited"`
+}
+
+// Module reports a module's status (ok=false for a slot RAS knows nothing
+// of and that had no error).
+func (s *System) Module(slot string) (ModuleStatus, bool) {
+	ms := ModuleStatus{Role: "Data", State: "Active", Cartridge: -1, Errors: s.ecc.ModuleCounts(slot), LoggingLimited: s.ecc.LoggingLimited(slot)}
+	_, boot := s.mods[slot]
+	switch {
+	case s.mirrors[slot] != nil:
+		p := s.mirrors[slot]
+		side := slices.Index(p.Sides[:], slot)
+		ms.Role, ms.Set, ms.State = [2]string{"MirrorPrimary", "MirrorSecondary"}[side], p.ID, p.m.State(side).String()
+	case s.chans[slot] != nil:
+		c := s.chans[slot]
+		ms.Set = c.ID
+		for i, r := range c.ch.Ranks() {
+			if r.Module != slot {
+				continue
+			}
+			switch c.ch.State(i) {
+			case sparing.Spare, sparing.Copying:
+				ms.SpareRanks++
+			case sparing.MappedOut:
+				ms.MappedOutRanks++
+				ms.State = "MappedOut"
+			}
+		}
+	case s.raid != nil && s.raidHas(slot):
+		c := s.raid.cart[slot]
+		ms.Role, ms.Set, ms.Cartridge, ms.State = "Cartridge", "RAID5", c, s.raid.a.CartridgeState(c).String()
+	default:
+		if !boot && ms.Errors == (ecc.Counts{}) {
+			return ms, false
+		}
+	}
+	return ms, true
+}

@@ -1,0 +1,302 @@
+package platform
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform/clock"
+	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/profile"
+	"github.com/bmcemu/bmcemu/platform/spd"
+)
+
+// newRASRig boots a built-in RAS profile on a manual clock.
+func newRASRig(t *testing.T, name string, mut func(*profile.Profile)) *rig {
+	t.Helper()
+	prof, err := profile.Builtin(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mut != nil {
+		mut(prof)
+	}
+	r := &rig{t: t, clk: clock.NewManual(epoch)}
+	p, err := New(prof, Options{Clock: r.clk, FaultSeed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p = p
+	r.sub = p.Subscribe("rig", 1<<16)
+	t.Cleanup(r.sub.Close)
+	return r
+}
+
+// verify runs the read-back and fails on any loss or corruption.
+func (r *rig) verify(when string) {
+	r.t.Helper()
+	vs, err := r.p.VerifyWorkload()
+	r.must(err)
+	if !vs.OK() {
+		r.t.Fatalf("%s: verify %+v", when, vs)
+	}
+}
+
+// replace pulls slot's module through the attention button and seats a
+// new one of gib GiB and ranks ranks.
+func (r *rig) replace(slot string, gib, ranks int) {
+	r.t.Helper()
+	r.must(r.p.PressAttention(slot))
+	r.clk.RunUntilIdle(time.Minute)
+	r.expect(slot, StateDisabled, "Isolated", "Off", "")
+	_, err := r.p.Remove(slot)
+	r.must(err)
+	img, err := spd.Encode(r.p.NewModuleSpec(slot, spd.Spec{CapacityGiB: gib, Ranks: ranks, PartNumber: "REPLACE"}))
+	r.must(err)
+	_, err = r.p.Insert(slot, img)
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+}
+
+func (r *rig) redundancy() string { return r.p.Snapshot().RAS.Redundancy }
+
+func TestRASCapacityPerMode(t *testing.T) {
+	const gib = uint64(1) << 30
+	for _, tc := range []struct {
+		profile      string
+		mode         string
+		raw, usable  uint64
+		redundancy   string
+		sets         int
+		wantSnapshot func(*Snapshot) bool
+	}{
+		{"default", "AdvancedECC", 512 * gib, 512 * gib, "", 0, nil},
+		{"mirror", "Mirroring", 256 * gib, 128 * gib, events.FullyRedundant, 4, nil},
+		{"sparing", "RankSparing", 256 * gib, 128 * gib, events.FullyRedundant, 8, nil},
+		{"raid5", "RAID5", 160 * gib, 128 * gib, events.FullyRedundant, 1, nil},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			r := newRASRig(t, tc.profile, nil)
+			s := r.p.Snapshot().RAS
+			if s.Mode != tc.mode || s.ConfigError != "" || s.RawBytes != tc.raw || s.UsableBytes != tc.usable ||
+				s.Redundancy != tc.redundancy || len(s.Sets) != tc.sets {
+				t.Fatalf("RAS %+v", s)
+			}
+			// The OS was given exactly the usable capacity.
+			var ram uint64
+			for _, b := range r.p.Layout().Boot {
+				for _, rg := range b {
+					ram += rg.Length
+				}
+			}
+			if ram != tc.usable {
+				t.Fatalf("boot RAM %d GiB, usable %d GiB", ram/gib, tc.usable/gib)
+			}
+			// Less the kernel's own reservations (about 16 MiB).
+			if k := r.p.Snapshot().Kernel; k.OnlineBytes > tc.usable || tc.usable-k.OnlineBytes > 32<<20 {
+				t.Fatalf("kernel online %d, usable %d", k.OnlineBytes, tc.usable)
+			}
+			r.invariants()
+		})
+	}
+}
+
+func TestRASConfigErrorFallsBackToECC(t *testing.T) {
+	// Mirroring with channel B empty cannot pair A with B.
+	r := newRASRig(t, "mirror", func(p *profile.Profile) {
+		p.Modules[0].Slots = []string{"CPU0_DIMM_A1", "CPU0_DIMM_C1", "CPU0_DIMM_D1"}
+	})
+	s := r.p.Snapshot().RAS
+	if s.Requested != "Mirroring" || s.Mode != "AdvancedECC" || !strings.Contains(s.ConfigError, "not populated identically") ||
+		s.UsableBytes != s.RawBytes {
+		t.Fatalf("RAS %+v", s)
+	}
+	e, ok := find[events.RASModeApplied](r.p.EventsSince(t.Context(), 0, 10, 0).Records)
+	if !ok || e.ConfigError == "" {
+		t.Fatalf("boot event %+v", e)
+	}
+}
+
+func TestRASMirrorFailoverAndResilver(t *testing.T) {
+	r := newRASRig(t, "mirror", nil)
+	ws, err := r.p.RunWorkload(42, 4096)
+	r.must(err)
+	if ws.Pages < 4000 {
+		t.Fatalf("workload %+v", ws)
+	}
+	r.verify("after write")
+	r.drain()
+
+	// A UE on the primary: the pair fails over, nothing is lost.
+	r.must(r.p.InjectMemoryError("CPU0_DIMM_A1", 0, false))
+	recs := r.has("CPU0_DIMM_A1", "MemoryUncorrectableError", "MemoryModuleMappedOut")
+	if ue, _ := find[events.MemoryUncorrectableError](recs); !ue.Recovered {
+		t.Fatalf("UE %+v", ue)
+	}
+	rc, ok := find[events.MemoryRedundancyChanged](recs)
+	if !ok || rc.State != events.RedundancyLost || rc.Overall != events.RedundancyLost {
+		t.Fatalf("redundancy %+v", rc)
+	}
+	r.expect("CPU0_DIMM_A1", StateDisabled, "Nominal", "Off", "")
+	r.verify("after failover")
+
+	// A mismatched replacement is refused with the reason.
+	r.must(r.p.PressAttention("CPU0_DIMM_A1"))
+	r.clk.RunUntilIdle(time.Minute)
+	_, err = r.p.Remove("CPU0_DIMM_A1")
+	r.must(err)
+	img, err := spd.Encode(r.p.NewModuleSpec("CPU0_DIMM_A1", spd.Spec{CapacityGiB: 64, Ranks: 2}))
+	r.must(err)
+	_, err = r.p.Insert("CPU0_DIMM_A1", img)
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+	if rf, ok := find[events.MemoryReplaceRefused](r.drain()); !ok || !strings.Contains(rf.Reason, "mirror") {
+		t.Fatalf("mismatch not refused: %+v", rf)
+	}
+	if s := r.slot("CPU0_DIMM_A1"); s.State != StateFailed {
+		t.Fatalf("refused replacement: %+v", s)
+	}
+	_, err = r.p.Remove("CPU0_DIMM_A1")
+	r.must(err)
+
+	// The identical replacement re-silvers and restores redundancy.
+	img, err = spd.Encode(r.p.NewModuleSpec("CPU0_DIMM_A1", spd.Spec{CapacityGiB: 32, Ranks: 2}))
+	r.must(err)
+	_, err = r.p.Insert("CPU0_DIMM_A1", img)
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+	recs = r.drain()
+	for _, k := range []string{"MemoryRebuildStarted", "MemoryRebuildCompleted", "MemoryRedundancyChanged"} {
+		if !strings.Contains(strings.Join(kindsOf(recs, ""), " "), k) {
+			t.Fatalf("no %s in %v", k, kindsOf(recs, ""))
+		}
+	}
+	if r.redundancy() != events.FullyRedundant {
+		t.Fatalf("redundancy %s", r.redundancy())
+	}
+	r.expect("CPU0_DIMM_A1", StateEnabled, "Nominal", "Off", "")
+	r.verify("after re-silver")
+
+	// Now fail the partner too: the re-silvered side carries the data.
+	r.must(r.p.InjectMemoryError("CPU0_DIMM_B1", 1, false))
+	r.verify("after second failover")
+	// A UE on the last copy loses data, and says so.
+	r.drain()
+	r.must(r.p.InjectMemoryError("CPU0_DIMM_A1", 0, false))
+	if dl, ok := find[events.MemoryDataLost](r.drain()); !ok || dl.Pages == 0 {
+		t.Fatalf("no data loss reported: %+v", dl)
+	}
+	if vs, _ := r.p.VerifyWorkload(); vs.Lost == 0 || vs.Mismatched != 0 {
+		t.Fatalf("verify after loss %+v", vs)
+	}
+	if r.redundancy() != events.NonRedundant {
+		t.Fatalf("redundancy %s", r.redundancy())
+	}
+	r.invariants()
+}
+
+func TestRASSparingCopiesOnCEThreshold(t *testing.T) {
+	r := newRASRig(t, "sparing", nil)
+	_, err := r.p.RunWorkload(7, 4096)
+	r.must(err)
+	r.drain()
+	for range 10 {
+		r.must(r.p.InjectMemoryError("CPU0_DIMM_C1", 0, true))
+	}
+	recs := r.has("CPU0_DIMM_C1", "MemoryCorrectableError", "MemoryCEThresholdExceeded", "MemoryRebuildStarted")
+	if st, _ := find[events.MemoryRebuildStarted](recs); st.Op != "spare-copy" || st.Total == 0 {
+		t.Fatalf("spare copy %+v", st)
+	}
+	// No hot-plug on the channel while the copy runs.
+	r.must(r.p.PressAttention("CPU0_DIMM_C2"))
+	_, err = r.p.Insert("CPU0_DIMM_C2", r.image("CPU0_DIMM_C2", 32))
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+	recs = r.drain()
+	if rf, ok := find[events.MemoryReplaceRefused](recs); !ok || !strings.Contains(rf.Reason, "spare copy") {
+		t.Fatalf("hot-add during copy: %v", kindsOf(recs, ""))
+	}
+	if _, ok := find[events.MemorySpareActivated](recs); !ok {
+		t.Fatalf("copy did not complete: %v", kindsOf(recs, ""))
+	}
+	mo, ok := find[events.MemoryModuleMappedOut](recs)
+	if !ok || mo.Slot != "CPU0_DIMM_C1" || mo.Rank != 0 {
+		t.Fatalf("mapped out %+v", mo)
+	}
+	s := r.slot("CPU0_DIMM_C1")
+	if s.Health != HealthWarning || s.RAS == nil || s.RAS.MappedOutRanks != 1 || s.RAS.Errors.Lifetime.CE != 10 {
+		t.Fatalf("slot %+v ras %+v", s, s.RAS)
+	}
+	if rc, ok := find[events.MemoryRedundancyChanged](r.log); !ok || rc.State != events.RedundancyDegraded {
+		t.Fatalf("redundancy %+v", rc)
+	}
+	r.verify("after spare copy")
+}
+
+func TestRASRaid5CartridgeLossAndRebuild(t *testing.T) {
+	r := newRASRig(t, "raid5", nil)
+	_, err := r.p.RunWorkload(9, 8192)
+	r.must(err)
+	r.drain()
+	// Pull a module of cartridge 2 (controller 2): the array degrades.
+	r.replace("CPU0_DIMM_E1", 16, 1)
+	// Cartridge 2 has two modules: one back is not enough to rebuild.
+	if r.redundancy() != events.RedundancyDegraded {
+		t.Fatalf("redundancy %s", r.redundancy())
+	}
+	r.verify("degraded")
+	// A second cartridge may not leave while one is out.
+	r.drain()
+	r.must(r.p.PressAttention("CPU0_DIMM_A1"))
+	r.clk.RunUntilIdle(time.Minute)
+	if ef, ok := find[events.EjectFailed](r.drain()); !ok || !strings.Contains(ef.Reason, "one cartridge at a time") {
+		t.Fatalf("second eject %+v", ef)
+	}
+	r.replace("CPU0_DIMM_F1", 16, 1)
+	recs := r.drain()
+	if c, ok := find[events.MemoryRebuildCompleted](recs); !ok || c.Op != "rebuild" {
+		t.Fatalf("rebuild: %v", kindsOf(recs, ""))
+	}
+	if r.redundancy() != events.FullyRedundant {
+		t.Fatalf("redundancy %s", r.redundancy())
+	}
+	r.verify("rebuilt")
+
+	// A surprise loss of a second cartridge while degraded is fatal and
+	// reported.
+	_, err = r.p.Remove("CPU0_DIMM_A1")
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+	_, err = r.p.Remove("CPU0_DIMM_C1")
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+	if dl, ok := find[events.MemoryDataLost](r.drain()); !ok || !strings.Contains(dl.Reason, "array failed") {
+		t.Fatalf("fatal not reported: %+v", dl)
+	}
+	if r.redundancy() != events.NonRedundant {
+		t.Fatalf("redundancy %s", r.redundancy())
+	}
+}
+
+func TestRASAdvancedECCUncorrectableLosesData(t *testing.T) {
+	r := newRig(t, nil)
+	_, err := r.p.RunWorkload(1, 2048)
+	r.must(err)
+	r.drain()
+	r.must(r.p.InjectMemoryError("CPU1_DIMM_D1", 0, false))
+	recs := r.has("CPU1_DIMM_D1", "MemoryUncorrectableError", "MemoryDataLost")
+	if ue, _ := find[events.MemoryUncorrectableError](recs); ue.Recovered {
+		t.Fatalf("UE %+v", ue)
+	}
+	vs, err := r.p.VerifyWorkload()
+	r.must(err)
+	if vs.Lost != 1 || vs.Mismatched != 0 || vs.Matched != vs.Pages-1 {
+		t.Fatalf("verify %+v", vs)
+	}
+	if err := r.p.InjectMemoryError("CPU1_DIMM_D1", 3, true); err == nil {
+		t.Fatal("rank 3 of a single-rank module accepted")
+	}
+	if err := r.p.InjectMemoryError("CPU1_DIMM_D2", 0, true); err == nil {
+		t.Fatal("error injected into an empty slot")
+	}
+}

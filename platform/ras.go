@@ -313,4 +313,3 @@ func (p *Platform) workload(seed uint64, npages int) pages.Workload {
 	}
 	return pages.Workload{Pattern: pages.Pattern{Seed: seed}, Ranges: rs, Stride: stride}
 }
-

@@ -815,12 +815,12 @@ type ModuleStatus struct {
 	// State: Active, Failed, Resilvering (mirror); Online, Failed,
 	// Rebuilding (cartridge); Active or MappedOut (sparing: any rank
 	// mapped out).
-	State          string `json:"state"`
-	Cartridge      int    `json:"cartridge"` // -1 unless RAID5
-	SpareRanks     int    `json:"spare_ranks"`
-	MappedOutRanks int    `json:"mapped_out_ranks"`
+	State          string     `json:"state"`
+	Cartridge      int        `json:"cartridge"` // -1 unless RAID5
+	SpareRanks     int        `json:"spare_ranks"`
+	MappedOutRanks int        `json:"mapped_out_ranks"`
 	Errors         ecc.Counts `json:"errors"`
-	LoggingLimited bool `json:"logging_limited"`
+	LoggingLimited bool       `json:"logging_limited"`
 }
 
 // Module reports a module's status (ok=false for a slot RAS knows nothing

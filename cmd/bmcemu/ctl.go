@@ -53,7 +53,7 @@ func newCtlCmd() *cobra.Command {
 	pf.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "request timeout")
 	cmd.AddCommand(ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o), ctlAttention(o), ctlLatch(o), ctlFault(o), ctlEvents(o),
-		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o))
+		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o))
 	return cmd
 }
 
@@ -314,6 +314,7 @@ type outcome func(r control.EventRecord, f map[string]any) (done bool, err error
 // specific reason seen.
 func insertOutcome() outcome {
 	var why string
+	rebuilding := false
 	return func(r control.EventRecord, f map[string]any) (bool, error) {
 		fail := func(format string, a ...any) (bool, error) {
 			return true, fmt.Errorf("hot-add of %s failed: "+format, append([]any{r.Slot}, a...)...)
@@ -321,6 +322,12 @@ func insertOutcome() outcome {
 		switch r.Kind {
 		case "MemoryHotAdded":
 			return true, nil
+		case "MemoryRebuildStarted":
+			rebuilding = true
+		case "MemoryRebuildCompleted":
+			return true, nil // a hot-replace: the hardware rebuilt the module
+		case "MemoryReplaceRefused":
+			return fail("refused by the memory RAS mode: %v", f["reason"])
 		case "SPDCheckFailed":
 			return fail("SPD check: %v: %v", f["reason"], f["detail"])
 		case "FirmwareFault":
@@ -343,6 +350,11 @@ func insertOutcome() outcome {
 		case "ACPIOST":
 			st, _ := f["status"].(float64)
 			src, _ := f["source"].(float64)
+			if src == 0x200 && st == 0 && f["from"] == "firmware" && !rebuilding {
+				// Taken as a hot-replace by the RAS hardware, waiting for
+				// the rest of its cartridge before the rebuild starts.
+				return true, nil
+			}
 			if src == 0x200 && st != 0 && st != 0x80 && f["from"] == "ospm" {
 				if why == "" {
 					why = fmt.Sprintf("_OST(0x200, %#x) %v", int(st), f["meaning"])
@@ -510,6 +522,38 @@ func describe(kind string, f map[string]any) string {
 		return fmt.Sprintf("surprise removal while %v", g("power_state"))
 	case "FaultArmed", "FaultCleared":
 		return fmt.Sprintf("%v", g("fault"))
+	case "RASModeApplied":
+		if e := g("config_error"); e != nil {
+			return fmt.Sprintf("RAS mode %v not applied (%v): booted in %v", g("requested"), e, g("mode"))
+		}
+		return fmt.Sprintf("RAS mode %v: %s usable of %s", g("mode"), gib("usable_bytes"), gib("raw_bytes"))
+	case "MemoryCorrectableError":
+		return fmt.Sprintf("correctable ECC error, rank %v at %s (lifetime %v)", g("rank"), hex("address"), g("count"))
+	case "MemoryUncorrectableError":
+		if g("recovered") == true {
+			return fmt.Sprintf("uncorrectable ECC error, rank %v at %s: recovered from redundancy", g("rank"), hex("address"))
+		}
+		return fmt.Sprintf("uncorrectable ECC error, rank %v at %s: no redundancy", g("rank"), hex("address"))
+	case "MemoryCEThresholdExceeded":
+		return fmt.Sprintf("rank %v crossed the correctable error threshold (level %v)", g("rank"), g("level"))
+	case "MemoryCELoggingLimit":
+		return "correctable error logging limit reached"
+	case "MemoryDataLost":
+		return fmt.Sprintf("DATA LOST: %v page(s) from %s: %v", g("pages"), hex("address"), g("reason"))
+	case "MemorySpareActivated":
+		return fmt.Sprintf("rank %v now served by spare %v rank %v (%v pages copied)", g("rank"), g("spare_slot"), g("spare_rank"), g("pages"))
+	case "MemoryModuleMappedOut":
+		return fmt.Sprintf("mapped out: %v", g("reason"))
+	case "MemoryRebuildStarted":
+		return fmt.Sprintf("%v of %v started (%v written pages)", g("op"), g("set"), g("total"))
+	case "MemoryRebuildProgress":
+		return fmt.Sprintf("%v of %v: %v%%", g("op"), g("set"), g("percent"))
+	case "MemoryRebuildCompleted":
+		return fmt.Sprintf("%v of %v complete (%v pages)", g("op"), g("set"), g("pages"))
+	case "MemoryRedundancyChanged":
+		return fmt.Sprintf("%v (server: %v)", g("reason"), g("overall"))
+	case "MemoryReplaceRefused":
+		return fmt.Sprintf("refused: %v", g("reason"))
 	}
 	b, _ := json.Marshal(f)
 	return string(b)

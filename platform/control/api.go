@@ -31,12 +31,21 @@
 //	GET    /emulator/v1/firmware/acpi/hmat    HMAT (iasl -d text)
 //	GET    /emulator/v1/firmware/memmap       UEFI memory map and memmap= parameters
 //	GET    /emulator/v1/firmware/devices      PNP0C80 memory devices (_STA, _CRS, _OST...)
+//
+// Memory RAS (the mode is the profile's firmware setting, applied at boot):
+//
+//	GET    /emulator/v1/ras                   mode, redundancy, sets, running copy, per-module state
+//	POST   /emulator/v1/ras/errors            inject ECC errors (body: ErrorRequest)
+//	DELETE /emulator/v1/slots/{slot}/errors   start a new counting period for a module
+//	POST   /emulator/v1/ras/workload          write a deterministic pattern (body: WorkloadRequest)
+//	POST   /emulator/v1/ras/verify            read it back byte for byte
 package control
 
 import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/ras"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
@@ -81,6 +90,9 @@ type Slot struct {
 	FWFault      bool                 `json:"fw_fault,omitempty"`
 	Parked       bool                 `json:"parked,omitempty"`
 	Memory       *platform.SlotMemory `json:"memory,omitempty"`
+	// RAS is the module's role in the memory protection mode and its ECC
+	// counters.
+	RAS *ras.ModuleStatus `json:"ras,omitempty"`
 }
 
 // Module is a seated module as the API shows it.
@@ -110,6 +122,10 @@ type System struct {
 	} `json:"memory"`
 	// Kernel is the in-band OS's memory accounting.
 	Kernel platform.KernelSummary `json:"kernel"`
+	// RASMode is the memory protection in effect (RASConfigError: why the
+	// requested one was not applied).
+	RASMode        string `json:"ras_mode"`
+	RASConfigError string `json:"ras_config_error,omitempty"`
 }
 
 // Error is the body of every non-2xx answer.
@@ -123,7 +139,7 @@ type Error struct {
 func slotView(s platform.Slot) Slot {
 	v := Slot{Name: s.Name, Socket: s.Socket, Controller: s.Controller, Channel: s.ChannelLetter(), Position: s.Position, State: "empty",
 		Status: s.State, Health: s.Health, Reason: s.Reason, Stage: s.Stage, Power: s.Power, AttentionLED: s.AttentionLED,
-		LatchOpen: s.LatchOpen, Faults: s.Faults, FWFault: s.FWFault, Parked: s.Parked, Memory: s.Memory}
+		LatchOpen: s.LatchOpen, Faults: s.Faults, FWFault: s.FWFault, Parked: s.Parked, Memory: s.Memory, RAS: s.RAS}
 	if s.Module != nil {
 		v.State = "populated"
 		v.Module = &Module{Module: s.Module.SPD, InsertedAt: s.Module.InsertedAt}
@@ -144,5 +160,6 @@ func systemView(s *platform.Snapshot) System {
 	m.ControllersPerSocket, m.ChannelsPerController, m.SlotsPerChannel = s.Memory.ControllersPerSocket, s.Memory.ChannelsPerController, s.Memory.SlotsPerChannel
 	m.Slots, m.Populated, m.InstalledMiB = len(s.Slots), s.Populated(), s.InstalledMiB()
 	v.Kernel = s.Kernel
+	v.RASMode, v.RASConfigError = s.RAS.Mode, s.RAS.ConfigError
 	return v
 }

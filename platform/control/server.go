@@ -80,6 +80,9 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	if hp, ok := p.(HotPlug); ok {
 		s.hotplugRoutes(g, hp)
 	}
+	if rs, ok := p.(RAS); ok {
+		s.rasRoutes(g, rs)
+	}
 	return r, nil
 }
 

@@ -614,7 +614,7 @@ func (s *System) Insert(slot string, capacity uint64, ranks int) (replace bool, 
 				n = max(n, r.a.Cartridge(o).Len())
 			}
 		}
-		s.start(r, r.members[c][0], "rebuild", n, total, r.a.Rebuild)
+		s.start(r, slot, "rebuild", n, total, r.a.Rebuild)
 		return true, nil
 	case RankSparing:
 		for _, c := range s.sets {

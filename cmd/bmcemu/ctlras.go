@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bmcemu/bmcemu/platform/control"
+)
+
+func ctlRAS(o *ctlOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ras",
+		Short: "Memory RAS: show the mode and redundancy; inject ECC errors; write and verify a workload",
+		Long: `The RAS mode (AdvancedECC, RankSparing, Mirroring, RAID5) is a firmware
+setting in the profile, applied at boot (try serve --profile mirror|sparing|raid5).
+Failing a mirror side or a RAID cartridge and replacing it are physical acts:
+use 'ctl attention' / 'ctl remove' / 'ctl insert' on its slots.`,
+		Example: `  bmcemu ctl ras
+  bmcemu ctl ras workload --seed 1
+  bmcemu ctl ras inject CPU0_DIMM_A1 --ue
+  bmcemu ctl ras inject CPU0_DIMM_C1 --ce --count 10
+  bmcemu ctl ras verify`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			v, err := o.client().RAS(ctx)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), v)
+			}
+			return printRAS(cmd.OutOrStdout(), v)
+		},
+	}
+	cmd.AddCommand(ctlRASInject(o), ctlRASWorkload(o), ctlRASVerify(o))
+	return cmd
+}
+
+func printRAS(w io.Writer, v control.RASView) error {
+	const gib = 1 << 30
+	mode := v.Mode
+	if v.Requested != v.Mode {
+		mode = fmt.Sprintf("%s (requested %s: %s)", v.Mode, v.Requested, v.ConfigError)
+	}
+	fmt.Fprintf(w, "Mode:        %s\nCapacity:    %d GiB installed, %d GiB usable\nRedundancy:  %s\n",
+		mode, v.RawBytes/gib, v.UsableBytes/gib, orDash(v.Redundancy))
+	if j := v.Job; j != nil {
+		fmt.Fprintf(w, "Running:     %s onto %s (%s): %d%%, %d of %d written pages\n", j.Kind, j.Slot, j.Set, j.Percent, j.Done, j.Total)
+	}
+	if wl := v.Workload; wl != nil {
+		fmt.Fprintf(w, "Workload:    seed %d, %d pages written\n", wl.Seed, wl.Pages)
+	}
+	if vs := v.Verify; vs != nil {
+		fmt.Fprintf(w, "Last verify: %d pages: %d matched, %d lost, %d mismatched %s\n", vs.Pages, vs.Matched, vs.Lost, vs.Mismatched, vs.FirstError)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(v.Sets) > 0 {
+		fmt.Fprintln(tw, "\nSET\tKIND\tSTATE\tUSABLE\tMODULES")
+		for _, s := range v.Sets {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d GiB\t%s\n", s.ID, s.Kind, s.State, s.UsableBytes/gib, strings.Join(s.Slots, " "))
+		}
+	}
+	fmt.Fprintln(tw, "\nMODULE\tROLE\tSTATE\tSPARE RANKS\tCE (PERIOD/LIFE)\tUE (PERIOD/LIFE)\tCE LOGGING")
+	names := make([]string, 0, len(v.Modules))
+	for n := range v.Modules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		m := v.Modules[n]
+		logging := "on"
+		if m.LoggingLimited {
+			logging = "limit reached"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d/%d\t%d/%d\t%s\n", n, m.Role, m.State, m.SpareRanks,
+			m.Errors.Current.CE, m.Errors.Lifetime.CE, m.Errors.Current.UE, m.Errors.Lifetime.UE, logging)
+	}
+	return tw.Flush()
+}
+
+func ctlRASInject(o *ctlOptions) *cobra.Command {
+	var rank, count int
+	var ce, ue bool
+	cmd := &cobra.Command{
+		Use:     "inject SLOT (--ce | --ue) [--rank N] [--count N]",
+		Short:   "Inject ECC errors on a module's rank, as the memory controller would report them",
+		Example: "  bmcemu ctl ras inject CPU0_DIMM_C1 --ce --count 10   # crosses the CE threshold: spare copy\n  bmcemu ctl ras inject CPU0_DIMM_A1 --ue               # mirror failover",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if ce == ue {
+				return fmt.Errorf("give exactly one of --ce and --ue")
+			}
+			kind := "ce"
+			if ue {
+				kind = "ue"
+			}
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			s, err := o.client().InjectErrors(ctx, control.ErrorRequest{Slot: args[0], Rank: &rank, Kind: kind, Count: count})
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), s)
+			}
+			return printSlots(cmd.OutOrStdout(), []control.Slot{s})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&ce, "ce", false, "correctable errors")
+	f.BoolVar(&ue, "ue", false, "an uncorrectable error")
+	f.IntVar(&rank, "rank", 0, "rank of the module")
+	f.IntVar(&count, "count", 1, "how many errors")
+	return cmd
+}
+
+func ctlRASWorkload(o *ctlOptions) *cobra.Command {
+	var seed uint64
+	var pages int
+	cmd := &cobra.Command{
+		Use:   "workload [--seed N] [--pages N]",
+		Short: "Write a deterministic pattern over the OS's memory (every module and rank gets some)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			st, err := o.client().RunWorkload(ctx, control.WorkloadRequest{Seed: seed, Pages: pages})
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d pages (seed %d, every %d pages over %d ranges)\n", st.Pages, st.Seed, st.Stride, len(st.Ranges))
+			return nil
+		},
+	}
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "pattern seed")
+	cmd.Flags().IntVar(&pages, "pages", 16384, "pages to write (4 KiB each)")
+	return cmd
+}
+
+func ctlRASVerify(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify",
+		Short: "Read the workload back and compare every byte; exits non-zero on any loss or corruption",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			vs, err := o.client().Verify(ctx)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				if err := writeJSON(cmd.OutOrStdout(), vs); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%d pages read back: %d matched, %d lost, %d mismatched\n", vs.Pages, vs.Matched, vs.Lost, vs.Mismatched)
+			}
+			if !vs.OK() {
+				return fmt.Errorf("verify failed: %s", vs.FirstError)
+			}
+			return nil
+		},
+	}
+}

@@ -60,7 +60,8 @@ type MemoryCELoggingLimit struct {
 }
 
 // MemoryDataLost: pages with no good copy left (fatal: reported, never
-// silent). Address is the first lost system address.
+// silent). Address is the first lost page: a system address in plain ECC,
+// an address within the redundant set otherwise.
 type MemoryDataLost struct {
 	Slot    string `json:"slot,omitempty"`
 	Address uint64 `json:"address"`

@@ -742,8 +742,7 @@ func (s *System) mirrorEvent(p *pairSet, e mirror.Event) {
 		s.emit(events.MemoryModuleMappedOut{Slot: failed, Rank: -1,
 			Reason: fmt.Sprintf("mirror side disabled; reads fail over to %s until the module is replaced", p.Sides[e.Side])})
 	case mirror.DataLoss:
-		s.emit(events.MemoryDataLost{Address: e.PFN << pages.PageShift, Pages: 1,
-			Reason: fmt.Sprintf("mirror %s + %s: no good copy left", p.Sides[0], p.Sides[1])})
+		s.lose(e.PFN, fmt.Sprintf("mirror %s + %s: no good copy left", p.Sides[0], p.Sides[1]))
 	}
 }
 
@@ -753,9 +752,21 @@ func (s *System) raidEvent(r *raidSet, e raid5.Event) {
 		s.emit(events.MemoryDataLost{Pages: r.a.Cartridge(e.Cartridge).Len(),
 			Reason: fmt.Sprintf("RAID memory: cartridge %d lost while the array was degraded; the array failed", e.Cartridge)})
 	case raid5.DataLoss:
-		s.emit(events.MemoryDataLost{Address: e.PFN << pages.PageShift, Pages: 1,
-			Reason: fmt.Sprintf("RAID memory: stripe %d cannot be reconstructed", e.Stripe)})
+		s.lose(e.PFN, "RAID memory: stripes that cannot be reconstructed")
 	}
+}
+
+// lose counts a lost page; drain reports the pages one operation lost as
+// one event (a verify of a failed array would otherwise flood every log).
+func (s *System) lose(pfn uint64, reason string) {
+	if n := len(s.evs); n > 0 {
+		if last, ok := s.evs[n-1].(events.MemoryDataLost); ok && last.Reason == reason {
+			last.Pages++
+			s.evs[n-1] = last
+			return
+		}
+	}
+	s.emit(events.MemoryDataLost{Address: pfn << pages.PageShift, Pages: 1, Reason: reason})
 }
 
 // Take returns and clears the events produced since the last call.

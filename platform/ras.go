@@ -112,12 +112,13 @@ func (u *rasUnit) Decoded(slot smc.Slot, capacity uint64) uint64 {
 	return u.sys.Decoded(slot.Name, capacity)
 }
 
-func (u *rasUnit) Insert(slot smc.Slot, m spd.Module) (bool, []events.Event, error) {
+func (u *rasUnit) Insert(slot smc.Slot, m spd.Module) (firmware.InsertAction, []events.Event, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	replace, err := u.sys.Insert(slot.Name, m.CapacityMiB<<20, m.Ranks)
+	act, err := u.sys.Insert(ras.Module{Slot: slot.Name, Socket: slot.Socket, Channel: slot.Channel, Position: slot.Position,
+		Capacity: m.CapacityMiB << 20, Ranks: m.Ranks, Cartridge: -1})
 	u.scheduleLocked()
-	return replace, u.sys.Take(), err
+	return act, u.sys.Take(), err
 }
 
 func (u *rasUnit) Release(slot smc.Slot, surprise bool) (bool, []events.Event, string) {

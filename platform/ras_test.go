@@ -300,3 +300,51 @@ func TestRASAdvancedECCUncorrectableLosesData(t *testing.T) {
 		t.Fatal("error injected into an empty slot")
 	}
 }
+
+func TestRASMirroredHotAddNeedsAMatchedPair(t *testing.T) {
+	r := newRASRig(t, "mirror", nil)
+	online := r.p.Snapshot().Kernel.OnlineBytes
+	r.hotAdd("CPU0_DIMM_E2", 64)
+	if a, ok := find[events.MemoryAwaitingPartner](r.drain()); !ok || !strings.Contains(a.Reason, "channel F position 2") {
+		t.Fatalf("first half: %+v", a)
+	}
+	if s := r.slot("CPU0_DIMM_E2"); s.State != StateStarting || s.Stage != "awaiting-partner" || s.Memory != nil {
+		t.Fatalf("held half %+v", s)
+	}
+	if got := r.p.Snapshot().Kernel.OnlineBytes; got != online {
+		t.Fatalf("half a pair reached the OS: %d -> %d", online, got)
+	}
+	// A partner of another size is refused; the first half keeps waiting.
+	r.hotAdd("CPU0_DIMM_F2", 32)
+	if rf, ok := find[events.MemoryReplaceRefused](r.drain()); !ok || !strings.Contains(rf.Reason, "does not match") {
+		t.Fatalf("mismatch: %+v", rf)
+	}
+	_, err := r.p.Remove("CPU0_DIMM_F2")
+	r.must(err)
+	// The matched partner completes the pair: the primary's 64 GiB reach
+	// the OS through the hot-add path, mirrored.
+	_, err = r.p.Insert("CPU0_DIMM_F2", r.image("CPU0_DIMM_F2", 64))
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+	recs := r.drain()
+	if h, ok := find[events.MemoryHotAdded](recs); !ok || h.Slot != "CPU0_DIMM_E2" || h.Length != 64<<30 {
+		t.Fatalf("pair hot-add: %v", kindsOf(recs, ""))
+	}
+	r.expect("CPU0_DIMM_E2", StateEnabled, "Nominal", "Off", "")
+	r.expect("CPU0_DIMM_F2", StateEnabled, "Nominal", "Off", "")
+	if got := r.p.Snapshot().Kernel.OnlineBytes; got != online+64<<30 {
+		t.Fatalf("online %d, want +64 GiB", got)
+	}
+	if st := r.p.Snapshot().RAS; len(st.Sets) != 5 || st.Sets[4].Slots[0] != "CPU0_DIMM_E2" || st.Sets[4].UsableBytes != 64<<30 {
+		t.Fatalf("sets %+v", st.Sets)
+	}
+	// The new range is mirrored: a UE on its primary fails over losslessly.
+	_, err = r.p.RunWorkload(3, 8192)
+	r.must(err)
+	r.must(r.p.InjectMemoryError("CPU0_DIMM_E2", 1, false))
+	if ue, ok := find[events.MemoryUncorrectableError](r.drain()); !ok || !ue.Recovered {
+		t.Fatalf("UE on the hot-added pair %+v", ue)
+	}
+	r.verify("after failover on the hot-added pair")
+	r.invariants()
+}

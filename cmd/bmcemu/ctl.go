@@ -324,6 +324,8 @@ func insertOutcome() outcome {
 			return true, nil
 		case "MemoryRebuildStarted":
 			rebuilding = true
+		case "MemoryAwaitingPartner":
+			return true, nil // powered and waiting; the partner's insertion completes the pair
 		case "MemoryRebuildCompleted":
 			return true, nil // a hot-replace: the hardware rebuilt the module
 		case "MemoryReplaceRefused":
@@ -554,6 +556,8 @@ func describe(kind string, f map[string]any) string {
 		return fmt.Sprintf("%v (server: %v)", g("reason"), g("overall"))
 	case "MemoryReplaceRefused":
 		return fmt.Sprintf("refused: %v", g("reason"))
+	case "MemoryAwaitingPartner":
+		return fmt.Sprintf("waiting: %v", g("reason"))
 	}
 	b, _ := json.Marshal(f)
 	return string(b)

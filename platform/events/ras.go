@@ -133,6 +133,14 @@ type MemoryReplaceRefused struct {
 	Reason string `json:"reason"`
 }
 
+// MemoryAwaitingPartner: a hot-added module waits, powered and unmapped,
+// for the module that completes its redundant set (a mirror partner).
+type MemoryAwaitingPartner struct {
+	Slot   string `json:"slot"`
+	Reason string `json:"reason"`
+}
+
+func (MemoryAwaitingPartner) Kind() string     { return "MemoryAwaitingPartner" }
 func (RASModeApplied) Kind() string            { return "RASModeApplied" }
 func (MemoryCorrectableError) Kind() string    { return "MemoryCorrectableError" }
 func (MemoryUncorrectableError) Kind() string  { return "MemoryUncorrectableError" }

@@ -59,16 +59,31 @@ type Redundancy interface {
 	// capacity, less a rank held as the spare, or 0 for a module that only
 	// holds redundant copies (a mirror's secondary, RAID parity share).
 	Decoded(slot smc.Slot, capacity uint64) uint64
-	// Insert is asked once a module in slot has trained. replace=true: it
-	// replaces a failed member of a redundant set, which the hardware
-	// rebuilds without the OS; a non-nil error refuses the module (with
-	// the reason); otherwise the hot-add proceeds on the OS path.
-	Insert(slot smc.Slot, m spd.Module) (replace bool, evs []events.Event, err error)
+	// Insert is asked once a module in slot has trained; a non-nil error
+	// refuses the module (with the reason), otherwise the action says
+	// what the firmware does with it.
+	Insert(slot smc.Slot, m spd.Module) (act InsertAction, evs []events.Event, err error)
 	// Release is asked when a module that is no hot-added range is to
 	// leave (surprise=false: an eject request) or has left. ok=true: its
 	// redundant set carries on without it (degraded), so the slot may be
 	// powered off without the OS; otherwise reason says why not.
 	Release(slot smc.Slot, surprise bool) (ok bool, evs []events.Event, reason string)
+}
+
+// InsertAction is the RAS engine's decision on a trained module. The zero
+// value is a plain hot-add through the OS.
+type InsertAction struct {
+	// Replace: the module replaces a failed member of a redundant set; the
+	// hardware rebuilds it and the OS is not involved.
+	Replace bool
+	// Hold: the module waits, powered and unmapped, for another one (a
+	// mirror partner); Hold says for what.
+	Hold string
+	// Map: the module is the redundant copy of held slot Map, whose
+	// module is now hot-added through the OS instead.
+	Map string
+	// Join: held slots whose modules become this one's redundant copies.
+	Join []string
 }
 
 // Hardware is the SMC as the firmware drives it; *smc.Controller
@@ -389,19 +404,42 @@ func (f *Firmware) trained(d *device, fx *effects) {
 	f.emit(fx, events.MemoryTrained{Slot: d.Slot, Lanes: len(res.Lanes), MinEyePS: res.MinEyePS(), VrefPercent: res.VrefPercent,
 		EyeHeightMV: res.EyeHeightMV, SpeedMTs: res.SpeedMTs, DurationMsec: (f.timing.Training + f.timing.Vref).Milliseconds()})
 	if r := f.cfg.Redundancy; r != nil {
-		replace, evs, err := r.Insert(d.slot, d.module)
+		act, evs, err := r.Insert(d.slot, d.module)
 		for _, e := range evs {
 			f.emit(fx, e)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			f.failInsert(d, fx, OSTInsertNotSupported, err.Error())
 			return
-		}
-		if replace {
+		case act.Replace:
 			f.replaced(d, fx)
 			return
+		case act.Hold != "":
+			// The insertion stays in progress (_OST 0x80) until the
+			// partner arrives; only the watchdog goes.
+			f.cancelSteps(d)
+			f.setStage(d, "awaiting-partner")
+			return
+		case act.Map != "":
+			if p, ok := f.devs[act.Map]; ok && p.stage == "awaiting-partner" {
+				f.replaced(d, fx)
+				f.mapModule(p, fx)
+				return
+			}
+		}
+		for _, j := range act.Join {
+			if p, ok := f.devs[j]; ok && p.stage == "awaiting-partner" {
+				f.replaced(p, fx)
+			}
 		}
 	}
+	f.mapModule(d, fx)
+}
+
+// mapModule gives a trained module a range of its socket's reservation,
+// pattern-tests it and hands it to the OS.
+func (f *Firmware) mapModule(d *device, fx *effects) {
 	rng, changes, err := f.amap.Add(d.slot, d.module.CapacityMiB<<20)
 	if err != nil {
 		f.emit(fx, events.AddressMapRejected{Slot: d.Slot, Reason: err.Error()})

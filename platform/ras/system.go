@@ -45,6 +45,7 @@ type System struct {
 	chans   map[string]*channelSet // sparing, by slot
 	mirrors map[string]*pairSet    // mirroring, by slot (both sides)
 	raid    *raidSet
+	held    map[[3]int]Module // mirroring: hot-added halves awaiting their partner, by socket, channel pair, position
 
 	sets  []set // every redundant set, in a stable order
 	last  map[string]string
@@ -119,7 +120,7 @@ func NewSystem(plan Plan, mods []Module, geometry func(slot string) (ModuleGeome
 	}
 	s := &System{plan: plan, mods: map[string]Module{}, geo: geometry, ecc: model, flat: pages.New(),
 		poison: map[uint64]bool{}, lost: map[uint64]bool{}, chans: map[string]*channelSet{}, mirrors: map[string]*pairSet{},
-		last: map[string]string{}}
+		held: map[[3]int]Module{}, last: map[string]string{}}
 	for _, m := range mods {
 		s.mods[m.Slot] = m
 	}
@@ -514,6 +515,12 @@ func (s *System) ClearCurrentPeriod(slot string) { s.ecc.ClearCurrentPeriod(slot
 // slot: may its set carry on without it?
 func (s *System) Release(slot string, surprise bool) (bool, string) {
 	defer s.drain()
+	for k, m := range s.held {
+		if m.Slot == slot {
+			delete(s.held, k)
+			return true, ""
+		}
+	}
 	if p := s.mirrors[slot]; p != nil {
 		side := slices.Index(p.Sides[:], slot)
 		other := p.m.State(1 - side)
@@ -555,18 +562,20 @@ func (s *System) Release(slot string, surprise bool) (bool, string) {
 // Insert is firmware.Redundancy's question for a trained module: is it a
 // hot-replace (rebuilt by the hardware), an addition the mode allows, or
 // refused?
-func (s *System) Insert(slot string, capacity uint64, ranks int) (replace bool, err error) {
+func (s *System) Insert(mod Module) (act firmware.InsertAction, err error) {
 	defer s.drain()
-	refuse := func(format string, a ...any) (bool, error) {
+	slot, capacity, ranks := mod.Slot, mod.Capacity, mod.Ranks
+	refuse := func(format string, a ...any) (firmware.InsertAction, error) {
 		reason := fmt.Sprintf(format, a...)
 		s.emit(events.MemoryReplaceRefused{Slot: slot, Reason: reason})
-		return false, fmt.Errorf("%w: %s", ErrRefused, reason)
+		return firmware.InsertAction{}, fmt.Errorf("%w: %s", ErrRefused, reason)
 	}
+	replace := firmware.InsertAction{Replace: true}
 	switch s.plan.Mode {
 	case Mirroring:
 		p := s.mirrors[slot]
 		if p == nil {
-			return refuse("mirroring: a module outside the boot mirror pairs cannot be hot-added (add matched pairs at a service boot)")
+			return s.pairUp(mod, refuse)
 		}
 		if s.job != nil {
 			return refuse("mirroring: %s is being rebuilt; one operation at a time", s.job.slot)
@@ -579,7 +588,7 @@ func (s *System) Insert(slot string, capacity uint64, ranks int) (replace bool, 
 			return refuse("%v", err)
 		}
 		s.start(p, slot, "resilver", len(p.m.Side(1-side).PFNs()), p.m.Size(), p.m.Resilver)
-		return true, nil
+		return replace, nil
 	case RAID5:
 		r := s.raid
 		c, ok := r.cart[slot]
@@ -597,7 +606,7 @@ func (s *System) Insert(slot string, capacity uint64, ranks int) (replace bool, 
 		}
 		r.back[c][slot] = capacity
 		if len(r.back[c]) < len(r.members[c]) {
-			return true, nil // the board is not complete yet
+			return replace, nil // the board is not complete yet
 		}
 		var total uint64
 		for _, b := range r.back[c] {
@@ -615,7 +624,7 @@ func (s *System) Insert(slot string, capacity uint64, ranks int) (replace bool, 
 			}
 		}
 		s.start(r, slot, "rebuild", n, total, r.a.Rebuild)
-		return true, nil
+		return replace, nil
 	case RankSparing:
 		for _, c := range s.sets {
 			if cs := c.(*channelSet); cs.ch.Busy() && s.sameChannel(cs, slot) {
@@ -623,7 +632,48 @@ func (s *System) Insert(slot string, capacity uint64, ranks int) (replace bool, 
 			}
 		}
 	}
-	return false, nil
+	return firmware.InsertAction{}, nil
+}
+
+// pairUp is mirrored hot-add: the first module of a pair waits, powered
+// and unmapped; when its partner (same position on the paired channel)
+// arrives and matches, the pair becomes a new mirror whose primary (the
+// even channel's module) is hot-added through the OS, so the new range is
+// usable only once both halves are in and mirrored.
+func (s *System) pairUp(mod Module, refuse func(string, ...any) (firmware.InsertAction, error)) (firmware.InsertAction, error) {
+	key := [3]int{mod.Socket, mod.Channel &^ 1, mod.Position}
+	other, ok := s.held[key]
+	if !ok || other.Slot == mod.Slot {
+		s.held[key] = mod
+		partner := fmt.Sprintf("channel %c position %d", 'A'+(mod.Channel^1), mod.Position)
+		s.emit(events.MemoryAwaitingPartner{Slot: mod.Slot, Reason: "mirroring: hot-add needs a matched pair; insert an identical module in " + partner})
+		return firmware.InsertAction{Hold: "mirror partner on " + partner}, nil
+	}
+	if other.Capacity != mod.Capacity || other.Ranks != mod.Ranks {
+		return refuse("mirroring: %s (%d GiB, %d ranks) does not match its partner %s (%d GiB, %d ranks)",
+			mod.Slot, mod.Capacity>>30, mod.Ranks, other.Slot, other.Capacity>>30, other.Ranks)
+	}
+	if s.job != nil {
+		return refuse("mirroring: %s is being rebuilt; one operation at a time", s.job.slot)
+	}
+	m, err := mirror.New(mod.Capacity, other.Capacity)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	delete(s.held, key)
+	primary, secondary := mod, other
+	if mod.Channel%2 == 1 {
+		primary, secondary = other, mod
+	}
+	ps := &pairSet{ID: fmt.Sprintf("Mirror%d", len(s.sets)), Sides: [2]string{primary.Slot, secondary.Slot}, m: m}
+	s.mirrors[primary.Slot], s.mirrors[secondary.Slot] = ps, ps
+	s.mods[primary.Slot], s.mods[secondary.Slot] = primary, secondary
+	s.sets = append(s.sets, ps)
+	s.last[ps.ID] = ps.state()
+	if mod.Slot == primary.Slot {
+		return firmware.InsertAction{Join: []string{secondary.Slot}}, nil
+	}
+	return firmware.InsertAction{Map: primary.Slot}, nil
 }
 
 // sameChannel: slot sits on channel set cs's channel (slot names end in

@@ -83,6 +83,10 @@ type Inventory struct {
 	// timestamps stable across restarts (the IPMI SDR repository) use it.
 	ChangedAt time.Time              `json:"changed_at"`
 	Modules   map[string]SavedModule `json:"modules"`
+	// RASMode is the firmware's memory protection setting (kept in NVRAM
+	// on a real server): set with SetRASMode, applied at the next boot.
+	// Empty: the profile's mode.
+	RASMode string `json:"ras_mode,omitempty"`
 }
 
 // SavedModule is a module as the EEPROM carries it.
@@ -145,6 +149,7 @@ type Platform struct {
 	saved    map[string]SavedModule
 	leds     []bool // slot identify LEDs, by slot index
 	powerOn  bool
+	rasMode  string // the firmware setting for the next boot ("" = profile)
 	changed  time.Time
 	gen      uint64
 	snap     *Snapshot
@@ -345,6 +350,7 @@ func (p *Platform) populate() (map[string]SavedModule, error) {
 func (p *Platform) restore(inv *Inventory) (map[string]SavedModule, error) {
 	p.powerOn = inv.PowerOn
 	p.changed = inv.ChangedAt
+	p.rasMode = inv.RASMode
 	boot := map[string]SavedModule{}
 	for name, sm := range inv.Modules {
 		i, ok := p.byName[name]
@@ -475,7 +481,11 @@ func (p *Platform) refreshLocked() {
 
 // inventory builds the saved form of a module set.
 func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed time.Time) *Inventory {
-	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods))}
+	p.mu.Lock()
+	mode := p.rasMode
+	p.mu.Unlock()
+	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods)),
+		RASMode: mode}
 	for k, v := range mods {
 		inv.Modules[k] = v
 	}

@@ -65,6 +65,9 @@ func (p *Platform) newRAS(boot map[string]SavedModule, seed uint64) (*rasUnit, e
 			Capacity: m.CapacityMiB << 20, Ranks: m.Ranks, Cartridge: cart})
 	}
 	mode := ras.Mode(p.prof.RAS.Mode)
+	if p.rasMode != "" {
+		mode = ras.Mode(p.rasMode)
+	}
 	if mode == "" {
 		mode = ras.AdvancedECC
 	}
@@ -170,6 +173,9 @@ type RASStatus struct {
 	Requested   string `json:"requested"`
 	Mode        string `json:"mode"`
 	ConfigError string `json:"config_error,omitempty"`
+	// NextBoot is the firmware setting saved for the next boot when it was
+	// changed (SetRASMode); empty: the profile's mode.
+	NextBoot string `json:"next_boot,omitempty"`
 	// RawBytes is the installed capacity at boot; UsableBytes what the OS
 	// was given (net of mirror copies, spare ranks and parity).
 	RawBytes    uint64 `json:"raw_bytes"`
@@ -189,7 +195,10 @@ func (u *rasUnit) status(slots []Slot) RASStatus {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	plan := u.sys.Plan()
-	st := RASStatus{Requested: string(plan.Requested), Mode: string(plan.Mode), ConfigError: plan.ConfigError,
+	u.p.mu.Lock()
+	pending := u.p.rasMode
+	u.p.mu.Unlock()
+	st := RASStatus{Requested: string(plan.Requested), Mode: string(plan.Mode), ConfigError: plan.ConfigError, NextBoot: pending,
 		RawBytes: plan.Raw, UsableBytes: plan.Usable, Redundancy: u.sys.Overall(), Sets: u.sys.Sets(), Job: u.sys.Job(),
 		Workload: u.work, Verify: u.lastV}
 	for i := range slots {
@@ -201,6 +210,41 @@ func (u *rasUnit) status(slots []Slot) RASStatus {
 		}
 	}
 	return st
+}
+
+// SetRASMode changes the firmware's memory protection setting. Like a
+// BIOS setting it is saved at once and takes effect at the next boot (a
+// restart of the emulator); the running mode is unchanged. An empty mode
+// returns to the profile's.
+func (p *Platform) SetRASMode(mode string) error {
+	switch ras.Mode(mode) {
+	case "", ras.AdvancedECC, ras.RankSparing, ras.Mirroring, ras.RAID5:
+	default:
+		return fmt.Errorf("set RAS mode %q: %w: want AdvancedECC, RankSparing, Mirroring or RAID5", mode, ErrRAS)
+	}
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	p.mu.Lock()
+	prev := p.rasMode
+	p.rasMode = mode
+	mods := maps(p.saved)
+	power := p.powerOn
+	p.mu.Unlock()
+	if err := p.save(mods, power); err != nil {
+		p.mu.Lock()
+		p.rasMode = prev
+		p.mu.Unlock()
+		return fmt.Errorf("set RAS mode: %w", err)
+	}
+	next := mode
+	if next == "" {
+		next = p.prof.RAS.Mode
+	}
+	if next == "" {
+		next = string(ras.AdvancedECC)
+	}
+	p.publish(p.clock.Now(), events.RASModePending{Mode: next})
+	return nil
 }
 
 // RAS returns the memory protection state (also in every Snapshot).

@@ -348,3 +348,75 @@ func TestRASMirroredHotAddNeedsAMatchedPair(t *testing.T) {
 	r.verify("after failover on the hot-added pair")
 	r.invariants()
 }
+
+// restart boots a new platform on the same inventory store.
+func restartRAS(t *testing.T, prof *profile.Profile, store InventoryStore) *rig {
+	t.Helper()
+	r := &rig{t: t, clk: clock.NewManual(epoch)}
+	p, err := New(prof, Options{Clock: r.clk, FaultSeed: 7, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p = p
+	r.sub = p.Subscribe("rig", 1<<16)
+	t.Cleanup(r.sub.Close)
+	return r
+}
+
+func TestRASModeIsAFirmwareSettingForTheNextBoot(t *testing.T) {
+	store := NewFileInventory(t.TempDir() + "/inventory.json")
+	r := restartRAS(t, profile.Default(), store)
+	r.must(r.p.SetRASMode("Mirroring"))
+	if s := r.p.Snapshot().RAS; s.Mode != "AdvancedECC" || s.NextBoot != "Mirroring" {
+		t.Fatalf("before reboot %+v", s)
+	}
+	if err := r.p.SetRASMode("Chipkill"); err == nil {
+		t.Fatal("unknown mode accepted")
+	}
+	r = restartRAS(t, profile.Default(), store)
+	if s := r.p.Snapshot().RAS; s.Mode != "Mirroring" || s.UsableBytes != 256<<30 || s.Redundancy != events.FullyRedundant {
+		t.Fatalf("after reboot %+v", s)
+	}
+}
+
+func TestRASRaid5ExpansionByUpgradingEveryCartridge(t *testing.T) {
+	store := NewFileInventory(t.TempDir() + "/inventory.json")
+	prof, err := profile.Builtin("raid5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := restartRAS(t, prof, store)
+	_, err = r.p.RunWorkload(11, 4096)
+	r.must(err)
+	// Cartridge c is controller c: channels 2c and 2c+1, one slot each.
+	for c := range 5 {
+		for _, ch := range []string{string(rune('A' + 2*c)), string(rune('A' + 2*c + 1))} {
+			slot := "CPU0_DIMM_" + ch + "1"
+			r.must(r.p.PressAttention(slot))
+			r.clk.RunUntilIdle(time.Minute)
+			_, err := r.p.Remove(slot)
+			r.must(err)
+		}
+		for _, ch := range []string{string(rune('A' + 2*c)), string(rune('A' + 2*c + 1))} {
+			slot := "CPU0_DIMM_" + ch + "1"
+			img, err := spd.Encode(r.p.NewModuleSpec(slot, spd.Spec{CapacityGiB: 32, Ranks: 2, PartNumber: "UPGRADE"}))
+			r.must(err)
+			_, err = r.p.Insert(slot, img)
+			r.must(err)
+			r.clk.RunUntilIdle(time.Minute)
+		}
+		r.verify("after upgrading a cartridge")
+		_, expanded := find[events.MemoryCapacityExpanded](r.drain())
+		if expanded != (c == 4) {
+			t.Fatalf("cartridge %d: expanded=%v", c, expanded)
+		}
+	}
+	if r.redundancy() != events.FullyRedundant {
+		t.Fatalf("redundancy %s", r.redundancy())
+	}
+	// The next boot maps the larger array.
+	r = restartRAS(t, prof, store)
+	if s := r.p.Snapshot().RAS; s.Mode != "RAID5" || s.UsableBytes != 256<<30 {
+		t.Fatalf("after reboot %+v", s)
+	}
+}

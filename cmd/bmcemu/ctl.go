@@ -558,6 +558,10 @@ func describe(kind string, f map[string]any) string {
 		return fmt.Sprintf("refused: %v", g("reason"))
 	case "MemoryAwaitingPartner":
 		return fmt.Sprintf("waiting: %v", g("reason"))
+	case "MemoryCapacityExpanded":
+		return fmt.Sprintf("%v", g("reason"))
+	case "RASModePending":
+		return fmt.Sprintf("RAS mode %v saved; it applies at the next boot", g("mode"))
 	}
 	b, _ := json.Marshal(f)
 	return string(b)

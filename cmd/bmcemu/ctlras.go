@@ -39,7 +39,7 @@ use 'ctl attention' / 'ctl remove' / 'ctl insert' on its slots.`,
 			return printRAS(cmd.OutOrStdout(), v)
 		},
 	}
-	cmd.AddCommand(ctlRASInject(o), ctlRASWorkload(o), ctlRASVerify(o))
+	cmd.AddCommand(ctlRASInject(o), ctlRASWorkload(o), ctlRASVerify(o), ctlRASMode(o))
 	return cmd
 }
 
@@ -51,6 +51,9 @@ func printRAS(w io.Writer, v control.RASView) error {
 	}
 	fmt.Fprintf(w, "Mode:        %s\nCapacity:    %d GiB installed, %d GiB usable\nRedundancy:  %s\n",
 		mode, v.RawBytes/gib, v.UsableBytes/gib, orDash(v.Redundancy))
+	if v.NextBoot != "" {
+		fmt.Fprintf(w, "Next boot:   %s (firmware setting; restart the emulator to apply)\n", v.NextBoot)
+	}
 	if j := v.Job; j != nil {
 		fmt.Fprintf(w, "Running:     %s onto %s (%s): %d%%, %d of %d written pages\n", j.Kind, j.Slot, j.Set, j.Percent, j.Done, j.Total)
 	}
@@ -169,6 +172,32 @@ func ctlRASVerify(o *ctlOptions) *cobra.Command {
 			if !vs.OK() {
 				return fmt.Errorf("verify failed: %s", vs.FirstError)
 			}
+			return nil
+		},
+	}
+}
+
+func ctlRASMode(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "mode MODE",
+		Short: "Change the firmware's RAS mode (AdvancedECC, RankSparing, Mirroring, RAID5); it applies at the next boot",
+		Long: `Like a BIOS setting, the mode is saved at once and applied when the server
+boots next: restart the emulator (same --state-dir). A population that cannot
+support the mode then boots in AdvancedECC with a configuration error. An
+empty MODE ("") returns to the profile's setting.`,
+		Example: "  bmcemu ctl ras mode Mirroring",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			v, err := o.client().SetRASMode(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "RAS mode %s saved; running %s until the next boot\n", orDash(v.NextBoot), v.Mode)
 			return nil
 		},
 	}

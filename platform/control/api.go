@@ -39,6 +39,7 @@
 //	DELETE /emulator/v1/slots/{slot}/errors   start a new counting period for a module
 //	POST   /emulator/v1/ras/workload          write a deterministic pattern (body: WorkloadRequest)
 //	POST   /emulator/v1/ras/verify            read it back byte for byte
+//	PUT    /emulator/v1/ras/mode              the firmware's RAS mode for the next boot (body: ModeRequest)
 package control
 
 import (

@@ -19,6 +19,13 @@ type RAS interface {
 	ClearMemoryErrorCounts(slot string) error
 	RunWorkload(seed uint64, pages int) (ras.WorkloadStatus, error)
 	VerifyWorkload() (ras.VerifyStatus, error)
+	SetRASMode(mode string) error
+}
+
+// ModeRequest sets the firmware's RAS mode for the next boot ("" returns
+// to the profile's).
+type ModeRequest struct {
+	Mode *string `json:"mode" validate:"required"`
 }
 
 // ErrorRequest injects Count ECC errors of Kind ("ce" or "ue") on a
@@ -78,6 +85,18 @@ func (s *server) rasRoutes(g *gin.RouterGroup, r RAS) {
 		}
 		c.JSON(http.StatusOK, st)
 	})
+	g.PUT("/ras/mode", func(c *gin.Context) {
+		var req ModeRequest
+		if !s.decodeBody(c, &req) {
+			return
+		}
+		if err := r.SetRASMode(*req.Mode); err != nil {
+			s.rasError(c, err)
+			return
+		}
+		s.log.Info("RAS mode set for the next boot", "mode", *req.Mode)
+		c.JSON(http.StatusOK, rasView(s.p.Snapshot()))
+	})
 	g.POST("/ras/verify", func(c *gin.Context) {
 		vs, err := r.VerifyWorkload()
 		if err != nil {
@@ -122,6 +141,12 @@ func (c *Client) InjectErrors(ctx context.Context, req ErrorRequest) (Slot, erro
 func (c *Client) RunWorkload(ctx context.Context, req WorkloadRequest) (ras.WorkloadStatus, error) {
 	var w ras.WorkloadStatus
 	return w, c.do(ctx, http.MethodPost, "/ras/workload", req, &w)
+}
+
+// SetRASMode sets the firmware's RAS mode for the next boot.
+func (c *Client) SetRASMode(ctx context.Context, mode string) (RASView, error) {
+	var v RASView
+	return v, c.do(ctx, http.MethodPut, "/ras/mode", ModeRequest{Mode: &mode}, &v)
 }
 
 // Verify reads the workload back.

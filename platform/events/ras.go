@@ -133,6 +133,21 @@ type MemoryReplaceRefused struct {
 	Reason string `json:"reason"`
 }
 
+// MemoryCapacityExpanded: every member of redundant set Set now carries a
+// larger capacity (RAID5 cartridges upgraded one at a time); the array's
+// usable size is UsableBytes. Reason says when the OS gets it.
+type MemoryCapacityExpanded struct {
+	Set         string `json:"set"`
+	UsableBytes uint64 `json:"usable_bytes"`
+	Reason      string `json:"reason"`
+}
+
+// RASModePending: the firmware's memory protection setting was changed;
+// Mode takes effect at the next boot.
+type RASModePending struct {
+	Mode string `json:"mode"`
+}
+
 // MemoryAwaitingPartner: a hot-added module waits, powered and unmapped,
 // for the module that completes its redundant set (a mirror partner).
 type MemoryAwaitingPartner struct {
@@ -140,6 +155,8 @@ type MemoryAwaitingPartner struct {
 	Reason string `json:"reason"`
 }
 
+func (MemoryCapacityExpanded) Kind() string  { return "MemoryCapacityExpanded" }
+func (RASModePending) Kind() string            { return "RASModePending" }
 func (MemoryAwaitingPartner) Kind() string     { return "MemoryAwaitingPartner" }
 func (RASModeApplied) Kind() string            { return "RASModeApplied" }
 func (MemoryCorrectableError) Kind() string    { return "MemoryCorrectableError" }

@@ -803,6 +803,11 @@ func (s *System) raidEvent(r *raidSet, e raid5.Event) {
 			Reason: fmt.Sprintf("RAID memory: cartridge %d lost while the array was degraded; the array failed", e.Cartridge)})
 	case raid5.DataLoss:
 		s.lose(e.PFN, "RAID memory: stripes that cannot be reconstructed")
+	case raid5.CapacityExpanded:
+		// The decoder maps the array's boot size; the larger one is
+		// planned at the next boot, like a BIOS re-sizing the volume.
+		s.emit(events.MemoryCapacityExpanded{Set: r.id(), UsableBytes: e.Bytes,
+			Reason: fmt.Sprintf("all five cartridges upgraded and rebuilt: the array holds %d GiB; the firmware maps the added capacity at the next boot", e.Bytes>>30)})
 	}
 }
 

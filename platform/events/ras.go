@@ -155,7 +155,7 @@ type MemoryAwaitingPartner struct {
 	Reason string `json:"reason"`
 }
 
-func (MemoryCapacityExpanded) Kind() string  { return "MemoryCapacityExpanded" }
+func (MemoryCapacityExpanded) Kind() string    { return "MemoryCapacityExpanded" }
 func (RASModePending) Kind() string            { return "RASModePending" }
 func (MemoryAwaitingPartner) Kind() string     { return "MemoryAwaitingPartner" }
 func (RASModeApplied) Kind() string            { return "RASModeApplied" }

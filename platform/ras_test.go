@@ -61,6 +61,7 @@ func (r *rig) replace(slot string, gib, ranks int) {
 func (r *rig) redundancy() string { return r.p.Snapshot().RAS.Redundancy }
 
 func TestRASCapacityPerMode(t *testing.T) {
+	t.Parallel()
 	const gib = uint64(1) << 30
 	for _, tc := range []struct {
 		profile      string
@@ -102,6 +103,7 @@ func TestRASCapacityPerMode(t *testing.T) {
 }
 
 func TestRASConfigErrorFallsBackToECC(t *testing.T) {
+	t.Parallel()
 	// Mirroring with channel B empty cannot pair A with B.
 	r := newRASRig(t, "mirror", func(p *profile.Profile) {
 		p.Modules[0].Slots = []string{"CPU0_DIMM_A1", "CPU0_DIMM_C1", "CPU0_DIMM_D1"}
@@ -118,6 +120,7 @@ func TestRASConfigErrorFallsBackToECC(t *testing.T) {
 }
 
 func TestRASMirrorFailoverAndResilver(t *testing.T) {
+	t.Parallel()
 	r := newRASRig(t, "mirror", nil)
 	ws, err := r.p.RunWorkload(42, 4096)
 	r.must(err)
@@ -196,6 +199,7 @@ func TestRASMirrorFailoverAndResilver(t *testing.T) {
 }
 
 func TestRASSparingCopiesOnCEThreshold(t *testing.T) {
+	t.Parallel()
 	r := newRASRig(t, "sparing", nil)
 	_, err := r.p.RunWorkload(7, 4096)
 	r.must(err)
@@ -234,6 +238,7 @@ func TestRASSparingCopiesOnCEThreshold(t *testing.T) {
 }
 
 func TestRASRaid5CartridgeLossAndRebuild(t *testing.T) {
+	t.Parallel()
 	r := newRASRig(t, "raid5", nil)
 	_, err := r.p.RunWorkload(9, 8192)
 	r.must(err)
@@ -279,6 +284,7 @@ func TestRASRaid5CartridgeLossAndRebuild(t *testing.T) {
 }
 
 func TestRASAdvancedECCUncorrectableLosesData(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	_, err := r.p.RunWorkload(1, 2048)
 	r.must(err)
@@ -302,6 +308,7 @@ func TestRASAdvancedECCUncorrectableLosesData(t *testing.T) {
 }
 
 func TestRASMirroredHotAddNeedsAMatchedPair(t *testing.T) {
+	t.Parallel()
 	r := newRASRig(t, "mirror", nil)
 	online := r.p.Snapshot().Kernel.OnlineBytes
 	r.hotAdd("CPU0_DIMM_E2", 64)
@@ -364,6 +371,7 @@ func restartRAS(t *testing.T, prof *profile.Profile, store InventoryStore) *rig 
 }
 
 func TestRASModeIsAFirmwareSettingForTheNextBoot(t *testing.T) {
+	t.Parallel()
 	store := NewFileInventory(t.TempDir() + "/inventory.json")
 	r := restartRAS(t, profile.Default(), store)
 	r.must(r.p.SetRASMode("Mirroring"))
@@ -380,6 +388,7 @@ func TestRASModeIsAFirmwareSettingForTheNextBoot(t *testing.T) {
 }
 
 func TestRASRaid5ExpansionByUpgradingEveryCartridge(t *testing.T) {
+	t.Parallel()
 	store := NewFileInventory(t.TempDir() + "/inventory.json")
 	prof, err := profile.Builtin("raid5")
 	if err != nil {

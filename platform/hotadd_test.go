@@ -30,12 +30,18 @@ type rig struct {
 
 func newRig(t *testing.T, mut func(*Options)) *rig {
 	t.Helper()
+	return bootRig(t, profile.Default(), mut)
+}
+
+// bootRig boots prof on a manual clock; mut may adjust the options.
+func bootRig(t *testing.T, prof *profile.Profile, mut func(*Options)) *rig {
+	t.Helper()
 	r := &rig{t: t, clk: clock.NewManual(epoch)}
 	opts := Options{Clock: r.clk, FaultSeed: 7}
 	if mut != nil {
 		mut(&opts)
 	}
-	p, err := New(profile.Default(), opts)
+	p, err := New(prof, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/spd"
@@ -21,15 +20,7 @@ func newRASRig(t *testing.T, name string, mut func(*profile.Profile)) *rig {
 	if mut != nil {
 		mut(prof)
 	}
-	r := &rig{t: t, clk: clock.NewManual(epoch)}
-	p, err := New(prof, Options{Clock: r.clk, FaultSeed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.p = p
-	r.sub = p.Subscribe("rig", 1<<16)
-	t.Cleanup(r.sub.Close)
-	return r
+	return bootRig(t, prof, nil)
 }
 
 // verify runs the read-back and fails on any loss or corruption.
@@ -359,15 +350,7 @@ func TestRASMirroredHotAddNeedsAMatchedPair(t *testing.T) {
 // restart boots a new platform on the same inventory store.
 func restartRAS(t *testing.T, prof *profile.Profile, store InventoryStore) *rig {
 	t.Helper()
-	r := &rig{t: t, clk: clock.NewManual(epoch)}
-	p, err := New(prof, Options{Clock: r.clk, FaultSeed: 7, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.p = p
-	r.sub = p.Subscribe("rig", 1<<16)
-	t.Cleanup(r.sub.Close)
-	return r
+	return bootRig(t, prof, func(o *Options) { o.Store = store })
 }
 
 func TestRASModeIsAFirmwareSettingForTheNextBoot(t *testing.T) {

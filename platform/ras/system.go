@@ -51,7 +51,6 @@ type System struct {
 	last  map[string]string
 	job   *job
 	evs   []events.Event
-	moved bool // a copy finished since the last Take
 }
 
 type set interface {

@@ -23,6 +23,14 @@ import (
 //	                               a block that will not offline (EBUSY) ->
 //	                               blocks re-onlined, _OST(0x103, 0x81 in use)
 //
+// A hot-add that broke channel symmetry took its memory controller out of
+// the socket's interleave set before the OS saw the device
+// (InterleaveChanged, published by the firmware). The driver remembers it
+// per controller; when the OS has added a module's range on that
+// controller and acknowledged it, the kernel migrates movable pages out of
+// the ranges whose decode changed into the new range (Rebalance) and the
+// driver reports it (KernelPagesMigrated).
+//
 // The firmware calls Notify without its locks, on the clock's goroutine or
 // inside an operator command; the adapter works synchronously (Linux defers
 // to kacpi_hotplug; the model's steps take no simulated time) and never
@@ -32,10 +40,69 @@ type acpiMemhotplug struct {
 
 	mu    sync.Mutex
 	added map[int]firmware.Range // by _UID: ranges this driver added
+	// mappedOut holds the interleave changes whose pages have not been
+	// rebalanced yet, by socket and controller.
+	mappedOut map[[2]int]events.InterleaveChanged
 }
 
 func newACPIMemhotplug(p *Platform) *acpiMemhotplug {
-	return &acpiMemhotplug{p: p, added: map[int]firmware.Range{}}
+	return &acpiMemhotplug{p: p, added: map[int]firmware.Range{}, mappedOut: map[[2]int]events.InterleaveChanged{}}
+}
+
+// interleaveChanged records a controller leaving its socket's interleave
+// set. The rebalance waits for a module on that controller to come up in
+// the OS: before that there is nowhere to move the pages to. A hot-add
+// that fails after the change leaves it pending for the next module on the
+// controller, since the Map Out bits stay set until reboot.
+func (a *acpiMemhotplug) interleaveChanged(ev events.InterleaveChanged) {
+	if ev.Interleaved {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.mappedOut[[2]int{ev.Socket, ev.Controller}] = ev
+}
+
+// takeMappedOut returns (and forgets) the pending interleave change of the
+// controller slot's module sits on.
+func (a *acpiMemhotplug) takeMappedOut(slot string) (events.InterleaveChanged, bool) {
+	i, ok := a.p.byName[slot]
+	if !ok {
+		return events.InterleaveChanged{}, false
+	}
+	key := [2]int{a.p.slots[i].Socket, a.p.slots[i].Controller}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ev, ok := a.mappedOut[key]
+	delete(a.mappedOut, key)
+	return ev, ok
+}
+
+// rebalance migrates pages from the ranges ev remapped into rng, the range
+// of dev's module, and reports what moved. It runs after _OST: the device
+// is in service and workloads keep running meanwhile.
+func (a *acpiMemhotplug) rebalance(dev firmware.Device, rng firmware.Range, ev events.InterleaveChanged) {
+	nid := int(dev.PXM)
+	from := make([]kernel.PhysRange, 0, len(ev.Migrate))
+	for _, r := range ev.Migrate {
+		from = append(from, kernel.PhysRange{Start: r.Base, Size: r.Length})
+	}
+	a.printk(kernel.KernInfo, dev, "socket %d memory controller %d not interleaved (Map Out %#x): migrating pages of node %d into %s",
+		ev.Socket, ev.Controller, ev.MapOut, nid, rng)
+	res, err := a.p.kern.Rebalance(nid, kernel.PhysRange{Start: rng.Base, Size: rng.Length}, from)
+	if err != nil {
+		a.printk(kernel.KernWarning, dev, "page migration after the interleave change failed: %v", err)
+		return
+	}
+	reason := fmt.Sprintf("socket %d controller %d left the interleave set (Map Out %#x); %s now holds its share of node %d's movable pages",
+		ev.Socket, ev.Controller, ev.MapOut, dev.Slot, nid)
+	if res.Short {
+		reason = fmt.Sprintf("socket %d controller %d left the interleave set (Map Out %#x); %s ran out of free blocks before its share of node %d's movable pages",
+			ev.Socket, ev.Controller, ev.MapOut, dev.Slot, nid)
+	}
+	a.p.publish(a.p.clock.Now(), events.KernelPagesMigrated{Slot: dev.Slot, Node: nid, Socket: ev.Socket, Controller: ev.Controller,
+		Pages: res.Moved, Target: res.Target, Movable: res.Movable, Allocations: res.Allocations,
+		Unmovable: res.Unmovable, Reserved: res.Reserved, Reason: reason})
 }
 
 // Notify implements firmware.OSPM.
@@ -89,6 +156,9 @@ func (a *acpiMemhotplug) add(dev firmware.Device) {
 	a.p.publish(a.p.clock.Now(), events.KernelMemoryAdded{Slot: dev.Slot, Node: nid, Base: rng.Base, Length: rng.Length,
 		Blocks: total, Online: online, MemmapBytes: rng.Length / kernel.PageSize * kernel.StructPageSize})
 	_ = fw.OST(dev.UID, firmware.OSTSourceInsert, firmware.OSTSuccess)
+	if ev, ok := a.takeMappedOut(dev.Slot); ok {
+		a.rebalance(dev, rng, ev)
+	}
 }
 
 // gone handles a device that is no longer enabled: the firmware ended a

@@ -452,6 +452,11 @@ func (p *Platform) publish(at time.Time, e events.Event) events.Record {
 	if _, ok := e.(events.AddressMapUpdated); ok {
 		p.ras.syncTAD(p.fw.TAD())
 	}
+	// The OS learns of a controller mapped out of its interleave set here,
+	// before the device it waits for reaches acpi_memhotplug.
+	if ic, ok := e.(events.InterleaveChanged); ok && p.ospm != nil {
+		p.ospm.interleaveChanged(ic)
+	}
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
 	p.refreshLocked()

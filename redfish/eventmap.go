@@ -233,6 +233,8 @@ func translate(e events.Event) []eventSpec {
 			oem("MemoryHotAdded", mem(ev.Slot), ev.Slot, ev.Node, hex64(ev.Base), hex64(ev.Length)),
 			dmtf(resourceEventRegistry, "ResourceStateChanged", mem(ev.Slot), mem(ev.Slot), "Enabled"),
 		}
+	case events.KernelPagesMigrated:
+		return []eventSpec{oem("KernelPagesMigrated", mem(ev.Slot), ev.Slot, ev.Pages, ev.Movable, ev.Node, ev.Unmovable)}
 	case events.MemoryEjected:
 		return []eventSpec{
 			oem("MemoryEjected", mem(ev.Slot), ev.Slot, ev.Node, hex64(ev.Base), hex64(ev.Length)),

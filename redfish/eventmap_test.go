@@ -3,6 +3,7 @@ package redfish
 import (
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bmcemu/bmcemu/platform/events"
@@ -28,7 +29,8 @@ func sampleEvents() []events.Event {
 		events.PatternTestCompleted{Slot: s, Passed: true, Samples: 10}, events.PatternTestCompleted{Slot: s, Address: 0x1000},
 		events.ACPINotify{Slot: s, Name: "Bus Check"}, events.ACPIOST{Slot: s, Meaning: "success"},
 		events.MemoryHotAdded{Slot: s, Base: 1, Length: 2}, events.MemoryEjected{Slot: s}, events.EjectFailed{Slot: s, Reason: "busy"},
-		events.FirmwareTimeout{Slot: s, Stage: "training"}, unknownEvent{Slot: s},
+		events.FirmwareTimeout{Slot: s, Stage: "training"},
+		events.KernelPagesMigrated{Slot: s, Pages: 3584, Movable: 32768, Unmovable: 131080}, unknownEvent{Slot: s},
 	}
 }
 
@@ -92,5 +94,15 @@ func TestRegistries(t *testing.T) {
 	loc, _ := schemaFor("#MessageRegistry.v1_7_0.MessageRegistry")
 	if err := v.validate(oemRegistryJSON, loc); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestKernelPagesMigratedMessage: the migration after an interleave change
+// has its own message, not the generic PlatformEvent fallback.
+func TestKernelPagesMigratedMessage(t *testing.T) {
+	specs := translate(events.KernelPagesMigrated{Slot: "CPU0_DIMM_A2", Node: 0, Pages: 3584, Movable: 32768, Unmovable: 131080})
+	if len(specs) != 1 || specs[0].id != oemRegistry+".KernelPagesMigrated" || specs[0].origin != memoryPath("CPU0_DIMM_A2") ||
+		strings.Join(specs[0].args, ",") != "CPU0_DIMM_A2,3584,32768,0,131080" {
+		t.Fatalf("translate = %+v", specs)
 	}
 }

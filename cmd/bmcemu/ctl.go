@@ -510,6 +510,12 @@ func describe(kind string, f map[string]any) string {
 		return fmt.Sprintf("kernel: offlined and removed %s at %s", gib("length"), hex("base"))
 	case "MemoryHotAdded":
 		return fmt.Sprintf("hot-add complete: %s at %s on node %v", gib("length"), hex("base"), g("node"))
+	case "KernelPagesMigrated":
+		// Page counts reach millions: print them as integers, not %v's
+		// exponent form of a JSON float.
+		n := func(k string) uint64 { v, _ := f[k].(float64); return uint64(v) }
+		return fmt.Sprintf("kernel: migrated %d of %d movable pages into %v (target %d); %d unmovable, %d reserved pages stay on node %v",
+			n("pages"), n("movable"), g("slot"), n("target"), n("unmovable"), n("reserved"), g("node"))
 	case "MemoryEjected":
 		return fmt.Sprintf("_EJ0: %s at %s left the address map", gib("length"), hex("base"))
 	case "EjectFailed":

@@ -58,8 +58,34 @@ type MemoryBlockChanged struct {
 	Slot  string `json:"slot,omitempty"` // module whose hot-added range holds it
 }
 
+// KernelPagesMigrated: a hot-add took a memory controller out of its
+// socket's interleave set (InterleaveChanged: Map Out bits set), and once
+// the OS had added the new module's range it migrated movable pages out of
+// the ranges whose decode changed into the new range, until the new range
+// carried its proportional share of the node's movable load. Kernel pages
+// cannot move and stay where they are.
+type KernelPagesMigrated struct {
+	Slot       string `json:"slot"` // the module that received the pages
+	Node       int    `json:"node"`
+	Socket     int    `json:"socket"`
+	Controller int    `json:"controller"`
+	// Pages moved (4 KiB), out of Target the balance asked for and
+	// Movable found in the source ranges, in Allocations allocations.
+	Pages       uint64 `json:"pages"`
+	Target      uint64 `json:"target"`
+	Movable     uint64 `json:"movable"`
+	Allocations int    `json:"allocations"`
+	// Unmovable counts pages of kernel allocations and memmap left in the
+	// source ranges, Reserved their boot reservations (kernel image,
+	// memmap, pglist_data).
+	Unmovable uint64 `json:"unmovable"`
+	Reserved  uint64 `json:"reserved"`
+	Reason    string `json:"reason"`
+}
+
 func (KernelMemoryAdded) Kind() string         { return "KernelMemoryAdded" }
 func (KernelMemoryAddFailed) Kind() string     { return "KernelMemoryAddFailed" }
 func (KernelMemoryRemoved) Kind() string       { return "KernelMemoryRemoved" }
 func (KernelMemoryRemoveRefused) Kind() string { return "KernelMemoryRemoveRefused" }
 func (MemoryBlockChanged) Kind() string        { return "MemoryBlockChanged" }
+func (KernelPagesMigrated) Kind() string       { return "KernelPagesMigrated" }

@@ -22,6 +22,7 @@ const (
 	opRemove
 	opAutoOnline
 	opVeto
+	opRebalance
 	nrOps
 )
 
@@ -31,7 +32,7 @@ type op struct {
 }
 
 func (o op) String() string {
-	return fmt.Sprintf("%s(%d,%d,%d)", [...]string{"add", "online", "offline", "alloc", "free", "remove", "auto", "veto"}[o.kind], o.a, o.b, o.c)
+	return fmt.Sprintf("%s(%d,%d,%d)", [...]string{"add", "online", "offline", "alloc", "free", "remove", "auto", "veto", "rebalance"}[o.kind], o.a, o.b, o.c)
 }
 
 func decodeOps(data []byte) []op {
@@ -135,6 +136,13 @@ func (h *harness) apply(o op) error {
 		return k.SetAutoOnline(onlineTypes[o.a%4])
 	case opVeto:
 		h.veto = o.a%5 == 0
+	case opRebalance:
+		// Into a hot-added online block, out of the boot ranges (both
+		// nodes': the other node's pages are not the caller's to move).
+		id := pickBlock(o.a, o.c%4 != 0, func(b Block) bool { return !b.Boot && b.State == "online" })
+		b, _ := k.Block(id)
+		_, err := k.Rebalance(b.Node, PhysRange{b.Start, b.Size}, []PhysRange{{0, 2 * GiB}, {4 * GiB, 2 * GiB}})
+		return err
 	}
 	return nil
 }
@@ -229,7 +237,7 @@ func TestPropertyRandomHotplugSequences(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(seed), 0x6b65726e656c))
 			h := newHarness(t, seed%2 == 1)
 			// Weight the mix towards allocation traffic and hot-plug.
-			weights := [nrOps]int{opAdd: 6, opOnline: 5, opOffline: 5, opAlloc: 12, opFree: 8, opRemove: 4, opAutoOnline: 1, opVeto: 1}
+			weights := [nrOps]int{opAdd: 6, opOnline: 5, opOffline: 5, opAlloc: 12, opFree: 8, opRemove: 4, opAutoOnline: 1, opVeto: 1, opRebalance: 3}
 			var total int
 			for _, w := range weights {
 				total += w

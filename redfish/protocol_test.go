@@ -184,7 +184,10 @@ func TestQueryOptions(t *testing.T) {
 	}
 
 	for target, id := range map[string]string{
-		"/redfish/v1/Systems?only&$top=1":         "QueryCombinationInvalid",
+		"/redfish/v1/Systems?only&$top=1": "QueryCombinationInvalid",
+		// only takes no value (DSP0266 clause 7.3); a value is refused,
+		// not ignored (Redfish-Protocol-Validator REQ_QUERY_INVALID_VALUES).
+		"/redfish/v1/Systems?only=foo":            "QueryParameterValueFormatError",
 		dimm + "?$top=1":                          "QueryNotSupportedOnResource",
 		dimm + "?$filter=Id%20eq%20'x'":           "QueryNotSupportedOnResource",
 		coll + "?$expand=*($levels=9)":            "QueryParameterOutOfRange",

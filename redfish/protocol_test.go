@@ -485,3 +485,22 @@ func TestReset(t *testing.T) {
 	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"Nmi"}`)), http.StatusBadRequest, "PropertyValueNotInList", "Nmi", "ResetType")
 	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{}`)), http.StatusBadRequest, "PropertyMissing", "ResetType")
 }
+
+// DSP0266 clause 8.3 (request headers): a service rejects a request that
+// asks for an OData version it does not speak, with 412
+// (Redfish-Protocol-Validator REQ_HEADERS_ODATA_VERSION). The one it
+// speaks, and no header at all, are served.
+func TestODataVersionRequestHeader(t *testing.T) {
+	h := newHandler(t, newPlatform(t))
+	getJSON(t, h, "/redfish/v1/", header("OData-Version", "4.0"))
+	getJSON(t, h, "/redfish/v1/Systems/1", header("OData-Version", "4.0"))
+	for _, target := range []string{"/redfish/v1/", "/redfish/v1/Systems/1", "/redfish/v1/NoSuchThing"} {
+		checkError(t, do(t, h, http.MethodGet, target, header("OData-Version", "4.1")),
+			http.StatusPreconditionFailed, "HeaderInvalid", "OData-Version: 4.1")
+	}
+	checkError(t, do(t, h, http.MethodPatch, dimm, header("OData-Version", "5.0"), withBody(`{"LocationIndicatorActive":true}`)),
+		http.StatusPreconditionFailed, "HeaderInvalid", "OData-Version: 5.0")
+	if on := getJSON(t, h, dimm)["LocationIndicatorActive"]; on != false {
+		t.Errorf("refused PATCH changed LocationIndicatorActive to %v", on)
+	}
+}

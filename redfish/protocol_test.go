@@ -504,3 +504,50 @@ func TestODataVersionRequestHeader(t *testing.T) {
 		t.Errorf("refused PATCH changed LocationIndicatorActive to %v", on)
 	}
 }
+
+// DSP0266 clause 9.6 (POST create): a POST to a collection's Members
+// property is the same request as a POST to the collection, and a service
+// that lets clients add members supports both forms
+// (Redfish-Protocol-Validator REQ_POST_CREATE_TO_MEMBERS_PROP). Login is
+// still open to anonymous clients there; everything else keeps the
+// collection's privileges.
+func TestPostToMembersCreates(t *testing.T) {
+	h := newHandler(t, newPlatform(t))
+
+	w := do(t, h, http.MethodPost, "/redfish/v1/SessionService/Sessions/Members", noAuth,
+		withBody(`{"UserName":"`+adminUser+`","Password":"`+adminPass+`"}`))
+	loc, tok := w.Header().Get("Location"), w.Header().Get("X-Auth-Token")
+	if w.Code != http.StatusCreated || tok == "" || !strings.HasPrefix(loc, "/redfish/v1/SessionService/Sessions/") ||
+		strings.HasSuffix(loc, "/Members") {
+		t.Fatalf("login at Members: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if got := getJSON(t, h, loc, token(tok)); got["UserName"] != adminUser {
+		t.Errorf("session from Members = %v", got)
+	}
+	checkError(t, do(t, h, http.MethodPost, "/redfish/v1/SessionService/Sessions/Members/", noAuth,
+		withBody(`{"UserName":"`+adminUser+`","Password":"wrong"}`)), http.StatusUnauthorized, "NoValidSession")
+
+	w = do(t, h, http.MethodPost, "/redfish/v1/AccountService/Accounts/Members",
+		withBody(`{"UserName":"viamembers","Password":"members-password","RoleId":"ReadOnly"}`))
+	if w.Code != http.StatusCreated {
+		t.Fatalf("account at Members: %d %s", w.Code, w.Body)
+	}
+	if got := getJSON(t, h, w.Header().Get("Location")); got["UserName"] != "viamembers" {
+		t.Errorf("account from Members = %v", got)
+	}
+	checkError(t, do(t, h, http.MethodPost, "/redfish/v1/AccountService/Accounts/Members", basic("reader", "reader-pw"),
+		withBody(`{"UserName":"byreader","Password":"members-password","RoleId":"ReadOnly"}`)), http.StatusForbidden, "InsufficientPrivilege")
+
+	w = do(t, h, http.MethodPost, "/redfish/v1/EventService/Subscriptions/Members",
+		withBody(`{"Destination":"http://127.0.0.1:9/events","Protocol":"Redfish"}`))
+	if w.Code != http.StatusCreated || !strings.HasPrefix(w.Header().Get("Location"), "/redfish/v1/EventService/Subscriptions/") {
+		t.Fatalf("subscription at Members: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+
+	// Members is a property, not a member: reading it is still an
+	// unknown member, and only POST is added.
+	checkError(t, do(t, h, http.MethodGet, "/redfish/v1/AccountService/Accounts/Members"),
+		http.StatusNotFound, "ResourceNotFound", "ManagerAccount", "Members")
+	checkError(t, do(t, h, http.MethodPost, "/redfish/v1/Systems/Members", withBody(`{}`)),
+		http.StatusMethodNotAllowed, "OperationNotAllowed")
+}

@@ -74,7 +74,9 @@ need_modules() { # name module...
 	local name=$1 missing=()
 	shift
 	for m in "$@"; do
-		"$PY" -c "import $m" >/dev/null 2>&1 || missing+=("$m")
+		# From /: in the repository root, "import redfish" would find the
+		# Go package's directory as a namespace package.
+		(cd / && "$PY" -c "import $m") >/dev/null 2>&1 || missing+=("$m")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
 		echo "validators: $name needs Python modules not importable by $PY: ${missing[*]}" >&2

@@ -135,9 +135,10 @@ func (s *service) getODataDocument(*request) (any, error) {
 }
 
 // metadataDocument is the CSDL $metadata document. It references the
-// DMTF-published files for the namespaces behind every @odata.type served
-// (ServiceContainer was last redefined in ServiceRoot.v1_19_0) rather than
-// embedding them.
+// DMTF-published files for the namespaces behind every @odata.type served,
+// pushed or streamed (ServiceContainer was last redefined in
+// ServiceRoot.v1_19_0) rather than embedding them; a new type needs its
+// line here (TestMetadataIncludesServedTypes).
 func metadataDocument() []byte {
 	refs := [...]struct{ file, namespaces string }{
 		{"ServiceRoot_v1.xml", "ServiceRoot ServiceRoot.v1_19_0 ServiceRoot.v1_20_0"},
@@ -157,6 +158,18 @@ func metadataDocument() []byte {
 		{"ManagerAccount_v1.xml", "ManagerAccount ManagerAccount.v1_14_1"},
 		{"RoleCollection_v1.xml", "RoleCollection"},
 		{"Role_v1.xml", "Role Role.v1_3_3"},
+		{"MemoryMetrics_v1.xml", "MemoryMetrics MemoryMetrics.v1_8_0"},
+		{"LogServiceCollection_v1.xml", "LogServiceCollection"},
+		{"LogService_v1.xml", "LogService LogService.v1_9_0"},
+		{"LogEntryCollection_v1.xml", "LogEntryCollection"},
+		{"LogEntry_v1.xml", "LogEntry LogEntry.v1_21_0"},
+		{"EventService_v1.xml", "EventService EventService.v1_12_0"},
+		{"EventDestinationCollection_v1.xml", "EventDestinationCollection"},
+		{"EventDestination_v1.xml", "EventDestination EventDestination.v1_16_0"},
+		{"Event_v1.xml", "Event Event.v1_13_0"},
+		{"MessageRegistryFileCollection_v1.xml", "MessageRegistryFileCollection"},
+		{"MessageRegistryFile_v1.xml", "MessageRegistryFile MessageRegistryFile.v1_1_5"},
+		{"MessageRegistry_v1.xml", "MessageRegistry MessageRegistry.v1_7_0"},
 		{"Message_v1.xml", "Message Message.v1_3_0"},
 		{"Resource_v1.xml", "Resource Resource.v1_23_0"},
 		{"RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0"},

@@ -151,3 +151,36 @@ func TestMetadataReferencesExistInDSP8010(t *testing.T) {
 		}
 	}
 }
+
+// DSP0266 clause 6.6: the OData service document's value holds the service
+// root and every resource that is a direct child of it (the validators
+// only check its shape). Every link at the top of the service root must
+// be there, under the property's name.
+func TestODataServiceDocumentListsRootChildren(t *testing.T) {
+	h := newHandler(t, newPlatform(t))
+	entries := map[string]string{}
+	for _, e := range path(t, getJSON(t, h, pathODataDoc), "value").([]any) {
+		e := e.(map[string]any)
+		if e["kind"] != "Singleton" {
+			t.Errorf("entry %v: kind is not Singleton", e)
+		}
+		entries[e["name"].(string)] = e["url"].(string)
+	}
+	want := map[string]string{"Service": pathRootCanonical, "Sessions": pathSessions}
+	for k, v := range getJSON(t, h, pathRootCanonical) {
+		if l, ok := v.(map[string]any); ok && len(l) == 1 && l["@odata.id"] != nil {
+			want[k] = l["@odata.id"].(string)
+		}
+	}
+	if len(want) < 8 {
+		t.Fatalf("service root has only %v", want)
+	}
+	for name, url := range want {
+		if entries[name] != url {
+			t.Errorf("service document: %s is %q, want %q", name, entries[name], url)
+		}
+	}
+	if len(entries) != len(want) {
+		t.Errorf("service document has %v, want %v", entries, want)
+	}
+}

@@ -2,6 +2,7 @@ package redfish
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -114,24 +115,43 @@ type serviceEntry struct {
 	URL  string `json:"url"`
 }
 
-// getODataDocument serves /redfish/v1/odata, the OData service document
-// that lists the top-level resources (DSP0266 clause 6.6).
-func (s *service) getODataDocument(*request) (any, error) {
+// getODataDocument serves /redfish/v1/odata, the OData service document:
+// the service root and each resource directly below it (DSP0266 clause
+// 6.6), plus the Sessions collection clients log in at.
+func (s *service) getODataDocument(r *request) (any, error) {
+	root, err := s.getServiceRoot(r)
+	if err != nil {
+		return nil, err
+	}
+	value := []serviceEntry{{Name: "Service", Kind: "Singleton", URL: pathRootCanonical}}
+	value = append(value, rootChildren(root.(serviceRoot))...)
+	value = append(value, serviceEntry{Name: "Sessions", Kind: "Singleton", URL: pathSessions})
 	return struct {
 		Context string         `json:"@odata.context"`
 		Value   []serviceEntry `json:"value"`
-	}{
-		Context: pathMetadata,
-		Value: []serviceEntry{
-			{Name: "Service", Kind: "Singleton", URL: pathRootCanonical},
-			{Name: "Systems", Kind: "Singleton", URL: pathSystems},
-			{Name: "Chassis", Kind: "Singleton", URL: pathChassis},
-			{Name: "Managers", Kind: "Singleton", URL: pathManagers},
-			{Name: "SessionService", Kind: "Singleton", URL: pathSessionService},
-			{Name: "Sessions", Kind: "Singleton", URL: pathSessions},
-			{Name: "AccountService", Kind: "Singleton", URL: pathAccountService},
-		},
-	}, nil
+	}{Context: pathMetadata, Value: value}, nil
+}
+
+// rootChildren lists the service root's link properties in declaration
+// order. Reading them off the root, rather than keeping a second list,
+// means a resource added to the root cannot be missing from the service
+// document.
+func rootChildren(root serviceRoot) []serviceEntry {
+	v := reflect.ValueOf(root)
+	var out []serviceEntry
+	for i := range v.NumField() {
+		// By type, before Interface: the embedded odata is unexported.
+		if v.Field(i).Type() != reflect.TypeFor[link]() {
+			continue
+		}
+		l := v.Field(i).Interface().(link)
+		if l.ID == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		out = append(out, serviceEntry{Name: name, Kind: "Singleton", URL: l.ID})
+	}
+	return out
 }
 
 // metadataDocument is the CSDL $metadata document. It references the

@@ -184,7 +184,10 @@ func TestQueryOptions(t *testing.T) {
 	}
 
 	for target, id := range map[string]string{
-		"/redfish/v1/Systems?only&$top=1":         "QueryCombinationInvalid",
+		"/redfish/v1/Systems?only&$top=1": "QueryCombinationInvalid",
+		// only takes no value (DSP0266 clause 7.3); a value is refused,
+		// not ignored (Redfish-Protocol-Validator REQ_QUERY_INVALID_VALUES).
+		"/redfish/v1/Systems?only=foo":            "QueryParameterValueFormatError",
 		dimm + "?$top=1":                          "QueryNotSupportedOnResource",
 		dimm + "?$filter=Id%20eq%20'x'":           "QueryNotSupportedOnResource",
 		coll + "?$expand=*($levels=9)":            "QueryParameterOutOfRange",
@@ -481,4 +484,70 @@ func TestReset(t *testing.T) {
 	}
 	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"Nmi"}`)), http.StatusBadRequest, "PropertyValueNotInList", "Nmi", "ResetType")
 	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{}`)), http.StatusBadRequest, "PropertyMissing", "ResetType")
+}
+
+// DSP0266 clause 8.3 (request headers): a service rejects a request that
+// asks for an OData version it does not speak, with 412
+// (Redfish-Protocol-Validator REQ_HEADERS_ODATA_VERSION). The one it
+// speaks, and no header at all, are served.
+func TestODataVersionRequestHeader(t *testing.T) {
+	h := newHandler(t, newPlatform(t))
+	getJSON(t, h, "/redfish/v1/", header("OData-Version", "4.0"))
+	getJSON(t, h, "/redfish/v1/Systems/1", header("OData-Version", "4.0"))
+	for _, target := range []string{"/redfish/v1/", "/redfish/v1/Systems/1", "/redfish/v1/NoSuchThing"} {
+		checkError(t, do(t, h, http.MethodGet, target, header("OData-Version", "4.1")),
+			http.StatusPreconditionFailed, "HeaderInvalid", "OData-Version: 4.1")
+	}
+	checkError(t, do(t, h, http.MethodPatch, dimm, header("OData-Version", "5.0"), withBody(`{"LocationIndicatorActive":true}`)),
+		http.StatusPreconditionFailed, "HeaderInvalid", "OData-Version: 5.0")
+	if on := getJSON(t, h, dimm)["LocationIndicatorActive"]; on != false {
+		t.Errorf("refused PATCH changed LocationIndicatorActive to %v", on)
+	}
+}
+
+// DSP0266 clause 9.6 (POST create): a POST to a collection's Members
+// property is the same request as a POST to the collection, and a service
+// that lets clients add members supports both forms
+// (Redfish-Protocol-Validator REQ_POST_CREATE_TO_MEMBERS_PROP). Login is
+// still open to anonymous clients there; everything else keeps the
+// collection's privileges.
+func TestPostToMembersCreates(t *testing.T) {
+	h := newHandler(t, newPlatform(t))
+
+	w := do(t, h, http.MethodPost, "/redfish/v1/SessionService/Sessions/Members", noAuth,
+		withBody(`{"UserName":"`+adminUser+`","Password":"`+adminPass+`"}`))
+	loc, tok := w.Header().Get("Location"), w.Header().Get("X-Auth-Token")
+	if w.Code != http.StatusCreated || tok == "" || !strings.HasPrefix(loc, "/redfish/v1/SessionService/Sessions/") ||
+		strings.HasSuffix(loc, "/Members") {
+		t.Fatalf("login at Members: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if got := getJSON(t, h, loc, token(tok)); got["UserName"] != adminUser {
+		t.Errorf("session from Members = %v", got)
+	}
+	checkError(t, do(t, h, http.MethodPost, "/redfish/v1/SessionService/Sessions/Members/", noAuth,
+		withBody(`{"UserName":"`+adminUser+`","Password":"wrong"}`)), http.StatusUnauthorized, "NoValidSession")
+
+	w = do(t, h, http.MethodPost, "/redfish/v1/AccountService/Accounts/Members",
+		withBody(`{"UserName":"viamembers","Password":"members-password","RoleId":"ReadOnly"}`))
+	if w.Code != http.StatusCreated {
+		t.Fatalf("account at Members: %d %s", w.Code, w.Body)
+	}
+	if got := getJSON(t, h, w.Header().Get("Location")); got["UserName"] != "viamembers" {
+		t.Errorf("account from Members = %v", got)
+	}
+	checkError(t, do(t, h, http.MethodPost, "/redfish/v1/AccountService/Accounts/Members", basic("reader", "reader-pw"),
+		withBody(`{"UserName":"byreader","Password":"members-password","RoleId":"ReadOnly"}`)), http.StatusForbidden, "InsufficientPrivilege")
+
+	w = do(t, h, http.MethodPost, "/redfish/v1/EventService/Subscriptions/Members",
+		withBody(`{"Destination":"http://127.0.0.1:9/events","Protocol":"Redfish"}`))
+	if w.Code != http.StatusCreated || !strings.HasPrefix(w.Header().Get("Location"), "/redfish/v1/EventService/Subscriptions/") {
+		t.Fatalf("subscription at Members: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+
+	// Members is a property, not a member: reading it is still an
+	// unknown member, and only POST is added.
+	checkError(t, do(t, h, http.MethodGet, "/redfish/v1/AccountService/Accounts/Members"),
+		http.StatusNotFound, "ResourceNotFound", "ManagerAccount", "Members")
+	checkError(t, do(t, h, http.MethodPost, "/redfish/v1/Systems/Members", withBody(`{}`)),
+		http.StatusMethodNotAllowed, "OperationNotAllowed")
 }

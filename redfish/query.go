@@ -50,6 +50,11 @@ func parseQuery(u *url.URL) (*query, error) {
 		v := vs[0]
 		switch k {
 		case "only":
+			// only is a bare flag: "?only" and "?only=" read alike, but a
+			// value is a malformed request rather than something to ignore.
+			if v != "" {
+				return nil, badQueryValue(k, v)
+			}
 			q.only = true
 		case "$select":
 			for p := range strings.SplitSeq(v, ",") {

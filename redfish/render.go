@@ -88,6 +88,13 @@ func (s *service) handle(e *gin.Engine, path string, res resource) {
 	for _, m := range methods {
 		e.Handle(m, path, s.wrap(r, m))
 	}
+	if r.post != nil && strings.HasSuffix(r.entity, "Collection") {
+		// DSP0266 9.6: POST to a collection's Members property is the
+		// same create as POST to the collection. Only the route is added:
+		// Members is not a resource of its own (GET on it stays an
+		// unknown member), so match and the Allow header ignore it.
+		e.Handle(http.MethodPost, path+"/Members", s.wrap(r, http.MethodPost))
+	}
 }
 
 // match finds the resource for a path and its parameters.

@@ -219,7 +219,7 @@ func (h *handler) Close() error {
 
 // routes is the URI map of the service.
 func (s *service) routes(e *gin.Engine) {
-	e.Use(s.accessLog, s.recoverPanics)
+	e.Use(s.accessLog, s.recoverPanics, s.checkODataVersion)
 	e.NoRoute(s.notFound)
 	e.NoMethod(s.methodNotAllowed)
 
@@ -286,6 +286,19 @@ func (s *service) methodNotAllowed(c *gin.Context) {
 		c.Header("Allow", res.allow)
 	}
 	s.fail(c, errOperationNotAllowed())
+}
+
+// checkODataVersion refuses a request for an OData version other than
+// the 4.0 every response is written in: DSP0266 has the service reject it
+// (412) rather than answer in a protocol the client did not ask for. It
+// runs before authentication because the answer depends on nothing but
+// the header, and for every URI, known or not.
+func (s *service) checkODataVersion(c *gin.Context) {
+	v := c.Request.Header.Values("OData-Version")
+	if len(v) == 0 || len(v) == 1 && strings.TrimSpace(v[0]) == "4.0" {
+		return
+	}
+	s.fail(c, newAPIError(http.StatusPreconditionFailed, "HeaderInvalid", "OData-Version: "+strings.Join(v, ", ")))
 }
 
 func (s *service) accessLog(c *gin.Context) {

@@ -2,6 +2,7 @@ package redfish
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -114,30 +115,50 @@ type serviceEntry struct {
 	URL  string `json:"url"`
 }
 
-// getODataDocument serves /redfish/v1/odata, the OData service document
-// that lists the top-level resources (DSP0266 clause 6.6).
-func (s *service) getODataDocument(*request) (any, error) {
+// getODataDocument serves /redfish/v1/odata, the OData service document:
+// the service root and each resource directly below it (DSP0266 clause
+// 6.6), plus the Sessions collection clients log in at.
+func (s *service) getODataDocument(r *request) (any, error) {
+	root, err := s.getServiceRoot(r)
+	if err != nil {
+		return nil, err
+	}
+	value := []serviceEntry{{Name: "Service", Kind: "Singleton", URL: pathRootCanonical}}
+	value = append(value, rootChildren(root.(serviceRoot))...)
+	value = append(value, serviceEntry{Name: "Sessions", Kind: "Singleton", URL: pathSessions})
 	return struct {
 		Context string         `json:"@odata.context"`
 		Value   []serviceEntry `json:"value"`
-	}{
-		Context: pathMetadata,
-		Value: []serviceEntry{
-			{Name: "Service", Kind: "Singleton", URL: pathRootCanonical},
-			{Name: "Systems", Kind: "Singleton", URL: pathSystems},
-			{Name: "Chassis", Kind: "Singleton", URL: pathChassis},
-			{Name: "Managers", Kind: "Singleton", URL: pathManagers},
-			{Name: "SessionService", Kind: "Singleton", URL: pathSessionService},
-			{Name: "Sessions", Kind: "Singleton", URL: pathSessions},
-			{Name: "AccountService", Kind: "Singleton", URL: pathAccountService},
-		},
-	}, nil
+	}{Context: pathMetadata, Value: value}, nil
+}
+
+// rootChildren lists the service root's link properties in declaration
+// order. Reading them off the root, rather than keeping a second list,
+// means a resource added to the root cannot be missing from the service
+// document.
+func rootChildren(root serviceRoot) []serviceEntry {
+	v := reflect.ValueOf(root)
+	var out []serviceEntry
+	for i := range v.NumField() {
+		// By type, before Interface: the embedded odata is unexported.
+		if v.Field(i).Type() != reflect.TypeFor[link]() {
+			continue
+		}
+		l := v.Field(i).Interface().(link)
+		if l.ID == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		out = append(out, serviceEntry{Name: name, Kind: "Singleton", URL: l.ID})
+	}
+	return out
 }
 
 // metadataDocument is the CSDL $metadata document. It references the
-// DMTF-published files for the namespaces behind every @odata.type served
-// (ServiceContainer was last redefined in ServiceRoot.v1_19_0) rather than
-// embedding them.
+// DMTF-published files for the namespaces behind every @odata.type served,
+// pushed or streamed (ServiceContainer was last redefined in
+// ServiceRoot.v1_19_0) rather than embedding them; a new type needs its
+// line here (TestMetadataIncludesServedTypes).
 func metadataDocument() []byte {
 	refs := [...]struct{ file, namespaces string }{
 		{"ServiceRoot_v1.xml", "ServiceRoot ServiceRoot.v1_19_0 ServiceRoot.v1_20_0"},
@@ -157,6 +178,18 @@ func metadataDocument() []byte {
 		{"ManagerAccount_v1.xml", "ManagerAccount ManagerAccount.v1_14_1"},
 		{"RoleCollection_v1.xml", "RoleCollection"},
 		{"Role_v1.xml", "Role Role.v1_3_3"},
+		{"MemoryMetrics_v1.xml", "MemoryMetrics MemoryMetrics.v1_8_0"},
+		{"LogServiceCollection_v1.xml", "LogServiceCollection"},
+		{"LogService_v1.xml", "LogService LogService.v1_9_0"},
+		{"LogEntryCollection_v1.xml", "LogEntryCollection"},
+		{"LogEntry_v1.xml", "LogEntry LogEntry.v1_21_0"},
+		{"EventService_v1.xml", "EventService EventService.v1_12_0"},
+		{"EventDestinationCollection_v1.xml", "EventDestinationCollection"},
+		{"EventDestination_v1.xml", "EventDestination EventDestination.v1_16_0"},
+		{"Event_v1.xml", "Event Event.v1_13_0"},
+		{"MessageRegistryFileCollection_v1.xml", "MessageRegistryFileCollection"},
+		{"MessageRegistryFile_v1.xml", "MessageRegistryFile MessageRegistryFile.v1_1_5"},
+		{"MessageRegistry_v1.xml", "MessageRegistry MessageRegistry.v1_7_0"},
 		{"Message_v1.xml", "Message Message.v1_3_0"},
 		{"Resource_v1.xml", "Resource Resource.v1_23_0"},
 		{"RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0"},

@@ -46,6 +46,7 @@ type leanConsole struct {
 	mac              hash.Hash    // HMAC-SHA1 keyed with K1
 	block            cipher.Block // AES-128 keyed with K2[:16]
 	iv               *rand.ChaCha8
+	strict           bool // tests: an unexpected datagram is an error
 	out, in, plain   []byte
 	sum              []byte
 }
@@ -182,8 +183,34 @@ func (c *leanConsole) rmcpHeader(pkt []byte, typeFlags byte, session, seq uint32
 
 // Command sends one IPMI request in the session and waits for its
 // response, returning the completion code and the response data (valid until
-// the next call). Answers to earlier, timed-out requests are skipped.
+// the next call). Answers to earlier, timed-out requests are skipped, unless
+// strict is set: then any other datagram is an error.
 func (c *leanConsole) Command(netFn, cmd byte, data []byte) (byte, []byte, error) {
+	if _, err := c.conn.Write(c.request(netFn, cmd, data)); err != nil {
+		return 0, nil, err
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+	for {
+		n, err := c.conn.Read(c.in)
+		if err != nil {
+			if os.IsTimeout(err) {
+				return 0, nil, errLeanTimeout
+			}
+			return 0, nil, err
+		}
+		cc, resp, ok := c.open(c.in[:n], netFn, cmd)
+		if ok {
+			return cc, resp, nil
+		}
+		if c.strict {
+			return 0, nil, fmt.Errorf("unexpected datagram % x", c.in[:n])
+		}
+	}
+}
+
+// request builds the next request packet: encrypted, then signed. It is
+// valid until the next call.
+func (c *leanConsole) request(netFn, cmd byte, data []byte) []byte {
 	c.seq++
 	c.rqSeq = (c.rqSeq + 1) & 0x3F
 	// IPMI message: rsSA, netFn/LUN, checksum, rqSA, rqSeq/LUN, cmd, data, checksum.
@@ -201,11 +228,20 @@ func (c *leanConsole) Command(netFn, cmd byte, data []byte) (byte, []byte, error
 
 	payloadLen := 16 + len(msg)
 	pkt := c.out[:leanHeaderLen+payloadLen]
-	c.rmcpHeader(pkt, 0xC0, c.bmcID, c.seq, payloadLen)
 	iv := pkt[leanHeaderLen : leanHeaderLen+16]
 	_, _ = c.iv.Read(iv)
 	cipher.NewCBCEncrypter(c.block, iv).CryptBlocks(pkt[leanHeaderLen+16:], msg)
-	// Integrity pad to a 4-byte boundary, pad length, next header 07h.
+	pkt = c.sign(pkt, 0xC0)
+	c.out = pkt[:0]
+	return pkt
+}
+
+// sign fills in pkt's headers for its payload (pkt[16:]) and appends the
+// session trailer: integrity pad to a 4-byte boundary, pad length, next
+// header 07h, and the HMAC-SHA1-96 AuthCode.
+func (c *leanConsole) sign(pkt []byte, typeFlags byte) []byte {
+	payloadLen := len(pkt) - leanHeaderLen
+	c.rmcpHeader(pkt, typeFlags, c.bmcID, c.seq, payloadLen)
 	ipad := types.IntegrityPadLen(12, payloadLen)
 	for range ipad {
 		pkt = append(pkt, 0xFF)
@@ -214,26 +250,7 @@ func (c *leanConsole) Command(netFn, cmd byte, data []byte) (byte, []byte, error
 	c.mac.Reset()
 	c.mac.Write(pkt[4:])
 	c.sum = c.mac.Sum(c.sum[:0])
-	pkt = append(pkt, c.sum[:leanAuthCodeLen]...)
-	c.out = pkt[:0]
-	if _, err := c.conn.Write(pkt); err != nil {
-		return 0, nil, err
-	}
-
-	_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
-	for {
-		n, err := c.conn.Read(c.in)
-		if err != nil {
-			if os.IsTimeout(err) {
-				return 0, nil, errLeanTimeout
-			}
-			return 0, nil, err
-		}
-		cc, resp, ok := c.open(c.in[:n], netFn, cmd)
-		if ok {
-			return cc, resp, nil
-		}
-	}
+	return append(pkt, c.sum[:leanAuthCodeLen]...)
 }
 
 // open verifies, decrypts and matches one answer; ok is false for anything

@@ -93,7 +93,9 @@ bench() { # name port pid
 }
 r=1
 while [ $r -le "$ROUNDS" ]; do
-	echo "== round $r"
+	# The load average says how much else wanted these CPUs: with other
+	# work running, single-threaded ipmi_sim loses more than bmcemu does.
+	echo "== round $r (load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs)"
 	bench bmcemu "$EMU_PORT" "$EMU"
 	bench ipmi_sim "$SIM_PORT" "$SIM"
 	r=$((r + 1))

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"hash"
@@ -73,6 +74,31 @@ type sessionKeys struct {
 	block  cipher.Block // keyed with K2[:16]; nil if K2 is short
 	sum    []byte
 	out    []byte // the response being built
+}
+
+// cbcEncrypt and cbcDecrypt are AES-CBC in place, block by block: IPMI
+// messages are a block or two, and crypto/cipher's CBC modes allocate per
+// message.
+func cbcEncrypt(b cipher.Block, iv, buf []byte) {
+	prev := iv
+	for i := 0; i < len(buf); i += aes.BlockSize {
+		blk := buf[i : i+aes.BlockSize]
+		subtle.XORBytes(blk, blk, prev)
+		b.Encrypt(blk, blk)
+		prev = blk
+	}
+}
+
+func cbcDecrypt(b cipher.Block, iv, buf []byte) {
+	var prev, cur [aes.BlockSize]byte
+	copy(prev[:], iv)
+	for i := 0; i < len(buf); i += aes.BlockSize {
+		blk := buf[i : i+aes.BlockSize]
+		copy(cur[:], blk)
+		b.Decrypt(blk, blk)
+		subtle.XORBytes(blk, blk, prev[:])
+		prev = cur
+	}
 }
 
 // maxPacket is go-ipmi's read buffer size: a longer datagram is truncated
@@ -313,7 +339,7 @@ func (k *sessionKeys) decrypt(payload []byte, encrypted bool) ([]byte, bool) {
 	if len(body) == 0 {
 		return nil, false
 	}
-	cipher.NewCBCDecrypter(k.block, payload[:aes.BlockSize]).CryptBlocks(body, body)
+	cbcDecrypt(k.block, payload[:aes.BlockSize], body)
 	pad := int(body[len(body)-1])
 	if pad >= len(body) {
 		return nil, false
@@ -329,12 +355,11 @@ func (k *sessionKeys) seal(msg []byte, encrypt bool) ([]byte, bool) {
 	out := append(k.out[:0], make([]byte, rmcpPlusPayloadOffset)...)
 	if encrypt && k.block != nil {
 		flags |= types.PayloadFlagEncrypted
-		var iv [aes.BlockSize]byte
-		if _, err := rand.Read(iv[:]); err != nil {
+		start := len(out) + aes.BlockSize
+		out = append(out, make([]byte, aes.BlockSize)...) // the IV
+		if _, err := rand.Read(out[start-aes.BlockSize : start]); err != nil {
 			return nil, false
 		}
-		out = append(out, iv[:]...)
-		start := len(out)
 		// §13.29 pad: 1, 2, ..., then the pad length, to whole blocks.
 		pad := aes.BlockSize - 1 - len(msg)%aes.BlockSize
 		out = append(out, msg...)
@@ -342,7 +367,7 @@ func (k *sessionKeys) seal(msg []byte, encrypt bool) ([]byte, bool) {
 			out = append(out, byte(i))
 		}
 		out = append(out, byte(pad))
-		cipher.NewCBCEncrypter(k.block, iv[:]).CryptBlocks(out[start:], out[start:])
+		cbcEncrypt(k.block, out[start-aes.BlockSize:start], out[start:])
 	} else {
 		out = append(out, msg...)
 	}

@@ -13,6 +13,18 @@
 # generator and of the server (from /proc): with client and server sharing
 # the CPUs, those say what bounds the rate.
 #
+# What bounds the rate (2 CPUs; -cpuprofile on both sides, strace -c on the
+# servers): most of each server's CPU is the kernel's loopback UDP path.
+# Per command ipmi_sim makes 8 system calls on its one thread (recvfrom,
+# sendmsg, epoll_ctl, epoll_pwait, rt_sigprocmask, and open/read/close of
+# /dev/urandom for the IV); bmcemu about 3 (recvfrom, sendto and a share of
+# epoll/futex), sendto alone being ~45% of its CPU. The load generator needs
+# about as much CPU per command as bmcemu, on the same two CPUs, so
+# bmcemu's ceiling is 2 CPUs / (server + generator µs per command), while
+# ipmi_sim's is one CPU / its µs per command. Other work on the machine
+# (the load average printed per round) starves single-threaded ipmi_sim
+# more than bmcemu, which raises the ratio: compare rounds at similar load.
+#
 # Ports: SIM_PORT (ipmi_sim, default 9623), EMU_PORT (bmcemu IPMI, 9624),
 # EMU_HTTP (bmcemu Redfish, 9625).
 set -eu

@@ -184,7 +184,7 @@ func New(cfg Config, p Platform) (*Server, error) {
 	s := &Server{
 		log:  log,
 		conn: conn,
-		srv:  server.NewServer(b, pc, server.WithHandlerRegistry(reg)),
+		srv:  server.NewServer(b, newSessionConn(pc, b, reg), server.WithHandlerRegistry(reg)),
 		m:    m,
 	}
 	// Subscribe now, so that events between New and Serve are queued.

@@ -47,10 +47,10 @@ type System struct {
 	raid    *raidSet
 	held    map[[3]int]Module // mirroring: hot-added halves awaiting their partner, by socket, channel pair, position
 
-	sets  []set // every redundant set, in a stable order
-	last  map[string]string
-	job   *job
-	evs   []events.Event
+	sets []set // every redundant set, in a stable order
+	last map[string]string
+	job  *job
+	evs  []events.Event
 }
 
 type set interface {

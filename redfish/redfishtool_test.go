@@ -172,7 +172,7 @@ func newTLSServerCert(t *testing.T, p Platform) (http.Handler, *httptest.Server,
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHandler(t, p)
+	h := newHandlerCfg(t, p, Config{SEL: newSEL(t)})
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	srv.StartTLS()

@@ -11,7 +11,8 @@ import (
 
 // sushyScript logs in with a session (sushy's SessionAuth), reads the
 // system's MemorySummary and a Memory member, PATCHes
-// LocationIndicatorActive, and logs out.
+// LocationIndicatorActive, reads the SEL log service, creates and deletes
+// an event subscription through sushy's EventService API, and logs out.
 const sushyScript = `
 import json, sys
 import sushy
@@ -25,7 +26,23 @@ conn = s._conn
 dimm = conn.get("/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1").json()
 r = conn.patch("/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1", data={"LocationIndicatorActive": True})
 after = conn.get("/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1").json()
+sel = conn.get("/redfish/v1/Systems/1/LogServices/SEL").json()
+entries = conn.get(sel["Entries"]["@odata.id"]).json()
+es = s.get_event_service()
+sub = es.subscriptions.create({"Destination": "http://127.0.0.1:9/events", "Protocol": "Redfish",
+                               "Context": "sushy-test", "RegistryPrefixes": ["ResourceEvent"]})
+created = sub.json
+before_delete = len(es.subscriptions.members_identities)
+sub.delete()
+es.subscriptions.refresh()
 print(json.dumps({
+    "sel_type": sel.get("LogEntryType"),
+    "sel_entries": entries.get("Members@odata.count"),
+    "sub_context": created.get("Context"),
+    "sub_destination": created.get("Destination"),
+    "subs_before_delete": before_delete,
+    "subs_after_delete": len(es.subscriptions.members_identities),
+    "retry_attempts": es.delivery_retry_attempts,
     "session": bool(a.get_session_key()),
     "total_gib": ms.size_gib,
     "capacity": dimm["CapacityMiB"],
@@ -59,6 +76,13 @@ func TestSushy(t *testing.T) {
 	m := decode(t, []byte(lines[len(lines)-1]))
 	if m["session"] != true || m["total_gib"] != 512.0 || m["capacity"] != 32768.0 || m["patch_status"] != 200.0 || m["led"] != true {
 		t.Errorf("sushy saw %v", m)
+	}
+	if m["sel_type"] != "SEL" || m["sel_entries"] == nil {
+		t.Errorf("sushy read the SEL log service as %v", m)
+	}
+	if m["sub_context"] != "sushy-test" || m["sub_destination"] != "http://127.0.0.1:9/events" ||
+		m["subs_before_delete"] != 1.0 || m["subs_after_delete"] != 0.0 || m["retry_attempts"] == nil {
+		t.Errorf("sushy's subscription round trip %v", m)
 	}
 	if sl, _ := p.Snapshot().Slot("CPU0_DIMM_A1"); !sl.LocationIndicator {
 		t.Error("sushy PATCH did not light the LED")

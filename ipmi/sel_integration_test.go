@@ -159,6 +159,18 @@ func TestSELFreeIPMI(t *testing.T) {
 		rows[2][3] != "CPU1_DIMM_H2" || rows[2][4] != "Memory" || !strings.HasPrefix(rows[2][5], "Presence detected") {
 		t.Errorf("ipmi-sel:\n%s", out)
 	}
+	// OEM interpretation reads Get Device ID's manufacturer first; records
+	// of standard types must read the same with it (bmcemu logs no OEM
+	// record types, so there is nothing OEM to interpret).
+	oem, err := run(t, ipmisel, append(common, "--interpret-oem-data", "--output-event-state")...)
+	if err != nil {
+		t.Fatalf("ipmi-sel --interpret-oem-data: %v\n%s", err, oem)
+	}
+	for _, r := range rows[1:] {
+		if !strings.Contains(oem, r[3]) || !strings.Contains(oem, r[5]) {
+			t.Errorf("ipmi-sel --interpret-oem-data lost %v:\n%s", r, oem)
+		}
+	}
 	info, err := run(t, ipmisel, append(common, "--info")...)
 	if err != nil {
 		t.Fatal(err)

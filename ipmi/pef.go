@@ -268,7 +268,8 @@ func (p *pef) petData(seq uint16, e sel.Event, severity byte, r sel.Record) []by
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(utc))
 	b = append(b, 0x20, 0x20, severity) // trap source: IPMI BMC; event source: IPMI
-	b = append(b, byte(e.GeneratorID), e.SensorNumber, entityMemoryDevice, sensorEntityInstance(e))
+	entity, instance := sensorEntity(e)
+	b = append(b, byte(e.GeneratorID), e.SensorNumber, entity, instance)
 	b = append(b, e.Data[0], e.Data[1], e.Data[2], 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
 	b = append(b, 0x19) // language: English
 	b = binary.BigEndian.AppendUint32(b, manufacturerID)
@@ -276,15 +277,17 @@ func (p *pef) petData(seq uint16, e sel.Event, severity byte, r sel.Record) []by
 	return append(b, 0xC1) // no OEM custom fields
 }
 
-// sensorEntityInstance recovers the entity instance of this BMC's sensors.
-func sensorEntityInstance(e sel.Event) byte {
+// sensorEntity recovers the entity and instance of this BMC's sensors.
+func sensorEntity(e sel.Event) (entity, instance byte) {
 	switch {
+	case e.SensorType == sensorTypeMemory && e.SensorNumber == rasSensorNumber:
+		return entitySystemBoard, 1
 	case e.SensorType == sensorTypeMemory && e.SensorNumber >= 1 && e.SensorNumber <= maxSlots:
-		return e.SensorNumber
+		return entityMemoryDevice, e.SensorNumber
 	case e.SensorType == sensorTypeSlotConnector && e.SensorNumber >= slotSensorBase:
-		return e.SensorNumber - slotSensorBase + 1
+		return entityMemoryDevice, e.SensorNumber - slotSensorBase + 1
 	}
-	return 0
+	return entityMemoryDevice, 0
 }
 
 // --- commands ---

@@ -199,9 +199,13 @@ func supportedEvents(k sensorKind) uint16 {
 			1<<slotPowerOff | 1<<slotRemovalRequest | 1<<slotFault
 	case tempSensorKind:
 		return tempEvents
+	case redundancySensorKind:
+		return redundancyEvents
+	case rasConfigSensorKind:
+		return 1 << memConfigurationError
 	}
 	return 1<<memCorrectableECC | 1<<memUncorrectableECC | 1<<memDeviceDisabled |
-		1<<memPresence | 1<<memConfigurationError
+		1<<memCorrectableECCLimit | 1<<memPresence | 1<<memConfigurationError | 1<<memSpare
 }
 
 func (c *sensorControl) enable(n uint8, k sensorKind) eventEnable {
@@ -449,6 +453,8 @@ func (r slotSensorRef) number() uint8 {
 		return slotSensorNumber(r.slot.Ordinal)
 	case tempSensorKind:
 		return tempSensorNumber(r.slot.Ordinal)
+	case redundancySensorKind, rasConfigSensorKind:
+		return rasSensorNumber
 	}
 	return sensorNumber(r.slot.Ordinal)
 }

@@ -26,9 +26,9 @@ import (
 // carry their own event type, so ipmitool decodes them the same way
 // whichever SDR the sensor has now.
 const (
-	rasSensorNumber       = 0xBF
-	recordRAS      uint16 = 0x0500
-	readingTypeRedundancy = 0x0B
+	rasSensorNumber              = 0xBF
+	recordRAS             uint16 = 0x0500
+	readingTypeRedundancy        = 0x0B
 
 	// Redundancy offsets (event type 0Bh).
 	redFullyRedundant = 0x00

@@ -195,13 +195,16 @@ func mcLocator() []byte {
 }
 
 // memorySensor is a compact record for the slot's Memory sensor. Its
-// reading is "Presence detected"; it generates the sensor-specific events
-// of the event mapping (events.go), so its event masks name those offsets.
+// reading is "Presence detected", "Memory Device Disabled" while the RAS
+// engine holds the module out of service and "Correctable ECC logging
+// limit reached" while CE logging is suppressed; it generates the
+// sensor-specific events of the event mapping (events.go), so its event
+// masks name those offsets.
 func memorySensor(s platform.Slot) []byte {
 	rec := compactSensor(s.Name, sensorNumber(s.Ordinal), sensorTypeMemory, readingTypeSensorSpecial,
 		entityMemoryDevice, entityInstance(s.Ordinal), recordSensor0+uint16(s.Ordinal))
 	events := supportedEvents(memorySensorKind)
-	setDiscreteMasks(rec, events, events, 1<<memPresence)
+	setDiscreteMasks(rec, events, events, 1<<memPresence|1<<memDeviceDisabled|1<<memCorrectableECCLimit)
 	return rec
 }
 

@@ -76,6 +76,17 @@ func (r slotSensorRef) states() uint16 {
 	if r.slot.Module != nil {
 		st |= 1 << memPresence
 	}
+	// The RAS engine's lasting verdicts on the module: out of service (a
+	// failed mirror side or cartridge, a mapped-out rank) and CE logging
+	// suppressed until the counters are cleared.
+	if ras := r.slot.RAS; ras != nil {
+		if ras.State == "Failed" || ras.State == "MappedOut" {
+			st |= 1 << memDeviceDisabled
+		}
+		if ras.LoggingLimited {
+			st |= 1 << memCorrectableECCLimit
+		}
+	}
 	return st
 }
 

@@ -47,9 +47,11 @@ const (
 type sensorKind uint8
 
 const (
-	memorySensorKind sensorKind = iota // "Memory <slot>", type 0Ch, number = ordinal+1
-	slotSensorKind                     // "Slot / Connector <slot>", type 21h, number = 60h+ordinal
-	tempSensorKind                     // "<slot> temperature", type 01h, number = C0h+ordinal (thermal.go)
+	memorySensorKind     sensorKind = iota // "Memory <slot>", type 0Ch, number = ordinal+1
+	slotSensorKind                         // "Slot / Connector <slot>", type 21h, number = 60h+ordinal
+	tempSensorKind                         // "<slot> temperature", type 01h, number = C0h+ordinal (thermal.go)
+	redundancySensorKind                   // "MEM_REDUNDANCY", type 0Ch/0Bh, number BFh (ras.go)
+	rasConfigSensorKind                    // "MEM_RAS_CONFIG", type 0Ch/6Fh, number BFh (ras.go)
 )
 
 // emission is one SEL record a platform event produces.

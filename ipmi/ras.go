@@ -41,9 +41,6 @@ const (
 	redInsufficient = 0x05
 
 	redundancyEvents = uint16(1<<redFullyRedundant | 1<<redLost | 1<<redDegraded | 1<<redInsufficient)
-
-	redundancySensorKind sensorKind = 10 + iota // MEM_REDUNDANCY, type 0Ch/0Bh
-	rasConfigSensorKind                         // MEM_RAS_CONFIG, type 0Ch/6Fh
 )
 
 // Event data 1 [7:4] of the RAS records (Table 29-6).

@@ -2,9 +2,11 @@ package ipmi
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
 
+	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/types"
 
 	"github.com/bmcemu/bmcemu/platform"
@@ -13,7 +15,7 @@ import (
 )
 
 // rasPlatform boots a built-in profile with the tests' stepping clock.
-func rasPlatform(t *testing.T, name string, mut func(*profile.Profile)) *platform.Platform {
+func rasPlatform(t testing.TB, name string, mut func(*profile.Profile)) *platform.Platform {
 	t.Helper()
 	prof, err := profile.Builtin(name)
 	if err != nil {
@@ -169,4 +171,30 @@ func TestRASConfigErrorLoggedAtStart(t *testing.T) {
 	if n := startBMCOn(t, rasPlatform(t, "mirror", nil)).srv.SEL().Info().Entries; n != 0 {
 		t.Errorf("applied mode logged %d records", n)
 	}
+}
+
+// FuzzRASSensorCommands feeds the sensor commands arbitrary requests on a
+// redundant platform, whose sensor BFh is not a slot's: no panic, no data
+// with an error, and a reading always matches the platform's redundancy.
+func FuzzRASSensorCommands(f *testing.F) {
+	for _, s := range [][]byte{{0xBF}, {0xBF, 0xC0}, {0xBF, 0x90, 0x02, 0x00}, {0xBF, 0x80, 0xFF, 0x7F}, {0xBE}, {0xBF, 0xFF}} {
+		f.Add(s)
+	}
+	p := rasPlatform(f, "mirror", nil)
+	m := testMachine(f, p)
+	hs := []func(*machine) handlers.HandlerFunc{handleGetSensorReading, handleGetSensorEventStatus, handleGetSensorType,
+		handleGetSensorEventEnable, handleSetSensorEventEnable, handleRearmSensorEvents, handleGetSensorThresholds,
+		handleGetSensorHysteresis, handleGetSensorReadingFactors}
+	f.Fuzz(func(t *testing.T, req []byte) {
+		for i, build := range hs {
+			resp, cc, err := build(m)(context.Background(), nil, req)
+			if err != nil || cc != types.CodeOK && resp != nil {
+				t.Fatalf("handler %d % x: cc %#02x resp % x err %v", i, req, uint8(cc), resp, err)
+			}
+		}
+		resp, cc, _ := handleGetSensorReading(m)(context.Background(), nil, req)
+		if cc == types.CodeOK && len(req) == 1 && req[0] == rasSensorNumber && resp[2] != 0x01 {
+			t.Fatalf("MEM_REDUNDANCY reads % x on a fully redundant platform", resp)
+		}
+	})
 }

@@ -283,3 +283,35 @@ func TestRASConfigErrorSEL(t *testing.T) {
 		t.Errorf("MEM_RAS_CONFIG states %q", st)
 	}
 }
+
+// freeipmi reads the redundancy sensor and its records as ipmitool does.
+func TestRASFreeIPMI(t *testing.T) {
+	sensors, ipmisel := tool(t, "/usr/sbin/ipmi-sensors"), tool(t, "/usr/sbin/ipmi-sel")
+	r := newRASBMC(t, "mirror", nil)
+	common := []string{"-D", "LAN_2_0", "-h", "127.0.0.1:" + r.port, "-u", "admin", "-p", "password", "-l", "ADMIN",
+		"--sdr-cache-directory=" + t.TempDir()}
+	r.must(t, r.p.InjectMemoryError("CPU0_DIMM_B1", 0, false))
+	r.waitSEL(t, 3)
+	out, err := run(t, sensors, append(common, "--record-ids=1280")...)
+	r.must(t, err)
+	if rows := table(out); len(rows) != 2 || fmt.Sprint(rows[1]) != "[1280 MEM_REDUNDANCY Memory N/A N/A 'Redundancy Lost']" {
+		t.Errorf("ipmi-sensors:\n%s", out)
+	}
+	out, err = run(t, ipmisel, common...)
+	r.must(t, err)
+	var got []string
+	for _, row := range table(out)[1:] {
+		got = append(got, strings.Join(row[3:], " | "))
+	}
+	// freeipmi prints the data bytes it cannot name: the OEM codes
+	// (00h: recovered from the mirror; 00h: the pair's first module) and
+	// the previous state (Fh severity unspecified, 0h Fully Redundant).
+	want := []string{
+		"CPU0_DIMM_B1 | Memory | Uncorrectable memory error ; OEM Event Data2 code = 00h ; Event Data3 = 02h",
+		"CPU0_DIMM_B1 | Memory | Memory Device Disabled ; Event Data3 = 02h",
+		"MEM_REDUNDANCY | Memory | Redundancy Lost ; Event Data2 = F0h ; OEM Event Data3 code = 00h",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ipmi-sel rows %q, want %q\n%s", got, want, out)
+	}
+}

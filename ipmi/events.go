@@ -96,7 +96,30 @@ type emission struct {
 //	ModuleParked                   Memory          04h Memory Device Disabled       assert
 //	BusNoise (per victim)          Memory          00h Correctable ECC              assert (if any)
 //	                               Memory          01h Uncorrectable ECC            assert (if any)
+//	MemoryCorrectableError         Memory          00h Correctable ECC              assert
+//	MemoryUncorrectableError       Memory          01h Uncorrectable ECC            assert, data 2 OEM 00h recovered / 01h not
+//	MemoryDataLost (module named)  Memory          01h Uncorrectable ECC            assert, data 2 OEM 02h data lost
+//	MemoryCELoggingLimit           Memory          05h Correctable ECC logging limit assert
+//	MemorySpareActivated           Memory (spare)  08h Spare                        assert, data 2 OEM = failing module's ordinal
+//	MemoryModuleMappedOut          Memory          04h Memory Device Disabled       assert, data 2 OEM = rank (whole module: FFh)
+//	MemoryReplaceRefused           Memory          07h Configuration Error          assert
+//	MemoryRedundancyChanged,       RAS sensor BFh  (ras.go)
+//	  MemoryDataLost (no module),
+//	  RASModeApplied (fallback)
+//	MemoryCEThresholdExceeded      -               (IPMI has no offset for it; its consequences are logged:
+//	                                                the CE records up to the logging limit, Spare and Device Disabled)
+//	MemoryRebuild*                 -               (progress; the completed rebuild is the redundancy change)
 //	PowerChanged and the rest      -               (no memory or slot sensor expresses them)
+//
+// Spare is logged on the module whose spare rank took the data (the spec
+// defines event data 3 of 08h as the module concerned, and the spare is
+// the module that changed role); the failing module gets its own 04h
+// record right after, and data 2 of the Spare record names it, so the
+// pair reads as "from -> to". A UE's data 2 lets a PEF filter (which
+// masks event data 2) page on lost data and not on a UE the mirror
+// absorbed. A refused replacement is a configuration error of the slot,
+// as a bad SPD or failed training is: the module seated there is one the
+// mode cannot use.
 type slotEmission struct {
 	slot string
 	emission

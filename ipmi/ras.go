@@ -254,7 +254,7 @@ func (m *machine) logBootRAS(snap *platform.Snapshot) {
 	if snap.RAS.ConfigError == "" {
 		return
 	}
-	m.log.Warn("memory RAS mode not applied", "requested", snap.RAS.Requested, "mode", snap.RAS.Mode, "reason", snap.RAS.ConfigError)
+	m.log.Info("memory RAS configuration error logged to the SEL", "requested", snap.RAS.Requested, "mode", snap.RAS.Mode)
 	m.platformEvent(events.Record{Event: events.RASModeApplied{Requested: snap.RAS.Requested, Mode: snap.RAS.Mode,
 		ConfigError: snap.RAS.ConfigError, RawBytes: snap.RAS.RawBytes, UsableBytes: snap.RAS.UsableBytes}})
 }

@@ -109,6 +109,9 @@ type emission struct {
 //	MemoryCEThresholdExceeded      -               (IPMI has no offset for it; its consequences are logged:
 //	                                                the CE records up to the logging limit, Spare and Device Disabled)
 //	MemoryRebuild*                 -               (progress; the completed rebuild is the redundancy change)
+//	MemoryAwaitingPartner,         -               (normal steps of a mirrored hot-add, an expansion and
+//	  MemoryCapacityExpanded,                       a setting for the next boot; the boot that applies a
+//	  RASModePending                                mode logs only a configuration error)
 //	PowerChanged and the rest      -               (no memory or slot sensor expresses them)
 //
 // Spare is logged on the module whose spare rank took the data (the spec

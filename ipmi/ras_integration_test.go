@@ -315,3 +315,36 @@ func TestRASFreeIPMI(t *testing.T) {
 		t.Errorf("ipmi-sel rows %q, want %q\n%s", got, want, out)
 	}
 }
+
+// The pre-configured PEF filters alert on redundancy: a mirror failover
+// sends a critical PET for Redundancy Lost from the system board's RAS
+// sensor, beside the module's own UE (critical) and Device Disabled
+// (warning).
+func TestRASPET(t *testing.T) {
+	tool(t, "/usr/bin/ipmitool")
+	sink := listenTraps(t)
+	b := startBMCWith(t, rasPlatform(t, "mirror", nil), Config{PETPort: sink.port})
+	b.mustIpmitool(t, "lan", "alert", "set", "1", "1", "ipaddr", "127.0.0.1")
+	if err := b.p.InjectMemoryError("CPU0_DIMM_A1", 0, false); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint32]string{}
+	for range 3 {
+		p := sink.next(t)
+		data, _ := p.Variables[0].Value.([]byte)
+		// Severity, sensor number, entity, instance, event data 1-3.
+		got[uint32(p.SpecificTrap)] = hex.EncodeToString(append([]byte{data[26]}, data[28:34]...))
+	}
+	want := map[uint32]string{
+		0x0C6F01: "10" + "012001" + "b10000", // UE, critical
+		0x0C6F04: "08" + "012001" + "34ff00", // Device Disabled, warning
+		0x0C0B01: "10" + "bf0701" + "61f000", // Redundancy Lost, critical, entity 07h.1
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("PETs %x\nwant %x", got, want)
+	}
+	filters := table(b.mustIpmitool(t, "pef", "filter", "list"))
+	if len(filters) != 16 || filters[2][2] != "Memory" || filters[2][4] != "Critical" || filters[3][4] != "Warning" {
+		t.Errorf("pef filter list = %q", filters)
+	}
+}

@@ -147,6 +147,10 @@ func TestRASMirrorSEL(t *testing.T) {
 	if st := r.states(t, "MEM_REDUNDANCY"); fmt.Sprint(st) != "[Redundancy Lost]" {
 		t.Errorf("MEM_REDUNDANCY states %q", st)
 	}
+	// Without the SDR (sel list), ipmitool names the sensor by number.
+	if out := r.mustIpmitool(t, "sel", "list"); !strings.Contains(out, "| Memory #0xbf | Redundancy Lost | Asserted") {
+		t.Errorf("sel list:\n%s", out)
+	}
 	if st := r.states(t, "CPU0_DIMM_A1"); !slices.Contains(st, "Memory Device Disabled") {
 		t.Errorf("CPU0_DIMM_A1 states %q", st)
 	}

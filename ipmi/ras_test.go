@@ -77,6 +77,13 @@ func TestRASSensorRecord(t *testing.T) {
 			check(t, "GetSensorReading", handleGetSensorReading(m), []call{{[]byte{0xBF}, types.CodeOK, tc.readingResp}})
 			check(t, "GetSensorEventStatus", handleGetSensorEventStatus(m), []call{{[]byte{0xBF}, types.CodeOK, tc.status}})
 			check(t, "GetSensorType", handleGetSensorType(m), []call{{[]byte{0xBF}, types.CodeOK, []byte{0x0C, tc.readingType}}})
+			// Event enables match the SDR masks: assertions only, and a
+			// deassertion enable asked for is ignored.
+			check(t, "GetSensorEventEnable", handleGetSensorEventEnable(m), []call{{[]byte{0xBF}, types.CodeOK,
+				[]byte{0xC0, tc.assert[0], tc.assert[1], 0x00, 0x00}}})
+			check(t, "SetSensorEventEnable", handleSetSensorEventEnable(m), []call{{[]byte{0xBF, 0xD0, 0x00, 0x00, 0xFF, 0x7F}, types.CodeOK, []byte{}}})
+			check(t, "GetSensorEventEnable", handleGetSensorEventEnable(m), []call{{[]byte{0xBF}, types.CodeOK,
+				[]byte{0xC0, tc.assert[0], tc.assert[1], 0x00, 0x00}}})
 			// The sensor has no thresholds.
 			check(t, "GetSensorThresholds", handleGetSensorThresholds(m), []call{{[]byte{0xBF}, types.CodeRequestDataFieldInvalid, nil}})
 		})
@@ -197,4 +204,25 @@ func FuzzRASSensorCommands(f *testing.F) {
 			t.Fatalf("MEM_REDUNDANCY reads % x on a fully redundant platform", resp)
 		}
 	})
+}
+
+// A disabled assertion is not logged, but the sensor still follows the
+// platform: the next record names the true previous state.
+func TestRASEventEnableAndLatch(t *testing.T) {
+	p := rasPlatform(t, "mirror", nil)
+	m := testMachine(t, p)
+	m.states.seed(p.Snapshot())
+	check(t, "SetSensorEventEnable", handleSetSensorEventEnable(m), []call{{[]byte{0xBF, 0xE0, 1 << redLost}, types.CodeOK, []byte{}}})
+	change := func(state string) {
+		m.platformEvent(events.Record{Event: events.MemoryRedundancyChanged{Slots: []string{"CPU0_DIMM_A1"}, State: state, Overall: state}})
+	}
+	change(events.RedundancyLost)
+	if n := m.sel.Info().Entries; n != 0 {
+		t.Fatalf("disabled Redundancy Lost logged %d records", n)
+	}
+	change(events.FullyRedundant)
+	es := m.sel.Entries()
+	if len(es) != 1 || !bytes.Equal(es[0][10:16], []byte{0x0C, 0xBF, 0x0B, 0x60, 0xF1, 0x00}) {
+		t.Fatalf("SEL % x, want Fully Redundant from Redundancy Lost", es)
+	}
 }

@@ -214,8 +214,17 @@ func (c *sensorControl) enable(n uint8, k sensorKind) eventEnable {
 			return e
 		}
 	}
-	all := supportedEvents(k)
-	return eventEnable{assert: all, deassert: all}
+	return eventEnable{assert: supportedEvents(k), deassert: supportedDeassertions(k)}
+}
+
+// supportedDeassertions are the offsets a sensor kind logs deassertions
+// of: the RAS sensor asserts only (ras.go), so its deassertion mask in
+// the SDR is empty and its enables say the same.
+func supportedDeassertions(k sensorKind) uint16 {
+	if k == redundancySensorKind || k == rasConfigSensorKind {
+		return 0
+	}
+	return supportedEvents(k)
 }
 
 // setEnable stores e; the caller holds c.mu.
@@ -493,8 +502,7 @@ func handleSetSensorEventEnable(m *machine) handlers.HandlerFunc {
 			return nil, types.CodeRequestDataFieldInvalid, nil
 		}
 		a, d := masks(req[2:])
-		all := supportedEvents(s.kind)
-		a, d = a&all, d&all
+		a, d = a&supportedEvents(s.kind), d&supportedDeassertions(s.kind)
 		n := s.number()
 		c := &m.sensors
 		c.mu.Lock()

@@ -37,6 +37,8 @@ const (
 const (
 	// Memory: data 2 unspecified (FFh), data 3 sensor-specific = module.
 	memData1 = 0x30
+	// memOEMData1 marks an OEM code in data 2 (oemRecovered...).
+	memOEMData1 = 0x80
 	// Slot/Connector: data 2 and 3 both sensor-specific (slot type, number).
 	slotData1 = 0xF0
 )
@@ -45,9 +47,11 @@ const (
 type sensorKind uint8
 
 const (
-	memorySensorKind sensorKind = iota // "Memory <slot>", type 0Ch, number = ordinal+1
-	slotSensorKind                     // "Slot / Connector <slot>", type 21h, number = 60h+ordinal
-	tempSensorKind                     // "<slot> temperature", type 01h, number = C0h+ordinal (thermal.go)
+	memorySensorKind     sensorKind = iota // "Memory <slot>", type 0Ch, number = ordinal+1
+	slotSensorKind                         // "Slot / Connector <slot>", type 21h, number = 60h+ordinal
+	tempSensorKind                         // "<slot> temperature", type 01h, number = C0h+ordinal (thermal.go)
+	redundancySensorKind                   // "MEM_REDUNDANCY", type 0Ch/0Bh, number BFh (ras.go)
+	rasConfigSensorKind                    // "MEM_RAS_CONFIG", type 0Ch/6Fh, number BFh (ras.go)
 )
 
 // emission is one SEL record a platform event produces.
@@ -92,27 +96,62 @@ type emission struct {
 //	ModuleParked                   Memory          04h Memory Device Disabled       assert
 //	BusNoise (per victim)          Memory          00h Correctable ECC              assert (if any)
 //	                               Memory          01h Uncorrectable ECC            assert (if any)
+//	MemoryCorrectableError         Memory          00h Correctable ECC              assert
+//	MemoryUncorrectableError       Memory          01h Uncorrectable ECC            assert, data 2 OEM 00h recovered / 01h not
+//	MemoryDataLost (module named)  Memory          01h Uncorrectable ECC            assert, data 2 OEM 02h data lost
+//	MemoryCELoggingLimit           Memory          05h Correctable ECC logging limit assert
+//	MemorySpareActivated           Memory (spare)  08h Spare                        assert, data 2 OEM = failing module's ordinal
+//	MemoryModuleMappedOut          Memory          04h Memory Device Disabled       assert, data 2 OEM = rank (whole module: FFh)
+//	MemoryReplaceRefused           Memory          07h Configuration Error          assert
+//	MemoryRedundancyChanged,       RAS sensor BFh  (ras.go)
+//	  MemoryDataLost (no module),
+//	  RASModeApplied (fallback)
+//	MemoryCEThresholdExceeded      -               (IPMI has no offset for it; its consequences are logged:
+//	                                                the CE records up to the logging limit, Spare and Device Disabled)
+//	MemoryRebuild*                 -               (progress; the completed rebuild is the redundancy change)
+//	MemoryAwaitingPartner,         -               (normal steps of a mirrored hot-add, an expansion and
+//	  MemoryCapacityExpanded,                       a setting for the next boot; the boot that applies a
+//	  RASModePending                                mode logs only a configuration error)
 //	PowerChanged and the rest      -               (no memory or slot sensor expresses them)
+//
+// Spare is logged on the module whose spare rank took the data (the spec
+// defines event data 3 of 08h as the module concerned, and the spare is
+// the module that changed role); the failing module gets its own 04h
+// record right after, and data 2 of the Spare record names it, so the
+// pair reads as "from -> to". A UE's data 2 lets a PEF filter (which
+// masks event data 2) page on lost data and not on a UE the mirror
+// absorbed. A refused replacement is a configuration error of the slot,
+// as a bad SPD or failed training is: the module seated there is one the
+// mode cannot use.
 type slotEmission struct {
 	slot string
 	emission
 	state bool // a lasting state: log only on change
+	// oem puts data2 in event data 2 as an OEM code (data 1 [7:6] = 10b)
+	// instead of leaving it unspecified.
+	oem   bool
+	data2 uint8
+	// peer, when set, is a module whose ordinal becomes the OEM code.
+	peer string
 }
 
 func emissions(e events.Event) []slotEmission {
 	one := func(slot string, k sensorKind, off uint8, deassert, state bool) []slotEmission {
-		return []slotEmission{{slot, emission{k, off, deassert}, state}}
+		return []slotEmission{{slot: slot, emission: emission{k, off, deassert}, state: state}}
+	}
+	memOEM := func(slot string, off, code uint8) []slotEmission {
+		return []slotEmission{{slot: slot, emission: emission{memorySensorKind, off, false}, oem: true, data2: code}}
 	}
 	installed := func(slot string) []slotEmission {
 		return []slotEmission{
-			{slot, emission{slotSensorKind, slotDeviceInstalled, false}, true},
-			{slot, emission{memorySensorKind, memPresence, false}, true},
+			{slot: slot, emission: emission{slotSensorKind, slotDeviceInstalled, false}, state: true},
+			{slot: slot, emission: emission{memorySensorKind, memPresence, false}, state: true},
 		}
 	}
 	gone := func(slot string) []slotEmission {
 		return []slotEmission{
-			{slot, emission{memorySensorKind, memPresence, true}, true},
-			{slot, emission{slotSensorKind, slotDeviceInstalled, true}, true},
+			{slot: slot, emission: emission{memorySensorKind, memPresence, true}, state: true},
+			{slot: slot, emission: emission{slotSensorKind, slotDeviceInstalled, true}, state: true},
 		}
 	}
 	switch ev := e.(type) {
@@ -163,13 +202,37 @@ func emissions(e events.Event) []slotEmission {
 		var out []slotEmission
 		for _, v := range ev.Victims {
 			if v.Correctable > 0 {
-				out = append(out, slotEmission{v.Slot, emission{memorySensorKind, memCorrectableECC, false}, false})
+				out = append(out, slotEmission{slot: v.Slot, emission: emission{memorySensorKind, memCorrectableECC, false}})
 			}
 			if v.Uncorrectable > 0 {
-				out = append(out, slotEmission{v.Slot, emission{memorySensorKind, memUncorrectableECC, false}, false})
+				out = append(out, slotEmission{slot: v.Slot, emission: emission{memorySensorKind, memUncorrectableECC, false}})
 			}
 		}
 		return out
+
+	// Memory RAS (ras.go has the board-wide records).
+	case events.MemoryCorrectableError:
+		return one(ev.Slot, memorySensorKind, memCorrectableECC, false, false)
+	case events.MemoryUncorrectableError:
+		if ev.Recovered {
+			return memOEM(ev.Slot, memUncorrectableECC, oemRecovered)
+		}
+		return memOEM(ev.Slot, memUncorrectableECC, oemNotRecovered)
+	case events.MemoryDataLost:
+		if ev.Slot != "" {
+			return memOEM(ev.Slot, memUncorrectableECC, oemDataLost)
+		}
+	case events.MemoryCELoggingLimit:
+		return one(ev.Slot, memorySensorKind, memCorrectableECCLimit, false, false)
+	case events.MemorySpareActivated:
+		return []slotEmission{{slot: ev.SpareSlot, emission: emission{memorySensorKind, memSpare, false}, oem: true, peer: ev.Slot}}
+	case events.MemoryModuleMappedOut:
+		if ev.Rank >= 0 && ev.Rank < 0xFF {
+			return memOEM(ev.Slot, memDeviceDisabled, uint8(ev.Rank))
+		}
+		return one(ev.Slot, memorySensorKind, memDeviceDisabled, false, false)
+	case events.MemoryReplaceRefused:
+		return one(ev.Slot, memorySensorKind, memConfigurationError, false, false)
 	}
 	return nil
 }
@@ -184,8 +247,9 @@ type stateKey struct {
 // sensorStates remembers which lasting states are asserted so a transition
 // reported by several platform facts is logged once.
 type sensorStates struct {
-	mu sync.Mutex
-	on map[stateKey]bool
+	mu  sync.Mutex
+	on  map[stateKey]bool
+	ras rasLatch
 }
 
 // seed records the states the platform is in when the BMC starts, so a
@@ -194,6 +258,9 @@ func (st *sensorStates) seed(snap *platform.Snapshot) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.on = map[stateKey]bool{}
+	// The redundancy the BMC finds is not news; a configuration error is
+	// (Server.New logs it: each BMC start is an AC power-on).
+	st.ras = rasLatch{redundancy: snap.RAS.Redundancy}
 	for _, s := range snap.Slots {
 		if s.Module != nil {
 			st.on[stateKey{s.Name, memorySensorKind, memPresence}] = true
@@ -225,7 +292,8 @@ func (st *sensorStates) change(se slotEmission) bool {
 }
 
 // selEvent builds the SEL event for one emission on slot s.
-func selEvent(s platform.Slot, em emission) sel.Event {
+func selEvent(s platform.Slot, se slotEmission) sel.Event {
+	em := se.emission
 	e := sel.Event{GeneratorID: sel.GeneratorBMC, EvMRev: sel.EvMRev, EventType: readingTypeSensorSpecial, Deassertion: em.deassert}
 	switch em.sensor {
 	case slotSensorKind:
@@ -234,6 +302,10 @@ func selEvent(s platform.Slot, em emission) sel.Event {
 	default:
 		e.SensorType, e.SensorNumber = sensorTypeMemory, sensorNumber(s.Ordinal)
 		e.Data = [3]byte{memData1 | em.offset, 0xFF, uint8(s.Ordinal)}
+		if se.oem {
+			e.Data[0] |= memOEMData1
+			e.Data[1] = se.data2
+		}
 	}
 	return e
 }
@@ -251,16 +323,20 @@ func (m *machine) logEvent(e sel.Event) (sel.Record, error) {
 
 // platformEvent logs what one platform event means in the SEL.
 func (m *machine) platformEvent(rec events.Record) {
+	snap := m.p.Snapshot()
+	logging := m.enables.Load()&enableSEL != 0
+	onRAS := m.rasEvent(rec.Event, snap, logging)
 	ems := emissions(rec.Event)
 	if len(ems) == 0 {
-		m.log.Debug("platform event has no SEL mapping", "kind", rec.Event.Kind(), "seq", rec.Seq)
+		if !onRAS {
+			m.log.Debug("platform event has no SEL mapping", "kind", rec.Event.Kind(), "seq", rec.Seq)
+		}
 		return
 	}
-	if m.enables.Load()&enableSEL == 0 {
+	if !logging {
 		m.log.Debug("system event logging disabled: platform event not logged", "kind", rec.Event.Kind())
 		return
 	}
-	snap := m.p.Snapshot()
 	for _, em := range ems {
 		s, ok := snap.Slot(em.slot)
 		if !ok || !described(s) {
@@ -270,11 +346,17 @@ func (m *machine) platformEvent(rec events.Record) {
 		if em.state && !m.states.change(em) {
 			continue
 		}
-		if n := (slotSensorRef{s, em.sensor}).number(); !m.sensors.enable(n, em.sensor).allows(em.offset, em.deassert) {
+		if n := (slotSensorRef{slot: s, kind: em.sensor}).number(); !m.sensors.enable(n, em.sensor).allows(em.offset, em.deassert) {
 			m.log.Debug("sensor event disabled", "sensor", n, "offset", em.offset)
 			continue
 		}
-		if _, err := m.logEvent(selEvent(s, em.emission)); err != nil {
+		if em.peer != "" {
+			// The peer's ordinal is the OEM code; without one it stays
+			// unspecified.
+			p, ok := snap.Slot(em.peer)
+			em.oem, em.data2 = ok && described(p), uint8(p.Ordinal)
+		}
+		if _, err := m.logEvent(selEvent(s, em)); err != nil {
 			return
 		}
 	}

@@ -10,7 +10,7 @@ import (
 // SPD read, the finished insert); the SEL must show each transition once.
 func TestLastingStatesLoggedOnce(t *testing.T) {
 	var st sensorStates
-	st.change(slotEmission{"CPU0_DIMM_A2", emission{slotSensorKind, slotPowerOff, false}, true}) // empty: rail off
+	st.change(slotEmission{slot: "CPU0_DIMM_A2", emission: emission{slotSensorKind, slotPowerOff, false}, state: true}) // empty: rail off
 	seq := []events.Event{
 		events.SlotPresenceChanged{Slot: "CPU0_DIMM_A2", Present: true, Isolated: true},
 		events.SPDAccepted{Slot: "CPU0_DIMM_A2"},

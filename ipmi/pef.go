@@ -89,9 +89,14 @@ func newPEF(m *machine, log *slog.Logger, port int) *pef {
 	// policy 1: uncorrectable memory errors are critical, the other memory
 	// faults warnings. Policy 1 sends to LAN destination 1, which has no
 	// address until one is configured (ipmitool lan alert set 1 1 ipaddr).
-	p.filters[0] = filter(0xC0, 1, 0x10, sensorTypeMemory, 1<<memUncorrectableECC)
-	p.filters[1] = filter(0xC0, 1, 0x08, sensorTypeMemory,
+	p.filters[0] = filter(0xC0, 1, 0x10, sensorTypeMemory, readingTypeSensorSpecial, 1<<memUncorrectableECC)
+	p.filters[1] = filter(0xC0, 1, 0x08, sensorTypeMemory, readingTypeSensorSpecial,
 		1<<memCorrectableECC|1<<memDeviceDisabled|1<<memCorrectableECCLimit|1<<memConfigurationError)
+	// Memory redundancy (the RAS sensor, ras.go): running on the last
+	// copy or having lost data is critical, a consumed spare or a RAID
+	// cartridge out a warning; regaining redundancy is no alert.
+	p.filters[2] = filter(0xC0, 1, 0x10, sensorTypeMemory, readingTypeRedundancy, 1<<redLost|1<<redInsufficient)
+	p.filters[3] = filter(0xC0, 1, 0x08, sensorTypeMemory, readingTypeRedundancy, 1<<redDegraded)
 	p.policies[0] = [3]byte{0x18, lanChannel<<4 | 1, 0x00}
 	for i := range p.dests {
 		p.dests[i] = alertDest{timeout: 3, retries: 3}
@@ -100,11 +105,12 @@ func newPEF(m *machine, log *slog.Logger, port int) *pef {
 }
 
 // filter builds an event filter entry (Table 30-2) matching sensorType
-// events at the given offsets from any generator, with the alert action.
-func filter(config, policy, severity, sensorType byte, offsets uint16) [filterSize]byte {
+// events of eventType at the given offsets from any generator, with the
+// alert action.
+func filter(config, policy, severity, sensorType, eventType byte, offsets uint16) [filterSize]byte {
 	var f [filterSize]byte
 	f[0], f[1], f[2], f[3] = config, 0x01, policy, severity
-	f[4], f[5], f[6], f[7], f[8] = 0xFF, 0xFF, sensorType, 0xFF, readingTypeSensorSpecial
+	f[4], f[5], f[6], f[7], f[8] = 0xFF, 0xFF, sensorType, 0xFF, eventType
 	binary.LittleEndian.PutUint16(f[9:11], offsets)
 	return f
 }
@@ -268,7 +274,8 @@ func (p *pef) petData(seq uint16, e sel.Event, severity byte, r sel.Record) []by
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(utc))
 	b = append(b, 0x20, 0x20, severity) // trap source: IPMI BMC; event source: IPMI
-	b = append(b, byte(e.GeneratorID), e.SensorNumber, entityMemoryDevice, sensorEntityInstance(e))
+	entity, instance := sensorEntity(e)
+	b = append(b, byte(e.GeneratorID), e.SensorNumber, entity, instance)
 	b = append(b, e.Data[0], e.Data[1], e.Data[2], 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
 	b = append(b, 0x19) // language: English
 	b = binary.BigEndian.AppendUint32(b, manufacturerID)
@@ -276,15 +283,17 @@ func (p *pef) petData(seq uint16, e sel.Event, severity byte, r sel.Record) []by
 	return append(b, 0xC1) // no OEM custom fields
 }
 
-// sensorEntityInstance recovers the entity instance of this BMC's sensors.
-func sensorEntityInstance(e sel.Event) byte {
+// sensorEntity recovers the entity and instance of this BMC's sensors.
+func sensorEntity(e sel.Event) (entity, instance byte) {
 	switch {
+	case e.SensorType == sensorTypeMemory && e.SensorNumber == rasSensorNumber:
+		return entitySystemBoard, 1
 	case e.SensorType == sensorTypeMemory && e.SensorNumber >= 1 && e.SensorNumber <= maxSlots:
-		return e.SensorNumber
+		return entityMemoryDevice, e.SensorNumber
 	case e.SensorType == sensorTypeSlotConnector && e.SensorNumber >= slotSensorBase:
-		return e.SensorNumber - slotSensorBase + 1
+		return entityMemoryDevice, e.SensorNumber - slotSensorBase + 1
 	}
-	return 0
+	return entityMemoryDevice, 0
 }
 
 // --- commands ---

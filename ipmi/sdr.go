@@ -21,6 +21,7 @@ const (
 	bmcSlaveAddress        = 0x20
 
 	entityMgmtModule   = 0x06 // System Management Module: the BMC itself
+	entitySystemBoard  = 0x07 // the board: memory redundancy spans its channels
 	entityMemoryDevice = 0x20 // a DIMM
 
 	sensorTypeMemory         = 0x0C
@@ -95,6 +96,12 @@ func buildRepository(snap *platform.Snapshot) *repository {
 			r.add(recordLocator0+uint16(s.Ordinal), fruLocator(s))
 			h.Write([]byte{byte(s.Ordinal)})
 		}
+	}
+	// The RAS sensor follows the mode the firmware applied at boot; which
+	// of its two forms is present is part of the record set.
+	if k, ok := rasSensorOf(snap); ok {
+		r.add(recordRAS, rasSensor(k))
+		h.Write([]byte{0xFF, byte(k)})
 	}
 	slices.SortFunc(r.records, func(a, b sdrRecord) int { return int(a.id) - int(b.id) })
 	r.fingerprint = h.Sum64()
@@ -188,14 +195,16 @@ func mcLocator() []byte {
 }
 
 // memorySensor is a compact record for the slot's Memory sensor. Its
-// reading is "Presence detected"; it generates the sensor-specific events
-// of the event mapping (events.go), so its event masks name those offsets.
+// reading is "Presence detected", "Memory Device Disabled" while the RAS
+// engine holds the module out of service and "Correctable ECC logging
+// limit reached" while CE logging is suppressed; it generates the
+// sensor-specific events of the event mapping (events.go), so its event
+// masks name those offsets.
 func memorySensor(s platform.Slot) []byte {
-	rec := compactSensor(s.Name, sensorNumber(s.Ordinal), sensorTypeMemory, entityInstance(s.Ordinal),
-		recordSensor0+uint16(s.Ordinal))
-	events := uint16(1<<memCorrectableECC | 1<<memUncorrectableECC | 1<<memDeviceDisabled |
-		1<<memPresence | 1<<memConfigurationError)
-	setDiscreteMasks(rec, events, events, 1<<memPresence)
+	rec := compactSensor(s.Name, sensorNumber(s.Ordinal), sensorTypeMemory, readingTypeSensorSpecial,
+		entityMemoryDevice, entityInstance(s.Ordinal), recordSensor0+uint16(s.Ordinal))
+	events := supportedEvents(memorySensorKind)
+	setDiscreteMasks(rec, events, events, 1<<memPresence|1<<memDeviceDisabled|1<<memCorrectableECCLimit)
 	return rec
 }
 
@@ -204,9 +213,8 @@ func memorySensor(s platform.Slot) []byte {
 // while the slot LED is lit.
 func slotSensor(s platform.Slot) []byte {
 	rec := compactSensor(slotSensorName(s.Name), slotSensorNumber(s.Ordinal), sensorTypeSlotConnector,
-		entityInstance(s.Ordinal), recordSlot0+uint16(s.Ordinal))
-	events := uint16(1<<slotIdentify | 1<<slotDeviceInstalled | 1<<slotReadyForRemoval |
-		1<<slotPowerOff | 1<<slotRemovalRequest | 1<<slotFault)
+		readingTypeSensorSpecial, entityMemoryDevice, entityInstance(s.Ordinal), recordSlot0+uint16(s.Ordinal))
+	events := supportedEvents(slotSensorKind)
 	setDiscreteMasks(rec, events, events, 1<<slotIdentify|1<<slotDeviceInstalled)
 	return rec
 }
@@ -220,12 +228,12 @@ func slotSensorName(slot string) string {
 	return "SLOT " + slot
 }
 
-func compactSensor(name string, number, sensorType, instance uint8, id uint16) []byte {
+func compactSensor(name string, number, sensorType, readingType, entity, instance uint8, id uint16) []byte {
 	tl, idb := idString(name)
 	c := &types.SDRCompact{
 		GeneratorID:          bmcSlaveAddress, // owner 20h, LUN 0, channel 0
 		SensorNumber:         types.SensorNumber(number),
-		SensorEntityID:       entityMemoryDevice,
+		SensorEntityID:       types.EntityID(entity),
 		SensorEntityInstance: types.EntityInstance(instance),
 		SensorInitialization: types.SensorInitialization{InitScanning: true, InitEvents: true,
 			EventGenerationEnabled: true, SensorScanningEnabled: true},
@@ -234,7 +242,7 @@ func compactSensor(name string, number, sensorType, instance uint8, id uint16) [
 			EventMessageControl: 0x00, // per-state enables
 		},
 		SensorType:             types.SensorType(sensorType),
-		SensorEventReadingType: readingTypeSensorSpecial,
+		SensorEventReadingType: types.EventReadingType(readingType),
 		IDStringTypeLength:     tl,
 		IDStringBytes:          idb,
 	}

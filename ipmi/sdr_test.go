@@ -67,7 +67,7 @@ func TestRepositoryLayout(t *testing.T) {
 			sensors++
 			c := sdr.Compact
 			wantType, wantName, ordinal := uint8(0x0C), "", int(c.SensorNumber)-1
-			wantReading, wantEvents := [2]byte{0x40, 0x00}, [2]byte{0xD3, 0x00} // offsets 0,1,4,6,7
+			wantReading, wantEvents := [2]byte{0x70, 0x00}, [2]byte{0xF3, 0x01} // offsets 0,1,4,5,6,7,8
 			if c.SensorNumber >= 0x60 {
 				ordinal = int(c.SensorNumber) - 0x60
 				wantType = 0x21

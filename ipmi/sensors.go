@@ -19,26 +19,32 @@ const (
 	discreteReserved = 0x80
 )
 
-// slotSensor is a sensor number resolved against the live snapshot.
+// slotSensorRef is a sensor number resolved against the live snapshot:
+// a slot's sensor, or the board-wide RAS sensor (slot zero, ras set).
 type slotSensorRef struct {
 	slot platform.Slot
 	kind sensorKind
+	ras  platform.RASStatus
 }
 
 // slotForSensor finds the slot and sensor kind behind a sensor number.
 func slotForSensor(snap *platform.Snapshot, n uint8) (slotSensorRef, bool) {
+	if n == rasSensorNumber {
+		k, ok := rasSensorOf(snap)
+		return slotSensorRef{kind: k, ras: snap.RAS}, ok
+	}
 	for _, s := range snap.Slots {
 		if !described(s) {
 			continue
 		}
 		switch n {
 		case sensorNumber(s.Ordinal):
-			return slotSensorRef{s, memorySensorKind}, true
+			return slotSensorRef{slot: s, kind: memorySensorKind}, true
 		case slotSensorNumber(s.Ordinal):
-			return slotSensorRef{s, slotSensorKind}, true
+			return slotSensorRef{slot: s, kind: slotSensorKind}, true
 		}
 		if hasTempSensor(s) && n == tempSensorNumber(s.Ordinal) {
-			return slotSensorRef{s, tempSensorKind}, true
+			return slotSensorRef{slot: s, kind: tempSensorKind}, true
 		}
 	}
 	return slotSensorRef{}, false
@@ -47,7 +53,18 @@ func slotForSensor(snap *platform.Snapshot, n uint8) (slotSensorRef, bool) {
 // states is the sensor-specific state bitmap of a slot's sensor.
 func (r slotSensorRef) states() uint16 {
 	var st uint16
-	if r.kind == slotSensorKind {
+	switch r.kind {
+	case redundancySensorKind:
+		if off, ok := redundancyOffset(r.ras.Redundancy); ok {
+			st |= 1 << off
+		}
+		return st
+	case rasConfigSensorKind:
+		if r.ras.ConfigError != "" {
+			st |= 1 << memConfigurationError
+		}
+		return st
+	case slotSensorKind:
 		if r.slot.Module != nil {
 			st |= 1 << slotDeviceInstalled
 		}
@@ -58,6 +75,17 @@ func (r slotSensorRef) states() uint16 {
 	}
 	if r.slot.Module != nil {
 		st |= 1 << memPresence
+	}
+	// The RAS engine's lasting verdicts on the module: out of service (a
+	// failed mirror side or cartridge, a mapped-out rank) and CE logging
+	// suppressed until the counters are cleared.
+	if ras := r.slot.RAS; ras != nil {
+		if ras.State == "Failed" || ras.State == "MappedOut" {
+			st |= 1 << memDeviceDisabled
+		}
+		if ras.LoggingLimited {
+			st |= 1 << memCorrectableECCLimit
+		}
 	}
 	return st
 }
@@ -73,8 +101,11 @@ func (r slotSensorRef) sensorType() uint8 {
 }
 
 func (r slotSensorRef) readingType() uint8 {
-	if r.kind == tempSensorKind {
+	switch r.kind {
+	case tempSensorKind:
 		return readingTypeThreshold
+	case redundancySensorKind:
+		return readingTypeRedundancy
 	}
 	return readingTypeSensorSpecial
 }

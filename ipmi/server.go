@@ -193,6 +193,7 @@ func New(cfg Config, p Platform) (*Server, error) {
 	}
 	// After subscribing: what is already true at start-up is not news.
 	m.states.seed(p.Snapshot())
+	m.logBootRAS(p.Snapshot())
 	info := m.sel.Info()
 	log.Info("IPMI LAN listening", "addr", conn.LocalAddr().String(), "users", b.Users.CountEnabled()-1, "live_accounts", cfg.Accounts != nil,
 		"sel", cmp.Or(selPath, "(in memory)"), "sel_entries", info.Entries, "sel_capacity", info.Capacity, "sel_policy", info.Policy)

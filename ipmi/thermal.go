@@ -199,9 +199,13 @@ func supportedEvents(k sensorKind) uint16 {
 			1<<slotPowerOff | 1<<slotRemovalRequest | 1<<slotFault
 	case tempSensorKind:
 		return tempEvents
+	case redundancySensorKind:
+		return redundancyEvents
+	case rasConfigSensorKind:
+		return 1 << memConfigurationError
 	}
 	return 1<<memCorrectableECC | 1<<memUncorrectableECC | 1<<memDeviceDisabled |
-		1<<memPresence | 1<<memConfigurationError
+		1<<memCorrectableECCLimit | 1<<memPresence | 1<<memConfigurationError | 1<<memSpare
 }
 
 func (c *sensorControl) enable(n uint8, k sensorKind) eventEnable {
@@ -210,8 +214,17 @@ func (c *sensorControl) enable(n uint8, k sensorKind) eventEnable {
 			return e
 		}
 	}
-	all := supportedEvents(k)
-	return eventEnable{assert: all, deassert: all}
+	return eventEnable{assert: supportedEvents(k), deassert: supportedDeassertions(k)}
+}
+
+// supportedDeassertions are the offsets a sensor kind logs deassertions
+// of: the RAS sensor asserts only (ras.go), so its deassertion mask in
+// the SDR is empty and its enables say the same.
+func supportedDeassertions(k sensorKind) uint16 {
+	if k == redundancySensorKind || k == rasConfigSensorKind {
+		return 0
+	}
+	return supportedEvents(k)
 }
 
 // setEnable stores e; the caller holds c.mu.
@@ -449,6 +462,8 @@ func (r slotSensorRef) number() uint8 {
 		return slotSensorNumber(r.slot.Ordinal)
 	case tempSensorKind:
 		return tempSensorNumber(r.slot.Ordinal)
+	case redundancySensorKind, rasConfigSensorKind:
+		return rasSensorNumber
 	}
 	return sensorNumber(r.slot.Ordinal)
 }
@@ -487,8 +502,7 @@ func handleSetSensorEventEnable(m *machine) handlers.HandlerFunc {
 			return nil, types.CodeRequestDataFieldInvalid, nil
 		}
 		a, d := masks(req[2:])
-		all := supportedEvents(s.kind)
-		a, d = a&all, d&all
+		a, d = a&supportedEvents(s.kind), d&supportedDeassertions(s.kind)
 		n := s.number()
 		c := &m.sensors
 		c.mu.Lock()

@@ -166,7 +166,7 @@ func TestRearmAndEventEnable(t *testing.T) {
 	})
 	check(t, "GetSensorEventEnable", handleGetSensorEventEnable(m), []call{
 		{[]byte{0xC0}, types.CodeOK, []byte{0xC0, 0x00, 0x0A, 0x80, 0x0A}},
-		{[]byte{0x01}, types.CodeOK, []byte{0xC0, 0xD3, 0x00, 0xD3, 0x00}},
+		{[]byte{0x01}, types.CodeOK, []byte{0xC0, 0xF3, 0x01, 0xF3, 0x01}}, // offsets 0,1,4,5,6,7,8
 	})
 	check(t, "RearmSensorEvents", rearm, []call{{[]byte{0xC0, 0x00, 0x80, 0x00}, types.CodeOK, []byte{}}})
 	if n := m.sel.Info().Entries; n != 2 {

@@ -607,7 +607,9 @@ func TestAtomicTADKeepsOldTableOnFailedValidation(t *testing.T) {
 func TestRealClockConcurrency(t *testing.T) {
 	prof := profile.Default()
 	boot := map[string][]byte{"CPU0_DIMM_A1": image(t, 32, 1, 1)}
-	clk := clock.Real{Speed: 1000}
+	// Paced, as `bmcemu serve` runs: a bare Real clock at 1000x lets a loaded host
+	// fire the 5 ms watchdog before the training it guards.
+	clk := clock.NewPaced(1000)
 	rec := &recorder{}
 	c, err := smc.New(smc.Config{Memory: prof.Memory, Clock: clk, Publisher: rec, Boot: boot})
 	if err != nil {

@@ -237,7 +237,7 @@ func TestIpmitool(t *testing.T) {
 		for i, s := range snap.Slots {
 			r := rows[2*len(snap.Slots)+i]
 			status, want := "ns", "No Reading"
-			if c, ok := dimmTemperature(snap, s); ok {
+			if c, ok := dimmTemperature(s); ok {
 				status, want = "ok", fmt.Sprintf("%d degrees C", c)
 			}
 			if r[0] != tempSensorName(s.Name) || r[1] != fmt.Sprintf("%02Xh", 0xC0+s.Ordinal) || r[2] != status ||

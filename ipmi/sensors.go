@@ -136,7 +136,7 @@ func handleGetSensorReading(m *machine) handlers.HandlerFunc {
 			return nil, cc, nil
 		}
 		if s.kind == tempSensorKind {
-			return m.tempReading(snap, s.slot), types.CodeOK, nil
+			return m.tempReading(s.slot), types.CodeOK, nil
 		}
 		flags := enableFlags(m.sensors.enable(s.number(), s.kind))
 		st := s.states()
@@ -156,7 +156,7 @@ func handleGetSensorEventStatus(m *machine) handlers.HandlerFunc {
 		flags := enableFlags(m.sensors.enable(s.number(), s.kind))
 		if s.kind == tempSensorKind {
 			a := m.sensors.asserted(s.number())
-			if _, ok := dimmTemperature(m.p.Snapshot(), s.slot); !ok {
+			if _, ok := dimmTemperature(s.slot); !ok {
 				flags |= flagReadingUnavailable
 			}
 			return []byte{flags, byte(a), byte(a>>8) & 0x7f, 0x00, 0x00}, types.CodeOK, nil

@@ -29,10 +29,11 @@ const (
 	readingTypeThreshold         = 0x01
 	unitDegreesC                 = 0x01
 
-	// Default thresholds (°C) and hysteresis (degrees, both directions).
-	defaultUNC = 85
-	defaultUC  = 90
-	defaultUNR = 95
+	// Default thresholds (°C): the platform's DIMM limits. Hysteresis
+	// (degrees, both directions) is the sensor's own.
+	defaultUNC = platform.DIMMWarningC
+	defaultUC  = platform.DIMMCriticalC
+	defaultUNR = platform.DIMMFatalC
 	tempHyst   = 2
 
 	// Threshold indices, in the order of Get/Set Sensor Thresholds (v2.0
@@ -60,12 +61,6 @@ const (
 	// Event data 1 [7:6] = 01b trigger reading in byte 2, [5:4] = 01b
 	// trigger threshold in byte 3 (Table 29-6).
 	thresholdData1 = 0x50
-
-	// Thermal model (°C).
-	ambientC   = 24
-	idleC      = 35
-	maxLoadC   = 10
-	slotSpread = 5
 )
 
 // thresholdOffsets pairs each upper threshold with its going-high offset.
@@ -85,23 +80,14 @@ func tempSensorName(slot string) string {
 	return "TEMP " + slot
 }
 
-// dimmTemperature is the thermal model: an empty slot has no reading; a
-// seated module sits near ambient unless the host is on and the slot's rail
-// is at nominal, when it runs at idleC plus a per-slot offset (airflow) plus
-// a load term that follows how much of the OS's memory is in use.
-func dimmTemperature(snap *platform.Snapshot, s platform.Slot) (uint8, bool) {
-	if s.Module == nil {
+// dimmTemperature is the slot's reading as the sensor reports it: the
+// platform's modelled temperature, clamped to the one-byte range of the
+// linear conversion; ok is false for an empty slot (no reading).
+func dimmTemperature(s platform.Slot) (uint8, bool) {
+	if s.TemperatureC == nil {
 		return 0, false
 	}
-	spread := uint8(s.Ordinal % slotSpread)
-	if !snap.PowerOn || s.Power != "Nominal" {
-		return ambientC + spread/2, true
-	}
-	var load uint8
-	if k := snap.Kernel; k.TotalRAMBytes > 0 && k.FreeBytes <= k.TotalRAMBytes {
-		load = uint8((k.TotalRAMBytes - k.FreeBytes) * maxLoadC / k.TotalRAMBytes)
-	}
-	return idleC + spread + load, true
+	return uint8(min(max(*s.TemperatureC, 0), 0xFF)), true
 }
 
 // tempSensor is the full sensor record (Table 43-1) of a slot's
@@ -139,7 +125,7 @@ func tempSensor(s platform.Slot) []byte {
 	rec[23] = 0x00 // linear
 	copy(rec[24:30], readingFactors())
 	rec[30] = 0x01 // nominal reading given
-	rec[31] = idleC
+	rec[31] = platform.DIMMIdleC
 	rec[32] = defaultUNC // normal maximum
 	rec[33] = 0x00
 	rec[34] = 0xFF // sensor maximum
@@ -298,7 +284,7 @@ func (m *machine) scanTemperatures() {
 		if !hasTempSensor(s) {
 			continue
 		}
-		r, ok := dimmTemperature(snap, s)
+		r, ok := dimmTemperature(s)
 		n := tempSensorNumber(s.Ordinal)
 		en := c.enable(n, tempSensorKind)
 		if !ok || en.scanningOff {
@@ -336,27 +322,26 @@ func (m *machine) scanTemperatures() {
 // tempRequest resolves a request whose first byte is a temperature sensor
 // number; other sensors answer 0xCC (no thresholds, factors or hysteresis),
 // unknown ones 0xCB.
-func tempRequest(m *machine, req []byte, minLen, maxLen int) (platform.Slot, *platform.Snapshot, types.CompletionCode) {
+func tempRequest(m *machine, req []byte, minLen, maxLen int) (platform.Slot, types.CompletionCode) {
 	if len(req) < minLen || len(req) > maxLen {
-		return platform.Slot{}, nil, types.CodeRequestDataLengthInvalid
+		return platform.Slot{}, types.CodeRequestDataLengthInvalid
 	}
-	snap := m.p.Snapshot()
-	s, ok := slotForSensor(snap, req[0])
+	s, ok := slotForSensor(m.p.Snapshot(), req[0])
 	if !ok {
-		return platform.Slot{}, nil, types.CodeRequestedDataNotPresent
+		return platform.Slot{}, types.CodeRequestedDataNotPresent
 	}
 	if s.kind != tempSensorKind {
-		return platform.Slot{}, nil, types.CodeRequestDataFieldInvalid
+		return platform.Slot{}, types.CodeRequestDataFieldInvalid
 	}
-	return s.slot, snap, types.CodeOK
+	return s.slot, types.CodeOK
 }
 
 // tempReading is Get Sensor Reading for a temperature sensor.
-func (m *machine) tempReading(snap *platform.Snapshot, s platform.Slot) []byte {
+func (m *machine) tempReading(s platform.Slot) []byte {
 	n := tempSensorNumber(s.Ordinal)
 	en := m.sensors.enable(n, tempSensorKind)
 	flags := enableFlags(en)
-	r, ok := dimmTemperature(snap, s)
+	r, ok := dimmTemperature(s)
 	if !ok {
 		return []byte{0x00, flags | flagReadingUnavailable, 0x00}
 	}
@@ -377,7 +362,7 @@ func enableFlags(en eventEnable) byte {
 // handleGetSensorThresholds (cmd 27h).
 func handleGetSensorThresholds(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		s, _, cc := tempRequest(m, req, 1, 1)
+		s, cc := tempRequest(m, req, 1, 1)
 		if cc != types.CodeOK {
 			return nil, cc, nil
 		}
@@ -391,7 +376,7 @@ func handleGetSensorThresholds(m *machine) handlers.HandlerFunc {
 // threshold set below the reading asserts at once.
 func handleSetSensorThresholds(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		s, _, cc := tempRequest(m, req, 8, 8)
+		s, cc := tempRequest(m, req, 8, 8)
 		if cc != types.CodeOK {
 			return nil, cc, nil
 		}
@@ -425,7 +410,7 @@ func handleSetSensorThresholds(m *machine) handlers.HandlerFunc {
 // whole range.
 func handleGetSensorReadingFactors(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		if _, _, cc := tempRequest(m, req, 2, 2); cc != types.CodeOK {
+		if _, cc := tempRequest(m, req, 2, 2); cc != types.CodeOK {
 			return nil, cc, nil
 		}
 		return append([]byte{0x00}, readingFactors()...), types.CodeOK, nil
@@ -436,7 +421,7 @@ func handleGetSensorReadingFactors(m *machine) handlers.HandlerFunc {
 // hysteresis mask (FFh).
 func handleGetSensorHysteresis(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		if _, _, cc := tempRequest(m, req, 2, 2); cc != types.CodeOK {
+		if _, cc := tempRequest(m, req, 2, 2); cc != types.CodeOK {
 			return nil, cc, nil
 		}
 		return []byte{tempHyst, tempHyst}, types.CodeOK, nil

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/bmcemu/bmcemu/platform"
 )
 
 // TestTemperatureSensors drives the DIMM temperature sensors with ipmitool
@@ -15,8 +17,8 @@ func TestTemperatureSensors(t *testing.T) {
 	b := startBMC(t)
 	snap := b.p.Snapshot()
 	a1, _ := snap.Slot("CPU0_DIMM_A1")
-	want, ok := dimmTemperature(snap, a1)
-	if !ok || want < idleC || want > idleC+slotSpread+maxLoadC {
+	want, ok := dimmTemperature(a1)
+	if !ok || want < platform.DIMMIdleC || want > platform.DIMMIdleC+platform.DIMMSlotSpread+platform.DIMMLoadSpanC {
 		t.Fatalf("CPU0_DIMM_A1 (host on, populated) models %d °C, %v", want, ok)
 	}
 
@@ -35,7 +37,7 @@ func TestTemperatureSensors(t *testing.T) {
 	}
 	for i, s := range snap.Slots {
 		status, reading := "ns", "No Reading"
-		if c, ok := dimmTemperature(snap, s); ok {
+		if c, ok := dimmTemperature(s); ok {
 			status, reading = "ok", fmt.Sprintf("%d degrees C", c)
 		}
 		if r := rows[i]; r[0] != tempSensorName(s.Name) || r[1] != fmt.Sprintf("%02Xh", 0xC0+s.Ordinal) || r[2] != status || r[4] != reading {
@@ -99,7 +101,7 @@ func TestTemperatureSensors(t *testing.T) {
 	for _, s := range snap.Slots {
 		r := got[tempSensorName(s.Name)]
 		reading, event := "N/A", "N/A"
-		if c, ok := dimmTemperature(snap, s); ok {
+		if c, ok := dimmTemperature(s); ok {
 			reading, event = fmt.Sprintf("%d.00", c), "'OK'"
 		}
 		if len(r) != 12 || r[2] != "Temperature" || r[3] != reading || r[4] != "C" || r[5] != "N/A" ||
@@ -115,7 +117,7 @@ func TestThermalModel(t *testing.T) {
 	snap := p.Snapshot()
 	on := map[string]uint8{}
 	for _, s := range snap.Slots {
-		c, ok := dimmTemperature(snap, s)
+		c, ok := dimmTemperature(s)
 		if ok != (s.Module != nil) {
 			t.Errorf("%s: reading %v with module %v", s.Name, ok, s.Module != nil)
 		}
@@ -126,7 +128,7 @@ func TestThermalModel(t *testing.T) {
 	}
 	off := p.Snapshot()
 	for _, s := range off.Slots {
-		if c, ok := dimmTemperature(off, s); ok && (c >= on[s.Name] || c > ambientC+slotSpread) {
+		if c, ok := dimmTemperature(s); ok && (c >= on[s.Name] || c > platform.AmbientC+platform.DIMMSlotSpread) {
 			t.Errorf("%s: host off reads %d °C (on: %d)", s.Name, c, on[s.Name])
 		}
 	}

@@ -121,6 +121,9 @@ type Slot struct {
 	SpeedMTs     int    `json:"speed_mts,omitempty"`
 	// Disturbed is set while bus noise makes the module's banks inaccessible.
 	Disturbed bool `json:"disturbed,omitempty"`
+	// TemperatureC is the seated module's temperature (whole °C, from the
+	// thermal model in thermal.go); nil when the slot is empty.
+	TemperatureC *int `json:"temperature_c,omitempty"`
 
 	// Fault flags: armed fault kinds (the injection panel), the firmware's
 	// FW_FAULT flag, and whether the module sits in the defective pool.
@@ -264,6 +267,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 			sl.Memory = sm
 		}
 		sl.State, sl.Health, sl.Reason, sl.Stage = slotState(st, dev, sl.Memory)
+		sl.TemperatureC = dimmTemperature(s.PowerOn, s.Kernel, sl)
 		s.Slots[i] = sl
 	}
 	s.RAS = p.ras.status(s.Slots)

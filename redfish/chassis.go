@@ -11,6 +11,7 @@ type chassis struct {
 	PartNumber   string       `json:"PartNumber,omitempty"`
 	PowerState   string       `json:"PowerState"`
 	Status       status       `json:"Status"`
+	Sensors      link         `json:"Sensors"`
 	Links        chassisLinks `json:"Links"`
 }
 
@@ -25,8 +26,8 @@ func (s *service) getChassisCollection(*request) (any, error) {
 }
 
 func (s *service) getChassis(r *request) (any, error) {
-	if id := r.param("chassis"); id != chassisID {
-		return nil, errResourceNotFound("Chassis", id)
+	if err := lookupChassis(r); err != nil {
+		return nil, err
 	}
 	sys := r.snap.System
 	return chassis{
@@ -40,6 +41,7 @@ func (s *service) getChassis(r *request) (any, error) {
 		PartNumber:   sys.PartNumber,
 		PowerState:   powerState(r.snap.PowerOn),
 		Status:       statusOK(),
+		Sensors:      link{ID: sensorsPath()},
 		Links: chassisLinks{
 			ComputerSystems:   links(systemPath()),
 			ManagedBy:         links(managerPath()),

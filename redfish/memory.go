@@ -34,8 +34,10 @@ type memory struct {
 	// reported (and writable) for empty slots too.
 	LocationIndicatorActive bool   `json:"LocationIndicatorActive"`
 	Status                  status `json:"Status"`
-	// Metrics links the module's MemoryMetrics (seated modules only).
-	Metrics *link `json:"Metrics,omitempty"`
+	// Metrics links the module's MemoryMetrics and EnvironmentMetrics
+	// its temperature (seated modules only).
+	Metrics            *link `json:"Metrics,omitempty"`
+	EnvironmentMetrics *link `json:"EnvironmentMetrics,omitempty"`
 }
 
 type memoryLocation struct {
@@ -117,6 +119,9 @@ func memoryResource(sl platform.Slot) memory {
 	}
 	m.Status = memoryStatus(sl)
 	m.Metrics = &link{ID: memoryMetricsPath(sl.Name)}
+	if sl.TemperatureC != nil {
+		m.EnvironmentMetrics = &link{ID: environmentMetricsPath(sl.Name)}
+	}
 	return m
 }
 
@@ -177,7 +182,7 @@ type memoryPatch struct {
 // write: everything served, plus the schema's writable properties this
 // board cannot change (a DIMM cannot be disabled from the BMC here).
 var memoryReadOnly = append(jsonNames(memory{}), "Enabled", "OperatingSpeedRangeMHz", "SecurityState",
-	"ConfigurationLocked", "EnvironmentMetrics", "Regions", "Links", "Actions", "Oem")
+	"ConfigurationLocked", "Regions", "Links", "Actions", "Oem")
 
 // patchMemory drives the slot's identify LED. Properties that cannot be
 // written are reported beside the applied ones (partial success, DSP0266

@@ -188,9 +188,9 @@ type memoryMetricsActions struct {
 	ClearCurrentPeriod actionTarget `json:"#MemoryMetrics.ClearCurrentPeriod"`
 }
 
-// seatedModule resolves the Memory member of a MemoryMetrics URI; only a
-// seated module has metrics.
-func seatedModule(r *request) (platform.Slot, error) {
+// seatedModule resolves the Memory member of a URI below it (entity
+// MemoryMetrics or EnvironmentMetrics); only a seated module has them.
+func seatedModule(r *request, entity string) (platform.Slot, error) {
 	if err := lookupSystem(r); err != nil {
 		return platform.Slot{}, err
 	}
@@ -200,13 +200,13 @@ func seatedModule(r *request) (platform.Slot, error) {
 		return platform.Slot{}, errResourceNotFound("Memory", id)
 	}
 	if sl.Module == nil {
-		return platform.Slot{}, errResourceNotFound("MemoryMetrics", id)
+		return platform.Slot{}, errResourceNotFound(entity, id)
 	}
 	return sl, nil
 }
 
 func (s *service) getMemoryMetrics(r *request) (any, error) {
-	sl, err := seatedModule(r)
+	sl, err := seatedModule(r, "MemoryMetrics")
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func (s *service) getMemoryMetrics(r *request) (any, error) {
 // postClearCurrentPeriod zeroes the current period's counts and alarm
 // trips; the lifetime counts stay.
 func (s *service) postClearCurrentPeriod(r *request) (*response, error) {
-	sl, err := seatedModule(r)
+	sl, err := seatedModule(r, "MemoryMetrics")
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,9 @@ var privilegeMap = map[string]operationMap{
 	"MemoryCollection":         readLogin(privConfigureComponents),
 	"Memory":                   readLogin(privConfigureComponents),
 	"MemoryMetrics":            readLogin(privConfigureComponents),
+	"EnvironmentMetrics":       readLogin(privConfigureManager),
+	"SensorCollection":         readLogin(privConfigureComponents),
+	"Sensor":                   readLogin(privConfigureComponents),
 	"ChassisCollection":        readLogin(privConfigureComponents),
 	"Chassis":                  readLogin(privConfigureComponents),
 	"ManagerCollection":        readLogin(privConfigureManager),
@@ -106,8 +109,10 @@ var privilegeMap = map[string]operationMap{
 // subordinateOverrides are the registry's SubordinateOverrides for the
 // entities served below another: keyed by the Targets chain then the
 // entity, they replace the methods they name. Logs of a ComputerSystem
-// are managed with ConfigureComponents, not ConfigureManager.
+// and a module's EnvironmentMetrics are managed with ConfigureComponents,
+// not ConfigureManager.
 var subordinateOverrides = map[string]operationMap{
+	"Memory/EnvironmentMetrics":                                                  writeOnly(privConfigureComponents),
 	"ComputerSystem/LogServiceCollection":                                        writeOnly(privConfigureComponents),
 	"ComputerSystem/LogServiceCollection/LogService":                             writeOnly(privConfigureComponents),
 	"ComputerSystem/LogServiceCollection/LogService/LogEntryCollection":          writeOnly(privConfigureComponents),

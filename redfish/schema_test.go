@@ -296,7 +296,8 @@ func TestSchemaCrawl(t *testing.T) {
 	if len(seen) < 40 {
 		t.Errorf("crawled only %d resources: %v", len(seen), types)
 	}
-	for _, typ := range []string{typeRegistryFile, typeRegistryFileColl, typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService, typeMemoryMetrics} {
+	for _, typ := range []string{typeRegistryFile, typeRegistryFileColl, typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService, typeMemoryMetrics,
+		typeSensorCollection, typeSensor, typeEnvironmentMetrics} {
 		if types[typ] == 0 {
 			t.Errorf("crawl never reached %s", typ)
 		}
@@ -311,6 +312,7 @@ func TestSchemaCrawl(t *testing.T) {
 		"/redfish/v1/SessionService/Sessions?$expand=.", "/redfish/v1/Systems/1?$expand=~", "/redfish/v1/Systems/1/Memory?$top=3&$skip=2",
 		"/redfish/v1/Systems/1/Memory?$filter=Status/State%20eq%20'Enabled'&$expand=.",
 		"/redfish/v1/Systems/1/LogServices?$expand=.($levels=2)", "/redfish/v1/Systems/1/LogServices/SEL/Entries?$top=2",
+		"/redfish/v1/Chassis/1?$expand=.($levels=2)", "/redfish/v1/Systems/1/Memory/CPU1_DIMM_C2?$expand=.",
 	} {
 		w := do(t, h, http.MethodGet, target)
 		if w.Code != http.StatusOK {

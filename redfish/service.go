@@ -240,8 +240,11 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSystems+"/:system/Memory/:memory", resource{entity: "Memory", get: s.getMemory, patch: s.patchMemory, snapshotOnly: true})
 	s.handle(e, pathSystems+"/:system/Memory/:memory/MemoryMetrics", resource{entity: "MemoryMetrics", get: s.getMemoryMetrics})
 	s.handle(e, pathSystems+"/:system/Memory/:memory/MemoryMetrics/Actions/MemoryMetrics.ClearCurrentPeriod", resource{entity: "MemoryMetrics", post: s.postClearCurrentPeriod})
+	s.handle(e, pathSystems+"/:system/Memory/:memory/EnvironmentMetrics", resource{entity: "EnvironmentMetrics", under: "Memory", get: s.getEnvironmentMetrics, snapshotOnly: true})
 	s.handle(e, pathChassis, resource{entity: "ChassisCollection", get: s.getChassisCollection})
 	s.handle(e, pathChassis+"/:chassis", resource{entity: "Chassis", get: s.getChassis})
+	s.handle(e, pathChassis+"/:chassis/Sensors", resource{entity: "SensorCollection", get: s.getSensors, snapshotOnly: true})
+	s.handle(e, pathChassis+"/:chassis/Sensors/:sensor", resource{entity: "Sensor", get: s.getSensor, snapshotOnly: true})
 	s.handle(e, pathManagers, resource{entity: "ManagerCollection", get: s.getManagers})
 	s.handle(e, pathManagers+"/:manager", resource{entity: "Manager", get: s.getManager})
 

@@ -95,6 +95,8 @@ var privilegeMap = map[string]operationMap{
 	"EventDestinationCollection":    readLogin(privConfigureManager, privConfigureComponents),
 	"MessageRegistryFileCollection": readLogin(privConfigureManager),
 	"MessageRegistryFile":           readLogin(privConfigureManager),
+	"JsonSchemaFileCollection":      readLogin(privConfigureManager),
+	"JsonSchemaFile":                readLogin(privConfigureManager),
 	"LogServiceCollection":          readLogin(privConfigureManager),
 	"LogService":                    readLogin(privConfigureManager),
 	"LogEntryCollection":            readLogin(privConfigureManager),

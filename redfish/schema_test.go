@@ -297,9 +297,34 @@ func TestSchemaCrawl(t *testing.T) {
 		t.Errorf("crawled only %d resources: %v", len(seen), types)
 	}
 	for _, typ := range []string{typeRegistryFile, typeRegistryFileColl, typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService, typeMemoryMetrics,
-		typeSensorCollection, typeSensor, typeEnvironmentMetrics} {
+		typeSensorCollection, typeSensor, typeEnvironmentMetrics, typeJSONSchemaFileColl, typeJSONSchemaFile} {
 		if types[typ] == 0 {
 			t.Errorf("crawl never reached %s", typ)
+		}
+	}
+	// JsonSchemas names exactly the schemas in use: every type the crawl
+	// met, plus the Event and Message payloads that no GET returns.
+	listed := map[string]bool{}
+	for _, mem := range members(t, getJSON(t, h, "/redfish/v1/JsonSchemas")) {
+		l := mem.(map[string]any)["@odata.id"].(string)
+		f := getJSON(t, h, l)
+		listed[f["Schema"].(string)] = true
+		_, file := schemaOf(f["Schema"].(string))
+		if got := path(t, f, "Location", 0, "PublicationUri"); got != schemaURLPrefix+file {
+			t.Errorf("%s: PublicationUri %v", l, got)
+		}
+		if _, err := os.Stat(filepath.Join(schemaDir(t), file)); err != nil {
+			t.Errorf("%s names a file DSP8010 does not publish: %v", l, err)
+		}
+	}
+	for typ := range types {
+		if !listed[typ] {
+			t.Errorf("JsonSchemas lacks %s, which the service serves", typ)
+		}
+	}
+	for typ := range listed {
+		if types[typ] == 0 && typ != typeEvent && typ != typeMessage {
+			t.Errorf("JsonSchemas lists %s, which the crawl never met", typ)
 		}
 	}
 	t.Logf("validated %d payloads: %v", len(seen), types)
@@ -312,7 +337,7 @@ func TestSchemaCrawl(t *testing.T) {
 		"/redfish/v1/SessionService/Sessions?$expand=.", "/redfish/v1/Systems/1?$expand=~", "/redfish/v1/Systems/1/Memory?$top=3&$skip=2",
 		"/redfish/v1/Systems/1/Memory?$filter=Status/State%20eq%20'Enabled'&$expand=.",
 		"/redfish/v1/Systems/1/LogServices?$expand=.($levels=2)", "/redfish/v1/Systems/1/LogServices/SEL/Entries?$top=2",
-		"/redfish/v1/Chassis/1?$expand=.($levels=2)", "/redfish/v1/Systems/1/Memory/CPU1_DIMM_C2?$expand=.",
+		"/redfish/v1/Chassis/1?$expand=.($levels=2)", "/redfish/v1/Systems/1/Memory/CPU1_DIMM_C2?$expand=.", "/redfish/v1/JsonSchemas?$expand=.",
 	} {
 		w := do(t, h, http.MethodGet, target)
 		if w.Code != http.StatusOK {

@@ -127,12 +127,12 @@ func TestTemperatureHealth(t *testing.T) {
 	}
 }
 
-// Reading sensors and metrics takes Login; none is
+// Reading sensors, metrics and schema files takes Login; none is
 // writable.
 func TestThermalAndSchemaPrivileges(t *testing.T) {
 	h := newHandler(t, newPlatform(t))
 	for _, uri := range []string{sensorsURI, sensorsURI + "/temperature_CPU0_DIMM_A1",
-		"/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1/EnvironmentMetrics"} {
+		"/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1/EnvironmentMetrics", "/redfish/v1/JsonSchemas", "/redfish/v1/JsonSchemas/Sensor"} {
 		if w := do(t, h, http.MethodGet, uri, basic("reader", "reader-pw")); w.Code != http.StatusOK {
 			t.Errorf("ReadOnly GET %s: %d", uri, w.Code)
 		}

@@ -28,6 +28,7 @@ type serviceRoot struct {
 	AccountService link             `json:"AccountService"`
 	EventService   link             `json:"EventService"`
 	Registries     link             `json:"Registries"`
+	JsonSchemas    link             `json:"JsonSchemas"`
 	Links          serviceRootLinks `json:"Links"`
 
 	ProtocolFeaturesSupported protocolFeatures `json:"ProtocolFeaturesSupported"`
@@ -90,6 +91,7 @@ func (s *service) getServiceRoot(r *request) (any, error) {
 		AccountService: link{ID: pathAccountService},
 		EventService:   link{ID: pathEventService},
 		Registries:     link{ID: pathRegistries},
+		JsonSchemas:    link{ID: pathJSONSchemas},
 		ProtocolFeaturesSupported: protocolFeatures{
 			ExpandQuery:                     expandFeatures{ExpandAll: true, Levels: true, Links: true, NoLinks: true, MaxLevels: maxExpandLevels},
 			FilterQuery:                     true,

@@ -193,6 +193,11 @@ func metadataDocument() []byte {
 		{"MessageRegistryFile_v1.xml", "MessageRegistryFile MessageRegistryFile.v1_1_5"},
 		{"MessageRegistry_v1.xml", "MessageRegistry MessageRegistry.v1_7_0"},
 		{"Message_v1.xml", "Message Message.v1_3_0"},
+		{"SensorCollection_v1.xml", "SensorCollection"},
+		{"Sensor_v1.xml", "Sensor Sensor.v1_12_0"},
+		{"EnvironmentMetrics_v1.xml", "EnvironmentMetrics EnvironmentMetrics.v1_5_0"},
+		{"JsonSchemaFileCollection_v1.xml", "JsonSchemaFileCollection"},
+		{"JsonSchemaFile_v1.xml", "JsonSchemaFile JsonSchemaFile.v1_1_5"},
 		{"Resource_v1.xml", "Resource Resource.v1_23_0"},
 		{"RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0"},
 	}

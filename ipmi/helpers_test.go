@@ -58,6 +58,25 @@ func insert64(t testing.TB, p *platform.Platform, slot string) spd.Module {
 	return mod.SPD
 }
 
+// waitSettled waits until no hot-plug step is in progress in slot.
+func waitSettled(t testing.TB, p *platform.Platform, slot string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sl, ok := p.Snapshot().Slot(slot)
+		if !ok {
+			t.Fatalf("no slot %s", slot)
+		}
+		if sl.Stage == "" && sl.State != platform.StateStarting {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still %s (%s) after 30s", slot, sl.State, sl.Stage)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func testMachine(t testing.TB, p Platform) *machine {
 	t.Helper()
 	return newMachine(p, discardLogger())

@@ -328,6 +328,11 @@ func TestIpmitool(t *testing.T) {
 
 	t.Run("insert", func(t *testing.T) {
 		mod := insert64(t, b.p, "CPU0_DIMM_A2")
+		// The hot-add runs on after Insert returns and moves the
+		// module's temperature as its rail comes up; compare once it
+		// has settled, or the reading changes between the test's
+		// snapshot and ipmitool's.
+		waitSettled(t, b.p, "CPU0_DIMM_A2")
 		checkFRU(t)
 		checkSensors(t)
 		blk := fruBlocks(b.mustIpmitool(t, "fru", "print"))["CPU0_DIMM_A2"]

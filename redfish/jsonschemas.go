@@ -9,8 +9,8 @@ const (
 )
 
 // servedTypes is every @odata.type the service emits: resources, the
-// Event payloads it pushes and streams, and the Message objects in error
-// bodies. JsonSchemas lists exactly these; TestSchemaCrawl holds the list
+// registry documents it hosts, the Event payloads it pushes and streams,
+// and the Message objects in error bodies. JsonSchemas lists exactly these; TestSchemaCrawl holds the list
 // to what a crawl of the service actually finds.
 var servedTypes = []string{
 	typeServiceRoot,
@@ -22,7 +22,7 @@ var servedTypes = []string{
 	typeAccountService, typeAccountCollection, typeManagerAccount, typeRoleCollection, typeRole,
 	typeLogServiceCollection, typeLogService, typeLogEntryCollection, typeLogEntry,
 	typeEventService, typeEventDestinationColl, typeEventDestination, typeEvent,
-	typeRegistryFileColl, typeRegistryFile,
+	typeRegistryFileColl, typeRegistryFile, typeMessageRegistry,
 	typeJSONSchemaFileColl, typeJSONSchemaFile,
 	typeMessage,
 }

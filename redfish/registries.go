@@ -12,7 +12,10 @@ const (
 	pathRegistries       = "/redfish/v1/Registries"
 	typeRegistryFileColl = "#MessageRegistryFileCollection.MessageRegistryFileCollection"
 	typeRegistryFile     = "#MessageRegistryFile.v1_1_5.MessageRegistryFile"
-	dmtfRegistryURL      = "https://redfish.dmtf.org/registries/"
+	// typeMessageRegistry is the type of the registry documents served;
+	// the OEM one is embedded, so TestSchemaCrawl holds it to this.
+	typeMessageRegistry = "#MessageRegistry.v1_7_0.MessageRegistry"
+	dmtfRegistryURL     = "https://redfish.dmtf.org/registries/"
 )
 
 // servedRegistries are the registries messages come from: Base for

@@ -308,18 +308,11 @@ func (l *liveUsers) failed(bmcID uint32, status byte) {
 	l.acc.RecordFailure(h.user)
 }
 
-// tapConn is the server socket with the handshake watched both ways.
+// tapConn is the server socket with the handshake's outbound half watched;
+// sessionConn shows the inbound half (every datagram read) to live.inbound.
 type tapConn struct {
 	*net.UDPConn
 	live *liveUsers
-}
-
-func (c tapConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	n, addr, err := c.UDPConn.ReadFrom(b)
-	if err == nil {
-		c.live.inbound(b[:n])
-	}
-	return n, addr, err
 }
 
 func (c tapConn) WriteTo(b []byte, addr net.Addr) (int, error) {

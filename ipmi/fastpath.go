@@ -15,7 +15,6 @@ import (
 	"errors"
 	"hash"
 	"net"
-	"runtime"
 	"sync"
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
@@ -24,6 +23,7 @@ import (
 	"github.com/bougou/go-ipmi/pkg/protocol"
 	"github.com/bougou/go-ipmi/pkg/transport"
 	"github.com/bougou/go-ipmi/pkg/types"
+	"golang.org/x/net/ipv4"
 )
 
 // sessionConn is the server socket as go-ipmi's Serve loop sees it, with
@@ -34,24 +34,31 @@ import (
 // session's HMAC and AES state for each one. Profiled under 16 lanplus
 // sessions, growing those goroutines' stacks (runtime.copystack) took ~19%
 // of the server's CPU and hmac.New another ~17%: more than the commands and
-// as much as the socket calls. Here a few long-lived workers (stacks grown
-// once) answer the commands with each session's keyed HMAC and AES cipher
-// built once.
+// as much as the socket calls. Here one reader answers the commands with
+// each session's keyed HMAC and AES cipher built once, and moves datagrams
+// in batches: up to readBatch per recvmmsg, the answers to a batch in one
+// sendmmsg (golang.org/x/net/ipv4; one datagram per call where the system
+// lacks them). Answering in the reader, not on a worker it hands packets
+// to, spares each command a goroutine wake-up: that hand-off was most of a
+// lone session's round trip, and on a small machine the CPUs are better
+// left to the other work a command needs (the console, the kernel's UDP
+// path) than to a second server thread.
 //
 // The steps and checks are go-ipmi's (server.handleRMCPPlus,
 // acceptInbound, dispatchIPMISession and respondInSession in v0.9.1), through
 // the same handler registry, so a console cannot tell the difference.
 // Everything else (ASF ping, the session handshake, pre-session commands,
 // SOL, IPMI v1.5) still reaches go-ipmi, in the order it was read: SOL
-// depends on that.
+// depends on that. Commands are answered in the order they were read.
 type sessionConn struct {
-	transport.PacketConn
-	b   *bmc.BMC
-	reg *handlers.Registry
+	transport.PacketConn              // go-ipmi's writes go here
+	raw                  *net.UDPConn // the socket, read (and answered) in batches
+	inbound              func([]byte) // sees every datagram read; may be nil
+	b                    *bmc.BMC
+	reg                  *handlers.Registry
 
 	start     sync.Once
 	slow      chan readResult // for go-ipmi's loop, in read order
-	workers   []chan readResult
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -105,16 +112,19 @@ func cbcDecrypt(b cipher.Block, iv, buf []byte) {
 // the same way.
 const maxPacket = 4096
 
-func newSessionConn(pc transport.PacketConn, b *bmc.BMC, reg *handlers.Registry) *sessionConn {
+// readBatch is how many datagrams one read takes at most: as many as the
+// benchmark's sessions have in flight.
+const readBatch = 16
+
+// newSessionConn serves in-session commands read from raw; pc is raw as
+// go-ipmi writes to it (possibly wrapped), and inbound, if not nil, is
+// shown every datagram read.
+func newSessionConn(raw *net.UDPConn, pc transport.PacketConn, inbound func([]byte), b *bmc.BMC, reg *handlers.Registry) *sessionConn {
 	c := &sessionConn{
-		PacketConn: pc, b: b, reg: reg,
-		slow:    make(chan readResult, 64),
-		workers: make([]chan readResult, max(2, runtime.GOMAXPROCS(0))),
-		closed:  make(chan struct{}),
-		keys:    map[uint32]*sessionKeys{},
-	}
-	for i := range c.workers {
-		c.workers[i] = make(chan readResult, 64)
+		PacketConn: pc, raw: raw, inbound: inbound, b: b, reg: reg,
+		slow:   make(chan readResult, 64),
+		closed: make(chan struct{}),
+		keys:   map[uint32]*sessionKeys{},
 	}
 	// Session keys leave with their session (close, eviction).
 	b.Sessions.SetOnRemove(func(id uint32) {
@@ -127,22 +137,12 @@ func newSessionConn(pc transport.PacketConn, b *bmc.BMC, reg *handlers.Registry)
 }
 
 // LocalAddr lets go-ipmi learn the port SOL payloads are served on.
-func (c *sessionConn) LocalAddr() net.Addr {
-	if la, ok := c.PacketConn.(interface{ LocalAddr() net.Addr }); ok {
-		return la.LocalAddr()
-	}
-	return nil
-}
+func (c *sessionConn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
 
 // ReadFrom is go-ipmi's read: the next packet that is not an in-session
 // command. The socket is read from the first call on, i.e. once Serve runs.
 func (c *sessionConn) ReadFrom(buf []byte) (int, net.Addr, error) {
-	c.start.Do(func() {
-		for _, w := range c.workers {
-			go c.work(w)
-		}
-		go c.read()
-	})
+	c.start.Do(func() { go c.read() })
 	select {
 	case r, ok := <-c.slow:
 		if !ok {
@@ -163,34 +163,66 @@ func (c *sessionConn) Close() error {
 	return err
 }
 
-// read owns the socket's receive side.
+// read owns the socket's receive side: it reads a batch, answers the
+// in-session commands in it, passes the rest to go-ipmi's loop in order,
+// then sends the batch's answers.
 func (c *sessionConn) read() {
-	defer func() {
-		for _, w := range c.workers {
-			close(w)
-		}
-		close(c.slow)
-	}()
-	buf := make([]byte, maxPacket)
+	defer close(c.slow)
+	pc := ipv4.NewPacketConn(c.raw)
+	in := make([]ipv4.Message, readBatch)
+	out := make([]ipv4.Message, readBatch)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, maxPacket)}
+		out[i].Buffers = [][]byte{make([]byte, 0, 256)}
+	}
 	for {
-		n, addr, err := c.PacketConn.ReadFrom(buf)
-		r := readResult{addr: addr, err: err}
-		if err == nil {
-			r.pkt = bytes.Clone(buf[:n])
+		n, err := pc.ReadBatch(in, 0)
+		if err != nil {
+			select {
+			case c.slow <- readResult{err: err}:
+			case <-c.closed:
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
 		}
-		to := c.slow
-		if id, ok := inSessionCommand(r.pkt); ok {
-			// One worker per session ID: a session's commands stay in order.
-			to = c.workers[id%uint32(len(c.workers))]
+		answers := 0
+		for _, m := range in[:n] {
+			pkt := m.Buffers[0][:m.N]
+			if c.inbound != nil {
+				c.inbound(pkt)
+			}
+			if _, ok := inSessionCommand(pkt); !ok {
+				select {
+				case c.slow <- readResult{pkt: bytes.Clone(pkt), addr: m.Addr}:
+				case <-c.closed:
+					return
+				}
+				continue
+			}
+			// Copied out of the session's buffer, which its next packet
+			// in this batch would overwrite.
+			a := &out[answers]
+			if resp, ok := c.handle(a.Buffers[0][:0], pkt, m.Addr); ok {
+				a.Buffers[0], a.Addr = resp, m.Addr
+				answers++
+			}
 		}
-		select {
-		case to <- r:
-		case <-c.closed:
-			return
+		c.send(pc, out[:answers])
+	}
+}
+
+// send writes the answers, as many per system call as it takes. An answer
+// that cannot be sent is dropped, as go-ipmi drops one whose WriteTo fails.
+func (c *sessionConn) send(pc *ipv4.PacketConn, out []ipv4.Message) {
+	for len(out) > 0 {
+		n, err := pc.WriteBatch(out, 0)
+		if err != nil {
+			n = max(n, 0) + 1 // the first unsent one failed
 		}
-		if err != nil && errors.Is(err, net.ErrClosed) {
-			return
-		}
+		out = out[min(n, len(out)):]
 	}
 }
 
@@ -204,25 +236,21 @@ func inSessionCommand(pkt []byte) (uint32, bool) {
 	return id, ok && id != 0 && typ == uint8(types.PayloadTypeIPMI)
 }
 
-func (c *sessionConn) work(in chan readResult) {
-	for r := range in {
-		c.handle(r.pkt, r.addr)
-	}
-}
-
-// handle is go-ipmi's handleRMCPPlus for an in-session IPMI payload.
-func (c *sessionConn) handle(pkt []byte, addr net.Addr) {
+// handle is go-ipmi's handleRMCPPlus for an in-session IPMI payload: it
+// appends the answer to send to addr to dst, or returns false for a packet
+// go-ipmi drops.
+func (c *sessionConn) handle(dst, pkt []byte, addr net.Addr) ([]byte, bool) {
 	id, seq, _, flags, payload, _ := protocol.ParseRMCPPlusHeader(pkt)
 	sess, err := c.b.Sessions.Get(id)
 	if err != nil {
-		return
+		return nil, false
 	}
 	sess.ProcMu.Lock()
 	defer sess.ProcMu.Unlock()
 	k := c.keysFor(sess)
 	// acceptInbound: integrity, then the sequence window.
 	if !k.verify(pkt, flags&types.PayloadFlagAuthenticated != 0) || !bmc.InboundSeqValid(sess.InboundSeq, seq) {
-		return
+		return nil, false
 	}
 	sess.InboundSeq = seq
 	sess.SetAddr(addr)
@@ -232,19 +260,18 @@ func (c *sessionConn) handle(pkt []byte, addr net.Addr) {
 	encrypted := flags&types.PayloadFlagEncrypted != 0
 	msg, ok := k.decrypt(payload, encrypted)
 	if !ok {
-		return
+		return nil, false
 	}
 	netFn, cmd, data, rqSeq, ok := protocol.ParseIPMIRequest(msg)
 	if !ok {
-		return
+		return nil, false
 	}
 	ch, _ := c.b.Channels.Get(sess.Channel)
 	hctx := &handlers.HandlerContext{BMC: c.b, Session: sess, Channel: ch, User: sess.User}
 	respData, cc, _ := c.reg.Dispatch(context.Background(), hctx, netFn, cmd, data)
 	resp := protocol.BuildIPMIResponse(netFn, cmd, rqSeq, uint8(cc), respData)
-	if out, ok := k.seal(resp, encrypted); ok {
-		_, _ = c.PacketConn.WriteTo(out, addr)
-	}
+	out, ok := k.seal(resp, encrypted)
+	return append(dst, out...), ok
 }
 
 // keysFor returns sess's cached key state, (re)built when the session or its

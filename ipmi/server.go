@@ -178,13 +178,14 @@ func New(cfg Config, p Platform) (*Server, error) {
 
 	reg := newRegistry(m, log, extra...)
 	var pc transport.PacketConn = conn
+	var inbound func([]byte)
 	if live != nil {
-		pc = tapConn{UDPConn: conn, live: live}
+		pc, inbound = tapConn{UDPConn: conn, live: live}, live.inbound
 	}
 	s := &Server{
 		log:  log,
 		conn: conn,
-		srv:  server.NewServer(b, newSessionConn(pc, b, reg), server.WithHandlerRegistry(reg)),
+		srv:  server.NewServer(b, newSessionConn(conn, pc, inbound, b, reg), server.WithHandlerRegistry(reg)),
 		m:    m,
 	}
 	// Subscribe now, so that events between New and Serve are queued.

@@ -17,13 +17,18 @@
 # servers): most of each server's CPU is the kernel's loopback UDP path.
 # Per command ipmi_sim makes 8 system calls on its one thread (recvfrom,
 # sendmsg, epoll_ctl, epoll_pwait, rt_sigprocmask, and open/read/close of
-# /dev/urandom for the IV); bmcemu about 3 (recvfrom, sendto and a share of
-# epoll/futex), sendto alone being ~45% of its CPU. The load generator needs
-# about as much CPU per command as bmcemu, on the same two CPUs, so
-# bmcemu's ceiling is 2 CPUs / (server + generator µs per command), while
-# ipmi_sim's is one CPU / its µs per command. Other work on the machine
-# (the load average printed per round) starves single-threaded ipmi_sim
-# more than bmcemu, which raises the ratio: compare rounds at similar load.
+# /dev/urandom for the IV). bmcemu reads in-session commands in batches
+# (recvmmsg) on one goroutine and sends a batch's answers in one sendmmsg:
+# at 16 sessions well under one system call per command, yet sendmmsg is
+# still about half its CPU, since on loopback the sender's call carries each
+# datagram through the stack to the console's socket and wakes its reader.
+# The load generator (a goroutine per session) needs more CPU per command
+# than bmcemu, ~70% of it in write(2) for the same reason: one epoll loop
+# over all sessions instead of goroutines saved it nothing. bmcemu's
+# ceiling is 2 CPUs / (server + generator µs per command), ipmi_sim's one
+# CPU / its µs per command. Other work on the machine (the load average
+# printed per round) starves single-threaded ipmi_sim more than bmcemu,
+# which raises the ratio: compare rounds at similar load.
 #
 # Ports: SIM_PORT (ipmi_sim, default 9623), EMU_PORT (bmcemu IPMI, 9624),
 # EMU_HTTP (bmcemu Redfish, 9625).

@@ -1,6 +1,7 @@
 package ipmi
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"encoding/binary"
 	"net"
@@ -70,6 +71,49 @@ func TestSessionConnDrops(t *testing.T) {
 		send(tc.bad())
 		if cc, _, err := c.Command(0x04, 0x2D, []byte{1}); err != nil || cc != 0 {
 			t.Errorf("%s: then Get Sensor Reading: cc %#02x, %v", tc.name, cc, err)
+		}
+	}
+}
+
+// TestSessionConnBatch pipelines commands in one session, so that several
+// arrive in one read: each gets its own answer (not a later command's, which
+// reuses the session's buffer), in the order sent.
+func TestSessionConnBatch(t *testing.T) {
+	b := startBMC(t)
+	c, err := dialLean(net.JoinHostPort("127.0.0.1", b.port), "admin", "password", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	c.strict = true
+	const n = 12 // within the sequence window
+	type sent struct {
+		netFn, cmd, rqSeq byte
+		pkt               []byte
+	}
+	var reqs []sent
+	for i := range n {
+		netFn, cmd, data := byte(0x04), byte(0x2D), []byte{1}
+		if i%2 == 1 {
+			netFn, cmd, data = 0x06, 0x01, nil // Get Device ID
+		}
+		pkt := bytes.Clone(c.request(netFn, cmd, data))
+		reqs = append(reqs, sent{netFn, cmd, c.rqSeq, pkt})
+	}
+	for _, r := range reqs {
+		if _, err := c.conn.Write(r.pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i, r := range reqs {
+		k, err := c.conn.Read(c.in)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		c.rqSeq = r.rqSeq
+		if cc, _, ok := c.open(c.in[:k], r.netFn, r.cmd); !ok || cc != 0 {
+			t.Fatalf("answer %d is not the answer to request %d (netFn %#02x cmd %#02x): ok %v, cc %#02x", i, i, r.netFn, r.cmd, ok, cc)
 		}
 	}
 }

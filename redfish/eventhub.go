@@ -184,6 +184,7 @@ func (s *service) pump(ctx context.Context, sub *events.Subscription) {
 				ev := s.hub.publish(rec.Time, spec)
 				s.subs.dispatch(ev)
 			}
+			s.observeTasks(rec)
 			if d := sub.Dropped(); d > s.pumpDropped {
 				s.log.Warn("redfish: platform events lost before translation", "dropped_total", d)
 				s.pumpDropped = d

@@ -64,8 +64,12 @@ func TestRegistries(t *testing.T) {
 	dir := filepath.Join(filepath.Dir(schemaDir(t)), "registries")
 	h := newHandlerCfg(t, newPlatform(t), Config{RegistryDir: dir})
 	coll := getJSON(t, h, "/redfish/v1/Registries")
-	if coll["Members@odata.count"] != 4.0 {
+	// Base, ResourceEvent, Platform, BmcemuMemory and TaskEvent.
+	if coll["Members@odata.count"] != 5.0 {
 		t.Errorf("registries = %v", coll)
+	}
+	if te := getJSON(t, h, "/redfish/v1/Registries/TaskEvent"); te["Registry"] != taskEventRegistry {
+		t.Errorf("TaskEvent = %v", te)
 	}
 	oem := getJSON(t, h, "/redfish/v1/Registries/BmcemuMemory")
 	uri := path(t, oem, "Location", 0, "Uri").(string)

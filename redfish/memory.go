@@ -34,6 +34,8 @@ type memory struct {
 	// reported (and writable) for empty slots too.
 	LocationIndicatorActive bool   `json:"LocationIndicatorActive"`
 	Status                  status `json:"Status"`
+	// Enabled: in service or on its way; writable (memoryeject.go).
+	Enabled *bool `json:"Enabled,omitempty"`
 	// Metrics links the module's MemoryMetrics and EnvironmentMetrics
 	// its temperature (seated modules only).
 	Metrics            *link `json:"Metrics,omitempty"`
@@ -118,6 +120,7 @@ func memoryResource(sl platform.Slot) memory {
 		m.ErrorCorrection = "SingleBitECC"
 	}
 	m.Status = memoryStatus(sl)
+	m.Enabled = memoryEnabled(sl)
 	m.Metrics = &link{ID: memoryMetricsPath(sl.Name)}
 	if sl.TemperatureC != nil {
 		m.EnvironmentMetrics = &link{ID: environmentMetricsPath(sl.Name)}
@@ -176,17 +179,20 @@ func ptr[T any](v T) *T { return &v }
 // memoryPatch is what a PATCH of a Memory resource may set.
 type memoryPatch struct {
 	LocationIndicatorActive *bool `json:"LocationIndicatorActive"`
+	Enabled                 *bool `json:"Enabled"`
 }
 
 // memoryReadOnly are the Memory properties a client may name but not
-// write: everything served, plus the schema's writable properties this
-// board cannot change (a DIMM cannot be disabled from the BMC here).
-var memoryReadOnly = append(jsonNames(memory{}), "Enabled", "OperatingSpeedRangeMHz", "SecurityState",
+// write: everything served (but Enabled and the LED), plus the schema's
+// writable properties this board cannot change.
+var memoryReadOnly = append(jsonNames(memory{}), "OperatingSpeedRangeMHz", "SecurityState",
 	"ConfigurationLocked", "Regions", "Links", "Actions", "Oem")
 
-// patchMemory drives the slot's identify LED. Properties that cannot be
-// written are reported beside the applied ones (partial success, DSP0266
-// clause 9.5.4); when nothing applies the request fails as a whole.
+// patchMemory drives the slot's identify LED and, through Enabled false,
+// a hot-remove (memoryeject.go) that answers 202 with a task monitor.
+// Properties that cannot be written are reported beside the applied ones
+// (partial success, DSP0266 clause 9.5.4); when nothing applies the
+// request fails as a whole.
 func (s *service) patchMemory(r *request) (*response, error) {
 	if err := lookupSystem(r); err != nil {
 		return nil, err
@@ -203,6 +209,13 @@ func (s *service) patchMemory(r *request) (*response, error) {
 	if len(d.present) == 0 {
 		return nil, failAll(d.problems)
 	}
+	// Enabled first: when it is refused nothing else has changed yet.
+	var started *task
+	if d.has("Enabled") {
+		if started, err = s.setMemoryEnabled(r, id, *p.Enabled, d.problems); err != nil {
+			return nil, err
+		}
+	}
 	if d.has("LocationIndicatorActive") {
 		setter, ok := s.platform.(indicatorSetter)
 		if !ok {
@@ -214,6 +227,9 @@ func (s *service) patchMemory(r *request) (*response, error) {
 			}
 			return nil, fmt.Errorf("set location indicator of %s: %w", id, err)
 		}
+	}
+	if started != nil {
+		return s.accepted(started)
 	}
 	sl, _ := s.platform.Snapshot().Slot(id)
 	body, err := withMessages(memoryResource(sl), d.problems)

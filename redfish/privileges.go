@@ -101,6 +101,9 @@ var privilegeMap = map[string]operationMap{
 	"LogService":                    readLogin(privConfigureManager),
 	"LogEntryCollection":            readLogin(privConfigureManager),
 	"LogEntry":                      readLogin(privConfigureManager),
+	"TaskService":                   readLogin(privConfigureManager),
+	"TaskCollection":                readLogin(privConfigureManager),
+	"Task":                          readLogin(privConfigureManager),
 	"EventDestination": {
 		"GET": any1(privLogin), "HEAD": any1(privLogin),
 		"PATCH": any1(privConfigureManager, privConfigureSelf), "PUT": any1(privConfigureManager, privConfigureSelf),

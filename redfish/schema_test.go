@@ -257,6 +257,11 @@ func TestSchemaCrawl(t *testing.T) {
 	})
 	// A live session, so the Session resource is crawled too.
 	login(t, h, "reader", "reader-pw")
+	// A task, ended by the firmware refusing to eject boot memory.
+	if w := do(t, h, http.MethodPatch, "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1", withBody(`{"Enabled":false}`)); w.Code != http.StatusAccepted {
+		t.Fatalf("PATCH Enabled: %d %s", w.Code, w.Body)
+	}
+	waitFor(t, "the task to end", func() bool { return getJSON(t, h, "/redfish/v1/TaskService/Tasks/1")["TaskState"] == "Exception" })
 
 	seen := map[string]bool{}
 	queue := []string{"/redfish/v1/"}
@@ -298,7 +303,8 @@ func TestSchemaCrawl(t *testing.T) {
 		t.Errorf("crawled only %d resources: %v", len(seen), types)
 	}
 	for _, typ := range []string{typeRegistryFile, typeRegistryFileColl, typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService, typeMemoryMetrics,
-		typeSensorCollection, typeSensor, typeEnvironmentMetrics, typeJSONSchemaFileColl, typeJSONSchemaFile} {
+		typeSensorCollection, typeSensor, typeEnvironmentMetrics, typeJSONSchemaFileColl, typeJSONSchemaFile,
+		typeTaskService, typeTaskCollection, typeTask} {
 		if types[typ] == 0 {
 			t.Errorf("crawl never reached %s", typ)
 		}

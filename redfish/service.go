@@ -121,6 +121,7 @@ type service struct {
 	registryDir    string
 	renders        renderCache
 	metrics        *memoryMetrics
+	tasks          taskStore
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -268,6 +269,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathAccounts+"/:account", resource{entity: "ManagerAccount", get: s.getAccount, patch: s.patchAccount, del: s.deleteAccount, self: s.isOwnAccount})
 	s.handle(e, pathRoles, resource{entity: "RoleCollection", get: s.getRoles})
 	s.handle(e, pathRoles+"/:role", resource{entity: "Role", get: s.getRole})
+	s.taskRoutes(e)
 }
 
 // notFound answers unknown URIs. Credentials are checked first so an

@@ -29,6 +29,7 @@ type serviceRoot struct {
 	EventService   link             `json:"EventService"`
 	Registries     link             `json:"Registries"`
 	JsonSchemas    link             `json:"JsonSchemas"`
+	Tasks          link             `json:"Tasks"`
 	Links          serviceRootLinks `json:"Links"`
 
 	ProtocolFeaturesSupported protocolFeatures `json:"ProtocolFeaturesSupported"`
@@ -92,6 +93,7 @@ func (s *service) getServiceRoot(r *request) (any, error) {
 		EventService:   link{ID: pathEventService},
 		Registries:     link{ID: pathRegistries},
 		JsonSchemas:    link{ID: pathJSONSchemas},
+		Tasks:          link{ID: pathTaskService},
 		ProtocolFeaturesSupported: protocolFeatures{
 			ExpandQuery:                     expandFeatures{ExpandAll: true, Levels: true, Links: true, NoLinks: true, MaxLevels: maxExpandLevels},
 			FilterQuery:                     true,
@@ -198,6 +200,9 @@ func metadataDocument() []byte {
 		{"EnvironmentMetrics_v1.xml", "EnvironmentMetrics EnvironmentMetrics.v1_5_0"},
 		{"JsonSchemaFileCollection_v1.xml", "JsonSchemaFileCollection"},
 		{"JsonSchemaFile_v1.xml", "JsonSchemaFile JsonSchemaFile.v1_1_5"},
+		{"TaskService_v1.xml", "TaskService TaskService.v1_3_0"},
+		{"TaskCollection_v1.xml", "TaskCollection"},
+		{"Task_v1.xml", "Task Task.v1_7_4"},
 		{"Resource_v1.xml", "Resource Resource.v1_23_0"},
 		{"RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0"},
 	}

@@ -67,7 +67,7 @@ func (s *service) setMemoryEnabled(r *request, id string, want bool, problems []
 	for _, p := range problems {
 		msgs = append(msgs, p.messages()...)
 	}
-	t, err := s.startTask(&ejectOp{slot: id}, from, taskPayload{HTTPOperation: http.MethodPatch, TargetURI: memoryPath(id), JSONBody: string(r.body)}, msgs)
+	t, err := s.startTask(&ejectOp{slot: id}, from, &taskPayload{HTTPOperation: http.MethodPatch, TargetURI: memoryPath(id), JSONBody: string(r.body)}, msgs)
 	if err != nil {
 		return nil, err
 	}

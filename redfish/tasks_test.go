@@ -7,8 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/clock"
+	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
@@ -369,5 +372,71 @@ func TestTaskEventMessagesMatchRegistry(t *testing.T) {
 		if !ok || r.Message != m.text || r.MessageSeverity != m.severity || r.Resolution != m.resolution || len(r.ParamTypes) != m.args {
 			t.Errorf("%s differs from %s", full, taskEventRegistry)
 		}
+	}
+}
+
+// A spare copy the hardware starts on its own (a rank crossed its
+// correctable-error threshold) is a task too: Running with the copy's
+// progress as the platform reports it, Completed when the copy is.
+func TestRASCopyTask(t *testing.T) {
+	prof, err := profile.Builtin("sparing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewManual(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	p, err := platform.New(prof, platform.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, p)
+	if _, err := p.RunWorkload(7, 4096); err != nil {
+		t.Fatal(err)
+	}
+	const slot = "CPU0_DIMM_C1"
+	for range 10 {
+		if err := p.InjectMemoryError(slot, 0, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := p.Snapshot().RAS.Job
+	if job == nil || job.Slot == "" {
+		t.Fatalf("no copy running: %+v", p.Snapshot().RAS)
+	}
+	waitFor(t, "the copy's task", func() bool { return getJSON(t, h, pathTasks)["Members@odata.count"] == 1.0 })
+	uri := path(t, getJSON(t, h, pathTasks), "Members", 0, "@odata.id").(string)
+	task := getJSON(t, h, uri)
+	if task["TaskState"] != taskRunning || task["Payload"] != nil || !strings.Contains(task["Name"].(string), job.Kind) {
+		t.Errorf("copy task = %v", task)
+	}
+	// Step the hardware until the copy is part way, and the task follows.
+	for p.Snapshot().RAS.Job != nil && p.Snapshot().RAS.Job.Percent < 30 {
+		clk.Advance(10 * time.Millisecond)
+	}
+	j := p.Snapshot().RAS.Job
+	if j == nil {
+		t.Fatal("the copy finished before it could be watched part way")
+	}
+	t.Logf("copy at %d%%", j.Percent)
+	// The task reads the copy's progress off the platform (it is at least
+	// the job's) but is not done.
+	if st, pct := taskState(t, h, uri); st != taskRunning || pct < float64(j.Percent) || pct == 100 {
+		t.Errorf("mid-copy: task %s %v%%, copy %d%%", st, pct, j.Percent)
+	}
+	if w := do(t, h, http.MethodGet, task["TaskMonitor"].(string)); w.Code != http.StatusAccepted {
+		t.Errorf("mid-copy monitor: %d", w.Code)
+	}
+	clk.RunUntilIdle(10 * time.Minute)
+	waitFor(t, "the copy task to complete", func() bool {
+		st, _ := taskState(t, h, uri)
+		return st == taskCompleted
+	})
+	if _, pct := taskState(t, h, uri); pct != 100 {
+		t.Errorf("completed copy at %v%%", pct)
+	}
+	if w := do(t, h, http.MethodGet, task["TaskMonitor"].(string)); w.Code != http.StatusOK || decode(t, w.Body.Bytes())["Id"] != job.Slot {
+		t.Errorf("completed monitor: %d %s", w.Code, w.Body)
+	}
+	if err := newValidator(t).validate(mustJSON(t, getJSON(t, h, uri)), schemaURLPrefix+"Task.v1_7_4.json#/definitions/Task"); err != nil {
+		t.Error(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/events"
 )
 
@@ -98,7 +99,10 @@ type task struct {
 	start    time.Time
 	end      time.Time
 	messages []message
-	payload  taskPayload
+	// name is the Task's Name; payload the request that started it, nil
+	// for an operation the hardware started.
+	name    string
+	payload *taskPayload
 	// fromSeq: platform events with a higher Seq may concern the task.
 	fromSeq uint64
 	op      taskOp
@@ -228,7 +232,7 @@ func (ts *taskStore) observe(rec events.Record, now time.Time) []taskChange {
 
 // arm starts task id and replays its backlog, publishing each change
 // before releasing the lock.
-func (ts *taskStore) arm(id string, now time.Time, publish func(taskChange)) {
+func (ts *taskStore) arm(id string, now time.Time, publish func(taskChange), msgs ...message) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	for _, t := range ts.tasks {
@@ -236,7 +240,7 @@ func (ts *taskStore) arm(id string, now time.Time, publish func(taskChange)) {
 			continue
 		}
 		t.state = taskRunning
-		t.messages = append([]message{taskMessage("TaskStarted", t.id)}, t.messages...)
+		t.messages = append(append([]message{taskMessage("TaskStarted", t.id)}, t.messages...), msgs...)
 		changes := []taskChange{{t.id, "TaskStarted", []string{t.id}}}
 		for _, rec := range t.backlog {
 			if !t.done() {
@@ -275,6 +279,7 @@ func (t *task) apply(rec events.Record, now time.Time, out []taskChange) []taskC
 // observeTasks runs in the event pump: the platform record advances the
 // tasks, whose lifecycle changes become events of their own.
 func (s *service) observeTasks(rec events.Record) {
+	s.startHardwareTasks(rec)
 	for _, c := range s.tasks.observe(rec, s.now()) {
 		s.publishTaskEvent(c)
 	}
@@ -319,8 +324,9 @@ func taskMonitorPath(id string) string { return pathTaskMonitors + "/" + id }
 // before the operation is set going, so no event of it is missed; the
 // caller then starts the operation and arms the task (armTask), or
 // forgets it if the platform refused the operation outright.
-func (s *service) startTask(op taskOp, fromSeq uint64, payload taskPayload, msgs []message) (*task, error) {
-	t := &task{state: taskNew, health: "OK", start: s.now(), fromSeq: fromSeq, op: op, payload: payload, messages: msgs}
+func (s *service) startTask(op taskOp, fromSeq uint64, payload *taskPayload, msgs []message) (*task, error) {
+	t := &task{state: taskNew, health: "OK", start: s.now(), fromSeq: fromSeq, op: op, payload: payload, messages: msgs,
+		name: payload.HTTPOperation + " " + payload.TargetURI}
 	if !s.tasks.add(t) {
 		return nil, newAPIError(http.StatusServiceUnavailable, "CreateLimitReachedForResource")
 	}
@@ -364,24 +370,39 @@ type taskPayload struct {
 
 type taskResource struct {
 	odata
-	ID              string      `json:"Id"`
-	Name            string      `json:"Name"`
-	TaskState       string      `json:"TaskState"`
-	TaskStatus      string      `json:"TaskStatus"`
-	PercentComplete int         `json:"PercentComplete"`
-	StartTime       string      `json:"StartTime"`
-	EndTime         string      `json:"EndTime,omitempty"`
-	TaskMonitor     string      `json:"TaskMonitor"`
-	HidePayload     bool        `json:"HidePayload"`
-	Payload         taskPayload `json:"Payload"`
-	Messages        []message   `json:"Messages"`
+	ID              string       `json:"Id"`
+	Name            string       `json:"Name"`
+	TaskState       string       `json:"TaskState"`
+	TaskStatus      string       `json:"TaskStatus"`
+	PercentComplete int          `json:"PercentComplete"`
+	StartTime       string       `json:"StartTime"`
+	EndTime         string       `json:"EndTime,omitempty"`
+	TaskMonitor     string       `json:"TaskMonitor"`
+	Payload         *taskPayload `json:"Payload,omitempty"`
+	Messages        []message    `json:"Messages"`
+}
+
+// livePercenter is a taskOp whose progress can be read off the platform
+// between its events.
+type livePercenter interface {
+	livePercent(*platform.Snapshot) (int, bool)
+}
+
+// current is t with the progress its operation shows right now.
+func (s *service) current(t task) task {
+	if lp, ok := t.op.(livePercenter); ok && !t.done() {
+		if pct, ok := lp.livePercent(s.platform.Snapshot()); ok && pct > t.percent {
+			t.percent = pct
+		}
+	}
+	return t
 }
 
 func taskResourceOf(t task) taskResource {
 	r := taskResource{
 		odata:           odata{ID: taskPath(t.id), Type: typeTask},
 		ID:              t.id,
-		Name:            "Task " + t.id,
+		Name:            t.name,
 		TaskState:       t.state,
 		TaskStatus:      t.health,
 		PercentComplete: t.percent,
@@ -393,8 +414,10 @@ func taskResourceOf(t task) taskResource {
 	if r.Messages == nil {
 		r.Messages = []message{}
 	}
-	if r.Payload.HTTPHeaders == nil {
-		r.Payload.HTTPHeaders = []string{}
+	if t.payload != nil && t.payload.HTTPHeaders == nil {
+		p := *t.payload
+		p.HTTPHeaders = []string{}
+		r.Payload = &p
 	}
 	if !t.end.IsZero() {
 		r.EndTime = t.end.UTC().Format(time.RFC3339)
@@ -433,7 +456,7 @@ func (s *service) getTask(r *request) (any, error) {
 	if !ok {
 		return nil, errResourceNotFound("Task", id)
 	}
-	return taskResourceOf(t), nil
+	return taskResourceOf(s.current(t)), nil
 }
 
 // serveTaskMonitor answers GET/HEAD on a task monitor: 202 with the Task
@@ -466,7 +489,7 @@ func (s *service) serveTaskMonitor(c *gin.Context) {
 	}
 	c.Header("Location", taskMonitorPath(id))
 	c.Header("Retry-After", taskRetryAfter)
-	s.render(c, http.StatusAccepted, taskResourceOf(t))
+	s.render(c, http.StatusAccepted, taskResourceOf(s.current(t)))
 }
 
 // deleteTask answers DELETE on a Task or its monitor. A finished task is

@@ -41,9 +41,10 @@ const (
 
 	// maxTasks bounds the store: bmcweb keeps 100 as well.
 	maxTasks = 100
-	// taskRetryAfter is the Retry-After of a running monitor, in seconds:
-	// the platform's slowest hot-plug step (VDD ramp) takes about one.
-	taskRetryAfter = "1"
+	// taskRetryAfter is how long a client should wait before reading a
+	// running monitor again: the platform's slowest hot-plug step (the
+	// VDD ramp) takes about a second.
+	taskRetryAfter = time.Second
 )
 
 // Task states and statuses used (Task.v1_7_4 TaskState, Resource Health).
@@ -344,7 +345,21 @@ func (s *service) armTask(id string) {
 func (s *service) accepted(t *task) (*response, error) {
 	cur, _ := s.tasks.get(t.id)
 	return &response{status: http.StatusAccepted, body: taskResourceOf(cur),
-		location: taskMonitorPath(t.id), headers: map[string]string{"Retry-After": taskRetryAfter}}, nil
+		location: taskMonitorPath(t.id), headers: map[string]string{"Retry-After": retryAfter(s.now())}}, nil
+}
+
+// retryAfter is the Retry-After of a running operation, as an HTTP-date
+// (RFC 9110 clause 10.2.3 allows it beside delay-seconds). The date form
+// because python3-sushy 4.3.3's TaskMonitor passes a delay-seconds value
+// to time.sleep as a string and crashes; it handles dates. Rounded up to
+// the next whole second so the date, which has no fractions, never lies
+// in the past.
+func retryAfter(now time.Time) string {
+	at := now.Add(taskRetryAfter)
+	if t := at.Truncate(time.Second); t.Before(at) {
+		at = t.Add(time.Second)
+	}
+	return at.UTC().Format(http.TimeFormat)
 }
 
 // Resources.
@@ -488,7 +503,7 @@ func (s *service) serveTaskMonitor(c *gin.Context) {
 		return
 	}
 	c.Header("Location", taskMonitorPath(id))
-	c.Header("Retry-After", taskRetryAfter)
+	c.Header("Retry-After", retryAfter(s.now()))
 	s.render(c, http.StatusAccepted, taskResourceOf(s.current(t)))
 }
 

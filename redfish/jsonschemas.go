@@ -24,6 +24,7 @@ var servedTypes = []string{
 	typeEventService, typeEventDestinationColl, typeEventDestination, typeEvent,
 	typeRegistryFileColl, typeRegistryFile, typeMessageRegistry,
 	typeJSONSchemaFileColl, typeJSONSchemaFile,
+	typeTaskService, typeTaskCollection, typeTask,
 	typeMessage,
 }
 

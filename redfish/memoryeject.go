@@ -18,6 +18,11 @@ import (
 // That is what Enabled false means at run time on this board: the module
 // is out of service (Status.State Disabled) and safe to pull. It takes
 // longer than a request, so it answers 202 with a task monitor.
+//
+// {"Enabled": true} on such a module (ejected, or refused and still
+// latched in its isolated slot) is the attention press the SMC takes as a
+// retry: a full hot-add (SPD check, power ramp, training, address map,
+// the OS adding the memory), followed by a task the same way.
 
 // hotRemover is what a platform needs for a writable Memory.Enabled: the
 // attention button, and the event sequence so the task can tell the
@@ -55,19 +60,20 @@ func (s *service) setMemoryEnabled(r *request, id string, want bool, problems []
 		return nil, e
 	case *cur == want:
 		return nil, nil
-	case want:
-		// Bringing an ejected module back is a hot-add: the operator
-		// reseats it (latch, attention) so the SMC reads its SPD anew.
-		e := propErr(http.StatusBadRequest, "PropertyValueIncorrect", "Enabled", "Enabled", value)
-		e.detail = "The module in memory slot " + id + " is " + sl.State + "; reseat it to hot-add it again."
-		return nil, e
+	}
+	// Enabled false ejects the module; Enabled true brings a seated module
+	// that is out of service (ejected, or refused) back: the attention
+	// press on it is the SMC's retry, a full hot-add.
+	var op taskOp = &ejectOp{slot: id}
+	if want {
+		op = &hotAddOp{slot: id}
 	}
 	from := hr.LastEventSeq()
 	var msgs []message
 	for _, p := range problems {
 		msgs = append(msgs, p.messages()...)
 	}
-	t, err := s.startTask(&ejectOp{slot: id}, from, &taskPayload{HTTPOperation: http.MethodPatch, TargetURI: memoryPath(id), JSONBody: string(r.body)}, msgs)
+	t, err := s.startTask(op, from, &taskPayload{HTTPOperation: http.MethodPatch, TargetURI: memoryPath(id), JSONBody: string(r.body)}, msgs)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +84,7 @@ func (s *service) setMemoryEnabled(r *request, id string, want bool, problems []
 			return nil, errResourceNotFound("Memory", id)
 		case errors.Is(err, platform.ErrWrongState):
 			e := newAPIError(http.StatusConflict, "ResourceInUse")
-			e.detail = fmt.Sprintf("Memory slot %s cannot start a hot-remove now: %v.", id, err)
+			e.detail = fmt.Sprintf("Memory slot %s cannot change Enabled to %s now: %v.", id, value, err)
 			return nil, e
 		}
 		return nil, fmt.Errorf("press attention of %s: %w", id, err)
@@ -163,6 +169,95 @@ func (o *ejectOp) failure(reason string) *apiError {
 // result is the PATCH's response once the module is out: the Memory
 // resource as it is now.
 func (o *ejectOp) result(s *service) (*response, error) {
+	sl, ok := s.platform.Snapshot().Slot(o.slot)
+	if !ok {
+		return nil, errResourceNotFound("Memory", o.slot)
+	}
+	return &response{status: http.StatusOK, body: memoryResource(sl)}, nil
+}
+
+// hotAddOp follows the hot-add of a seated module the SMC retries: its
+// steps are the platform's hot-add as the events report it.
+type hotAddOp struct {
+	slot   string
+	step   int
+	reason string // the last failure the platform reported
+}
+
+const hotAddSteps = 8 // attention, SPD, power, SCI, training, TAD, OS add, _OST
+
+func (o *hotAddOp) observe(e events.Event) (int, bool, *apiError, []message) {
+	if events.SlotOf(e) != o.slot {
+		return o.percent(), false, nil, nil
+	}
+	msgs := specMessages(e)
+	reach := func(n int) { o.step = max(o.step, n) }
+	switch ev := e.(type) {
+	case events.AttentionPressed:
+		if o.step == 0 && ev.Intent != "retry" {
+			return o.percent(), true, o.failure(fmt.Sprintf("the service controller took the attention press as %q, not as a retry", ev.Intent)), msgs
+		}
+		reach(1)
+	case events.SPDAccepted:
+		reach(2)
+	case events.SlotPowerChanged:
+		if ev.State == "Nominal" {
+			reach(3)
+		}
+	case events.SCIRaised:
+		if ev.Cause == "insert" {
+			reach(4)
+		}
+	case events.MemoryTrained:
+		reach(5)
+	case events.AddressMapUpdated:
+		if ev.Op == "add" {
+			reach(6)
+		}
+	case events.KernelMemoryAdded:
+		reach(7)
+	case events.MemoryHotAdded:
+		return 100, true, nil, msgs
+	case events.SPDCheckFailed:
+		return o.percent(), true, o.failure(ev.Reason + ": " + ev.Detail), msgs
+	case events.TrainingFailed:
+		o.reason = ev.Stage + ": " + ev.Reason
+	case events.FirmwareFault:
+		o.reason = ev.Reason
+	case events.AddressMapRejected:
+		o.reason = ev.Reason
+	case events.KernelMemoryAddFailed:
+		o.reason = ev.Reason
+	case events.FirmwareTimeout:
+		o.reason = "timeout in " + ev.Stage
+	case events.MemoryReplaceRefused:
+		o.reason = ev.Reason
+	case events.SlotReady:
+		// A failed hot-add ends with the SMC powering the module down
+		// for the operator to pull.
+		if ev.For == "removal" {
+			reason := o.reason
+			if reason == "" {
+				reason = "the module was powered down"
+			}
+			return o.percent(), true, o.failure(reason), msgs
+		}
+	case events.SurpriseRemoval, events.ModuleRemoved:
+		return o.percent(), true, o.failure("the module was pulled"), msgs
+	}
+	return o.percent(), false, nil, msgs
+}
+
+func (o *hotAddOp) percent() int { return o.step * 100 / hotAddSteps }
+
+// failure: the platform refused the module, so true could not be applied.
+func (o *hotAddOp) failure(reason string) *apiError {
+	e := propErr(http.StatusBadRequest, "PropertyValueIncorrect", "Enabled", "Enabled", "true")
+	e.detail = fmt.Sprintf("The hot-add of memory slot %s failed: %s.", o.slot, reason)
+	return e
+}
+
+func (o *hotAddOp) result(s *service) (*response, error) {
 	sl, ok := s.platform.Snapshot().Slot(o.slot)
 	if !ok {
 		return nil, errResourceNotFound("Memory", o.slot)

@@ -170,6 +170,69 @@ func TestMemoryEjectTask(t *testing.T) {
 	checkError(t, do(t, h, http.MethodGet, monitor), http.StatusNotFound, "ResourceNotFound", "TaskMonitor", done["Id"].(string))
 }
 
+// A module disabled through Redfish comes back with Enabled true: the SMC
+// retries it, a full hot-add the task follows until the OS has the memory.
+func TestMemoryReenableTask(t *testing.T) {
+	p := newPlatform(t)
+	h := newHandler(t, p)
+	insert(t, p, hotSlot, 64)
+	_, off := acceptedTask(t, patchEnabled(t, h, hotSlot, false))
+	settle(t, p)
+	waitFor(t, "the eject", func() bool { st, _ := taskState(t, h, off["@odata.id"].(string)); return st == taskCompleted })
+
+	monitor, task := acceptedTask(t, patchEnabled(t, h, hotSlot, true))
+	uri := task["@odata.id"].(string)
+	// SPD read, ramp and training take simulated time: nothing is done
+	// until the clock moves.
+	if st, pct := taskState(t, h, uri); st != taskRunning || pct >= 50 {
+		t.Errorf("before the clock moved: %s %v%%", st, pct)
+	}
+	if w := do(t, h, http.MethodGet, monitor); w.Code != http.StatusAccepted {
+		t.Errorf("running monitor: %d", w.Code)
+	}
+	settle(t, p)
+	waitFor(t, "the hot-add task to end", func() bool { st, _ := taskState(t, h, uri); return st != taskRunning })
+	done := getJSON(t, h, uri)
+	if done["TaskState"] != taskCompleted || done["PercentComplete"] != 100.0 {
+		t.Fatalf("hot-add task = %v", done)
+	}
+	for _, want := range []string{oemRegistry + ".SPDAccepted", oemRegistry + ".MemoryTrained", oemRegistry + ".MemoryHotAdded"} {
+		if !slices.Contains(messageIDs(t, done), want) {
+			t.Errorf("Messages lack %s", want)
+		}
+	}
+	w := do(t, h, http.MethodGet, monitor)
+	if m := decode(t, w.Body.Bytes()); w.Code != http.StatusOK || m["Enabled"] != true || path(t, m, "Status", "State") != "Enabled" {
+		t.Errorf("completed monitor: %d %s", w.Code, w.Body)
+	}
+	if sl, _ := p.Snapshot().Slot(hotSlot); sl.State != platform.StateEnabled || sl.Memory == nil || sl.Memory.BlocksOnline != sl.Memory.Blocks {
+		t.Errorf("slot after the hot-add: %+v", sl)
+	}
+}
+
+// A hot-add the firmware fails (a byte lane that will not train) ends the
+// task in Exception with the firmware's reason.
+func TestMemoryReenableFaultException(t *testing.T) {
+	p := newPlatform(t)
+	h := newHandler(t, p)
+	insert(t, p, hotSlot, 64)
+	_, off := acceptedTask(t, patchEnabled(t, h, hotSlot, false))
+	settle(t, p)
+	waitFor(t, "the eject", func() bool { st, _ := taskState(t, h, off["@odata.id"].(string)); return st == taskCompleted })
+	if err := p.ArmFault(hotSlot, "training"); err != nil {
+		t.Fatal(err)
+	}
+	monitor, task := acceptedTask(t, patchEnabled(t, h, hotSlot, true))
+	settle(t, p)
+	uri := task["@odata.id"].(string)
+	waitFor(t, "the hot-add task to end", func() bool { st, _ := taskState(t, h, uri); return st != taskRunning })
+	got := getJSON(t, h, uri)
+	if got["TaskState"] != taskException || !slices.Contains(messageIDs(t, got), oemRegistry+".TrainingFailed") {
+		t.Errorf("Task = %v", got)
+	}
+	checkErrorDetail(t, do(t, h, http.MethodGet, monitor), http.StatusBadRequest, "PropertyValueIncorrect", "The hot-add of memory slot "+hotSlot+" failed")
+}
+
 // Boot memory is striped across its socket's interleave set and has no
 // _EJ0: the firmware refuses, and the task ends in Exception with the
 // platform's reason while the module stays in service.
@@ -242,7 +305,7 @@ func TestMemoryEnabledRefusals(t *testing.T) {
 	if sl, _ := p.Snapshot().Slot(empty); sl.State != platform.StateStarting {
 		t.Fatalf("%s is %s, not starting", empty, sl.State)
 	}
-	checkErrorDetail(t, patchEnabled(t, h, empty, false), http.StatusConflict, "ResourceInUse", "cannot start a hot-remove now")
+	checkErrorDetail(t, patchEnabled(t, h, empty, false), http.StatusConflict, "ResourceInUse", "cannot change Enabled to false now")
 	if c := getJSON(t, h, pathTasks); c["Members@odata.count"] != 0.0 {
 		t.Errorf("refused requests left tasks: %v", c)
 	}

@@ -34,6 +34,12 @@ type indicatorSetter interface {
 	SetLocationIndicator(slot string, on bool) error
 }
 
+// errorCountClearer starts a new error counting period for a module
+// (MemoryMetrics.ClearCurrentPeriod).
+type errorCountClearer interface {
+	ClearMemoryErrorCounts(slot string) error
+}
+
 // Account is a local user allowed to authenticate. Role is one of
 // Administrator, Operator or ReadOnly.
 type Account struct {
@@ -120,7 +126,6 @@ type service struct {
 	closeOnce      sync.Once
 	registryDir    string
 	renders        renderCache
-	metrics        *memoryMetrics
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -145,9 +150,6 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		return nil, err
 	}
 	s.subs = subs
-	if s.metrics, err = newMemoryMetrics(cfg.StateDir, s.log); err != nil {
-		return nil, err
-	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -147,6 +147,22 @@ func TestMemoryDomainsMirroring(t *testing.T) {
 	if cur, _, trips := eccCountsOf(t, h, memURI("CPU0_DIMM_A1")+"/MemoryMetrics"); cur != [2]float64{0, 1} || trips != [2]bool{false, true} {
 		t.Fatalf("A1 metrics %v %v", cur, trips)
 	}
+	// The Event log holds the same records, origin and message included.
+	var logged []eventWant
+	for _, e := range members(t, getJSON(t, h, "/redfish/v1/Systems/1/LogServices/EventLog/Entries")) {
+		e := e.(map[string]any)
+		w := eventWant{id: e["MessageId"].(string)}
+		if l, ok := e["Links"].(map[string]any); ok {
+			w.origin, _ = path(t, l, "OriginOfCondition", "@odata.id").(string)
+		}
+		if w.id == platformID("MemoryContainedError") && e["Message"] != "Memory device 'CPU0_DIMM_A1' contained an uncorrectable error." {
+			t.Errorf("logged %v", e)
+		}
+		logged = append(logged, w)
+	}
+	if !ordered(logged, failover...) {
+		t.Fatalf("Event log %v", logged)
+	}
 	crawlMemory(t, v, h)
 
 	// A replacement that does not match its partner is refused.

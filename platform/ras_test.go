@@ -416,6 +416,10 @@ func TestRASRaid5ExpansionByUpgradingEveryCartridge(t *testing.T) {
 	if r.redundancy() != events.FullyRedundant {
 		t.Fatalf("redundancy %s", r.redundancy())
 	}
+	// Until then the OS keeps the array's boot size.
+	if s := r.p.Snapshot().RAS; len(s.Sets) != 1 || s.Sets[0].UsableBytes != 128<<30 {
+		t.Fatalf("before reboot %+v", s.Sets)
+	}
 	// The next boot maps the larger array.
 	r = restartRAS(t, prof, store)
 	if s := r.p.Snapshot().RAS; s.Mode != "RAID5" || s.UsableBytes != 256<<30 {

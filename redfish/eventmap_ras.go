@@ -96,6 +96,12 @@ func translateRAS(e events.Event) ([]eventSpec, bool) {
 			oem(msgs.oem, chunk, ev.Set, redundancyWords[ev.Overall]),
 			dmtf(resourceEventRegistry, msgs.dmtf, chunk, chunk, redundancyHealth(ev.State)),
 		}, true
+	case events.RASModePending:
+		return []eventSpec{oem("RASModePending", memoryDomainPath(), ev.Mode)}, true
+	case events.MemoryCapacityExpanded:
+		return []eventSpec{oem("CapacityExpanded", memoryChunkPath(ev.Set), ev.Set, ev.UsableBytes>>20, ev.Reason)}, true
+	case events.MemoryAwaitingPartner:
+		return []eventSpec{oem("AwaitingPartner", mem(ev.Slot), ev.Slot, ev.Reason)}, true
 	case events.MemoryReplaceRefused:
 		return []eventSpec{oem("ReplacementRefused", mem(ev.Slot), ev.Slot, ev.Reason)}, true
 	}

@@ -46,6 +46,8 @@ func sampleEvents() []events.Event {
 		events.MemoryRedundancyChanged{Set: "RAID5", State: events.RedundancyDegraded, Overall: events.RedundancyDegraded},
 		events.MemoryRedundancyChanged{Set: "RAID5", State: events.NonRedundant, Overall: events.NonRedundant},
 		events.MemoryReplaceRefused{Slot: s, Reason: "mismatch"},
+		events.RASModePending{Mode: "RankSparing"}, events.MemoryCapacityExpanded{Set: "RAID5", UsableBytes: 1 << 38, Reason: "next boot"},
+		events.MemoryAwaitingPartner{Slot: s, Reason: "insert the partner"},
 	}
 }
 

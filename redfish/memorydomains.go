@@ -86,14 +86,16 @@ type interleaveSet struct {
 // while degraded: the OS keeps its memory through a failover), every
 // other module for its memory in service.
 func usableBytes(snap *platform.Snapshot) uint64 {
-	seated := func(name string) bool {
+	// A set serves memory while one of its modules does: not before a
+	// hot-added pair's memory is online, still after a failover.
+	serving := func(name string) bool {
 		sl, ok := snap.Slot(name)
-		return ok && sl.Module != nil
+		return ok && sl.Module != nil && (sl.State == platform.StateEnabled || sl.State == platform.StateOffline)
 	}
 	inSet := map[string]bool{}
 	var b uint64
 	for _, set := range snap.RAS.Sets {
-		if slices.ContainsFunc(set.Slots, seated) {
+		if slices.ContainsFunc(set.Slots, serving) {
 			b += set.UsableBytes
 		}
 		for _, s := range set.Slots {
@@ -136,6 +138,9 @@ func memoryProtection(r platform.RASStatus) string {
 	d := "Memory protection: " + r.Mode
 	if r.ConfigError != "" {
 		d += fmt.Sprintf(" (%s was requested but not applied: %s)", r.Requested, r.ConfigError)
+	}
+	if r.NextBoot != "" && r.NextBoot != r.Requested {
+		d += fmt.Sprintf("; %s takes effect at the next boot", r.NextBoot)
 	}
 	return d
 }

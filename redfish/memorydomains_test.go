@@ -330,9 +330,10 @@ func TestMemoryDomainsRAID5(t *testing.T) {
 	seat(t, p, "CPU0_DIMM_E1", 16, 1)
 	pull(t, p, "CPU0_DIMM_F1")
 	seat(t, p, "CPU0_DIMM_F1", 16, 1)
+	// The module that completes the cartridge starts its rebuild.
 	sse.expect(t,
-		eventWant{oemID("RebuildStarted"), memURI("CPU0_DIMM_E1")},
-		eventWant{oemID("RebuildCompleted"), memURI("CPU0_DIMM_E1")},
+		eventWant{oemID("RebuildStarted"), memURI("CPU0_DIMM_F1")},
+		eventWant{oemID("RebuildCompleted"), memURI("CPU0_DIMM_F1")},
 		eventWant{oemID("RedundancyFull"), chunksURI + "/RAID5"},
 		eventWant{resEventID("ResourceStatusChangedOK"), chunksURI + "/RAID5"},
 	)
@@ -420,5 +421,14 @@ func TestMemoryDomainReportsConfigError(t *testing.T) {
 	}
 	if got := summary(t, h); got != [3]any{96.0, "None", "OK"} {
 		t.Fatalf("MemorySummary %v", got)
+	}
+	// A changed setting is announced and shown until the next boot.
+	sse := newSSERecorder(t, h)
+	if err := p.SetRASMode("RankSparing"); err != nil {
+		t.Fatal(err)
+	}
+	sse.expect(t, eventWant{oemID("RASModePending"), domainURI})
+	if d := getJSON(t, h, domainURI); !strings.Contains(d["Description"].(string), "RankSparing takes effect at the next boot") || d["AllowsSparing"] != false {
+		t.Fatalf("domain after SetRASMode %v", d)
 	}
 }

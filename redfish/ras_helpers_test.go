@@ -106,8 +106,18 @@ func newSSERecorder(t *testing.T, h http.Handler) *sseRecorder {
 func (r *sseRecorder) expect(t *testing.T, want ...eventWant) {
 	t.Helper()
 	i := 0
+	timeout := time.After(20 * time.Second)
 	for i < len(want) {
-		ev := nextSSE(t, r.c)
+		var ev sseEvent
+		select {
+		case e, ok := <-r.c:
+			if !ok {
+				t.Fatalf("SSE stream ended waiting for %v; got %v", want[i:], r.got)
+			}
+			ev = e
+		case <-timeout:
+			t.Fatalf("no SSE event %v; got %v", want[i:], r.got)
+		}
 		got := eventWant{path(t, ev.data, "Events", 0, "MessageId").(string), ""}
 		if o, ok := path(t, ev.data, "Events", 0).(map[string]any)["OriginOfCondition"].(map[string]any); ok {
 			got.origin, _ = o["@odata.id"].(string)

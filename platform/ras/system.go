@@ -873,7 +873,10 @@ func (s *System) Sets() []SetStatus {
 		case *pairSet:
 			ss.UsableBytes = x.m.Size()
 		case *raidSet:
-			ss.UsableBytes = x.a.Size()
+			// An array grown by upgrading its cartridges is mapped at its
+			// new size only from the next boot: until then the OS sees
+			// what the boot plan mapped.
+			ss.UsableBytes = min(x.a.Size(), s.plan.Usable)
 		}
 		out = append(out, ss)
 	}

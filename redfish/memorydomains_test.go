@@ -432,3 +432,48 @@ func TestMemoryDomainReportsConfigError(t *testing.T) {
 		t.Fatalf("domain after SetRASMode %v", d)
 	}
 }
+
+// Mirrored hot-add: half a pair waits (no chunk, no capacity); the matched
+// partner makes a new mirrored chunk whose memory the OS then counts.
+func TestMemoryDomainsMirroredHotAdd(t *testing.T) {
+	v := newValidator(t)
+	p := newProfilePlatform(t, "mirror", nil)
+	h := newHandlerCfg(t, p, Config{})
+	sse := newSSERecorder(t, h)
+	hotAdd := func(slot string, gib int) {
+		t.Helper()
+		if err := p.PressAttention(slot); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, p)
+		seat(t, p, slot, gib, 2)
+	}
+	hotAdd("CPU0_DIMM_E2", 64)
+	sse.expect(t, eventWant{oemID("AwaitingPartner"), memURI("CPU0_DIMM_E2")})
+	if got := memoryState(t, h, "CPU0_DIMM_E2"); got != [2]any{"Starting", "OK"} {
+		t.Fatalf("held half %v", got)
+	}
+	if got := summary(t, h); got != [3]any{128.0, "System", "OK"} {
+		t.Fatalf("MemorySummary with half a pair %v", got)
+	}
+	if ids := memberIDs(t, h, chunksURI); len(ids) != 4 {
+		t.Fatalf("chunks with half a pair %v", ids)
+	}
+	hotAdd("CPU0_DIMM_F2", 64)
+	if got := summary(t, h); got != [3]any{192.0, "System", "OK"} {
+		t.Fatalf("MemorySummary with the pair %v", got)
+	}
+	res := crawlMemory(t, v, h)
+	ids := memberIDs(t, h, chunksURI)
+	if len(ids) != 5 {
+		t.Fatalf("chunks %v", ids)
+	}
+	c := res[ids[4]]
+	if c["IsMirrorEnabled"] != true || c["MemoryChunkSizeMiB"] != 65536.0 ||
+		strings.Join(setMembers(t, c), " ") != memURI("CPU0_DIMM_E2")+" "+memURI("CPU0_DIMM_F2") {
+		t.Fatalf("new pair's chunk %v", c)
+	}
+	if d := res[domainURI]; d["MemorySizeMiB"] != 192*1024.0 {
+		t.Fatalf("domain %v", d)
+	}
+}

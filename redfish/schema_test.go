@@ -308,7 +308,7 @@ func TestSchemaCrawl(t *testing.T) {
 	// met, the registry document the service hosts (linked by Location, not
 	// @odata.id), plus the Event and Message payloads that no GET returns.
 	served := maps.Clone(types)
-	reg := getJSON(t, h, "/redfish/v1/Registries/BmcemuMemory/BmcemuMemory.1.0.0")
+	reg := getJSON(t, h, "/redfish/v1/Registries/BmcemuMemory/"+oemRegistry)
 	served[reg["@odata.type"].(string)]++
 	listed := map[string]bool{}
 	for _, mem := range members(t, getJSON(t, h, "/redfish/v1/JsonSchemas")) {

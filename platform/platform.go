@@ -449,8 +449,15 @@ func (pp platformPublisher) Publish(at time.Time, e events.Event) events.Record 
 // to subscribers and the ring. Callers hold no platform lock but may hold
 // opMu.
 func (p *Platform) publish(at time.Time, e events.Event) events.Record {
-	if _, ok := e.(events.AddressMapUpdated); ok {
+	switch ev := e.(type) {
+	case events.AddressMapUpdated:
 		p.ras.syncTAD(p.fw.TAD())
+	case events.BusNoise:
+		p.ras.countNoise(ev.Victims)
+	case *events.BusNoise:
+		if ev != nil {
+			p.ras.countNoise(ev.Victims)
+		}
 	}
 	// The OS learns of a controller mapped out of its interleave set here,
 	// before the device it waits for reaches acpi_memhotplug.
@@ -639,6 +646,7 @@ func (p *Platform) Remove(slot string) (*Module, error) {
 	p.mu.Lock()
 	p.inserted[i] = time.Time{}
 	p.mu.Unlock()
+	p.ras.forget(slot)
 	p.publish(p.clock.Now(), events.ModuleRemoved{Slot: slot, Module: mod.SPD})
 	return mod, nil
 }

@@ -247,6 +247,24 @@ func (p *Platform) SetRASMode(mode string) error {
 	return nil
 }
 
+// countNoise adds the errors bus noise caused on its victims to their
+// modules' counters, so every error the memory controller saw is counted
+// in one place (the BusNoise event itself is the record).
+func (u *rasUnit) countNoise(hits []events.NoiseHit) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, h := range hits {
+		u.sys.CountErrors(h.Slot, uint64(max(h.Correctable, 0)), uint64(max(h.Uncorrectable, 0)))
+	}
+}
+
+// forget drops a pulled module's error counters.
+func (u *rasUnit) forget(slot string) {
+	u.mu.Lock()
+	u.sys.ForgetModule(slot)
+	u.mu.Unlock()
+}
+
 // RAS returns the memory protection state (also in every Snapshot).
 func (p *Platform) RAS() RASStatus { return p.Snapshot().RAS }
 

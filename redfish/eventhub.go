@@ -179,7 +179,6 @@ func (s *service) pump(ctx context.Context, sub *events.Subscription) {
 			if !ok {
 				return
 			}
-			s.metrics.observe(rec.Event, s.platform.Snapshot())
 			for _, spec := range translate(rec.Event) {
 				ev := s.hub.publish(rec.Time, spec)
 				s.subs.dispatch(ev)

@@ -9,15 +9,16 @@ import (
 	"github.com/bmcemu/bmcemu/platform/events"
 )
 
-// Registries events are drawn from.
+// Registries events are drawn from. The OEM registry's minor version
+// moves when messages are added (DSP0266 registry versioning).
 const (
 	resourceEventRegistry = "ResourceEvent.1.4.3"
 	platformRegistry      = "Platform.1.3.2"
-	oemRegistry           = "BmcemuMemory.1.0.0"
+	oemRegistry           = "BmcemuMemory.1.1.0"
 	oemPrefix             = "BmcemuMemory"
 )
 
-//go:embed registries/BmcemuMemory.1.0.0.json
+//go:embed registries/BmcemuMemory.1.1.0.json
 var oemRegistryJSON []byte
 
 // dmtfEventMessages are the DMTF messages the service emits, copied
@@ -45,6 +46,11 @@ var dmtfEventMessages = map[string]registryMessage{
 	platformRegistry + ".MemoryUncorrectableError": {severity: "Critical", args: 1,
 		text:       "Memory device '%1' detected an uncorrectable error.",
 		resolution: "Check additional diagnostic data if available.  Check the platform and connectors for any faults."},
+	platformRegistry + ".MemoryContainedError": {severity: "Warning", args: 1,
+		text:       "Memory device '%1' contained an uncorrectable error.",
+		resolution: "Check additional diagnostic data if available.  Check the platform and connectors for any faults."},
+	resourceEventRegistry + ".ResourceErrorThresholdExceeded": {severity: "Critical", args: 2,
+		text: "The resource property %1 has exceeded error threshold of value %2.", resolution: "None."},
 	platformRegistry + ".DeviceDisabled": {severity: "Warning", args: 1,
 		text: "Device '%1' was disabled or halted.", resolution: "Check additional diagnostic data if available."},
 }
@@ -244,6 +250,9 @@ func translate(e events.Event) []eventSpec {
 		return []eventSpec{oem("EjectFailed", mem(ev.Slot), ev.Slot, ev.Reason)}
 	case events.FirmwareTimeout:
 		return []eventSpec{oem("FirmwareTimeout", mem(ev.Slot), ev.Slot, ev.Stage)}
+	}
+	if specs, ok := translateRAS(e); ok {
+		return specs
 	}
 	// A fact this table does not know yet (the platform grows): still an
 	// event, named by its kind, about its slot when it has one.

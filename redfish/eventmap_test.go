@@ -31,6 +31,23 @@ func sampleEvents() []events.Event {
 		events.MemoryHotAdded{Slot: s, Base: 1, Length: 2}, events.MemoryEjected{Slot: s}, events.EjectFailed{Slot: s, Reason: "busy"},
 		events.FirmwareTimeout{Slot: s, Stage: "training"},
 		events.KernelPagesMigrated{Slot: s, Pages: 3584, Movable: 32768, Unmovable: 131080}, unknownEvent{Slot: s},
+		events.RASModeApplied{Requested: "Mirroring", Mode: "Mirroring", RawBytes: 1 << 38, UsableBytes: 1 << 37},
+		events.RASModeApplied{Requested: "RAID5", Mode: "AdvancedECC", ConfigError: "not on a cartridge"},
+		events.MemoryCorrectableError{Slot: s, Rank: 1, Count: 3}, events.MemoryCEThresholdExceeded{Slot: s, Level: 10},
+		events.MemoryCELoggingLimit{Slot: s}, events.MemoryUncorrectableError{Slot: s}, events.MemoryUncorrectableError{Slot: s, Recovered: true},
+		events.MemoryDataLost{Slot: s, Address: 0x1000, Pages: 1, Reason: "no copy"}, events.MemoryDataLost{Pages: 3, Reason: "array failed"},
+		events.MemorySpareActivated{Slot: s, SpareSlot: s, SpareRank: 1, Pages: 9},
+		events.MemoryModuleMappedOut{Slot: s, Rank: -1, Reason: "mirror side disabled"}, events.MemoryModuleMappedOut{Slot: s, Rank: 0, Reason: "threshold"},
+		events.MemoryRebuildStarted{Slot: s, Set: "Mirror0", Op: "resilver", Total: 10},
+		events.MemoryRebuildProgress{Slot: s, Set: "Mirror0", Op: "resilver", Done: 5, Total: 10, Percent: 50},
+		events.MemoryRebuildCompleted{Slot: s, Set: "Mirror0", Op: "resilver", Pages: 10},
+		events.MemoryRedundancyChanged{Set: "Mirror0", State: events.FullyRedundant, Overall: events.FullyRedundant},
+		events.MemoryRedundancyChanged{Set: "Mirror0", State: events.RedundancyLost, Overall: events.RedundancyLost},
+		events.MemoryRedundancyChanged{Set: "RAID5", State: events.RedundancyDegraded, Overall: events.RedundancyDegraded},
+		events.MemoryRedundancyChanged{Set: "RAID5", State: events.NonRedundant, Overall: events.NonRedundant},
+		events.MemoryReplaceRefused{Slot: s, Reason: "mismatch"},
+		events.RASModePending{Mode: "RankSparing"}, events.MemoryCapacityExpanded{Set: "RAID5", UsableBytes: 1 << 38, Reason: "next boot"},
+		events.MemoryAwaitingPartner{Slot: s, Reason: "insert the partner"},
 	}
 }
 
@@ -53,6 +70,12 @@ func TestTranslateCoversEveryFact(t *testing.T) {
 			if len(sp.args) != m.args {
 				t.Errorf("%s: %s takes %d args, got %v", e.Kind(), sp.id, m.args, sp.args)
 			}
+		}
+	}
+	// Every RAS fact has its own message, not the fallback.
+	for _, e := range sampleEvents() {
+		if _, ok := e.(unknownEvent); !ok && translate(e)[0].id == oemRegistry+".PlatformEvent" {
+			t.Errorf("%s falls back to PlatformEvent", e.Kind())
 		}
 	}
 	if sp := translate(unknownEvent{Slot: "X"})[0]; sp.id != oemRegistry+".PlatformEvent" || sp.origin != memoryPath("X") {

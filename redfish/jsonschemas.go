@@ -16,6 +16,7 @@ var servedTypes = []string{
 	typeServiceRoot,
 	typeSystemCollection, typeSystem,
 	typeMemoryCollection, typeMemory, typeMemoryMetrics, typeEnvironmentMetrics,
+	typeMemoryDomainCollection, typeMemoryDomain, typeMemoryChunksCollection, typeMemoryChunks,
 	typeChassisCollection, typeChassis, typeSensorCollection, typeSensor,
 	typeManagerCollection, typeManager,
 	typeSessionService, typeSessionCollection, typeSession,

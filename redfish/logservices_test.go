@@ -212,7 +212,7 @@ func TestEventLogFromPlatform(t *testing.T) {
 	// must appear in this order.
 	want := [][2]string{
 		{"ResourceEvent.1.4.3.ResourceStateChanged", "The state of resource '/redfish/v1/Systems/1/Memory/CPU0_DIMM_A2' has changed to Enabled."},
-		{"BmcemuMemory.1.0.0.LocationIndicatorChanged", "The location indicator of memory slot CPU0_DIMM_A2 is now On."},
+		{"BmcemuMemory.1.1.0.LocationIndicatorChanged", "The location indicator of memory slot CPU0_DIMM_A2 is now On."},
 		{"ResourceEvent.1.4.3.ResourceStateChanged", wantRemoved},
 	}
 	locIdx := ""
@@ -225,7 +225,7 @@ func TestEventLogFromPlatform(t *testing.T) {
 			if path(t, e, "Links", "OriginOfCondition", "@odata.id") != "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A2" {
 				t.Errorf("entry %v: origin", e)
 			}
-			if want[0][0] == "BmcemuMemory.1.0.0.LocationIndicatorChanged" {
+			if want[0][0] == "BmcemuMemory.1.1.0.LocationIndicatorChanged" {
 				locIdx = e["Id"].(string)
 			}
 			want = want[1:]
@@ -235,7 +235,7 @@ func TestEventLogFromPlatform(t *testing.T) {
 		t.Fatalf("missing in order: %v; log %v", want, got)
 	}
 	one := getJSON(t, h, entries+"/"+locIdx)
-	if one["MessageId"] != "BmcemuMemory.1.0.0.LocationIndicatorChanged" || one["Severity"] != "OK" {
+	if one["MessageId"] != "BmcemuMemory.1.1.0.LocationIndicatorChanged" || one["Severity"] != "OK" {
 		t.Errorf("entry 2 = %v", one)
 	}
 	if w := do(t, h, http.MethodPost, "/redfish/v1/Systems/1/LogServices/EventLog/Actions/LogService.ClearLog"); w.Code != http.StatusNoContent {

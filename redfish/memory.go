@@ -30,6 +30,11 @@ type memory struct {
 	PartNumber        string         `json:"PartNumber,omitempty"`
 	SerialNumber      string         `json:"SerialNumber,omitempty"`
 	ErrorCorrection   string         `json:"ErrorCorrection,omitempty"`
+	// Sparing as the RAS mode in effect applies it to this module
+	// (seated modules only).
+	IsRankSpareEnabled   *bool `json:"IsRankSpareEnabled,omitempty"`
+	IsSpareDeviceEnabled *bool `json:"IsSpareDeviceEnabled,omitempty"`
+	SpareDeviceCount     *int  `json:"SpareDeviceCount,omitempty"`
 	// LocationIndicatorActive is the slot's identify LED, so it is
 	// reported (and writable) for empty slots too.
 	LocationIndicatorActive bool   `json:"LocationIndicatorActive"`
@@ -125,7 +130,29 @@ func memoryResource(sl platform.Slot) memory {
 	if sl.TemperatureC != nil {
 		m.EnvironmentMetrics = &link{ID: environmentMetricsPath(sl.Name)}
 	}
+	memorySparing(&m, sl)
 	return m
+}
+
+// memorySparing reports rank sparing: a module on a spared channel has
+// rank sparing enabled; the unused spare ranks it holds are its spare
+// devices (a rank whose contents moved onto the spare is no longer one).
+// A module whose every rank is an unused spare serves no data: it is a
+// standby spare.
+func memorySparing(m *memory, sl platform.Slot) {
+	r := sl.RAS
+	spares := 0
+	rankSpare := false
+	if r != nil {
+		spares = r.SpareRanks
+		rankSpare = r.Role == "Data" && r.Set != ""
+	}
+	m.IsRankSpareEnabled = ptr(rankSpare)
+	m.IsSpareDeviceEnabled = ptr(spares > 0)
+	m.SpareDeviceCount = ptr(spares)
+	if spares > 0 && spares == sl.Module.SPD.Ranks && m.Status.State == "Enabled" {
+		m.Status.State = "StandbySpare"
+	}
 }
 
 // memoryStatus tells the slot's hot-plug story in Redfish's words: Starting

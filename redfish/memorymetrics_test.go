@@ -3,8 +3,10 @@ package redfish
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
 const (
@@ -21,11 +23,23 @@ func eccCountsOf(t *testing.T, h http.Handler, uri string) (cur, life [2]float64
 	return cur, life, trips
 }
 
+func inject(t testing.TB, p interface {
+	InjectMemoryError(string, int, bool) error
+}, slot string, rank int, correctable bool, n int) {
+	t.Helper()
+	for range n {
+		if err := p.InjectMemoryError(slot, rank, correctable); err != nil {
+			t.Fatalf("inject into %s/%d: %v", slot, rank, err)
+		}
+	}
+}
+
+// MemoryMetrics shows the platform's own counters: what was injected, what
+// ClearCurrentPeriod cleared (through the platform), and the same numbers
+// after a BMC restart because nothing is counted twice.
 func TestMemoryMetricsCountPlatformErrors(t *testing.T) {
 	p := newPlatform(t)
-	bus := events.NewBus(nil)
-	dir := t.TempDir()
-	h := newHandlerCfg(t, p, Config{Events: bus, StateDir: dir})
+	h := newHandlerCfg(t, p, Config{Accounts: operatorAccounts})
 
 	mem := getJSON(t, h, "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1")
 	if got := path(t, mem, "Metrics", "@odata.id"); got != dimmA1Metrics {
@@ -45,62 +59,129 @@ func TestMemoryMetricsCountPlatformErrors(t *testing.T) {
 		t.Fatalf("fresh module: current %v lifetime %v trips %v", cur, life, trips)
 	}
 
-	now := p.Snapshot().ChangedAt
-	noise := events.BusNoise{Slot: "CPU0_DIMM_A2", Victims: []events.NoiseHit{
-		{Slot: "CPU0_DIMM_A1", Correctable: 2, Uncorrectable: 1},
-		{Slot: "CPU0_DIMM_A2", Correctable: 9}, // empty: nobody to count for
-	}}
-	bus.Publish(now, noise)
-	bus.Publish(now, events.BusNoise{Victims: []events.NoiseHit{{Slot: "CPU0_DIMM_A1", Correctable: 3}}})
-	waitFor(t, "the error counts", func() bool {
-		_, life, _ := eccCountsOf(t, h, dimmA1Metrics)
-		return life[0] == 5
-	})
-	cur, life, trips := eccCountsOf(t, h, dimmA1Metrics)
-	if cur != [2]float64{5, 1} || life != [2]float64{5, 1} || trips != [2]bool{true, true} {
-		t.Fatalf("after noise: current %v lifetime %v trips %v", cur, life, trips)
+	// Three CEs are corrected as designed: counted, no alarm. A UE trips
+	// its alarm.
+	inject(t, p, "CPU0_DIMM_A1", 0, true, 3)
+	if cur, life, trips := eccCountsOf(t, h, dimmA1Metrics); cur != [2]float64{3, 0} || life != [2]float64{3, 0} || trips != [2]bool{} {
+		t.Fatalf("after 3 CEs: current %v lifetime %v trips %v", cur, life, trips)
+	}
+	inject(t, p, "CPU0_DIMM_A1", 0, false, 1)
+	if cur, life, trips := eccCountsOf(t, h, dimmA1Metrics); cur != [2]float64{3, 1} || life != [2]float64{3, 1} || trips != [2]bool{false, true} {
+		t.Fatalf("after a UE: current %v lifetime %v trips %v", cur, life, trips)
 	}
 
-	// Clearing is a component write: not for ReadOnly.
+	// Clearing is a component write: not for ReadOnly, fine for Operator.
 	checkError(t, do(t, h, http.MethodPost, clearPeriod, withBody(`{}`), basic("reader", "reader-pw")),
 		http.StatusForbidden, "InsufficientPrivilege")
 	checkError(t, do(t, h, http.MethodPost, clearPeriod, withBody(`{"Bogus":1}`)),
 		http.StatusBadRequest, "PropertyUnknown", "Bogus")
-	if w := do(t, h, http.MethodPost, clearPeriod); w.Code != http.StatusNoContent {
+	if w := do(t, h, http.MethodPost, clearPeriod, basic("operator", "operator-pw")); w.Code != http.StatusNoContent {
 		t.Fatalf("ClearCurrentPeriod: %d %s", w.Code, w.Body)
 	}
-	cur, life, trips = eccCountsOf(t, h, dimmA1Metrics)
-	if cur != [2]float64{} || life != [2]float64{5, 1} || trips != [2]bool{} {
+	// The platform itself cleared: its counters are the only ones.
+	if sl, _ := p.Snapshot().Slot("CPU0_DIMM_A1"); sl.RAS == nil || sl.RAS.Errors.Current.CE != 0 || sl.RAS.Errors.Lifetime.CE != 3 {
+		t.Fatalf("platform counters after clear: %+v", sl.RAS)
+	}
+	if cur, life, trips := eccCountsOf(t, h, dimmA1Metrics); cur != [2]float64{} || life != [2]float64{3, 1} || trips != [2]bool{} {
 		t.Fatalf("after clear: current %v lifetime %v trips %v", cur, life, trips)
 	}
-	bus.Publish(now, events.BusNoise{Victims: []events.NoiseHit{{Slot: "CPU0_DIMM_A1", Correctable: 1}}})
-	waitFor(t, "the next error", func() bool {
-		_, life, _ := eccCountsOf(t, h, dimmA1Metrics)
-		return life[0] == 6
-	})
+	inject(t, p, "CPU0_DIMM_A1", 0, true, 1)
 	h.(interface{ Close() error }).Close()
 
-	// A restart keeps the counts.
-	h2 := newHandlerCfg(t, p, Config{Events: events.NewBus(nil), StateDir: dir})
-	cur, life, trips = eccCountsOf(t, h2, dimmA1Metrics)
-	if cur != [2]float64{1, 0} || life != [2]float64{6, 1} || trips != [2]bool{true, false} {
+	// A BMC restart shows the same platform counters.
+	h2 := newHandlerCfg(t, p, Config{})
+	if cur, life, trips := eccCountsOf(t, h2, dimmA1Metrics); cur != [2]float64{1, 0} || life != [2]float64{4, 1} || trips != [2]bool{} {
 		t.Fatalf("after restart: current %v lifetime %v trips %v", cur, life, trips)
 	}
 }
 
-// Another module in the slot is another part: its counts start at zero.
+// A CE storm trips the CE alarm at the firmware's threshold (10 within the
+// leak window), and again when logging hits its limit after a clear.
+func TestMemoryMetricsCEStormTripsTheAlarm(t *testing.T) {
+	p := newPlatform(t)
+	h := newHandlerCfg(t, p, Config{})
+	inject(t, p, "CPU0_DIMM_A1", 0, true, 9)
+	if _, _, trips := eccCountsOf(t, h, dimmA1Metrics); trips[0] {
+		t.Fatal("CE alarm below the threshold")
+	}
+	inject(t, p, "CPU0_DIMM_A1", 0, true, 1)
+	if cur, _, trips := eccCountsOf(t, h, dimmA1Metrics); !trips[0] || trips[1] || cur[0] != 10 {
+		t.Fatalf("at the threshold: current %v trips %v", cur, trips)
+	}
+	if w := do(t, h, http.MethodPost, clearPeriod); w.Code != http.StatusNoContent {
+		t.Fatalf("ClearCurrentPeriod: %d %s", w.Code, w.Body)
+	}
+	if _, _, trips := eccCountsOf(t, h, dimmA1Metrics); trips[0] {
+		t.Fatal("CE alarm survived the clear")
+	}
+	// Spread over ranks' buckets is irrelevant to the logging limit: 100
+	// logged CEs per module per period (DefaultConfig).
+	for i := range 100 {
+		inject(t, p, "CPU0_DIMM_A1", 0, true, 1)
+		if i < 98 {
+			// Keep the bucket below the threshold by letting it leak.
+			clockOf(t, p).Advance(7 * time.Minute)
+		}
+	}
+	sl, _ := p.Snapshot().Slot("CPU0_DIMM_A1")
+	if sl.RAS == nil || !sl.RAS.LoggingLimited {
+		t.Fatalf("logging not limited: %+v", sl.RAS)
+	}
+	if cur, life, trips := eccCountsOf(t, h, dimmA1Metrics); !trips[0] || cur[0] != 100 || life[0] != 110 {
+		t.Fatalf("at the logging limit: current %v lifetime %v trips %v", cur, life, trips)
+	}
+}
+
+// Counters belong to the module: bus noise from an unisolated insertion
+// counts on its neighbour, and a replacement module starts at zero.
 func TestMemoryMetricsFollowTheModule(t *testing.T) {
-	m, err := newMemoryMetrics("", nil)
+	p := newPlatform(t)
+	h := newHandlerCfg(t, p, Config{})
+	sub := p.Subscribe("test", 256)
+	defer sub.Close()
+	img, err := spd.Encode(p.NewModuleSpec("CPU0_DIMM_A2", spd.Spec{CapacityGiB: 32}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPlatform(t)
-	m.observe(events.BusNoise{Victims: []events.NoiseHit{{Slot: "CPU0_DIMM_A1", Correctable: 4}}}, p.Snapshot())
-	sl, _ := p.Snapshot().Slot("CPU0_DIMM_A1")
-	if got := m.counts("CPU0_DIMM_A1", sl.Module.SPD.SerialNumber); got.Lifetime.Correctable != 4 {
-		t.Fatalf("counts = %+v", got)
+	// No attention press: the slot is not isolated, the channel is noisy.
+	if _, err := p.Insert("CPU0_DIMM_A2", img); err != nil {
+		t.Fatal(err)
 	}
-	if got := m.counts("CPU0_DIMM_A1", "another-serial"); got.Lifetime != (eccCounts{}) {
-		t.Fatalf("another module inherits %+v", got)
+	settle(t, p)
+	var noise uint64
+	for len(sub.C) > 0 {
+		if bn, ok := (<-sub.C).Event.(events.BusNoise); ok {
+			for _, v := range bn.Victims {
+				if v.Slot == "CPU0_DIMM_A1" {
+					noise += uint64(v.Correctable)
+				}
+			}
+		}
+	}
+	if noise == 0 {
+		t.Fatal("no bus noise on CPU0_DIMM_A1")
+	}
+	if cur, life, _ := eccCountsOf(t, h, dimmA1Metrics); cur[0] != float64(noise) || life[0] != float64(noise) {
+		t.Fatalf("after noise %d: current %v lifetime %v", noise, cur, life)
+	}
+
+	// The hot-added module's errors go with it: pulled after an eject,
+	// its replacement starts at zero.
+	const a2 = "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A2/MemoryMetrics"
+	inject(t, p, "CPU0_DIMM_A2", 0, true, 2)
+	if _, life, _ := eccCountsOf(t, h, a2); life[0] != 2 {
+		t.Fatalf("A2 lifetime %v", life)
+	}
+	if err := p.PressAttention("CPU0_DIMM_A2"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, p)
+	if _, err := p.Remove("CPU0_DIMM_A2"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, p)
+	insert(t, p, "CPU0_DIMM_A2", 32)
+	if cur, life, _ := eccCountsOf(t, h, a2); cur != [2]float64{} || life != [2]float64{} {
+		t.Fatalf("replacement inherits: current %v lifetime %v", cur, life)
 	}
 }

@@ -80,7 +80,7 @@ func TestMetadataIncludesServedTypes(t *testing.T) {
 
 	types := map[string]string{typeEvent: "event payloads"}
 	seen := map[string]bool{}
-	queue := []string{pathRootCanonical, "/redfish/v1/Registries/BmcemuMemory/BmcemuMemory.1.0.0",
+	queue := []string{pathRootCanonical, "/redfish/v1/Registries/BmcemuMemory/BmcemuMemory.1.1.0",
 		// An error body, for the Message type in @Message.ExtendedInfo.
 		"/redfish/v1/Systems/1/Memory/NoSuchSlot"}
 	for len(queue) > 0 {

@@ -15,13 +15,13 @@ import (
 // same way as one it started; its progress is the hardware's copy
 // (Snapshot.RAS.Job), never a timer.
 
-// rebuildOp follows one copy onto slot in redundant set set.
-type rebuildOp struct {
+// copyOp follows one copy onto slot in redundant set set.
+type copyOp struct {
 	slot, set, kind string
 	pct             int
 }
 
-func (o *rebuildOp) observe(e events.Event) (int, bool, *apiError, []message) {
+func (o *copyOp) observe(e events.Event) (int, bool, *apiError, []message) {
 	switch ev := e.(type) {
 	case events.MemoryRebuildProgress:
 		if ev.Set == o.set && ev.Slot == o.slot {
@@ -50,7 +50,7 @@ func (o *rebuildOp) observe(e events.Event) (int, bool, *apiError, []message) {
 
 // livePercent is the copy's progress right now: the platform reports
 // every tenth in events, the snapshot every step.
-func (o *rebuildOp) livePercent(snap *platform.Snapshot) (int, bool) {
+func (o *copyOp) livePercent(snap *platform.Snapshot) (int, bool) {
 	j := snap.RAS.Job
 	if j == nil || j.Set != o.set || j.Slot != o.slot || j.Kind != o.kind {
 		return 0, false
@@ -58,14 +58,14 @@ func (o *rebuildOp) livePercent(snap *platform.Snapshot) (int, bool) {
 	return j.Percent, true
 }
 
-func (o *rebuildOp) failure(reason string) *apiError {
+func (o *copyOp) failure(reason string) *apiError {
 	e := newAPIError(http.StatusConflict, "GeneralError")
 	e.detail = fmt.Sprintf("The %s of %s onto memory slot %s did not complete: %s.", o.kind, o.set, o.slot, reason)
 	return e
 }
 
 // result is the module the copy went onto, as it is now.
-func (o *rebuildOp) result(s *service) (*response, error) {
+func (o *copyOp) result(s *service) (*response, error) {
 	sl, ok := s.platform.Snapshot().Slot(o.slot)
 	if !ok {
 		return nil, errResourceNotFound("Memory", o.slot)
@@ -81,7 +81,7 @@ func (s *service) startHardwareTasks(rec events.Record) {
 		return
 	}
 	t := &task{state: taskNew, health: "OK", start: s.now(), fromSeq: rec.Seq,
-		op:   &rebuildOp{slot: ev.Slot, set: ev.Set, kind: ev.Op},
+		op:   &copyOp{slot: ev.Slot, set: ev.Set, kind: ev.Op},
 		name: fmt.Sprintf("Memory %s of %s onto %s", ev.Op, ev.Set, ev.Slot)}
 	if !s.tasks.add(t) {
 		s.log.Warn("redfish: task store full of running tasks; no task for the memory copy", "slot", ev.Slot, "op", ev.Op)

@@ -304,7 +304,8 @@ func TestSchemaCrawl(t *testing.T) {
 	}
 	for _, typ := range []string{typeRegistryFile, typeRegistryFileColl, typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService, typeMemoryMetrics,
 		typeSensorCollection, typeSensor, typeEnvironmentMetrics, typeJSONSchemaFileColl, typeJSONSchemaFile,
-		typeTaskService, typeTaskCollection, typeTask} {
+		typeTaskService, typeTaskCollection, typeTask,
+		typeMemoryDomainCollection, typeMemoryDomain, typeMemoryChunksCollection, typeMemoryChunks} {
 		if types[typ] == 0 {
 			t.Errorf("crawl never reached %s", typ)
 		}
@@ -313,7 +314,7 @@ func TestSchemaCrawl(t *testing.T) {
 	// met, the registry document the service hosts (linked by Location, not
 	// @odata.id), plus the Event and Message payloads that no GET returns.
 	served := maps.Clone(types)
-	reg := getJSON(t, h, "/redfish/v1/Registries/BmcemuMemory/BmcemuMemory.1.0.0")
+	reg := getJSON(t, h, "/redfish/v1/Registries/BmcemuMemory/"+oemRegistry)
 	served[reg["@odata.type"].(string)]++
 	listed := map[string]bool{}
 	for _, mem := range members(t, getJSON(t, h, "/redfish/v1/JsonSchemas")) {

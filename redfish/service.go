@@ -34,6 +34,12 @@ type indicatorSetter interface {
 	SetLocationIndicator(slot string, on bool) error
 }
 
+// errorCountClearer starts a new error counting period for a module
+// (MemoryMetrics.ClearCurrentPeriod).
+type errorCountClearer interface {
+	ClearMemoryErrorCounts(slot string) error
+}
+
 // Account is a local user allowed to authenticate. Role is one of
 // Administrator, Operator or ReadOnly.
 type Account struct {
@@ -120,7 +126,6 @@ type service struct {
 	closeOnce      sync.Once
 	registryDir    string
 	renders        renderCache
-	metrics        *memoryMetrics
 	tasks          taskStore
 }
 
@@ -146,9 +151,6 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		return nil, err
 	}
 	s.subs = subs
-	if s.metrics, err = newMemoryMetrics(cfg.StateDir, s.log); err != nil {
-		return nil, err
-	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -239,9 +241,13 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSystems+"/:system/LogServices/:log/Entries/:entry", resource{entity: "LogEntry", under: "ComputerSystem/LogServiceCollection/LogService/LogEntryCollection", get: s.getLogEntry})
 	s.handle(e, pathSystems+"/:system/Memory", resource{entity: "MemoryCollection", get: s.getMemoryCollection, snapshotOnly: true})
 	s.handle(e, pathSystems+"/:system/Memory/:memory", resource{entity: "Memory", get: s.getMemory, patch: s.patchMemory, snapshotOnly: true})
-	s.handle(e, pathSystems+"/:system/Memory/:memory/MemoryMetrics", resource{entity: "MemoryMetrics", get: s.getMemoryMetrics})
+	s.handle(e, pathSystems+"/:system/Memory/:memory/MemoryMetrics", resource{entity: "MemoryMetrics", get: s.getMemoryMetrics, snapshotOnly: true})
 	s.handle(e, pathSystems+"/:system/Memory/:memory/MemoryMetrics/Actions/MemoryMetrics.ClearCurrentPeriod", resource{entity: "MemoryMetrics", post: s.postClearCurrentPeriod})
 	s.handle(e, pathSystems+"/:system/Memory/:memory/EnvironmentMetrics", resource{entity: "EnvironmentMetrics", under: "Memory", get: s.getEnvironmentMetrics, snapshotOnly: true})
+	s.handle(e, pathSystems+"/:system/MemoryDomains", resource{entity: "MemoryDomainCollection", get: s.getMemoryDomains, snapshotOnly: true})
+	s.handle(e, pathSystems+"/:system/MemoryDomains/:domain", resource{entity: "MemoryDomain", get: s.getMemoryDomain})
+	s.handle(e, pathSystems+"/:system/MemoryDomains/:domain/MemoryChunks", resource{entity: "MemoryChunksCollection", get: s.getMemoryChunksCollection})
+	s.handle(e, pathSystems+"/:system/MemoryDomains/:domain/MemoryChunks/:chunk", resource{entity: "MemoryChunks", get: s.getMemoryChunk})
 	s.handle(e, pathChassis, resource{entity: "ChassisCollection", get: s.getChassisCollection})
 	s.handle(e, pathChassis+"/:chassis", resource{entity: "Chassis", get: s.getChassis})
 	s.handle(e, pathChassis+"/:chassis/Sensors", resource{entity: "SensorCollection", get: s.getSensors, snapshotOnly: true})

@@ -22,6 +22,10 @@ func (e rfEvent) resourceType() string {
 	switch {
 	case strings.HasPrefix(e.Origin, memoryCollectionPath()+"/"):
 		return "Memory"
+	case strings.HasPrefix(e.Origin, memoryChunksPath()+"/"):
+		return "MemoryChunks"
+	case e.Origin == memoryDomainPath():
+		return "MemoryDomain"
 	case e.Origin == systemPath():
 		return "ComputerSystem"
 	case e.Origin == "":

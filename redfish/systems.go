@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/ras"
 )
 
 type computerSystem struct {
@@ -22,6 +23,7 @@ type computerSystem struct {
 	Status        status        `json:"Status"`
 	MemorySummary memorySummary `json:"MemorySummary"`
 	Memory        link          `json:"Memory"`
+	MemoryDomains link          `json:"MemoryDomains"`
 	LogServices   link          `json:"LogServices"`
 	Links         systemLinks   `json:"Links"`
 	Actions       systemActions `json:"Actions"`
@@ -139,13 +141,12 @@ func (s *service) getSystem(r *request) (any, error) {
 		Status:       st,
 		MemorySummary: memorySummary{
 			TotalSystemMemoryGiB: totalMemoryGiB(snap),
-			// Mirroring is a capability the RAS layer will report; until
-			// then the board offers none.
-			MemoryMirroring: "None",
-			Status:          statusOK(),
+			MemoryMirroring:      memoryMirroring(snap.RAS),
+			Status:               memorySummaryStatus(snap.RAS),
 		},
-		Memory:      link{ID: memoryCollectionPath()},
-		LogServices: link{ID: logServicesPath()},
+		Memory:        link{ID: memoryCollectionPath()},
+		MemoryDomains: link{ID: memoryDomainsPath()},
+		LogServices:   link{ID: logServicesPath()},
 		Links: systemLinks{
 			Chassis:   links(chassisPath()),
 			ManagedBy: links(managerPath()),
@@ -155,24 +156,26 @@ func (s *service) getSystem(r *request) (any, error) {
 	}, nil
 }
 
-// totalMemoryGiB sums the seated modules. Once mirroring and sparing exist
-// this must subtract what they hide from the OS, per the property's
-// definition.
+// totalMemoryGiB is the memory the OS can use (the property's
+// definition): net of mirror copies, spare ranks and RAID parity, so a
+// mirrored 256 GiB server reports 128.
 func totalMemoryGiB(snap *platform.Snapshot) float64 {
-	// What the OS can use, by module: a module counts once its memory is
-	// online, a hot-added one only for its online blocks, and nothing while
-	// it is still starting or has failed.
-	var b uint64
-	for _, sl := range snap.Slots {
-		if sl.Module == nil {
-			continue
-		}
-		switch {
-		case sl.State == platform.StateEnabled:
-			b += sl.Module.SPD.CapacityMiB << 20
-		case sl.State == platform.StateOffline && sl.Memory != nil:
-			b += sl.Memory.OnlineBytes
-		}
+	return float64(usableBytes(snap)) / (1 << 30)
+}
+
+// memoryMirroring is the mirroring the firmware applied: full mirroring
+// covers all of the system's memory; any other mode (or a refused
+// mirroring request) mirrors nothing.
+func memoryMirroring(r platform.RASStatus) string {
+	if r.Mode == string(ras.Mirroring) {
+		return "System"
 	}
-	return float64(b) / (1 << 30)
+	return "None"
+}
+
+// memorySummaryStatus rolls the memory redundancy up: degraded or lost
+// redundancy warns, lost data is critical.
+func memorySummaryStatus(r platform.RASStatus) status {
+	h := redundancyHealth(r.Redundancy)
+	return status{State: "Enabled", Health: h, HealthRollup: h}
 }

@@ -510,6 +510,14 @@ func (s *System) LoggingLimited(slot string) bool { return s.ecc.LoggingLimited(
 // ClearCurrentPeriod resets a module's current-period counters.
 func (s *System) ClearCurrentPeriod(slot string) { s.ecc.ClearCurrentPeriod(slot) }
 
+// CountErrors adds errors reported for a module without a rank (bus
+// noise); see ecc.Model.Count.
+func (s *System) CountErrors(slot string, ce, ue uint64) { s.ecc.Count(slot, ce, ue) }
+
+// ForgetModule drops a pulled module's error history: counters belong to
+// the module, not to the slot.
+func (s *System) ForgetModule(slot string) { s.ecc.Forget(slot) }
+
 // Release is firmware.Redundancy's question for a module leaving its
 // slot: may its set carry on without it?
 func (s *System) Release(slot string, surprise bool) (bool, string) {
@@ -865,7 +873,10 @@ func (s *System) Sets() []SetStatus {
 		case *pairSet:
 			ss.UsableBytes = x.m.Size()
 		case *raidSet:
-			ss.UsableBytes = x.a.Size()
+			// An array grown by upgrading its cartridges is mapped at its
+			// new size only from the next boot: until then the OS sees
+			// what the boot plan mapped.
+			ss.UsableBytes = min(x.a.Size(), s.plan.Usable)
 		}
 		out = append(out, ss)
 	}
@@ -886,12 +897,15 @@ type ModuleStatus struct {
 	MappedOutRanks int        `json:"mapped_out_ranks"`
 	Errors         ecc.Counts `json:"errors"`
 	LoggingLimited bool       `json:"logging_limited"`
+	// ThresholdTripped: a rank crossed the CE threshold this period.
+	ThresholdTripped bool `json:"threshold_tripped,omitempty"`
 }
 
 // Module reports a module's status (ok=false for a slot RAS knows nothing
 // of and that had no error).
 func (s *System) Module(slot string) (ModuleStatus, bool) {
-	ms := ModuleStatus{Role: "Data", State: "Active", Cartridge: -1, Errors: s.ecc.ModuleCounts(slot), LoggingLimited: s.ecc.LoggingLimited(slot)}
+	ms := ModuleStatus{Role: "Data", State: "Active", Cartridge: -1, Errors: s.ecc.ModuleCounts(slot), LoggingLimited: s.ecc.LoggingLimited(slot),
+		ThresholdTripped: s.ecc.ThresholdTripped(slot)}
 	_, boot := s.mods[slot]
 	switch {
 	case s.mirrors[slot] != nil:

@@ -147,6 +147,10 @@ type moduleState struct {
 	counts  Counts
 	logged  int // CEs logged this period
 	limited bool
+	// tripped: a rank of the module crossed the CE threshold this period
+	// (the CE alarm a management surface shows until the period is
+	// cleared; the bucket itself re-arms at once).
+	tripped bool
 }
 
 // Model is the error model of one system. It is deterministic for a seed
@@ -222,6 +226,7 @@ func (m *Model) Inject(at time.Duration, loc Location, k Kind) []Event {
 	}
 	if b.level >= m.cfg.Threshold {
 		b.trips++
+		ms.tripped = true
 		out = append(out, Event{Kind: ThresholdExceeded, At: at, Location: loc, Level: b.level, Trips: b.trips})
 		b.level = 0
 	}
@@ -277,13 +282,52 @@ func (m *Model) LoggingLimited(module string) bool {
 	return s != nil && s.limited
 }
 
+// ThresholdTripped reports whether a rank of the module crossed the CE
+// threshold in the current period.
+func (m *Model) ThresholdTripped(module string) bool {
+	s := m.modules[module]
+	return s != nil && s.tripped
+}
+
+// Count adds errors the memory controller reported without a rank or an
+// address (bus noise from a neighbour's insertion): they count toward the
+// module's totals but neither log a record nor feed a rank's leaky bucket,
+// since they say nothing about the rank's wear.
+func (m *Model) Count(module string, ce, ue uint64) {
+	if ce == 0 && ue == 0 {
+		return
+	}
+	s := m.module(module)
+	s.counts.Current.CE += ce
+	s.counts.Lifetime.CE += ce
+	s.counts.Current.UE += ue
+	s.counts.Lifetime.UE += ue
+}
+
+// Forget drops everything known of a module (counters, buckets, rates)
+// once it has left its slot: the next module there starts afresh.
+func (m *Model) Forget(module string) {
+	delete(m.modules, module)
+	for k := range m.ranks {
+		if k.module == module {
+			delete(m.ranks, k)
+		}
+	}
+	for k := range m.buckets {
+		if k.module == module {
+			delete(m.buckets, k)
+		}
+	}
+	m.sources = slices.DeleteFunc(m.sources, func(s *source) bool { return s.key.module == module })
+}
+
 // ClearCurrentPeriod zeroes a module's (and its ranks') current-period
 // counters and re-enables its CE logging (#MemoryMetrics.ClearCurrentPeriod).
 // Lifetime counters and leaky buckets are untouched.
 func (m *Model) ClearCurrentPeriod(module string) {
 	if s := m.modules[module]; s != nil {
 		s.counts.Current = Counters{}
-		s.logged, s.limited = 0, false
+		s.logged, s.limited, s.tripped = 0, false, false
 	}
 	for k, c := range m.ranks {
 		if k.module == module {

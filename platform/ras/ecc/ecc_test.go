@@ -3,6 +3,7 @@ package ecc
 import (
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -228,5 +229,38 @@ func TestPropertyCounters(t *testing.T) {
 		if cfg.LogLimit > 0 && logged > uint64(cfg.LogLimit) {
 			t.Fatalf("logged %d > limit %d", logged, cfg.LogLimit)
 		}
+	}
+}
+
+// Rank-less errors count but neither log nor trip; a tripped threshold is
+// remembered for the period; a pulled module's history is dropped.
+func TestCountTrippedAndForget(t *testing.T) {
+	m, err := New(Config{Threshold: 3, Leak: 1, LeakInterval: time.Hour}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Count("A1", 5, 1)
+	if c := m.ModuleCounts("A1"); c.Current != (Counters{5, 1}) || c.Lifetime != (Counters{5, 1}) || m.ThresholdTripped("A1") || m.Level("A1", 0, 0) != 0 {
+		t.Fatalf("after Count: %+v tripped %v", c, m.ThresholdTripped("A1"))
+	}
+	var kinds []EventKind
+	for range 3 {
+		for _, e := range m.Inject(0, Location{Module: "A1"}, Correctable) {
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	if !slices.Contains(kinds, ThresholdExceeded) || !m.ThresholdTripped("A1") {
+		t.Fatalf("events %v tripped %v", kinds, m.ThresholdTripped("A1"))
+	}
+	m.ClearCurrentPeriod("A1")
+	if m.ThresholdTripped("A1") || m.ModuleCounts("A1").Lifetime.CE != 8 {
+		t.Fatalf("after clear: %+v tripped %v", m.ModuleCounts("A1"), m.ThresholdTripped("A1"))
+	}
+	if err := m.SetRate("A1", 0, Rate{CE: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m.Forget("A1")
+	if c := m.ModuleCounts("A1"); c != (Counts{}) || m.RankCounts("A1", 0) != (Counts{}) || len(m.Advance(time.Hour)) != 0 {
+		t.Fatalf("after Forget: %+v", c)
 	}
 }

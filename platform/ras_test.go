@@ -426,3 +426,34 @@ func TestRASRaid5ExpansionByUpgradingEveryCartridge(t *testing.T) {
 		t.Fatalf("after reboot %+v", s)
 	}
 }
+
+func TestRASCopyAbortedWhenItsTargetIsPulled(t *testing.T) {
+	t.Parallel()
+	r := newRASRig(t, "mirror", nil)
+	_, err := r.p.RunWorkload(2, 4096)
+	r.must(err)
+	r.must(r.p.InjectMemoryError("CPU0_DIMM_G1", 0, false))
+	r.must(r.p.PressAttention("CPU0_DIMM_G1"))
+	r.clk.RunUntilIdle(time.Minute)
+	_, err = r.p.Remove("CPU0_DIMM_G1")
+	r.must(err)
+	img, err := spd.Encode(r.p.NewModuleSpec("CPU0_DIMM_G1", spd.Spec{CapacityGiB: 32, Ranks: 2}))
+	r.must(err)
+	_, err = r.p.Insert("CPU0_DIMM_G1", img)
+	r.must(err)
+	// Run until the re-silver is under way (a 32 GiB side takes 16 s).
+	for r.p.Snapshot().RAS.Job == nil || r.p.Snapshot().RAS.Job.Percent < 20 {
+		r.clk.Advance(100 * time.Millisecond)
+	}
+	_, err = r.p.Remove("CPU0_DIMM_G1")
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+	ab, ok := find[events.MemoryRebuildAborted](r.drain())
+	if !ok || ab.Slot != "CPU0_DIMM_G1" || ab.Op != "resilver" || !strings.Contains(ab.Reason, "pulled") {
+		t.Fatalf("aborted copy %+v", ab)
+	}
+	if j := r.p.Snapshot().RAS.Job; j != nil {
+		t.Fatalf("job still running: %+v", j)
+	}
+	r.verify("after the aborted re-silver: the surviving side serves")
+}

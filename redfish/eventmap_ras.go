@@ -86,6 +86,8 @@ func translateRAS(e events.Event) ([]eventSpec, bool) {
 		return []eventSpec{oem("RebuildProgress", mem(ev.Slot), ev.Slot, rebuildOp(ev.Op), ev.Percent)}, true
 	case events.MemoryRebuildCompleted:
 		return []eventSpec{oem("RebuildCompleted", mem(ev.Slot), ev.Slot, rebuildOp(ev.Op), ev.Pages)}, true
+	case events.MemoryRebuildAborted:
+		return []eventSpec{oem("RebuildAborted", mem(ev.Slot), ev.Slot, rebuildOp(ev.Op), ev.Done, ev.Total, ev.Reason)}, true
 	case events.MemoryRedundancyChanged:
 		chunk := memoryChunkPath(ev.Set)
 		msgs, ok := redundancyMessages[ev.State]

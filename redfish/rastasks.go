@@ -31,6 +31,10 @@ func (o *copyOp) observe(e events.Event) (int, bool, *apiError, []message) {
 		if ev.Set == o.set && ev.Slot == o.slot {
 			return 100, true, nil, specMessages(e)
 		}
+	case events.MemoryRebuildAborted:
+		if ev.Set == o.set && ev.Slot == o.slot {
+			return o.pct, true, o.failure(ev.Reason), specMessages(e)
+		}
 	case events.MemoryRebuildStarted:
 		// A copy onto the same set restarted: this one will not end.
 		if ev.Set == o.set {

@@ -328,6 +328,8 @@ func insertOutcome() outcome {
 			return true, nil // powered and waiting; the partner's insertion completes the pair
 		case "MemoryRebuildCompleted":
 			return true, nil // a hot-replace: the hardware rebuilt the module
+		case "MemoryRebuildAborted":
+			return fail("%v aborted: %v", f["op"], f["reason"])
 		case "MemoryReplaceRefused":
 			return fail("refused by the memory RAS mode: %v", f["reason"])
 		case "SPDCheckFailed":
@@ -558,6 +560,8 @@ func describe(kind string, f map[string]any) string {
 		return fmt.Sprintf("%v of %v: %v%%", g("op"), g("set"), g("percent"))
 	case "MemoryRebuildCompleted":
 		return fmt.Sprintf("%v of %v complete (%v pages)", g("op"), g("set"), g("pages"))
+	case "MemoryRebuildAborted":
+		return fmt.Sprintf("%v of %v aborted at %v of %v pages: %v", g("op"), g("set"), g("done"), g("total"), g("reason"))
 	case "MemoryRedundancyChanged":
 		return fmt.Sprintf("%v (server: %v)", g("reason"), g("overall"))
 	case "MemoryReplaceRefused":

@@ -115,6 +115,17 @@ type MemoryRebuildCompleted struct {
 	Pages int    `json:"pages"`
 }
 
+// MemoryRebuildAborted: a copy stopped before completing (its source or
+// target was pulled, or the set failed); Reason says why.
+type MemoryRebuildAborted struct {
+	Slot   string `json:"slot"`
+	Set    string `json:"set"`
+	Op     string `json:"op"`
+	Done   int    `json:"done"`
+	Total  int    `json:"total"`
+	Reason string `json:"reason"`
+}
+
 // MemoryRedundancyChanged: redundant set Set (a mirror pair, the RAID5
 // array, a channel's spare) changed State; Overall is the server's memory
 // redundancy after the change (the worst set).
@@ -169,5 +180,6 @@ func (MemoryModuleMappedOut) Kind() string     { return "MemoryModuleMappedOut" 
 func (MemoryRebuildStarted) Kind() string      { return "MemoryRebuildStarted" }
 func (MemoryRebuildProgress) Kind() string     { return "MemoryRebuildProgress" }
 func (MemoryRebuildCompleted) Kind() string    { return "MemoryRebuildCompleted" }
+func (MemoryRebuildAborted) Kind() string      { return "MemoryRebuildAborted" }
 func (MemoryRedundancyChanged) Kind() string   { return "MemoryRedundancyChanged" }
 func (MemoryReplaceRefused) Kind() string      { return "MemoryReplaceRefused" }

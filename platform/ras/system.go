@@ -540,6 +540,9 @@ func (s *System) Release(slot string, surprise bool) (bool, string) {
 		if s.job != nil && s.job.set == set(p) && !surprise {
 			return false, fmt.Sprintf("mirroring: %s is re-silvering; wait for it to finish", s.job.slot)
 		}
+		if s.job != nil && s.job.set == set(p) {
+			s.abort(fmt.Sprintf("%s was pulled during the re-silver", slot))
+		}
 		p.m.Fail(side)
 		return other == mirror.Active, ""
 	}
@@ -553,8 +556,8 @@ func (s *System) Release(slot string, surprise bool) (bool, string) {
 				return false, fmt.Sprintf("RAID memory: cartridge %d is %v; one cartridge at a time", o, r.a.CartridgeState(o))
 			}
 		}
-		if r.a.CartridgeState(c) == raid5.Rebuilding {
-			s.job = nil
+		if r.a.CartridgeState(c) == raid5.Rebuilding && s.job != nil {
+			s.abort(fmt.Sprintf("cartridge %d was pulled during its rebuild", c))
 		}
 		r.a.Fail(c)
 		r.back[c] = map[string]uint64{}
@@ -719,7 +722,7 @@ func (s *System) Step(budget uint64) bool {
 	// engines treat n <= 0 as "all remaining").
 	done, err := j.step(max(n, 0))
 	if err != nil {
-		s.job = nil
+		s.abort(err.Error())
 		return false
 	}
 	j.done = due
@@ -734,6 +737,14 @@ func (s *System) Step(budget uint64) bool {
 		s.emit(events.MemoryRebuildProgress{Slot: j.slot, Set: j.set.id(), Op: j.kind, Done: j.done, Total: j.total, Percent: pct})
 	}
 	return true
+}
+
+// abort ends the running copy without completing it, and says so: a
+// client following it (a Redfish task) must not wait forever.
+func (s *System) abort(reason string) {
+	j := s.job
+	s.job = nil
+	s.emit(events.MemoryRebuildAborted{Slot: j.slot, Set: j.set.id(), Op: j.kind, Done: j.done, Total: j.total, Reason: reason})
 }
 
 // Job reports the running copy, nil when idle.

@@ -3,6 +3,7 @@ package redfish
 import (
 	"encoding/xml"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,27 +80,16 @@ func TestMetadataIncludesServedTypes(t *testing.T) {
 	login(t, h, "reader", "reader-pw")
 
 	types := map[string]string{typeEvent: "event payloads"}
-	seen := map[string]bool{}
-	queue := []string{pathRootCanonical, "/redfish/v1/Registries/BmcemuMemory/BmcemuMemory.1.1.0",
+	n := crawl(t, h, []string{pathRootCanonical, "/redfish/v1/Registries/BmcemuMemory/BmcemuMemory.1.1.0",
 		// An error body, for the Message type in @Message.ExtendedInfo.
-		"/redfish/v1/Systems/1/Memory/NoSuchSlot"}
-	for len(queue) > 0 {
-		uri := queue[0]
-		queue = queue[1:]
-		if seen[uri] {
-			continue
-		}
-		seen[uri] = true
-		w := do(t, h, http.MethodGet, uri)
-		if !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
-			continue
-		}
-		m := decode(t, w.Body.Bytes())
-		collectTypes(m, types, uri)
-		queue = append(queue, odataIDs(m)...)
-	}
-	if len(seen) < 40 {
-		t.Fatalf("crawled only %d URIs", len(seen))
+		"/redfish/v1/Systems/1/Memory/NoSuchSlot"},
+		func(uri string, _ *httptest.ResponseRecorder, m map[string]any) {
+			if m != nil {
+				collectTypes(m, types, uri)
+			}
+		})
+	if n < 40 {
+		t.Fatalf("crawled only %d URIs", n)
 	}
 
 	included := metadataIncludes(t, h)

@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -263,44 +265,27 @@ func TestSchemaCrawl(t *testing.T) {
 	}
 	waitFor(t, "the task to end", func() bool { return getJSON(t, h, "/redfish/v1/TaskService/Tasks/1")["TaskState"] == "Exception" })
 
-	seen := map[string]bool{}
-	queue := []string{"/redfish/v1/"}
 	types := map[string]int{}
-	for len(queue) > 0 {
-		uri := queue[0]
-		queue = queue[1:]
-		if seen[uri] {
-			continue
-		}
-		seen[uri] = true
-		w := do(t, h, http.MethodGet, uri)
+	n := crawl(t, h, []string{"/redfish/v1/"}, func(uri string, w *httptest.ResponseRecorder, m map[string]any) {
 		if w.Code != http.StatusOK {
 			t.Errorf("GET %s: %d %s", uri, w.Code, w.Body)
-			continue
+			return
 		}
-		m := decode(t, w.Body.Bytes())
 		typ, _ := m["@odata.type"].(string)
-		loc, err := schemaFor(typ)
-		if err != nil {
+		if _, err := schemaFor(typ); err != nil {
 			t.Errorf("GET %s: %v", uri, err)
-			continue
+			return
 		}
 		if m["@odata.id"] != uri {
 			t.Errorf("GET %s: @odata.id is %v", uri, m["@odata.id"])
 		}
-		_ = loc
 		// Logs embed their entries: each is validated on its own, the
 		// collection with references in their place.
 		validateTree(t, v, "GET "+uri, decode(t, w.Body.Bytes()), true)
 		types[typ]++
-		for _, l := range odataIDs(m) {
-			if !seen[l] {
-				queue = append(queue, l)
-			}
-		}
-	}
-	if len(seen) < 40 {
-		t.Errorf("crawled only %d resources: %v", len(seen), types)
+	})
+	if n < 40 {
+		t.Errorf("crawled only %d resources: %v", n, types)
 	}
 	for _, typ := range []string{typeRegistryFile, typeRegistryFileColl, typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService, typeMemoryMetrics,
 		typeSensorCollection, typeSensor, typeEnvironmentMetrics, typeJSONSchemaFileColl, typeJSONSchemaFile,
@@ -339,7 +324,7 @@ func TestSchemaCrawl(t *testing.T) {
 			t.Errorf("JsonSchemas lists %s, which the crawl never met", typ)
 		}
 	}
-	t.Logf("validated %d payloads: %v", len(seen), types)
+	t.Logf("validated %d payloads: %v", n, types)
 
 	// The same resources expanded: each embedded resource is validated
 	// against its own schema, the container with references in its place.
@@ -426,6 +411,31 @@ func isResource(m map[string]any) bool {
 }
 
 // odataIDs collects every @odata.id below the top level, without fragments.
+// crawl GETs every URI reachable from start through @odata.id links,
+// breadth first, once each, and hands each answer to visit (m is nil for
+// a body that is not JSON). It returns how many URIs it read.
+func crawl(t testing.TB, h http.Handler, start []string, visit func(uri string, w *httptest.ResponseRecorder, m map[string]any)) int {
+	t.Helper()
+	seen := map[string]bool{}
+	queue := slices.Clone(start)
+	for len(queue) > 0 {
+		uri := queue[0]
+		queue = queue[1:]
+		if seen[uri] {
+			continue
+		}
+		seen[uri] = true
+		w := do(t, h, http.MethodGet, uri)
+		var m map[string]any
+		if strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+			m = decode(t, w.Body.Bytes())
+			queue = append(queue, odataIDs(m)...)
+		}
+		visit(uri, w, m)
+	}
+	return len(seen)
+}
+
 func odataIDs(v any) []string {
 	var out []string
 	var walk func(v any, top bool)

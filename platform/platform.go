@@ -38,6 +38,7 @@ import (
 	"github.com/bmcemu/bmcemu/platform/firmware"
 	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile"
+	"github.com/bmcemu/bmcemu/platform/ras/ecc"
 	"github.com/bmcemu/bmcemu/platform/smc"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
@@ -87,6 +88,10 @@ type Inventory struct {
 	// on a real server): set with SetRASMode, applied at the next boot.
 	// Empty: the profile's mode.
 	RASMode string `json:"ras_mode,omitempty"`
+	// ECCLifetime is each seated module's lifetime ECC counters (Redfish
+	// MemoryMetrics.LifeTime), which the BMC keeps across restarts; the
+	// current period starts afresh at boot.
+	ECCLifetime map[string]ecc.Counters `json:"ecc_lifetime,omitempty"`
 }
 
 // SavedModule is a module as the EEPROM carries it.
@@ -229,6 +234,9 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 	var err error
 	if p.ras, err = p.newRAS(boot, opts.FaultSeed); err != nil {
 		return nil, fmt.Errorf("platform: RAS: %w", err)
+	}
+	if inv != nil && inv.Profile == prof.Name {
+		p.ras.restoreLifetimes(inv.ECCLifetime, boot)
 	}
 	if err := p.build(boot, opts); err != nil {
 		return nil, err
@@ -498,6 +506,15 @@ func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed ti
 	p.mu.Unlock()
 	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods)),
 		RASMode: mode}
+	if p.ras != nil {
+		slots := make([]string, 0, len(mods))
+		for k := range mods {
+			slots = append(slots, k)
+		}
+		if l := p.ras.lifetimes(slots); len(l) > 0 {
+			inv.ECCLifetime = l
+		}
+	}
 	for k, v := range mods {
 		inv.Modules[k] = v
 	}

@@ -258,6 +258,26 @@ func (u *rasUnit) countNoise(hits []events.NoiseHit) {
 	}
 }
 
+// lifetimes reads the lifetime counters of the given modules for saving.
+func (u *rasUnit) lifetimes(slots []string) map[string]ecc.Counters {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sys.Lifetimes(slots)
+}
+
+// restoreLifetimes seeds the saved counters of the modules still seated.
+func (u *rasUnit) restoreLifetimes(saved map[string]ecc.Counters, boot map[string]SavedModule) {
+	keep := map[string]ecc.Counters{}
+	for slot, c := range saved {
+		if _, ok := boot[slot]; ok {
+			keep[slot] = c
+		}
+	}
+	u.mu.Lock()
+	u.sys.RestoreLifetimes(keep)
+	u.mu.Unlock()
+}
+
 // forget drops a pulled module's error counters.
 func (u *rasUnit) forget(slot string) {
 	u.mu.Lock()
@@ -290,6 +310,25 @@ func (p *Platform) InjectMemoryError(slot string, rank int, correctable bool) er
 	}
 	if len(evs) == 0 {
 		p.refresh() // counters moved even when logging is suppressed
+	}
+	return p.saveCounters()
+}
+
+// saveCounters writes the inventory so the lifetime ECC counters the BMC
+// reports survive a restart.
+func (p *Platform) saveCounters() error {
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	p.mu.Lock()
+	mods := maps(p.saved)
+	power := p.powerOn
+	changed := p.changed
+	p.mu.Unlock()
+	if p.store == nil {
+		return nil
+	}
+	if err := p.store.SaveInventory(p.inventory(mods, power, changed)); err != nil {
+		return fmt.Errorf("save ECC counters: %w: %w", ErrPersist, err)
 	}
 	return nil
 }

@@ -457,3 +457,33 @@ func TestRASCopyAbortedWhenItsTargetIsPulled(t *testing.T) {
 	}
 	r.verify("after the aborted re-silver: the surviving side serves")
 }
+
+func TestRASLifetimeErrorCountsSurviveRestart(t *testing.T) {
+	t.Parallel()
+	store := NewFileInventory(t.TempDir() + "/inventory.json")
+	r := restartRAS(t, profile.Default(), store)
+	changed := r.p.Snapshot().ChangedAt
+	for range 3 {
+		r.must(r.p.InjectMemoryError("CPU0_DIMM_B1", 0, true))
+	}
+	r.must(r.p.InjectMemoryError("CPU0_DIMM_B1", 0, false))
+	r.must(r.p.InjectMemoryError("CPU1_DIMM_C1", 0, true))
+	if got := r.p.Snapshot().ChangedAt; !got.Equal(changed) {
+		t.Fatalf("error counts moved the inventory's change time: %v -> %v", changed, got)
+	}
+	r = restartRAS(t, profile.Default(), store)
+	b1 := r.slot("CPU0_DIMM_B1").RAS
+	if b1 == nil || b1.Errors.Lifetime.CE != 3 || b1.Errors.Lifetime.UE != 1 || b1.Errors.Current.CE != 0 {
+		t.Fatalf("after restart %+v", b1)
+	}
+	// Counters belong to the module: a pulled module's go with it.
+	_, err := r.p.Remove("CPU1_DIMM_C1")
+	r.must(err)
+	r = restartRAS(t, profile.Default(), store)
+	if c1 := r.slot("CPU1_DIMM_C1").RAS; c1 != nil {
+		t.Fatalf("pulled module's counters came back: %+v", c1)
+	}
+	if b1 := r.slot("CPU0_DIMM_B1").RAS; b1 == nil || b1.Errors.Lifetime.CE != 3 {
+		t.Fatalf("after second restart %+v", b1)
+	}
+}

@@ -514,6 +514,24 @@ func (s *System) ClearCurrentPeriod(slot string) { s.ecc.ClearCurrentPeriod(slot
 // noise); see ecc.Model.Count.
 func (s *System) CountErrors(slot string, ce, ue uint64) { s.ecc.Count(slot, ce, ue) }
 
+// Lifetimes lists the lifetime ECC counters of every module that has any.
+func (s *System) Lifetimes(slots []string) map[string]ecc.Counters {
+	out := map[string]ecc.Counters{}
+	for _, slot := range slots {
+		if c := s.ecc.ModuleCounts(slot).Lifetime; c != (ecc.Counters{}) {
+			out[slot] = c
+		}
+	}
+	return out
+}
+
+// RestoreLifetimes seeds saved lifetime counters at boot.
+func (s *System) RestoreLifetimes(saved map[string]ecc.Counters) {
+	for slot, c := range saved {
+		s.ecc.RestoreLifetime(slot, c)
+	}
+}
+
 // ForgetModule drops a pulled module's error history: counters belong to
 // the module, not to the slot.
 func (s *System) ForgetModule(slot string) { s.ecc.Forget(slot) }

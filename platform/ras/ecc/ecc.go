@@ -304,6 +304,12 @@ func (m *Model) Count(module string, ce, ue uint64) {
 	s.counts.Lifetime.UE += ue
 }
 
+// RestoreLifetime seeds a module's lifetime counters after a restart (the
+// BMC keeps them; the current period starts afresh at boot).
+func (m *Model) RestoreLifetime(module string, lifetime Counters) {
+	m.module(module).counts.Lifetime = lifetime
+}
+
 // Forget drops everything known of a module (counters, buckets, rates)
 // once it has left its slot: the next module there starts afresh.
 func (m *Model) Forget(module string) {

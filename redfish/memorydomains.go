@@ -286,6 +286,9 @@ func setChunk(snap *platform.Snapshot, set ras.SetStatus) memoryChunk {
 	}
 	if j := snap.RAS.Job; j != nil && j.Set == set.ID {
 		c.Description += fmt.Sprintf("; %s onto %s %d%%", j.Kind, j.Slot, j.Percent)
+		// The hardware is rewriting the set's contents: Resource
+		// State "Updating" is the closest standard word for it.
+		c.Status.State = "Updating"
 	}
 	for i, sl := range set.Slots {
 		c.InterleaveSets[i] = interleaveSet{Memory: link{ID: memoryPath(sl)}}

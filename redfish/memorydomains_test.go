@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/profile"
@@ -475,5 +476,35 @@ func TestMemoryDomainsMirroredHotAdd(t *testing.T) {
 	}
 	if d := res[domainURI]; d["MemorySizeMiB"] != 192*1024.0 {
 		t.Fatalf("domain %v", d)
+	}
+}
+
+// While the hardware re-silvers a pair, its chunk reads Updating, with the
+// progress in the description; Enabled again once the copy completes.
+func TestMemoryChunkUpdatingDuringResilver(t *testing.T) {
+	p := newProfilePlatform(t, "mirror", nil)
+	h := newHandler(t, p)
+	if err := p.InjectMemoryError("CPU0_DIMM_C1", 0, false); err != nil {
+		t.Fatal(err)
+	}
+	pull(t, p, "CPU0_DIMM_C1")
+	img, err := spd.Encode(p.NewModuleSpec("CPU0_DIMM_C1", spd.Spec{CapacityGiB: 32, Ranks: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Insert("CPU0_DIMM_C1", img); err != nil {
+		t.Fatal(err)
+	}
+	clk := clockOf(t, p)
+	for p.Snapshot().RAS.Job == nil {
+		clk.Advance(50 * time.Millisecond)
+	}
+	c := getJSON(t, h, chunksURI+"/Mirror1")
+	if st := path(t, c, "Status", "State"); st != "Updating" || !strings.Contains(c["Description"].(string), "resilver onto CPU0_DIMM_C1") {
+		t.Fatalf("chunk during re-silver %v", c)
+	}
+	settle(t, p)
+	if st := path(t, getJSON(t, h, chunksURI+"/Mirror1"), "Status", "State"); st != "Enabled" {
+		t.Fatalf("chunk after re-silver: %v", st)
 	}
 }

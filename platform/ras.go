@@ -132,6 +132,14 @@ func (u *rasUnit) Release(slot smc.Slot, surprise bool) (bool, []events.Event, s
 	return ok, u.sys.Take(), reason
 }
 
+// GrowthReserve holds back as much address space as a RAID5 array gives
+// at boot, so it can double (every cartridge upgraded) without a reboot.
+func (u *rasUnit) GrowthReserve(socket int) uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sys.GrowthReserve(socket)
+}
+
 // scheduleLocked arms the copy tick when a copy runs.
 func (u *rasUnit) scheduleLocked() {
 	if u.tick || !u.sys.Busy() {
@@ -146,9 +154,28 @@ func (u *rasUnit) step() {
 	u.tick = false
 	u.sys.Step(rasStepBytes)
 	evs := u.sys.Take()
+	exts := u.sys.TakeExtensions()
 	u.scheduleLocked()
 	u.mu.Unlock()
 	u.p.publishAll(evs)
+	u.extend(exts)
+}
+
+// extend has the firmware decode capacity the RAID5 array gained (every
+// cartridge upgraded) through the data modules, and hand it to the OS.
+func (u *rasUnit) extend(exts []ras.Extension) {
+	for _, x := range exts {
+		if err := u.p.fw.Extend(x.Slot, x.Bytes); err != nil {
+			u.p.log.Warn("RAID5 extension not mapped; it is mapped at the next boot", "slot", x.Slot, "err", err)
+			continue
+		}
+		u.mu.Lock()
+		u.sys.Extended(x)
+		u.mu.Unlock()
+	}
+	if len(exts) > 0 {
+		u.p.refresh()
+	}
 }
 
 // publishAll publishes engine events in order (no lock held).

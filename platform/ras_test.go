@@ -245,8 +245,10 @@ func TestRASRaid5CartridgeLossAndRebuild(t *testing.T) {
 	r.must(err)
 	r.drain()
 	// Pull a module of cartridge 2 (controller 2): the array degrades.
-	r.replace("CPU0_DIMM_E1", 16, 1)
-	// Cartridge 2 has two modules: one back is not enough to rebuild.
+	r.must(r.p.PressAttention("CPU0_DIMM_E1"))
+	r.clk.RunUntilIdle(time.Minute)
+	_, err = r.p.Remove("CPU0_DIMM_E1")
+	r.must(err)
 	if r.redundancy() != events.RedundancyDegraded {
 		t.Fatalf("redundancy %s", r.redundancy())
 	}
@@ -258,7 +260,13 @@ func TestRASRaid5CartridgeLossAndRebuild(t *testing.T) {
 	if ef, ok := find[events.EjectFailed](r.drain()); !ok || !strings.Contains(ef.Reason, "one cartridge at a time") {
 		t.Fatalf("second eject %+v", ef)
 	}
-	r.replace("CPU0_DIMM_F1", 16, 1)
+	// The board's other module (F1) stayed seated: the replacement of E1
+	// completes the cartridge, which is rebuilt.
+	img, err := spd.Encode(r.p.NewModuleSpec("CPU0_DIMM_E1", spd.Spec{CapacityGiB: 16, Ranks: 1}))
+	r.must(err)
+	_, err = r.p.Insert("CPU0_DIMM_E1", img)
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
 	recs := r.drain()
 	if c, ok := find[events.MemoryRebuildCompleted](recs); !ok || c.Op != "rebuild" {
 		t.Fatalf("rebuild: %v", kindsOf(recs, ""))
@@ -388,6 +396,7 @@ func TestRASRaid5ExpansionByUpgradingEveryCartridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := restartRAS(t, prof, store)
+	online := r.p.Snapshot().Kernel.OnlineBytes
 	_, err = r.p.RunWorkload(11, 4096)
 	r.must(err)
 	// Cartridge c is controller c: channels 2c and 2c+1, one slot each.
@@ -416,11 +425,39 @@ func TestRASRaid5ExpansionByUpgradingEveryCartridge(t *testing.T) {
 	if r.redundancy() != events.FullyRedundant {
 		t.Fatalf("redundancy %s", r.redundancy())
 	}
-	// Until then the OS keeps the array's boot size.
-	if s := r.p.Snapshot().RAS; len(s.Sets) != 1 || s.Sets[0].UsableBytes != 128<<30 {
-		t.Fatalf("before reboot %+v", s.Sets)
+	// The added 128 GiB reached the OS at once, through the data
+	// modules' devices, and holds data like the rest of the array.
+	if got := r.p.Snapshot().Kernel.OnlineBytes; got != online+128<<30 {
+		t.Fatalf("online %d GiB, want %d + 128", got>>30, online>>30)
 	}
-	// The next boot maps the larger array.
+	if st := r.p.Snapshot().RAS; st.Sets[0].UsableBytes != 256<<30 {
+		t.Fatalf("array usable %d GiB", st.Sets[0].UsableBytes>>30)
+	}
+	if s := r.slot("CPU0_DIMM_A1"); s.Memory == nil || s.Memory.Length != 16<<30 || s.State != StateEnabled {
+		t.Fatalf("extension through CPU0_DIMM_A1: %+v", s)
+	}
+	_, err = r.p.RunWorkload(12, 16384)
+	r.must(err)
+	// A cartridge loss is survived in the added capacity too.
+	r.must(r.p.PressAttention("CPU0_DIMM_C1"))
+	r.clk.RunUntilIdle(time.Minute)
+	_, err = r.p.Remove("CPU0_DIMM_C1")
+	r.must(err)
+	r.verify("degraded after expansion")
+	img, err := spd.Encode(r.p.NewModuleSpec("CPU0_DIMM_C1", spd.Spec{CapacityGiB: 32, Ranks: 2}))
+	r.must(err)
+	_, err = r.p.Insert("CPU0_DIMM_C1", img)
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+	if r.redundancy() != events.FullyRedundant {
+		t.Fatalf("after the rebuild of an expanded cartridge: %s", r.redundancy())
+	}
+	r.verify("rebuilt after expansion")
+	if s := r.slot("CPU0_DIMM_C1"); s.Memory == nil || s.Memory.Length != 16<<30 {
+		t.Fatalf("the replacement lost the extension's decode: %+v", s.Memory)
+	}
+	r.invariants()
+	// The next boot maps the larger array from the start.
 	r = restartRAS(t, prof, store)
 	if s := r.p.Snapshot().RAS; s.Mode != "RAID5" || s.UsableBytes != 256<<30 {
 		t.Fatalf("after reboot %+v", s)

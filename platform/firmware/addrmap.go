@@ -265,9 +265,12 @@ func (t *TAD) Validate(l *Layout, modules map[string]uint64, sockets map[string]
 // module is an installed module as the address map sees it.
 type module struct {
 	slot     smc.Slot
-	capacity uint64
+	capacity uint64 // a boot module: the part striped at boot
 	boot     bool
-	rng      Range // hot-added modules only
+	// rng is a hot-added module's range, or a boot module's extension:
+	// capacity it gained after boot (a RAID5 array grown by upgrading its
+	// cartridges), decoded from module offset capacity on.
+	rng Range
 }
 
 // AddressMap is the firmware's model of the system agent's memory decode:
@@ -299,6 +302,9 @@ func (m *AddressMap) capacities() map[string]uint64 {
 	out := map[string]uint64{}
 	for name, mod := range m.modules {
 		out[name] = mod.capacity
+		if mod.boot {
+			out[name] += mod.rng.Length
+		}
 	}
 	return out
 }
@@ -443,8 +449,12 @@ func (m *AddressMap) build() (*TAD, error) {
 		}
 		t.Rules = append(t.Rules, rules...)
 		for _, mod := range m.modules {
-			if !mod.boot && mod.slot.Socket == s {
+			switch {
+			case mod.slot.Socket != s:
+			case !mod.boot:
 				t.Rules = append(t.Rules, Rule{Range: mod.rng, Socket: s, Targets: []string{mod.slot.Name}, Hotplug: true})
+			case mod.rng.Length > 0:
+				t.Rules = append(t.Rules, Rule{Range: mod.rng, Socket: s, Targets: []string{mod.slot.Name}, TargetOffset: mod.capacity, Hotplug: true})
 			}
 		}
 	}
@@ -516,7 +526,7 @@ func (m *AddressMap) Commit(next *TAD) error {
 func (m *AddressMap) Free(socket int) []Range {
 	var used []Range
 	for _, mod := range m.modules {
-		if !mod.boot && mod.slot.Socket == socket {
+		if mod.slot.Socket == socket && mod.rng.Length > 0 {
 			used = append(used, mod.rng)
 		}
 	}
@@ -616,6 +626,69 @@ func (m *AddressMap) Add(slot smc.Slot, capacity uint64) (Range, []events.Interl
 	return rng, changes, nil
 }
 
+// Extension returns the range a boot module's extension occupies.
+func (m *AddressMap) Extension(slot string) (Range, bool) {
+	mod, ok := m.modules[slot]
+	if !ok || !mod.boot || mod.rng.Length == 0 {
+		return Range{}, false
+	}
+	return mod.rng, true
+}
+
+// Extend maps extra bytes a boot module gained after boot (from module
+// offset capacity on) at the lowest aligned free range of its socket's
+// reservation; one extension per module until reboot.
+func (m *AddressMap) Extend(slot string, extra uint64) (Range, error) {
+	mod, ok := m.modules[slot]
+	switch {
+	case !ok || !mod.boot:
+		return Range{}, fmt.Errorf("firmware: %s is no boot module", slot)
+	case mod.rng.Length > 0:
+		return Range{}, fmt.Errorf("firmware: %s was extended already; the next boot maps it whole", slot)
+	case extra == 0:
+		return Range{}, fmt.Errorf("firmware: %s: nothing to extend", slot)
+	}
+	for _, f := range m.Free(mod.slot.Socket) {
+		if base := alignUp(f.Base, m.align); base < f.End() && f.End()-base >= extra {
+			mod.rng = Range{base, extra}
+			break
+		}
+	}
+	if mod.rng.Length == 0 {
+		return Range{}, fmt.Errorf("%w: extending %s by %d GiB on node %d", ErrNoAddressSpace, slot, extra/GiB, mod.slot.Socket)
+	}
+	next, err := m.build()
+	if err == nil {
+		err = m.validate(next)
+	}
+	if err != nil {
+		mod.rng = Range{}
+		return Range{}, err
+	}
+	m.tad = next
+	return mod.rng, nil
+}
+
+// Unextend drops a boot module's extension.
+func (m *AddressMap) Unextend(slot string) (Range, error) {
+	mod, ok := m.modules[slot]
+	if !ok || !mod.boot || mod.rng.Length == 0 {
+		return Range{}, fmt.Errorf("firmware: %s has no extension", slot)
+	}
+	rng := mod.rng
+	mod.rng = Range{}
+	next, err := m.build()
+	if err == nil {
+		err = m.validate(next)
+	}
+	if err != nil {
+		mod.rng = rng
+		return Range{}, err
+	}
+	m.tad = next
+	return rng, nil
+}
+
 // Remove unmaps a hot-added module. Boot modules are not removable. Map Out
 // bits stay set until reboot: re-interleaving live memory is not done.
 func (m *AddressMap) Remove(slot string) (Range, error) {
@@ -651,7 +724,7 @@ func (m *AddressMap) Node(slot string) int {
 func (m *AddressMap) hotplugged(socket int) []Range {
 	var out []Range
 	for _, mod := range m.modules {
-		if !mod.boot && mod.slot.Socket == socket {
+		if mod.slot.Socket == socket && mod.rng.Length > 0 {
 			out = append(out, mod.rng)
 		}
 	}

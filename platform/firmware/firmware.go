@@ -68,6 +68,10 @@ type Redundancy interface {
 	// redundant set carries on without it (degraded), so the slot may be
 	// powered off without the OS; otherwise reason says why not.
 	Release(slot smc.Slot, surprise bool) (ok bool, evs []events.Event, reason string)
+	// GrowthReserve is address space to hold back on a socket for the
+	// redundant sets to grow into without a reboot (a RAID5 array whose
+	// cartridges are all upgraded), beyond the empty slots' reservation.
+	GrowthReserve(socket int) uint64
 }
 
 // InsertAction is the RAS engine's decision on a trained module. The zero
@@ -178,6 +182,9 @@ type device struct {
 	epoch    uint64
 	timers   []clock.Timer
 	ejecting bool
+	// extending: the OS is being handed a boot module's extension (the
+	// module itself stays in service whatever the OS answers).
+	extending bool
 }
 
 // New boots the firmware: it scans the SMC's slots, lays out the address
@@ -245,7 +252,11 @@ func New(cfg Config) (*Firmware, error) {
 		if cfg.ReservePerSocket != 0 {
 			return cfg.ReservePerSocket
 		}
-		return empty[socket] * 64 * GiB
+		r := empty[socket] * 64 * GiB
+		if cfg.Redundancy != nil {
+			r += cfg.Redundancy.GrowthReserve(socket)
+		}
+		return r
 	}
 	skip := func(socket, ch int) bool { k := [2]int{socket, ch}; return redundant[k] && !decoded[k] }
 	m, err := newAddressMap(f.topo, boot, reserve, cfg.Align, skip)
@@ -474,6 +485,9 @@ func (f *Firmware) mapModule(d *device, fx *effects) {
 func (f *Firmware) replaced(d *device, fx *effects) {
 	f.finish(d)
 	d.STA, d.CRS, d.Ejectable = STAOK, nil, false
+	if ext, ok := f.amap.Extension(d.Slot); ok {
+		d.CRS = []Range{ext} // the set's extension is still decoded through it
+	}
 	f.ost(fx, d, OSTSourceInsert, OSTSuccess, "firmware")
 	slot := d.Slot
 	f.hwCall(fx, func() error { return f.hw.HotAddDone(slot) })
@@ -623,6 +637,56 @@ func (f *Firmware) surprise(d *device, fx *effects) {
 	f.notify(fx, d, NotifyDeviceCheck)
 }
 
+// Extend hands the OS extra bytes boot module slot gained after boot (a
+// RAID5 array grown by upgrading every cartridge): a range of the socket's
+// reservation decodes the module from its boot size on, and the slot's
+// PNP0C80 device announces it like a hot-add (Device Check, _CRS, _OST).
+// The device stays without _EJ0: the range belongs to the redundant set,
+// not to one module the OS could eject.
+func (f *Firmware) Extend(slot string, extra uint64) error {
+	f.mu.Lock()
+	var fx effects
+	err := f.extend(slot, extra, &fx)
+	f.mu.Unlock()
+	f.run(fx)
+	return err
+}
+
+func (f *Firmware) extend(slot string, extra uint64, fx *effects) error {
+	d, ok := f.devs[slot]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoDevice, slot)
+	}
+	if d.stage != "" {
+		return fmt.Errorf("firmware: extend %s: device busy: %s", slot, d.stage)
+	}
+	rng, err := f.amap.Extend(slot, extra)
+	if err != nil {
+		f.emit(fx, events.AddressMapRejected{Slot: slot, Reason: err.Error()})
+		return err
+	}
+	f.emit(fx, events.AddressMapUpdated{Socket: d.slot.Socket, Slot: slot, Op: "extend", Base: rng.Base, Length: rng.Length, Generation: f.amap.TAD().Generation})
+	d.CRS, d.Ejectable, d.extending = []Range{rng}, false, true
+	f.setStage(d, "wait-ospm-insert")
+	f.notify(fx, d, NotifyDeviceCheck)
+	f.after(d, f.timing.OSPM, func(d *device, fx *effects) {
+		f.emit(fx, events.FirmwareTimeout{Slot: d.Slot, Stage: "ospm-insert"})
+		f.unextend(d, fx, "OSPM did not acknowledge the new memory")
+	})
+	return nil
+}
+
+// unextend takes back an extension the OS did not accept.
+func (f *Firmware) unextend(d *device, fx *effects, reason string) {
+	f.finish(d)
+	d.extending = false
+	d.CRS = nil
+	if rng, err := f.amap.Unextend(d.Slot); err == nil {
+		f.emit(fx, events.AddressMapUpdated{Socket: d.slot.Socket, Slot: d.Slot, Op: "remove", Base: rng.Base, Length: rng.Length, Generation: f.amap.TAD().Generation})
+	}
+	f.emit(fx, events.AddressMapRejected{Slot: d.Slot, Reason: "extension not taken: " + reason})
+}
+
 // releaseSurprise tells the RAS engine a module left without warning.
 func (f *Firmware) releaseSurprise(d *device) (bool, []events.Event) {
 	if f.cfg.Redundancy == nil || d.module.CapacityMiB == 0 {
@@ -696,6 +760,13 @@ func (f *Firmware) OST(uid int, source, status uint32) error {
 			f.emit(&fx, events.EjectFailed{Slot: slot, Reason: reason})
 			f.hwCall(&fx, func() error { return f.hw.EjectRefused(slot, reason) })
 		}
+	case d.stage == "wait-ospm-insert" && status == OSTSuccess && d.extending:
+		f.finish(d)
+		d.extending = false
+		rng := d.CRS[0]
+		f.emit(&fx, events.MemoryHotAdded{Slot: slot, Node: d.slot.Socket, Base: rng.Base, Length: rng.Length})
+	case d.stage == "wait-ospm-insert" && d.extending && status != OSTInsertInProgress:
+		f.unextend(d, &fx, "OSPM: "+OSTMeaning(source, status))
 	case d.stage == "wait-ospm-insert" && status == OSTSuccess:
 		f.finish(d)
 		rng := d.CRS[0]

@@ -82,6 +82,21 @@ type raidSet struct {
 	members [raid5.Cartridges][]string
 	back    [raid5.Cartridges]map[string]uint64 // modules re-seated into a failed cartridge
 	bytes   uint64
+	// After all five cartridges were upgraded, the added capacity is
+	// decoded through each data module's extension: extAt is where a
+	// module's extension starts in the array's address space (past the
+	// boot size), pending the extensions the firmware has yet to map and
+	// mapped the bytes the OS was handed.
+	extAt   map[string]uint64
+	pending []Extension
+	mapped  uint64
+}
+
+// Extension is capacity a boot module gained after boot, for the
+// firmware to decode from the module's boot size on.
+type Extension struct {
+	Slot  string
+	Bytes uint64
 }
 
 // job is the running copy. The hardware copies the whole physical
@@ -316,6 +331,13 @@ func (s *System) route(pfn uint64) (interface {
 	}
 	if r := s.raid; r != nil {
 		if c, ok := r.cart[slot]; ok {
+			if boot := s.mods[slot].Capacity; off >= boot {
+				at, ok := r.extAt[slot]
+				if !ok {
+					return nil, 0, fmt.Errorf("%w: %s+%#x is past its boot size and no extension", ErrNotDecoded, slot, off)
+				}
+				return r.a, (at + off - boot) >> pages.PageShift, nil
+			}
 			return r.a, (uint64(c)*r.bytes + r.off[slot] + off) >> pages.PageShift, nil
 		}
 	}
@@ -567,6 +589,7 @@ func (s *System) Release(slot string, surprise bool) (bool, string) {
 	if r := s.raid; r != nil && s.raidHas(slot) {
 		c := r.cart[slot]
 		if r.a.CartridgeState(c) == raid5.Failed {
+			delete(r.back[c], slot)
 			return true, ""
 		}
 		for o := range raid5.Cartridges {
@@ -578,7 +601,14 @@ func (s *System) Release(slot string, surprise bool) (bool, string) {
 			s.abort(fmt.Sprintf("cartridge %d was pulled during its rebuild", c))
 		}
 		r.a.Fail(c)
+		// The board's other modules stay seated: a replacement of this
+		// one completes the cartridge with them.
 		r.back[c] = map[string]uint64{}
+		for _, m := range r.members[c] {
+			if g, ok := s.geo(m); ok && m != slot {
+				r.back[c][m] = g.Capacity
+			}
+		}
 		return r.a.State() != raid5.Fatal, ""
 	}
 	if c := s.chans[slot]; c != nil && c.ch.Busy() && !surprise {
@@ -840,10 +870,84 @@ func (s *System) raidEvent(r *raidSet, e raid5.Event) {
 	case raid5.DataLoss:
 		s.lose(e.PFN, "RAID memory: stripes that cannot be reconstructed")
 	case raid5.CapacityExpanded:
-		// The decoder maps the array's boot size; the larger one is
-		// planned at the next boot, like a BIOS re-sizing the volume.
-		s.emit(events.MemoryCapacityExpanded{Set: r.id(), UsableBytes: e.Bytes,
-			Reason: fmt.Sprintf("all five cartridges upgraded and rebuilt: the array holds %d GiB; the firmware maps the added capacity at the next boot", e.Bytes>>30)})
+		reason := fmt.Sprintf("all five cartridges upgraded and rebuilt: the array holds %d GiB; the added %d GiB reach the OS as hot-added memory",
+			e.Bytes>>30, (e.Bytes-raid5.Usable(r.bytes))>>30)
+		if !s.planExtensions(r, e.Bytes) {
+			reason = fmt.Sprintf("all five cartridges upgraded and rebuilt: the array holds %d GiB; the firmware maps the added capacity at the next boot", e.Bytes>>30)
+		}
+		s.emit(events.MemoryCapacityExpanded{Set: r.id(), UsableBytes: e.Bytes, Reason: reason})
+	}
+}
+
+// planExtensions lays the array's added capacity (past its boot size, up
+// to size) over the data cartridges' modules: cartridge c's share follows
+// the shares of the cartridges before it, each module's in its
+// cartridge's order. It reports false when the added capacity cannot be
+// decoded online (grown once already this boot, or a module's growth does
+// not add up to its cartridge's): then it waits for the next boot.
+func (s *System) planExtensions(r *raidSet, size uint64) bool {
+	if r.extAt != nil {
+		return false
+	}
+	per := (size - raid5.Usable(r.bytes)) / raid5.DataUnits
+	at := map[string]uint64{}
+	var exts []Extension
+	for c := range raid5.DataUnits {
+		base := raid5.Usable(r.bytes) + uint64(c)*per
+		var sum uint64
+		for _, slot := range r.members[c] {
+			g, ok := s.geo(slot)
+			boot := s.mods[slot].Capacity
+			if !ok || g.Capacity <= boot {
+				return false
+			}
+			at[slot] = base + sum
+			exts = append(exts, Extension{Slot: slot, Bytes: g.Capacity - boot})
+			sum += g.Capacity - boot
+		}
+		if sum != per {
+			return false
+		}
+	}
+	r.extAt, r.pending = at, exts
+	return true
+}
+
+// GrowthReserve is the address space the firmware holds back on socket
+// for online growth: a RAID5 array's boot size on the socket of its data
+// cartridges, so upgrading every cartridge to twice the size is mapped at
+// once.
+func (s *System) GrowthReserve(socket int) uint64 {
+	if s.raid == nil {
+		return 0
+	}
+	var n uint64
+	for c := range raid5.DataUnits {
+		for _, slot := range s.raid.members[c] {
+			if s.mods[slot].Socket == socket {
+				n += s.mods[slot].Capacity
+			}
+		}
+	}
+	return n
+}
+
+// TakeExtensions returns (and forgets) the extensions the firmware should
+// map now.
+func (s *System) TakeExtensions() []Extension {
+	if s.raid == nil {
+		return nil
+	}
+	out := s.raid.pending
+	s.raid.pending = nil
+	return out
+}
+
+// Extended records that the firmware decoded an extension: the array's
+// usable size grows by it.
+func (s *System) Extended(x Extension) {
+	if s.raid != nil {
+		s.raid.mapped += x.Bytes
 	}
 }
 
@@ -905,7 +1009,7 @@ func (s *System) Sets() []SetStatus {
 			// An array grown by upgrading its cartridges is mapped at its
 			// new size only from the next boot: until then the OS sees
 			// what the boot plan mapped.
-			ss.UsableBytes = min(x.a.Size(), s.plan.Usable)
+			ss.UsableBytes = min(x.a.Size(), s.plan.Usable+x.mapped)
 		}
 		out = append(out, ss)
 	}

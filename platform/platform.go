@@ -284,6 +284,19 @@ func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
 	for _, prm := range fw.MemmapParams() {
 		k.Printk(kernel.KernInfo, "Kernel command line: %s", prm)
 	}
+	// efi_find_mirror(): address-range mirroring's reliable memory.
+	var mirrored, total uint64
+	for _, d := range fw.EFIMemoryMap() {
+		if d.Type == firmware.EfiConventionalMemory {
+			total += d.Range().Length
+			if d.Attribute&firmware.EFIMemoryMoreReliable != 0 {
+				mirrored += d.Range().Length
+			}
+		}
+	}
+	if mirrored > 0 {
+		k.Printk(kernel.KernInfo, "Memory: %dM/%dM mirrored memory", mirrored>>20, total>>20)
+	}
 	p.smc, p.fw, p.kern = ctl, fw, k
 	p.ospm = newACPIMemhotplug(p)
 	ctl.SetNotifier(fw)

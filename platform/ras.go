@@ -71,7 +71,7 @@ func (p *Platform) newRAS(boot map[string]SavedModule, seed uint64) (*rasUnit, e
 	if mode == "" {
 		mode = ras.AdvancedECC
 	}
-	plan := ras.NewPlan(mode, mods)
+	plan := ras.NewPlanConfig(mode, mods, ras.PlanConfig{MirroredChannelPairs: p.prof.RAS.MirroredChannelPairs})
 	cfg := ecc.DefaultConfig
 	if p.prof.RAS.CEThreshold > 0 {
 		cfg.Threshold = p.prof.RAS.CEThreshold
@@ -130,6 +130,13 @@ func (u *rasUnit) Release(slot smc.Slot, surprise bool) (bool, []events.Event, s
 	ok, reason := u.sys.Release(slot.Name, surprise)
 	u.scheduleLocked()
 	return ok, u.sys.Take(), reason
+}
+
+// Reliable: see firmware.Redundancy.
+func (u *rasUnit) Reliable(slot smc.Slot) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sys.Reliable(slot.Name)
 }
 
 // GrowthReserve holds back as much address space as a RAID5 array gives
@@ -245,9 +252,9 @@ func (u *rasUnit) status(slots []Slot) RASStatus {
 // returns to the profile's.
 func (p *Platform) SetRASMode(mode string) error {
 	switch ras.Mode(mode) {
-	case "", ras.AdvancedECC, ras.RankSparing, ras.Mirroring, ras.RAID5:
+	case "", ras.AdvancedECC, ras.RankSparing, ras.Mirroring, ras.RAID5, ras.AddressRangeMirror:
 	default:
-		return fmt.Errorf("set RAS mode %q: %w: want AdvancedECC, RankSparing, Mirroring or RAID5", mode, ErrRAS)
+		return fmt.Errorf("set RAS mode %q: %w: want AdvancedECC, RankSparing, Mirroring, AddressRangeMirror or RAID5", mode, ErrRAS)
 	}
 	p.opMu.Lock()
 	defer p.opMu.Unlock()

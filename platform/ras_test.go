@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/firmware"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
@@ -523,4 +524,60 @@ func TestRASLifetimeErrorCountsSurviveRestart(t *testing.T) {
 	if b1 := r.slot("CPU0_DIMM_B1").RAS; b1 == nil || b1.Errors.Lifetime.CE != 3 {
 		t.Fatalf("after second restart %+v", b1)
 	}
+}
+
+func TestRASAddressRangeMirror(t *testing.T) {
+	t.Parallel()
+	const gib = uint64(1) << 30
+	r := newRASRig(t, "rangemirror", nil)
+	s := r.p.Snapshot().RAS
+	if s.Mode != "AddressRangeMirror" || s.RawBytes != 512*gib || s.UsableBytes != 448*gib || len(s.Sets) != 2 ||
+		s.Redundancy != events.FullyRedundant {
+		t.Fatalf("RAS %+v", s)
+	}
+	// Each socket's mirrored memory is one contiguous range marked
+	// EFI_MEMORY_MORE_RELIABLE, decoded by the pair's primary alone.
+	var reliable []firmware.Range
+	for _, d := range r.p.EFIMemoryMap() {
+		if d.Attribute&firmware.EFIMemoryMoreReliable != 0 {
+			reliable = append(reliable, d.Range())
+		}
+	}
+	if len(reliable) != 2 || reliable[0].Length != 32*gib || reliable[1].Length != 32*gib {
+		t.Fatalf("reliable ranges %v", reliable)
+	}
+	for i, rg := range reliable {
+		want := []string{"CPU0_DIMM_A1", "CPU1_DIMM_A1"}[i]
+		for _, addr := range []uint64{rg.Base, rg.End() - 1} {
+			if slot, _, ok := r.p.TAD().Decode(addr); !ok || slot != want {
+				t.Fatalf("reliable %v decodes to %s, want %s", rg, slot, want)
+			}
+		}
+	}
+	if !strings.Contains(dmesgText(r.p), "Memory: 65536M/") || !strings.Contains(dmesgText(r.p), "mirrored memory") {
+		t.Fatalf("no mirrored memory line in dmesg:\n%s", dmesgText(r.p))
+	}
+	_, err := r.p.RunWorkload(4, 8192)
+	r.must(err)
+	// A UE in the mirrored range fails over with nothing lost...
+	r.drain()
+	r.must(r.p.InjectMemoryError("CPU0_DIMM_A1", 0, false))
+	if ue, ok := find[events.MemoryUncorrectableError](r.drain()); !ok || !ue.Recovered {
+		t.Fatalf("UE in the mirrored range %+v", ue)
+	}
+	r.verify("after failover in the mirrored range")
+	// ...one outside it loses data, reported.
+	r.must(r.p.InjectMemoryError("CPU0_DIMM_C1", 0, false))
+	if dl, ok := find[events.MemoryDataLost](r.drain()); !ok || dl.Pages != 1 {
+		t.Fatalf("UE outside the mirrored range %+v", dl)
+	}
+	if vs, _ := r.p.VerifyWorkload(); vs.Lost != 1 || vs.Mismatched != 0 {
+		t.Fatalf("verify %+v", vs)
+	}
+	// Hot-add outside the mirrored range is a plain hot-add.
+	r.hotAdd("CPU1_DIMM_E2", 64)
+	if h, ok := find[events.MemoryHotAdded](r.drain()); !ok || h.Length != 64*gib {
+		t.Fatal("plain hot-add refused in AddressRangeMirror")
+	}
+	r.invariants()
 }

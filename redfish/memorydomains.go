@@ -175,7 +175,7 @@ func (s *service) getMemoryDomain(r *request) (any, error) {
 		Description: memoryProtection(rs),
 		// What the mode in effect provides, not what the platform could
 		// be configured for: a refused request provides nothing.
-		AllowsMirroring: rs.Mode == string(ras.Mirroring),
+		AllowsMirroring: rs.Mode == string(ras.Mirroring) || rs.Mode == string(ras.AddressRangeMirror),
 		AllowsSparing:   rs.Mode == string(ras.RankSparing),
 		// Chunks are fixed by the firmware at boot; clients cannot carve
 		// new ones.

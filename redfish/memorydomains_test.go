@@ -508,3 +508,26 @@ func TestMemoryChunkUpdatingDuringResilver(t *testing.T) {
 		t.Fatalf("chunk after re-silver: %v", st)
 	}
 }
+
+// Address-range mirroring: DIMM-level mirroring of each socket's first
+// channel pair, one mirrored chunk per pair, the net capacity, and valid
+// payloads.
+func TestMemoryDomainsAddressRangeMirror(t *testing.T) {
+	v := newValidator(t)
+	p := newProfilePlatform(t, "rangemirror", nil)
+	h := newHandler(t, p)
+	if got := summary(t, h); got != [3]any{448.0, "DIMM", "OK"} {
+		t.Fatalf("MemorySummary %v", got)
+	}
+	d := getJSON(t, h, memoryDomainsPath()+"/SystemMemory")
+	if d["AllowsMirroring"] != true || d["AllowsSparing"] != false {
+		t.Fatalf("domain %v", d)
+	}
+	for _, id := range []string{"Mirror0", "Mirror1"} {
+		c := getJSON(t, h, chunksURI+"/"+id)
+		if c["IsMirrorEnabled"] != true || c["MemoryChunkSizeMiB"] != 32768.0 {
+			t.Fatalf("chunk %s %v", id, c)
+		}
+	}
+	crawlMemory(t, v, h)
+}

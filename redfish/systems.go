@@ -164,11 +164,15 @@ func totalMemoryGiB(snap *platform.Snapshot) float64 {
 }
 
 // memoryMirroring is the mirroring the firmware applied: full mirroring
-// covers all of the system's memory; any other mode (or a refused
-// mirroring request) mirrors nothing.
+// covers all of the system's memory; address-range mirroring only the
+// chosen DIMM pairs' ("DIMM"); any other mode (or a refused mirroring
+// request) mirrors nothing.
 func memoryMirroring(r platform.RASStatus) string {
-	if r.Mode == string(ras.Mirroring) {
+	switch r.Mode {
+	case string(ras.Mirroring):
 		return "System"
+	case string(ras.AddressRangeMirror):
+		return "DIMM"
 	}
 	return "None"
 }

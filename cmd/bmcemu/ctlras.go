@@ -16,8 +16,9 @@ func ctlRAS(o *ctlOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ras",
 		Short: "Memory RAS: show the mode and redundancy; inject ECC errors; write and verify a workload",
-		Long: `The RAS mode (AdvancedECC, RankSparing, Mirroring, RAID5) is a firmware
-setting in the profile, applied at boot (try serve --profile mirror|sparing|raid5).
+		Long: `The RAS mode (AdvancedECC, RankSparing, Mirroring, AddressRangeMirror, RAID5)
+is a firmware setting in the profile, applied at boot (try serve --profile
+mirror|sparing|raid5|rangemirror).
 Failing a mirror side or a RAID cartridge and replacing it are physical acts:
 use 'ctl attention' / 'ctl remove' / 'ctl insert' on its slots.`,
 		Example: `  bmcemu ctl ras
@@ -180,7 +181,7 @@ func ctlRASVerify(o *ctlOptions) *cobra.Command {
 func ctlRASMode(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "mode MODE",
-		Short: "Change the firmware's RAS mode (AdvancedECC, RankSparing, Mirroring, RAID5); it applies at the next boot",
+		Short: "Change the firmware's RAS mode (AdvancedECC, RankSparing, Mirroring, AddressRangeMirror, RAID5); it applies at the next boot",
 		Long: `Like a BIOS setting, the mode is saved at once and applied when the server
 boots next: restart the emulator (same --state-dir). A population that cannot
 support the mode then boots in AdvancedECC with a configuration error. An

@@ -321,8 +321,10 @@ func (m *AddressMap) channelPattern(socket, channel int, slotsPerChannel int) []
 }
 
 // newAddressMap lays out the board from its boot modules.
-// skip (may be nil) names channels left out of the symmetry check.
-func newAddressMap(topo []smc.Slot, boot map[string]uint64, reservePerSocket func(socket int) uint64, align uint64, skip func(socket, ch int) bool) (*AddressMap, error) {
+// skip (may be nil) names channels left out of the symmetry check;
+// reliable (may be nil) boot modules that decode mirrored memory, whose
+// channels leave the interleave set so that memory is one contiguous range.
+func newAddressMap(topo []smc.Slot, boot map[string]uint64, reservePerSocket func(socket int) uint64, align uint64, skip func(socket, ch int) bool, reliable map[string]bool) (*AddressMap, error) {
 	m := &AddressMap{align: align, modules: map[string]*module{}}
 	slotsPerChannel := 0
 	for _, s := range topo {
@@ -363,6 +365,11 @@ func newAddressMap(topo []smc.Slot, boot map[string]uint64, reservePerSocket fun
 		if !sym {
 			for ch := 0; ch < chPerSock; ch++ {
 				m.mapOut[s] |= 1 << ch
+			}
+		}
+		for _, mod := range m.modules {
+			if mod.slot.Socket == s && reliable[mod.slot.Name] {
+				m.mapOut[s] |= 1 << mod.slot.Channel
 			}
 		}
 	}

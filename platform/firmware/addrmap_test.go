@@ -93,7 +93,7 @@ func TestAddressMapProperty(t *testing.T) {
 			}
 		}
 		reserve := func(int) uint64 { return uint64(64+r.IntN(512)) * GiB }
-		m, err := newAddressMap(topo, boot, reserve, 2*GiB, nil)
+		m, err := newAddressMap(topo, boot, reserve, 2*GiB, nil, nil)
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
@@ -128,7 +128,7 @@ func TestFragmentationReported(t *testing.T) {
 			boot[s.Name] = 32 * GiB
 		}
 	}
-	m, err := newAddressMap(topo, boot, func(int) uint64 { return 96 * GiB }, 2*GiB, nil)
+	m, err := newAddressMap(topo, boot, func(int) uint64 { return 96 * GiB }, 2*GiB, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

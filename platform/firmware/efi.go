@@ -89,6 +89,39 @@ func efiMap(l *Layout) []EFIDescriptor {
 	return out
 }
 
+// markReliable splits the conventional descriptors at the edges of the
+// reliable (mirrored) ranges and marks their insides
+// EFI_MEMORY_MORE_RELIABLE, as firmware with address-range mirroring does.
+func markReliable(descs []EFIDescriptor, reliable []Range) []EFIDescriptor {
+	if len(reliable) == 0 {
+		return descs
+	}
+	var out []EFIDescriptor
+	for _, d := range descs {
+		if d.Type != EfiConventionalMemory {
+			out = append(out, d)
+			continue
+		}
+		r := d.Range()
+		cur := r.Base
+		for _, rel := range reliable {
+			lo, hi := max(rel.Base, r.Base), min(rel.End(), r.End())
+			if lo >= hi {
+				continue
+			}
+			if lo > cur {
+				out = append(out, EFIDescriptor{Type: d.Type, PhysicalStart: cur, NumberOfPages: (lo - cur) / 4096, Attribute: d.Attribute})
+			}
+			out = append(out, EFIDescriptor{Type: d.Type, PhysicalStart: lo, NumberOfPages: (hi - lo) / 4096, Attribute: d.Attribute | EFIMemoryMoreReliable})
+			cur = hi
+		}
+		if cur < r.End() {
+			out = append(out, EFIDescriptor{Type: d.Type, PhysicalStart: cur, NumberOfPages: (r.End() - cur) / 4096, Attribute: d.Attribute})
+		}
+	}
+	return out
+}
+
 func attrString(a uint64) string {
 	var f []string
 	for _, x := range []struct {

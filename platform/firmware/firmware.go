@@ -68,6 +68,11 @@ type Redundancy interface {
 	// redundant set carries on without it (degraded), so the slot may be
 	// powered off without the OS; otherwise reason says why not.
 	Release(slot smc.Slot, surprise bool) (ok bool, evs []events.Event, reason string)
+	// Reliable reports whether boot module slot decodes mirrored memory
+	// (address-range mirroring): the firmware lays it out of the
+	// interleave set, as one contiguous range per socket, and marks that
+	// range EFI_MEMORY_MORE_RELIABLE.
+	Reliable(slot smc.Slot) bool
 	// GrowthReserve is address space to hold back on a socket for the
 	// redundant sets to grow into without a reboot (a RAID5 array whose
 	// cartridges are all upgraded), beyond the empty slots' reservation.
@@ -171,6 +176,7 @@ type Firmware struct {
 	devs      map[string]*device
 	amap      *AddressMap
 	defective []ParkedModule
+	reliable  []Range // boot ranges decoded by mirrored modules (address-range mirroring)
 }
 
 type device struct {
@@ -225,6 +231,7 @@ func New(cfg Config) (*Firmware, error) {
 	// interleave symmetry check: their primaries decide it.
 	redundant := map[[2]int]bool{}
 	decoded := map[[2]int]bool{}
+	reliable := map[string]bool{}
 	for _, s := range slots {
 		f.topo = append(f.topo, s.Slot)
 		d := &device{slot: s.Slot, Device: Device{Path: fmt.Sprintf(`\_SB.MHPC.MP%02X`, s.Ordinal), HID: HIDMemoryDevice,
@@ -238,6 +245,9 @@ func New(cfg Config) (*Firmware, error) {
 			if capacity > 0 {
 				boot[s.Name] = capacity
 				decoded[ch] = true
+				if cfg.Redundancy != nil && cfg.Redundancy.Reliable(s.Slot) {
+					reliable[s.Name] = true
+				}
 			} else {
 				redundant[ch] = true
 			}
@@ -259,11 +269,16 @@ func New(cfg Config) (*Firmware, error) {
 		return r
 	}
 	skip := func(socket, ch int) bool { k := [2]int{socket, ch}; return redundant[k] && !decoded[k] }
-	m, err := newAddressMap(f.topo, boot, reserve, cfg.Align, skip)
+	m, err := newAddressMap(f.topo, boot, reserve, cfg.Align, skip, reliable)
 	if err != nil {
 		return nil, err
 	}
 	f.amap = m
+	for _, r := range m.tad.Rules {
+		if len(r.Targets) == 1 && reliable[r.Targets[0]] {
+			f.reliable = append(f.reliable, r.Range)
+		}
+	}
 	return f, nil
 }
 
@@ -858,7 +873,9 @@ func (f *Firmware) TAD() *TAD {
 func (f *Firmware) Layout() *Layout { return f.amap.Layout() }
 
 // EFIMemoryMap returns the boot-time UEFI memory map.
-func (f *Firmware) EFIMemoryMap() []EFIDescriptor { return efiMap(f.amap.Layout()) }
+func (f *Firmware) EFIMemoryMap() []EFIDescriptor {
+	return markReliable(efiMap(f.amap.Layout()), f.reliable)
+}
 
 // MemmapParams returns the kernel `memmap=` parameters that keep the
 // hot-plug reservations out of the boot memory map.

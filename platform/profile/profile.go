@@ -51,7 +51,16 @@ type RAS struct {
 	// Mode is AdvancedECC (default), RankSparing, Mirroring or RAID5. RAID5
 	// needs five memory controllers in all, each controller's modules being
 	// one memory cartridge.
-	Mode string `yaml:"mode" validate:"omitempty,oneof=AdvancedECC RankSparing Mirroring RAID5"`
+	//
+	// AddressRangeMirror mirrors part of the address space only (Intel's
+	// Address Range Mirroring, Dell's FaultResilientMode): the first
+	// MirroredChannelPairs channel pairs of each socket, whose memory the
+	// firmware decodes as one contiguous range per socket marked
+	// EFI_MEMORY_MORE_RELIABLE; the rest is plain ECC memory.
+	Mode string `yaml:"mode" validate:"omitempty,oneof=AdvancedECC RankSparing Mirroring RAID5 AddressRangeMirror"`
+	// MirroredChannelPairs is how many channel pairs per socket
+	// AddressRangeMirror mirrors (default 1).
+	MirroredChannelPairs int `yaml:"mirrored_channel_pairs" validate:"omitempty,min=1,max=8"`
 	// CEThreshold is how many correctable errors within the leak window
 	// trip a rank (default 10); CELogLimit how many CEs a module logs per
 	// period before logging is suppressed (default 100; 0 keeps it).

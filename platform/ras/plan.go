@@ -21,7 +21,17 @@ const (
 	RankSparing Mode = "RankSparing" // HPE OnlineSpareRank; Dell SpareMode
 	Mirroring   Mode = "Mirroring"   // full mirror; Dell MirrorMode
 	RAID5       Mode = "RAID5"       // HPE RAIDXOR-style RAID memory over five cartridges
+	// AddressRangeMirror mirrors part of the address space (Intel Address
+	// Range Mirroring; Dell FaultResilientMode): the first channel pairs
+	// of each socket, the rest plain ECC.
+	AddressRangeMirror Mode = "AddressRangeMirror"
 )
+
+// PlanConfig tunes a plan: how many channel pairs per socket
+// AddressRangeMirror mirrors (0: one).
+type PlanConfig struct {
+	MirroredChannelPairs int
+}
 
 // Module is an installed module as the RAS planner sees it.
 type Module struct {
@@ -57,7 +67,10 @@ type Plan struct {
 type chanKey struct{ socket, channel int }
 
 // NewPlan decides how a population boots in the requested mode.
-func NewPlan(req Mode, mods []Module) Plan {
+func NewPlan(req Mode, mods []Module) Plan { return NewPlanConfig(req, mods, PlanConfig{}) }
+
+// NewPlanConfig is NewPlan with tuning.
+func NewPlanConfig(req Mode, mods []Module, cfg PlanConfig) Plan {
 	p := Plan{Requested: req, Mode: req}
 	for _, m := range mods {
 		p.Raw += m.Capacity
@@ -72,6 +85,8 @@ func NewPlan(req Mode, mods []Module) Plan {
 		err = p.mirroring(mods)
 	case RAID5:
 		err = p.raid(mods)
+	case AddressRangeMirror:
+		err = p.rangeMirror(mods, max(cfg.MirroredChannelPairs, 1))
 	default:
 		err = fmt.Errorf("unknown RAS mode %q", req)
 	}
@@ -146,6 +161,36 @@ func (p *Plan) mirroring(mods []Module) error {
 		p.MirrorPairs = append(p.MirrorPairs, [3]int{k.socket, a.channel, b.channel})
 	}
 	p.Usable = mirror.Usable(p.Raw)
+	return nil
+}
+
+// rangeMirror: the first pairs channel pairs of every populated socket
+// are mirrored (and must be populated identically); everything else is
+// plain memory. The mirrored range costs its secondaries' capacity.
+func (p *Plan) rangeMirror(mods []Module, pairs int) error {
+	ch, _ := byChannel(mods)
+	sockets := map[int]bool{}
+	for _, m := range mods {
+		sockets[m.Socket] = true
+	}
+	p.Usable = p.Raw
+	for _, s := range slices.Sorted(maps.Keys(sockets)) {
+		for k := range pairs {
+			a, b := chanKey{s, 2 * k}, chanKey{s, 2*k + 1}
+			ma, mb := ch[a], ch[b]
+			same := len(ma) > 0 && len(ma) == len(mb)
+			for i := 0; same && i < len(ma); i++ {
+				same = ma[i].Position == mb[i].Position && ma[i].Capacity == mb[i].Capacity && ma[i].Ranks == mb[i].Ranks
+			}
+			if !same {
+				return fmt.Errorf("address-range mirroring: socket %d channels %d and %d are not populated identically", s, a.channel, b.channel)
+			}
+			p.MirrorPairs = append(p.MirrorPairs, [3]int{s, a.channel, b.channel})
+			for _, m := range mb {
+				p.Usable -= m.Capacity
+			}
+		}
+	}
 	return nil
 }
 

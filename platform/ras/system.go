@@ -141,7 +141,7 @@ func NewSystem(plan Plan, mods []Module, geometry func(slot string) (ModuleGeome
 	switch plan.Mode {
 	case RankSparing:
 		err = s.buildSparing(mods)
-	case Mirroring:
+	case Mirroring, AddressRangeMirror:
 		err = s.buildMirrors(mods)
 	case RAID5:
 		err = s.buildRAID(mods)
@@ -188,13 +188,10 @@ func (s *System) buildSparing(mods []Module) error {
 }
 
 func (s *System) buildMirrors(mods []Module) error {
-	ch, keys := byChannel(mods)
-	for _, k := range keys {
-		if k.channel%2 == 1 {
-			continue
-		}
-		for i, a := range ch[k] {
-			b := ch[chanKey{k.socket, k.channel + 1}][i]
+	ch, _ := byChannel(mods)
+	for _, pair := range s.plan.MirrorPairs {
+		for i, a := range ch[chanKey{pair[0], pair[1]}] {
+			b := ch[chanKey{pair[0], pair[2]}][i]
 			m, err := mirror.New(a.Capacity, b.Capacity)
 			if err != nil {
 				return err
@@ -278,6 +275,14 @@ func (r *raidSet) state() string {
 	return events.NonRedundant
 }
 
+// Reliable reports whether boot module slot decodes mirrored memory in
+// AddressRangeMirror: the firmware lays such modules out of the interleave
+// set, as one contiguous range per socket marked EFI_MEMORY_MORE_RELIABLE.
+func (s *System) Reliable(slot string) bool {
+	p := s.mirrors[slot]
+	return s.plan.Mode == AddressRangeMirror && p != nil && p.Sides[0] == slot
+}
+
 // Plan is the boot plan in effect.
 func (s *System) Plan() Plan { return s.plan }
 
@@ -299,8 +304,8 @@ func (s *System) Decoded(slot string, capacity uint64) uint64 {
 				return capacity - capacity/uint64(m.Ranks)
 			}
 		}
-	case Mirroring:
-		if m.Channel%2 == 1 {
+	case Mirroring, AddressRangeMirror:
+		if p := s.mirrors[slot]; p != nil && p.Sides[1] == slot {
 			return 0
 		}
 	case RAID5:
@@ -630,8 +635,11 @@ func (s *System) Insert(mod Module) (act firmware.InsertAction, err error) {
 	}
 	replace := firmware.InsertAction{Replace: true}
 	switch s.plan.Mode {
-	case Mirroring:
+	case Mirroring, AddressRangeMirror:
 		p := s.mirrors[slot]
+		if p == nil && s.plan.Mode == AddressRangeMirror {
+			return firmware.InsertAction{}, nil // outside the mirrored range: plain hot-add
+		}
 		if p == nil {
 			return s.pairUp(mod, refuse)
 		}

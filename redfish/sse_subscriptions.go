@@ -1,6 +1,7 @@
 package redfish
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 
@@ -88,4 +89,36 @@ func (f sseFilter) destinationFilters() (prefixes, ids, types, origins []string,
 		return nil, nil, nil, nil, false
 	}
 	return values["RegistryPrefix"], values["MessageId"], values["ResourceType"], values["OriginResource"], true
+}
+
+// subscriptionPatch holds what a PATCH may change on an EventDestination.
+// Everything else the resource shows is refused as PropertyNotWritable.
+type subscriptionPatch struct {
+	Context             *string `json:"Context" validate:"omitempty,max=256"`
+	DeliveryRetryPolicy *string `json:"DeliveryRetryPolicy" validate:"omitempty,oneof=TerminateAfterRetries SuspendRetries RetryForever RetryForeverWithBackoff"`
+}
+
+// patchSubscription changes Context of any member and DeliveryRetryPolicy
+// of a push subscription. An SSE member's policy is refused: its delivery
+// is the open stream, which has no retries to configure.
+func (s *service) patchSubscription(r *request) (*response, error) {
+	sub, err := s.lookupSubscription(r)
+	if err != nil {
+		return nil, err
+	}
+	var p subscriptionPatch
+	d, err := decodeBody(r.body, &p, jsonNames(eventDestination{}))
+	if err != nil {
+		return nil, err
+	}
+	if p.DeliveryRetryPolicy != nil && sub.sse {
+		p.DeliveryRetryPolicy = nil
+		delete(d.present, "DeliveryRetryPolicy")
+		d.problems = append(d.problems, propErr(http.StatusBadRequest, "PropertyNotWritable", "DeliveryRetryPolicy", "DeliveryRetryPolicy"))
+	}
+	if len(d.present) == 0 {
+		return nil, failAll(d.problems)
+	}
+	s.subs.update(sub, p.Context, p.DeliveryRetryPolicy)
+	return s.afterPatch(r, s.getSubscription, d)
 }

@@ -130,6 +130,40 @@ func TestSSEDeleteClosesStream(t *testing.T) {
 	checkError(t, do(t, h, http.MethodDelete, mine), http.StatusNotFound, "ResourceNotFound", "EventDestination", strings.TrimPrefix(mine, pathSubscriptions+"/"))
 }
 
+// PATCH changes Context (which the stream's events then carry) and
+// refuses what an SSE member cannot change.
+func TestSSEMemberPatch(t *testing.T) {
+	p := newPlatform(t)
+	h := newHandlerCfg(t, p, fastRetries())
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	stream, _ := openSSE(t, srv.URL+pathSSE, "")
+	loc := sseMembers(t, h)[0]["@odata.id"].(string)
+
+	checkError(t, do(t, h, http.MethodPatch, loc, withBody(`{"Destination":"http://127.0.0.1:9/x"}`)), http.StatusBadRequest, "PropertyNotWritable", "Destination")
+	checkError(t, do(t, h, http.MethodPatch, loc, withBody(`{"SubscriptionType":"RedfishEvent"}`)), http.StatusBadRequest, "PropertyNotWritable", "SubscriptionType")
+	checkError(t, do(t, h, http.MethodPatch, loc, withBody(`{"DeliveryRetryPolicy":"RetryForever"}`)), http.StatusBadRequest, "PropertyNotWritable", "DeliveryRetryPolicy")
+	w := do(t, h, http.MethodPatch, loc, withBody(`{"Context":"watcher-1"}`))
+	if w.Code != http.StatusOK || decode(t, w.Body.Bytes())["Context"] != "watcher-1" {
+		t.Fatalf("PATCH Context: %d %s", w.Code, w.Body)
+	}
+	if err := p.SetLocationIndicator("CPU0_DIMM_A1", true); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextSSE(t, stream); ev.data["Context"] != "watcher-1" {
+		t.Errorf("event after PATCH Context: %v", ev.data)
+	}
+
+	// A push subscription takes a new policy and keeps it.
+	push := subscribe(t, h, `{"Destination":"http://127.0.0.1:9/p","Protocol":"Redfish"}`)
+	if w := do(t, h, http.MethodPatch, push, withBody(`{"DeliveryRetryPolicy":"SuspendRetries"}`)); w.Code != http.StatusOK {
+		t.Fatalf("PATCH push policy: %d %s", w.Code, w.Body)
+	}
+	if got := getJSON(t, h, push)["DeliveryRetryPolicy"]; got != "SuspendRetries" {
+		t.Errorf("DeliveryRetryPolicy = %v", got)
+	}
+}
+
 // SSE members are neither saved nor counted as push subscriptions, and a
 // restart brings back only the push ones.
 func TestSSEMembersNotPersisted(t *testing.T) {
@@ -149,6 +183,9 @@ func TestSSEMembersNotPersisted(t *testing.T) {
 		t.Fatalf("second SSE client: %v %v", r2, err)
 	} else {
 		r2.Body.Close()
+	}
+	if w := do(t, h, http.MethodPatch, sseMembers(t, h)[0]["@odata.id"].(string), withBody(`{"Context":"c"}`)); w.Code != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", w.Code, w.Body)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, subscriptionsFileName))
 	if err != nil {

@@ -489,6 +489,22 @@ func (m *subscriptions) refuse(dest string) error {
 	return e
 }
 
+// update applies a PATCH: nil leaves a property as it is. Push
+// subscriptions are saved; an SSE member's change lives with its stream.
+func (m *subscriptions) update(s *subscription, context, policy *string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if context != nil {
+		s.Context = *context
+	}
+	if policy != nil {
+		s.DeliveryRetryPolicy = *policy
+	}
+	if _, live := m.subs[s.ID]; live && !s.sse {
+		m.saveLocked()
+	}
+}
+
 // contextOf is the Context events carry, read under the lock because a
 // PATCH may change it while the stream runs.
 func (m *subscriptions) contextOf(s *subscription) string {

@@ -268,7 +268,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSubmitTest, resource{entity: "EventService", post: s.postSubmitTestEvent})
 	s.handle(e, pathSSE, resource{entity: "EventService", raw: s.serveSSE})
 	s.handle(e, pathSubscriptions, resource{entity: "EventDestinationCollection", get: s.getSubscriptions, post: s.postSubscription})
-	s.handle(e, pathSubscriptions+"/:sub", resource{entity: "EventDestination", get: s.getSubscription, del: s.deleteSubscription, self: s.isOwnSubscription})
+	s.handle(e, pathSubscriptions+"/:sub", resource{entity: "EventDestination", get: s.getSubscription, patch: s.patchSubscription, del: s.deleteSubscription, self: s.isOwnSubscription})
 	s.handle(e, pathSubscriptions+"/:sub/Actions/EventDestination.ResumeSubscription", resource{entity: "EventDestination", post: s.postResumeSubscription, self: s.isOwnSubscription})
 	s.handle(e, pathAccountService, resource{entity: "AccountService", get: s.getAccountService, patch: s.patchAccountService})
 	s.handle(e, pathAccounts, resource{entity: "ManagerAccountCollection", get: s.getAccounts, post: s.postAccount})

@@ -136,7 +136,18 @@ func (s *service) serveSSE(c *gin.Context) {
 		return
 	}
 	defer s.sseClients.Add(-1)
-	l, replay := s.hub.listen("sse "+c.Request.RemoteAddr, sseQueueDepth, after)
+	// DSP0266: the stream is an EventDestination (SubscriptionType SSE)
+	// in the Subscriptions collection for as long as it is open, and
+	// deleting that member closes the stream. It is registered before the
+	// 200 goes out so a client that has the headers can already find it.
+	sub := newSSESubscription(filter, principalUser(c))
+	if err := s.subs.addSSE(sub); err != nil {
+		// Only after close(): the service is shutting down.
+		s.fail(c, newAPIError(http.StatusServiceUnavailable, "GeneralError"))
+		return
+	}
+	defer s.subs.remove(sub.ID)
+	l, replay := s.hub.listen("sse "+sub.ID+" "+c.Request.RemoteAddr, sseQueueDepth, after)
 	defer s.hub.unlisten(l)
 
 	w := c.Writer
@@ -149,7 +160,7 @@ func (s *service) serveSSE(c *gin.Context) {
 		if !filter.matches(ev) {
 			return true
 		}
-		b, err := json.Marshal(eventPayload(ev, ""))
+		b, err := json.Marshal(eventPayload(ev, s.subs.contextOf(sub)))
 		if err != nil {
 			return false
 		}
@@ -170,6 +181,11 @@ func (s *service) serveSSE(c *gin.Context) {
 		case <-c.Request.Context().Done():
 			return
 		case <-s.sseStop:
+			return
+		case <-sub.stop:
+			// The member was deleted: returning ends the response, which
+			// the client sees as the connection closing.
+			s.log.Info("redfish: SSE stream closed by deleting its subscription", "id", sub.ID, "remote", c.Request.RemoteAddr)
 			return
 		case <-l.overflow:
 			// Drain what was queued, then end: the client resumes.

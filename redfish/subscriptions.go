@@ -37,7 +37,9 @@ const (
 // loopback destinations unless the operator widens it.
 var defaultDestinationAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
-// subscription is one push EventDestination. The exported fields persist.
+// subscription is one EventDestination: a push subscription, whose
+// exported fields persist, or the member an SSE stream owns (sse), which
+// lives only as long as its connection and is never saved.
 type subscription struct {
 	ID                  string            `json:"id"`
 	Owner               string            `json:"owner"`
@@ -54,9 +56,10 @@ type subscription struct {
 	DeliveryRetryPolicy string            `json:"delivery_retry_policy"`
 	Suspended           bool              `json:"suspended"`
 
+	sse     bool
 	q       chan rfEvent
 	resume  chan struct{}
-	stop    chan struct{}
+	stop    chan struct{} // closed once, by whoever removes the member from subs
 	done    chan struct{}
 	dropped uint64
 }
@@ -128,12 +131,14 @@ func (m *subscriptions) start(s *subscription) {
 	go m.deliverLoop(s)
 }
 
-// saveLocked persists the subscriptions; the caller holds m.mu.
+// saveLocked persists the push subscriptions; the caller holds m.mu. SSE
+// members are left out: their stream cannot survive a restart, so a saved
+// copy would come back as a member nothing delivers to.
 func (m *subscriptions) saveLocked() {
 	if m.file == nil {
 		return
 	}
-	out := persistedSubs{NextID: m.nextID, Subs: m.sortedLocked()}
+	out := persistedSubs{NextID: m.nextID, Subs: m.pushLocked()}
 	if err := m.file.Save(out); err != nil {
 		m.log.Error("redfish: save subscriptions", "err", err)
 	}
@@ -150,6 +155,11 @@ func (m *subscriptions) sortedLocked() []*subscription {
 		return a < b
 	})
 	return out
+}
+
+// pushLocked is sortedLocked without the SSE members.
+func (m *subscriptions) pushLocked() []*subscription {
+	return slices.DeleteFunc(m.sortedLocked(), func(s *subscription) bool { return s.sse })
 }
 
 func (m *subscriptions) list() []*subscription {
@@ -180,7 +190,8 @@ var errSubscriptionLimit = errors.New("subscription limit")
 func (m *subscriptions) add(s *subscription) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.subs) >= m.max {
+	// SSE members count against the SSE client limit instead.
+	if len(m.pushLocked()) >= m.max {
 		return errSubscriptionLimit
 	}
 	s.ID = strconv.Itoa(m.nextID)
@@ -190,12 +201,37 @@ func (m *subscriptions) add(s *subscription) error {
 	return nil
 }
 
+var errSubscriptionsClosed = errors.New("subscriptions closed")
+
+// addSSE registers the member of an SSE stream. It takes an Id from the
+// same sequence as push subscriptions so a URI never names two members
+// over the service's life, but it has no delivery goroutine (the stream's
+// handler writes the events) and is not saved. Its stop channel closes
+// when it is deleted, which ends the stream.
+func (m *subscriptions) addSSE(s *subscription) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errSubscriptionsClosed
+	}
+	s.sse = true
+	s.ID = strconv.Itoa(m.nextID)
+	m.nextID++
+	s.stop = make(chan struct{})
+	s.done = make(chan struct{})
+	close(s.done) // nothing to wait for in close()
+	m.subs[s.ID] = s
+	return nil
+}
+
 func (m *subscriptions) remove(id string) bool {
 	m.mu.Lock()
 	s, ok := m.subs[id]
 	if ok {
 		delete(m.subs, id)
-		m.saveLocked()
+		if !s.sse {
+			m.saveLocked()
+		}
 	}
 	m.mu.Unlock()
 	if ok {
@@ -210,6 +246,10 @@ func (m *subscriptions) resumeSub(id string) bool {
 	s, ok := m.subs[id]
 	if !ok {
 		return false
+	}
+	if s.sse {
+		// A stream is never suspended; nothing to resume.
+		return true
 	}
 	if s.Suspended {
 		s.Suspended = false
@@ -231,7 +271,7 @@ func (m *subscriptions) dispatch(ev rfEvent) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, s := range m.subs {
-		if !s.matches(ev) {
+		if s.sse || !s.matches(ev) {
 			continue
 		}
 		select {
@@ -447,4 +487,28 @@ func (m *subscriptions) refuse(dest string) error {
 	e.detail = fmt.Sprintf("Destination %s is outside the networks event subscriptions may reach (setting EventDestinationAllow: %s).",
 		dest, strings.Join(nets, ", "))
 	return e
+}
+
+// update applies a PATCH: nil leaves a property as it is. Push
+// subscriptions are saved; an SSE member's change lives with its stream.
+func (m *subscriptions) update(s *subscription, context, policy *string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if context != nil {
+		s.Context = *context
+	}
+	if policy != nil {
+		s.DeliveryRetryPolicy = *policy
+	}
+	if _, live := m.subs[s.ID]; live && !s.sse {
+		m.saveLocked()
+	}
+}
+
+// contextOf is the Context events carry, read under the lock because a
+// PATCH may change it while the stream runs.
+func (m *subscriptions) contextOf(s *subscription) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return s.Context
 }

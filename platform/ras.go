@@ -40,6 +40,7 @@ type rasUnit struct {
 	sys   *ras.System
 	boot  time.Time
 	tick  bool // a Step is scheduled
+	rated bool // an error-rate tick is scheduled
 	work  *ras.WorkloadStatus
 	lastV *ras.VerifyStatus
 }
@@ -365,6 +366,57 @@ func (p *Platform) saveCounters() error {
 		return fmt.Errorf("save ECC counters: %w: %w", ErrPersist, err)
 	}
 	return nil
+}
+
+// rateInterval is how often rated errors are delivered.
+const rateInterval = time.Second
+
+// SetMemoryErrorRate makes a module's rank produce ECC errors at random
+// addresses at the given rates (errors per simulated second; zero stops
+// them), as a failing part does: a CE storm trips the threshold and, in
+// RankSparing, starts a spare copy. Rates are volatile, like the fault
+// panel.
+func (p *Platform) SetMemoryErrorRate(slot string, rank int, cePerSec, uePerSec float64) error {
+	if _, err := p.slotIndex("set the error rate of", slot); err != nil {
+		return err
+	}
+	u := p.ras
+	u.mu.Lock()
+	err := u.sys.SetRate(u.since(), slot, rank, cePerSec, uePerSec)
+	evs := u.sys.Take()
+	u.scheduleRateLocked()
+	u.mu.Unlock()
+	p.publishAll(evs)
+	if err != nil {
+		return fmt.Errorf("error rate of %s: %w: %w", slot, ErrRAS, err)
+	}
+	p.refresh()
+	return nil
+}
+
+func (u *rasUnit) scheduleRateLocked() {
+	if u.rated || !u.sys.Rated() {
+		return
+	}
+	u.rated = true
+	u.p.clock.AfterFunc(rateInterval, u.rateTick)
+}
+
+func (u *rasUnit) rateTick() {
+	u.mu.Lock()
+	u.rated = false
+	u.sys.Advance(u.since())
+	evs := u.sys.Take()
+	u.scheduleRateLocked()
+	u.scheduleLocked()
+	u.mu.Unlock()
+	u.p.publishAll(evs)
+	if len(evs) == 0 {
+		u.p.refresh() // counters moved even when logging is suppressed
+	}
+	if err := u.p.saveCounters(); err != nil {
+		u.p.log.Error("ECC counters not saved", "err", err)
+	}
 }
 
 // ClearMemoryErrorCounts starts a new counting period for a module

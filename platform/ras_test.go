@@ -581,3 +581,37 @@ func TestRASAddressRangeMirror(t *testing.T) {
 	}
 	r.invariants()
 }
+
+func TestRASCEStormAtARate(t *testing.T) {
+	t.Parallel()
+	r := newRASRig(t, "sparing", nil)
+	_, err := r.p.RunWorkload(8, 4096)
+	r.must(err)
+	r.drain()
+	if err := r.p.SetMemoryErrorRate("CPU0_DIMM_E1", 5, 1, 0); err == nil {
+		t.Fatal("rank 5 of a dual-rank module accepted")
+	}
+	// Five CEs a second on rank 0: the bucket (10, leaking one per 6 min)
+	// trips within seconds and the rank is spared.
+	r.must(r.p.SetMemoryErrorRate("CPU0_DIMM_E1", 0, 5, 0))
+	for range 60 {
+		r.clk.Advance(time.Second)
+		if s := r.slot("CPU0_DIMM_E1"); s.RAS != nil && s.RAS.MappedOutRanks == 1 && r.p.Snapshot().RAS.Job == nil {
+			break
+		}
+	}
+	recs := r.drain()
+	if _, ok := find[events.MemoryCEThresholdExceeded](recs); !ok {
+		t.Fatalf("no threshold trip: %v", kindsOf(recs, "CPU0_DIMM_E1"))
+	}
+	if _, ok := find[events.MemorySpareActivated](recs); !ok {
+		t.Fatalf("no spare copy: %v", kindsOf(recs, "CPU0_DIMM_E1"))
+	}
+	r.must(r.p.SetMemoryErrorRate("CPU0_DIMM_E1", 0, 0, 0))
+	n := r.slot("CPU0_DIMM_E1").RAS.Errors.Lifetime.CE
+	r.clk.Advance(time.Minute)
+	if got := r.slot("CPU0_DIMM_E1").RAS.Errors.Lifetime.CE; got != n || n < 10 {
+		t.Fatalf("CEs after stop: %d -> %d", n, got)
+	}
+	r.verify("after the storm and the spare copy")
+}

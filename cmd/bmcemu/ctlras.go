@@ -40,7 +40,7 @@ use 'ctl attention' / 'ctl remove' / 'ctl insert' on its slots.`,
 			return printRAS(cmd.OutOrStdout(), v)
 		},
 	}
-	cmd.AddCommand(ctlRASInject(o), ctlRASWorkload(o), ctlRASVerify(o), ctlRASMode(o))
+	cmd.AddCommand(ctlRASInject(o), ctlRASStorm(o), ctlRASWorkload(o), ctlRASVerify(o), ctlRASMode(o))
 	return cmd
 }
 
@@ -202,4 +202,44 @@ empty MODE ("") returns to the profile's setting.`,
 			return nil
 		},
 	}
+}
+
+func ctlRASStorm(o *ctlOptions) *cobra.Command {
+	var rank int
+	var ce, ue float64
+	var stop bool
+	cmd := &cobra.Command{
+		Use:   "storm SLOT --ce-per-sec N [--ue-per-sec N] [--rank N] | storm SLOT --stop",
+		Short: "Make a module's rank produce ECC errors at a rate (a CE storm), until stopped",
+		Long: `Errors arrive at random addresses of the rank as a Poisson process on the
+emulator's clock (scaled by serve --speed, deterministic under --fault-seed).
+A CE storm fills the rank's leaky bucket: the threshold trips (RankSparing:
+spare copy) and the module's CE logging stops at its limit.`,
+		Example: "  bmcemu ctl ras storm CPU0_DIMM_C1 --ce-per-sec 5\n  bmcemu ctl ras storm CPU0_DIMM_C1 --stop",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if stop {
+				ce, ue = 0, 0
+			} else if ce == 0 && ue == 0 {
+				return fmt.Errorf("give --ce-per-sec and/or --ue-per-sec, or --stop")
+			}
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			s, err := o.client().SetErrorRate(ctx, control.RateRequest{Slot: args[0], Rank: &rank, CEPerSec: &ce, UEPerSec: ue})
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), s)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s rank %d: %g CE/s, %g UE/s\n", s.Name, rank, ce, ue)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&rank, "rank", 0, "rank of the module")
+	f.Float64Var(&ce, "ce-per-sec", 0, "correctable errors per simulated second")
+	f.Float64Var(&ue, "ue-per-sec", 0, "uncorrectable errors per simulated second")
+	f.BoolVar(&stop, "stop", false, "stop the errors")
+	return cmd
 }

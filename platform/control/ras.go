@@ -20,6 +20,16 @@ type RAS interface {
 	RunWorkload(seed uint64, pages int) (ras.WorkloadStatus, error)
 	VerifyWorkload() (ras.VerifyStatus, error)
 	SetRASMode(mode string) error
+	SetMemoryErrorRate(slot string, rank int, cePerSec, uePerSec float64) error
+}
+
+// RateRequest sets a module rank's ECC error rates (errors per simulated
+// second; zero stops them).
+type RateRequest struct {
+	Slot     string   `json:"slot" validate:"required,max=64"`
+	Rank     *int     `json:"rank" validate:"required,min=0,max=7"`
+	CEPerSec *float64 `json:"ce_per_sec" validate:"required,min=0,max=100000"`
+	UEPerSec float64  `json:"ue_per_sec" validate:"min=0,max=1000"`
 }
 
 // ModeRequest sets the firmware's RAS mode for the next boot ("" returns
@@ -85,6 +95,18 @@ func (s *server) rasRoutes(g *gin.RouterGroup, r RAS) {
 		}
 		c.JSON(http.StatusOK, st)
 	})
+	g.PUT("/ras/rates", func(c *gin.Context) {
+		var req RateRequest
+		if !s.decodeBody(c, &req) {
+			return
+		}
+		if err := r.SetMemoryErrorRate(req.Slot, *req.Rank, *req.CEPerSec, req.UEPerSec); err != nil {
+			s.rasError(c, err)
+			return
+		}
+		s.log.Info("memory error rates set", "slot", req.Slot, "rank", *req.Rank, "ce_per_sec", *req.CEPerSec, "ue_per_sec", req.UEPerSec)
+		s.slotAfter(c, req.Slot, http.StatusOK)
+	})
 	g.PUT("/ras/mode", func(c *gin.Context) {
 		var req ModeRequest
 		if !s.decodeBody(c, &req) {
@@ -141,6 +163,12 @@ func (c *Client) InjectErrors(ctx context.Context, req ErrorRequest) (Slot, erro
 func (c *Client) RunWorkload(ctx context.Context, req WorkloadRequest) (ras.WorkloadStatus, error) {
 	var w ras.WorkloadStatus
 	return w, c.do(ctx, http.MethodPost, "/ras/workload", req, &w)
+}
+
+// SetErrorRate sets a module rank's ECC error rates.
+func (c *Client) SetErrorRate(ctx context.Context, req RateRequest) (Slot, error) {
+	var s Slot
+	return s, c.do(ctx, http.MethodPut, "/ras/rates", req, &s)
 }
 
 // SetRASMode sets the firmware's RAS mode for the next boot.

@@ -413,6 +413,50 @@ func (s *System) Inject(at time.Duration, slot string, rank int, k ecc.Kind) err
 	return nil
 }
 
+// SetRate sets a module rank's error rates, in errors per simulated
+// second, from at on (zero rates stop them): a CE storm is a high CE rate.
+// Errors land at random addresses of the rank.
+func (s *System) SetRate(at time.Duration, slot string, rank int, ce, ue float64) error {
+	g, ok := s.geo(slot)
+	if !ok {
+		return fmt.Errorf("%w: %s holds no module in service", ErrUnknownModule, slot)
+	}
+	if rank < 0 || rank >= g.Ranks {
+		return fmt.Errorf("%w: %s has ranks 0..%d, not %d", ErrRefused, slot, g.Ranks-1, rank)
+	}
+	defer s.drain()
+	s.advance(at)
+	rankBytes := g.Capacity / uint64(g.Ranks)
+	if err := s.ecc.SetRate(slot, rank, ecc.Rate{CE: ce, UE: ue, Base: uint64(rank) * rankBytes, Span: rankBytes}); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return nil
+}
+
+// Rated reports whether error rates are set (the platform then advances
+// the model on its clock).
+func (s *System) Rated() bool { return s.ecc.Rated() }
+
+// Advance delivers the rated errors that arrived up to at.
+func (s *System) Advance(at time.Duration) {
+	s.advance(at)
+	s.drain()
+}
+
+func (s *System) advance(at time.Duration) {
+	if at < s.ecc.Now() {
+		return
+	}
+	for _, e := range s.ecc.Advance(at) {
+		s.eccEvent(e)
+		if e.Kind == ecc.UncorrectableError {
+			if g, ok := s.geo(e.Module); ok {
+				s.uncorrectable(e.Module, e.Rank, e.Addr, g.Capacity/uint64(g.Ranks))
+			}
+		}
+	}
+}
+
 // victim picks the module-relative address an injected error hits.
 func (s *System) victim(slot string, rank int, rankBytes uint64) uint64 {
 	lo, hi := uint64(rank)*rankBytes, uint64(rank+1)*rankBytes

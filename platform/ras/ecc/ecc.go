@@ -363,6 +363,9 @@ func (m *Model) SetRate(module string, rank int, r Rate) error {
 	return nil
 }
 
+// Rated reports whether any rank has an error rate set.
+func (m *Model) Rated() bool { return len(m.sources) > 0 }
+
 // arrival draws the next arrival after now for a rate (-1: never).
 func (m *Model) arrival(perSec float64) time.Duration {
 	if perSec == 0 {

@@ -34,22 +34,6 @@ func (r *rig) verify(when string) {
 	}
 }
 
-// replace pulls slot's module through the attention button and seats a
-// new one of gib GiB and ranks ranks.
-func (r *rig) replace(slot string, gib, ranks int) {
-	r.t.Helper()
-	r.must(r.p.PressAttention(slot))
-	r.clk.RunUntilIdle(time.Minute)
-	r.expect(slot, StateDisabled, "Isolated", "Off", "")
-	_, err := r.p.Remove(slot)
-	r.must(err)
-	img, err := spd.Encode(r.p.NewModuleSpec(slot, spd.Spec{CapacityGiB: gib, Ranks: ranks, PartNumber: "REPLACE"}))
-	r.must(err)
-	_, err = r.p.Insert(slot, img)
-	r.must(err)
-	r.clk.RunUntilIdle(time.Minute)
-}
-
 func (r *rig) redundancy() string { return r.p.Snapshot().RAS.Redundancy }
 
 func TestRASCapacityPerMode(t *testing.T) {

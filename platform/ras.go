@@ -419,6 +419,27 @@ func (u *rasUnit) rateTick() {
 	}
 }
 
+// FailModule makes a seated module die in place (a module or RAID
+// cartridge failure, not a removal): redundancy carries on without it
+// where the mode has some, otherwise the data it held is reported lost.
+// Replace it through the attention button as usual.
+func (p *Platform) FailModule(slot string) error {
+	if _, err := p.slotIndex("fail", slot); err != nil {
+		return err
+	}
+	u := p.ras
+	u.mu.Lock()
+	err := u.sys.FailModule(slot)
+	evs := u.sys.Take()
+	u.mu.Unlock()
+	p.publishAll(evs)
+	if err != nil {
+		return fmt.Errorf("fail %s: %w: %w", slot, ErrRAS, err)
+	}
+	p.refresh()
+	return nil
+}
+
 // ClearMemoryErrorCounts starts a new counting period for a module
 // (Redfish MemoryMetrics.ClearCurrentPeriod); it re-enables CE logging.
 func (p *Platform) ClearMemoryErrorCounts(slot string) error {

@@ -599,3 +599,72 @@ func TestRASCEStormAtARate(t *testing.T) {
 	}
 	r.verify("after the storm and the spare copy")
 }
+
+func TestRASModuleFailsInPlace(t *testing.T) {
+	t.Parallel()
+	t.Run("raid5 cartridge", func(t *testing.T) {
+		r := newRASRig(t, "raid5", nil)
+		_, err := r.p.RunWorkload(6, 8192)
+		r.must(err)
+		r.must(r.p.FailModule("CPU0_DIMM_G1")) // cartridge 3: G1 and H1
+		if r.redundancy() != events.RedundancyDegraded {
+			t.Fatalf("redundancy %s", r.redundancy())
+		}
+		for _, slot := range []string{"CPU0_DIMM_G1", "CPU0_DIMM_H1"} {
+			if s := r.slot(slot); s.State != StateDisabled || s.Health != HealthCritical {
+				t.Fatalf("%s after its cartridge failed: %s/%s", slot, s.State, s.Health)
+			}
+		}
+		r.verify("cartridge failed")
+		if err := r.p.FailModule("CPU0_DIMM_H1"); err == nil {
+			t.Fatal("failing a failed cartridge again accepted")
+		}
+		// The board is replaced: both modules out, both new ones in.
+		for _, slot := range []string{"CPU0_DIMM_G1", "CPU0_DIMM_H1"} {
+			r.must(r.p.PressAttention(slot))
+			r.clk.RunUntilIdle(time.Minute)
+			_, err := r.p.Remove(slot)
+			r.must(err)
+		}
+		for _, slot := range []string{"CPU0_DIMM_G1", "CPU0_DIMM_H1"} {
+			img, err := spd.Encode(r.p.NewModuleSpec(slot, spd.Spec{CapacityGiB: 16, Ranks: 1}))
+			r.must(err)
+			_, err = r.p.Insert(slot, img)
+			r.must(err)
+			r.clk.RunUntilIdle(time.Minute)
+		}
+		if r.redundancy() != events.FullyRedundant {
+			t.Fatalf("after the new cartridge: %s", r.redundancy())
+		}
+		r.verify("new cartridge rebuilt")
+	})
+	t.Run("mirror side", func(t *testing.T) {
+		r := newRASRig(t, "mirror", nil)
+		_, err := r.p.RunWorkload(6, 4096)
+		r.must(err)
+		r.must(r.p.FailModule("CPU0_DIMM_D1"))
+		if r.redundancy() != events.RedundancyLost || r.slot("CPU0_DIMM_D1").State != StateDisabled {
+			t.Fatalf("redundancy %s, D1 %s", r.redundancy(), r.slot("CPU0_DIMM_D1").State)
+		}
+		r.verify("side failed")
+	})
+	t.Run("no redundancy", func(t *testing.T) {
+		r := newRig(t, nil)
+		_, err := r.p.RunWorkload(6, 4096)
+		r.must(err)
+		r.drain()
+		r.must(r.p.FailModule("CPU1_DIMM_F1"))
+		dl, ok := find[events.MemoryDataLost](r.drain())
+		if !ok || dl.Pages == 0 {
+			t.Fatalf("loss not reported: %+v", dl)
+		}
+		vs, err := r.p.VerifyWorkload()
+		r.must(err)
+		if vs.Lost != dl.Pages || vs.Mismatched != 0 {
+			t.Fatalf("verify %+v, lost %d", vs, dl.Pages)
+		}
+		if s := r.slot("CPU1_DIMM_F1"); s.State != StateDisabled || s.Health != HealthCritical {
+			t.Fatalf("failed module %s/%s", s.State, s.Health)
+		}
+	})
+}

@@ -40,7 +40,7 @@ use 'ctl attention' / 'ctl remove' / 'ctl insert' on its slots.`,
 			return printRAS(cmd.OutOrStdout(), v)
 		},
 	}
-	cmd.AddCommand(ctlRASInject(o), ctlRASStorm(o), ctlRASWorkload(o), ctlRASVerify(o), ctlRASMode(o))
+	cmd.AddCommand(ctlRASInject(o), ctlRASFail(o), ctlRASStorm(o), ctlRASWorkload(o), ctlRASVerify(o), ctlRASMode(o))
 	return cmd
 }
 
@@ -242,4 +242,26 @@ spare copy) and the module's CE logging stops at its limit.`,
 	f.Float64Var(&ue, "ue-per-sec", 0, "uncorrectable errors per simulated second")
 	f.BoolVar(&stop, "stop", false, "stop the errors")
 	return cmd
+}
+
+func ctlRASFail(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "fail SLOT",
+		Short: "Make a seated module (or its RAID cartridge) fail in place; replace it through attention, remove and insert",
+		Example: "  bmcemu ctl ras fail CPU0_DIMM_C1   # mirror: fail over; raid5: the cartridge drops out\n" +
+			"  bmcemu ctl attention CPU0_DIMM_C1 && bmcemu ctl remove CPU0_DIMM_C1",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			s, err := o.client().FailModule(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), s)
+			}
+			return printSlots(cmd.OutOrStdout(), []control.Slot{s})
+		},
+	}
 }

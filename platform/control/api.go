@@ -36,6 +36,7 @@
 //
 //	GET    /emulator/v1/ras                   mode, redundancy, sets, running copy, per-module state
 //	POST   /emulator/v1/ras/errors            inject ECC errors (body: ErrorRequest)
+//	POST   /emulator/v1/slots/{slot}/fail     the module (or its RAID cartridge) fails in place
 //	PUT    /emulator/v1/ras/rates             a rank's ECC error rates, e.g. a CE storm (body: RateRequest)
 //	DELETE /emulator/v1/slots/{slot}/errors   start a new counting period for a module
 //	POST   /emulator/v1/ras/workload          write a deterministic pattern (body: WorkloadRequest)

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"net/url"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -21,6 +22,7 @@ type RAS interface {
 	VerifyWorkload() (ras.VerifyStatus, error)
 	SetRASMode(mode string) error
 	SetMemoryErrorRate(slot string, rank int, cePerSec, uePerSec float64) error
+	FailModule(slot string) error
 }
 
 // RateRequest sets a module rank's ECC error rates (errors per simulated
@@ -95,6 +97,15 @@ func (s *server) rasRoutes(g *gin.RouterGroup, r RAS) {
 		}
 		c.JSON(http.StatusOK, st)
 	})
+	g.POST("/slots/:slot/fail", func(c *gin.Context) {
+		slot := c.Param("slot")
+		if err := r.FailModule(slot); err != nil {
+			s.rasError(c, err)
+			return
+		}
+		s.log.Info("module failed in place", "slot", slot)
+		s.slotAfter(c, slot, http.StatusOK)
+	})
 	g.PUT("/ras/rates", func(c *gin.Context) {
 		var req RateRequest
 		if !s.decodeBody(c, &req) {
@@ -163,6 +174,12 @@ func (c *Client) InjectErrors(ctx context.Context, req ErrorRequest) (Slot, erro
 func (c *Client) RunWorkload(ctx context.Context, req WorkloadRequest) (ras.WorkloadStatus, error) {
 	var w ras.WorkloadStatus
 	return w, c.do(ctx, http.MethodPost, "/ras/workload", req, &w)
+}
+
+// FailModule makes a seated module fail in place.
+func (c *Client) FailModule(ctx context.Context, slot string) (Slot, error) {
+	var s Slot
+	return s, c.do(ctx, http.MethodPost, "/slots/"+url.PathEscape(slot)+"/fail", nil, &s)
 }
 
 // SetErrorRate sets a module rank's ECC error rates.

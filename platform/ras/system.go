@@ -46,6 +46,7 @@ type System struct {
 	mirrors map[string]*pairSet    // mirroring, by slot (both sides)
 	raid    *raidSet
 	held    map[[3]int]Module // mirroring: hot-added halves awaiting their partner, by socket, channel pair, position
+	failed  map[string]bool   // modules failed in place outside any redundant set
 
 	sets []set // every redundant set, in a stable order
 	last map[string]string
@@ -134,7 +135,7 @@ func NewSystem(plan Plan, mods []Module, geometry func(slot string) (ModuleGeome
 	}
 	s := &System{plan: plan, mods: map[string]Module{}, geo: geometry, ecc: model, flat: pages.New(),
 		poison: map[uint64]bool{}, lost: map[uint64]bool{}, chans: map[string]*channelSet{}, mirrors: map[string]*pairSet{},
-		held: map[[3]int]Module{}, last: map[string]string{}}
+		held: map[[3]int]Module{}, failed: map[string]bool{}, last: map[string]string{}}
 	for _, m := range mods {
 		s.mods[m.Slot] = m
 	}
@@ -605,7 +606,88 @@ func (s *System) RestoreLifetimes(saved map[string]ecc.Counters) {
 
 // ForgetModule drops a pulled module's error history: counters belong to
 // the module, not to the slot.
-func (s *System) ForgetModule(slot string) { s.ecc.Forget(slot) }
+func (s *System) ForgetModule(slot string) {
+	s.ecc.Forget(slot)
+	delete(s.failed, slot)
+}
+
+// FailModule is a module dying in its slot (not pulled): a mirror side
+// fails over, a RAID cartridge drops out of the array (degraded, or fatal
+// when another is out), and a module with no redundancy takes the data it
+// held with it, reported. The module stays seated until replaced.
+func (s *System) FailModule(slot string) error {
+	if _, ok := s.geo(slot); !ok {
+		return fmt.Errorf("%w: %s holds no module in service", ErrUnknownModule, slot)
+	}
+	defer s.drain()
+	switch {
+	case s.mirrors[slot] != nil:
+		p := s.mirrors[slot]
+		side := slices.Index(p.Sides[:], slot)
+		if p.m.State(side) == mirror.Failed {
+			return fmt.Errorf("%w: %s has failed already", ErrRefused, slot)
+		}
+		if s.job != nil && s.job.set == set(p) {
+			s.abort(fmt.Sprintf("%s failed during the re-silver", slot))
+		}
+		p.m.Fail(side)
+		if p.m.State(1-side) == mirror.Active {
+			return nil // the failover event reports the side mapped out
+		}
+		s.emit(events.MemoryModuleMappedOut{Slot: slot, Rank: -1, Reason: "module failed with no good mirror copy left"})
+	case s.raid != nil && s.raidHas(slot):
+		r := s.raid
+		c := r.cart[slot]
+		if r.a.CartridgeState(c) == raid5.Failed {
+			return fmt.Errorf("%w: cartridge %d is out of the array already", ErrRefused, c)
+		}
+		if r.a.CartridgeState(c) == raid5.Rebuilding && s.job != nil {
+			s.abort(fmt.Sprintf("cartridge %d failed during its rebuild", c))
+		}
+		r.a.Fail(c)
+		r.back[c] = map[string]uint64{} // every module of a failed board is replaced
+		for _, m := range r.members[c] {
+			s.emit(events.MemoryModuleMappedOut{Slot: m, Rank: -1,
+				Reason: fmt.Sprintf("memory cartridge %d failed; replace the cartridge's modules", c)})
+		}
+	default:
+		if s.failed[slot] {
+			return fmt.Errorf("%w: %s has failed already", ErrRefused, slot)
+		}
+		s.failed[slot] = true
+		lost := s.poisonModule(slot)
+		s.emit(events.MemoryModuleMappedOut{Slot: slot, Rank: -1, Reason: "module failed; replace it"})
+		if lost > 0 {
+			s.emit(events.MemoryDataLost{Slot: slot, Pages: lost, Reason: "module failed with no redundancy"})
+		}
+	}
+	return nil
+}
+
+// poisonModule makes every written page a module holds unreadable and
+// returns how many there were.
+func (s *System) poisonModule(slot string) int {
+	n := 0
+	if c := s.chans[slot]; c != nil {
+		for i, r := range c.ch.Ranks() {
+			if r.Module != slot {
+				continue
+			}
+			for _, pfn := range c.ch.Store(i).PFNs() {
+				_ = c.ch.InjectUE(i, pfn)
+				n++
+			}
+		}
+		return n
+	}
+	for _, pfn := range s.flat.PFNs() {
+		if sl, _, ok := s.tad.Decode(pfn << pages.PageShift); ok && sl == slot && !s.lost[pfn] {
+			s.poison[pfn], s.lost[pfn] = true, true
+			n++
+		}
+	}
+	return n
+}
 
 // Release is firmware.Redundancy's question for a module leaving its
 // slot: may its set carry on without it?
@@ -1116,9 +1198,12 @@ func (s *System) Module(slot string) (ModuleStatus, bool) {
 		c := s.raid.cart[slot]
 		ms.Role, ms.Set, ms.Cartridge, ms.State = "Cartridge", "RAID5", c, s.raid.a.CartridgeState(c).String()
 	default:
-		if !boot && ms.Errors == (ecc.Counts{}) {
+		if !boot && ms.Errors == (ecc.Counts{}) && !s.failed[slot] {
 			return ms, false
 		}
+	}
+	if s.failed[slot] {
+		ms.State = "Failed"
 	}
 	return ms, true
 }

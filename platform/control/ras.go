@@ -3,8 +3,8 @@ package control
 import (
 	"context"
 	"errors"
-	"net/url"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 

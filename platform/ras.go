@@ -326,6 +326,12 @@ func (p *Platform) RAS() RASStatus { return p.Snapshot().RAS }
 // InjectMemoryError records an ECC error on slot's rank, as the memory
 // controller would report it, and lets the RAS mode react.
 func (p *Platform) InjectMemoryError(slot string, rank int, correctable bool) error {
+	return p.InjectMemoryErrorAt(slot, rank, nil, correctable)
+}
+
+// InjectMemoryErrorAt is InjectMemoryError at a module-relative address
+// of the rank (nil: the first page the workload wrote there).
+func (p *Platform) InjectMemoryErrorAt(slot string, rank int, addr *uint64, correctable bool) error {
 	if _, err := p.slotIndex("inject into", slot); err != nil {
 		return err
 	}
@@ -335,7 +341,7 @@ func (p *Platform) InjectMemoryError(slot string, rank int, correctable bool) er
 	}
 	u := p.ras
 	u.mu.Lock()
-	err := u.sys.Inject(u.since(), slot, rank, k)
+	err := u.sys.InjectAt(u.since(), slot, rank, addr, k)
 	evs := u.sys.Take()
 	u.scheduleLocked()
 	u.mu.Unlock()

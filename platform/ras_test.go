@@ -668,3 +668,31 @@ func TestRASModuleFailsInPlace(t *testing.T) {
 		}
 	})
 }
+
+func TestRASInjectAtAnAddress(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	_, err := r.p.RunWorkload(3, 4096)
+	r.must(err)
+	r.drain()
+	bad := uint64(40 << 30)
+	if err := r.p.InjectMemoryErrorAt("CPU0_DIMM_B1", 0, &bad, false); err == nil {
+		t.Fatal("an address outside the 32 GiB module accepted")
+	}
+	// An address the workload did not write: a UE there loses nothing.
+	free := uint64(0x1000)
+	for ; ; free += 0x1000 {
+		if !r.p.ras.sys.Written("CPU0_DIMM_B1", free) {
+			break
+		}
+	}
+	r.must(r.p.InjectMemoryErrorAt("CPU0_DIMM_B1", 0, &free, false))
+	recs := r.drain()
+	if ue, ok := find[events.MemoryUncorrectableError](recs); !ok || ue.Address != free {
+		t.Fatalf("UE %+v", ue)
+	}
+	if _, lost := find[events.MemoryDataLost](recs); lost {
+		t.Fatal("a UE on an unwritten page reported data lost")
+	}
+	r.verify("UE on an unused page")
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -92,6 +93,7 @@ func printRAS(w io.Writer, v control.RASView) error {
 func ctlRASInject(o *ctlOptions) *cobra.Command {
 	var rank, count int
 	var ce, ue bool
+	var address string
 	cmd := &cobra.Command{
 		Use:     "inject SLOT (--ce | --ue) [--rank N] [--count N]",
 		Short:   "Inject ECC errors on a module's rank, as the memory controller would report them",
@@ -105,9 +107,17 @@ func ctlRASInject(o *ctlOptions) *cobra.Command {
 			if ue {
 				kind = "ue"
 			}
+			req := control.ErrorRequest{Slot: args[0], Rank: &rank, Kind: kind, Count: count}
+			if address != "" {
+				a, err := strconv.ParseUint(address, 0, 64)
+				if err != nil {
+					return fmt.Errorf("--address %q: %w", address, err)
+				}
+				req.Address = &a
+			}
 			ctx, cancel := o.ctx(cmd.Context())
 			defer cancel()
-			s, err := o.client().InjectErrors(ctx, control.ErrorRequest{Slot: args[0], Rank: &rank, Kind: kind, Count: count})
+			s, err := o.client().InjectErrors(ctx, req)
 			if err != nil {
 				return err
 			}
@@ -122,6 +132,7 @@ func ctlRASInject(o *ctlOptions) *cobra.Command {
 	f.BoolVar(&ue, "ue", false, "an uncorrectable error")
 	f.IntVar(&rank, "rank", 0, "rank of the module")
 	f.IntVar(&count, "count", 1, "how many errors")
+	f.StringVar(&address, "address", "", "module-relative address inside the rank, e.g. 0x40000000 (default: the first page the workload wrote there)")
 	return cmd
 }
 

@@ -16,7 +16,7 @@ import (
 // injection, the workload and its byte-exact verifier. A Platform that
 // implements it gets the /ras routes.
 type RAS interface {
-	InjectMemoryError(slot string, rank int, correctable bool) error
+	InjectMemoryErrorAt(slot string, rank int, addr *uint64, correctable bool) error
 	ClearMemoryErrorCounts(slot string) error
 	RunWorkload(seed uint64, pages int) (ras.WorkloadStatus, error)
 	VerifyWorkload() (ras.VerifyStatus, error)
@@ -47,6 +47,9 @@ type ErrorRequest struct {
 	Rank  *int   `json:"rank" validate:"required,min=0,max=7"`
 	Kind  string `json:"kind" validate:"required,oneof=ce ue"`
 	Count int    `json:"count" validate:"omitempty,min=1,max=100000"`
+	// Address is module-relative and inside the rank; omitted: the first
+	// page the workload wrote on the rank.
+	Address *uint64 `json:"address,omitempty"`
 }
 
 // WorkloadRequest writes a pattern over the OS's memory.
@@ -70,7 +73,7 @@ func (s *server) rasRoutes(g *gin.RouterGroup, r RAS) {
 			return
 		}
 		for range max(req.Count, 1) {
-			if err := r.InjectMemoryError(req.Slot, *req.Rank, req.Kind == "ce"); err != nil {
+			if err := r.InjectMemoryErrorAt(req.Slot, *req.Rank, req.Address, req.Kind == "ce"); err != nil {
 				s.rasError(c, err)
 				return
 			}

@@ -395,6 +395,12 @@ func (s *System) ReadPage(pfn uint64, dst *pages.Page) error {
 // the first page the workload wrote on that rank, or the rank's first
 // page when it holds none.
 func (s *System) Inject(at time.Duration, slot string, rank int, k ecc.Kind) error {
+	return s.InjectAt(at, slot, rank, nil, k)
+}
+
+// InjectAt is Inject at a module-relative address inside the rank (nil:
+// the first page the workload wrote there).
+func (s *System) InjectAt(at time.Duration, slot string, rank int, addr *uint64, k ecc.Kind) error {
 	g, ok := s.geo(slot)
 	if !ok {
 		return fmt.Errorf("%w: %s holds no module in service", ErrUnknownModule, slot)
@@ -403,7 +409,18 @@ func (s *System) Inject(at time.Duration, slot string, rank int, k ecc.Kind) err
 		return fmt.Errorf("%w: %s has ranks 0..%d, not %d", ErrRefused, slot, g.Ranks-1, rank)
 	}
 	rankBytes := g.Capacity / uint64(g.Ranks)
-	addr := s.victim(slot, rank, rankBytes)
+	lo := uint64(rank) * rankBytes
+	if addr != nil && (*addr < lo || *addr >= lo+rankBytes) {
+		return fmt.Errorf("%w: %s rank %d spans module addresses %#x-%#x, not %#x", ErrRefused, slot, rank, lo, lo+rankBytes-1, *addr)
+	}
+	if addr == nil {
+		v := s.victim(slot, rank, rankBytes)
+		addr = &v
+	}
+	return s.inject(at, slot, rank, *addr, rankBytes, k)
+}
+
+func (s *System) inject(at time.Duration, slot string, rank int, addr, rankBytes uint64, k ecc.Kind) error {
 	for _, e := range s.ecc.Inject(at, ecc.Location{Module: slot, Rank: rank, Addr: addr}, k) {
 		s.eccEvent(e)
 	}
@@ -456,6 +473,17 @@ func (s *System) advance(at time.Duration) {
 			}
 		}
 	}
+}
+
+// Written reports whether the workload wrote the page holding module
+// address addr of slot (plain ECC and hot-added memory).
+func (s *System) Written(slot string, addr uint64) bool {
+	for _, pfn := range s.flat.PFNs() {
+		if sl, off, ok := s.tad.Decode(pfn << pages.PageShift); ok && sl == slot && off>>pages.PageShift == addr>>pages.PageShift {
+			return true
+		}
+	}
+	return false
 }
 
 // victim picks the module-relative address an injected error hits.

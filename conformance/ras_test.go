@@ -136,6 +136,17 @@ func TestRASMirroringEndToEnd(t *testing.T) {
 	if err == nil || !strings.Contains(out+err.Error(), "mirror") {
 		t.Fatalf("mismatched replacement not refused: %v\n%s", err, out)
 	}
+
+	// A module dying in place: the pair fails over, and the operator at
+	// the console reads it in the SEL.
+	e.mustCtl(t, "ras", "fail", "CPU0_DIMM_H1")
+	e.verifyAll(t, "after H1 failed")
+	sel := e.mustIPMI("sel", "elist")
+	for _, want := range []string{"CPU0_DIMM_H1 | Memory Device Disabled", "Redundancy Lost"} {
+		if !strings.Contains(sel, want) {
+			t.Errorf("sel elist lacks %q:\n%s", want, sel)
+		}
+	}
 }
 
 // Rank sparing: a CE storm crosses the threshold, the rank is copied to
@@ -157,6 +168,10 @@ func TestRASSparingEndToEnd(t *testing.T) {
 		t.Fatalf("no threshold / spare copy in the event stream:\n%s", out)
 	}
 	e.waitRAS(t, func(s rasState) bool { return s.Job == nil && s.Modules[slot].MappedOutRanks == 1 })
+	// The same failure as a storm at a rate, on another channel.
+	e.mustCtl(t, "ras", "storm", "CPU0_DIMM_A1", "--ce-per-sec", "20")
+	e.waitRAS(t, func(s rasState) bool { return s.Job == nil && s.Modules["CPU0_DIMM_A1"].MappedOutRanks == 1 })
+	e.mustCtl(t, "ras", "storm", "CPU0_DIMM_A1", "--stop")
 	s = e.ras(t)
 	if s.Redundancy != "RedundancyDegraded" || s.Modules[slot].Errors.Lifetime.CE != 10 {
 		t.Fatalf("after spare copy: %+v / %+v", s.Redundancy, s.Modules[slot])

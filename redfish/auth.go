@@ -25,9 +25,19 @@ const (
 	RoleReadOnly      = accounts.RoleReadOnly
 )
 
-// principalKey is where the authenticated principal lives in the gin
-// context.
+// principalKey is where accessLog leaves a *principal for the pipeline to
+// fill in. Only a request that is being logged has one: storing a value in
+// the gin context allocates its key map, which every request would pay for.
 const principalKey = "redfish.principal"
+
+// notePrincipal records who the request acts as for the access log.
+func notePrincipal(c *gin.Context, p principal) {
+	if v, ok := c.Get(principalKey); ok {
+		if slot, ok := v.(*principal); ok {
+			*slot = p
+		}
+	}
+}
 
 // principal is who a request acts as. The role is read from the account
 // store on every request, so a role change or a deleted account takes
@@ -192,7 +202,7 @@ func (t *sessionTable) getTimeout() time.Duration {
 // token, else HTTP Basic. ok is false when none were given or they are
 // invalid; a locked-out account looks exactly like a wrong password.
 func (s *service) authenticate(c *gin.Context) (principal, bool) {
-	if tok := c.GetHeader("X-Auth-Token"); tok != "" {
+	if tok := h1(c.Request.Header, hdrAuthToken); tok != "" {
 		sess, ok := s.sessions.lookup(tok)
 		if !ok {
 			return principal{}, false
@@ -229,7 +239,7 @@ func (s *service) authorize(c *gin.Context) bool {
 		s.fail(c, errNoValidSession())
 		return false
 	}
-	c.Set(principalKey, p)
+	notePrincipal(c, p)
 	return true
 }
 

@@ -1,12 +1,15 @@
 package redfish
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,9 +113,20 @@ func (t *sessionTable) create(user string, accountID int, origin string) (*sessi
 
 var errSessionLimit = errors.New("session limit")
 
+// tokenHash is the SHA-256 of a token. Tokens are 64 hex digits, longer
+// than the 32 bytes []byte(token) may convert into on the stack, so copy
+// into a stack buffer instead of allocating on every request.
+func tokenHash(token string) [sha256.Size]byte {
+	var buf [128]byte
+	if len(token) > len(buf) {
+		return sha256.Sum256([]byte(token))
+	}
+	return sha256.Sum256(append(buf[:0], token...))
+}
+
 // lookup finds the live session for token and refreshes its idle timer.
 func (t *sessionTable) lookup(token string) (session, bool) {
-	h := sha256.Sum256([]byte(token))
+	h := tokenHash(token)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, ok := t.byHash[h]
@@ -217,19 +231,56 @@ func (s *service) authenticate(c *gin.Context) (principal, bool) {
 		return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role, sessionID: sess.id,
 			passwordChangeRequired: acct.PasswordChangeRequired}, true
 	}
-	user, pass, ok := c.Request.BasicAuth()
+	var buf [maxBasicCredentials]byte
+	user, pass, ok := parseBasic(h1(c.Request.Header, "Authorization"), &buf)
 	if !ok {
 		return principal{}, false
 	}
-	acct, err := s.accounts.Authenticate(user, pass)
+	// string(user) and string(pass) do not escape Authenticate, so the
+	// compiler keeps short ones on the stack.
+	acct, err := s.accounts.Authenticate(string(user), string(pass))
 	if err != nil {
 		if errors.Is(err, accounts.ErrLocked) {
-			s.log.Warn("redfish: login refused: account locked out", "user", user, "remote", c.Request.RemoteAddr)
+			s.log.Warn("redfish: login refused: account locked out", "user", string(user), "remote", c.Request.RemoteAddr)
 		}
 		return principal{}, false
 	}
 	return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role,
 		passwordChangeRequired: acct.PasswordChangeRequired}, true
+}
+
+// maxBasicEncoded bounds the base64 of a Basic Authorization header and
+// maxBasicCredentials the user:password it decodes to (258 bytes);
+// IPMI-compatible names are at most 16 bytes and passwords 20, so anything
+// longer cannot match an account.
+const (
+	maxBasicEncoded     = 344 // base64 of 256 bytes
+	maxBasicCredentials = maxBasicEncoded / 4 * 3
+)
+
+// parseBasic decodes "Basic base64(user:pass)" (RFC 7617) into buf, the
+// way net/http's Request.BasicAuth does but without allocating the
+// decoded string on every request.
+func parseBasic(auth string, buf *[maxBasicCredentials]byte) (user, pass []byte, ok bool) {
+	const prefix = "Basic "
+	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return nil, nil, false
+	}
+	enc := auth[len(prefix):]
+	if len(enc) > maxBasicEncoded {
+		return nil, nil, false
+	}
+	// Decode takes bytes; a stack copy spares converting the string.
+	var src [maxBasicEncoded]byte
+	n, err := base64.StdEncoding.Decode(buf[:], append(src[:0], enc...))
+	if err != nil {
+		return nil, nil, false
+	}
+	user, pass, ok = bytes.Cut(buf[:n], []byte{':'})
+	if !ok {
+		return nil, nil, false
+	}
+	return user, pass, true
 }
 
 // authorize authenticates the request, answering 401 when it fails.

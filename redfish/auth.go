@@ -28,14 +28,23 @@ const (
 	RoleReadOnly      = accounts.RoleReadOnly
 )
 
-// principalKey is where accessLog leaves a *principal for the pipeline to
-// fill in. Only a request that is being logged has one: storing a value in
-// the gin context allocates its key map, which every request would pay for.
+// principalKey is where the authenticated principal lives in the gin
+// context for raw handlers (SSE), which get no *request.
 const principalKey = "redfish.principal"
 
-// notePrincipal records who the request acts as for the access log.
-func notePrincipal(c *gin.Context, p principal) {
-	if v, ok := c.Get(principalKey); ok {
+// accessLogKey is where accessLog leaves a *principal for the pipeline to
+// fill in. Only a request that is being logged has one: storing a value in
+// the gin context allocates its key map, which every request would pay
+// for.
+const accessLogKey = "redfish.accessLog.principal"
+
+// notePrincipal records who the request acts as for the access log and,
+// when raw is set, for a raw handler.
+func notePrincipal(c *gin.Context, p principal, raw bool) {
+	if raw {
+		c.Set(principalKey, p)
+	}
+	if v, ok := c.Get(accessLogKey); ok {
 		if slot, ok := v.(*principal); ok {
 			*slot = p
 		}
@@ -290,7 +299,7 @@ func (s *service) authorize(c *gin.Context) bool {
 		s.fail(c, errNoValidSession())
 		return false
 	}
-	notePrincipal(c, p)
+	notePrincipal(c, p, true)
 	return true
 }
 

@@ -142,7 +142,7 @@ func (s *service) wrap(res *resource, method string) gin.HandlerFunc {
 			method == http.MethodPost && res.publicPost
 		if p, ok := s.authenticate(c); ok {
 			req.who, req.authed = p, true
-			notePrincipal(c, p)
+			notePrincipal(c, p, res.raw != nil)
 		} else if !public {
 			c.Writer.Header().Del("Allow")
 			s.fail(c, errNoValidSession())

@@ -323,7 +323,7 @@ func (s *service) accessLog(c *gin.Context) {
 	}
 	start := time.Now()
 	var who principal
-	c.Set(principalKey, &who)
+	c.Set(accessLogKey, &who)
 	c.Next()
 	s.log.Debug("redfish request", "method", c.Request.Method, "path", c.Request.URL.Path,
 		"status", c.Writer.Status(), "user", who.user, "remote", c.Request.RemoteAddr, "duration", time.Since(start))

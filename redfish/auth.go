@@ -1,12 +1,15 @@
 package redfish
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,8 +29,27 @@ const (
 )
 
 // principalKey is where the authenticated principal lives in the gin
-// context.
+// context for raw handlers (SSE), which get no *request.
 const principalKey = "redfish.principal"
+
+// accessLogKey is where accessLog leaves a *principal for the pipeline to
+// fill in. Only a request that is being logged has one: storing a value in
+// the gin context allocates its key map, which every request would pay
+// for.
+const accessLogKey = "redfish.accessLog.principal"
+
+// notePrincipal records who the request acts as for the access log and,
+// when raw is set, for a raw handler.
+func notePrincipal(c *gin.Context, p principal, raw bool) {
+	if raw {
+		c.Set(principalKey, p)
+	}
+	if v, ok := c.Get(accessLogKey); ok {
+		if slot, ok := v.(*principal); ok {
+			*slot = p
+		}
+	}
+}
 
 // principal is who a request acts as. The role is read from the account
 // store on every request, so a role change or a deleted account takes
@@ -100,9 +122,20 @@ func (t *sessionTable) create(user string, accountID int, origin string) (*sessi
 
 var errSessionLimit = errors.New("session limit")
 
+// tokenHash is the SHA-256 of a token. Tokens are 64 hex digits, longer
+// than the 32 bytes []byte(token) may convert into on the stack, so copy
+// into a stack buffer instead of allocating on every request.
+func tokenHash(token string) [sha256.Size]byte {
+	var buf [128]byte
+	if len(token) > len(buf) {
+		return sha256.Sum256([]byte(token))
+	}
+	return sha256.Sum256(append(buf[:0], token...))
+}
+
 // lookup finds the live session for token and refreshes its idle timer.
 func (t *sessionTable) lookup(token string) (session, bool) {
-	h := sha256.Sum256([]byte(token))
+	h := tokenHash(token)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, ok := t.byHash[h]
@@ -192,7 +225,7 @@ func (t *sessionTable) getTimeout() time.Duration {
 // token, else HTTP Basic. ok is false when none were given or they are
 // invalid; a locked-out account looks exactly like a wrong password.
 func (s *service) authenticate(c *gin.Context) (principal, bool) {
-	if tok := c.GetHeader("X-Auth-Token"); tok != "" {
+	if tok := h1(c.Request.Header, hdrAuthToken); tok != "" {
 		sess, ok := s.sessions.lookup(tok)
 		if !ok {
 			return principal{}, false
@@ -207,19 +240,56 @@ func (s *service) authenticate(c *gin.Context) (principal, bool) {
 		return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role, sessionID: sess.id,
 			passwordChangeRequired: acct.PasswordChangeRequired}, true
 	}
-	user, pass, ok := c.Request.BasicAuth()
+	var buf [maxBasicCredentials]byte
+	user, pass, ok := parseBasic(h1(c.Request.Header, "Authorization"), &buf)
 	if !ok {
 		return principal{}, false
 	}
-	acct, err := s.accounts.Authenticate(user, pass)
+	// string(user) and string(pass) do not escape Authenticate, so the
+	// compiler keeps short ones on the stack.
+	acct, err := s.accounts.Authenticate(string(user), string(pass))
 	if err != nil {
 		if errors.Is(err, accounts.ErrLocked) {
-			s.log.Warn("redfish: login refused: account locked out", "user", user, "remote", c.Request.RemoteAddr)
+			s.log.Warn("redfish: login refused: account locked out", "user", string(user), "remote", c.Request.RemoteAddr)
 		}
 		return principal{}, false
 	}
 	return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role,
 		passwordChangeRequired: acct.PasswordChangeRequired}, true
+}
+
+// maxBasicEncoded bounds the base64 of a Basic Authorization header and
+// maxBasicCredentials the user:password it decodes to (258 bytes);
+// IPMI-compatible names are at most 16 bytes and passwords 20, so anything
+// longer cannot match an account.
+const (
+	maxBasicEncoded     = 344 // base64 of 256 bytes
+	maxBasicCredentials = maxBasicEncoded / 4 * 3
+)
+
+// parseBasic decodes "Basic base64(user:pass)" (RFC 7617) into buf, the
+// way net/http's Request.BasicAuth does but without allocating the
+// decoded string on every request.
+func parseBasic(auth string, buf *[maxBasicCredentials]byte) (user, pass []byte, ok bool) {
+	const prefix = "Basic "
+	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return nil, nil, false
+	}
+	enc := auth[len(prefix):]
+	if len(enc) > maxBasicEncoded {
+		return nil, nil, false
+	}
+	// Decode takes bytes; a stack copy spares converting the string.
+	var src [maxBasicEncoded]byte
+	n, err := base64.StdEncoding.Decode(buf[:], append(src[:0], enc...))
+	if err != nil {
+		return nil, nil, false
+	}
+	user, pass, ok = bytes.Cut(buf[:n], []byte{':'})
+	if !ok {
+		return nil, nil, false
+	}
+	return user, pass, true
 }
 
 // authorize authenticates the request, answering 401 when it fails.
@@ -229,7 +299,7 @@ func (s *service) authorize(c *gin.Context) bool {
 		s.fail(c, errNoValidSession())
 		return false
 	}
-	c.Set(principalKey, p)
+	notePrincipal(c, p, true)
 	return true
 }
 

@@ -21,15 +21,23 @@ import (
 // request arrived, so every property of a response describes the same
 // instant even while the platform changes underneath.
 type request struct {
-	c      *gin.Context
-	snap   *platform.Snapshot
+	c    *gin.Context
+	snap *platform.Snapshot
+	// params are the URI parameters of a request that did not come
+	// through the router ($expand, subscriptions); nil reads c.Params,
+	// which saves building a map on every routed request.
 	params map[string]string
 	who    principal
 	authed bool
 	body   []byte
 }
 
-func (r *request) param(name string) string { return r.params[name] }
+func (r *request) param(name string) string {
+	if r.params != nil {
+		return r.params[name]
+	}
+	return r.c.Param(name)
+}
 
 // getFunc builds the representation of one resource. It returns a value to
 // encode as JSON, or an error: an *apiError for the client, anything else
@@ -66,6 +74,7 @@ type resource struct {
 	// the encoded body and ETag until the snapshot's generation moves.
 	snapshotOnly bool
 	allow        string   // computed
+	allowHdr     []string // computed: allow as a header value, shared by every response
 	segs         []string // computed
 }
 
@@ -84,6 +93,7 @@ func (s *service) handle(e *gin.Engine, path string, res resource) {
 		methods = append(methods, http.MethodDelete)
 	}
 	r.allow = strings.Join(methods, ", ")
+	r.allowHdr = []string{r.allow}
 	s.resources = append(s.resources, r)
 	for _, m := range methods {
 		e.Handle(m, path, s.wrap(r, m))
@@ -126,16 +136,13 @@ func (s *service) match(path string) (*resource, map[string]string) {
 // headers DSP0266 asks of every response.
 func (s *service) wrap(res *resource, method string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Header("Allow", res.allow)
-		req := &request{c: c, params: map[string]string{}}
-		for _, p := range c.Params {
-			req.params[p.Key] = p.Value
-		}
+		c.Writer.Header()["Allow"] = res.allowHdr
+		req := &request{c: c}
 		public := (method == http.MethodGet || method == http.MethodHead) && res.public ||
 			method == http.MethodPost && res.publicPost
 		if p, ok := s.authenticate(c); ok {
 			req.who, req.authed = p, true
-			c.Set(principalKey, p)
+			notePrincipal(c, p, res.raw != nil)
 		} else if !public {
 			c.Writer.Header().Del("Allow")
 			s.fail(c, errNoValidSession())
@@ -189,120 +196,163 @@ func (s *service) serveGet(req *request, res *resource) {
 		res.raw(c)
 		return
 	}
-	q, err := parseQuery(c.Request.URL)
-	if err != nil {
-		s.fail(c, err)
-		return
+	// Most requests have no query; skip parsing (and its allocations) then.
+	var q *query
+	if c.Request.URL.RawQuery != "" {
+		var err error
+		if q, err = parseQuery(c.Request.URL); err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 	req.snap = s.platform.Snapshot()
-	body, etag, err := s.renderGet(req, res)
+	r, err := s.renderGet(req, res)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if !q.empty() {
-		out, memberETag, err := s.applyQuery(req, body, q)
+	if q != nil && !q.empty() {
+		out, memberETag, err := s.applyQuery(req, r.body, q)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
+		etag := r.etag
 		if memberETag != "" {
 			etag = memberETag
 		}
-		if body, err = encodeJSON(out); err != nil {
+		body, err := encodeJSON(out)
+		if err != nil {
 			s.fail(c, err)
 			return
 		}
+		r = newRendered(body, etag)
 	}
-	c.Header("ETag", etag)
-	if inm := c.GetHeader("If-None-Match"); inm != "" && etagListMatches(inm, etag, true) {
-		s.setCommonHeaders(c, body)
+	h := c.Writer.Header()
+	h[hdrETag] = r.hdr.etag
+	if inm := h1(c.Request.Header, hdrIfNoneMatch); inm != "" && etagListMatches(inm, r.etag, true) {
+		setCommonHeaders(h, r.hdr.link)
 		c.Status(http.StatusNotModified)
 		c.Writer.WriteHeaderNow()
 		return
 	}
-	s.write(c, http.StatusOK, "application/json; charset=utf-8", body)
+	s.writeRendered(c, http.StatusOK, ctJSON, r)
+}
+
+// h1 is the first value of a request header by its canonical key. Unlike
+// Header.Get it does not canonicalise the key on every call.
+func h1(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// rendered is an encoded payload with its ETag and the header values
+// derived from it. The value slices go into response header maps as they
+// are, so a cached rendering costs no header allocations; nothing may
+// modify them.
+type rendered struct {
+	body []byte
+	etag string
+	hdr  *bodyHeaders
+}
+
+type bodyHeaders struct {
+	etag   []string
+	link   []string // nil: the payload has no schema to link
+	length []string
+}
+
+func newRendered(body []byte, etag string) rendered {
+	hdr := &bodyHeaders{etag: []string{etag}, length: []string{strconv.Itoa(len(body))}}
+	if l := schemaLink(body); l != "" {
+		hdr.link = []string{l}
+	}
+	return rendered{body: body, etag: etag, hdr: hdr}
 }
 
 // renderGet encodes the resource and its ETag, from the render cache when
 // the resource allows it and the snapshot has not moved.
-func (s *service) renderGet(req *request, res *resource) ([]byte, string, error) {
-	var key renderKey
+func (s *service) renderGet(req *request, res *resource) (rendered, error) {
+	var keyBuf [128]byte
+	var key []byte
 	if res.snapshotOnly {
-		key = renderKey{res: res, params: paramsKey(req.c.Params)}
-		if e, ok := s.renders.get(key, req.snap.Generation); ok {
-			return e.body, e.etag, nil
+		key = paramsKey(keyBuf[:0], req.c.Params)
+		if e, ok := s.renders.get(res, key, req.snap.Generation); ok {
+			return e.rendered, nil
 		}
 	}
 	v, err := res.get(req)
 	if err != nil {
-		return nil, "", err
+		return rendered{}, err
 	}
 	body, err := encodeJSON(v)
 	if err != nil {
-		return nil, "", err
+		return rendered{}, err
 	}
-	etag := etagOf(body)
+	r := newRendered(body, etagOf(body))
 	if res.snapshotOnly {
-		s.renders.put(key, renderEntry{gen: req.snap.Generation, body: body, etag: etag})
+		s.renders.put(res, string(key), renderEntry{gen: req.snap.Generation, rendered: r})
 	}
-	return body, etag, nil
+	return r, nil
 }
 
-func paramsKey(ps gin.Params) string {
-	switch len(ps) {
-	case 0:
-		return ""
-	case 1:
-		return ps[0].Value
-	}
-	var b strings.Builder
+// paramsKey appends the URI parameters to dst as a cache key. The caller
+// passes a stack buffer and looks the key up as string(key), which Go
+// does without allocating, so a cache hit costs no garbage.
+func paramsKey(dst []byte, ps gin.Params) []byte {
 	for _, p := range ps {
-		b.WriteString(p.Value)
-		b.WriteByte('/')
+		dst = append(dst, p.Value...)
+		dst = append(dst, '/')
 	}
-	return b.String()
+	return dst
 }
 
-// renderCache keeps the last encoding of snapshot-only resources. Bodies
-// are shared read-only between requests.
+// renderCache keeps the last encoding of snapshot-only resources, per
+// resource and URI parameters. Bodies are shared read-only between
+// requests.
 type renderCache struct {
 	mu sync.RWMutex
-	m  map[renderKey]renderEntry
-}
-
-type renderKey struct {
-	res    *resource
-	params string
+	m  map[*resource]map[string]renderEntry
+	n  int
 }
 
 type renderEntry struct {
-	gen  uint64
-	body []byte
-	etag string
+	gen uint64
+	rendered
 }
 
 // maxRenders bounds the cache; only existing resources get in, so it is
 // reached only through odd spellings of their URIs, and then it restarts.
 const maxRenders = 1024
 
-func (c *renderCache) get(k renderKey, gen uint64) (renderEntry, bool) {
+func (c *renderCache) get(res *resource, params []byte, gen uint64) (renderEntry, bool) {
 	c.mu.RLock()
-	e, ok := c.m[k]
+	e, ok := c.m[res][string(params)]
 	c.mu.RUnlock()
 	return e, ok && e.gen == gen
 }
 
-func (c *renderCache) put(k renderKey, e renderEntry) {
+func (c *renderCache) put(res *resource, params string, e renderEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxRenders {
-		c.m = make(map[renderKey]renderEntry)
+	if c.m == nil || c.n >= maxRenders {
+		c.m, c.n = make(map[*resource]map[string]renderEntry), 0
 	}
-	if old, ok := c.m[k]; ok && old.gen > e.gen {
+	m := c.m[res]
+	if m == nil {
+		m = make(map[string]renderEntry)
+		c.m[res] = m
+	}
+	old, ok := m[params]
+	if ok && old.gen > e.gen {
 		return
 	}
-	c.m[k] = e
+	if !ok {
+		c.n++
+	}
+	m[params] = e
 }
 
 // maxBody bounds request bodies; no Redfish request this service takes is
@@ -429,14 +479,35 @@ func (s *service) render(c *gin.Context, code int, v any) {
 	s.write(c, code, "application/json; charset=utf-8", body)
 }
 
+// Canonical header keys (as textproto.CanonicalMIMEHeaderKey spells them),
+// so the hot path indexes header maps directly instead of canonicalising
+// the key, and allocating for "OData-Version", on every call.
+const (
+	hdrODataVersion = "Odata-Version"
+	hdrCacheControl = "Cache-Control"
+	hdrLink         = "Link"
+	hdrETag         = "Etag"
+	hdrContentType  = "Content-Type"
+	hdrContentLen   = "Content-Length"
+	hdrIfNoneMatch  = "If-None-Match"
+	hdrAuthToken    = "X-Auth-Token"
+)
+
+// Header values every response shares. Full slice expressions cap them so
+// an Add elsewhere copies instead of writing into the shared array.
+var (
+	hvODataVersion = []string{"4.0"}[:1:1]
+	hvNoCache      = []string{"no-cache"}[:1:1]
+	ctJSON         = []string{"application/json; charset=utf-8"}[:1:1]
+)
+
 // setCommonHeaders sets what DSP0266 asks of every response: OData-Version,
 // Cache-Control and, for a typed resource, the Link to its schema.
-func (s *service) setCommonHeaders(c *gin.Context, body []byte) {
-	h := c.Writer.Header()
-	h.Set("OData-Version", "4.0")
-	h.Set("Cache-Control", "no-cache")
-	if l := schemaLink(body); l != "" {
-		h.Set("Link", l)
+func setCommonHeaders(h http.Header, link []string) {
+	h[hdrODataVersion] = hvODataVersion
+	h[hdrCacheControl] = hvNoCache
+	if link != nil {
+		h[hdrLink] = link
 	}
 }
 
@@ -464,15 +535,30 @@ func schemaLink(body []byte) string {
 const schemaURI = "http://redfish.dmtf.org/schemas/v1/"
 
 func (s *service) write(c *gin.Context, code int, contentType string, body []byte) {
+	ct := ctJSON
+	if contentType != ctJSON[0] {
+		ct = []string{contentType}
+	}
+	r := rendered{body: body, hdr: &bodyHeaders{length: []string{strconv.Itoa(len(body))}}}
+	if l := schemaLink(body); l != "" {
+		r.hdr.link = []string{l}
+	}
+	s.writeRendered(c, code, ct, r)
+}
+
+// writeRendered writes r with the headers of every response; r.hdr.etag
+// is left to the caller, which knows whether the response has one.
+func (s *service) writeRendered(c *gin.Context, code int, contentType []string, r rendered) {
 	h := c.Writer.Header()
-	h.Set("Content-Type", contentType)
-	s.setCommonHeaders(c, body)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h[hdrContentType] = contentType
+	setCommonHeaders(h, r.hdr.link)
+	h[hdrContentLen] = r.hdr.length
 	c.Status(code)
 	if c.Request.Method == http.MethodHead {
 		c.Writer.WriteHeaderNow()
 		return
 	}
+	body := r.body
 	if _, err := c.Writer.Write(body); err != nil {
 		// The client went away; nothing left to tell it.
 		s.log.Debug("redfish: write response", "path", c.Request.URL.Path, "err", err)

@@ -307,7 +307,9 @@ func (s *service) methodNotAllowed(c *gin.Context) {
 // runs before authentication because the answer depends on nothing but
 // the header, and for every URI, known or not.
 func (s *service) checkODataVersion(c *gin.Context) {
-	v := c.Request.Header.Values("OData-Version")
+	// Index the map by the canonical key: Header.Values would canonicalise
+	// "OData-Version" into a new string on every request.
+	v := c.Request.Header[hdrODataVersion]
 	if len(v) == 0 || len(v) == 1 && strings.TrimSpace(v[0]) == "4.0" {
 		return
 	}
@@ -320,15 +322,11 @@ func (s *service) accessLog(c *gin.Context) {
 		return
 	}
 	start := time.Now()
+	var who principal
+	c.Set(accessLogKey, &who)
 	c.Next()
-	user := ""
-	if v, ok := c.Get(principalKey); ok {
-		if p, ok := v.(principal); ok {
-			user = p.user
-		}
-	}
 	s.log.Debug("redfish request", "method", c.Request.Method, "path", c.Request.URL.Path,
-		"status", c.Writer.Status(), "user", user, "remote", c.Request.RemoteAddr, "duration", time.Since(start))
+		"status", c.Writer.Status(), "user", who.user, "remote", c.Request.RemoteAddr, "duration", time.Since(start))
 }
 
 // recoverPanics keeps one faulty handler from taking the listener down: the

@@ -54,7 +54,9 @@ trap cleanup EXIT
 freeport() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		# Below the kernel's ephemeral range (32768+), where a client connection
+		# (wrk's, a previous run's) may hold the port and make bind fail.
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return

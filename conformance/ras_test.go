@@ -126,13 +126,25 @@ func TestRASMirroringEndToEnd(t *testing.T) {
 		t.Fatalf("after re-silver: %+v / %+v", s.Redundancy, s.Modules[slot])
 	}
 	e.verifyAll(t, "after re-silver")
+	// redfishtool reads the pair's chunk: mirrored, healthy again.
+	out, err := e.redfishtool("raw", "GET", "/redfish/v1/Systems/1/MemoryDomains/SystemMemory/MemoryChunks/Mirror1")
+	if err != nil {
+		t.Fatalf("redfishtool: %v\n%s", err, out)
+	}
+	var chunk struct {
+		IsMirrorEnabled bool
+		Status          struct{ State, Health string }
+	}
+	if err := json.Unmarshal([]byte(out), &chunk); err != nil || !chunk.IsMirrorEnabled || chunk.Status.Health != "OK" {
+		t.Fatalf("redfishtool read Mirror1 as %+v (%v):\n%s", chunk, err, out)
+	}
 
 	// A module of another size is refused with the reason.
 	e.mustCtl(t, "ras", "inject", "CPU0_DIMM_E1", "--ue")
 	e.mustCtl(t, "attention", "CPU0_DIMM_E1")
 	e.waitSlot("CPU0_DIMM_E1", "Isolated")
 	e.mustCtl(t, "remove", "CPU0_DIMM_E1")
-	out, err := e.ctl("insert", "CPU0_DIMM_E1", "--capacity-gib", "64", "--ranks", "2", "--wait")
+	out, err = e.ctl("insert", "CPU0_DIMM_E1", "--capacity-gib", "64", "--ranks", "2", "--wait")
 	if err == nil || !strings.Contains(out+err.Error(), "mirror") {
 		t.Fatalf("mismatched replacement not refused: %v\n%s", err, out)
 	}

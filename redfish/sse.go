@@ -17,7 +17,9 @@ func (e rfEvent) registryPrefix() string {
 	return p
 }
 
-// resourceType is the schema name of the OriginOfCondition ("Memory").
+// resourceType is the schema name of the OriginOfCondition ("Memory"), or
+// "" when the event has none or its origin is not one the service knows
+// (a SubmitTestEvent may name any URI).
 func (e rfEvent) resourceType() string {
 	switch {
 	case strings.HasPrefix(e.Origin, memoryCollectionPath()+"/"):
@@ -28,10 +30,10 @@ func (e rfEvent) resourceType() string {
 		return "MemoryDomain"
 	case e.Origin == systemPath():
 		return "ComputerSystem"
-	case e.Origin == "":
-		return ""
+	case strings.HasPrefix(e.Origin, pathTasks+"/"):
+		return "Task"
 	}
-	return "Resource"
+	return ""
 }
 
 func (h *eventHub) unlisten(l *listener) {

@@ -506,3 +506,24 @@ func TestRASCopyTask(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Task lifecycle events name the task as their origin, so an SSE (or push)
+// filter on ResourceType 'Task' sees them and nothing else.
+func TestTaskEventsFilterByResourceType(t *testing.T) {
+	p := newPlatform(t)
+	h := newHandler(t, p)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	insert(t, p, hotSlot, 64)
+	stream, _ := openSSE(t, srv.URL+"/redfish/v1/EventService/SSE?$filter="+urlq("ResourceType eq 'Task'"), "")
+	_, task := acceptedTask(t, patchEnabled(t, h, hotSlot, false))
+	ev := nextSSE(t, stream)
+	id, _ := path(t, ev.data, "Events", 0, "MessageId").(string)
+	if !strings.HasPrefix(id, taskEventRegistry+".") || !strings.HasSuffix(id, ".TaskStarted") ||
+		path(t, ev.data, "Events", 0, "OriginOfCondition", "@odata.id") != task["@odata.id"] {
+		t.Errorf("first Task event = %v", ev.data)
+	}
+	if es := getJSON(t, h, "/redfish/v1/EventService"); !slices.Contains(strs(es["ResourceTypes"]), "Task") {
+		t.Errorf("EventService ResourceTypes = %v", es["ResourceTypes"])
+	}
+}

@@ -46,6 +46,10 @@ type serveOptions struct {
 	faultSeed   uint64
 	eventAllow  []string
 	registryDir string
+	// requireIfMatch makes an unconditional PATCH fail with 428, as BMCs
+	// that guard against lost updates do; off by default because most
+	// clients (redfishtool, Ansible) PATCH without If-Match.
+	requireIfMatch bool
 }
 
 func defaultStateDir() string {
@@ -90,6 +94,7 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key matching --tls-cert")
 	f.StringSliceVar(&o.eventAllow, "event-destination-allow", nil, "networks (CIDR) Redfish event subscriptions may deliver to (default: loopback only)")
 	f.StringVar(&o.registryDir, "redfish-registry-dir", "", "folder of DMTF message registries to serve under /redfish/v1/Registries (default: link to dmtf.org)")
+	f.BoolVar(&o.requireIfMatch, "redfish-require-if-match", false, "refuse a Redfish PATCH without If-Match (428 PreconditionRequired)")
 	f.StringVar(&o.ipmiAddr, "ipmi-addr", "127.0.0.1:6230", "UDP listen address for IPMI over LAN (RMCP+)")
 	f.StringVar(&o.user, "user", "admin", "administrator account created on first start (Redfish, IPMI, control API; at most 16 characters)")
 	f.StringVar(&o.password, "password", "password", "its password (at most 20 bytes); later starts keep the saved accounts")
@@ -251,6 +256,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		Logger:                log.With("component", "redfish"),
 		SEL:                   ipmiSrv.SEL(),
 		RegistryDir:           o.registryDir,
+		RequireIfMatch:        o.requireIfMatch,
 		EventDestinationAllow: allow, // nil: loopback only
 	}
 	if !o.ephemeral {

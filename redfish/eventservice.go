@@ -63,6 +63,7 @@ type eventServiceActions struct {
 }
 
 func (s *service) getEventService(*request) (any, error) {
+	attempts, interval := s.subs.retry()
 	st := statusOK()
 	st.HealthRollup = ""
 	return eventService{
@@ -70,8 +71,8 @@ func (s *service) getEventService(*request) (any, error) {
 		ID:                           "EventService",
 		Name:                         "Event Service",
 		ServiceEnabled:               true,
-		DeliveryRetryAttempts:        s.subs.attempts,
-		DeliveryRetryIntervalSeconds: int((s.subs.interval + time.Second - 1) / time.Second),
+		DeliveryRetryAttempts:        attempts,
+		DeliveryRetryIntervalSeconds: int((interval + time.Second - 1) / time.Second),
 		EventFormatTypes:             []string{"Event"},
 		RegistryPrefixes:             eventRegistryPrefixes,
 		ResourceTypes:                eventResourceTypes,
@@ -81,6 +82,33 @@ func (s *service) getEventService(*request) (any, error) {
 		Subscriptions:                link{ID: pathSubscriptions},
 		Actions:                      eventServiceActions{SubmitTestEvent: actionTarget{Target: pathSubmitTest}},
 	}, nil
+}
+
+// eventServicePatch is what a client may change on the EventService: how
+// hard delivery tries before a subscription's DeliveryRetryPolicy acts.
+// The bounds keep a typo from making a dead subscriber hold its queue for
+// days.
+type eventServicePatch struct {
+	DeliveryRetryAttempts        *int `json:"DeliveryRetryAttempts" validate:"omitempty,min=0,max=20"`
+	DeliveryRetryIntervalSeconds *int `json:"DeliveryRetryIntervalSeconds" validate:"omitempty,min=1,max=3600"`
+}
+
+func (s *service) patchEventService(r *request) (*response, error) {
+	var p eventServicePatch
+	d, err := decodeBody(r.body, &p, jsonNames(eventService{}))
+	if err != nil {
+		return nil, err
+	}
+	if len(d.present) == 0 {
+		return nil, failAll(d.problems)
+	}
+	var interval *time.Duration
+	if p.DeliveryRetryIntervalSeconds != nil {
+		v := time.Duration(*p.DeliveryRetryIntervalSeconds) * time.Second
+		interval = &v
+	}
+	s.subs.setRetry(p.DeliveryRetryAttempts, interval)
+	return s.afterPatch(r, s.getEventService, d)
 }
 
 func (s *service) getSubscriptions(*request) (any, error) {

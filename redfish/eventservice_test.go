@@ -428,3 +428,59 @@ func FuzzSSEFilter(f *testing.F) {
 		flt.matches(rfEvent{MessageID: "ResourceEvent.1.4.3.X", Origin: "/redfish/v1/Systems/1"})
 	})
 }
+
+// The retry settings are the EventService's to change: a PATCH applies at
+// once to every subscription, bad values change nothing, and the settings
+// outlive a restart.
+func TestEventServicePatchRetry(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fastRetries()
+	cfg.StateDir = dir
+	p := newPlatform(t)
+	h := newHandlerCfg(t, p, cfg)
+	const es = "/redfish/v1/EventService"
+
+	checkError(t, do(t, h, http.MethodPatch, es, withBody(`{"DeliveryRetryAttempts": 21}`)), http.StatusBadRequest, "PropertyValueOutOfRange", "21", "DeliveryRetryAttempts")
+	checkError(t, do(t, h, http.MethodPatch, es, withBody(`{"DeliveryRetryIntervalSeconds": 0}`)), http.StatusBadRequest, "PropertyValueOutOfRange", "0", "DeliveryRetryIntervalSeconds")
+	checkError(t, do(t, h, http.MethodPatch, es, withBody(`{"DeliveryRetryAttempts": "2"}`)), http.StatusBadRequest, "PropertyValueTypeError", "2", "DeliveryRetryAttempts")
+	checkError(t, do(t, h, http.MethodPatch, es, withBody(`{"ServiceEnabled": false}`)), http.StatusBadRequest, "PropertyNotWritable", "ServiceEnabled")
+	checkError(t, do(t, h, http.MethodPatch, es, basic("reader", "reader-pw"), withBody(`{"DeliveryRetryAttempts": 1}`)),
+		http.StatusForbidden, "InsufficientPrivilege")
+	if got := getJSON(t, h, es); got["DeliveryRetryAttempts"] != 3.0 || got["DeliveryRetryIntervalSeconds"] != 1.0 {
+		t.Fatalf("refused PATCHes changed the EventService: %v", got)
+	}
+
+	// Partial success: the good property applies, the bad one is reported.
+	w := do(t, h, http.MethodPatch, es, withBody(`{"DeliveryRetryAttempts": 0, "DeliveryRetryIntervalSeconds": 99999}`))
+	if w.Code != http.StatusOK {
+		t.Fatalf("partial PATCH: %d %s", w.Code, w.Body)
+	}
+	got := decode(t, w.Body.Bytes())
+	if got["DeliveryRetryAttempts"] != 0.0 || got["DeliveryRetryIntervalSeconds"] != 1.0 ||
+		!strings.Contains(w.Body.String(), "PropertyValueOutOfRange") {
+		t.Fatalf("partial PATCH answered %s", w.Body)
+	}
+
+	// No retries now: a subscriber that fails once is dropped at once.
+	c := newCollector(t, func(int) int { return http.StatusInternalServerError })
+	sub := subscribe(t, h, `{"Destination":"`+c.srv.URL+`","Protocol":"Redfish"}`)
+	if w := do(t, h, http.MethodPost, es+"/Actions/EventService.SubmitTestEvent", withBody(`{}`)); w.Code != http.StatusNoContent {
+		t.Fatalf("SubmitTestEvent: %d %s", w.Code, w.Body)
+	}
+	waitFor(t, "termination", func() bool { return do(t, h, http.MethodGet, sub).Code == http.StatusNotFound })
+	c.mu.Lock()
+	attempts := c.attempts
+	c.mu.Unlock()
+	if attempts != 1 {
+		t.Errorf("with DeliveryRetryAttempts 0 the subscriber was tried %d times", attempts)
+	}
+
+	if w := do(t, h, http.MethodPatch, es, withBody(`{"DeliveryRetryAttempts": 5, "DeliveryRetryIntervalSeconds": 45}`)); w.Code != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", w.Code, w.Body)
+	}
+	h.(interface{ Close() error }).Close()
+	h2 := newHandlerCfg(t, newPlatform(t), cfg)
+	if got := getJSON(t, h2, es); got["DeliveryRetryAttempts"] != 5.0 || got["DeliveryRetryIntervalSeconds"] != 45.0 {
+		t.Errorf("after restart: %v", got)
+	}
+}

@@ -127,6 +127,11 @@ func decodeBody(body []byte, dst any, readOnly []string) (*decoded, error) {
 			}
 			delete(d.present, name)
 			val := fmt.Sprint(reflect.Indirect(reflect.ValueOf(fe.Value())))
+			if i, ok := fields[name]; ok {
+				// Refused: leave it as if never sent, so a handler that
+				// tests the field rather than d.has cannot apply it.
+				rv.Field(i).Set(reflect.Zero(rv.Field(i).Type()))
+			}
 			switch fe.Tag() {
 			case "oneof":
 				d.problems = append(d.problems, propErr(http.StatusBadRequest, "PropertyValueNotInList", name, val, name))

@@ -264,7 +264,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathRegistries+"/:registry/:file", resource{entity: "MessageRegistryFile", raw: s.serveRegistryJSON})
 	s.handle(e, pathJSONSchemas, resource{entity: "JsonSchemaFileCollection", get: s.getJSONSchemas, snapshotOnly: true})
 	s.handle(e, pathJSONSchemas+"/:schema", resource{entity: "JsonSchemaFile", get: s.getJSONSchema, snapshotOnly: true})
-	s.handle(e, pathEventService, resource{entity: "EventService", get: s.getEventService})
+	s.handle(e, pathEventService, resource{entity: "EventService", get: s.getEventService, patch: s.patchEventService})
 	s.handle(e, pathSubmitTest, resource{entity: "EventService", post: s.postSubmitTestEvent})
 	s.handle(e, pathSSE, resource{entity: "EventService", raw: s.serveSSE})
 	s.handle(e, pathSubscriptions, resource{entity: "EventDestinationCollection", get: s.getSubscriptions, post: s.postSubscription})

@@ -75,6 +75,7 @@ type subscriptions struct {
 	client   *http.Client
 	attempts int
 	interval time.Duration
+	retrySet bool // attempts and interval came from a PATCH: save them
 	max      int
 	allow    []netip.Prefix
 	file     *store.JSON
@@ -84,6 +85,10 @@ type subscriptions struct {
 type persistedSubs struct {
 	NextID int             `json:"next_id"`
 	Subs   []*subscription `json:"subscriptions"`
+	// The EventService's retry settings once a client has PATCHed them;
+	// absent, the configured defaults apply.
+	RetryAttempts        *int `json:"retry_attempts,omitempty"`
+	RetryIntervalSeconds *int `json:"retry_interval_seconds,omitempty"`
 }
 
 func newSubscriptions(cfg Config, log *slog.Logger) (*subscriptions, error) {
@@ -115,6 +120,12 @@ func newSubscriptions(cfg Config, log *slog.Logger) (*subscriptions, error) {
 			return nil, fmt.Errorf("redfish: subscriptions: %w", err)
 		}
 		m.nextID = max(saved.NextID, 1)
+		if saved.RetryAttempts != nil {
+			m.attempts, m.retrySet = *saved.RetryAttempts, true
+		}
+		if saved.RetryIntervalSeconds != nil {
+			m.interval, m.retrySet = time.Duration(*saved.RetryIntervalSeconds)*time.Second, true
+		}
 		for _, s := range saved.Subs {
 			m.start(s)
 		}
@@ -139,6 +150,10 @@ func (m *subscriptions) saveLocked() {
 		return
 	}
 	out := persistedSubs{NextID: m.nextID, Subs: m.pushLocked()}
+	if m.retrySet {
+		secs := int(m.interval / time.Second)
+		out.RetryAttempts, out.RetryIntervalSeconds = &m.attempts, &secs
+	}
 	if err := m.file.Save(out); err != nil {
 		m.log.Error("redfish: save subscriptions", "err", err)
 	}
@@ -160,6 +175,29 @@ func (m *subscriptions) sortedLocked() []*subscription {
 // pushLocked is sortedLocked without the SSE members.
 func (m *subscriptions) pushLocked() []*subscription {
 	return slices.DeleteFunc(m.sortedLocked(), func(s *subscription) bool { return s.sse })
+}
+
+// retry returns the EventService's DeliveryRetryAttempts and interval.
+func (m *subscriptions) retry() (int, time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.attempts, m.interval
+}
+
+// setRetry changes the retry settings for every subscription, including
+// a delivery already waiting to retry (it reads them again each attempt),
+// and saves them. nil leaves a setting as it is.
+func (m *subscriptions) setRetry(attempts *int, interval *time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if attempts != nil {
+		m.attempts = *attempts
+	}
+	if interval != nil {
+		m.interval = *interval
+	}
+	m.retrySet = true
+	m.saveLocked()
 }
 
 func (m *subscriptions) list() []*subscription {
@@ -381,12 +419,12 @@ func (m *subscriptions) deliverWithRetries(ctx context.Context, s *subscription,
 				return false
 			}
 			m.mu.Lock()
-			policy := s.DeliveryRetryPolicy
+			policy, attempts, interval := s.DeliveryRetryPolicy, m.attempts, m.interval
 			m.mu.Unlock()
 			m.log.Warn("redfish: event delivery failed", "subscription", s.ID, "destination", s.Destination,
 				"event_id", ev.ID, "attempt", attempt+1, "err", err)
 			forever := policy == "RetryForever" || policy == "RetryForeverWithBackoff"
-			if attempt >= m.attempts && !forever {
+			if attempt >= attempts && !forever {
 				if policy == "SuspendRetries" {
 					m.mu.Lock()
 					s.Suspended = true
@@ -404,7 +442,7 @@ func (m *subscriptions) deliverWithRetries(ctx context.Context, s *subscription,
 				m.mu.Unlock()
 				return false
 			}
-			wait := m.interval
+			wait := interval
 			if policy != "RetryForever" {
 				// Back-off doubles from the interval, capped.
 				for i := 0; i < attempt && wait < maxBackoff; i++ {

@@ -551,3 +551,56 @@ func TestPostToMembersCreates(t *testing.T) {
 	checkError(t, do(t, h, http.MethodPost, "/redfish/v1/Systems/Members", withBody(`{}`)),
 		http.StatusMethodNotAllowed, "OperationNotAllowed")
 }
+
+// DSP0266 clause 8.2 (Accept, Content-Type) and the 406/415 status codes:
+// JSON is the only media type resources come in and bodies are read as;
+// anything a client explicitly asks or sends otherwise is refused, after
+// authentication, and changes nothing.
+func TestMediaTypes(t *testing.T) {
+	h := newHandler(t, newPlatform(t))
+	for _, ok := range []string{"application/json", "application/json;charset=utf-8", "application/*", "*/*;q=0.1",
+		"text/html, application/json;q=0.5", "application/xml;q=1, application/*;q=0.2"} {
+		if w := do(t, h, http.MethodGet, dimm, header("Accept", ok)); w.Code != http.StatusOK {
+			t.Errorf("Accept %q: %d %s", ok, w.Code, w.Body)
+		}
+	}
+	for _, bad := range []string{"application/xml", "text/html", "application/json;q=0", "application/yaml, */*;q=0"} {
+		checkError(t, do(t, h, http.MethodGet, dimm, header("Accept", bad)), http.StatusNotAcceptable, "HeaderInvalid", "Accept: "+bad)
+		if w := do(t, h, http.MethodHead, dimm, header("Accept", bad)); w.Code != http.StatusNotAcceptable {
+			t.Errorf("HEAD with Accept %q: %d", bad, w.Code)
+		}
+	}
+	// Authentication still comes first.
+	checkError(t, do(t, h, http.MethodGet, dimm, noAuth, header("Accept", "application/xml")), http.StatusUnauthorized, "NoValidSession")
+	// $metadata is XML and says so.
+	if w := do(t, h, http.MethodGet, "/redfish/v1/$metadata", header("Accept", "application/xml")); w.Code != http.StatusOK ||
+		!strings.HasPrefix(w.Header().Get("Content-Type"), "application/xml") {
+		t.Errorf("$metadata with Accept application/xml: %d %v", w.Code, w.Header())
+	}
+
+	for _, bad := range []string{"application/xml", "application/x-www-form-urlencoded", "text/plain", "application/json;charset=latin1"} {
+		checkError(t, do(t, h, http.MethodPatch, dimm, withBody(`{"LocationIndicatorActive":true}`), header("Content-Type", bad)),
+			http.StatusUnsupportedMediaType, "HeaderInvalid", "Content-Type: "+bad)
+	}
+	// Login is open to anyone, so it is judged on its media type at once.
+	checkError(t, do(t, h, http.MethodPost, "/redfish/v1/SessionService/Sessions", noAuth,
+		withBody(`{"UserName":"admin","Password":"password"}`), header("Content-Type", "text/plain")),
+		http.StatusUnsupportedMediaType, "HeaderInvalid", "Content-Type: text/plain")
+	checkError(t, do(t, h, http.MethodPatch, dimm, noAuth, withBody(`{"LocationIndicatorActive":true}`), header("Content-Type", "text/plain")),
+		http.StatusUnauthorized, "NoValidSession")
+	if on := getJSON(t, h, dimm)["LocationIndicatorActive"]; on != false {
+		t.Fatalf("a refused PATCH changed LocationIndicatorActive to %v", on)
+	}
+	for _, ok := range []string{"application/json;charset=utf-8", "Application/JSON; charset=UTF-8", ""} {
+		w := do(t, h, http.MethodPatch, dimm, withBody(`{"LocationIndicatorActive":true}`), func(r *http.Request) {
+			if ok == "" {
+				r.Header.Del("Content-Type")
+			} else {
+				r.Header.Set("Content-Type", ok)
+			}
+		})
+		if w.Code != http.StatusOK {
+			t.Errorf("PATCH with Content-Type %q: %d %s", ok, w.Code, w.Body)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -164,7 +165,17 @@ func (s *service) wrap(res *resource, method string) gin.HandlerFunc {
 			}
 		}
 		if method == http.MethodGet || method == http.MethodHead {
+			// raw resources ($metadata, SSE, registry files) answer in their
+			// own media types and judge Accept themselves.
+			if res.raw == nil && !acceptsJSON(c.Request.Header[hdrAccept]) {
+				s.fail(c, newAPIError(http.StatusNotAcceptable, "HeaderInvalid", "Accept: "+strings.Join(c.Request.Header[hdrAccept], ", ")))
+				return
+			}
 			s.serveGet(req, res)
+			return
+		}
+		if ct := c.Request.Header[hdrContentType]; len(ct) > 0 && c.Request.ContentLength != 0 && !isJSONMediaType(ct[0]) {
+			s.fail(c, newAPIError(http.StatusUnsupportedMediaType, "HeaderInvalid", "Content-Type: "+ct[0]))
 			return
 		}
 		for k := range c.Request.URL.Query() {
@@ -175,6 +186,50 @@ func (s *service) wrap(res *resource, method string) gin.HandlerFunc {
 		}
 		s.serveWrite(req, res, method)
 	}
+}
+
+// isJSONMediaType reports whether a Content-Type names JSON, the only body
+// this service reads (DSP0266: application/json, optionally with a
+// charset). A request with a body but no Content-Type is still read as
+// JSON, which is what every Redfish client sends; an explicit other type
+// (curl -d's form encoding, XML) is refused with 415 rather than parsed
+// as something it says it is not.
+func isJSONMediaType(v string) bool {
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8")
+}
+
+// acceptsJSON reports whether the Accept header values admit
+// application/json: no header, */*, application/* or application/json,
+// each with a non-zero quality (RFC 9110 clause 12.5.1).
+func acceptsJSON(values []string) bool {
+	if len(values) == 0 {
+		return true
+	}
+	for _, v := range values {
+		for r := range strings.SplitSeq(v, ",") {
+			if strings.TrimSpace(r) == "" {
+				continue
+			}
+			mt, params, err := mime.ParseMediaType(r)
+			if err != nil {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(q, 64); err != nil || f <= 0 {
+					continue
+				}
+			}
+			if mt == "*/*" || mt == "application/*" || mt == "application/json" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // passwordChangeAllowed lists what an account that must change its
@@ -488,6 +543,7 @@ const (
 	hdrLink         = "Link"
 	hdrETag         = "Etag"
 	hdrContentType  = "Content-Type"
+	hdrAccept       = "Accept"
 	hdrContentLen   = "Content-Length"
 	hdrIfNoneMatch  = "If-None-Match"
 	hdrAuthToken    = "X-Auth-Token"

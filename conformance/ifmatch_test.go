@@ -1,7 +1,9 @@
 package conformance
 
 import (
+	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -28,6 +30,17 @@ func TestRequireIfMatchFlag(t *testing.T) {
 	stale := e.getJSON(dimm, &m).Header.Get("ETag")
 	if m["LocationIndicatorActive"] != true {
 		t.Fatalf("after redfishtool's PATCH LocationIndicatorActive = %v", m["LocationIndicatorActive"])
+	}
+	// The LED is the platform's: the control API sees what Redfish lit.
+	out, err := e.ctl("slots", "CPU0_DIMM_A1", "-o", "json")
+	var slot struct {
+		LocationIndicator bool `json:"location_indicator"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &slot) != nil || !slot.LocationIndicator {
+		t.Errorf("ctl slots after the PATCH: %v\n%s", err, out)
+	}
+	if out, _ := e.ctl("slots"); !regexp.MustCompile(`CPU0_DIMM_A1\s.*\sNominal\s+Off\s+On\s`).MatchString(out) {
+		t.Errorf("ctl slots table lacks the lit LED:\n%s", out)
 	}
 
 	if out, err := e.redfishtool("raw", "PATCH", dimm, "-d", `{"LocationIndicatorActive": false}`); err != nil {

@@ -133,9 +133,13 @@ func ctlSlots(o *ctlOptions) *cobra.Command {
 
 func printSlots(w io.Writer, slots []control.Slot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLOT\tSOCKET\tCHANNEL\tSTATE\tCAPACITY\tTYPE\tSPEED\tRANKS\tMANUFACTURER\tPART NUMBER\tSERIAL\tSTATUS\tHEALTH\tPOWER\tLED\tREASON")
+	fmt.Fprintln(tw, "SLOT\tSOCKET\tCHANNEL\tSTATE\tCAPACITY\tTYPE\tSPEED\tRANKS\tMANUFACTURER\tPART NUMBER\tSERIAL\tSTATUS\tHEALTH\tPOWER\tATTN LED\tLOCATE\tREASON")
 	for _, s := range slots {
-		tail := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", orDash(s.Status), orDash(s.Health), orDash(s.Power), orDash(s.AttentionLED), orDash(s.Reason))
+		locate := "-"
+		if s.LocationIndicator {
+			locate = "On"
+		}
+		tail := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", orDash(s.Status), orDash(s.Health), orDash(s.Power), orDash(s.AttentionLED), locate, orDash(s.Reason))
 		if s.Module == nil {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t%s\n", s.Name, s.Socket, s.Channel, s.State, tail)
 			continue

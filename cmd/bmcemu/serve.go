@@ -52,6 +52,20 @@ type serveOptions struct {
 	requireIfMatch bool
 }
 
+// route sends the control API its prefix and everything else to Redfish.
+// Each side routes, cleans and authenticates its own paths; an
+// http.ServeMux in front cost about 3% of a Redfish GET's CPU under load
+// for a choice between two prefixes.
+func route(ctl, rf http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == control.Prefix || strings.HasPrefix(p, control.Prefix+"/") {
+			ctl.ServeHTTP(w, r)
+			return
+		}
+		rf.ServeHTTP(w, r)
+	})
+}
+
 func defaultStateDir() string {
 	base := os.Getenv("XDG_STATE_HOME")
 	if base == "" {
@@ -270,10 +284,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	if c, ok := rf.(io.Closer); ok {
 		defer c.Close() // stops event delivery and SSE streams
 	}
-	mux := http.NewServeMux()
-	mux.Handle(control.Prefix+"/", ctl)
-	mux.Handle(control.Prefix, ctl)
-	mux.Handle("/", rf)
+	mux := route(ctl, rf)
 
 	errc := make(chan error, len(listeners)+1)
 	for _, l := range listeners {

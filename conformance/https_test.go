@@ -133,3 +133,31 @@ func TestPasswordChangeReachesIPMILive(t *testing.T) {
 		t.Fatalf("mc info with the new password: %v", mc)
 	}
 }
+
+// The provisioning recipe for a new IPMI user (ipmitool user set name,
+// set password, channel setaccess, enable) makes an account Redfish sees
+// and redfishtool can use at once, with the role the privilege named.
+func TestIPMICreatedUserIsARedfishAccount(t *testing.T) {
+	e := start(t, startOpts{})
+	for _, args := range [][]string{
+		{"user", "set", "name", "9", "provisioner"},
+		{"user", "set", "password", "9", "Prov1sion-pw"},
+		{"channel", "setaccess", "1", "9", "privilege=3"},
+		{"user", "enable", "9"},
+	} {
+		e.mustIPMI(args...)
+	}
+	var a struct {
+		UserName, RoleId string
+		Enabled          bool
+	}
+	if resp := e.getJSON("/redfish/v1/AccountService/Accounts/9", &a); resp.StatusCode != http.StatusOK ||
+		a.UserName != "provisioner" || a.RoleId != "Operator" || !a.Enabled {
+		t.Fatalf("Accounts/9 = %d %+v", resp.StatusCode, a)
+	}
+	out, err := run(t, 60*time.Second, needTool(t, "redfishtool"), "-r", fmt.Sprintf("127.0.0.1:%d", e.HTTPPort), "-S", "Never",
+		"-u", "provisioner", "-p", "Prov1sion-pw", "raw", "GET", "/redfish/v1/Systems/1")
+	if err != nil || !strings.Contains(out, `"PowerState"`) {
+		t.Fatalf("redfishtool as the IPMI-created operator: %v\n%s", err, out)
+	}
+}

@@ -3,6 +3,7 @@ package ipmi
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -36,11 +37,18 @@ type Accounts interface {
 }
 
 // AccountWriter is the optional write side of Accounts. With it, Set User
-// Name (rename), Set User Password (set, enable, disable) and Set User
-// Access (privilege) write back to the store; without it they answer D5h.
+// Name (create or rename), Set User Password (set, enable, disable) and
+// Set User Access (privilege) write back to the store; without it they
+// answer D5h.
 type AccountWriter interface {
+	Create(n accounts.New) (accounts.Account, error)
 	Modify(id int, u accounts.Update) (accounts.Account, error)
+	Policy() accounts.Policy
 }
+
+// The shared store is what serve hands the server: keep it a writer, or
+// every ipmitool user command would quietly answer D5h.
+var _ AccountWriter = (*accounts.Store)(nil)
 
 // accountUsers is the IPMI user-ID range of the store: 2..16.
 const accountUsers = accounts.MinUserID + accounts.MaxUsers - 1
@@ -328,7 +336,8 @@ func accountCode(err error) types.CompletionCode {
 	case errors.Is(err, accounts.ErrLastAdmin), errors.Is(err, accounts.ErrPersist):
 		return types.CodeNotSupported // D5h: not in the present state
 	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, accounts.ErrPasswordLength),
-		errors.Is(err, accounts.ErrUserName), errors.Is(err, accounts.ErrExists), errors.Is(err, accounts.ErrRole):
+		errors.Is(err, accounts.ErrUserName), errors.Is(err, accounts.ErrExists), errors.Is(err, accounts.ErrRole),
+		errors.Is(err, accounts.ErrIDTaken):
 		return types.CodeRequestDataFieldInvalid
 	}
 	return types.CodeUnspecifiedError
@@ -367,9 +376,13 @@ func readOnlyAccounts(context.Context, *handlers.HandlerContext, []byte) ([]byte
 	return nil, types.CodeNotSupported, nil
 }
 
-// handleSetUserName (App 45h): renames an existing account. A new account
-// cannot be created over IPMI: the store assigns IDs itself and needs a
-// password and role at creation, so an empty slot answers D5h.
+// handleSetUserName (App 45h): renames an existing account, or names an
+// empty user ID into a new one, which is how ipmitool creates users ("user
+// set name 5 bob", then password, privilege and enable). Like a new user
+// on a BMC it starts disabled and with the least privilege the store has
+// (ReadOnly, shown as USER); its password is random and unknown rather
+// than the null password IPMI would give it, so enabling it before "user
+// set password" lets nobody in.
 func handleSetUserName(l *liveUsers, w AccountWriter, log *slog.Logger) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
 		if len(req) < 1+bmc.MaxUserNameLen {
@@ -383,13 +396,16 @@ func handleSetUserName(l *liveUsers, w AccountWriter, log *slog.Logger) handlers
 			return nil, types.CodeParameterOutOfRange, nil
 		}
 		name := string(bytes.TrimRight(req[1:], "\x00"))
-		if !l.exists(id) {
-			return nil, types.CodeNotSupported, nil
-		}
 		if name == "" || !printableASCII(name) {
 			return nil, types.CodeRequestDataFieldInvalid, nil
 		}
-		_, err := w.Modify(id, accounts.Update{UserName: &name})
+		var err error
+		if l.exists(id) {
+			_, err = w.Modify(id, accounts.Update{UserName: &name})
+		} else {
+			_, err = w.Create(accounts.New{ID: id, UserName: name, Password: placeholderPassword(w.Policy().MaxPasswordLength),
+				Role: accounts.RoleReadOnly})
+		}
 		l.sync(true)
 		if err != nil {
 			log.Info("Set User Name refused", "id", id, "err", err)
@@ -397,6 +413,10 @@ func handleSetUserName(l *liveUsers, w AccountWriter, log *slog.Logger) handlers
 		return nil, accountCode(err), nil
 	}
 }
+
+// placeholderPassword is n (at most 26) random characters: a password
+// nobody knows, for an account created before it has one.
+func placeholderPassword(n int) string { return rand.Text()[:min(n, 26)] }
 
 func (l *liveUsers) exists(id int) bool {
 	for _, a := range l.acc.List() {

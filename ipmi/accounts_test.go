@@ -2,6 +2,7 @@ package ipmi
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,43 @@ func TestLiveAccounts(t *testing.T) {
 			t.Error("disabling the last administrator succeeded")
 		}
 		b.mustIpmitool(t, "user", "enable", "3")
+	})
+
+	t.Run("user set name creates an account", func(t *testing.T) {
+		b.mustIpmitool(t, "user", "set", "name", "6", "newbie")
+		a, ok := st.Get(6)
+		if !ok || a.UserName != "newbie" || a.Enabled || a.Role != accounts.RoleReadOnly {
+			t.Fatalf("after user set name 6: %+v %v", a, ok)
+		}
+		// Disabled, and no password anyone knows: not even an empty one.
+		for _, pw := range []string{"", "password"} {
+			if _, err := b.as(t, "newbie", pw, "-L", "USER", "mc", "guid"); err == nil {
+				t.Errorf("a fresh account let %q in", pw)
+			}
+		}
+		b.mustIpmitool(t, "user", "set", "password", "6", "newbie-pw1")
+		b.mustIpmitool(t, "channel", "setaccess", "1", "6", "privilege=4")
+		b.mustIpmitool(t, "user", "enable", "6")
+		if _, err := b.as(t, "newbie", "newbie-pw1", "-L", "ADMINISTRATOR", "mc", "guid"); err != nil {
+			t.Errorf("the account ipmitool set up refused it: %v", err)
+		}
+		if a, err := st.Authenticate("newbie", "newbie-pw1"); err != nil || a.Role != accounts.RoleAdministrator {
+			t.Errorf("the store (and so Redfish) sees %+v, %v", a, err)
+		}
+		if out := b.mustIpmitool(t, "user", "list", "1"); !regexp.MustCompile(`(?m)^6\s+newbie\s.*ADMINISTRATOR$`).MatchString(out) {
+			t.Errorf("user list:\n%s", out)
+		}
+		// A name in use, the reserved user 1 and a name IPMI cannot carry
+		// create nothing.
+		n := len(st.List())
+		for _, args := range [][]string{{"7", "newbie"}, {"1", "anon"}, {"7", "9lives"}} {
+			if _, err := b.ipmitool(t, nil, append([]string{"user", "set", "name"}, args...)...); err == nil {
+				t.Errorf("user set name %v succeeded", args)
+			}
+		}
+		if len(st.List()) != n {
+			t.Errorf("refused names created accounts: %+v", st.List())
+		}
 	})
 
 	t.Run("failures count towards lockout", func(t *testing.T) {

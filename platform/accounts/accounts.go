@@ -78,6 +78,7 @@ var (
 	ErrPasswordLength     = errors.New("password length outside the policy")
 	ErrRole               = errors.New("unknown role")
 	ErrLimit              = errors.New("account limit reached")
+	ErrIDTaken            = errors.New("account ID in use or out of range")
 	ErrLastAdmin          = errors.New("would leave no enabled administrator")
 	ErrPolicy             = errors.New("invalid account policy")
 	ErrPersist            = errors.New("accounts could not be saved")
@@ -138,6 +139,9 @@ type Account struct {
 
 // New describes an account to create.
 type New struct {
+	// ID asks for one user ID (IPMI Set User Name names the slot); 0 takes
+	// the lowest free one.
+	ID                     int
 	UserName               string
 	Password               string
 	Role                   string
@@ -412,15 +416,20 @@ func (s *Store) create(n New, policy bool) (Account, error) {
 	if s.byName(n.UserName) != nil {
 		return Account{}, fmt.Errorf("%w: %q", ErrExists, n.UserName)
 	}
-	id := 0
-	for cand := MinUserID; cand < MinUserID+MaxUsers; cand++ {
-		if s.byID(cand) == nil {
-			id = cand
-			break
+	id := n.ID
+	switch {
+	case id != 0 && (id < MinUserID || id >= MinUserID+MaxUsers || s.byID(id) != nil):
+		return Account{}, fmt.Errorf("%w: %d", ErrIDTaken, id)
+	case id == 0:
+		for cand := MinUserID; cand < MinUserID+MaxUsers; cand++ {
+			if s.byID(cand) == nil {
+				id = cand
+				break
+			}
 		}
-	}
-	if id == 0 {
-		return Account{}, fmt.Errorf("%w (%d)", ErrLimit, MaxUsers)
+		if id == 0 {
+			return Account{}, fmt.Errorf("%w (%d)", ErrLimit, MaxUsers)
+		}
 	}
 	e := &entry{Account: Account{ID: id, UserName: n.UserName, Role: n.Role, Enabled: n.Enabled, PasswordChangeRequired: n.PasswordChangeRequired}}
 	e.setSecret(n.Password)

@@ -179,3 +179,27 @@ func TestPasswordChangeClearsRequirement(t *testing.T) {
 		t.Error("old password still works")
 	}
 }
+
+// IPMI names the user ID it creates; the store takes it only when free and
+// in range, and the lowest free ID otherwise.
+func TestCreateWithID(t *testing.T) {
+	s, err := Open(Options{Seed: seed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create(New{ID: 7, UserName: "seven", Password: "password7", Role: RoleReadOnly})
+	if err != nil || a.ID != 7 {
+		t.Fatalf("Create ID 7: %v %+v", err, a)
+	}
+	for _, id := range []int{7, 1, MinUserID + MaxUsers, -1} {
+		if _, err := s.Create(New{ID: id, UserName: "other", Password: "password7", Role: RoleReadOnly}); !errors.Is(err, ErrIDTaken) {
+			t.Errorf("Create ID %d: %v, want ErrIDTaken", id, err)
+		}
+	}
+	if b, err := s.Create(New{UserName: "next", Password: "password7", Role: RoleReadOnly}); err != nil || b.ID != 3 {
+		t.Errorf("Create without ID: %v %+v, want ID 3", err, b)
+	}
+	if len(s.List()) != 3 {
+		t.Errorf("refused creations left accounts: %+v", s.List())
+	}
+}

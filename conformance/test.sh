@@ -16,6 +16,7 @@ declare -A want=(
   [freeipmi-tools]="test -x /usr/sbin/ipmi-sensors"
   [redfishtool]="command -v redfishtool"
   [python3-sushy]="/usr/bin/python3 -c 'import sushy'"
+  [ansible]="test -f /usr/lib/python3/dist-packages/ansible_collections/community/general/plugins/modules/redfish_info.py"
 )
 missing=()
 for pkg in "${!want[@]}"; do

@@ -147,3 +147,53 @@ func TestAnsibleRedfishModules(t *testing.T) {
 		t.Errorf("after PowerOn: %s", out)
 	}
 }
+
+// One chassis identify LED, three clients: redfishtool and Ansible light
+// it through Redfish, ipmitool sets and freeipmi reads it over IPMI.
+func TestChassisIdentifyAcrossSurfaces(t *testing.T) {
+	e := start(t, startOpts{})
+	freeipmi := func() string {
+		t.Helper()
+		out, err := run(t, time.Minute, needTool(t, "ipmi-chassis"), "-D", "LAN_2_0", "-h", fmt.Sprintf("%s:%d", e.IPMIHost, e.IPMIPort),
+			"-u", e.User, "-p", e.Password, "-l", "ADMIN", "--get-chassis-status")
+		if err != nil {
+			t.Fatalf("ipmi-chassis: %v\n%s", err, out)
+		}
+		return kv(out)["Chassis Identify state"]
+	}
+	redfishLED := func() string {
+		var c struct{ IndicatorLED string }
+		e.getJSON("/redfish/v1/Chassis/1", &c)
+		return c.IndicatorLED
+	}
+
+	if out, err := e.redfishtool("Chassis", "-I", "1", "setIndicatorLed", "Blinking"); err != nil {
+		t.Fatalf("redfishtool setIndicatorLed: %v\n%s", err, out)
+	}
+	if got := freeipmi(); got != "Indefinite on" {
+		t.Errorf("after redfishtool Blinking, ipmi-chassis says %q", got)
+	}
+	e.mustIPMI("chassis", "identify", "0")
+	if got := redfishLED(); got != "Off" {
+		t.Errorf("after ipmitool chassis identify 0, Redfish IndicatorLED is %q", got)
+	}
+	e.mustIPMI("chassis", "identify", "240")
+	if got := redfishLED(); got != "Blinking" || freeipmi() != "Timed on" {
+		t.Errorf("after ipmitool chassis identify 240: Redfish %q", got)
+	}
+	e.mustAnsible("redfish_command", "category=Chassis", "command=IndicatorLedOn")
+	if got := redfishLED(); got != "Lit" || freeipmi() != "Indefinite on" {
+		t.Errorf("after Ansible IndicatorLedOn: Redfish %q", got)
+	}
+	out, err := e.ctl("system", "-o", "json")
+	var sys struct {
+		Identify struct{ State string } `json:"chassis_identify"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &sys) != nil || sys.Identify.State != "Lit" {
+		t.Errorf("ctl system after Ansible IndicatorLedOn: %v\n%s", err, out)
+	}
+	e.mustAnsible("redfish_command", "category=Chassis", "command=IndicatorLedOff")
+	if got := freeipmi(); got != "off" {
+		t.Errorf("after Ansible IndicatorLedOff, ipmi-chassis says %q", got)
+	}
+}

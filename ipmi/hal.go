@@ -7,10 +7,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	chassiscmd "github.com/bougou/go-ipmi/pkg/command/chassis"
 	"github.com/bougou/go-ipmi/pkg/hal"
+	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/types"
 
 	"github.com/bmcemu/bmcemu/ipmi/sel"
+	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/clock"
 )
 
@@ -115,9 +118,53 @@ func (c chassis) WarmReset(ctx context.Context) error {
 	return c.SetPower(ctx, false)
 }
 
+// identifier is a platform with a chassis identify LED.
+type identifier interface {
+	SetChassisIdentify(state string, d time.Duration) error
+}
+
+// Identify is Chassis Identify (§28.5): an interval blinks the LED for that
+// many seconds, 0 turns it off, and go-ipmi passes Force Identify On as
+// 255, which lights it until changed (so a literal 255-second interval
+// does too).
 func (c chassis) Identify(_ context.Context, seconds uint8) error {
-	c.m.log.Info("chassis identify", "seconds", seconds)
+	id, ok := c.m.p.(identifier)
+	if !ok {
+		return types.CodeInvalidCommand
+	}
+	state, d := platform.IdentifyBlinking, time.Duration(seconds)*time.Second
+	switch seconds {
+	case 0:
+		state, d = platform.IdentifyOff, 0
+	case 0xFF:
+		state, d = platform.IdentifyLit, 0
+	}
+	if err := id.SetChassisIdentify(state, d); err != nil {
+		return fmt.Errorf("chassis identify: %w", err)
+	}
+	c.m.log.Info("chassis identify", "state", state, "seconds", seconds)
 	return nil
+}
+
+// handleGetChassisStatus is go-ipmi's Get Chassis Status (§28.2) plus the
+// identify LED's state, which its HAL has no way to ask for.
+func handleGetChassisStatus(m *machine) handlers.HandlerFunc {
+	return func(context.Context, *handlers.HandlerContext, []byte) ([]byte, types.CompletionCode, error) {
+		snap := m.p.Snapshot()
+		resp := &chassiscmd.GetChassisStatusResponse{PowerIsOn: snap.PowerOn}
+		if _, ok := m.p.(identifier); ok {
+			resp.ChassisIdentifySupported = true
+			switch {
+			case snap.Identify.State == platform.IdentifyOff || snap.Identify.State == "":
+				resp.ChassisIdentifyState = chassiscmd.ChassisIdentifyStateOff
+			case !snap.Identify.Until.IsZero():
+				resp.ChassisIdentifyState = chassiscmd.ChassisIdentifyStateTemporaryOn
+			default:
+				resp.ChassisIdentifyState = chassiscmd.ChassisIdentifyStateIndefiniteOn
+			}
+		}
+		return resp.Pack(), types.CodeOK, nil
+	}
 }
 
 func (chassis) IntrusionState(context.Context) (bool, error) { return false, hal.ErrNotSupported }

@@ -85,6 +85,7 @@ func commands(m *machine) []command {
 		{types.CommandResetWatchdogTimer, operator, handleResetWatchdog(m)},
 		{types.CommandGetDCMICapParam, user, handleDCMICapabilities(m)},
 		{types.CommandGetDCMIPowerReading, user, handleDCMIPowerReading(m)},
+		{types.CommandGetChassisStatus, user, handleGetChassisStatus(m)},
 	}
 }
 

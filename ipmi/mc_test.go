@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/clock"
 )
 
@@ -158,5 +159,45 @@ func TestIpmiExporterCollectors(t *testing.T) {
 	kv = keyValues(must(chassis, "--get-chassis-status"))
 	if kv["System Power"] != "on" {
 		t.Errorf("ipmi-chassis = %v", kv)
+	}
+}
+
+// Chassis Identify drives the platform's identify LED, and Get Chassis
+// Status reports it, as ipmitool sets it and freeipmi reads it back.
+func TestChassisIdentify(t *testing.T) {
+	tool(t, "/usr/bin/ipmitool")
+	chassis := tool(t, "/usr/sbin/ipmi-chassis")
+	p := newPlatform(t)
+	b := startBMCOn(t, p)
+	state := func() string {
+		t.Helper()
+		out, err := run(t, chassis, "-D", "LAN_2_0", "-h", "127.0.0.1:"+b.port, "-u", "admin", "-p", "password", "-l", "ADMIN", "--get-chassis-status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keyValues(out)["Chassis Identify state"]
+	}
+	if got := state(); got != "off" {
+		t.Fatalf("at start: %q", got)
+	}
+	b.mustIpmitool(t, "chassis", "identify", "120")
+	if got, led := state(), p.Snapshot().Identify; got != "Timed on" || led.State != platform.IdentifyBlinking || led.Until.IsZero() {
+		t.Errorf("identify 120: ipmi-chassis %q, platform %+v", got, led)
+	}
+	b.mustIpmitool(t, "chassis", "identify", "force")
+	if got, led := state(), p.Snapshot().Identify; got != "Indefinite on" || led.State != platform.IdentifyLit || !led.Until.IsZero() {
+		t.Errorf("identify force: ipmi-chassis %q, platform %+v", got, led)
+	}
+	// A setting from elsewhere (Redfish) reads back here.
+	if err := p.SetChassisIdentify(platform.IdentifyOff, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(); got != "off" {
+		t.Errorf("after the platform turned it off: %q", got)
+	}
+	b.mustIpmitool(t, "chassis", "identify", "5")
+	b.mustIpmitool(t, "chassis", "identify", "0")
+	if got := p.Snapshot().Identify.State; got != platform.IdentifyOff {
+		t.Errorf("identify 0 left the LED %s", got)
 	}
 }

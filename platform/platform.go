@@ -153,11 +153,15 @@ type Platform struct {
 	inserted []time.Time // when each slot's module was seated
 	saved    map[string]SavedModule
 	leds     []bool // slot identify LEDs, by slot index
-	powerOn  bool
-	rasMode  string // the firmware setting for the next boot ("" = profile)
-	changed  time.Time
-	gen      uint64
-	snap     *Snapshot
+	identify ChassisIdentify
+	// identifySet counts SetChassisIdentify calls, so a timer from an
+	// earlier one cannot darken a later setting.
+	identifySet uint64
+	powerOn     bool
+	rasMode     string // the firmware setting for the next boot ("" = profile)
+	changed     time.Time
+	gen         uint64
+	snap        *Snapshot
 }
 
 // hybridClock stamps time with a caller's Now-only clock and schedules at
@@ -198,6 +202,8 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		log:    opts.Logger,
 		faults: smc.NewFaults(opts.FaultSeed),
 		ring:   newEventRing(opts.EventRing),
+		// The identify LED is dark at power-up.
+		identify: ChassisIdentify{State: IdentifyOff},
 	}
 	p.slots = smc.Topology(prof.Memory)
 	for i, s := range p.slots {
@@ -719,6 +725,75 @@ func (p *Platform) SetLocationIndicator(slot string, on bool) error {
 	p.mu.Unlock()
 	p.publish(p.clock.Now(), events.LocationIndicatorChanged{Slot: slot, On: on})
 	return nil
+}
+
+// Chassis identify LED states: Redfish IndicatorLED's values, which IPMI
+// Chassis Identify maps onto (an interval blinks, Force Identify On lights).
+const (
+	IdentifyOff      = "Off"
+	IdentifyLit      = "Lit"
+	IdentifyBlinking = "Blinking"
+)
+
+// ErrIdentifyState is an identify LED state other than the three above.
+var ErrIdentifyState = errors.New("unknown identify LED state")
+
+// ChassisIdentify is the chassis (front panel) identify LED.
+type ChassisIdentify struct {
+	State string `json:"state"`
+	// Until is when a timed identify goes dark by itself; zero while it
+	// stays as set.
+	Until time.Time `json:"until,omitzero"`
+}
+
+// SetChassisIdentify sets the chassis identify LED. With d > 0 it goes
+// dark by itself after d of simulated time (IPMI Chassis Identify's
+// interval); with d == 0 it stays until changed. Volatile, like the slot
+// LEDs: dark after a restart.
+func (p *Platform) SetChassisIdentify(state string, d time.Duration) error {
+	switch state {
+	case IdentifyOff, IdentifyLit, IdentifyBlinking:
+	default:
+		return fmt.Errorf("chassis identify: %w %q", ErrIdentifyState, state)
+	}
+	if d < 0 {
+		return fmt.Errorf("chassis identify: negative interval %s", d)
+	}
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	now := p.clock.Now()
+	next := ChassisIdentify{State: state}
+	if d > 0 && state != IdentifyOff {
+		next.Until = now.Add(d)
+	}
+	p.mu.Lock()
+	p.identifySet++
+	set := p.identifySet
+	changed := p.identify != next
+	p.identify = next
+	p.mu.Unlock()
+	if !next.Until.IsZero() {
+		p.clock.AfterFunc(d, func() { p.expireIdentify(set) })
+	}
+	if changed {
+		p.publish(now, events.ChassisIdentifyChanged{State: state, Seconds: int(d / time.Second)})
+	}
+	return nil
+}
+
+// expireIdentify darkens a timed identify, unless another setting came
+// after the one whose timer this is.
+func (p *Platform) expireIdentify(set uint64) {
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	p.mu.Lock()
+	if p.identifySet != set || p.identify.State == IdentifyOff {
+		p.mu.Unlock()
+		return
+	}
+	p.identify = ChassisIdentify{State: IdentifyOff}
+	p.mu.Unlock()
+	p.publish(p.clock.Now(), events.ChassisIdentifyChanged{State: IdentifyOff})
 }
 
 func maps(m map[string]SavedModule) map[string]SavedModule {

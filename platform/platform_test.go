@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/spd"
@@ -197,5 +198,57 @@ func TestLocationIndicator(t *testing.T) {
 	}
 	if err := p.SetLocationIndicator("nope", true); !errors.Is(err, ErrUnknownSlot) {
 		t.Fatalf("unknown slot: %v", err)
+	}
+}
+
+// The chassis identify LED: a timed identify goes dark by itself on the
+// platform's clock; a later setting is not undone by an earlier timer.
+func TestChassisIdentify(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	p, err := New(profile.Default(), Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Snapshot().Identify; got.State != IdentifyOff {
+		t.Fatalf("at power-up: %+v", got)
+	}
+	sub := p.Subscribe("t", 16)
+	if err := p.SetChassisIdentify(IdentifyBlinking, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Snapshot().Identify; got.State != IdentifyBlinking || !got.Until.Equal(clk.Now().Add(15*time.Second)) {
+		t.Fatalf("timed identify: %+v", got)
+	}
+	if r := <-sub.C; r.Event != (events.ChassisIdentifyChanged{State: IdentifyBlinking, Seconds: 15}) {
+		t.Fatalf("event %#v", r.Event)
+	}
+	clk.Advance(15 * time.Second)
+	if got := p.Snapshot().Identify; got.State != IdentifyOff {
+		t.Fatalf("after its interval: %+v", got)
+	}
+	if r := <-sub.C; r.Event != (events.ChassisIdentifyChanged{State: IdentifyOff}) {
+		t.Fatalf("expiry event %#v", r.Event)
+	}
+
+	// A timed identify replaced by a lasting one: the old timer is void.
+	if err := p.SetChassisIdentify(IdentifyBlinking, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetChassisIdentify(IdentifyLit, 0); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if got := p.Snapshot().Identify; got.State != IdentifyLit || !got.Until.IsZero() {
+		t.Fatalf("a stale timer changed a lasting identify: %+v", got)
+	}
+	gen := p.Snapshot().Generation
+	if err := p.SetChassisIdentify("Strobe", 0); !errors.Is(err, ErrIdentifyState) {
+		t.Errorf("unknown state: %v", err)
+	}
+	if err := p.SetChassisIdentify(IdentifyOff, -time.Second); err == nil {
+		t.Error("negative interval accepted")
+	}
+	if p.Snapshot().Generation != gen || p.Snapshot().Identify.State != IdentifyLit {
+		t.Error("refused settings changed the LED")
 	}
 }

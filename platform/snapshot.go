@@ -22,6 +22,8 @@ type Snapshot struct {
 	BMC        profile.BMC    `json:"bmc"`
 	Memory     profile.Memory `json:"memory"`
 	PowerOn    bool           `json:"power_on"`
+	// Identify is the chassis identify LED.
+	Identify ChassisIdentify `json:"chassis_identify"`
 	// ChangedAt is when the inventory or power state last changed (persisted).
 	ChangedAt time.Time `json:"changed_at"`
 	Slots     []Slot    `json:"slots"`
@@ -213,6 +215,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 		BMC:        p.prof.BMC,
 		Memory:     p.prof.Memory,
 		PowerOn:    p.powerOn,
+		Identify:   p.identify,
 		ChangedAt:  p.changed,
 		Slots:      make([]Slot, len(p.slots)),
 	}

@@ -146,6 +146,8 @@ func translate(e events.Event) []eventSpec {
 		return []eventSpec{dmtf(resourceEventRegistry, name, systemPath(), systemPath())}
 	case events.LocationIndicatorChanged:
 		return []eventSpec{oem("LocationIndicatorChanged", mem(ev.Slot), ev.Slot, onOff(ev.On))}
+	case events.ChassisIdentifyChanged:
+		return []eventSpec{dmtf(resourceEventRegistry, "ResourceChanged", chassisPath())}
 	case events.AttentionPressed:
 		return []eventSpec{oem("HotPlugAttentionPressed", mem(ev.Slot), ev.Slot, ev.Intent)}
 	case events.AttentionIndicatorChanged:

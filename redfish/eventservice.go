@@ -28,7 +28,7 @@ func resumePath(id string) string {
 // eventRegistryPrefixes and eventResourceTypes are what events can carry.
 var (
 	eventRegistryPrefixes = []string{"ResourceEvent", "Platform", oemPrefix}
-	eventResourceTypes    = []string{"Memory", "ComputerSystem", "MemoryDomain", "MemoryChunks", "Task"}
+	eventResourceTypes    = []string{"Memory", "ComputerSystem", "MemoryDomain", "MemoryChunks", "Task", "Chassis"}
 )
 
 type eventService struct {

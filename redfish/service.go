@@ -249,7 +249,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSystems+"/:system/MemoryDomains/:domain/MemoryChunks", resource{entity: "MemoryChunksCollection", get: s.getMemoryChunksCollection})
 	s.handle(e, pathSystems+"/:system/MemoryDomains/:domain/MemoryChunks/:chunk", resource{entity: "MemoryChunks", get: s.getMemoryChunk})
 	s.handle(e, pathChassis, resource{entity: "ChassisCollection", get: s.getChassisCollection})
-	s.handle(e, pathChassis+"/:chassis", resource{entity: "Chassis", get: s.getChassis})
+	s.handle(e, pathChassis+"/:chassis", resource{entity: "Chassis", get: s.getChassis, patch: s.patchChassis})
 	s.handle(e, pathChassis+"/:chassis/Sensors", resource{entity: "SensorCollection", get: s.getSensors, snapshotOnly: true})
 	s.handle(e, pathChassis+"/:chassis/Sensors/:sensor", resource{entity: "Sensor", get: s.getSensor, snapshotOnly: true})
 	s.handle(e, pathManagers, resource{entity: "ManagerCollection", get: s.getManagers})

@@ -32,6 +32,8 @@ func (e rfEvent) resourceType() string {
 		return "ComputerSystem"
 	case strings.HasPrefix(e.Origin, pathTasks+"/"):
 		return "Task"
+	case e.Origin == chassisPath():
+		return "Chassis"
 	}
 	return ""
 }

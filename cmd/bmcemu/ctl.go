@@ -90,9 +90,13 @@ func ctlSystem(o *ctlOptions) *cobra.Command {
 			if s.PowerOn {
 				power = "on"
 			}
+			identify := s.Identify.State
+			if !s.Identify.Until.IsZero() {
+				identify += " until " + s.Identify.Until.Format(time.RFC3339)
+			}
 			m := s.Memory
-			fmt.Fprintf(cmd.OutOrStdout(), "Profile:  %s\nSystem:   %s %s (serial %s)\nPower:    %s\nMemory:   %s-%d, %d socket(s) x %d controller(s) x %d channel(s) x %d slot(s)\nModules:  %d of %d slots populated, %d GiB installed\n",
-				s.Profile, s.Manufacturer, s.Model, s.SerialNumber, power, m.Type, m.SpeedMTs, m.Sockets, m.ControllersPerSocket,
+			fmt.Fprintf(cmd.OutOrStdout(), "Profile:  %s\nSystem:   %s %s (serial %s)\nPower:    %s\nIdentify: %s\nMemory:   %s-%d, %d socket(s) x %d controller(s) x %d channel(s) x %d slot(s)\nModules:  %d of %d slots populated, %d GiB installed\n",
+				s.Profile, s.Manufacturer, s.Model, s.SerialNumber, power, identify, m.Type, m.SpeedMTs, m.Sockets, m.ControllersPerSocket,
 				m.ChannelsPerController, m.SlotsPerChannel, m.Populated, m.Slots, m.InstalledMiB/1024)
 			return nil
 		},

@@ -114,8 +114,11 @@ type System struct {
 	Model        string `json:"model"`
 	SerialNumber string `json:"serial_number"`
 	PowerOn      bool   `json:"power_on"`
-	Generation   uint64 `json:"generation"`
-	Memory       struct {
+	// Identify is the chassis identify LED (IPMI Chassis Identify, Redfish
+	// Chassis LocationIndicatorActive).
+	Identify   platform.ChassisIdentify `json:"chassis_identify"`
+	Generation uint64                   `json:"generation"`
+	Memory     struct {
 		Type                  spd.DeviceType `json:"type"`
 		SpeedMTs              int            `json:"speed_mts"`
 		Sockets               int            `json:"sockets"`
@@ -160,6 +163,7 @@ func systemView(s *platform.Snapshot) System {
 	v.Model = s.System.Model
 	v.SerialNumber = s.System.SerialNumber
 	v.PowerOn = s.PowerOn
+	v.Identify = s.Identify
 	v.Generation = s.Generation
 	m := &v.Memory
 	m.Type, m.SpeedMTs, m.Sockets = s.Memory.Type, s.Memory.SpeedMTs, s.Memory.Sockets

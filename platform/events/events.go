@@ -41,6 +41,14 @@ type LocationIndicatorChanged struct {
 	On   bool   `json:"on"`
 }
 
+// ChassisIdentifyChanged: the chassis identify LED changed; Seconds is the
+// interval after which a timed identify goes dark (0: until changed).
+type ChassisIdentifyChanged struct {
+	State   string `json:"state"`
+	Seconds int    `json:"seconds,omitempty"`
+}
+
+func (ChassisIdentifyChanged) Kind() string   { return "ChassisIdentifyChanged" }
 func (LocationIndicatorChanged) Kind() string { return "LocationIndicatorChanged" }
 func (ModuleInserted) Kind() string           { return "ModuleInserted" }
 func (ModuleRemoved) Kind() string            { return "ModuleRemoved" }

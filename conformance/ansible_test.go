@@ -197,3 +197,24 @@ func TestChassisIdentifyAcrossSurfaces(t *testing.T) {
 		t.Errorf("after Ansible IndicatorLedOff, ipmi-chassis says %q", got)
 	}
 }
+
+// One BMC clock: redfishtool sets the Manager's DateTime and ipmitool reads
+// it as the SEL time; ipmitool sets the SEL time and Redfish shows it.
+func TestBMCClockAcrossSurfaces(t *testing.T) {
+	e := start(t, startOpts{})
+	if out, err := e.redfishtool("Managers", "-I", "bmc", "setDateTime", "2031-02-03T04:05:06+00:00"); err != nil {
+		t.Fatalf("redfishtool setDateTime: %v\n%s", err, out)
+	}
+	// ipmitool prints and parses the C locale's %x %X: two-digit years.
+	got, err := time.Parse("01/02/06 15:04:05 MST", strings.TrimSpace(e.mustIPMI("sel", "time", "get")))
+	if err != nil || got.Sub(time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)).Abs() > 5*time.Second {
+		t.Errorf("ipmitool sel time get after Redfish set it: %v %v", got, err)
+	}
+	e.mustIPMI("sel", "time", "set", "07/08/29 09:10:11")
+	var m struct{ DateTime string }
+	e.getJSON("/redfish/v1/Managers/bmc", &m)
+	dt, err := time.Parse(time.RFC3339, m.DateTime)
+	if err != nil || dt.Sub(time.Date(2029, 7, 8, 9, 10, 11, 0, time.UTC)).Abs() > 5*time.Second {
+		t.Errorf("Redfish DateTime after ipmitool set the SEL time: %q %v", m.DateTime, err)
+	}
+}

@@ -74,9 +74,12 @@ type resource struct {
 	// platform snapshot and the URI parameters, so serveGet may reuse
 	// the encoded body and ETag until the snapshot's generation moves.
 	snapshotOnly bool
-	allow        string   // computed
-	allowHdr     []string // computed: allow as a header value, shared by every response
-	segs         []string // computed
+	// etag overrides etagOf for a representation that holds a value which
+	// changes without the resource changing (the Manager's clock).
+	etag     func(body []byte) string
+	allow    string   // computed
+	allowHdr []string // computed: allow as a header value, shared by every response
+	segs     []string // computed
 }
 
 // handle registers res at path for every method it implements.
@@ -346,7 +349,7 @@ func (s *service) renderGet(req *request, res *resource) (rendered, error) {
 	if err != nil {
 		return rendered{}, err
 	}
-	r := newRendered(body, etagOf(body))
+	r := newRendered(body, res.etagFor(body))
 	if res.snapshotOnly {
 		s.renders.put(res, string(key), renderEntry{gen: req.snap.Generation, rendered: r})
 	}
@@ -435,7 +438,7 @@ func (s *service) serveWrite(req *request, res *resource, method string) {
 				s.fail(c, err)
 				return
 			}
-			if !etagListMatches(im, etagOf(b), false) {
+			if !etagListMatches(im, res.etagFor(b), false) {
 				s.fail(c, newAPIError(http.StatusPreconditionFailed, "PreconditionFailed"))
 				return
 			}
@@ -475,7 +478,7 @@ func (s *service) serveWrite(req *request, res *resource, method string) {
 		req.snap = s.platform.Snapshot()
 		if cur, err := res.get(req); err == nil {
 			if b, err := encodeJSON(cur); err == nil {
-				c.Header("ETag", etagOf(b))
+				c.Header("ETag", res.etagFor(b))
 				if out.body == nil && out.status == http.StatusOK {
 					s.write(c, out.status, "application/json; charset=utf-8", b)
 					return
@@ -490,6 +493,13 @@ func (s *service) serveWrite(req *request, res *resource, method string) {
 		return
 	}
 	s.render(c, out.status, out.body)
+}
+
+func (res *resource) etagFor(body []byte) string {
+	if res.etag != nil {
+		return res.etag(body)
+	}
+	return etagOf(body)
 }
 
 // etagOf is a strong validator: the payload's own hash, so it changes

@@ -253,7 +253,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathChassis+"/:chassis/Sensors", resource{entity: "SensorCollection", get: s.getSensors, snapshotOnly: true})
 	s.handle(e, pathChassis+"/:chassis/Sensors/:sensor", resource{entity: "Sensor", get: s.getSensor, snapshotOnly: true})
 	s.handle(e, pathManagers, resource{entity: "ManagerCollection", get: s.getManagers})
-	s.handle(e, pathManagers+"/:manager", resource{entity: "Manager", get: s.getManager})
+	s.handle(e, pathManagers+"/:manager", resource{entity: "Manager", get: s.getManager, patch: s.patchManager, etag: etagIgnoringClock})
 
 	s.handle(e, pathSessionService, resource{entity: "SessionService", get: s.getSessionService, patch: s.patchSessionService})
 	s.handle(e, pathSessions, resource{entity: "SessionCollection", get: s.getSessions, post: s.postSession, publicPost: true})

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/bmcemu/bmcemu/internal/schemacheck"
 	"github.com/bmcemu/bmcemu/platform"
 )
 
@@ -11,7 +12,7 @@ import (
 // PATCH leaves it, and the change goes out as ResourceEvent.ResourceChanged
 // on the Chassis.
 func TestChassisIdentifyPatch(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	p := newPlatform(t)
 	h := newHandler(t, p)
 	const ch = "/redfish/v1/Chassis/1"
@@ -25,7 +26,7 @@ func TestChassisIdentifyPatch(t *testing.T) {
 	if c := decode(t, w.Body.Bytes()); c["LocationIndicatorActive"] != true || c["IndicatorLED"] != "Blinking" {
 		t.Errorf("after LocationIndicatorActive true: %v", c)
 	}
-	if err := v.validate(w.Body.Bytes(), schemaURLPrefix+"Chassis.v1_28_0.json#/definitions/Chassis"); err != nil {
+	if err := v.Validate(w.Body.Bytes(), schemacheck.URLPrefix+"Chassis.v1_28_0.json#/definitions/Chassis"); err != nil {
 		t.Error(err)
 	}
 	if got := p.Snapshot().Identify; got.State != platform.IdentifyBlinking || !got.Until.IsZero() {

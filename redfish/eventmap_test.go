@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bmcemu/bmcemu/internal/schemacheck"
 	"github.com/bmcemu/bmcemu/platform/events"
 )
 
@@ -84,7 +85,7 @@ func TestTranslateCoversEveryFact(t *testing.T) {
 }
 
 func TestRegistries(t *testing.T) {
-	dir := filepath.Join(filepath.Dir(schemaDir(t)), "registries")
+	dir := filepath.Join(filepath.Dir(schemacheck.NeedDir(t)), "registries")
 	h := newHandlerCfg(t, newPlatform(t), Config{RegistryDir: dir})
 	coll := getJSON(t, h, "/redfish/v1/Registries")
 	// Base, ResourceEvent, Platform, BmcemuMemory and TaskEvent.
@@ -117,9 +118,9 @@ func TestRegistries(t *testing.T) {
 		t.Errorf("Platform document without RegistryDir: %d", w.Code)
 	}
 	// The embedded OEM registry is a valid MessageRegistry.
-	v := newValidator(t)
-	loc, _ := schemaFor("#MessageRegistry.v1_7_0.MessageRegistry")
-	if err := v.validate(oemRegistryJSON, loc); err != nil {
+	v := schemacheck.NewForTest(t)
+	loc, _ := schemacheck.SchemaFor("#MessageRegistry.v1_7_0.MessageRegistry")
+	if err := v.Validate(oemRegistryJSON, loc); err != nil {
 		t.Error(err)
 	}
 }

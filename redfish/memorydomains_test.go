@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bmcemu/bmcemu/internal/schemacheck"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/spd"
@@ -89,7 +90,7 @@ func pull(t *testing.T, p *platform.Platform, slot string) {
 // replacement is refused, the identical one re-silvers and restores
 // redundancy. SSE and push subscribers see it in order.
 func TestMemoryDomainsMirroring(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	p := newProfilePlatform(t, "mirror", nil)
 	h := newHandlerCfg(t, p, fastRetries())
 	sse := newSSERecorder(t, h)
@@ -214,7 +215,7 @@ func TestMemoryDomainsMirroring(t *testing.T) {
 // mapped out, the channel's chunk degrades; ClearCurrentPeriod clears the
 // alarm but not the history.
 func TestMemoryDomainsSparing(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	p := newProfilePlatform(t, "sparing", nil)
 	h := newHandlerCfg(t, p, Config{Accounts: operatorAccounts})
 	sse := newSSERecorder(t, h)
@@ -286,7 +287,7 @@ func TestMemoryDomainsSparing(t *testing.T) {
 // (the other module of the cartridge goes out of service too), replacing
 // both modules rebuilds it.
 func TestMemoryDomainsRAID5(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	p := newProfilePlatform(t, "raid5", nil)
 	h := newHandlerCfg(t, p, Config{})
 	sse := newSSERecorder(t, h)
@@ -356,7 +357,7 @@ func TestMemoryDomainsRAID5(t *testing.T) {
 // a chunk of its own; a UE with no redundancy is uncorrectable and loses
 // the page it hit.
 func TestMemoryDomainsAdvancedECC(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	p := newPlatform(t)
 	h := newHandlerCfg(t, p, Config{})
 	sse := newSSERecorder(t, h)
@@ -437,7 +438,7 @@ func TestMemoryDomainReportsConfigError(t *testing.T) {
 // Mirrored hot-add: half a pair waits (no chunk, no capacity); the matched
 // partner makes a new mirrored chunk whose memory the OS then counts.
 func TestMemoryDomainsMirroredHotAdd(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	p := newProfilePlatform(t, "mirror", nil)
 	h := newHandlerCfg(t, p, Config{})
 	sse := newSSERecorder(t, h)
@@ -513,7 +514,7 @@ func TestMemoryChunkUpdatingDuringResilver(t *testing.T) {
 // channel pair, one mirrored chunk per pair, the net capacity, and valid
 // payloads.
 func TestMemoryDomainsAddressRangeMirror(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	p := newProfilePlatform(t, "rangemirror", nil)
 	h := newHandler(t, p)
 	if got := summary(t, h); got != [3]any{448.0, "DIMM", "OK"} {

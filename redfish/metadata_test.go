@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bmcemu/bmcemu/internal/schemacheck"
 )
 
 // edmx is the part of a CSDL document these tests read: the references of
@@ -113,14 +115,14 @@ func TestMetadataIncludesServedTypes(t *testing.T) {
 // namespace included from it, so a client resolving $metadata against the
 // published schemas finds everything.
 func TestMetadataReferencesExistInDSP8010(t *testing.T) {
-	csdl := filepath.Join(filepath.Dir(schemaDir(t)), "csdl")
+	csdl := filepath.Join(filepath.Dir(schemacheck.NeedDir(t)), "csdl")
 	h := newHandler(t, newPlatform(t))
 	byFile := map[string][]string{}
 	for ns, uri := range metadataIncludes(t, h) {
 		byFile[uri] = append(byFile[uri], ns)
 	}
 	for uri, nss := range byFile {
-		file, ok := strings.CutPrefix(uri, schemaURLPrefix)
+		file, ok := strings.CutPrefix(uri, schemacheck.URLPrefix)
 		if !ok {
 			t.Errorf("reference %s is not a DMTF schema URI", uri)
 			continue

@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bmcemu/bmcemu/internal/schemacheck"
 )
 
 func registryFile(t *testing.T, name string) []byte {
 	t.Helper()
-	dir := filepath.Join(filepath.Dir(schemaDir(t)), "registries")
+	dir := filepath.Join(filepath.Dir(schemacheck.NeedDir(t)), "registries")
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatalf("registry %s: %v", name, err)

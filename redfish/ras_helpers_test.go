@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bmcemu/bmcemu/internal/schemacheck"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/profile"
@@ -51,7 +52,7 @@ func clockOf(t testing.TB, p *platform.Platform) *clock.Manual {
 // crawlMemory GETs every resource reachable from the memory domains and
 // the Memory collection (staying below them), validates each against its
 // schema, and returns the bodies by URI.
-func crawlMemory(t *testing.T, v *validator, h http.Handler) map[string]map[string]any {
+func crawlMemory(t *testing.T, v *schemacheck.Validator, h http.Handler) map[string]map[string]any {
 	t.Helper()
 	roots := []string{memoryDomainsPath(), memoryCollectionPath()}
 	within := func(u string) bool {
@@ -72,8 +73,8 @@ func crawlMemory(t *testing.T, v *validator, h http.Handler) map[string]map[stri
 		}
 		m := getJSON(t, h, uri)
 		out[uri] = m
-		validateTree(t, v, "GET "+uri, getJSON(t, h, uri), true)
-		for _, l := range odataIDs(m) {
+		validateTree(t, v, "GET "+uri, getJSON(t, h, uri))
+		for _, l := range schemacheck.Links(m) {
 			if _, ok := out[l]; !ok && within(l) {
 				queue = append(queue, l)
 			}

@@ -178,3 +178,41 @@ func newTLSServerCert(t *testing.T, p Platform) (http.Handler, *httptest.Server,
 	srv.StartTLS()
 	return h, srv, filepath.Join(dir, CertFile)
 }
+
+// TestRedfishtoolSubscription registers an event listener the way an
+// operator's script would, with redfishtool's raw POST, and removes it
+// with raw DELETE; the collection, read by redfishtool too, follows.
+func TestRedfishtoolSubscription(t *testing.T) {
+	bin := redfishtoolBinary(t)
+	h := newHandler(t, newPlatform(t))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	const coll = "/redfish/v1/EventService/Subscriptions"
+	listed := func(id string) bool {
+		t.Helper()
+		for _, m := range members(t, redfishtool(t, bin, srv, "raw", "GET", coll)) {
+			if m.(map[string]any)["@odata.id"] == id {
+				return true
+			}
+		}
+		return false
+	}
+
+	created := redfishtool(t, bin, srv, "raw", "POST", coll,
+		"-d", `{"Destination":"http://127.0.0.1:9/redfishtool","Protocol":"Redfish","Context":"redfishtool"}`)
+	id, _ := created["@odata.id"].(string)
+	if !strings.HasPrefix(id, coll+"/") || created["Context"] != "redfishtool" || created["Destination"] != "http://127.0.0.1:9/redfishtool" {
+		t.Fatalf("raw POST answered %v", created)
+	}
+	if !listed(id) {
+		t.Fatalf("%s is not in %s after the POST", id, coll)
+	}
+
+	redfishtool(t, bin, srv, "raw", "DELETE", id)
+	if listed(id) {
+		t.Errorf("%s is still in %s after the DELETE", id, coll)
+	}
+	if w := do(t, h, http.MethodGet, id); w.Code != http.StatusNotFound {
+		t.Errorf("GET %s after the DELETE: %d", id, w.Code)
+	}
+}

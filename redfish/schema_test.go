@@ -1,247 +1,22 @@
 package redfish
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/bmcemu/bmcemu/internal/schemacheck"
 )
-
-const schemaURLPrefix = "http://redfish.dmtf.org/schemas/v1/"
-
-// schemaDir finds the DMTF JSON schemas: $REDFISH_SCHEMA_DIR, or the shared
-// checkout beside the repository (../shared/redfish-schema/json-schema from
-// the module root). They are not vendored: DSP8010 is large and has its
-// own licence.
-func schemaDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("REDFISH_SCHEMA_DIR")
-	if dir == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			t.Fatalf("find module root: %v", err)
-		}
-		dir = filepath.Join(root, "..", "shared", "redfish-schema", "json-schema")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "ServiceRoot.json")); err != nil {
-		msg := fmt.Sprintf("DMTF JSON schemas not found in %s (set REDFISH_SCHEMA_DIR): %v", dir, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return dir
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("getwd: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// swordfishPrefix is where SNIA Swordfish publishes the storage schemas
-// some DMTF properties point at. DSP8010 does not ship them; see stub.
-const swordfishPrefix = "http://redfish.dmtf.org/schemas/swordfish/v1/"
-
-// schemaLoader serves http://redfish.dmtf.org/schemas/v1/<file> from dir,
-// so validation never touches the network.
-type schemaLoader struct {
-	dir       string
-	swordfish map[string][]string // built on first use
-}
-
-func (l *schemaLoader) Load(url string) (any, error) {
-	if strings.HasPrefix(url, swordfishPrefix) {
-		return l.stub(url)
-	}
-	name, ok := strings.CutPrefix(url, schemaURLPrefix)
-	if !ok || !fs.ValidPath(name) {
-		return nil, fmt.Errorf("schema %s: outside %s", url, schemaURLPrefix)
-	}
-	f, err := os.Open(filepath.Join(l.dir, filepath.FromSlash(name)))
-	if err != nil {
-		return nil, fmt.Errorf("schema %s: %w", url, err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		return nil, fmt.Errorf("schema %s: %w", url, err)
-	}
-	if !strings.Contains(name, ".v") {
-		referencesOnly(doc)
-	}
-	return doc, nil
-}
-
-// referencesOnly trims an unversioned schema's resource definitions,
-// anyOf [idRef, X.v1_0_0, ..., X.v1_N_0], to anyOf [idRef].
-//
-// Why: every version of every resource refers to others through these
-// definitions, so compiling one schema otherwise drags in all of DSP8010,
-// which the compiler handles in minutes. The payloads validated here embed
-// other resources only as links ({"@odata.id"}), which idRef checks
-// exactly; the resource itself is validated against its versioned schema
-// directly. Collections (anyOf [idRef, {inline}]) and complex types are
-// left as published.
-func referencesOnly(doc any) {
-	root, _ := doc.(map[string]any)
-	defs, _ := root["definitions"].(map[string]any)
-	for _, d := range defs {
-		def, _ := d.(map[string]any)
-		anyOf, _ := def["anyOf"].([]any)
-		if len(anyOf) < 2 || refOf(anyOf[0]) != schemaURLPrefix+"odata-v4.json#/definitions/idRef" {
-			continue
-		}
-		versioned := true
-		for _, alt := range anyOf[1:] {
-			versioned = versioned && strings.Contains(refOf(alt), ".v1_")
-		}
-		if versioned {
-			def["anyOf"] = anyOf[:1]
-		}
-	}
-}
-
-func refOf(v any) string {
-	m, _ := v.(map[string]any)
-	ref, _ := m["$ref"].(string)
-	return ref
-}
-
-// stub stands in for a Swordfish schema with a permissive definition for
-// every name the DMTF schemas reference in it. The service serves no
-// storage resources, so only properties it never emits are left unchecked.
-func (l *schemaLoader) stub(url string) (any, error) {
-	if l.swordfish == nil {
-		if err := l.indexSwordfish(); err != nil {
-			return nil, fmt.Errorf("schema %s: %w", url, err)
-		}
-	}
-	defs := map[string]any{}
-	for _, name := range l.swordfish[url] {
-		defs[name] = map[string]any{}
-	}
-	return map[string]any{
-		"$schema":     "http://json-schema.org/draft-07/schema#",
-		"$id":         url,
-		"definitions": defs,
-	}, nil
-}
-
-// indexSwordfish records, per Swordfish file, the definitions referenced.
-func (l *schemaLoader) indexSwordfish() error {
-	entries, err := os.ReadDir(l.dir)
-	if err != nil {
-		return fmt.Errorf("index swordfish refs: %w", err)
-	}
-	l.swordfish = map[string][]string{}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(l.dir, e.Name()))
-		if err != nil {
-			return fmt.Errorf("index swordfish refs: %w", err)
-		}
-		for rest := string(b); ; {
-			_, after, ok := strings.Cut(rest, swordfishPrefix)
-			if !ok {
-				break
-			}
-			ref, _, _ := strings.Cut(after, `"`)
-			file, name, _ := strings.Cut(ref, "#/definitions/")
-			l.swordfish[swordfishPrefix+file] = append(l.swordfish[swordfishPrefix+file], name)
-			rest = after
-		}
-	}
-	return nil
-}
-
-// validator compiles schemas on demand and caches them per test.
-type validator struct {
-	c     *jsonschema.Compiler
-	cache map[string]*jsonschema.Schema
-}
-
-func newValidator(t *testing.T) *validator {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.UseLoader(&schemaLoader{dir: schemaDir(t)})
-	// Every DMTF schema names redfish-schema-v1.json as its meta-schema.
-	// It is draft-07 plus annotation keywords (readonly, longDescription,
-	// ...) that do not constrain instances, so draft-07 stands in for it.
-	meta := map[string]any{
-		"$schema": "http://json-schema.org/draft-07/schema#",
-		"$id":     schemaURLPrefix + "redfish-schema-v1.json",
-		"$ref":    "http://json-schema.org/draft-07/schema#",
-	}
-	if err := c.AddResource(schemaURLPrefix+"redfish-schema-v1.json", meta); err != nil {
-		t.Fatalf("add meta-schema: %v", err)
-	}
-	return &validator{c: c, cache: map[string]*jsonschema.Schema{}}
-}
-
-func (v *validator) schema(loc string) (*jsonschema.Schema, error) {
-	if s, ok := v.cache[loc]; ok {
-		return s, nil
-	}
-	s, err := v.c.Compile(loc)
-	if err != nil {
-		return nil, fmt.Errorf("compile %s: %w", loc, err)
-	}
-	v.cache[loc] = s
-	return s, nil
-}
-
-// schemaFor maps "#Memory.v1_23_0.Memory" to Memory.v1_23_0.json's Memory
-// definition and "#MemoryCollection.MemoryCollection" to
-// MemoryCollection.json's.
-func schemaFor(odataType string) (string, error) {
-	t, ok := strings.CutPrefix(odataType, "#")
-	i := strings.LastIndex(t, ".")
-	if !ok || i <= 0 {
-		return "", fmt.Errorf("malformed @odata.type %q", odataType)
-	}
-	return schemaURLPrefix + t[:i] + ".json#/definitions/" + t[i+1:], nil
-}
-
-func (v *validator) validate(body []byte, loc string) error {
-	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(string(body)))
-	if err != nil {
-		return fmt.Errorf("decode: %w", err)
-	}
-	s, err := v.schema(loc)
-	if err != nil {
-		return err
-	}
-	if err := s.Validate(inst); err != nil {
-		return fmt.Errorf("against %s: %w", loc, err)
-	}
-	return nil
-}
 
 // TestSchemaCrawl walks every resource reachable from the service root and
 // validates each against the DMTF schema its @odata.type names.
 func TestSchemaCrawl(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	p := newPlatform(t)
 	// The SEL holds every record shape the service renders; the Event log
 	// fills from the platform changes below.
@@ -272,7 +47,7 @@ func TestSchemaCrawl(t *testing.T) {
 			return
 		}
 		typ, _ := m["@odata.type"].(string)
-		if _, err := schemaFor(typ); err != nil {
+		if _, err := schemacheck.SchemaFor(typ); err != nil {
 			t.Errorf("GET %s: %v", uri, err)
 			return
 		}
@@ -281,7 +56,7 @@ func TestSchemaCrawl(t *testing.T) {
 		}
 		// Logs embed their entries: each is validated on its own, the
 		// collection with references in their place.
-		validateTree(t, v, "GET "+uri, decode(t, w.Body.Bytes()), true)
+		validateTree(t, v, "GET "+uri, decode(t, w.Body.Bytes()))
 		types[typ]++
 	})
 	if n < 40 {
@@ -307,10 +82,10 @@ func TestSchemaCrawl(t *testing.T) {
 		f := getJSON(t, h, l)
 		listed[f["Schema"].(string)] = true
 		_, file := schemaOf(f["Schema"].(string))
-		if got := path(t, f, "Location", 0, "PublicationUri"); got != schemaURLPrefix+file {
+		if got := path(t, f, "Location", 0, "PublicationUri"); got != schemacheck.URLPrefix+file {
 			t.Errorf("%s: PublicationUri %v", l, got)
 		}
-		if _, err := os.Stat(filepath.Join(schemaDir(t), file)); err != nil {
+		if _, err := os.Stat(filepath.Join(schemacheck.NeedDir(t), file)); err != nil {
 			t.Errorf("%s names a file DSP8010 does not publish: %v", l, err)
 		}
 	}
@@ -341,21 +116,21 @@ func TestSchemaCrawl(t *testing.T) {
 			t.Errorf("GET %s: %d %s", target, w.Code, w.Body)
 			continue
 		}
-		expanded += validateTree(t, v, target, decode(t, w.Body.Bytes()), true)
+		expanded += validateTree(t, v, target, decode(t, w.Body.Bytes()))
 	}
 	t.Logf("validated %d resources inside expanded payloads", expanded)
 }
 
 // Every event a platform fact produces is a valid Event payload.
 func TestSchemaEventPayloads(t *testing.T) {
-	v := newValidator(t)
-	loc, _ := schemaFor(typeEvent)
+	v := schemacheck.NewForTest(t)
+	loc, _ := schemacheck.SchemaFor(typeEvent)
 	h := newEventHub(0, nil)
 	n := 0
 	for _, e := range sampleEvents() {
 		for _, spec := range translate(e) {
 			ev := h.publish(time.Unix(1700000000, 0), spec)
-			if err := v.validate(mustJSON(t, eventPayload(ev, "ctx")), loc); err != nil {
+			if err := v.Validate(mustJSON(t, eventPayload(ev, "ctx")), loc); err != nil {
 				t.Errorf("%s: %v", spec.id, err)
 			}
 			if _, ok := eventMessages[spec.id]; !ok {
@@ -367,100 +142,35 @@ func TestSchemaEventPayloads(t *testing.T) {
 	t.Logf("validated %d event payloads", n)
 }
 
-// validateTree validates every resource (an object with @odata.type and
-// @odata.id) inside m on its own, innermost first, replacing each by its
-// reference so its container validates as it would unexpanded.
-func validateTree(t *testing.T, v *validator, where string, m any, top bool) int {
+// validateTree validates m and every resource embedded in it (see
+// schemacheck.Validator.Tree), reporting failures against where.
+func validateTree(t testing.TB, v *schemacheck.Validator, where string, m any) int {
 	t.Helper()
-	n := 0
-	switch x := m.(type) {
-	case map[string]any:
-		for k, e := range x {
-			n += validateTree(t, v, where, e, false)
-			if em, ok := e.(map[string]any); ok && isResource(em) {
-				x[k] = map[string]any{"@odata.id": em["@odata.id"]}
-			}
-		}
-		if top || isResource(x) {
-			typ, _ := x["@odata.type"].(string)
-			loc, err := schemaFor(typ)
-			if err != nil {
-				t.Errorf("%s: %v", where, err)
-				return n
-			}
-			if err := v.validate(mustJSON(t, x), loc); err != nil {
-				t.Errorf("%s: embedded %v: %v", where, x["@odata.id"], err)
-			}
-			n++
-		}
-	case []any:
-		for i, e := range x {
-			n += validateTree(t, v, where, e, false)
-			if em, ok := e.(map[string]any); ok && isResource(em) {
-				x[i] = map[string]any{"@odata.id": em["@odata.id"]}
-			}
-		}
+	n, errs := v.Tree(m)
+	for _, err := range errs {
+		t.Errorf("%s: %v", where, err)
 	}
 	return n
 }
 
-func isResource(m map[string]any) bool {
-	_, id := m["@odata.id"]
-	_, typ := m["@odata.type"]
-	return id && typ
-}
-
-// odataIDs collects every @odata.id below the top level, without fragments.
 // crawl GETs every URI reachable from start through @odata.id links,
 // breadth first, once each, and hands each answer to visit (m is nil for
 // a body that is not JSON). It returns how many URIs it read.
 func crawl(t testing.TB, h http.Handler, start []string, visit func(uri string, w *httptest.ResponseRecorder, m map[string]any)) int {
 	t.Helper()
-	seen := map[string]bool{}
-	queue := slices.Clone(start)
-	for len(queue) > 0 {
-		uri := queue[0]
-		queue = queue[1:]
-		if seen[uri] {
-			continue
-		}
-		seen[uri] = true
+	return schemacheck.Walk(start, func(uri string) []string {
 		w := do(t, h, http.MethodGet, uri)
 		var m map[string]any
 		if strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
 			m = decode(t, w.Body.Bytes())
-			queue = append(queue, odataIDs(m)...)
 		}
 		visit(uri, w, m)
-	}
-	return len(seen)
-}
-
-func odataIDs(v any) []string {
-	var out []string
-	var walk func(v any, top bool)
-	walk = func(v any, top bool) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, e := range v {
-				if s, ok := e.(string); ok && k == "@odata.id" && !top && !strings.Contains(s, "#") {
-					out = append(out, s)
-					continue
-				}
-				walk(e, false)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e, false)
-			}
-		}
-	}
-	walk(v, true)
-	return out
+		return schemacheck.Links(m)
+	})
 }
 
 func TestSchemaErrorBodies(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	h := newHandler(t, newPlatform(t))
 	tests := []struct {
 		method, target string
@@ -485,12 +195,12 @@ func TestSchemaErrorBodies(t *testing.T) {
 		if w.Code != tt.status {
 			t.Errorf("%s %s: %d, want %d", tt.method, tt.target, w.Code, tt.status)
 		}
-		if err := v.validate(w.Body.Bytes(), schemaURLPrefix+"redfish-error.v1_0_2.json"); err != nil {
+		if err := v.Validate(w.Body.Bytes(), schemacheck.URLPrefix+"redfish-error.v1_0_2.json"); err != nil {
 			t.Errorf("%s %s: %v", tt.method, tt.target, err)
 		}
 	}
 	w := do(t, newHandler(t, panickingPlatform{}), http.MethodGet, "/redfish/v1/Systems/1")
-	if err := v.validate(w.Body.Bytes(), schemaURLPrefix+"redfish-error.v1_0_2.json"); err != nil {
+	if err := v.Validate(w.Body.Bytes(), schemacheck.URLPrefix+"redfish-error.v1_0_2.json"); err != nil {
 		t.Errorf("500: %v", err)
 	}
 }
@@ -498,10 +208,10 @@ func TestSchemaErrorBodies(t *testing.T) {
 // The validator must actually bite: a payload broken in the ways a
 // handler could break it has to fail.
 func TestSchemaValidatorRejectsBadPayloads(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	h := newHandler(t, newPlatform(t))
 	good := getJSON(t, h, "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1")
-	loc, err := schemaFor(good["@odata.type"].(string))
+	loc, err := schemacheck.SchemaFor(good["@odata.type"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,11 +228,11 @@ func TestSchemaValidatorRejectsBadPayloads(t *testing.T) {
 	for name, mutate := range mutations {
 		m := decode(t, mustJSON(t, good))
 		mutate(m)
-		if err := v.validate(mustJSON(t, m), loc); err == nil {
+		if err := v.Validate(mustJSON(t, m), loc); err == nil {
 			t.Errorf("%s: validated", name)
 		}
 	}
-	if err := v.validate(mustJSON(t, good), loc); err != nil {
+	if err := v.Validate(mustJSON(t, good), loc); err != nil {
 		t.Errorf("unmodified payload: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bmcemu/bmcemu/internal/schemacheck"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/profile"
@@ -65,7 +66,7 @@ func messageIDs(t *testing.T, task map[string]any) []string {
 // powered down (which takes simulated time, so it waits for the clock),
 // then Completed with the Memory resource as the monitor's answer.
 func TestMemoryEjectTask(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	p := newPlatform(t)
 	h := newHandler(t, p)
 	insert(t, p, hotSlot, 64)
@@ -84,7 +85,7 @@ func TestMemoryEjectTask(t *testing.T) {
 		path(t, task, "Payload", "TargetUri") != memoryPath(hotSlot) || path(t, task, "Payload", "JsonBody") != `{"Enabled":false}` {
 		t.Errorf("202 Task = %v", task)
 	}
-	if err := v.validate(w.Body.Bytes(), schemaURLPrefix+"Task.v1_7_4.json#/definitions/Task"); err != nil {
+	if err := v.Validate(w.Body.Bytes(), schemacheck.URLPrefix+"Task.v1_7_4.json#/definitions/Task"); err != nil {
 		t.Errorf("202 body: %v", err)
 	}
 	taskURI := task["@odata.id"].(string)
@@ -135,7 +136,7 @@ func TestMemoryEjectTask(t *testing.T) {
 	if ids[0] != taskEventRegistry+".TaskStarted" || ids[len(ids)-1] != taskEventRegistry+".TaskCompletedOK" {
 		t.Errorf("Messages out of order: %v", ids)
 	}
-	if err := v.validate(mustJSON(t, done), schemaURLPrefix+"Task.v1_7_4.json#/definitions/Task"); err != nil {
+	if err := v.Validate(mustJSON(t, done), schemacheck.URLPrefix+"Task.v1_7_4.json#/definitions/Task"); err != nil {
 		t.Errorf("completed Task: %v", err)
 	}
 
@@ -502,7 +503,7 @@ func TestRASCopyTask(t *testing.T) {
 	if w := do(t, h, http.MethodGet, task["TaskMonitor"].(string)); w.Code != http.StatusOK || decode(t, w.Body.Bytes())["Id"] != job.Slot {
 		t.Errorf("completed monitor: %d %s", w.Code, w.Body)
 	}
-	if err := newValidator(t).validate(mustJSON(t, getJSON(t, h, uri)), schemaURLPrefix+"Task.v1_7_4.json#/definitions/Task"); err != nil {
+	if err := schemacheck.NewForTest(t).Validate(mustJSON(t, getJSON(t, h, uri)), schemacheck.URLPrefix+"Task.v1_7_4.json#/definitions/Task"); err != nil {
 		t.Error(err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bmcemu/bmcemu/internal/schemacheck"
+	"github.com/bmcemu/bmcemu/conformance/schemacheck"
 )
 
 // TestSchemaCrawlLive walks every resource the running binary serves from

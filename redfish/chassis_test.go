@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/bmcemu/bmcemu/internal/schemacheck"
+	"github.com/bmcemu/bmcemu/conformance/schemacheck"
 	"github.com/bmcemu/bmcemu/platform"
 )
 

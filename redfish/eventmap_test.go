@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bmcemu/bmcemu/internal/schemacheck"
+	"github.com/bmcemu/bmcemu/conformance/schemacheck"
 	"github.com/bmcemu/bmcemu/platform/events"
 )
 

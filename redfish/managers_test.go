@@ -5,13 +5,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bmcemu/bmcemu/conformance/schemacheck"
 )
 
 // The Manager's DateTime is the SEL clock: PATCH sets it (and IPMI's Get
 // SEL Time reads it back, see conformance), bad values change nothing, and
 // the ETag does not tick with the clock.
 func TestManagerClock(t *testing.T) {
-	v := newValidator(t)
+	v := schemacheck.NewForTest(t)
 	l := newSEL(t)
 	h := newHandlerCfg(t, newPlatform(t), Config{SEL: l})
 	const mgr = "/redfish/v1/Managers/bmc"
@@ -32,7 +34,7 @@ func TestManagerClock(t *testing.T) {
 	if m["DateTimeLocalOffset"] != "-05:30" || m["DateTime"] != want.In(time.FixedZone("", -330*60)).Format(time.RFC3339) {
 		t.Errorf("PATCH answered %v %v", m["DateTime"], m["DateTimeLocalOffset"])
 	}
-	if err := v.validate(w.Body.Bytes(), schemaURLPrefix+"Manager.v1_24_0.json#/definitions/Manager"); err != nil {
+	if err := v.Validate(w.Body.Bytes(), schemacheck.URLPrefix+"Manager.v1_24_0.json#/definitions/Manager"); err != nil {
 		t.Error(err)
 	}
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bmcemu/bmcemu/internal/schemacheck"
+	"github.com/bmcemu/bmcemu/conformance/schemacheck"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/spd"

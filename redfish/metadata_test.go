@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bmcemu/bmcemu/internal/schemacheck"
+	"github.com/bmcemu/bmcemu/conformance/schemacheck"
 )
 
 // edmx is the part of a CSDL document these tests read: the references of

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bmcemu/bmcemu/internal/schemacheck"
+	"github.com/bmcemu/bmcemu/conformance/schemacheck"
 )
 
 func registryFile(t *testing.T, name string) []byte {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bmcemu/bmcemu/internal/schemacheck"
+	"github.com/bmcemu/bmcemu/conformance/schemacheck"
 )
 
 // TestSchemaCrawl walks every resource reachable from the service root and

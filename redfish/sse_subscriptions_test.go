@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bmcemu/bmcemu/internal/schemacheck"
+	"github.com/bmcemu/bmcemu/conformance/schemacheck"
 )
 
 // sseMembers are the Subscriptions members whose SubscriptionType is SSE.

@@ -41,6 +41,17 @@ type LocationIndicatorChanged struct {
 	On   bool   `json:"on"`
 }
 
+// BootOverrideChanged: the boot override the host firmware reads at its
+// next boot changed. Consumed: the host booted and used up a Once override
+// (Enabled is then Disabled); otherwise a management client set it.
+type BootOverrideChanged struct {
+	Target   string `json:"target"`
+	Enabled  string `json:"enabled"`
+	Mode     string `json:"mode"`
+	Consumed bool   `json:"consumed,omitempty"`
+}
+
+func (BootOverrideChanged) Kind() string      { return "BootOverrideChanged" }
 func (LocationIndicatorChanged) Kind() string { return "LocationIndicatorChanged" }
 func (ModuleInserted) Kind() string           { return "ModuleInserted" }
 func (ModuleRemoved) Kind() string            { return "ModuleRemoved" }

@@ -18,14 +18,14 @@ import (
 //	Diags        4h  force boot from default diagnostic partition
 //	Cd           5h  force boot from default CD/DVD
 //	BiosSetup    6h  force boot into BIOS setup
-//	RemoteCdrom  8h  force boot from remotely connected CD/DVD
 //	RemoteDrive  Bh  force boot from remote hard drive
 //	Usb          Fh  force boot from floppy/primary removable media
 //
 // Fh is ipmitool's "floppy"; like OpenBMC, which maps it to its
 // RemovableMedia source, it is the USB stick of today. Selectors with no
-// target (3h hard drive in safe mode, 7h remote floppy, 9h primary remote
-// media) are refused rather than stored as something else.
+// target (3h hard drive in safe mode, 7h remote floppy, 8h remote CD/DVD,
+// 9h primary remote media) are refused rather than stored as something
+// else.
 var bootSelectors = map[string]types.BootDeviceSelector{
 	platform.BootTargetNone:       types.BootDeviceSelectorNoOverride,
 	platform.BootTargetPxe:        types.BootDeviceSelectorForcePXE,
@@ -33,7 +33,6 @@ var bootSelectors = map[string]types.BootDeviceSelector{
 	platform.BootTargetDiags:      types.BootDeviceSelectorForceDiagnosticPartition,
 	platform.BootTargetCd:         types.BootDeviceSelectorForceCDROM,
 	platform.BootTargetBiosSetup:  types.BootDeviceSelectorForceBIOSSetup,
-	platform.BootTargetRemoteCd:   types.BootDeviceSelectorForceRemoteCDROM,
 	platform.BootTargetRemoteDisk: types.BootDeviceSelectorForceRemoteHardDrive,
 	platform.BootTargetUsb:        types.BootDeviceSelectorForceFloppy,
 }

@@ -31,7 +31,7 @@ func TestBootSelectorsRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	for _, sel := range []types.BootDeviceSelector{0x03, 0x07, 0x09, 0x0a, 0x0c} {
+	for _, sel := range []types.BootDeviceSelector{0x03, 0x07, 0x08, 0x09, 0x0a, 0x0c} {
 		if _, ok := overrideFromFlags(&types.BootOptionParam_BootFlags{BootFlagsValid: true, BootDeviceSelector: sel}); ok {
 			t.Errorf("selector %#x accepted", sel)
 		}

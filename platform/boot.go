@@ -23,9 +23,8 @@ const (
 	BootTargetCd         = "Cd"
 	BootTargetUsb        = "Usb" // primary removable media
 	BootTargetBiosSetup  = "BiosSetup"
-	BootTargetDiags      = "Diags" // the diagnostic partition
-	BootTargetRemoteCd   = "RemoteCdrom"
-	BootTargetRemoteDisk = "RemoteDrive"
+	BootTargetDiags      = "Diags"       // the diagnostic partition
+	BootTargetRemoteDisk = "RemoteDrive" // e.g. an iSCSI target
 )
 
 // Whether the override applies, and for how long.
@@ -44,7 +43,7 @@ const (
 // BootTargets lists the targets SetBootOverride accepts, in a stable order.
 func BootTargets() []string {
 	return []string{BootTargetNone, BootTargetPxe, BootTargetHdd, BootTargetCd, BootTargetUsb, BootTargetBiosSetup,
-		BootTargetDiags, BootTargetRemoteCd, BootTargetRemoteDisk}
+		BootTargetDiags, BootTargetRemoteDisk}
 }
 
 // BootOverrideStates lists the accepted Enabled values.

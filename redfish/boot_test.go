@@ -45,6 +45,13 @@ func TestSystemBootShowsPlatformOverride(t *testing.T) {
 		t.Errorf("allowable modes = %v", modes)
 	}
 	validSystem(t, v, w.Body.Bytes())
+	// Every target the platform offers is a member of the schema's enum.
+	for _, target := range platform.BootTargets() {
+		if err := p.SetBootOverride(platform.BootOverride{Target: target, Enabled: "Once"}); err != nil {
+			t.Fatal(err)
+		}
+		validSystem(t, v, do(t, h, http.MethodGet, systemURI).Body.Bytes())
+	}
 
 	// Set elsewhere (IPMI), shown here.
 	if err := p.SetBootOverride(platform.BootOverride{Target: "Usb", Enabled: "Continuous", Mode: "Legacy"}); err != nil {

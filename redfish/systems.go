@@ -219,7 +219,7 @@ type systemPatch struct {
 // (BootTargets, BootOverrideStates, BootModes); TestBootPatchListsMatchPlatform
 // keeps them equal.
 type bootPatch struct {
-	BootSourceOverrideTarget  *string `json:"BootSourceOverrideTarget" validate:"omitempty,oneof=None Pxe Hdd Cd Usb BiosSetup Diags RemoteCdrom RemoteDrive"`
+	BootSourceOverrideTarget  *string `json:"BootSourceOverrideTarget" validate:"omitempty,oneof=None Pxe Hdd Cd Usb BiosSetup Diags RemoteDrive"`
 	BootSourceOverrideEnabled *string `json:"BootSourceOverrideEnabled" validate:"omitempty,oneof=Disabled Once Continuous"`
 	BootSourceOverrideMode    *string `json:"BootSourceOverrideMode" validate:"omitempty,oneof=UEFI Legacy"`
 }

@@ -57,9 +57,11 @@ func BootModes() []string { return []string{BootModeUEFI, BootModeLegacy} }
 // BootOverride is the boot device the host firmware is told to use instead of
 // its own boot order, as a BIOS reads it from the BMC at POST.
 //
-// It is kept in the BMC's non-volatile storage (the saved inventory), as
-// real BMCs keep System Boot Options: a BMC restart between "set PXE" and the
-// reset that should PXE boot must not lose it. A Once override is consumed
+// It is kept in the BMC's non-volatile storage (the saved inventory). IPMI
+// marks the boot flags "semi-volatile" (they must survive host power cycles
+// and resets, a BMC reset may lose them); OpenBMC keeps them in its
+// persistent settings, and so does this model, because a BMC restart
+// between "set PXE" and the reset that should PXE boot must not lose it. A Once override is consumed
 // when the host next boots (power on or reset): Enabled returns to Disabled
 // and the target is kept, as the Redfish schema and a BIOS clearing the IPMI
 // "boot flags valid" bit both describe. The IPMI 60-second valid-bit timeout

@@ -112,6 +112,7 @@ type emission struct {
 //	MemoryAwaitingPartner,         -               (normal steps of a mirrored hot-add, an expansion and
 //	  MemoryCapacityExpanded,                       a setting for the next boot; the boot that applies a
 //	  RASModePending                                mode logs only a configuration error)
+//	BootOverrideChanged            -               (a setting: Get System Boot Options reads it)
 //	PowerChanged and the rest      -               (no memory or slot sensor expresses them)
 //
 // Spare is logged on the module whose spare rank took the data (the spec

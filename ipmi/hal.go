@@ -2,6 +2,7 @@ package ipmi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -69,9 +70,9 @@ func (m *machine) I2C() hal.I2CHAL         { return nil }
 func (m *machine) Console() hal.ConsoleHAL { return nil }
 func (m *machine) Close() error            { return nil }
 
-// chassis maps Chassis Control onto the platform's power switch. The host has
-// no reset line in the model, so resets are acknowledged while powered and
-// refused while off, as spec §28.3 recommends for power cycle.
+// chassis maps Chassis Control onto the platform's power switch and reset
+// line. Resets are refused while the host is off, as spec §28.3 recommends
+// for power cycle.
 type chassis struct{ m *machine }
 
 // errNotInPresentState is completion code D5h, "not supported in present
@@ -101,11 +102,20 @@ func (c chassis) PowerCycle(ctx context.Context) error {
 	return c.SetPower(ctx, true)
 }
 
+// ColdReset is Chassis Control "hard reset": the host boots again, which
+// consumes a Once boot override.
 func (c chassis) ColdReset(context.Context) error {
 	if !c.m.p.Snapshot().PowerOn {
 		return errNotInPresentState
 	}
-	c.m.log.Info("chassis hard reset acknowledged")
+	if err := c.m.p.HostReset(); err != nil {
+		if errors.Is(err, platform.ErrWrongState) {
+			return errNotInPresentState
+		}
+		c.m.log.Error("chassis hard reset failed", "err", err)
+		return fmt.Errorf("hard reset: %w", err)
+	}
+	c.m.log.Info("chassis hard reset")
 	return nil
 }
 
@@ -169,28 +179,40 @@ func handleGetChassisStatus(m *machine) handlers.HandlerFunc {
 
 func (chassis) IntrusionState(context.Context) (bool, error) { return false, hal.ErrNotSupported }
 
-// Boot flags (System Boot Options parameter 5) and the boot info
-// acknowledge (parameter 4) are kept as set, for the host firmware to read;
-// the emulated host does not boot, so nothing consumes them.
+// SetBootFlags applies System Boot Options parameter 5 to the platform's
+// boot override, which Redfish shows too. A selector no Redfish target
+// names is refused with CCh (see bootSelectors). The bits only IPMI speaks
+// are kept here, for Get to return as set.
 func (c chassis) SetBootFlags(_ context.Context, f *types.BootOptionParam_BootFlags) error {
+	o, ok := overrideFromFlags(f)
+	if !ok {
+		c.m.log.Info("boot device selector refused", "device", f.BootDeviceSelector)
+		return types.CodeRequestDataFieldInvalid
+	}
 	b := &c.m.boot
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err := c.m.p.SetBootOverride(o); err != nil {
+		c.m.log.Error("boot override not set", "err", err)
+		return fmt.Errorf("set boot flags: %w", err)
+	}
 	cp := *f
 	b.flags = &cp
-	c.m.log.Info("boot flags set", "device", cp.BootDeviceSelector, "persistent", cp.Persist, "valid", cp.BootFlagsValid)
+	c.m.log.Info("boot flags set", "target", o.Target, "enabled", o.Enabled, "mode", o.Mode)
 	return nil
 }
 
+// GetBootFlags reads the override from the platform, so a change made
+// through Redfish, or a Once override the host consumed, shows here.
 func (c chassis) GetBootFlags(context.Context) (*types.BootOptionParam_BootFlags, error) {
 	b := &c.m.boot
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.flags == nil {
-		return &types.BootOptionParam_BootFlags{}, nil
+	var base types.BootOptionParam_BootFlags
+	if b.flags != nil {
+		base = *b.flags
 	}
-	cp := *b.flags
-	return &cp, nil
+	return applyOverride(base, c.m.p.Snapshot().Boot), nil
 }
 
 func (c chassis) SetBootInfoAcknowledge(_ context.Context, a *types.BootOptionParam_BootInfoAcknowledge) error {

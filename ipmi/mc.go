@@ -530,7 +530,10 @@ func (p *powerStats) observe(w uint16) (lo, hi uint16) {
 	return p.lo, p.hi
 }
 
-// bootFlags keeps Set System Boot Options parameter 5 for Get.
+// bootFlags keeps what the platform's boot override does not carry: the
+// last parameter 5 as written (for its IPMI-only bits) and the boot info
+// acknowledge (parameter 4). mu also orders a Set against a Get, so a Get
+// never pairs one write's bits with another's override.
 type bootFlags struct {
 	mu    sync.Mutex
 	flags *types.BootOptionParam_BootFlags

@@ -35,6 +35,8 @@ import (
 type Platform interface {
 	Snapshot() *platform.Snapshot
 	SetPower(on bool) error
+	HostReset() error
+	SetBootOverride(platform.BootOverride) error
 }
 
 // User is one BMC account. Privilege is "administrator", "operator" or "user".

@@ -16,7 +16,8 @@
 // goes out: a subscriber that sees record N reads a snapshot at least as new.
 //
 // Persistence: the saved inventory is the physical truth, the SPD image of
-// every module seated in a slot (plus host power). It is written when it
+// every module seated in a slot (plus host power, the firmware's RAS mode
+// and the boot override, which a BMC keeps in NVRAM). It is written when it
 // changes, when a module is seated or pulled; a hot-add completing does not
 // change it. After a restart every saved module boots as boot memory, as a
 // real server does after a reboot: the firmware trains it at POST and the
@@ -92,6 +93,10 @@ type Inventory struct {
 	// MemoryMetrics.LifeTime), which the BMC keeps across restarts; the
 	// current period starts afresh at boot.
 	ECCLifetime map[string]ecc.Counters `json:"ecc_lifetime,omitempty"`
+	// BootOverride is the System Boot Options a BMC keeps in non-volatile
+	// storage (see BootOverride). Nil in inventories saved before it
+	// existed: no override.
+	BootOverride *BootOverride `json:"boot_override,omitempty"`
 }
 
 // SavedModule is a module as the EEPROM carries it.
@@ -159,6 +164,7 @@ type Platform struct {
 	identifySet uint64
 	powerOn     bool
 	rasMode     string // the firmware setting for the next boot ("" = profile)
+	boot        BootOverride
 	changed     time.Time
 	gen         uint64
 	snap        *Snapshot
@@ -355,6 +361,7 @@ func (p *Platform) populate() (map[string]SavedModule, error) {
 	now := p.clock.Now()
 	p.powerOn = true
 	p.changed = now
+	p.boot = defaultBootOverride()
 	boot := map[string]SavedModule{}
 	for i, d := range p.slots {
 		pm, ok := p.prof.ModuleFor(d.Name)
@@ -378,6 +385,7 @@ func (p *Platform) restore(inv *Inventory) (map[string]SavedModule, error) {
 	p.powerOn = inv.PowerOn
 	p.changed = inv.ChangedAt
 	p.rasMode = inv.RASMode
+	p.boot = restoredBootOverride(inv.BootOverride)
 	boot := map[string]SavedModule{}
 	for name, sm := range inv.Modules {
 		i, ok := p.byName[name]
@@ -522,9 +530,10 @@ func (p *Platform) refreshLocked() {
 func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed time.Time) *Inventory {
 	p.mu.Lock()
 	mode := p.rasMode
+	boot := p.boot
 	p.mu.Unlock()
 	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods)),
-		RASMode: mode}
+		RASMode: mode, BootOverride: &boot}
 	if p.ras != nil {
 		slots := make([]string, 0, len(mods))
 		for k := range mods {
@@ -690,20 +699,32 @@ func (p *Platform) Remove(slot string) (*Module, error) {
 // SetPower turns the host on or off. Turning it to the state it is already in
 // is not an error, as on a real chassis. (The model keeps the host's OS
 // running either way; power is the chassis' state as the BMC reports it.)
+//
+// Powering on boots the host, which consumes a Once boot override; the
+// power state and the consumed override are saved together, so a failed
+// save leaves both as they were.
 func (p *Platform) SetPower(on bool) error {
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
 	p.mu.Lock()
 	cur := p.powerOn
 	mods := maps(p.saved)
+	prevBoot := p.boot
 	p.mu.Unlock()
 	if cur == on {
 		return nil
 	}
-	if err := p.save(mods, on); err != nil {
+	nextBoot := prevBoot
+	if on && prevBoot.Enabled == BootOverrideOnce {
+		nextBoot.Enabled = BootOverrideDisabled
+	}
+	if err := p.saveBoot(mods, on, nextBoot, prevBoot); err != nil {
 		return fmt.Errorf("set power: %w", err)
 	}
 	p.publish(p.clock.Now(), events.PowerChanged{On: on})
+	if nextBoot != prevBoot {
+		p.publish(p.clock.Now(), bootChanged(nextBoot, true))
+	}
 	return nil
 }
 

@@ -35,6 +35,8 @@ type Snapshot struct {
 	Defective []firmware.ParkedModule `json:"defective,omitempty"`
 	// RAS is the memory protection mode and the redundancy it provides.
 	RAS RASStatus `json:"ras"`
+	// Boot is the boot override the host firmware reads at its next boot.
+	Boot BootOverride `json:"boot"`
 }
 
 // KernelSummary is the OS's memory accounting.
@@ -218,6 +220,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 		Identify:   p.identify,
 		ChangedAt:  p.changed,
 		Slots:      make([]Slot, len(p.slots)),
+		Boot:       p.boot,
 	}
 	leds := append([]bool(nil), p.leds...)
 	inserted := append([]time.Time(nil), p.inserted...)

@@ -41,6 +41,8 @@ var dmtfEventMessages = map[string]registryMessage{
 		text: "The resource '%1' has powered on.", resolution: "None."},
 	resourceEventRegistry + ".ResourcePoweredOff": {severity: "OK", args: 1,
 		text: "The resource '%1' has powered off.", resolution: "None."},
+	resourceEventRegistry + ".ResourceChanged": {severity: "OK", args: 0,
+		text: "One or more resource properties have changed.", resolution: "None."},
 	resourceEventRegistry + ".TestMessage": {severity: "OK", args: 0,
 		text: "Test message.", resolution: "None."},
 	platformRegistry + ".MemoryUncorrectableError": {severity: "Critical", args: 1,
@@ -148,6 +150,10 @@ func translate(e events.Event) []eventSpec {
 		return []eventSpec{oem("LocationIndicatorChanged", mem(ev.Slot), ev.Slot, onOff(ev.On))}
 	case events.ChassisIdentifyChanged:
 		return []eventSpec{dmtf(resourceEventRegistry, "ResourceChanged", chassisPath())}
+	case events.BootOverrideChanged:
+		// The System's Boot changed, whether a client set it (through
+		// either surface) or the host's boot consumed a Once override.
+		return []eventSpec{dmtf(resourceEventRegistry, "ResourceChanged", systemPath())}
 	case events.AttentionPressed:
 		return []eventSpec{oem("HotPlugAttentionPressed", mem(ev.Slot), ev.Slot, ev.Intent)}
 	case events.AttentionIndicatorChanged:

@@ -49,6 +49,7 @@ func sampleEvents() []events.Event {
 		events.MemoryReplaceRefused{Slot: s, Reason: "mismatch"},
 		events.RASModePending{Mode: "RankSparing"}, events.MemoryCapacityExpanded{Set: "RAID5", UsableBytes: 1 << 38, Reason: "next boot"},
 		events.MemoryAwaitingPartner{Slot: s, Reason: "insert the partner"},
+		events.BootOverrideChanged{Target: "Pxe", Enabled: "Once", Mode: "UEFI"},
 	}
 }
 

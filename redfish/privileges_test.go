@@ -104,7 +104,7 @@ func TestPrivilegeMatrix(t *testing.T) {
 		{"GET", "/redfish/v1/odata", "", [4]int{ok, ok, ok, ok}},
 		{"PATCH", "/redfish/v1/", `{}`, [4]int{notAllowed, notAllowed, notAllowed, notAllowed}},
 		{"GET", "/redfish/v1/Systems/1", "", [4]int{ok, ok, ok, unauth}},
-		{"PATCH", "/redfish/v1/Systems/1", `{}`, [4]int{notAllowed, notAllowed, notAllowed, unauth}},
+		{"PATCH", "/redfish/v1/Systems/1", `{"Boot":{"BootSourceOverrideTarget":"Pxe"}}`, [4]int{ok, ok, forbid, unauth}},
 		{"GET", dimm, "", [4]int{ok, ok, ok, unauth}},
 		{"PATCH", dimm, `{"LocationIndicatorActive":true}`, [4]int{ok, ok, forbid, unauth}},
 		{"DELETE", dimm, "", [4]int{notAllowed, notAllowed, notAllowed, unauth}},

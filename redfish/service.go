@@ -232,7 +232,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathMetadata, resource{entity: "ServiceRoot", public: true, raw: s.getMetadata})
 
 	s.handle(e, pathSystems, resource{entity: "ComputerSystemCollection", get: s.getSystems})
-	s.handle(e, pathSystems+"/:system", resource{entity: "ComputerSystem", get: s.getSystem})
+	s.handle(e, pathSystems+"/:system", resource{entity: "ComputerSystem", get: s.getSystem, patch: s.patchSystem})
 	s.handle(e, pathSystems+"/:system/Actions/ComputerSystem.Reset", resource{entity: "ComputerSystem", post: s.postReset})
 	s.handle(e, pathSystems+"/:system/LogServices", resource{entity: "LogServiceCollection", under: "ComputerSystem", get: s.getLogServices})
 	s.handle(e, pathSystems+"/:system/LogServices/:log", resource{entity: "LogService", under: "ComputerSystem/LogServiceCollection", get: s.getLogService})

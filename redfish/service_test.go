@@ -381,7 +381,7 @@ func TestNotFound(t *testing.T) {
 func TestMethodNotAllowed(t *testing.T) {
 	h := newHandler(t, newPlatform(t))
 	targets := map[string]string{
-		"/redfish": "GET, HEAD", "/redfish/v1/": "GET, HEAD", "/redfish/v1/Systems": "GET, HEAD", "/redfish/v1/Systems/1": "GET, HEAD",
+		"/redfish": "GET, HEAD", "/redfish/v1/": "GET, HEAD", "/redfish/v1/Systems": "GET, HEAD", "/redfish/v1/Systems/1": "GET, HEAD, PATCH",
 		"/redfish/v1/Systems/1/Memory": "GET, HEAD", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1": "GET, HEAD, PATCH",
 		"/redfish/v1/Chassis/1": "GET, HEAD, PATCH", "/redfish/v1/Managers/bmc": "GET, HEAD, PATCH", "/redfish/v1/Chassis/1/Sensors": "GET, HEAD",
 		"/redfish/v1/SessionService/Sessions": "GET, HEAD, POST", "/redfish/v1/SessionService": "GET, HEAD, PATCH",

@@ -91,3 +91,61 @@ func TestSushy(t *testing.T) {
 		t.Errorf("sushy left %v sessions", got["Members@odata.count"])
 	}
 }
+
+// sushyBootScript is what Ironic's redfish driver does through sushy to
+// PXE boot a node once: read the allowed targets, set the override, reset.
+const sushyBootScript = `
+import json, sys
+import sushy
+from sushy import auth
+url, user, pw, ca = sys.argv[1:5]
+a = auth.SessionAuth(username=user, password=pw)
+s = sushy.Sushy(url, auth=a, verify=ca)
+system = s.get_system("/redfish/v1/Systems/1")
+allowed = sorted(str(v) for v in system.get_allowed_system_boot_source_values())
+system.set_system_boot_options(sushy.BOOT_SOURCE_TARGET_PXE, enabled=sushy.BOOT_SOURCE_ENABLED_ONCE,
+                               mode=sushy.BOOT_SOURCE_MODE_UEFI)
+system.refresh()
+before = {"target": str(system.boot.target), "enabled": str(system.boot.enabled), "mode": str(system.boot.mode)}
+system.reset_system(sushy.RESET_FORCE_RESTART)
+system.refresh()
+print(json.dumps({"allowed": allowed, "before_reset": before, "after_reset": str(system.boot.enabled)}))
+a.close()
+`
+
+func TestSushyBootOverride(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import sushy").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("python3-sushy not importable by %s: %v", py, err)
+		}
+		t.Skipf("python3-sushy not importable by %s (Debian package python3-sushy): %v", py, err)
+	}
+	p := newPlatform(t)
+	_, srv, ca := newTLSServerCert(t, p)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-c", sushyBootScript, srv.URL, adminUser, adminPass, ca)
+	cmd.Env = append(os.Environ(), "NO_PROXY=*", "no_proxy=*", "REQUESTS_CA_BUNDLE="+ca, "CURL_CA_BUNDLE="+ca)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sushy: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	m := decode(t, []byte(lines[len(lines)-1]))
+	t.Logf("sushy saw %v", m)
+	before, _ := m["before_reset"].(map[string]any)
+	if before["target"] != "BootSource.PXE" || before["enabled"] != "BootSourceOverrideEnabled.ONCE" || before["mode"] != "BootSourceOverrideMode.UEFI" {
+		t.Errorf("sushy read the override back as %v", before)
+	}
+	if allowed, _ := m["allowed"].([]any); len(allowed) != 8 {
+		t.Errorf("sushy's allowed targets %v", m["allowed"])
+	}
+	if m["after_reset"] != "BootSourceOverrideEnabled.DISABLED" {
+		t.Errorf("after the reset sushy read Enabled %v", m["after_reset"])
+	}
+	if got := p.Snapshot().Boot; got.Target != "Pxe" || got.Enabled != "Disabled" || got.Mode != "UEFI" {
+		t.Errorf("platform override after sushy's PXE boot: %+v", got)
+	}
+}

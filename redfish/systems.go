@@ -1,8 +1,10 @@
 package redfish
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/ras"
@@ -27,15 +29,32 @@ type computerSystem struct {
 	LogServices   link          `json:"LogServices"`
 	Links         systemLinks   `json:"Links"`
 	Actions       systemActions `json:"Actions"`
-	// Boot is reported (clients such as sushy require it) but the host
-	// has no boot devices to choose between, so no override is offered.
+	// Boot is the platform's boot override, which IPMI's System Boot
+	// Options show and set too.
 	Boot systemBoot `json:"Boot"`
 }
 
 type systemBoot struct {
-	BootSourceOverrideEnabled string `json:"BootSourceOverrideEnabled"`
-	BootSourceOverrideTarget  string `json:"BootSourceOverrideTarget"`
-	BootSourceOverrideMode    string `json:"BootSourceOverrideMode"`
+	BootSourceOverrideEnabled        string   `json:"BootSourceOverrideEnabled"`
+	BootSourceOverrideEnabledAllowed []string `json:"BootSourceOverrideEnabled@Redfish.AllowableValues"`
+	BootSourceOverrideTarget         string   `json:"BootSourceOverrideTarget"`
+	BootSourceOverrideTargetAllowed  []string `json:"BootSourceOverrideTarget@Redfish.AllowableValues"`
+	BootSourceOverrideMode           string   `json:"BootSourceOverrideMode"`
+	BootSourceOverrideModeAllowed    []string `json:"BootSourceOverrideMode@Redfish.AllowableValues"`
+}
+
+// newSystemBoot shows the platform's override. The platform's target,
+// enable and mode names are the Redfish BootSource, BootSourceOverrideEnabled
+// and BootSourceOverrideMode members, so they pass through unchanged.
+func newSystemBoot(o platform.BootOverride) systemBoot {
+	return systemBoot{
+		BootSourceOverrideEnabled:        o.Enabled,
+		BootSourceOverrideEnabledAllowed: platform.BootOverrideStates(),
+		BootSourceOverrideTarget:         o.Target,
+		BootSourceOverrideTargetAllowed:  platform.BootTargets(),
+		BootSourceOverrideMode:           o.Mode,
+		BootSourceOverrideModeAllowed:    platform.BootModes(),
+	}
 }
 
 type systemActions struct {
@@ -151,7 +170,7 @@ func (s *service) getSystem(r *request) (any, error) {
 			Chassis:   links(chassisPath()),
 			ManagedBy: links(managerPath()),
 		},
-		Boot:    systemBoot{BootSourceOverrideEnabled: "Disabled", BootSourceOverrideTarget: "None", BootSourceOverrideMode: "UEFI"},
+		Boot:    newSystemBoot(snap.Boot),
 		Actions: systemActions{Reset: resetAction{Target: resetPath(), AllowableValues: resetTypes}},
 	}, nil
 }
@@ -182,4 +201,109 @@ func memoryMirroring(r platform.RASStatus) string {
 func memorySummaryStatus(r platform.RASStatus) status {
 	h := redundancyHealth(r.Redundancy)
 	return status{State: "Enabled", Health: h, HealthRollup: h}
+}
+
+// bootOverrideSetter is the platform's boot override, shared with IPMI.
+type bootOverrideSetter interface {
+	SetBootOverride(platform.BootOverride) error
+}
+
+// systemPatch is what a PATCH of the ComputerSystem may set. Boot stays raw
+// until its own properties are decoded, so each of them is refused or
+// applied on its own, with its path in the message.
+type systemPatch struct {
+	Boot json.RawMessage `json:"Boot"`
+}
+
+// bootPatch is the writable part of Boot. The lists are the platform's
+// (BootTargets, BootOverrideStates, BootModes); TestBootPatchListsMatchPlatform
+// keeps them equal.
+type bootPatch struct {
+	BootSourceOverrideTarget  *string `json:"BootSourceOverrideTarget" validate:"omitempty,oneof=None Pxe Hdd Cd Usb BiosSetup Diags RemoteDrive"`
+	BootSourceOverrideEnabled *string `json:"BootSourceOverrideEnabled" validate:"omitempty,oneof=Disabled Once Continuous"`
+	BootSourceOverrideMode    *string `json:"BootSourceOverrideMode" validate:"omitempty,oneof=UEFI Legacy"`
+}
+
+// systemReadOnly are the ComputerSystem properties a client may name but
+// not write: everything served but Boot, plus the schema's writable
+// properties this system does not offer.
+var systemReadOnly = append(jsonNames(computerSystem{}), "AssetTag", "HostName", "IndicatorLED",
+	"LocationIndicatorActive", "PowerRestorePolicy", "PowerMode", "BootProgress", "Oem")
+
+// bootReadOnly are the Boot properties that exist but cannot be written:
+// the annotations served beside the override, and the schema's boot order
+// and retry settings a host without boot devices has no use for.
+var bootReadOnly = []string{
+	"BootSourceOverrideEnabled@Redfish.AllowableValues", "BootSourceOverrideTarget@Redfish.AllowableValues",
+	"BootSourceOverrideMode@Redfish.AllowableValues", "UefiTargetBootSourceOverride", "BootNext", "BootOrder",
+	"AliasBootOrder", "BootOrderPropertySelection", "BootOptions", "Certificates", "HttpBootUri",
+	"AutomaticRetryConfig", "AutomaticRetryAttempts", "RemainingAutomaticRetryAttempts",
+	"StopBootOnFault", "TrustedModuleRequiredToBoot",
+}
+
+// patchSystem sets the boot override, as Ironic and Metal3 do before a
+// reset. Properties that cannot be written are reported beside the applied
+// ones (partial success, DSP0266 clause 9.5.4); when nothing applies the
+// request fails as a whole.
+func (s *service) patchSystem(r *request) (*response, error) {
+	if err := lookupSystem(r); err != nil {
+		return nil, err
+	}
+	var p systemPatch
+	d, err := decodeBody(r.body, &p, systemReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	problems := d.problems
+	var o platform.BootOverride
+	if d.has("Boot") {
+		var b bootPatch
+		bd, err := decodeBody(p.Boot, &b, bootReadOnly)
+		if err != nil {
+			// Boot is not an object.
+			problems = append(problems, propErr(http.StatusBadRequest, "PropertyValueTypeError", "Boot", shortJSON(p.Boot), "Boot"))
+		} else {
+			problems = append(problems, under("Boot", bd.problems)...)
+			if bd.has("BootSourceOverrideTarget") {
+				o.Target = *b.BootSourceOverrideTarget
+			}
+			if bd.has("BootSourceOverrideEnabled") {
+				o.Enabled = *b.BootSourceOverrideEnabled
+			}
+			if bd.has("BootSourceOverrideMode") {
+				o.Mode = *b.BootSourceOverrideMode
+			}
+		}
+	}
+	if o == (platform.BootOverride{}) {
+		return nil, failAll(problems)
+	}
+	setter, ok := s.platform.(bootOverrideSetter)
+	if !ok {
+		return nil, failAll(append(problems, propErr(http.StatusBadRequest, "PropertyNotWritable", "Boot", "Boot")))
+	}
+	if err := setter.SetBootOverride(o); err != nil {
+		return nil, fmt.Errorf("set boot override: %w", err)
+	}
+	r.snap = s.platform.Snapshot()
+	v, err := s.getSystem(r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := withMessages(v, problems)
+	if err != nil {
+		return nil, err
+	}
+	return &response{status: http.StatusOK, body: body, refetch: true}, nil
+}
+
+// under moves the messages about a nested object's properties below its
+// parent: RelatedProperties #/X becomes #/parent/X.
+func under(parent string, problems []*apiError) []*apiError {
+	for _, p := range problems {
+		for i, rel := range p.related {
+			p.related[i] = "#/" + parent + "/" + strings.TrimPrefix(rel, "#/")
+		}
+	}
+	return problems
 }

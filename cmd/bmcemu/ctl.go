@@ -580,6 +580,11 @@ func describe(kind string, f map[string]any) string {
 		return fmt.Sprintf("%v", g("reason"))
 	case "RASModePending":
 		return fmt.Sprintf("RAS mode %v saved; it applies at the next boot", g("mode"))
+	case "BootOverrideChanged":
+		if g("consumed") == true {
+			return fmt.Sprintf("the host booted: boot override to %v consumed", g("target"))
+		}
+		return fmt.Sprintf("boot override: %v %v (%v)", g("target"), g("enabled"), g("mode"))
 	}
 	b, _ := json.Marshal(f)
 	return string(b)

@@ -48,7 +48,19 @@ type ChassisIdentifyChanged struct {
 	Seconds int    `json:"seconds,omitempty"`
 }
 
-func (ChassisIdentifyChanged) Kind() string   { return "ChassisIdentifyChanged" }
+func (ChassisIdentifyChanged) Kind() string { return "ChassisIdentifyChanged" }
+
+// BootOverrideChanged: the boot override the host firmware reads at its
+// next boot changed. Consumed: the host booted and used up a Once override
+// (Enabled is then Disabled); otherwise a management client set it.
+type BootOverrideChanged struct {
+	Target   string `json:"target"`
+	Enabled  string `json:"enabled"`
+	Mode     string `json:"mode"`
+	Consumed bool   `json:"consumed,omitempty"`
+}
+
+func (BootOverrideChanged) Kind() string      { return "BootOverrideChanged" }
 func (LocationIndicatorChanged) Kind() string { return "LocationIndicatorChanged" }
 func (ModuleInserted) Kind() string           { return "ModuleInserted" }
 func (ModuleRemoved) Kind() string            { return "ModuleRemoved" }

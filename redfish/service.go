@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	pathpkg "path"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -281,11 +282,66 @@ func (s *service) routes(e *gin.Engine) {
 // notFound answers unknown URIs. Credentials are checked first so an
 // anonymous client cannot map which URIs exist.
 func (s *service) notFound(c *gin.Context) {
+	if c.Request.Method == http.MethodPost && s.unknownAction(c) {
+		return
+	}
 	uri := c.Request.URL.EscapedPath()
 	if !isPublic(uri) && !s.authorize(c) {
 		return
 	}
 	s.fail(c, errInvalidURI(uri))
+}
+
+// unknownAction answers a POST to <resource>/Actions/<name> that no route
+// serves when <resource> is one the service has: DSP0266 and the Base
+// registry ask for 400 ActionNotSupported there rather than 404, since the
+// URI names an action of a real resource. The caller must first pass the
+// checks a POST to the resource itself would (credentials, then the
+// resource's POST privilege), so probing action names tells a client
+// without that privilege nothing. It reports false, having written
+// nothing, when the URI is not of that shape.
+func (s *service) unknownAction(c *gin.Context) bool {
+	if c.Request.URL.RawPath != "" {
+		// An escaped "/" would let match see segments the client did
+		// not send; such a URI stays an unknown one.
+		return false
+	}
+	dir, name := pathpkg.Split(c.Request.URL.Path)
+	base, ok := strings.CutSuffix(dir, "/Actions/")
+	if !ok || name == "" {
+		return false
+	}
+	res, params := s.match(base)
+	// Only a resource that has a representation can hold actions: an
+	// action route or a raw document cannot.
+	if res == nil || res.get == nil || res.raw != nil {
+		return false
+	}
+	p, ok := s.authenticate(c)
+	if !ok {
+		s.fail(c, errNoValidSession())
+		return true
+	}
+	notePrincipal(c, p, false)
+	req := &request{c: c, snap: s.platform.Snapshot(), params: params, who: p, authed: true}
+	self := res.self != nil && res.self(req)
+	if p.passwordChangeRequired && !passwordChangeAllowed(res, http.MethodPost, self) {
+		s.fail(c, newAPIError(http.StatusForbidden, "PasswordChangeRequired", accountPath(p.accountID)))
+		return true
+	}
+	if !allowedUnder(p.role, res.under, res.entity, http.MethodPost, self) {
+		s.fail(c, errInsufficientPrivilege())
+		return true
+	}
+	// A missing resource keeps its own 404 (ResourceNotFound).
+	if _, err := res.get(req); err != nil {
+		s.fail(c, err)
+		return true
+	}
+	// "#Type.Action", the form of the keys of the Actions property and
+	// of this service's other ActionNotSupported messages.
+	s.fail(c, newAPIError(http.StatusBadRequest, "ActionNotSupported", "#"+name))
+	return true
 }
 
 // methodNotAllowed answers a method the resource does not implement; gin

@@ -52,6 +52,13 @@ func TestUnknownAction(t *testing.T) {
 	}
 	// Only POST names an action.
 	checkError(t, do(t, h, http.MethodGet, foo), http.StatusNotFound, "InvalidURI", foo)
+	// An action is a POST target and nothing else.
+	reset := "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset"
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPatch} {
+		if w := do(t, h, m, reset); w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "POST" {
+			t.Errorf("%s %s: %d, Allow %q", m, reset, w.Code, w.Header().Get("Allow"))
+		}
+	}
 	// A known action still answers as before.
 	if w := do(t, h, http.MethodPost, "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset", withBody(`{"ResetType":"Bogus"}`)); w.Code != http.StatusBadRequest {
 		t.Errorf("Reset with a bad ResetType: %d %s", w.Code, w.Body)

@@ -86,7 +86,12 @@ type resource struct {
 func (s *service) handle(e *gin.Engine, path string, res resource) {
 	r := &res
 	r.segs = strings.Split(strings.TrimPrefix(path, "/"), "/")
-	methods := []string{http.MethodGet, http.MethodHead}
+	var methods []string
+	// An action route has nothing to read: DSP0266 makes it a POST
+	// target only, so GET there is 405 like any method it lacks.
+	if r.get != nil || r.raw != nil {
+		methods = append(methods, http.MethodGet, http.MethodHead)
+	}
 	if r.post != nil {
 		methods = append(methods, http.MethodPost)
 	}

@@ -248,6 +248,13 @@ func (s *service) patchAccount(r *request) (*response, error) {
 		return nil, err
 	}
 	if !hasPrivilege(r.who.role, privConfigureUsers) {
+		// Only the registry's Password PropertyOverride let the request
+		// this far: a PATCH that sets no Password is an ordinary
+		// ManagerAccount PATCH, which needs ConfigureUsers even when it
+		// would change nothing.
+		if !d.has("Password") {
+			return nil, errInsufficientPrivilege()
+		}
 		for k := range d.present {
 			if k != "Password" {
 				return nil, errInsufficientPrivilege()

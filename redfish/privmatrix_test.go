@@ -161,6 +161,8 @@ type privRegistry struct {
 	used      []string
 	ops       map[string]map[string]privAlts
 	overrides map[string][]privOverride
+	// props are the PropertyOverrides: targets name properties.
+	props map[string][]privOverride
 }
 
 func loadPrivRegistry(t *testing.T) privRegistry {
@@ -172,6 +174,10 @@ func loadPrivRegistry(t *testing.T) privRegistry {
 			Entity               string
 			OperationMap         opMap
 			SubordinateOverrides []struct {
+				Targets      []string
+				OperationMap opMap
+			}
+			PropertyOverrides []struct {
 				Targets      []string
 				OperationMap opMap
 			}
@@ -189,11 +195,15 @@ func loadPrivRegistry(t *testing.T) privRegistry {
 		}
 		return out
 	}
-	reg := privRegistry{used: raw.PrivilegesUsed, ops: map[string]map[string]privAlts{}, overrides: map[string][]privOverride{}}
+	reg := privRegistry{used: raw.PrivilegesUsed, ops: map[string]map[string]privAlts{},
+		overrides: map[string][]privOverride{}, props: map[string][]privOverride{}}
 	for _, m := range raw.Mappings {
 		reg.ops[m.Entity] = conv(m.OperationMap)
 		for _, o := range m.SubordinateOverrides {
 			reg.overrides[m.Entity] = append(reg.overrides[m.Entity], privOverride{o.Targets, conv(o.OperationMap)})
+		}
+		for _, o := range m.PropertyOverrides {
+			reg.props[m.Entity] = append(reg.props[m.Entity], privOverride{o.Targets, conv(o.OperationMap)})
 		}
 	}
 	return reg
@@ -425,7 +435,7 @@ func TestPrivilegeMatrix(t *testing.T) {
 		// nothing about where it was authorized. (A task monitor answers
 		// with its operation's result, which may be an error.)
 		if slices.Contains(methods[route], http.MethodGet) {
-			if w := matrixDo(route, f.h, http.MethodGet, f.uri(t, route, ""), adminUser, adminPass); w.Code == http.StatusNotFound || w.Code >= 500 {
+			if w := matrixDo(route, f.h, http.MethodGet, f.uri(t, route, ""), "", adminUser, adminPass); w.Code == http.StatusNotFound || w.Code >= 500 {
 				t.Errorf("%s: GET %s as Administrator: %d", route, f.uri(t, route, ""), w.Code)
 			}
 		}
@@ -458,42 +468,48 @@ func TestPrivilegeMatrix(t *testing.T) {
 						}
 					}
 					target := f.uri(t, route, owner)
-					var want int // 0: anything but 401, 403 and 405
-					switch {
-					case anon && !publicURIs[route] && !(method == http.MethodPost && publicPOST(route)):
-						want = http.StatusUnauthorized
-					case !registered:
-						want = http.StatusMethodNotAllowed
-					case anon:
-						// A public operation.
-					case !grants(reg.required(rt, method), role.privs, own):
-						want = http.StatusForbidden
-					}
-					rows++
-					w := matrixDo(route, f.h, method, target, role.user, role.pass)
-					desc := route + " " + method + " as " + role.name
-					if own {
-						desc += " (own)"
-					}
-					switch want {
-					case 0:
-						if w.Code == http.StatusUnauthorized || w.Code == http.StatusForbidden || w.Code == http.StatusMethodNotAllowed {
-							t.Errorf("%s (%s): %d, want it authorized: %s", desc, target, w.Code, strings.TrimSpace(w.Body.String()))
+					for _, b := range matrixBodies(t, reg, rt, method, owner) {
+						required := reg.required(rt, method)
+						if b.override != nil {
+							required = b.override
 						}
-					default:
-						if w.Code != want {
-							t.Errorf("%s (%s): %d, want %d: %s", desc, target, w.Code, want, strings.TrimSpace(w.Body.String()))
-							continue
+						var want int // 0: anything but 401, 403 and 405
+						switch {
+						case anon && !publicURIs[route] && !(method == http.MethodPost && publicPOST(route)):
+							want = http.StatusUnauthorized
+						case !registered:
+							want = http.StatusMethodNotAllowed
+						case anon:
+							// A public operation.
+						case !grants(required, role.privs, own):
+							want = http.StatusForbidden
 						}
-						if want == http.StatusForbidden && method != http.MethodHead && !strings.Contains(w.Body.String(), ".InsufficientPrivilege\"") {
-							t.Errorf("%s: 403 without InsufficientPrivilege: %s", desc, w.Body)
+						rows++
+						w := matrixDo(route, f.h, method, target, b.body, role.user, role.pass)
+						desc := route + " " + method + " " + b.body + " as " + role.name
+						if own {
+							desc += " (own)"
 						}
-					}
-					// Allow is the route's methods wherever it is sent, and
-					// always on 405 (a 401 need not reveal it).
-					if allow, ok := w.Header()["Allow"]; ok || w.Code == http.StatusMethodNotAllowed {
-						if got := allowSet(strings.Join(allow, ",")); !slices.Equal(got, methods[route]) && !rt.aliasPOST {
-							t.Errorf("%s: Allow %v, routes %v", desc, got, methods[route])
+						switch want {
+						case 0:
+							if w.Code == http.StatusUnauthorized || w.Code == http.StatusForbidden || w.Code == http.StatusMethodNotAllowed {
+								t.Errorf("%s (%s): %d, want it authorized: %s", desc, target, w.Code, strings.TrimSpace(w.Body.String()))
+							}
+						default:
+							if w.Code != want {
+								t.Errorf("%s (%s): %d, want %d: %s", desc, target, w.Code, want, strings.TrimSpace(w.Body.String()))
+								continue
+							}
+							if want == http.StatusForbidden && method != http.MethodHead && !strings.Contains(w.Body.String(), ".InsufficientPrivilege\"") {
+								t.Errorf("%s: 403 without InsufficientPrivilege: %s", desc, w.Body)
+							}
+						}
+						// Allow is the route's methods wherever it is sent, and
+						// always on 405 (a 401 need not reveal it).
+						if allow, ok := w.Header()["Allow"]; ok || w.Code == http.StatusMethodNotAllowed {
+							if got := allowSet(strings.Join(allow, ",")); !slices.Equal(got, methods[route]) && !rt.aliasPOST {
+								t.Errorf("%s: Allow %v, routes %v", desc, got, methods[route])
+							}
 						}
 					}
 				}
@@ -503,13 +519,50 @@ func TestPrivilegeMatrix(t *testing.T) {
 	t.Logf("%d routes, %d (route, role, method) rows", len(routes), rows)
 }
 
-// matrixDo sends one matrix request with Basic credentials (none for
-// user ""), a `{}` body on the methods that take one.
-func matrixDo(route string, h http.Handler, method, target, user, pass string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, nil)
+type matrixBody struct {
+	body     string
+	override privAlts // the PropertyOverride the body falls under
+}
+
+// matrixBodies are what a row sends: no body where the method takes
+// none, else `{}`, and for a PATCH one body per PropertyOverride of the
+// entity, setting that property to a value it may keep.
+func matrixBodies(t *testing.T, reg privRegistry, rt matrixRoute, method, owner string) []matrixBody {
+	t.Helper()
 	switch method {
-	case http.MethodPatch, http.MethodPut, http.MethodPost:
-		r.Body, r.ContentLength = httpBody(`{}`), 2
+	case http.MethodGet, http.MethodHead, http.MethodDelete:
+		return []matrixBody{{}}
+	}
+	out := []matrixBody{{body: `{}`}}
+	for _, o := range reg.props[rt.entity] {
+		alts, ok := o.ops[method]
+		if !ok {
+			continue
+		}
+		for _, prop := range o.targets {
+			if prop != "Password" {
+				t.Errorf("%s: no value to %s its property %s with", rt.entity, method, prop)
+				continue
+			}
+			// The account's own password, which the policy accepts again.
+			pw := bystanderPass
+			for _, r := range matrixRoles {
+				if r.user != "" && r.user == owner {
+					pw = r.pass
+				}
+			}
+			out = append(out, matrixBody{body: `{"Password":"` + pw + `"}`, override: alts})
+		}
+	}
+	return out
+}
+
+// matrixDo sends one matrix request with Basic credentials (none for
+// user "") and body, if any.
+func matrixDo(route string, h http.Handler, method, target, body, user, pass string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, nil)
+	if body != "" {
+		r.Body, r.ContentLength = httpBody(body), int64(len(body))
 		r.Header.Set("Content-Type", "application/json")
 	}
 	if user != "" {

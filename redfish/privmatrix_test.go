@@ -76,7 +76,7 @@ var (
 // matrixRoutes is keyed by the gin route pattern. A route added to the
 // service without an entry here fails the matrix.
 var matrixRoutes = map[string]matrixRoute{
-	// DSP0266 clause 13.3.1: the version document, the service root and
+	// DSP0266: the version document, the service root and
 	// the OData documents are the service root's, readable by anyone.
 	"/redfish":              {entity: "ServiceRoot", doc: true},
 	"/redfish/v1":           {entity: "ServiceRoot"},
@@ -118,7 +118,7 @@ var matrixRoutes = map[string]matrixRoute{
 	"/redfish/v1/JsonSchemas/:schema":                               {entity: "JsonSchemaFile", chain: []string{"JsonSchemaFileCollection"}},
 	"/redfish/v1/EventService":                                      {entity: "EventService"},
 	"/redfish/v1/EventService/Actions/EventService.SubmitTestEvent": {entity: "EventService"},
-	// The ServerSentEventUri is the EventService's (DSP0266 13.5.2).
+	// The SSE stream is the EventService's ServerSentEventUri.
 	"/redfish/v1/EventService/SSE":                                                            {entity: "EventService", doc: true},
 	"/redfish/v1/EventService/Subscriptions":                                                  {entity: "EventDestinationCollection", chain: []string{"EventService"}},
 	"/redfish/v1/EventService/Subscriptions/Members":                                          {entity: "EventDestinationCollection", chain: []string{"EventService"}, aliasPOST: true},
@@ -133,19 +133,19 @@ var matrixRoutes = map[string]matrixRoute{
 	"/redfish/v1/TaskService":                                                                 {entity: "TaskService"},
 	"/redfish/v1/TaskService/Tasks":                                                           {entity: "TaskCollection", chain: []string{"TaskService"}},
 	"/redfish/v1/TaskService/Tasks/:task":                                                     {entity: "Task", chain: []string{"TaskService", "TaskCollection"}},
-	// A task monitor is the opaque URI through which DSP0266 12.2 has the
+	// A task monitor is the opaque URI through which DSP0266 has the
 	// client follow (and cancel) the task: it stands for the Task.
 	"/redfish/v1/TaskService/TaskMonitors/:task": {entity: "Task", chain: []string{"TaskService", "TaskCollection"}, doc: true},
 }
 
-// publicURIs are readable (GET, HEAD) without credentials, DSP0266
-// clause 13.3.1. Other methods on them are 405 without credentials too:
-// a client needs none to learn the service root's Allow.
+// publicURIs are readable (GET, HEAD) without credentials, per DSP0266.
+// Other methods on them are 405 without credentials too: a client needs
+// none to learn the service root's Allow.
 var publicURIs = map[string]bool{"/redfish": true, "/redfish/v1": true, "/redfish/v1/odata": true, "/redfish/v1/$metadata": true}
 
-// publicPOST: DSP0266 13.3.4 has session login need no credentials; the
-// registry's Login for SessionCollection POST is for the Members alias
-// and every other creator, who holds it anyway.
+// publicPOST: DSP0266 has session login (POST to the Sessions
+// collection) need no credentials, over the registry's Login: logging in
+// is how a client gets credentials.
 func publicPOST(route string) bool {
 	return route == "/redfish/v1/SessionService/Sessions" || route == "/redfish/v1/SessionService/Sessions/Members"
 }
@@ -405,7 +405,7 @@ func TestPrivilegeMatrix(t *testing.T) {
 			t.Errorf("route %s: entity %s is not in the privilege registry", route, rt.entity)
 		}
 		sort.Strings(methods[route])
-		// DSP0266 clause 6.3: an action is invoked with POST, and only POST.
+		// DSP0266: an action is invoked with POST, and only POST.
 		if strings.Contains(route, "/Actions/") && !slices.Equal(methods[route], []string{http.MethodPost}) {
 			t.Errorf("action route %s serves %v, want POST alone", route, methods[route])
 		}

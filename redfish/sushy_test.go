@@ -2,11 +2,14 @@ package redfish
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bmcemu/bmcemu/platform"
 )
 
 // sushyScript logs in with a session (sushy's SessionAuth), reads the
@@ -52,7 +55,11 @@ print(json.dumps({
 a.close()
 `
 
-func TestSushy(t *testing.T) {
+// runSushy runs script with Debian's python3-sushy against an HTTPS
+// server for p (argv: URL, user, password, CA file) and decodes the JSON
+// object its last output line prints. It returns the handler too.
+func runSushy(t *testing.T, p *platform.Platform, script string) (http.Handler, map[string]any) {
+	t.Helper()
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import sushy").Run(); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -60,12 +67,11 @@ func TestSushy(t *testing.T) {
 		}
 		t.Skipf("python3-sushy not importable by %s (Debian package python3-sushy): %v", py, err)
 	}
-	p := newPlatform(t)
 	h, srv, ca := newTLSServerCert(t, p)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-c", sushyScript, srv.URL, adminUser, adminPass, ca)
+	cmd := exec.CommandContext(ctx, py, "-c", script, srv.URL, adminUser, adminPass, ca)
 	// requests lets these variables override an explicit verify=.
 	cmd.Env = append(os.Environ(), "NO_PROXY=*", "no_proxy=*", "REQUESTS_CA_BUNDLE="+ca, "CURL_CA_BUNDLE="+ca)
 	out, err := cmd.CombinedOutput()
@@ -73,7 +79,12 @@ func TestSushy(t *testing.T) {
 		t.Fatalf("sushy: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	m := decode(t, []byte(lines[len(lines)-1]))
+	return h, decode(t, []byte(lines[len(lines)-1]))
+}
+
+func TestSushy(t *testing.T) {
+	p := newPlatform(t)
+	h, m := runSushy(t, p, sushyScript)
 	if m["session"] != true || m["total_gib"] != 512.0 || m["capacity"] != 32768.0 || m["patch_status"] != 200.0 || m["led"] != true {
 		t.Errorf("sushy saw %v", m)
 	}
@@ -114,26 +125,8 @@ a.close()
 `
 
 func TestSushyBootOverride(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import sushy").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3-sushy not importable by %s: %v", py, err)
-		}
-		t.Skipf("python3-sushy not importable by %s (Debian package python3-sushy): %v", py, err)
-	}
 	p := newPlatform(t)
-	_, srv, ca := newTLSServerCert(t, p)
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-c", sushyBootScript, srv.URL, adminUser, adminPass, ca)
-	cmd.Env = append(os.Environ(), "NO_PROXY=*", "no_proxy=*", "REQUESTS_CA_BUNDLE="+ca, "CURL_CA_BUNDLE="+ca)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("sushy: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	m := decode(t, []byte(lines[len(lines)-1]))
+	_, m := runSushy(t, p, sushyBootScript)
 	t.Logf("sushy saw %v", m)
 	before, _ := m["before_reset"].(map[string]any)
 	if before["target"] != "BootSource.PXE" || before["enabled"] != "BootSourceOverrideEnabled.ONCE" || before["mode"] != "BootSourceOverrideMode.UEFI" {

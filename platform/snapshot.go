@@ -308,14 +308,6 @@ func rasOverlay(sl *Slot, job *ras.Job) {
 			sl.Stage = fmt.Sprintf("%s %d%%", job.Kind, job.Percent)
 		}
 	}
-	// An uncorrectable error no redundancy covered leaves the module in
-	// service (the OS retires the poisoned page) but in need of service:
-	// critical until the module is replaced or its current error period is
-	// cleared (Redfish MemoryMetrics ClearCurrentPeriod, or a restart).
-	if sl.Health != HealthCritical && r.UncontainedUE > 0 {
-		sl.Health = HealthCritical
-		sl.Reason = fmt.Sprintf("%d uncorrectable ECC error(s) no redundancy covered this period; replace the module or clear its error counters", r.UncontainedUE)
-	}
 	if sl.Health == HealthOK && r.LoggingLimited {
 		sl.Health, sl.Reason = HealthWarning, "correctable error logging limit reached"
 	}

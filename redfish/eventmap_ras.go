@@ -60,12 +60,7 @@ func translateRAS(e events.Event) ([]eventSpec, bool) {
 		if ev.Recovered {
 			return []eventSpec{dmtf(platformRegistry, "MemoryContainedError", mem(ev.Slot), ev.Slot)}, true
 		}
-		// Nothing covered it: the module is critical until serviced (the
-		// platform's health says so too).
-		return []eventSpec{
-			dmtf(platformRegistry, "MemoryUncorrectableError", mem(ev.Slot), ev.Slot),
-			dmtf(resourceEventRegistry, "ResourceStatusChangedCritical", mem(ev.Slot), mem(ev.Slot), "Critical"),
-		}, true
+		return []eventSpec{dmtf(platformRegistry, "MemoryUncorrectableError", mem(ev.Slot), ev.Slot)}, true
 	case events.MemoryDataLost:
 		origin, where := memoryDomainPath(), "the system memory"
 		if ev.Slot != "" {

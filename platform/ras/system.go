@@ -47,10 +47,6 @@ type System struct {
 	raid    *raidSet
 	held    map[[3]int]Module // mirroring: hot-added halves awaiting their partner, by socket, channel pair, position
 	failed  map[string]bool   // modules failed in place outside any redundant set
-	// uncontained counts, per module, this period's uncorrectable errors
-	// no redundancy covered (bus noise is not among them: it is the
-	// channel's, and passes).
-	uncontained map[string]uint64
 
 	sets []set // every redundant set, in a stable order
 	last map[string]string
@@ -139,7 +135,7 @@ func NewSystem(plan Plan, mods []Module, geometry func(slot string) (ModuleGeome
 	}
 	s := &System{plan: plan, mods: map[string]Module{}, geo: geometry, ecc: model, flat: pages.New(),
 		poison: map[uint64]bool{}, lost: map[uint64]bool{}, chans: map[string]*channelSet{}, mirrors: map[string]*pairSet{},
-		held: map[[3]int]Module{}, failed: map[string]bool{}, last: map[string]string{}, uncontained: map[string]uint64{}}
+		held: map[[3]int]Module{}, failed: map[string]bool{}, last: map[string]string{}}
 	for _, m := range mods {
 		s.mods[m.Slot] = m
 	}
@@ -612,10 +608,7 @@ func (s *System) Counts(slot string) ecc.Counts { return s.ecc.ModuleCounts(slot
 func (s *System) LoggingLimited(slot string) bool { return s.ecc.LoggingLimited(slot) }
 
 // ClearCurrentPeriod resets a module's current-period counters.
-func (s *System) ClearCurrentPeriod(slot string) {
-	s.ecc.ClearCurrentPeriod(slot)
-	delete(s.uncontained, slot)
-}
+func (s *System) ClearCurrentPeriod(slot string) { s.ecc.ClearCurrentPeriod(slot) }
 
 // CountErrors adds errors reported for a module without a rank (bus
 // noise); see ecc.Model.Count.
@@ -644,7 +637,6 @@ func (s *System) RestoreLifetimes(saved map[string]ecc.Counters) {
 func (s *System) ForgetModule(slot string) {
 	s.ecc.Forget(slot)
 	delete(s.failed, slot)
-	delete(s.uncontained, slot)
 }
 
 // FailModule is a module dying in its slot (not pulled): a mirror side
@@ -974,12 +966,7 @@ func (s *System) Job() *Job {
 	return &Job{Set: j.set.id(), Slot: j.slot, Kind: j.kind, Done: j.done, Total: j.total, Percent: int(j.moved * 100 / max(j.bytes, 1))}
 }
 
-func (s *System) emit(e events.Event) {
-	if ue, ok := e.(events.MemoryUncorrectableError); ok && !ue.Recovered && ue.Slot != "" {
-		s.uncontained[ue.Slot]++
-	}
-	s.evs = append(s.evs, e)
-}
+func (s *System) emit(e events.Event) { s.evs = append(s.evs, e) }
 
 // drain turns the engines' pending results into platform events and
 // reports redundancy changes.
@@ -1205,9 +1192,6 @@ type ModuleStatus struct {
 	MappedOutRanks int        `json:"mapped_out_ranks"`
 	Errors         ecc.Counts `json:"errors"`
 	LoggingLimited bool       `json:"logging_limited"`
-	// UncontainedUE counts this period's uncorrectable errors on the
-	// module that no redundancy covered.
-	UncontainedUE uint64 `json:"uncontained_ue,omitempty"`
 	// ThresholdTripped: a rank crossed the CE threshold this period.
 	ThresholdTripped bool `json:"threshold_tripped,omitempty"`
 }
@@ -1216,7 +1200,7 @@ type ModuleStatus struct {
 // of and that had no error).
 func (s *System) Module(slot string) (ModuleStatus, bool) {
 	ms := ModuleStatus{Role: "Data", State: "Active", Cartridge: -1, Errors: s.ecc.ModuleCounts(slot), LoggingLimited: s.ecc.LoggingLimited(slot),
-		ThresholdTripped: s.ecc.ThresholdTripped(slot), UncontainedUE: s.uncontained[slot]}
+		ThresholdTripped: s.ecc.ThresholdTripped(slot)}
 	_, boot := s.mods[slot]
 	switch {
 	case s.mirrors[slot] != nil:

@@ -197,9 +197,7 @@ func translate(e events.Event) []eventSpec {
 		}
 		return out
 	case events.BusNoiseRecovered:
-		// A channel has no resource of its own: the memory domain stands
-		// for it.
-		out := []eventSpec{oem("BusNoiseRecovered", memoryDomainPath(), ev.Socket, ev.Channel)}
+		out := []eventSpec{oem("BusNoiseRecovered", "", ev.Socket, ev.Channel)}
 		for _, v := range ev.Victims {
 			out = append(out, dmtf(resourceEventRegistry, "ResourceErrorsCorrected", mem(v), "CorrectableECCErrorCount", "CorrectableECC"))
 		}
@@ -234,8 +232,7 @@ func translate(e events.Event) []eventSpec {
 		if ev.Interleaved {
 			state = "on"
 		}
-		// The interleave sets are the memory domain's InterleavableMemorySets.
-		return []eventSpec{oem("InterleaveChanged", memoryDomainPath(), ev.Socket, ev.Controller, state, ev.Reason)}
+		return []eventSpec{oem("InterleaveChanged", "", ev.Socket, ev.Controller, state, ev.Reason)}
 	case events.PatternTestCompleted:
 		if ev.Passed {
 			return []eventSpec{oem("PatternTestPassed", mem(ev.Slot), ev.Slot, ev.Samples)}

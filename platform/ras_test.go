@@ -301,6 +301,24 @@ func TestRASAdvancedECCUncorrectableLosesData(t *testing.T) {
 	}
 }
 
+// A UE nothing covers leaves the module Critical in the snapshot (the
+// one source both surfaces read) until its current period is cleared;
+// the lifetime count stays. A mirror side's UE is the failover's story.
+func TestRASUnprotectedUEIsCriticalUntilCleared(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	const slot = "CPU1_DIMM_D1"
+	r.must(r.p.InjectMemoryError(slot, 0, false))
+	r.drain()
+	if s := r.slot(slot); s.Health != HealthCritical || s.State != StateEnabled || s.RAS == nil || !s.RAS.UnprotectedUE {
+		t.Fatalf("after a UE: %s %s %+v", s.State, s.Health, s.RAS)
+	}
+	r.must(r.p.ClearMemoryErrorCounts(slot))
+	if s := r.slot(slot); s.Health != HealthOK || s.RAS.UnprotectedUE || s.RAS.Errors.Lifetime.UE != 1 {
+		t.Fatalf("after clearing: %s %+v", s.Health, s.RAS)
+	}
+}
+
 func TestRASMirroredHotAddNeedsAMatchedPair(t *testing.T) {
 	t.Parallel()
 	r := newRASRig(t, "mirror", nil)

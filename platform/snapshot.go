@@ -308,6 +308,10 @@ func rasOverlay(sl *Slot, job *ras.Job) {
 			sl.Stage = fmt.Sprintf("%s %d%%", job.Kind, job.Percent)
 		}
 	}
+	if r.UnprotectedUE && sl.Health != HealthCritical {
+		sl.Health = HealthCritical
+		sl.Reason = "uncorrectable ECC error with no redundancy to cover it; replace the module or clear its error counters"
+	}
 	if sl.Health == HealthOK && r.LoggingLimited {
 		sl.Health, sl.Reason = HealthWarning, "correctable error logging limit reached"
 	}

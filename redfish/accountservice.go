@@ -199,6 +199,7 @@ func (s *service) postAccount(r *request) (*response, error) {
 	if err != nil {
 		return nil, accountError(err, in.UserName)
 	}
+	s.publishLifecycle("ResourceCreated", accountPath(a.ID), "")
 	return &response{status: http.StatusCreated, body: accountView(a), location: accountPath(a.ID)}, nil
 }
 
@@ -302,6 +303,7 @@ func (s *service) deleteAccount(r *request) (*response, error) {
 		return nil, accountError(err, a.UserName)
 	}
 	s.sessions.dropAccount(a.ID)
+	s.publishLifecycle("ResourceRemoved", accountPath(a.ID), "")
 	return &response{status: http.StatusNoContent}, nil
 }
 

@@ -43,6 +43,10 @@ var dmtfEventMessages = map[string]registryMessage{
 		text: "The resource '%1' has powered off.", resolution: "None."},
 	resourceEventRegistry + ".ResourceChanged": {severity: "OK", args: 0,
 		text: "One or more resource properties have changed.", resolution: "None."},
+	resourceEventRegistry + ".ResourceCreated": {severity: "OK", args: 0,
+		text: "The resource was created successfully.", resolution: "None."},
+	resourceEventRegistry + ".ResourceRemoved": {severity: "OK", args: 0,
+		text: "The resource was removed successfully.", resolution: "None."},
 	resourceEventRegistry + ".TestMessage": {severity: "OK", args: 0,
 		text: "Test message.", resolution: "None."},
 	platformRegistry + ".MemoryUncorrectableError": {severity: "Critical", args: 1,
@@ -197,7 +201,13 @@ func translate(e events.Event) []eventSpec {
 		}
 		return out
 	case events.BusNoiseRecovered:
-		out := []eventSpec{oem("BusNoiseRecovered", "", ev.Socket, ev.Channel)}
+		// The recovery is about the slot whose handling made the noise, as
+		// BusNoiseDetected was; a fact without one is about the System.
+		origin := systemPath()
+		if ev.Slot != "" {
+			origin = mem(ev.Slot)
+		}
+		out := []eventSpec{oem("BusNoiseRecovered", origin, ev.Socket, ev.Channel)}
 		for _, v := range ev.Victims {
 			out = append(out, dmtf(resourceEventRegistry, "ResourceErrorsCorrected", mem(v), "CorrectableECCErrorCount", "CorrectableECC"))
 		}
@@ -232,7 +242,8 @@ func translate(e events.Event) []eventSpec {
 		if ev.Interleaved {
 			state = "on"
 		}
-		return []eventSpec{oem("InterleaveChanged", "", ev.Socket, ev.Controller, state, ev.Reason)}
+		// Interleaving is a property of the memory domain, not of a module.
+		return []eventSpec{oem("InterleaveChanged", memoryDomainPath(), ev.Socket, ev.Controller, state, ev.Reason)}
 	case events.PatternTestCompleted:
 		if ev.Passed {
 			return []eventSpec{oem("PatternTestPassed", mem(ev.Slot), ev.Slot, ev.Samples)}
@@ -265,7 +276,9 @@ func translate(e events.Event) []eventSpec {
 	// A fact this table does not know yet (the platform grows): still an
 	// event, named by its kind, about its slot when it has one.
 	slot := events.SlotOf(e)
-	origin, what := "", "the platform"
+	// Every event names an origin: a subscriber filtering by
+	// OriginResources must be able to see it.
+	origin, what := systemPath(), "the platform"
 	if slot != "" {
 		origin, what = memoryPath(slot), slot
 	}

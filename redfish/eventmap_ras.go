@@ -60,7 +60,12 @@ func translateRAS(e events.Event) ([]eventSpec, bool) {
 		if ev.Recovered {
 			return []eventSpec{dmtf(platformRegistry, "MemoryContainedError", mem(ev.Slot), ev.Slot)}, true
 		}
-		return []eventSpec{dmtf(platformRegistry, "MemoryUncorrectableError", mem(ev.Slot), ev.Slot)}, true
+		// Unrecovered, the module is Critical until serviced or its
+		// counters cleared (the platform's UnprotectedUE).
+		return []eventSpec{
+			dmtf(platformRegistry, "MemoryUncorrectableError", mem(ev.Slot), ev.Slot),
+			dmtf(resourceEventRegistry, "ResourceStatusChangedCritical", mem(ev.Slot), mem(ev.Slot), "Critical"),
+		}, true
 	case events.MemoryDataLost:
 		origin, where := memoryDomainPath(), "the system memory"
 		if ev.Slot != "" {

@@ -1,7 +1,11 @@
 package redfish
 
 import (
+	"go/ast"
+	"go/parser"
+	gotoken "go/token"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,11 +26,12 @@ func sampleEvents() []events.Event {
 		events.SlotReady{Slot: s, For: "installation"}, events.SlotReady{Slot: s, For: "removal"},
 		events.SPDAccepted{Slot: s, OperatingSpeedMTs: 4800}, events.SPDCheckFailed{Slot: s, Reason: "crc", Detail: "bad CRC"},
 		events.BusNoise{Slot: s, Victims: []events.NoiseHit{{Slot: "CPU0_DIMM_A1", Correctable: 2, Uncorrectable: 1}}},
-		events.BusNoiseRecovered{Victims: []string{"CPU0_DIMM_A1"}}, events.SCIRaised{Slot: s, GPE: 1, Method: "_L01", Cause: "insert"},
+		events.BusNoiseRecovered{Slot: s, Victims: []string{"CPU0_DIMM_A1"}}, events.BusNoiseRecovered{}, events.SCIRaised{Slot: s, GPE: 1, Method: "_L01", Cause: "insert"},
 		events.SurpriseRemoval{Slot: s, PowerState: "Nominal"}, events.MemoryTrained{Slot: s, SpeedMTs: 4800, MinEyePS: 20},
 		events.TrainingFailed{Slot: s, Stage: "vref", Lane: -1, Reason: "eye closed"}, events.FirmwareFault{Slot: s, Fault: "calibration", Reason: "x"},
 		events.ModuleParked{Slot: s, Serial: "123", Reason: "fault"}, events.AddressMapUpdated{Slot: s, Op: "add", Base: 1 << 40, Length: 1 << 35},
 		events.AddressMapRejected{Slot: s, Reason: "no room"}, events.InterleaveChanged{Reason: "asymmetric"},
+		unknownEvent{}, events.MemoryDataLost{Pages: 1, Reason: "unplaced"},
 		events.PatternTestCompleted{Slot: s, Passed: true, Samples: 10}, events.PatternTestCompleted{Slot: s, Address: 0x1000},
 		events.ACPINotify{Slot: s, Name: "Bus Check"}, events.ACPIOST{Slot: s, Meaning: "success"},
 		events.MemoryHotAdded{Slot: s, Base: 1, Length: 2}, events.MemoryEjected{Slot: s}, events.EjectFailed{Slot: s, Reason: "busy"},
@@ -83,6 +88,88 @@ func TestTranslateCoversEveryFact(t *testing.T) {
 	if sp := translate(unknownEvent{Slot: "X"})[0]; sp.id != oemRegistry+".PlatformEvent" || sp.origin != memoryPath("X") {
 		t.Errorf("fallback = %+v", sp)
 	}
+}
+
+// TestEveryEventHasOrigin: a subscriber filtering by OriginResources, or
+// a client following OriginOfCondition, must never get an event about
+// nothing. Covers every sample fact, including the ones without a slot.
+func TestEveryEventHasOrigin(t *testing.T) {
+	s := "CPU0_DIMM_A2"
+	// Facts that go out through the PlatformEvent fallback (or not at all
+	// as their own message) still need an origin.
+	all := append(sampleEvents(),
+		events.FaultArmed{Slot: s, Fault: "ue"}, events.FaultCleared{Slot: s, Fault: "all"},
+		events.MemoryRebuildAborted{Slot: s, Set: "Mirror0", Op: "resilver", Done: 1, Total: 2, Reason: "removed"},
+		events.ChassisIdentifyChanged{State: "Lit"}, events.KernelMemoryAdded{Slot: s},
+		events.KernelMemoryAddFailed{Slot: s, Errno: "EBUSY"}, events.KernelMemoryRemoved{Slot: s},
+		events.KernelMemoryRemoveRefused{Slot: s, Block: -1, Errno: "EBUSY"},
+		events.MemoryBlockChanged{Block: 3, State: "online"}, events.MemoryBlockChanged{Block: 3, State: "online", Slot: s})
+	for _, e := range all {
+		for _, sp := range translate(e) {
+			if sp.origin == "" || !strings.HasPrefix(sp.origin, "/redfish/v1/") {
+				t.Errorf("%s (%+v): %s has origin %q", e.Kind(), e, sp.id, sp.origin)
+			}
+		}
+	}
+	want := map[string]string{
+		"InterleaveChanged": memoryDomainPath(),
+		"BusNoiseRecovered": memoryPath("CPU0_DIMM_A2"),
+	}
+	// The samples must cover every fact the platform can raise, so a new
+	// kind without an origin fails here rather than at a subscriber.
+	seen := map[string]bool{}
+	for _, e := range all {
+		seen[e.Kind()] = true
+	}
+	for _, k := range platformEventKinds(t) {
+		if !seen[k] {
+			t.Errorf("platform event %s has no sample in sampleEvents", k)
+		}
+	}
+	for _, e := range sampleEvents() {
+		if w, ok := want[e.Kind()]; ok {
+			if got := translate(e)[0].origin; got != w {
+				t.Errorf("%s origin = %q, want %q", e.Kind(), got, w)
+			}
+			delete(want, e.Kind())
+		}
+	}
+}
+
+// platformEventKinds lists the types of platform/events with a Kind
+// method, read from the source so a new kind cannot be forgotten.
+func platformEventKinds(t *testing.T) []string {
+	t.Helper()
+	fset := gotoken.NewFileSet()
+	dir := filepath.Join("..", "platform", "events")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("read platform/events: %v", err)
+	}
+	var kinds []string
+	for _, ent := range ents {
+		name := ent.Name()
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, 0)
+		if err != nil {
+			t.Fatalf("parse platform/events/%s: %v", name, err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || fn.Name.Name != "Kind" || len(fn.Recv.List) != 1 {
+				continue
+			}
+			if id, ok := fn.Recv.List[0].Type.(*ast.Ident); ok {
+				kinds = append(kinds, id.Name)
+			}
+		}
+	}
+	if len(kinds) == 0 {
+		t.Fatal("no event kinds found in platform/events")
+	}
+	return kinds
 }
 
 func TestRegistries(t *testing.T) {

@@ -28,7 +28,7 @@ func resumePath(id string) string {
 // eventRegistryPrefixes and eventResourceTypes are what events can carry.
 var (
 	eventRegistryPrefixes = []string{"ResourceEvent", "Platform", oemPrefix}
-	eventResourceTypes    = []string{"Memory", "ComputerSystem", "MemoryDomain", "MemoryChunks", "Task", "Chassis"}
+	eventResourceTypes    = []string{"Memory", "ComputerSystem", "MemoryDomain", "MemoryChunks", "Task", "Chassis", "ManagerAccount", "EventDestination"}
 )
 
 type eventService struct {
@@ -278,6 +278,7 @@ func (s *service) postSubscription(r *request) (*response, error) {
 		return nil, newAPIError(http.StatusBadRequest, "EventSubscriptionLimitExceeded")
 	}
 	s.log.Info("redfish: event subscription created", "id", sub.ID, "destination", sub.Destination, "user", r.who.user)
+	s.publishLifecycle("ResourceCreated", subscriptionPath(sub.ID), sub.ID)
 	out, err := s.getSubscription(&request{c: r.c, params: map[string]string{"sub": sub.ID}})
 	if err != nil {
 		return nil, err
@@ -301,8 +302,22 @@ func (s *service) deleteSubscription(r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.subs.remove(sub.ID)
+	if s.subs.remove(sub.ID) && !sub.sse {
+		s.publishLifecycle("ResourceRemoved", subscriptionPath(sub.ID), "")
+	}
 	return &response{status: http.StatusNoContent}, nil
+}
+
+// publishLifecycle sends ResourceEvent ResourceCreated or ResourceRemoved
+// for a resource a client created or deleted, as a BMC does for accounts
+// and event subscriptions. Sessions get none: like bmcweb, the service
+// does not flood subscribers with a login's every session (SessionService
+// and the access log record those), and SSE stream members come and go
+// with their connection. skip is a subscription not to tell (its own
+// creation).
+func (s *service) publishLifecycle(name, origin, skip string) {
+	ev := s.hub.publish(s.now(), eventSpec{id: resourceEventRegistry + "." + name, origin: origin})
+	s.subs.dispatchExcept(ev, skip)
 }
 
 func (s *service) postResumeSubscription(r *request) (*response, error) {

@@ -34,6 +34,10 @@ func (e rfEvent) resourceType() string {
 		return "Task"
 	case e.Origin == chassisPath():
 		return "Chassis"
+	case strings.HasPrefix(e.Origin, pathAccounts+"/"):
+		return "ManagerAccount"
+	case strings.HasPrefix(e.Origin, pathSubscriptions+"/"):
+		return "EventDestination"
 	}
 	return ""
 }

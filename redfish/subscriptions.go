@@ -302,14 +302,19 @@ func (m *subscriptions) resumeSub(id string) bool {
 
 // dispatch queues ev for every matching subscriber without blocking: a
 // full queue counts and logs the loss.
-func (m *subscriptions) dispatch(ev rfEvent) {
+func (m *subscriptions) dispatch(ev rfEvent) { m.dispatchExcept(ev, "") }
+
+// dispatchExcept is dispatch without the subscription skip: a destination
+// learns of its own creation from the 201, not from an event about itself
+// that it has no reason to expect first.
+func (m *subscriptions) dispatchExcept(ev rfEvent, skip string) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, s := range m.subs {
-		if s.sse || !s.matches(ev) {
+		if s.sse || (skip != "" && s.ID == skip) || !s.matches(ev) {
 			continue
 		}
 		select {

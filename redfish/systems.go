@@ -161,7 +161,7 @@ func (s *service) getSystem(r *request) (any, error) {
 		MemorySummary: memorySummary{
 			TotalSystemMemoryGiB: totalMemoryGiB(snap),
 			MemoryMirroring:      memoryMirroring(snap.RAS),
-			Status:               memorySummaryStatus(snap.RAS),
+			Status:               memorySummaryStatus(snap),
 		},
 		Memory:        link{ID: memoryCollectionPath()},
 		MemoryDomains: link{ID: memoryDomainsPath()},
@@ -197,10 +197,21 @@ func memoryMirroring(r platform.RASStatus) string {
 }
 
 // memorySummaryStatus rolls the memory redundancy up: degraded or lost
-// redundancy warns, lost data is critical.
-func memorySummaryStatus(r platform.RASStatus) status {
-	h := redundancyHealth(r.Redundancy)
-	return status{State: "Enabled", Health: h, HealthRollup: h}
+// redundancy warns, lost data is critical. HealthRollup also takes the
+// worst module's health, so a DIMM left Critical by an uncovered UE shows
+// on the System without walking the Memory collection.
+func memorySummaryStatus(snap *platform.Snapshot) status {
+	h := redundancyHealth(snap.RAS.Redundancy)
+	roll := h
+	for _, sl := range snap.Slots {
+		switch {
+		case sl.Health == platform.HealthCritical:
+			roll = "Critical"
+		case sl.Health == platform.HealthWarning && roll == "OK":
+			roll = "Warning"
+		}
+	}
+	return status{State: "Enabled", Health: h, HealthRollup: roll}
 }
 
 // bootOverrideSetter is the platform's boot override, shared with IPMI.

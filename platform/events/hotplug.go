@@ -90,6 +90,7 @@ type BusNoise struct {
 type BusNoiseRecovered struct {
 	Socket  int      `json:"socket"`
 	Channel int      `json:"channel"`
+	Slot    string   `json:"slot"` // the slot whose handling made the noise
 	Victims []string `json:"victims"`
 }
 

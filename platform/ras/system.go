@@ -1194,6 +1194,14 @@ type ModuleStatus struct {
 	LoggingLimited bool       `json:"logging_limited"`
 	// ThresholdTripped: a rank crossed the CE threshold this period.
 	ThresholdTripped bool `json:"threshold_tripped,omitempty"`
+	// UnprotectedUE: a rank of the module took an uncorrectable error
+	// this period and no mirror copy or RAID parity covers it
+	// (AdvancedECC, rank sparing). It stays so until serviced (a removal
+	// forgets the counters) or its current period is cleared; the
+	// lifetime count alone does not keep it, or a DIMM would be critical
+	// forever. Bus-noise UEs are counted without a rank and do not set
+	// it: the channel recovers and the module's cells are sound.
+	UnprotectedUE bool `json:"unprotected_ue,omitempty"`
 }
 
 // Module reports a module's status (ok=false for a slot RAS knows nothing
@@ -1233,5 +1241,9 @@ func (s *System) Module(slot string) (ModuleStatus, bool) {
 	if s.failed[slot] {
 		ms.State = "Failed"
 	}
+	// Mirror sides and cartridges have their own failover story (State
+	// Failed); only a module nothing covers is left with the UE.
+	covered := s.mirrors[slot] != nil || (s.raid != nil && s.raidHas(slot))
+	ms.UnprotectedUE = !covered && s.ecc.MediaUE(slot)
 	return ms, true
 }

@@ -706,7 +706,7 @@ func (c *Controller) busNoise(s *slot, fx *effects) {
 			v.disturbed--
 		}
 		var fx effects
-		c.emit(&fx, events.BusNoiseRecovered{Socket: s.Socket, Channel: s.Channel, Victims: names})
+		c.emit(&fx, events.BusNoiseRecovered{Socket: s.Socket, Channel: s.Channel, Slot: s.Name, Victims: names})
 		c.mu.Unlock()
 		c.run(fx)
 	})

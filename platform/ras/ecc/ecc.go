@@ -268,6 +268,19 @@ func (m *Model) ModuleCounts(module string) Counts {
 	return Counts{}
 }
 
+// MediaUE reports whether a rank of the module took an uncorrectable
+// error this period: an error in the module's own cells, unlike the
+// rank-less bus-noise errors Count adds, which go when the channel is
+// quiet again.
+func (m *Model) MediaUE(module string) bool {
+	for k, c := range m.ranks {
+		if k.module == module && c.Current.UE > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // RankCounts are a rank's counters.
 func (m *Model) RankCounts(module string, rank int) Counts {
 	if c := m.ranks[rankKey{module, rank}]; c != nil {

@@ -215,6 +215,16 @@ func TestSubscriptionPolicies(t *testing.T) {
 		t.Fatalf("SubmitTestEvent: %d %s", w.Code, w.Body)
 	}
 	waitFor(t, "termination", func() bool { return do(t, h, http.MethodGet, term).Code == http.StatusNotFound })
+	// The retry policy's removal is announced like a client's DELETE.
+	waitFor(t, "ResourceRemoved for the terminated subscription", func() bool {
+		for _, m := range members(t, getJSON(t, h, "/redfish/v1/Systems/1/LogServices/EventLog/Entries")) {
+			if e, _ := m.(map[string]any); e["MessageId"] == resourceEventRegistry+".ResourceRemoved" &&
+				path(t, e, "Links", "OriginOfCondition", "@odata.id") == term {
+				return true
+			}
+		}
+		return false
+	})
 	waitFor(t, "suspension", func() bool { return path(t, getJSON(t, h, susp), "Status", "State") == "Disabled" })
 	if path(t, getJSON(t, h, forever), "Status", "State") != "Enabled" {
 		t.Error("RetryForever subscription changed state")
@@ -229,8 +239,9 @@ func TestSubscriptionPolicies(t *testing.T) {
 		t.Error("not resumed")
 	}
 	// Both the resumed and the ever-retrying subscriptions deliver the
-	// test event they were holding (the resumed one also holds the later
-	// subscription's ResourceCreated).
+	// test event they were holding (and the lifecycle events of the
+	// others: the later ones' ResourceCreated, the terminated one's
+	// ResourceRemoved).
 	tests := func() (n int) {
 		for _, r := range c.records() {
 			switch r["MessageId"] {
@@ -239,7 +250,7 @@ func TestSubscriptionPolicies(t *testing.T) {
 					t.Errorf("record %v", r)
 				}
 				n++
-			case "ResourceEvent.1.4.3.ResourceCreated":
+			case "ResourceEvent.1.4.3.ResourceCreated", "ResourceEvent.1.4.3.ResourceRemoved":
 			default:
 				t.Errorf("record %v", r)
 			}

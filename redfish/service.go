@@ -155,6 +155,9 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	// A subscription its retry policy ended is removed as surely as one
+	// a client deleted, and announced the same way.
+	subs.onTerminated(func(id string) { s.publishLifecycle("ResourceRemoved", subscriptionPath(id), "") })
 	s.accounts = cfg.AccountStore
 	if s.accounts == nil {
 		seed := make([]accounts.New, len(cfg.Accounts))

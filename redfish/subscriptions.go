@@ -80,6 +80,10 @@ type subscriptions struct {
 	allow    []netip.Prefix
 	file     *store.JSON
 	closed   bool
+	// terminated hears of a subscription the retry policy ended, after
+	// it is gone (the service announces it as ResourceRemoved). Set and
+	// read under mu: delivery loops may already run when it is set.
+	terminated func(id string)
 }
 
 type persistedSubs struct {
@@ -198,6 +202,13 @@ func (m *subscriptions) setRetry(attempts *int, interval *time.Duration) {
 	}
 	m.retrySet = true
 	m.saveLocked()
+}
+
+// onTerminated sets the hook for subscriptions the retry policy ends.
+func (m *subscriptions) onTerminated(f func(id string)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.terminated = f
 }
 
 func (m *subscriptions) list() []*subscription {
@@ -440,11 +451,16 @@ func (m *subscriptions) deliverWithRetries(ctx context.Context, s *subscription,
 				}
 				m.log.Warn("redfish: subscription terminated after retries", "subscription", s.ID)
 				m.mu.Lock()
+				var tell func(string)
 				if m.subs[s.ID] == s {
 					delete(m.subs, s.ID)
 					m.saveLocked()
+					tell = m.terminated
 				}
 				m.mu.Unlock()
+				if tell != nil {
+					tell(s.ID)
+				}
 				return false
 			}
 			wait := interval

@@ -45,13 +45,5 @@ func TestChassisIdentifyPatch(t *testing.T) {
 		t.Errorf("refused PATCHes left the LED %s", got)
 	}
 
-	waitFor(t, "ResourceChanged on the Chassis", func() bool {
-		for _, m := range members(t, getJSON(t, h, "/redfish/v1/Systems/1/LogServices/EventLog/Entries")) {
-			if e, _ := m.(map[string]any); e["MessageId"] == resourceEventRegistry+".ResourceChanged" &&
-				path(t, e, "Links", "OriginOfCondition", "@odata.id") == ch {
-				return true
-			}
-		}
-		return false
-	})
+	waitFor(t, "ResourceChanged on the Chassis", func() bool { return loggedAbout(t, h, resourceEventRegistry+".ResourceChanged", ch) })
 }

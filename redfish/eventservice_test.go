@@ -217,13 +217,7 @@ func TestSubscriptionPolicies(t *testing.T) {
 	waitFor(t, "termination", func() bool { return do(t, h, http.MethodGet, term).Code == http.StatusNotFound })
 	// The retry policy's removal is announced like a client's DELETE.
 	waitFor(t, "ResourceRemoved for the terminated subscription", func() bool {
-		for _, m := range members(t, getJSON(t, h, "/redfish/v1/Systems/1/LogServices/EventLog/Entries")) {
-			if e, _ := m.(map[string]any); e["MessageId"] == resourceEventRegistry+".ResourceRemoved" &&
-				path(t, e, "Links", "OriginOfCondition", "@odata.id") == term {
-				return true
-			}
-		}
-		return false
+		return loggedAbout(t, h, resourceEventRegistry+".ResourceRemoved", term)
 	})
 	waitFor(t, "suspension", func() bool { return path(t, getJSON(t, h, susp), "Status", "State") == "Disabled" })
 	if path(t, getJSON(t, h, forever), "Status", "State") != "Enabled" {

@@ -257,6 +257,18 @@ func hasMessage(entries []any, msg string) bool {
 	return false
 }
 
+// loggedAbout reports whether the Event log holds a MessageId about origin
+// (its Links.OriginOfCondition).
+func loggedAbout(t *testing.T, h http.Handler, messageID, origin string) bool {
+	t.Helper()
+	for _, m := range members(t, getJSON(t, h, "/redfish/v1/Systems/1/LogServices/EventLog/Entries")) {
+		if e, _ := m.(map[string]any); e["MessageId"] == messageID && path(t, e, "Links", "OriginOfCondition", "@odata.id") == origin {
+			return true
+		}
+	}
+	return false
+}
+
 func TestEventHubRing(t *testing.T) {
 	h := newEventHub(3, nil)
 	for i := range 5 {

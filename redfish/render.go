@@ -491,6 +491,12 @@ func (s *service) serveWrite(req *request, res *resource, method string) {
 			}
 		}
 	}
+	s.respond(c, out)
+}
+
+// respond writes a write operation's answer (or a finished task's, which
+// is the same answer): its body, or the status alone.
+func (s *service) respond(c *gin.Context, out *response) {
 	if out.body == nil {
 		c.Header("OData-Version", "4.0")
 		c.Status(out.status)

@@ -493,13 +493,7 @@ func (s *service) serveTaskMonitor(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		if out.body == nil {
-			c.Header("OData-Version", "4.0")
-			c.Status(out.status)
-			c.Writer.WriteHeaderNow()
-			return
-		}
-		s.render(c, out.status, out.body)
+		s.respond(c, out)
 		return
 	}
 	c.Header("Location", taskMonitorPath(id))

@@ -83,11 +83,14 @@ func FuzzDecodeBody(f *testing.F) {
 	for _, s := range []string{
 		`{"LocationIndicatorActive":true}`, `{"CapacityMiB":1,"Bogus":[1]}`, `{"UserName":"a","Password":"b","RoleId":"Root"}`,
 		`{"RoleId":1}`, `{"AccountTypes":["x"]}`, `null`, `[]`, `{"a":`, `{"@odata.etag":"x"}`, `{"Enabled":null}`,
+		`{"DeliveryRetryAttempts":21}`, `{"IndicatorLED":"Strobe","LocationIndicatorActive":true}`,
+		`{"DateTime":"2030-01-01T00:00:00Z","DateTimeLocalOffset":"+25:00"}`, `{"Boot":{"BootSourceOverrideTarget":"Pxe","X":1}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, dst := range []any{&memoryPatch{}, &accountCreate{}, &accountPatch{}, &sessionLogin{}, &accountServicePatch{}, &subscriptionCreate{}, &testEvent{}} {
+		for _, dst := range []any{&memoryPatch{}, &accountCreate{}, &accountPatch{}, &sessionLogin{}, &accountServicePatch{}, &subscriptionCreate{},
+			&testEvent{}, &eventServicePatch{}, &chassisPatch{}, &managerPatch{}, &systemPatch{}} {
 			d, err := decodeBody(body, dst, memoryReadOnly)
 			if err != nil {
 				if _, ok := asAPIError(err); !ok {
@@ -106,6 +109,52 @@ func FuzzDecodeBody(f *testing.F) {
 			}
 			for _, p := range d.problems {
 				p.body() // renders
+			}
+			// A property refused by validation is left as if never sent,
+			// so no handler can apply it.
+			rv := reflect.ValueOf(dst).Elem()
+			for i := range rv.NumField() {
+				name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
+				if !d.present[name] && d.hasProblem(name) && !rv.Field(i).IsZero() {
+					t.Fatalf("%T: refused %q kept a value", dst, name)
+				}
+			}
+		}
+	})
+}
+
+// FuzzPatch sends arbitrary bodies to every writable singleton: never a
+// 5xx, always an error body with a 4xx, and a refused PATCH leaves the
+// platform as it was.
+func FuzzPatch(f *testing.F) {
+	targets := []string{"/redfish/v1/Chassis/1", "/redfish/v1/Managers/bmc", "/redfish/v1/EventService",
+		"/redfish/v1/Systems/1", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1", "/redfish/v1/SessionService"}
+	for i, body := range []string{
+		`{"LocationIndicatorActive":true}`, `{"DateTimeLocalOffset":"-05:30"}`, `{"DeliveryRetryAttempts":0}`,
+		`{"Boot":{"BootSourceOverrideTarget":"Pxe","BootSourceOverrideEnabled":"Once"}}`, `{"Enabled":"no"}`, `{"SessionTimeout":29}`,
+		`{"IndicatorLED":"Lit","Bogus":1}`, `{"DateTime":"2030-13-01T00:00:00Z"}`, `{"Boot":[]}`, `{"a":`, `null`, "",
+	} {
+		f.Add(uint8(i), body)
+	}
+	p := newPlatform(f)
+	h := newHandlerCfg(f, p, Config{SEL: newSEL(f)})
+	f.Fuzz(func(t *testing.T, which uint8, body string) {
+		target := targets[int(which)%len(targets)]
+		before := p.Snapshot().Generation
+		r := httptest.NewRequest(http.MethodPatch, target, strings.NewReader(body))
+		r.SetBasicAuth(adminUser, adminPass)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code >= 500 {
+			t.Fatalf("PATCH %s %q: status %d, body %s", target, body, w.Code, w.Body)
+		}
+		if w.Code >= 400 {
+			if !strings.Contains(w.Body.String(), `"error"`) {
+				t.Fatalf("PATCH %s %q: status %d without an error body: %q", target, body, w.Code, w.Body)
+			}
+			if after := p.Snapshot().Generation; after != before {
+				t.Fatalf("PATCH %s %q: refused with %d but the platform moved (generation %d -> %d)", target, body, w.Code, before, after)
 			}
 		}
 	})

@@ -218,6 +218,14 @@ func acceptsJSON(values []string) bool {
 	if len(values) == 0 {
 		return true
 	}
+	// What clients send (python-requests' */*, sushy's and redfishtool's
+	// application/json) answers without parsing, which allocates.
+	if len(values) == 1 {
+		switch values[0] {
+		case "*/*", "application/json", "application/json;charset=utf-8":
+			return true
+		}
+	}
 	for _, v := range values {
 		for r := range strings.SplitSeq(v, ",") {
 			if strings.TrimSpace(r) == "" {

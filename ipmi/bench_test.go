@@ -18,7 +18,7 @@ import (
 	"github.com/bougou/go-ipmi/pkg/command/storage"
 	"github.com/bougou/go-ipmi/pkg/types"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // BenchmarkLANCommands measures IPMI-over-LAN throughput: 1 and 16

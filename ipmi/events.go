@@ -4,9 +4,9 @@ import (
 	"context"
 	"sync"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // Sensor-specific offsets (IPMI v2.0 Table 42-3).

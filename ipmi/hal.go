@@ -13,9 +13,9 @@ import (
 	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/types"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/clock"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // machine is the go-ipmi HAL over the platform. It holds no state of its

@@ -23,7 +23,7 @@ import (
 	"github.com/bougou/go-ipmi/pkg/crypto"
 	"github.com/bougou/go-ipmi/pkg/types"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // leanConsole is a minimal RMCP+ console (cipher suite 3: RAKP-HMAC-SHA1,

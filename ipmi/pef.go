@@ -13,7 +13,7 @@ import (
 	"github.com/bougou/go-ipmi/pkg/types"
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // Platform Event Filtering (IPMI v2.0 §17, §30) and Platform Event Traps

@@ -1,9 +1,9 @@
 package ipmi
 
 import (
-	"github.com/bmcemu/bmcemu/ipmi/sel"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // The memory RAS sensor: one board-wide sensor (entity 07h.1, system

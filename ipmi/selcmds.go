@@ -9,7 +9,7 @@ import (
 	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/types"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // SEL commands (IPMI v2.0 §31) over the sel package, and the event receiver

@@ -25,10 +25,10 @@ import (
 	"github.com/bougou/go-ipmi/pkg/transport"
 	"github.com/bougou/go-ipmi/pkg/types"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // Platform is what the IPMI surface needs from the simulated server.
@@ -51,8 +51,13 @@ type Config struct {
 	Users  []User
 	Logger *slog.Logger // nil discards logs
 
-	// StateDir holds the durable SEL (sel.journal); "" keeps the SEL in
-	// memory, lost at exit.
+	// SEL is the BMC's System Event Log, owned by the caller (the BMC
+	// keeps it below both surfaces: Redfish reads the same log) and not
+	// closed by Close. Nil opens one from StateDir, SELCapacity and
+	// SELPolicy that the server owns.
+	SEL *sel.SEL
+	// StateDir holds the durable SEL (sel.journal) when SEL is nil, and
+	// the LAN alert destinations; "" keeps them in memory, lost at exit.
 	StateDir string
 	// SELCapacity is the SEL size in entries; 0 is sel.DefaultCapacity
 	// (3,639 entries of 16 bytes).
@@ -75,8 +80,19 @@ type Config struct {
 // maxSessions is how many RMCP+ sessions may be open at once.
 const maxSessions = 32
 
-// selFile is the SEL journal's name under Config.StateDir.
-const selFile = "sel.journal"
+// openSEL opens the SEL journal at path ("" keeps it in memory) with the
+// given capacity (0: sel.DefaultCapacity) and full-log policy ("wrap" or
+// "stop"; "" is wrap).
+func openSEL(path string, capacity int, policy string, log *slog.Logger) (*sel.SEL, error) {
+	pol, err := sel.ParsePolicy(policy)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return sel.Open(sel.Options{Path: path, Capacity: capacity, Policy: pol, Logger: log.With("log", "SEL")})
+}
 
 // Server is one IPMI LAN endpoint.
 type Server struct {
@@ -84,6 +100,7 @@ type Server struct {
 	conn    *net.UDPConn
 	srv     *server.Server
 	m       *machine
+	ownSEL  bool                 // Close closes the SEL
 	events  *events.Subscription // nil: the platform publishes no events
 	serving atomic.Bool
 }
@@ -117,13 +134,12 @@ func New(cfg Config, p Platform) (*Server, error) {
 	}
 	log = log.With("surface", "ipmi")
 
-	policy, err := sel.ParsePolicy(cfg.SELPolicy)
-	if err != nil {
-		return nil, fmt.Errorf("ipmi: config: %w", err)
-	}
-	selPath := ""
-	if cfg.StateDir != "" {
-		selPath = filepath.Join(cfg.StateDir, selFile)
+	selPath := "(owned by the BMC)"
+	if cfg.SEL == nil {
+		selPath = ""
+		if cfg.StateDir != "" {
+			selPath = filepath.Join(cfg.StateDir, sel.FileName)
+		}
 	}
 	var clk clock.Clock = clock.Real{}
 	if cfg.Clock != nil {
@@ -137,13 +153,18 @@ func New(cfg Config, p Platform) (*Server, error) {
 			return nil, fmt.Errorf("ipmi: %w", err)
 		}
 	}
-	m.sel, err = sel.Open(sel.Options{Path: selPath, Capacity: cfg.SELCapacity, Policy: policy, Logger: log.With("log", "SEL")})
-	if err != nil {
-		return nil, fmt.Errorf("ipmi: %w", err)
+	ownSEL := cfg.SEL == nil
+	if ownSEL {
+		var err error
+		if m.sel, err = openSEL(selPath, cfg.SELCapacity, cfg.SELPolicy, log); err != nil {
+			return nil, fmt.Errorf("ipmi: %w", err)
+		}
+	} else {
+		m.sel = cfg.SEL
 	}
 	ok := false
 	defer func() {
-		if !ok {
+		if !ok && ownSEL {
 			_ = m.sel.Close()
 		}
 	}()
@@ -185,10 +206,11 @@ func New(cfg Config, p Platform) (*Server, error) {
 		pc, inbound = tapConn{UDPConn: conn, live: live}, live.inbound
 	}
 	s := &Server{
-		log:  log,
-		conn: conn,
-		srv:  server.NewServer(b, newSessionConn(conn, pc, inbound, b, reg), server.WithHandlerRegistry(reg)),
-		m:    m,
+		log:    log,
+		conn:   conn,
+		srv:    server.NewServer(b, newSessionConn(conn, pc, inbound, b, reg), server.WithHandlerRegistry(reg)),
+		m:      m,
+		ownSEL: ownSEL,
 	}
 	// Subscribe now, so that events between New and Serve are queued.
 	if src, isSource := p.(eventSource); isSource {
@@ -248,6 +270,9 @@ func (s *Server) Close() error {
 	}
 	s.m.stopWatchdog()
 	s.m.pef.close()
+	if !s.ownSEL {
+		return nil
+	}
 	if err := s.m.sel.Close(); err != nil {
 		return fmt.Errorf("ipmi: close SEL: %w", err)
 	}

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // SELLog is what the SEL log service needs of the IPMI System Event Log:

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 type manager struct {

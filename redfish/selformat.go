@@ -3,7 +3,7 @@ package redfish
 import (
 	"fmt"
 
-	"github.com/bmcemu/bmcemu/ipmi/sel"
+	"github.com/bmcemu/bmcemu/platform/sel"
 )
 
 // IPMI sensor type codes (v2.0 Table 42-3) and the LogEntry.SensorType

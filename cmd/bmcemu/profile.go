@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,7 +36,7 @@ func newProfileCmd() *cobra.Command {
 		Short: "Validate a profile file; errors name the line and field",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := loadProfile(args[0])
+			p, err := profile.Open(args[0])
 			if err != nil {
 				return err
 			}
@@ -54,17 +51,4 @@ func newProfileCmd() *cobra.Command {
 		},
 	})
 	return cmd
-}
-
-// loadProfile reads a profile file; a name that is no file but a built-in
-// profile's name selects the built-in one, so `--profile mirror` works.
-func loadProfile(name string) (*profile.Profile, error) {
-	p, err := profile.Load(name)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return p, err
-	}
-	if _, statErr := os.Stat(name); errors.Is(statErr, fs.ErrNotExist) && !strings.ContainsAny(name, "/.") {
-		return profile.Builtin(name)
-	}
-	return nil, err
 }

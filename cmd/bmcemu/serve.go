@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -20,9 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/bmcemu/bmcemu/ipmi"
-	"github.com/bmcemu/bmcemu/platform"
-	"github.com/bmcemu/bmcemu/platform/accounts"
+	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/profile"
@@ -50,20 +49,17 @@ type serveOptions struct {
 	// that guard against lost updates do; off by default because most
 	// clients (redfishtool, Ansible) PATCH without If-Match.
 	requireIfMatch bool
-}
 
-// route sends the control API its prefix and everything else to Redfish.
-// Each side routes, cleans and authenticates its own paths; an
-// http.ServeMux in front cost about 3% of a Redfish GET's CPU under load
-// for a choice between two prefixes.
-func route(ctl, rf http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == control.Prefix || strings.HasPrefix(p, control.Prefix+"/") {
-			ctl.ServeHTTP(w, r)
-			return
-		}
-		rf.ServeHTTP(w, r)
-	})
+	// A fleet: --fleet N or --fleet-file FILE.
+	fleetN         int
+	fleetFile      string
+	fleetSeed      uint64
+	fleetAddr      string
+	fleetSamePorts bool
+	controlAddr    string
+	memberIPMI     int
+	memberHTTPS    int
+	memberHTTP     int
 }
 
 func defaultStateDir() string {
@@ -118,6 +114,16 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.Float64Var(&o.speed, "speed", 1, "virtual clock speed for hardware steps: 1 is real-hardware pace (a DIMM hot-add takes seconds), 1000 runs them a thousand times faster")
 	f.Uint64Var(&o.faultSeed, "fault-seed", 0, "seed for injected faults' random details (which lane, which bit, how much bus noise)")
+
+	f.IntVar(&o.fleetN, "fleet", 0, "run a fleet of N members of --profile (bmc-001 ...), each a complete BMC on its own address from --fleet-addr")
+	f.StringVar(&o.fleetFile, "fleet-file", "", "run the fleet a YAML fleet file describes (members, profiles, overrides, addresses)")
+	f.Uint64Var(&o.fleetSeed, "fleet-seed", 1, "seed every member's identity (serial numbers, UUIDs, GUIDs, MACs, SPD serials) derives from; a fleet file's seed wins")
+	f.StringVar(&o.fleetAddr, "fleet-addr", "127.0.1.1", "first member's address; each next member takes the next address (127.0.0.0/8 needs no setup on Linux)")
+	f.BoolVar(&o.fleetSamePorts, "fleet-same-address", false, "put every member on --fleet-addr, on consecutive ports from the --member-*-port ones")
+	f.StringVar(&o.controlAddr, "control-addr", "127.0.0.1:8000", "fleet: HTTP address of the control API (membership, and each member's API under /emulator/v1/servers/{id})")
+	f.IntVar(&o.memberIPMI, "member-ipmi-port", 623, "fleet: each member's IPMI UDP port")
+	f.IntVar(&o.memberHTTPS, "member-https-port", 443, "fleet: each member's Redfish HTTPS port (0: none)")
+	f.IntVar(&o.memberHTTP, "member-http-port", 0, "fleet: each member's Redfish HTTP port (0: none)")
 	return cmd
 }
 
@@ -162,47 +168,8 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	if o.user == "" || o.password == "" {
 		return errors.New("--user and --password must not be empty")
 	}
-	prof := profile.Default()
-	if o.profileFile != "" {
-		if prof, err = loadProfile(o.profileFile); err != nil {
-			return err
-		}
-	}
-
 	if !(o.speed > 0) {
 		return fmt.Errorf("--speed %v: must be greater than 0", o.speed)
-	}
-	clk := clock.Real{Speed: o.speed}
-	opts := platform.Options{Logger: log.With("component", "platform"), Clock: clk, FaultSeed: o.faultSeed}
-	stateDir := "(none: --ephemeral)"
-	if !o.ephemeral {
-		stateDir = filepath.Join(o.stateDir, prof.Name)
-		if err := os.MkdirAll(stateDir, 0o700); err != nil {
-			return fmt.Errorf("state directory: %w", err)
-		}
-		opts.Store = platform.NewFileInventory(filepath.Join(stateDir, "inventory.json"))
-	}
-	plat, err := platform.New(prof, opts)
-	if err != nil {
-		return err
-	}
-
-	acctOpts := accounts.Options{Seed: []accounts.New{{UserName: o.user, Password: o.password, Role: accounts.RoleAdministrator, Enabled: true}}}
-	if !o.ephemeral {
-		acctOpts.Path = filepath.Join(stateDir, "accounts.json") // sealing key beside it in accounts.json.key
-	}
-	acctStore, err := accounts.Open(acctOpts)
-	if err != nil {
-		return fmt.Errorf("accounts: %w", err)
-	}
-	// Only administrators may touch the physical world.
-	authenticate := func(u, pw string) bool {
-		a, err := acctStore.Authenticate(u, pw)
-		return err == nil && a.Role == accounts.RoleAdministrator
-	}
-	ctl, err := control.New(control.Config{Authenticate: authenticate, Logger: log.With("component", "control")}, plat)
-	if err != nil {
-		return err
 	}
 	var allow []netip.Prefix
 	for _, a := range o.eventAllow {
@@ -212,7 +179,19 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		}
 		allow = append(allow, pfx)
 	}
-
+	if o.fleetN != 0 || o.fleetFile != "" {
+		return serveFleet(ctx, o, allow, log, stdout)
+	}
+	prof := profile.Default()
+	if o.profileFile != "" {
+		if prof, err = profile.Open(o.profileFile); err != nil {
+			return err
+		}
+	}
+	stateDir := ""
+	if !o.ephemeral {
+		stateDir = filepath.Join(o.stateDir, prof.Name)
+	}
 	if o.redfishAddr == "" && o.tlsAddr == "" {
 		return errors.New("--redfish-addr and --redfish-tls-addr are both empty: nothing would serve Redfish")
 	}
@@ -232,64 +211,35 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		listeners = append(listeners, &httpListener{scheme: "http", ln: ln})
 	}
 	if o.tlsAddr != "" {
-		certDir := stateDir
-		if o.ephemeral {
-			if certDir, err = os.MkdirTemp("", "bmcemu-tls-"); err != nil {
-				return fmt.Errorf("https certificate: %w", err)
-			}
-			defer os.RemoveAll(certDir)
-		}
-		cfg, err := tlsConfig(o.tlsCert, o.tlsKey, certDir)
+		cfg, cleanup, err := serverTLS(o, stateDir)
 		if err != nil {
 			return err
 		}
+		defer cleanup()
 		ln, err := net.Listen("tcp", o.tlsAddr)
 		if err != nil {
 			return fmt.Errorf("https listener: %w", err)
 		}
 		listeners = append(listeners, &httpListener{scheme: "https", ln: tls.NewListener(ln, cfg)})
 	}
-	ipmiCfg := ipmi.Config{
-		Addr: o.ipmiAddr,
-		// Live view of the shared accounts: changes through Redfish apply to
-		// the next IPMI session, and IPMI login failures count to lockout.
-		Accounts: acctStore,
-		Logger:   log.With("component", "ipmi"),
-		Clock:    clk, // the watchdog counts down at the same --speed as the hardware
-	}
-	if !o.ephemeral {
-		ipmiCfg.StateDir = stateDir // the SEL journal lives beside the inventory
-	}
-	ipmiSrv, err := ipmi.New(ipmiCfg, plat)
+	b, err := bmc.New(bmc.Config{
+		Profile: prof, StateDir: stateDir, User: o.user, Password: o.password,
+		Clock: clock.Real{Speed: o.speed}, FaultSeed: o.faultSeed, Logger: log,
+		IPMIAddr:    o.ipmiAddr,
+		RegistryDir: o.registryDir, RequireIfMatch: o.requireIfMatch, EventDestinationAllow: allow,
+	})
 	if err != nil {
-		return fmt.Errorf("ipmi: %w", err)
+		return err
 	}
-	// Redfish reads the SEL IPMI keeps: one log, two views.
-	rfCfg := redfish.Config{
-		AccountStore:          acctStore,
-		Logger:                log.With("component", "redfish"),
-		SEL:                   ipmiSrv.SEL(),
-		RegistryDir:           o.registryDir,
-		RequireIfMatch:        o.requireIfMatch,
-		EventDestinationAllow: allow, // nil: loopback only
+	defer b.Close()
+	if err := b.Start(ctx); err != nil {
+		return err
 	}
-	if !o.ephemeral {
-		rfCfg.StateDir = stateDir // event subscriptions
-	}
-	rf, err := redfish.New(rfCfg, plat)
-	if err != nil {
-		ipmiSrv.Close()
-		return fmt.Errorf("redfish: %w", err)
-	}
-	if c, ok := rf.(io.Closer); ok {
-		defer c.Close() // stops event delivery and SSE streams
-	}
-	mux := route(ctl, rf)
 
 	errc := make(chan error, len(listeners)+1)
 	for _, l := range listeners {
 		l.srv = &http.Server{
-			Handler:           mux,
+			Handler:           b.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
@@ -299,14 +249,8 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 			}
 		}(l)
 	}
-	go func() {
-		if err := ipmiSrv.Serve(ctx); err != nil {
-			errc <- fmt.Errorf("ipmi: %w", err)
-		}
-	}()
-	go logEvents(ctx, plat, log)
 
-	snap := plat.Snapshot()
+	snap := b.Platform().Snapshot()
 	pw := "(as given)"
 	if o.password == "password" {
 		pw = "password"
@@ -318,10 +262,11 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "  Redfish  %s/redfish/v1\n", base)
 		fmt.Fprintf(stdout, "  Control  %s%s   (bmcemu ctl --server %s ...)\n", base, control.Prefix, base)
 	}
+	ipmiAddr := b.IPMIAddr().String()
 	fmt.Fprintf(stdout, "  IPMI     lanplus udp %s   (ipmitool -I lanplus -H %s -p %s -U %s -P %s mc info)\n",
-		ipmiSrv.Addr(), hostOf(ipmiSrv.Addr().String()), portOf(ipmiSrv.Addr().String()), o.user, pw)
+		ipmiAddr, hostOf(ipmiAddr), portOf(ipmiAddr), o.user, pw)
 	fmt.Fprintf(stdout, "  Account  %s / %s   (created on first start; later starts keep saved accounts)\n", o.user, pw)
-	fmt.Fprintf(stdout, "  State    %s\n", stateDir)
+	fmt.Fprintf(stdout, "  State    %s\n", cmp.Or(stateDir, "(none: --ephemeral)"))
 	fmt.Fprintln(stdout, "ready")
 
 	var runErr error
@@ -330,6 +275,8 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		log.Info("shutting down")
 	case runErr = <-errc:
 		log.Error("listener failed; shutting down", "err", runErr)
+	case runErr = <-b.Err():
+		log.Error("BMC surface failed; shutting down", "err", runErr)
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -339,10 +286,32 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		}
 	}
 	listeners = nil
-	if err := ipmiSrv.Close(); err != nil {
-		log.Warn("ipmi shutdown", "err", err)
+	if err := b.Close(); err != nil {
+		log.Warn("BMC shutdown", "err", err)
 	}
 	return runErr
+}
+
+// serverTLS is the HTTPS configuration: the operator's certificate, or a
+// self-signed one kept in stateDir (a temporary folder when ephemeral,
+// removed by cleanup).
+func serverTLS(o *serveOptions, stateDir string) (_ *tls.Config, cleanup func(), err error) {
+	cleanup = func() {}
+	certDir := stateDir
+	if certDir == "" {
+		if certDir, err = os.MkdirTemp("", "bmcemu-tls-"); err != nil {
+			return nil, nil, fmt.Errorf("https certificate: %w", err)
+		}
+		cleanup = func() { os.RemoveAll(certDir) }
+	} else if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("state directory: %w", err)
+	}
+	cfg, err := tlsConfig(o.tlsCert, o.tlsKey, certDir)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return cfg, cleanup, nil
 }
 
 type httpListener struct {
@@ -384,22 +353,4 @@ func portOf(addr string) string {
 		return addr
 	}
 	return p
-}
-
-// logEvents writes every platform event to the log: the operator's view of
-// what happened inside the server, independent of either BMC surface.
-func logEvents(ctx context.Context, p *platform.Platform, log *slog.Logger) {
-	sub := p.Subscribe("log", 1024)
-	defer sub.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case r, ok := <-sub.C:
-			if !ok {
-				return
-			}
-			log.Info("platform event", "seq", r.Seq, "kind", r.Event.Kind(), "event", r.Event)
-		}
-	}
 }

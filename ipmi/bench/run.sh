@@ -50,7 +50,7 @@ EMU=
 trap '[ -n "$SIM" ] && kill $SIM 2>/dev/null; [ -n "$EMU" ] && kill $EMU 2>/dev/null; rm -rf "$dir"' EXIT
 go build -o "$dir/bmcemu" ./cmd/bmcemu
 go test -c -o "$dir/ipmi.test" ./ipmi/
-go test -c -o "$dir/sel.test" ./ipmi/sel/
+go test -c -o "$dir/sel.test" ./platform/sel/
 
 cat >"$dir/lan.conf" <<CONF
 name "bench"

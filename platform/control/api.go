@@ -42,6 +42,15 @@
 //	POST   /emulator/v1/ras/workload          write a deterministic pattern (body: WorkloadRequest)
 //	POST   /emulator/v1/ras/verify            read it back byte for byte
 //	PUT    /emulator/v1/ras/mode              the firmware's RAS mode for the next boot (body: ModeRequest)
+//
+// A fleet's control listener adds its membership, and reaches each
+// member's API above under its id:
+//
+//	GET    /emulator/v1/servers               the members (ServerInfo)
+//	POST   /emulator/v1/servers               add one (body: a fleet file's member entry, JSON)
+//	GET    /emulator/v1/servers/{id}          one member
+//	DELETE /emulator/v1/servers/{id}?purge=true  remove it (purge: its state directory too)
+//	ANY    /emulator/v1/servers/{id}/...      that member's /emulator/v1/...
 package control
 
 import (
@@ -54,6 +63,18 @@ import (
 
 // Prefix is where the API is mounted.
 const Prefix = "/emulator/v1"
+
+// ServerInfo is one member of a fleet.
+type ServerInfo struct {
+	ID       string   `json:"id"`
+	Profile  string   `json:"profile"`
+	Serial   string   `json:"serial_number"`
+	Address  string   `json:"address"`
+	IPMI     string   `json:"ipmi"`                // UDP host:port
+	Redfish  []string `json:"redfish"`             // service roots
+	User     string   `json:"user"`                // the administrator seeded on first start
+	StateDir string   `json:"state_dir,omitempty"` // "" when ephemeral
+}
 
 // ModuleRequest describes the module to seat. Zero fields take the board's
 // defaults (its DRAM type and speed, 32 GiB, RDIMM). SPD, when given, is the

@@ -14,7 +14,10 @@ import (
 
 // Client calls the control API; `bmcemu ctl` is built on it.
 type Client struct {
-	BaseURL  string // e.g. http://127.0.0.1:8000
+	BaseURL string // e.g. http://127.0.0.1:8000
+	// Member, when set, addresses one member of a fleet through the
+	// fleet's control listener (Prefix/servers/{Member}/...).
+	Member   string
 	User     string
 	Password string
 	HTTP     *http.Client
@@ -40,7 +43,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = bytes.NewReader(b)
 	}
-	u := strings.TrimRight(c.BaseURL, "/") + Prefix + path
+	u := strings.TrimRight(c.BaseURL, "/") + Prefix
+	if c.Member != "" {
+		u += "/servers/" + url.PathEscape(c.Member)
+	}
+	u += path
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
@@ -167,4 +174,35 @@ func (c *Client) SetBlockState(ctx context.Context, id int, state string) (json.
 // Get reads any resource under Prefix as raw JSON (the in-band views).
 func (c *Client) Get(ctx context.Context, path string, out any) error {
 	return c.do(ctx, http.MethodGet, path, nil, out)
+}
+
+// Servers lists a fleet's members.
+func (c *Client) Servers(ctx context.Context) ([]ServerInfo, error) {
+	var out []ServerInfo
+	err := c.fleet().do(ctx, http.MethodGet, "/servers", nil, &out)
+	return out, err
+}
+
+// AddServer adds a member to a fleet; spec is a fleet file's member entry
+// (name, profile, address, ports, credentials, ras_mode, modules).
+func (c *Client) AddServer(ctx context.Context, spec map[string]any) (ServerInfo, error) {
+	var out ServerInfo
+	err := c.fleet().do(ctx, http.MethodPost, "/servers", spec, &out)
+	return out, err
+}
+
+// RemoveServer removes a member; purge deletes its state directory too.
+func (c *Client) RemoveServer(ctx context.Context, id string, purge bool) error {
+	p := "/servers/" + url.PathEscape(id)
+	if purge {
+		p += "?purge=true"
+	}
+	return c.fleet().do(ctx, http.MethodDelete, p, nil, nil)
+}
+
+// fleet addresses the fleet itself rather than one member.
+func (c *Client) fleet() *Client {
+	f := *c
+	f.Member = ""
+	return &f
 }

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"reflect"
@@ -144,17 +145,33 @@ func (e *Error) Error() string {
 // Parse decodes src (named file in messages), rejecting unknown fields, and
 // validates it. Every error names the file, line and field.
 func Parse(file string, src []byte) (*Profile, error) {
+	var p Profile
+	root, err := DecodeStrict(file, "profile", src, &p)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.validate(file, root); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// DecodeStrict decodes the YAML document src into v (a pointer to a struct
+// with yaml and validate tags), refusing unknown fields, and runs the
+// struct's validate tags. Errors are *Error naming the line and field;
+// what names the kind of document in "empty ..." errors. The document's
+// node tree is returned for further checks located with LineOf.
+func DecodeStrict(file, what string, src []byte, v any) (*yaml.Node, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
 		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if root.Kind == 0 {
-		return nil, &Error{File: file, Msg: "empty profile"}
+		return nil, &Error{File: file, Msg: "empty " + what}
 	}
-	var p Profile
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
-	if err := dec.Decode(&p); err != nil {
+	if err := dec.Decode(v); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) && len(te.Errors) > 0 {
 			// "line 7: field foo not found in type profile.Memory"
@@ -170,10 +187,19 @@ func Parse(file string, src []byte) (*Profile, error) {
 		}
 		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
-	if err := p.validate(file, &root); err != nil {
-		return nil, err
+	if err := validate.Struct(v); err != nil {
+		var ves validator.ValidationErrors
+		if errors.As(err, &ves) && len(ves) > 0 {
+			fe := ves[0]
+			// Namespace is "Profile.memory.sockets"; drop the root type.
+			// Embedded structs inlined in YAML carry no name of their own.
+			_, field, _ := strings.Cut(fe.Namespace(), ".")
+			field = dropInlined(field)
+			return nil, &Error{File: file, Line: lineOf(&root, field), Field: field, Msg: describe(fe)}
+		}
+		return nil, &Error{File: file, Msg: err.Error()}
 	}
-	return &p, nil
+	return &root, nil
 }
 
 var validate = func() *validator.Validate {
@@ -186,16 +212,6 @@ var validate = func() *validator.Validate {
 }()
 
 func (p *Profile) validate(file string, root *yaml.Node) error {
-	if err := validate.Struct(p); err != nil {
-		var ves validator.ValidationErrors
-		if errors.As(err, &ves) && len(ves) > 0 {
-			fe := ves[0]
-			// Namespace is "Profile.memory.sockets"; drop the root type.
-			_, field, _ := strings.Cut(fe.Namespace(), ".")
-			return &Error{File: file, Line: lineOf(root, field), Field: field, Msg: describe(fe)}
-		}
-		return &Error{File: file, Msg: err.Error()}
-	}
 	names := p.SlotNames()
 	taken := map[string]int{}
 	for i, m := range p.Modules {
@@ -227,6 +243,21 @@ func (p *Profile) validate(file string, root *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+// dropInlined removes the Go names of structs inlined into their parent
+// (`yaml:",inline"`, so no YAML key of their own) from a validator path:
+// every YAML key here is lower-case.
+func dropInlined(field string) string {
+	parts := strings.Split(field, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }
 
 func describe(fe validator.FieldError) string {
@@ -379,3 +410,29 @@ func BuiltinYAML(name string) ([]byte, error) {
 
 // DefaultYAML returns the source of the embedded default profile.
 func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
+
+// Open resolves a profile the way the command line names one: a YAML file
+// when one exists at that path, otherwise a built-in name.
+func Open(nameOrFile string) (*Profile, error) {
+	p, err := Load(nameOrFile)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return p, err
+	}
+	if _, statErr := os.Stat(nameOrFile); errors.Is(statErr, fs.ErrNotExist) && !strings.ContainsAny(nameOrFile, "/.") {
+		return Builtin(nameOrFile)
+	}
+	return nil, err
+}
+
+// Clone returns a copy that can be changed (a fleet member's overrides)
+// without touching p. Module slot patterns are shared: nothing changes them.
+func (p *Profile) Clone() *Profile {
+	c := *p
+	c.Modules = append([]Module(nil), p.Modules...)
+	return &c
+}
+
+// LineOf is the line of a dotted field path such as
+// "members[2].address" in a YAML document, or of its deepest ancestor
+// present: other files validated like profiles locate their errors with it.
+func LineOf(root *yaml.Node, dotted string) int { return lineOf(root, dotted) }

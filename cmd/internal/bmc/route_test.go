@@ -1,4 +1,4 @@
-package main
+package bmc
 
 import (
 	"net/http"
@@ -11,7 +11,7 @@ func TestRoute(t *testing.T) {
 	mark := func(name string) http.Handler {
 		return http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got = name })
 	}
-	h := route(mark("ctl"), mark("redfish"))
+	h := Route(mark("ctl"), mark("redfish"))
 	for path, want := range map[string]string{
 		"/emulator/v1": "ctl", "/emulator/v1/": "ctl", "/emulator/v1/slots/CPU0_DIMM_A1": "ctl",
 		"/emulator/v10": "redfish", "/emulator": "redfish", "/redfish/v1/Systems": "redfish", "/": "redfish",

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// FileName is the SEL journal's name in a BMC's state directory.
+const FileName = "sel.journal"
+
 // DefaultCapacity is the entry count a 64 KiB SEL device typically holds
 // once its own bookkeeping is paid for; it is what many BMCs report.
 const DefaultCapacity = 3639

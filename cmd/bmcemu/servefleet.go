@@ -1,0 +1,127 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"time"
+
+	"github.com/bmcemu/bmcemu/cmd/internal/fleet"
+	"github.com/bmcemu/bmcemu/platform/clock"
+	"github.com/bmcemu/bmcemu/platform/control"
+)
+
+// serveFleet runs --fleet N or --fleet-file: every member a complete BMC on
+// its own address, and one control listener for membership and for each
+// member's control API.
+func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log *slog.Logger, stdout io.Writer) error {
+	if o.fleetN != 0 && o.fleetFile != "" {
+		return errors.New("--fleet and --fleet-file: give one")
+	}
+	first, err := netip.ParseAddr(o.fleetAddr)
+	if err != nil {
+		return fmt.Errorf("--fleet-addr %q: not an IP address", o.fleetAddr)
+	}
+	for name, p := range map[string]int{"--member-ipmi-port": o.memberIPMI, "--member-https-port": o.memberHTTPS, "--member-http-port": o.memberHTTP} {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("%s %d: want 0-65535", name, p)
+		}
+	}
+	lay := fleet.Layout{
+		First: first, SamePorts: o.fleetSamePorts,
+		IPMIPort: o.memberIPMI, HTTPSPort: o.memberHTTPS, HTTPPort: o.memberHTTP,
+		Profile: o.profileFile, User: o.user, Password: o.password,
+	}
+	var members []fleet.Member
+	seed := o.fleetSeed
+	if o.fleetFile != "" {
+		members, seed, err = fleet.Load(o.fleetFile, lay)
+	} else {
+		members, err = fleet.Generate(o.fleetN, seed, lay)
+	}
+	if err != nil {
+		return err
+	}
+	stateDir := ""
+	if !o.ephemeral {
+		stateDir = filepath.Join(o.stateDir, "fleet")
+	}
+	// One certificate for the fleet, its SANs covering loopback: members
+	// are one product's BMCs, and clients in CI do not verify anyway.
+	tlsCfg, cleanup, err := serverTLS(o, stateDir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	ln, err := net.Listen("tcp", o.controlAddr)
+	if err != nil {
+		return fmt.Errorf("control listener: %w", err)
+	}
+	fl := fleet.New(fleet.Options{
+		StateDir: stateDir, User: o.user, Password: o.password,
+		Clock: clock.Real{Speed: o.speed}, FaultSeed: o.faultSeed, Logger: log,
+		TLS: tlsCfg, Seed: seed, Layout: lay,
+		RegistryDir: o.registryDir, RequireIfMatch: o.requireIfMatch, EventDestinationAllow: allow,
+	})
+	fl.Start(ctx)
+	defer fl.Close()
+	start := time.Now()
+	for _, m := range members {
+		if _, err := fl.Add(m); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	srv := &http.Server{Handler: fl.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("control listener: %w", err)
+		}
+	}()
+
+	list := fl.List()
+	fmt.Fprintf(stdout, "bmcemu %s: serving a fleet of %d members (seed %d), started in %s\n", version, len(list), seed, time.Since(start).Round(time.Millisecond))
+	const shown = 5
+	for i, m := range list {
+		if i == shown && len(list) > shown+1 {
+			fmt.Fprintf(stdout, "  ... %d more: bmcemu ctl servers list\n", len(list)-i-1)
+			m = list[len(list)-1]
+		} else if i > shown && i < len(list)-1 {
+			continue
+		}
+		fmt.Fprintf(stdout, "  %-12s %-10s IPMI udp %-18s Redfish %v\n", m.ID, m.Serial, m.IPMI, m.Redfish)
+		if i == shown {
+			break
+		}
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "  Control  %s%s/servers   (bmcemu ctl --server %s --server-id %s slots)\n", base, control.Prefix, base, list[0].ID)
+	fmt.Fprintf(stdout, "  State    %s\n", cmp.Or(stateDir, "(none: --ephemeral)"))
+	fmt.Fprintln(stdout, "ready")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("control listener failed; shutting down", "err", runErr)
+	case runErr = <-fl.Err():
+		log.Error("a member failed; shutting down", "err", runErr)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("control shutdown", "err", err)
+	}
+	return runErr
+}

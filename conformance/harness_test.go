@@ -121,6 +121,14 @@ func start(t *testing.T, o startOpts) *Emulator {
 		"--ipmi-addr", fmt.Sprintf("%s:%d", e.IPMIHost, e.IPMIPort),
 		"--state-dir", e.StateDir,
 	}, o.args...)
+	e.launch(args)
+	return e
+}
+
+// launch runs bmcemu with args and waits for "ready"; cleanup stops it.
+func (e *Emulator) launch(args []string) {
+	t := e.t
+	t.Helper()
 	e.cmd = exec.Command(bmcemuBin, args...)
 	stdout, err := e.cmd.StdoutPipe()
 	if err != nil {
@@ -152,9 +160,9 @@ func start(t *testing.T, o startOpts) *Emulator {
 	case <-ready:
 	case <-e.exited:
 		t.Fatalf("bmcemu exited before it was ready:\n%s", e.Output())
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		_ = e.cmd.Process.Kill()
-		t.Fatalf("bmcemu not ready after 30s:\n%s", e.Output())
+		t.Fatalf("bmcemu not ready after 60s:\n%s", e.Output())
 	}
 	t.Cleanup(func() {
 		e.Stop()
@@ -162,7 +170,6 @@ func start(t *testing.T, o startOpts) *Emulator {
 			t.Logf("bmcemu output:\n%s", e.Output())
 		}
 	})
-	return e
 }
 
 type lockedWriter struct{ e *Emulator }

@@ -21,6 +21,7 @@ import (
 
 type ctlOptions struct {
 	server   string
+	serverID string
 	user     string
 	password string
 	output   string
@@ -48,17 +49,18 @@ func newCtlCmd() *cobra.Command {
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.server, "server", envOr("BMCEMU_SERVER", "http://127.0.0.1:8000"), "emulator URL (env BMCEMU_SERVER)")
+	pf.StringVar(&o.serverID, "server-id", envOr("BMCEMU_SERVER_ID", ""), "fleet: the member to act on, by id or address, through the fleet's control listener (env BMCEMU_SERVER_ID)")
 	pf.StringVarP(&o.user, "user", "u", envOr("BMCEMU_USER", "admin"), "account (env BMCEMU_USER)")
 	pf.StringVarP(&o.password, "password", "p", envOr("BMCEMU_PASSWORD", "password"), "password (env BMCEMU_PASSWORD)")
 	pf.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "request timeout")
 	cmd.AddCommand(ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o), ctlAttention(o), ctlLatch(o), ctlFault(o), ctlEvents(o),
-		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o))
+		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o), ctlServers(o))
 	return cmd
 }
 
 func (o *ctlOptions) client() *control.Client {
-	return &control.Client{BaseURL: o.server, User: o.user, Password: o.password}
+	return &control.Client{BaseURL: o.server, Member: o.serverID, User: o.user, Password: o.password}
 }
 
 func (o *ctlOptions) ctx(parent context.Context) (context.Context, context.CancelFunc) {

@@ -227,9 +227,13 @@ func bindError(network, addr string, err error) error {
 // memory; its state directory stays unless purge.
 func (f *Fleet) Remove(name string, purge bool) error {
 	f.mu.Lock()
-	mem, ok := f.members[name]
-	if ok {
-		delete(f.members, name)
+	f.mu.Unlock()
+	mem, ok := f.member(name)
+	f.mu.Lock()
+	if ok && f.members[mem.spec.Name] == mem {
+		delete(f.members, mem.spec.Name)
+	} else {
+		ok = false
 	}
 	f.mu.Unlock()
 	if !ok {
@@ -241,7 +245,7 @@ func (f *Fleet) Remove(name string, purge bool) error {
 			err = errors.Join(err, fmt.Errorf("purge %s: %w", mem.stateDir, e))
 		}
 	}
-	f.log.Info("member removed", "member", name, "purged", purge && mem.stateDir != "")
+	f.log.Info("member removed", "member", mem.spec.Name, "purged", purge && mem.stateDir != "")
 	return err
 }
 
@@ -293,11 +297,28 @@ func (m *member) info() control.ServerInfo {
 	}
 }
 
+// member finds a member by id, or by its address when the address is
+// its own (not shared with other members on other ports).
 func (f *Fleet) member(name string) (*member, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	m, ok := f.members[name]
-	return m, ok
+	if m, ok := f.members[name]; ok {
+		return m, true
+	}
+	a, err := netip.ParseAddr(name)
+	if err != nil {
+		return nil, false
+	}
+	var found *member
+	for _, m := range f.members {
+		if m.spec.Addr == a {
+			if found != nil {
+				return nil, false // ambiguous: members share the address
+			}
+			found = m
+		}
+	}
+	return found, found != nil
 }
 
 // nextLayout places a member added at run time: after every member's

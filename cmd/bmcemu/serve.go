@@ -60,6 +60,7 @@ type serveOptions struct {
 	memberIPMI     int
 	memberHTTPS    int
 	memberHTTP     int
+	shard          string
 }
 
 func defaultStateDir() string {
@@ -124,6 +125,7 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 	f.IntVar(&o.memberIPMI, "member-ipmi-port", 623, "fleet: each member's IPMI UDP port")
 	f.IntVar(&o.memberHTTPS, "member-https-port", 443, "fleet: each member's Redfish HTTPS port (0: none)")
 	f.IntVar(&o.memberHTTP, "member-http-port", 0, "fleet: each member's Redfish HTTP port (0: none)")
+	f.StringVar(&o.shard, "shard", "", "fleet: run only the INDEX-th of COUNT contiguous member ranges (INDEX/COUNT; auto/COUNT takes INDEX from a StatefulSet pod's hostname)")
 	return cmd
 }
 

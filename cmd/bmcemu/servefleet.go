@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -48,6 +49,17 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 	}
 	if err != nil {
 		return err
+	}
+	if o.shard != "" {
+		host, _ := os.Hostname()
+		idx, count, err := fleet.ParseShard(o.shard, host)
+		if err != nil {
+			return err
+		}
+		if members, err = fleet.Shard(members, idx, count); err != nil {
+			return err
+		}
+		log.Info("fleet shard", "index", idx, "count", count, "members", len(members), "first", members[0].Name)
 	}
 	stateDir := ""
 	if !o.ephemeral {

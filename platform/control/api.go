@@ -73,6 +73,7 @@ type ServerInfo struct {
 	IPMI     string   `json:"ipmi"`                // UDP host:port
 	Redfish  []string `json:"redfish"`             // service roots
 	User     string   `json:"user"`                // the administrator seeded on first start
+	Password string   `json:"password"`            // its password as seeded (the member's accounts may have changed since)
 	StateDir string   `json:"state_dir,omitempty"` // "" when ephemeral
 }
 

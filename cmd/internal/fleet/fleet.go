@@ -293,7 +293,7 @@ func (m *member) info() control.ServerInfo {
 	return control.ServerInfo{
 		ID: m.spec.Name, Profile: m.spec.ProfileName, Serial: m.spec.Profile.System.SerialNumber,
 		Address: m.spec.Addr.String(),
-		IPMI:    m.bmc.IPMIAddr().String(), Redfish: m.urls, User: m.spec.User, StateDir: m.stateDir,
+		IPMI:    m.bmc.IPMIAddr().String(), Redfish: m.urls, User: m.spec.User, Password: m.spec.Password, StateDir: m.stateDir,
 	}
 }
 

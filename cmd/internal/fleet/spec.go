@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -316,4 +317,43 @@ func Serial(seed uint64, name string) string {
 		v /= uint64(len(alphabet))
 	}
 	return "EMU" + string(b[:7])
+}
+
+// Shard is the part of members one process of a sharded fleet runs: the
+// index-th of count contiguous ranges, as a StatefulSet's pod ordinal picks
+// its members. Ranges differ in length by at most one member.
+func Shard(members []Member, index, count int) ([]Member, error) {
+	if count < 1 || index < 0 || index >= count {
+		return nil, fmt.Errorf("shard %d/%d: want 0 <= index < count", index, count)
+	}
+	n := len(members)
+	lo, hi := index*n/count, (index+1)*n/count
+	if lo == hi {
+		return nil, fmt.Errorf("shard %d/%d of %d members is empty: use fewer shards than members", index, count, n)
+	}
+	return members[lo:hi], nil
+}
+
+// ParseShard reads "INDEX/COUNT"; INDEX "auto" takes the ordinal a
+// StatefulSet gives its pods as the hostname's last dash-separated field
+// (bmcemu-3 is 3).
+func ParseShard(s, hostname string) (index, count int, err error) {
+	i, c, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, fmt.Errorf("--shard %q: want INDEX/COUNT, e.g. 0/4 or auto/4", s)
+	}
+	if count, err = strconv.Atoi(c); err != nil || count < 1 {
+		return 0, 0, fmt.Errorf("--shard %q: COUNT must be a positive number", s)
+	}
+	if i == "auto" {
+		k := strings.LastIndex(hostname, "-")
+		if k < 0 {
+			return 0, 0, fmt.Errorf("--shard %q: hostname %q has no StatefulSet ordinal (NAME-N)", s, hostname)
+		}
+		i = hostname[k+1:]
+	}
+	if index, err = strconv.Atoi(i); err != nil || index < 0 || index >= count {
+		return 0, 0, fmt.Errorf("--shard %q: INDEX must be 0..%d", s, count-1)
+	}
+	return index, count, nil
 }

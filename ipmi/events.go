@@ -1,7 +1,6 @@
 package ipmi
 
 import (
-	"context"
 	"sync"
 
 	"github.com/bmcemu/bmcemu/platform"
@@ -365,27 +364,24 @@ func (m *machine) platformEvent(rec events.Record) {
 
 // eventSource is the optional platform capability that feeds the SEL.
 type eventSource interface {
-	Subscribe(name string, depth int) *events.Subscription
+	Handle(name string, depth int, fn func(events.Record)) *events.Handler
 }
 
-// pumpEvents turns platform events into SEL records until ctx ends or the
-// subscription closes.
-func (m *machine) pumpEvents(ctx context.Context, sub *events.Subscription) {
-	var lastSeq uint64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case rec, ok := <-sub.C:
-			if !ok {
-				return
-			}
-			if lastSeq != 0 && rec.Seq != lastSeq+1 {
-				m.log.Warn("platform events lost before reaching the SEL", "from", lastSeq+1, "to", rec.Seq-1)
-			}
-			lastSeq = rec.Seq
-			m.platformEvent(rec)
-			m.scanTemperatures()
-		}
+// selPump turns platform events into SEL records, one at a time in stream
+// order; it runs only while events wait (events.Bus.Handle).
+type selPump struct {
+	m       *machine
+	ready   chan struct{} // closed once New has seeded the sensor states
+	lastSeq uint64
+}
+
+func (p *selPump) handle(rec events.Record) {
+	<-p.ready
+	m := p.m
+	if p.lastSeq != 0 && rec.Seq != p.lastSeq+1 {
+		m.log.Warn("platform events lost before reaching the SEL", "from", p.lastSeq+1, "to", rec.Seq-1)
 	}
+	p.lastSeq = rec.Seq
+	m.platformEvent(rec)
+	m.scanTemperatures()
 }

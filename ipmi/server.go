@@ -101,7 +101,7 @@ type Server struct {
 	srv     *server.Server
 	m       *machine
 	ownSEL  bool                 // Close closes the SEL
-	events  *events.Subscription // nil: the platform publishes no events
+	events  *events.Handler // nil: the platform publishes no events
 	serving atomic.Bool
 }
 
@@ -212,13 +212,16 @@ func New(cfg Config, p Platform) (*Server, error) {
 		m:      m,
 		ownSEL: ownSEL,
 	}
-	// Subscribe now, so that events between New and Serve are queued.
+	// Subscribe now, so that no event between the seeding below and the
+	// first packet is missed; the pump waits for the seeding.
+	pump := &selPump{m: m, ready: make(chan struct{})}
 	if src, isSource := p.(eventSource); isSource {
-		s.events = src.Subscribe("ipmi-sel", 4096)
+		s.events = src.Handle("ipmi-sel", 4096, pump.handle)
 	}
 	// After subscribing: what is already true at start-up is not news.
 	m.states.seed(p.Snapshot())
 	m.logBootRAS(p.Snapshot())
+	close(pump.ready)
 	info := m.sel.Info()
 	log.Info("IPMI LAN listening", "addr", conn.LocalAddr().String(), "users", b.Users.CountEnabled()-1, "live_accounts", cfg.Accounts != nil,
 		"sel", cmp.Or(selPath, "(in memory)"), "sel_entries", info.Entries, "sel_capacity", info.Capacity, "sel_policy", info.Policy)
@@ -243,15 +246,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		<-ctx.Done()
 		_ = s.srv.Close()
 	}()
-	if s.events != nil {
-		pumped := make(chan struct{})
-		go func() {
-			defer close(pumped)
-			s.m.pumpEvents(ctx, s.events)
-		}()
-		defer func() { <-pumped }()
-		defer cancel()
-	}
 	err := s.srv.Serve(ctx)
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil

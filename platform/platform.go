@@ -427,6 +427,13 @@ func (p *Platform) Subscribe(name string, depth int) *events.Subscription {
 	return p.bus.Subscribe(name, depth)
 }
 
+// Handle calls fn with every event in order, on a goroutine that runs only
+// while events wait (see events.Bus.Handle): the way to consume the stream
+// at no cost while the server is quiet.
+func (p *Platform) Handle(name string, depth int, fn func(events.Record)) *events.Handler {
+	return p.bus.Handle(name, depth, fn)
+}
+
 // Snapshot returns the current state. Snapshots are immutable and shared:
 // callers must not modify them.
 func (p *Platform) Snapshot() *Snapshot {

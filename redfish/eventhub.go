@@ -1,7 +1,6 @@
 package redfish
 
 import (
-	"context"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -14,7 +13,7 @@ import (
 // implements it. A Platform that implements it feeds the Event log, SSE and
 // push subscriptions.
 type EventSource interface {
-	Subscribe(name string, depth int) *events.Subscription
+	Handle(name string, depth int, fn func(events.Record)) *events.Handler
 }
 
 // rfEvent is one Redfish event as the service keeps it.
@@ -167,28 +166,18 @@ func (h *eventHub) clearLog() {
 	h.logFrom = h.next
 }
 
-// pump turns platform facts into Redfish events until ctx ends or the
-// subscription closes.
-func (s *service) pump(ctx context.Context, sub *events.Subscription) {
-	defer sub.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case rec, ok := <-sub.C:
-			if !ok {
-				return
-			}
-			for _, spec := range translate(rec.Event) {
-				ev := s.hub.publish(rec.Time, spec)
-				s.subs.dispatch(ev)
-			}
-			s.observeTasks(rec)
-			if d := sub.Dropped(); d > s.pumpDropped {
-				s.log.Warn("redfish: platform events lost before translation", "dropped_total", d)
-				s.pumpDropped = d
-			}
-		}
+// pump turns one platform fact into Redfish events: the Event log, SSE and
+// push deliveries. It runs on the platform's event handler, only while
+// events wait.
+func (s *service) pump(rec events.Record) {
+	for _, spec := range translate(rec.Event) {
+		ev := s.hub.publish(rec.Time, spec)
+		s.subs.dispatch(ev)
+	}
+	s.observeTasks(rec)
+	if d := s.events.Dropped(); d > s.pumpDropped {
+		s.log.Warn("redfish: platform events lost before translation", "dropped_total", d)
+		s.pumpDropped = d
 	}
 }
 

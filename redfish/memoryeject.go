@@ -46,7 +46,7 @@ func memoryEnabled(sl platform.Slot) *bool {
 // refused properties of the same PATCH, kept as task messages.
 func (s *service) setMemoryEnabled(r *request, id string, want bool, problems []*apiError) (*task, error) {
 	hr, ok := s.platform.(hotRemover)
-	if !ok || s.stop == nil {
+	if !ok || s.events == nil {
 		// Without the event stream nothing could follow the eject.
 		return nil, failAll(append(problems, propErr(http.StatusBadRequest, "PropertyNotWritable", "Enabled", "Enabled")))
 	}

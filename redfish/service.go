@@ -5,7 +5,6 @@
 package redfish
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/accounts"
+	"github.com/bmcemu/bmcemu/platform/events"
 )
 
 // Platform is what the service needs of the emulated server. A platform
@@ -74,8 +74,8 @@ type Config struct {
 	SensorResolver SensorResolver
 	// Events is the platform's event stream for the Event log, SSE and
 	// push subscriptions; nil uses the Platform when it implements
-	// EventSource (as *platform.Platform does). The handler then runs a
-	// goroutine until its Close method is called.
+	// EventSource (as *platform.Platform does). Call the handler's Close
+	// method to stop consuming it.
 	Events EventSource
 	// EventBuffer is how many events the Event log and the SSE replay
 	// buffer (Last-Event-ID) keep; 0 is 1000.
@@ -119,8 +119,7 @@ type service struct {
 	hub            *eventHub
 	subs           *subscriptions
 	pumpDropped    uint64
-	stop           context.CancelFunc
-	done           chan struct{}
+	events         *events.Handler // nil: no event source
 	sseClients     atomic.Int64
 	maxSSE         int
 	sseStop        chan struct{}
@@ -198,13 +197,7 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		src, _ = p.(EventSource)
 	}
 	if src != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.stop, s.done = cancel, make(chan struct{})
-		sub := src.Subscribe("redfish", 4096)
-		go func() {
-			defer close(s.done)
-			s.pump(ctx, sub)
-		}()
+		s.events = src.Handle("redfish", 4096, s.pump)
 	}
 	return h, nil
 }
@@ -214,9 +207,8 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 func (h *handler) Close() error {
 	s := h.svc
 	s.closeOnce.Do(func() {
-		if s.stop != nil {
-			s.stop()
-			<-s.done
+		if s.events != nil {
+			s.events.Close()
 		}
 		close(s.sseStop)
 		s.subs.close()

@@ -449,7 +449,7 @@ func (s *service) getTaskService(*request) (any, error) {
 		CompletedTaskOverWritePolicy: "Oldest",
 		// Only when the service has an event pump do tasks move, and
 		// then each state change is published as a TaskEvent.
-		LifeCycleEventOnTaskStateChange: s.stop != nil,
+		LifeCycleEventOnTaskStateChange: s.events != nil,
 		DateTime:                        s.now().UTC().Format(time.RFC3339),
 		Status:                          statusOK(),
 		Tasks:                           link{ID: pathTasks},

@@ -78,10 +78,11 @@ type Record struct {
 // subscriber: each has a bounded queue, and overflow is counted and logged
 // rather than stalling the simulated hardware.
 type Bus struct {
-	mu     sync.Mutex
-	seq    uint64
-	subs   map[*Subscription]struct{}
-	logger *slog.Logger
+	mu       sync.Mutex
+	seq      uint64
+	subs     map[*Subscription]struct{}
+	handlers map[*Handler]struct{}
+	logger   *slog.Logger
 }
 
 // NewBus returns an empty bus; logger may be nil.
@@ -89,7 +90,7 @@ func NewBus(logger *slog.Logger) *Bus {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{subs: map[*Subscription]struct{}{}, logger: logger}
+	return &Bus{subs: map[*Subscription]struct{}{}, handlers: map[*Handler]struct{}{}, logger: logger}
 }
 
 // Subscription receives records on C in publication order.
@@ -150,7 +151,111 @@ func (b *Bus) Publish(at time.Time, e Event) Record {
 				"subscriber", s.name, "seq", r.Seq, "kind", e.Kind(), "dropped_total", s.dropped)
 		}
 	}
+	for h := range b.handlers {
+		h.offer(r)
+	}
 	return r
+}
+
+// Handler receives records through a function, like a Subscription but
+// without a goroutine of its own while it is idle: one runs only while
+// records wait, and ends when the backlog is drained. A fleet of thousands
+// of mostly quiet servers then pays nothing for each of its consumers.
+type Handler struct {
+	bus   *Bus
+	name  string
+	depth int
+	fn    func(Record)
+
+	mu      sync.Mutex
+	idle    *sync.Cond
+	queue   []Record
+	running bool
+	closed  bool
+	dropped uint64
+}
+
+// Handle registers fn to be called with every record in publication
+// order, one call at a time, on a goroutine that exists only while records
+// are waiting. At most depth records wait; further ones are dropped,
+// counted and logged, as a Subscription's queue does. fn must not call the
+// Handler's Close.
+func (b *Bus) Handle(name string, depth int, fn func(Record)) *Handler {
+	h := &Handler{bus: b, name: name, depth: max(depth, 1), fn: fn}
+	h.idle = sync.NewCond(&h.mu)
+	b.mu.Lock()
+	b.handlers[h] = struct{}{}
+	b.mu.Unlock()
+	return h
+}
+
+// offer queues r; the bus lock is held, so records arrive in order.
+func (h *Handler) offer(r Record) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	if len(h.queue) >= h.depth {
+		h.dropped++
+		h.bus.logger.Warn("event handler backlog full; record dropped",
+			"subscriber", h.name, "seq", r.Seq, "kind", r.Event.Kind(), "dropped_total", h.dropped)
+		return
+	}
+	h.queue = append(h.queue, r)
+	if !h.running {
+		h.running = true
+		go h.drain()
+	}
+}
+
+func (h *Handler) drain() {
+	for {
+		h.mu.Lock()
+		if len(h.queue) == 0 || h.closed {
+			h.queue = nil // the backlog's array goes with the burst
+			h.running = false
+			h.idle.Broadcast()
+			h.mu.Unlock()
+			return
+		}
+		r := h.queue[0]
+		h.queue[0] = Record{}
+		h.queue = h.queue[1:]
+		h.mu.Unlock()
+		h.fn(r)
+	}
+}
+
+// Dropped reports how many records overflowed the backlog.
+func (h *Handler) Dropped() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dropped
+}
+
+// Close unregisters the handler, drops its backlog and waits for a call of
+// fn in progress to return. Safe to call more than once.
+func (h *Handler) Close() {
+	h.bus.mu.Lock()
+	delete(h.bus.handlers, h)
+	h.bus.mu.Unlock()
+	h.mu.Lock()
+	h.closed = true
+	for h.running {
+		h.idle.Wait()
+	}
+	h.mu.Unlock()
+}
+
+// Wait blocks until the backlog is drained: everything published before
+// the call has been handled (tests, and orderly shutdown).
+func (h *Handler) Wait() {
+	h.mu.Lock()
+	for h.running {
+		h.idle.Wait()
+	}
+	h.mu.Unlock()
 }
 
 // Seq is the sequence number of the last published record.

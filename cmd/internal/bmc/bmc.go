@@ -27,6 +27,7 @@ import (
 	"github.com/bmcemu/bmcemu/platform/accounts"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/sel"
 	"github.com/bmcemu/bmcemu/redfish"
@@ -77,6 +78,7 @@ type BMC struct {
 	wg      sync.WaitGroup
 	errc    chan error
 	closed  bool
+	logger  *events.Handler // platform events to the log, from Start
 }
 
 // New builds the BMC: boots the simulated server (restoring its saved
@@ -227,7 +229,8 @@ func (b *BMC) Start(ctx context.Context) error {
 	}
 	b.started = true
 	ctx, b.cancel = context.WithCancel(ctx)
-	b.wg.Add(2)
+	b.logger = b.plat.Handle("log", 1024, b.logEvent)
+	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		if err := b.ipmi.Serve(ctx); err != nil {
@@ -236,10 +239,6 @@ func (b *BMC) Start(ctx context.Context) error {
 			default:
 			}
 		}
-	}()
-	go func() {
-		defer b.wg.Done()
-		b.logEvents(ctx)
 	}()
 	return nil
 }
@@ -263,6 +262,9 @@ func (b *BMC) Close() error {
 		errs = append(errs, err)
 	}
 	b.wg.Wait()
+	if b.logger != nil {
+		b.logger.Close()
+	}
 	if c, ok := b.redfish.(io.Closer); ok {
 		if err := c.Close(); err != nil { // stops event delivery and SSE streams
 			errs = append(errs, fmt.Errorf("redfish: %w", err))
@@ -274,20 +276,8 @@ func (b *BMC) Close() error {
 	return errors.Join(errs...)
 }
 
-// logEvents writes every platform event to the log: the operator's view of
+// logEvent writes a platform event to the log: the operator's view of
 // what happened inside the server, independent of either BMC surface.
-func (b *BMC) logEvents(ctx context.Context) {
-	sub := b.plat.Subscribe("log", 1024)
-	defer sub.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case r, ok := <-sub.C:
-			if !ok {
-				return
-			}
-			b.log.Info("platform event", "seq", r.Seq, "kind", r.Event.Kind(), "event", r.Event)
-		}
-	}
+func (b *BMC) logEvent(r events.Record) {
+	b.log.Info("platform event", "seq", r.Seq, "kind", r.Event.Kind(), "event", r.Event)
 }

@@ -100,7 +100,7 @@ type Server struct {
 	conn    *net.UDPConn
 	srv     *server.Server
 	m       *machine
-	ownSEL  bool                 // Close closes the SEL
+	ownSEL  bool            // Close closes the SEL
 	events  *events.Handler // nil: the platform publishes no events
 	serving atomic.Bool
 }

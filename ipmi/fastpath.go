@@ -16,19 +16,22 @@ import (
 	"hash"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/crypto"
 	"github.com/bougou/go-ipmi/pkg/handlers"
 	"github.com/bougou/go-ipmi/pkg/protocol"
+	"github.com/bougou/go-ipmi/pkg/server"
 	"github.com/bougou/go-ipmi/pkg/transport"
 	"github.com/bougou/go-ipmi/pkg/types"
 	"golang.org/x/net/ipv4"
 )
 
-// sessionConn is the server socket as go-ipmi's Serve loop sees it, with
-// in-session IPMI commands (RMCP+ payload type 0 with a session ID: all the
-// steady-state traffic) taken off that loop and answered here.
+// sessionConn reads the server socket: in-session IPMI commands (RMCP+
+// payload type 0 with a session ID: all the steady-state traffic) are
+// answered here, everything else goes to go-ipmi's Serve loop, which runs
+// only while that traffic comes or sessions are open.
 //
 // Why: go-ipmi answers every packet on a fresh goroutine and rebuilds the
 // session's HMAC and AES state for each one. Profiled under 16 lanplus
@@ -50,26 +53,46 @@ import (
 // Everything else (ASF ping, the session handshake, pre-session commands,
 // SOL, IPMI v1.5) still reaches go-ipmi, in the order it was read: SOL
 // depends on that. Commands are answered in the order they were read.
+//
+// The reader is either the goroutine of Server.Serve or, in a fleet, a
+// poller watching every member's socket that calls Server.Drain when one
+// is readable: then a member with no traffic and no session has no
+// goroutine at all.
 type sessionConn struct {
-	transport.PacketConn              // go-ipmi's writes go here
-	raw                  *net.UDPConn // the socket, read (and answered) in batches
-	inbound              func([]byte) // sees every datagram read; may be nil
-	b                    *bmc.BMC
-	reg                  *handlers.Registry
+	out     transport.PacketConn // the socket as answers go out (possibly tapped)
+	raw     *net.UDPConn         // the socket, read (and answered) in batches
+	inbound func([]byte)         // sees every datagram read; may be nil
+	b       *bmc.BMC
+	reg     *handlers.Registry
 
-	start     sync.Once
-	slow      chan readResult // for go-ipmi's loop, in read order
-	closed    chan struct{}
-	closeOnce sync.Once
+	// The go-ipmi loop for everything that is not an in-session command.
+	// It runs only while such traffic comes or sessions are open, and
+	// stops after slowIdle without either: a quiet BMC costs no goroutine.
+	srv     *server.Server
+	slow    chan readResult // for go-ipmi's loop, in read order
+	stop    chan struct{}   // closed by Close
+	loopMu  sync.Mutex
+	running bool // go-ipmi's Serve is running
+	closed  bool
+	loops   sync.WaitGroup
+	timer   *time.Timer // the loop's idle timer, reused across runs
+
+	readMu sync.Mutex // one reader at a time, and its buffers
+	pc     *ipv4.PacketConn
+	in     []ipv4.Message
+	ans    []ipv4.Message
 
 	mu   sync.Mutex
 	keys map[uint32]*sessionKeys // by BMC session ID
 }
 
+// slowIdle is how long the go-ipmi loop waits for a packet, with no
+// session open, before it stops.
+var slowIdle = 10 * time.Second
+
 type readResult struct {
 	pkt  []byte
 	addr net.Addr
-	err  error
 }
 
 // sessionKeys is one session's integrity and confidentiality state, built
@@ -116,16 +139,18 @@ const maxPacket = 4096
 // benchmark's sessions have in flight.
 const readBatch = 16
 
-// newSessionConn serves in-session commands read from raw; pc is raw as
-// go-ipmi writes to it (possibly wrapped), and inbound, if not nil, is
-// shown every datagram read.
-func newSessionConn(raw *net.UDPConn, pc transport.PacketConn, inbound func([]byte), b *bmc.BMC, reg *handlers.Registry) *sessionConn {
+// newSessionConn serves in-session commands read from raw and hands the
+// rest to a go-ipmi server over b and reg; out is raw as answers are
+// written to it (possibly wrapped), and inbound, if not nil, is shown
+// every datagram read.
+func newSessionConn(raw *net.UDPConn, out transport.PacketConn, inbound func([]byte), b *bmc.BMC, reg *handlers.Registry) *sessionConn {
 	c := &sessionConn{
-		PacketConn: pc, raw: raw, inbound: inbound, b: b, reg: reg,
-		slow:   make(chan readResult, 64),
-		closed: make(chan struct{}),
-		keys:   map[uint32]*sessionKeys{},
+		out: out, raw: raw, inbound: inbound, b: b, reg: reg,
+		slow: make(chan readResult, 64),
+		stop: make(chan struct{}),
+		keys: map[uint32]*sessionKeys{},
 	}
+	c.srv = server.NewServer(b, slowConn{c}, server.WithHandlerRegistry(reg))
 	// Session keys leave with their session (close, eviction).
 	b.Sessions.SetOnRemove(func(id uint32) {
 		b.SOL.DeactivateBySession(id)
@@ -136,82 +161,152 @@ func newSessionConn(raw *net.UDPConn, pc transport.PacketConn, inbound func([]by
 	return c
 }
 
+// slowConn is the socket as go-ipmi's loop sees it: reads come from the
+// packets the reader passed on, writes go to the socket.
+type slowConn struct{ c *sessionConn }
+
 // LocalAddr lets go-ipmi learn the port SOL payloads are served on.
-func (c *sessionConn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+func (s slowConn) LocalAddr() net.Addr { return s.c.raw.LocalAddr() }
+
+func (s slowConn) WriteTo(b []byte, addr net.Addr) (int, error) { return s.c.out.WriteTo(b, addr) }
+
+// Close is go-ipmi's Close: the loop stops for good.
+func (s slowConn) Close() error {
+	s.c.loopMu.Lock()
+	defer s.c.loopMu.Unlock()
+	if !s.c.closed {
+		s.c.closed = true
+		close(s.c.stop)
+	}
+	return nil
+}
 
 // ReadFrom is go-ipmi's read: the next packet that is not an in-session
-// command. The socket is read from the first call on, i.e. once Serve runs.
-func (c *sessionConn) ReadFrom(buf []byte) (int, net.Addr, error) {
-	c.start.Do(func() { go c.read() })
-	select {
-	case r, ok := <-c.slow:
-		if !ok {
-			return 0, nil, net.ErrClosed
-		}
-		return copy(buf, r.pkt), r.addr, r.err
-	case <-c.closed:
-		return 0, nil, net.ErrClosed
-	}
-}
-
-func (c *sessionConn) Close() error {
-	err := net.ErrClosed
-	c.closeOnce.Do(func() {
-		close(c.closed)
-		err = c.PacketConn.Close()
-	})
-	return err
-}
-
-// read owns the socket's receive side: it reads a batch, answers the
-// in-session commands in it, passes the rest to go-ipmi's loop in order,
-// then sends the batch's answers.
-func (c *sessionConn) read() {
-	defer close(c.slow)
-	pc := ipv4.NewPacketConn(c.raw)
-	in := make([]ipv4.Message, readBatch)
-	out := make([]ipv4.Message, readBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, maxPacket)}
-		out[i].Buffers = [][]byte{make([]byte, 0, 256)}
-	}
+// command. After slowIdle without one, and no session open, it ends the
+// loop (net.ErrClosed makes go-ipmi's Serve return); the next such packet
+// starts it again.
+func (s slowConn) ReadFrom(buf []byte) (int, net.Addr, error) {
+	c := s.c
+	c.timer.Reset(slowIdle)
 	for {
-		n, err := pc.ReadBatch(in, 0)
-		if err != nil {
-			select {
-			case c.slow <- readResult{err: err}:
-			case <-c.closed:
-				return
+		select {
+		case r := <-c.slow:
+			return copy(buf, r.pkt), r.addr, nil
+		case <-c.stop:
+			return 0, nil, net.ErrClosed
+		case <-c.timer.C:
+			c.loopMu.Lock()
+			if len(c.slow) == 0 && c.quiet() {
+				c.running = false
+				c.loopMu.Unlock()
+				return 0, nil, net.ErrClosed
 			}
+			c.loopMu.Unlock()
+			c.timer.Reset(slowIdle)
+		}
+	}
+}
+
+// quiet reports whether no session is open (after evicting the expired
+// ones, which go-ipmi's loop would otherwise do on its ticker).
+func (c *sessionConn) quiet() bool {
+	c.b.Sessions.EvictExpired()
+	c.b.V15Sessions.EvictExpired()
+	return c.b.Sessions.Count() == 0 && c.b.V15Sessions.Count() == 0
+}
+
+// toLoop passes a packet to go-ipmi's loop, starting it when it is not
+// running. Under loopMu, so that a loop deciding to stop cannot miss it.
+func (c *sessionConn) toLoop(pkt []byte, addr net.Addr) {
+	c.loopMu.Lock()
+	defer c.loopMu.Unlock()
+	if c.closed {
+		return
+	}
+	if !c.running {
+		c.running = true
+		if c.timer == nil {
+			c.timer = time.NewTimer(slowIdle)
+		}
+		c.loops.Add(1)
+		go func() {
+			defer c.loops.Done()
+			_ = c.srv.Serve(context.Background())
+		}()
+	}
+	select {
+	case c.slow <- readResult{pkt: pkt, addr: addr}:
+	default: // a full queue drops, as a full socket buffer would
+	}
+}
+
+// LocalAddr is the socket's address.
+func (c *sessionConn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// Close stops go-ipmi's loop for good (and its SOL payloads) and closes the
+// socket.
+func (c *sessionConn) Close() error {
+	_ = c.srv.Close() // closes slowConn
+	c.loops.Wait()
+	return c.out.Close()
+}
+
+// serve reads the socket until it is closed, blocking between batches:
+// the reader of a server that owns its goroutine (Server.Serve).
+func (c *sessionConn) serve() error {
+	for {
+		if _, err := c.readBatch(0); err != nil {
 			if errors.Is(err, net.ErrClosed) {
-				return
+				return nil
 			}
+			select {
+			case <-c.stop:
+				return nil
+			default:
+			}
+		}
+	}
+}
+
+// readBatch reads one batch (flags as for recvmmsg: MSG_DONTWAIT to not
+// block), answers the in-session commands in it, passes the rest to
+// go-ipmi's loop in order, then sends the batch's answers.
+func (c *sessionConn) readBatch(flags int) (int, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.pc == nil {
+		c.pc = ipv4.NewPacketConn(c.raw)
+		c.in = make([]ipv4.Message, readBatch)
+		c.ans = make([]ipv4.Message, readBatch)
+		for i := range c.in {
+			c.in[i].Buffers = [][]byte{make([]byte, maxPacket)}
+			c.ans[i].Buffers = [][]byte{make([]byte, 0, 256)}
+		}
+	}
+	n, err := c.pc.ReadBatch(c.in, flags)
+	if err != nil {
+		return 0, err
+	}
+	answers := 0
+	for _, m := range c.in[:n] {
+		pkt := m.Buffers[0][:m.N]
+		if c.inbound != nil {
+			c.inbound(pkt)
+		}
+		if _, ok := inSessionCommand(pkt); !ok {
+			c.toLoop(bytes.Clone(pkt), m.Addr)
 			continue
 		}
-		answers := 0
-		for _, m := range in[:n] {
-			pkt := m.Buffers[0][:m.N]
-			if c.inbound != nil {
-				c.inbound(pkt)
-			}
-			if _, ok := inSessionCommand(pkt); !ok {
-				select {
-				case c.slow <- readResult{pkt: bytes.Clone(pkt), addr: m.Addr}:
-				case <-c.closed:
-					return
-				}
-				continue
-			}
-			// Copied out of the session's buffer, which its next packet
-			// in this batch would overwrite.
-			a := &out[answers]
-			if resp, ok := c.handle(a.Buffers[0][:0], pkt, m.Addr); ok {
-				a.Buffers[0], a.Addr = resp, m.Addr
-				answers++
-			}
+		// Copied out of the session's buffer, which its next packet
+		// in this batch would overwrite.
+		a := &c.ans[answers]
+		if resp, ok := c.handle(a.Buffers[0][:0], pkt, m.Addr); ok {
+			a.Buffers[0], a.Addr = resp, m.Addr
+			answers++
 		}
-		c.send(pc, out[:answers])
 	}
+	c.send(c.pc, c.ans[:answers])
+	return n, nil
 }
 
 // send writes the answers, as many per system call as it takes. An answer

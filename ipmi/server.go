@@ -19,9 +19,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
-	"github.com/bougou/go-ipmi/pkg/server"
 	"github.com/bougou/go-ipmi/pkg/transport"
 	"github.com/bougou/go-ipmi/pkg/types"
 
@@ -98,7 +98,7 @@ func openSEL(path string, capacity int, policy string, log *slog.Logger) (*sel.S
 type Server struct {
 	log     *slog.Logger
 	conn    *net.UDPConn
-	srv     *server.Server
+	sc      *sessionConn
 	m       *machine
 	ownSEL  bool            // Close closes the SEL
 	events  *events.Handler // nil: the platform publishes no events
@@ -208,7 +208,7 @@ func New(cfg Config, p Platform) (*Server, error) {
 	s := &Server{
 		log:    log,
 		conn:   conn,
-		srv:    server.NewServer(b, newSessionConn(conn, pc, inbound, b, reg), server.WithHandlerRegistry(reg)),
+		sc:     newSessionConn(conn, pc, inbound, b, reg),
 		m:      m,
 		ownSEL: ownSEL,
 	}
@@ -232,25 +232,49 @@ func New(cfg Config, p Platform) (*Server, error) {
 // Addr is the bound UDP address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
 
-// Serve answers packets until ctx is done or Close is called. A clean
-// shutdown returns nil.
+// Serve answers packets until ctx is done or Close is called, reading the
+// socket on the calling goroutine. A clean shutdown returns nil. A server
+// is either Served or Drained by a poller, not both.
 func (s *Server) Serve(ctx context.Context) error {
 	if !s.serving.CompareAndSwap(false, true) {
-		return errors.New("ipmi: Serve called twice")
+		return errors.New("ipmi: Serve called twice, or after Drain")
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// go-ipmi's loop blocks in ReadFrom and only notices ctx between packets;
-	// closing the socket is what wakes it.
-	go func() {
-		<-ctx.Done()
-		_ = s.srv.Close()
-	}()
-	err := s.srv.Serve(ctx)
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return nil
+	// The reader blocks in the socket and notices ctx only when the
+	// socket is closed.
+	stop := context.AfterFunc(ctx, func() { _ = s.sc.Close() })
+	defer stop()
+	if err := s.sc.serve(); err != nil {
+		return fmt.Errorf("ipmi: serve: %w", err)
 	}
-	return fmt.Errorf("ipmi: serve: %w", err)
+	return nil
+}
+
+// SyscallConn is the socket, for a poller that watches many servers'
+// sockets with one goroutine and calls Drain when one is readable.
+func (s *Server) SyscallConn() (syscall.RawConn, error) { return s.conn.SyscallConn() }
+
+// Drain answers every datagram waiting on the socket and returns without
+// blocking: with a poller, a server costs no goroutine while it is idle.
+// Calls must not overlap with each other or with Serve.
+func (s *Server) Drain() error {
+	s.serving.Store(true) // Serve would now compete for the socket
+	for {
+		n, err := s.sc.readBatch(msgDontWait)
+		if err != nil {
+			if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Like a blocking reader, step over a transient error (an
+			// ICMP-reported unreachable peer, say).
+			continue
+		}
+		if n == 0 {
+			return nil
+		}
+	}
 }
 
 // Close stops the server and releases the socket. It is safe to call more
@@ -259,7 +283,7 @@ func (s *Server) Close() error {
 	if s.events != nil {
 		s.events.Close()
 	}
-	if err := s.srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	if err := s.sc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("ipmi: close: %w", err)
 	}
 	s.m.stopWatchdog()

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/bmcemu/bmcemu/ipmi"
 	"github.com/bmcemu/bmcemu/platform"
@@ -53,6 +54,10 @@ type Config struct {
 
 	// IPMIAddr is the UDP address of IPMI over LAN (RMCP+).
 	IPMIAddr string
+	// PolledIPMI leaves the IPMI socket to the caller's poller, which
+	// calls DrainIPMI when IPMISocket is readable; otherwise Start reads
+	// it on a goroutine of its own.
+	PolledIPMI bool
 	// Redfish settings (see redfish.Config).
 	RegistryDir           string
 	RequireIfMatch        bool
@@ -78,6 +83,7 @@ type BMC struct {
 	wg      sync.WaitGroup
 	errc    chan error
 	closed  bool
+	polled  bool
 	logger  *events.Handler // platform events to the log, from Start
 }
 
@@ -101,7 +107,7 @@ func New(cfg Config) (_ *BMC, err error) {
 	if cfg.ID != "" {
 		log = log.With("member", cfg.ID)
 	}
-	b := &BMC{id: cfg.ID, log: log, errc: make(chan error, 1)}
+	b := &BMC{id: cfg.ID, log: log, errc: make(chan error, 1), polled: cfg.PolledIPMI}
 	var closers []io.Closer
 	defer func() {
 		if err != nil {
@@ -213,11 +219,19 @@ func (b *BMC) Platform() *platform.Platform { return b.plat }
 // IPMIAddr is the bound IPMI UDP address.
 func (b *BMC) IPMIAddr() net.Addr { return b.ipmi.Addr() }
 
+// IPMISocket is the IPMI socket, for a poller (Config.PolledIPMI).
+func (b *BMC) IPMISocket() (syscall.RawConn, error) { return b.ipmi.SyscallConn() }
+
+// DrainIPMI answers the IPMI datagrams waiting on the socket without
+// blocking (Config.PolledIPMI).
+func (b *BMC) DrainIPMI() error { return b.ipmi.Drain() }
+
 // Err reports a surface that stopped on its own after Start.
 func (b *BMC) Err() <-chan error { return b.errc }
 
-// Start answers IPMI and writes the platform's events to the log. It
-// returns at once; Close stops both.
+// Start writes the platform's events to the log and, unless the IPMI
+// socket is polled, answers IPMI on a goroutine. It returns at once; Close
+// stops both.
 func (b *BMC) Start(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -230,6 +244,9 @@ func (b *BMC) Start(ctx context.Context) error {
 	b.started = true
 	ctx, b.cancel = context.WithCancel(ctx)
 	b.logger = b.plat.Handle("log", 1024, b.logEvent)
+	if b.polled {
+		return nil
+	}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()

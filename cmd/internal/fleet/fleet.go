@@ -63,15 +63,31 @@ type Fleet struct {
 	members map[string]*member
 	added   int // members ever added, for the same-address port layout
 	errc    chan error
+
+	// Every member's sockets are watched by one poller (nil where the
+	// system has none: then each socket gets a goroutine), and every
+	// member's HTTP connections are served by one http.Server, which
+	// finds the member from the connection.
+	poll  *poller
+	front *http.Server
+	queue *connQueue
 }
 
 type member struct {
-	spec     Member
-	bmc      *bmc.BMC
-	servers  []*http.Server
-	urls     []string
-	stateDir string
+	spec      Member
+	bmc       *bmc.BMC
+	listeners []net.Listener
+	watches   []*watch
+	urls      []string
+	stateDir  string
+
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{} // open HTTP connections, closed on removal
+	gone   bool
 }
+
+// memberKey carries a connection's member in its context.
+type memberKey struct{}
 
 // New returns an empty fleet; Add members after Start.
 func New(opts Options) *Fleet {
@@ -79,7 +95,73 @@ func New(opts Options) *Fleet {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Fleet{opts: opts, log: log, members: map[string]*member{}, errc: make(chan error, 1), ctx: context.Background()}
+	f := &Fleet{opts: opts, log: log, members: map[string]*member{}, errc: make(chan error, 1), ctx: context.Background()}
+	if p, err := newPoller(); err == nil {
+		f.poll = p
+	} else {
+		log.Info("no socket poller; one goroutine per member socket", "reason", err)
+	}
+	f.queue = newConnQueue()
+	f.front = &http.Server{
+		Handler:           http.HandlerFunc(f.serveMember),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, memberKey{}, f.queue.owner(c))
+		},
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				if m := f.queue.forget(c); m != nil {
+					m.connMu.Lock()
+					delete(m.conns, c)
+					m.connMu.Unlock()
+				}
+			}
+		},
+	}
+	go func() {
+		if err := f.front.Serve(f.queue); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			f.fail(fmt.Errorf("members' HTTP: %w", err))
+		}
+	}()
+	return f
+}
+
+func (f *Fleet) fail(err error) {
+	select {
+	case f.errc <- err:
+	default:
+	}
+}
+
+// serveMember answers a request on the member whose address the
+// connection was accepted on.
+func (f *Fleet) serveMember(w http.ResponseWriter, r *http.Request) {
+	m, _ := r.Context().Value(memberKey{}).(*member)
+	if m == nil {
+		http.Error(w, "this member has been removed", http.StatusServiceUnavailable)
+		return
+	}
+	m.bmc.Handler().ServeHTTP(w, r)
+}
+
+// deliver hands an accepted connection to the shared HTTP server.
+func (f *Fleet) deliver(m *member, scheme string, c net.Conn) {
+	if scheme == "https" {
+		c = tls.Server(c, f.opts.TLS)
+	}
+	m.connMu.Lock()
+	if m.gone {
+		m.connMu.Unlock()
+		c.Close()
+		return
+	}
+	m.conns[c] = struct{}{}
+	m.connMu.Unlock()
+	if !f.queue.push(c, m) {
+		c.Close()
+	}
 }
 
 // Start makes ctx the parent of every member's surfaces.
@@ -132,21 +214,18 @@ var ErrExists = errors.New("already in the fleet")
 var ErrNotFound = errors.New("no such member")
 
 func (f *Fleet) build(m Member) (*member, error) {
-	mem := &member{spec: m}
+	mem := &member{spec: m, conns: map[net.Conn]struct{}{}}
 	if f.opts.StateDir != "" {
 		mem.stateDir = filepath.Join(f.opts.StateDir, m.Name)
 	}
-	// Bind the TCP ports first: they fail fastest and cost nothing to undo.
-	type bound struct {
-		scheme string
-		ln     net.Listener
-	}
-	var lns []bound
-	undo := func() {
-		for _, b := range lns {
-			b.ln.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			mem.closeSockets()
 		}
-	}
+	}()
+	// Bind the TCP ports first: they fail fastest and cost nothing to undo.
+	var schemes []string
 	for _, ep := range []struct {
 		scheme string
 		port   int
@@ -154,60 +233,115 @@ func (f *Fleet) build(m Member) (*member, error) {
 		if ep.port == 0 {
 			continue
 		}
+		if ep.scheme == "https" && f.opts.TLS == nil {
+			return nil, errors.New("an HTTPS port but no TLS configuration")
+		}
 		addr := netip.AddrPortFrom(m.Addr, uint16(ep.port)).String()
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			undo()
 			return nil, bindError("tcp", addr, err)
 		}
-		if ep.scheme == "https" {
-			if f.opts.TLS == nil {
-				ln.Close()
-				undo()
-				return nil, errors.New("an HTTPS port but no TLS configuration")
-			}
-			ln = tls.NewListener(ln, f.opts.TLS)
-		}
-		lns = append(lns, bound{ep.scheme, ln})
+		mem.listeners = append(mem.listeners, ln)
+		schemes = append(schemes, ep.scheme)
+		mem.urls = append(mem.urls, ep.scheme+"://"+ln.Addr().String()+"/redfish/v1")
 	}
 	ipmiAddr := netip.AddrPortFrom(m.Addr, uint16(m.IPMIPort)).String()
 	b, err := bmc.New(bmc.Config{
 		ID: m.Name, Profile: m.Profile, StateDir: mem.stateDir,
 		User: m.User, Password: m.Password,
 		Clock: f.opts.Clock, FaultSeed: f.opts.FaultSeed, Logger: f.log,
-		IPMIAddr:    ipmiAddr,
+		IPMIAddr: ipmiAddr, PolledIPMI: f.poll != nil,
 		RegistryDir: f.opts.RegistryDir, RequireIfMatch: f.opts.RequireIfMatch,
 		EventDestinationAllow: f.opts.EventDestinationAllow,
 	})
 	if err != nil {
-		undo()
 		var op *net.OpError
 		if errors.As(err, &op) {
 			return nil, bindError("udp", ipmiAddr, op)
 		}
 		return nil, err
 	}
+	mem.bmc = b
 	if err := b.Start(f.ctx); err != nil {
-		undo()
-		_ = b.Close()
 		return nil, err
 	}
-	mem.bmc = b
-	errLog := slog.NewLogLogger(f.log.With("member", m.Name).Handler(), slog.LevelWarn)
-	for _, l := range lns {
-		srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
-		mem.servers = append(mem.servers, srv)
-		mem.urls = append(mem.urls, l.scheme+"://"+l.ln.Addr().String()+"/redfish/v1")
-		go func(srv *http.Server, ln net.Listener) {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				select {
-				case f.errc <- fmt.Errorf("member %s: %w", m.Name, err):
-				default:
-				}
+	if f.poll != nil {
+		rc, err := b.IPMISocket()
+		if err != nil {
+			return nil, err
+		}
+		w, err := f.poll.add(rc, func() {
+			if err := b.DrainIPMI(); err != nil && !errors.Is(err, net.ErrClosed) {
+				f.log.Warn("IPMI read", "member", m.Name, "err", err)
 			}
-		}(srv, l.ln)
+		})
+		if err != nil {
+			return nil, err
+		}
+		mem.watches = append(mem.watches, w)
 	}
+	for i, ln := range mem.listeners {
+		scheme := schemes[i]
+		tl := ln.(*net.TCPListener)
+		if f.poll == nil {
+			go f.acceptLoop(mem, scheme, tl)
+			continue
+		}
+		rc, err := tl.SyscallConn()
+		if err != nil {
+			return nil, err
+		}
+		w, err := f.poll.add(rc, func() { acceptReady(tl, func(c net.Conn) { f.deliver(mem, scheme, c) }) })
+		if err != nil {
+			return nil, err
+		}
+		mem.watches = append(mem.watches, w)
+	}
+	ok = true
 	return mem, nil
+}
+
+// acceptLoop is the poller-less way: a goroutine per listener.
+func (f *Fleet) acceptLoop(m *member, scheme string, ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			f.fail(fmt.Errorf("member %s: accept: %w", m.spec.Name, err))
+			return
+		}
+		f.deliver(m, scheme, c)
+	}
+}
+
+// closeSockets stops watching and closes the member's listeners and open
+// connections, so its addresses refuse connections at once.
+func (m *member) closeSockets() {
+	for _, w := range m.watches {
+		w.remove()
+	}
+	m.watches = nil
+	for _, ln := range m.listeners {
+		ln.Close()
+	}
+	m.listeners = nil
+	m.connMu.Lock()
+	m.gone = true
+	conns := m.conns
+	m.conns = nil
+	m.connMu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
+	if m.bmc != nil {
+		_ = m.bmc.Close()
+	}
 }
 
 // bindError says what to do about the usual reasons a bind fails.
@@ -250,16 +384,17 @@ func (f *Fleet) Remove(name string, purge bool) error {
 }
 
 func (m *member) close() error {
-	var errs []error
-	for _, s := range m.servers {
-		if err := s.Close(); err != nil {
-			errs = append(errs, err)
-		}
+	for _, w := range m.watches {
+		w.remove()
 	}
-	if err := m.bmc.Close(); err != nil {
-		errs = append(errs, err)
+	m.watches = nil
+	b := m.bmc
+	m.bmc = nil
+	m.closeSockets()
+	if b == nil {
+		return nil
 	}
-	return errors.Join(errs...)
+	return b.Close()
 }
 
 // Close stops every member.
@@ -273,6 +408,11 @@ func (f *Fleet) Close() error {
 		if err := m.close(); err != nil {
 			errs = append(errs, fmt.Errorf("member %s: %w", m.spec.Name, err))
 		}
+	}
+	f.queue.close()
+	_ = f.front.Close()
+	if f.poll != nil {
+		f.poll.close()
 	}
 	return errors.Join(errs...)
 }

@@ -16,6 +16,7 @@ import (
 	"hash"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
@@ -84,6 +85,8 @@ type sessionConn struct {
 
 	mu   sync.Mutex
 	keys map[uint32]*sessionKeys // by BMC session ID
+
+	packets, answered, slowPackets atomic.Uint64 // for Stats
 }
 
 // slowIdle is how long the go-ipmi loop waits for a packet, with no
@@ -288,12 +291,14 @@ func (c *sessionConn) readBatch(flags int) (int, error) {
 		return 0, err
 	}
 	answers := 0
+	c.packets.Add(uint64(n))
 	for _, m := range c.in[:n] {
 		pkt := m.Buffers[0][:m.N]
 		if c.inbound != nil {
 			c.inbound(pkt)
 		}
 		if _, ok := inSessionCommand(pkt); !ok {
+			c.slowPackets.Add(1)
 			c.toLoop(bytes.Clone(pkt), m.Addr)
 			continue
 		}
@@ -305,6 +310,7 @@ func (c *sessionConn) readBatch(flags int) (int, error) {
 			answers++
 		}
 	}
+	c.answered.Add(uint64(answers))
 	c.send(c.pc, c.ans[:answers])
 	return n, nil
 }

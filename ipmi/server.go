@@ -297,6 +297,21 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// Stats are the server's counters and levels, read by the emulator's
+// metrics at scrape time.
+type Stats struct {
+	Packets    uint64 // datagrams read
+	Commands   uint64 // in-session commands answered
+	Handshakes uint64 // datagrams for go-ipmi's loop: session set-up, pre-session commands, SOL
+	Sessions   int    // open RMCP+ sessions
+}
+
+// Stats reads the server's Stats.
+func (s *Server) Stats() Stats {
+	return Stats{Packets: s.sc.packets.Load(), Commands: s.sc.answered.Load(), Handshakes: s.sc.slowPackets.Load(),
+		Sessions: s.sc.b.Sessions.Count()}
+}
+
 // SEL is the server's System Event Log, for surfaces that present it (the
 // Redfish LogService reads it through sel.Log).
 func (s *Server) SEL() *sel.SEL { return s.m.sel }

@@ -312,3 +312,11 @@ func isPublic(path string) bool {
 	}
 	return false
 }
+
+// count is the number of live sessions.
+func (t *sessionTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.expireLocked()
+	return len(t.byHash)
+}

@@ -419,3 +419,32 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.engine.ServeHTTP(w, r)
 }
+
+// Stats are a service's counters and levels, read by the emulator's
+// metrics at scrape time.
+type Stats struct {
+	Sessions         int    // open Redfish sessions
+	Subscriptions    int    // push subscriptions
+	SSEClients       int    // open SSE streams
+	EventsQueued     int    // events waiting in push subscribers' queues
+	EventsDelivered  uint64 // pushes a destination accepted
+	DeliveryFailures uint64 // push attempts that failed (each retry counts)
+	EventsDropped    uint64 // events a full subscriber queue dropped
+	SubsTerminated   uint64 // subscriptions the retry policy ended
+}
+
+// StatsOf reads the Stats of a handler New returned.
+func StatsOf(h http.Handler) (Stats, bool) {
+	hh, ok := h.(*handler)
+	if !ok {
+		return Stats{}, false
+	}
+	s := hh.svc
+	st := Stats{Sessions: s.sessions.count(), SSEClients: int(s.sseClients.Load())}
+	if s.subs != nil {
+		st.Subscriptions, st.EventsQueued = s.subs.queued()
+		st.EventsDelivered, st.DeliveryFailures = s.subs.delivered.Load(), s.subs.failedAttempts.Load()
+		st.EventsDropped, st.SubsTerminated = s.subs.dropped.Load(), s.subs.terminatedN.Load()
+	}
+	return st, true
+}

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/store"
@@ -68,6 +69,9 @@ type subscription struct {
 // delivery goroutine each, so a slow or dead destination only ever delays
 // itself.
 type subscriptions struct {
+	// Counters for Stats, over the service's life.
+	delivered, failedAttempts, dropped, terminatedN atomic.Uint64
+
 	mu       sync.Mutex
 	subs     map[string]*subscription
 	nextID   int
@@ -332,6 +336,7 @@ func (m *subscriptions) dispatchExcept(ev rfEvent, skip string) {
 		case s.q <- ev:
 		default:
 			s.dropped++
+			m.dropped.Add(1)
 			m.log.Warn("redfish: subscriber queue full; event dropped", "subscription", s.ID,
 				"destination", s.Destination, "event_id", ev.ID, "dropped_total", s.dropped)
 		}
@@ -429,11 +434,13 @@ func (m *subscriptions) deliverWithRetries(ctx context.Context, s *subscription,
 		for attempt := 0; ; attempt++ {
 			err := m.post(ctx, s, ev)
 			if err == nil {
+				m.delivered.Add(1)
 				return true
 			}
 			if ctx.Err() != nil {
 				return false
 			}
+			m.failedAttempts.Add(1)
 			m.mu.Lock()
 			policy, attempts, interval := s.DeliveryRetryPolicy, m.attempts, m.interval
 			m.mu.Unlock()
@@ -450,6 +457,7 @@ func (m *subscriptions) deliverWithRetries(ctx context.Context, s *subscription,
 					break
 				}
 				m.log.Warn("redfish: subscription terminated after retries", "subscription", s.ID)
+				m.terminatedN.Add(1)
 				m.mu.Lock()
 				var tell func(string)
 				if m.subs[s.ID] == s {
@@ -570,4 +578,17 @@ func (m *subscriptions) contextOf(s *subscription) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return s.Context
+}
+
+// queued is how many events wait in push subscribers' queues.
+func (m *subscriptions) queued() (subs, events int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.subs {
+		if !s.sse {
+			subs++
+			events += len(s.q)
+		}
+	}
+	return subs, events
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -22,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
+	"github.com/bmcemu/bmcemu/cmd/internal/metrics"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/profile"
@@ -61,6 +63,8 @@ type serveOptions struct {
 	memberHTTPS    int
 	memberHTTP     int
 	shard          string
+	metrics        bool
+	pprof          bool
 }
 
 func defaultStateDir() string {
@@ -125,6 +129,8 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 	f.IntVar(&o.memberIPMI, "member-ipmi-port", 623, "fleet: each member's IPMI UDP port")
 	f.IntVar(&o.memberHTTPS, "member-https-port", 443, "fleet: each member's Redfish HTTPS port (0: none)")
 	f.IntVar(&o.memberHTTP, "member-http-port", 0, "fleet: each member's Redfish HTTP port (0: none)")
+	f.BoolVar(&o.metrics, "metrics", true, "serve Prometheus metrics at /metrics (unauthenticated, read-only; the fleet's control listener, or the Redfish listeners of a lone server)")
+	f.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ beside /metrics (unauthenticated: only on trusted addresses)")
 	f.StringVar(&o.shard, "shard", "", "fleet: run only the INDEX-th of COUNT contiguous member ranges (INDEX/COUNT; auto/COUNT takes INDEX from a StatefulSet pod's hostname)")
 	return cmd
 }
@@ -224,7 +230,15 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		}
 		listeners = append(listeners, &httpListener{scheme: "https", ln: tls.NewListener(ln, cfg)})
 	}
-	b, err := bmc.New(bmc.Config{
+	var b *bmc.BMC
+	var mx *metrics.Metrics
+	var observe func(string, string, int, time.Duration)
+	if o.metrics {
+		mx = metrics.New(func() []*bmc.BMC { return []*bmc.BMC{b} })
+		observe = mx.Observer("bmc")
+	}
+	b, err = bmc.New(bmc.Config{
+		Observe: observe,
 		Profile: prof, StateDir: stateDir, User: o.user, Password: o.password,
 		Clock: clock.Real{Speed: o.speed}, FaultSeed: o.faultSeed, Logger: log,
 		IPMIAddr:    o.ipmiAddr,
@@ -241,7 +255,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	errc := make(chan error, len(listeners)+1)
 	for _, l := range listeners {
 		l.srv = &http.Server{
-			Handler:           b.Handler(),
+			Handler:           withDiagnostics(b.Handler(), mx, o.pprof),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
@@ -355,4 +369,41 @@ func portOf(addr string) string {
 		return addr
 	}
 	return p
+}
+
+// withDiagnostics serves /metrics (when mx is set) and /debug/pprof/ (when
+// pprof) in front of h.
+func withDiagnostics(h http.Handler, mx *metrics.Metrics, pprofOn bool) http.Handler {
+	if mx == nil && !pprofOn {
+		return h
+	}
+	var mh http.Handler
+	if mx != nil {
+		mh = mx.Handler()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case p == "/metrics" && mh != nil:
+			mh.ServeHTTP(w, r)
+		case pprofOn && strings.HasPrefix(p, "/debug/pprof/"):
+			servePprof(w, r)
+		default:
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+func servePprof(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
 }

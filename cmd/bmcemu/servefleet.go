@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
 	"github.com/bmcemu/bmcemu/cmd/internal/fleet"
+	"github.com/bmcemu/bmcemu/cmd/internal/metrics"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 )
@@ -77,12 +79,19 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 	if err != nil {
 		return fmt.Errorf("control listener: %w", err)
 	}
-	fl := fleet.New(fleet.Options{
+	var fl *fleet.Fleet
+	var mx *metrics.Metrics
+	fopts := fleet.Options{
 		StateDir: stateDir, User: o.user, Password: o.password,
 		Clock: clock.Real{Speed: o.speed}, FaultSeed: o.faultSeed, Logger: log,
 		TLS: tlsCfg, Seed: seed, Layout: lay,
 		RegistryDir: o.registryDir, RequireIfMatch: o.requireIfMatch, EventDestinationAllow: allow,
-	})
+	}
+	if o.metrics {
+		mx = metrics.New(func() []*bmc.BMC { return fl.BMCs() })
+		fopts.Observe, fopts.Forget = mx.Observer, mx.Forget
+	}
+	fl = fleet.New(fopts)
 	fl.Start(ctx)
 	defer fl.Close()
 	start := time.Now()
@@ -92,7 +101,7 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 			return err
 		}
 	}
-	srv := &http.Server{Handler: fl.Handler(), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: withDiagnostics(fl.Handler(), mx, o.pprof), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() {
@@ -118,6 +127,9 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "  Control  %s%s/servers   (bmcemu ctl --server %s --server-id %s slots)\n", base, control.Prefix, base, list[0].ID)
+	if mx != nil {
+		fmt.Fprintf(stdout, "  Metrics  %s/metrics\n", base)
+	}
 	fmt.Fprintf(stdout, "  State    %s\n", cmp.Or(stateDir, "(none: --ephemeral)"))
 	fmt.Fprintln(stdout, "ready")
 

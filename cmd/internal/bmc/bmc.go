@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/bmcemu/bmcemu/ipmi"
 	"github.com/bmcemu/bmcemu/platform"
@@ -54,6 +55,9 @@ type Config struct {
 
 	// IPMIAddr is the UDP address of IPMI over LAN (RMCP+).
 	IPMIAddr string
+	// Observe, when set, hears of every HTTP request the BMC answers
+	// (surface is "redfish" or "control"): the emulator's metrics.
+	Observe func(surface, method string, code int, d time.Duration)
 	// PolledIPMI leaves the IPMI socket to the caller's poller, which
 	// calls DrainIPMI when IPMISocket is readable; otherwise Start reads
 	// it on a goroutine of its own.
@@ -85,6 +89,9 @@ type BMC struct {
 	closed  bool
 	polled  bool
 	logger  *events.Handler // platform events to the log, from Start
+
+	kindMu sync.Mutex
+	kinds  map[string]uint64 // platform events by kind
 }
 
 // New builds the BMC: boots the simulated server (restoring its saved
@@ -190,6 +197,9 @@ func New(cfg Config) (_ *BMC, err error) {
 		return nil, err
 	}
 	b.handler = Route(ctl, rf)
+	if cfg.Observe != nil {
+		b.handler = observe(b.handler, cfg.Observe)
+	}
 	return b, nil
 }
 
@@ -293,8 +303,41 @@ func (b *BMC) Close() error {
 	return errors.Join(errs...)
 }
 
-// logEvent writes a platform event to the log: the operator's view of
-// what happened inside the server, independent of either BMC surface.
+// logEvent writes a platform event to the log, the operator's view of
+// what happened inside the server independent of either BMC surface, and
+// counts it by kind for the metrics.
 func (b *BMC) logEvent(r events.Record) {
 	b.log.Info("platform event", "seq", r.Seq, "kind", r.Event.Kind(), "event", r.Event)
+	b.kindMu.Lock()
+	if b.kinds == nil {
+		b.kinds = map[string]uint64{}
+	}
+	b.kinds[r.Event.Kind()]++
+	b.kindMu.Unlock()
+}
+
+// Stats is what the metrics read of one BMC at scrape time.
+type Stats struct {
+	IPMI    ipmi.Stats
+	Redfish redfish.Stats
+	SEL     sel.Info
+	// InstalledBytes is the memory seated; OnlineBytes the OS's MemTotal.
+	InstalledBytes, OnlineBytes uint64
+	// Events counts platform events by kind since Start.
+	Events map[string]uint64
+}
+
+// Stats reads the BMC's counters and levels.
+func (b *BMC) Stats() Stats {
+	snap := b.plat.Snapshot()
+	st := Stats{IPMI: b.ipmi.Stats(), SEL: b.sel.Info(),
+		InstalledBytes: snap.InstalledMiB() << 20, OnlineBytes: snap.Kernel.TotalRAMBytes}
+	st.Redfish, _ = redfish.StatsOf(b.redfish)
+	b.kindMu.Lock()
+	st.Events = make(map[string]uint64, len(b.kinds))
+	for k, v := range b.kinds {
+		st.Events[k] = v
+	}
+	b.kindMu.Unlock()
+	return st
 }

@@ -47,6 +47,10 @@ type Options struct {
 	Seed uint64
 	// Layout places members added at run time without an address.
 	Layout Layout
+	// Observe, when set, gives each member its bmc.Config.Observe, and
+	// Forget hears of a removed member (the metrics).
+	Observe func(member string) func(surface, method string, code int, d time.Duration)
+	Forget  func(member string)
 	// Redfish settings for every member.
 	RegistryDir           string
 	RequireIfMatch        bool
@@ -250,7 +254,7 @@ func (f *Fleet) build(m Member) (*member, error) {
 		ID: m.Name, Profile: m.Profile, StateDir: mem.stateDir,
 		User: m.User, Password: m.Password,
 		Clock: f.opts.Clock, FaultSeed: f.opts.FaultSeed, Logger: f.log,
-		IPMIAddr: ipmiAddr, PolledIPMI: f.poll != nil,
+		IPMIAddr: ipmiAddr, PolledIPMI: f.poll != nil, Observe: f.observer(m.Name),
 		RegistryDir: f.opts.RegistryDir, RequireIfMatch: f.opts.RequireIfMatch,
 		EventDestinationAllow: f.opts.EventDestinationAllow,
 	})
@@ -299,6 +303,26 @@ func (f *Fleet) build(m Member) (*member, error) {
 	}
 	ok = true
 	return mem, nil
+}
+
+func (f *Fleet) observer(name string) func(string, string, int, time.Duration) {
+	if f.opts.Observe == nil {
+		return nil
+	}
+	return f.opts.Observe(name)
+}
+
+// BMCs lists the members' BMCs (for the metrics, at scrape time).
+func (f *Fleet) BMCs() []*bmc.BMC {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]*bmc.BMC, 0, len(f.members))
+	for _, m := range f.members {
+		if m.bmc != nil {
+			out = append(out, m.bmc)
+		}
+	}
+	return out
 }
 
 // acceptLoop is the poller-less way: a goroutine per listener.
@@ -374,6 +398,9 @@ func (f *Fleet) Remove(name string, purge bool) error {
 		return fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
 	err := mem.close()
+	if f.opts.Forget != nil {
+		f.opts.Forget(mem.spec.Name)
+	}
 	if purge && mem.stateDir != "" {
 		if e := os.RemoveAll(mem.stateDir); e != nil {
 			err = errors.Join(err, fmt.Errorf("purge %s: %w", mem.stateDir, e))

@@ -1,0 +1,51 @@
+package bmc
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform/control"
+)
+
+// observe reports every request's surface, method, status and duration.
+func observe(h http.Handler, fn func(surface, method string, code int, d time.Duration)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sr := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sr, r)
+		surface := "redfish"
+		if p := r.URL.Path; p == control.Prefix || strings.HasPrefix(p, control.Prefix+"/") {
+			surface = "control"
+		}
+		fn(surface, r.Method, sr.code, time.Since(start))
+	})
+}
+
+// statusRecorder keeps the status code; Flush and Unwrap keep SSE
+// streaming through it (http.ResponseController finds the writer below).
+type statusRecorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.code, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,159 @@
+// Package metrics exposes a fleet (or a lone BMC) to Prometheus: request
+// counters and latencies observed as they happen, and everything else read
+// from each member's state at scrape time, so an idle member costs nothing
+// between scrapes. The only per-member label is the member id, which the
+// fleet validates (lower-case letters, digits, dashes): never a free string.
+package metrics
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
+)
+
+// Label is the member label of b: its fleet id, or "bmc" for a lone
+// server.
+func Label(b *bmc.BMC) string {
+	if id := b.ID(); id != "" {
+		return id
+	}
+	return "bmc"
+}
+
+// Metrics is one registry with the emulator's collectors.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New registers the collectors; members lists the BMCs at scrape time.
+func New(members func() []*bmc.BMC) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bmcemu_http_requests_total",
+		Help: "HTTP requests a member answered, by surface (redfish, control), method and status code.",
+	}, []string{"member", "surface", "method", "code"})
+	// Latency is fleet-wide: a histogram per member would multiply the
+	// series by the bucket count for every member of a large fleet.
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "bmcemu_http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, over every member, by surface and method.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"surface", "method"})
+	m.reg.MustRegister(m.requests, m.latency, &memberCollector{members: members},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Observer returns the bmc.Config.Observe function for member id.
+func (m *Metrics) Observer(id string) func(surface, method string, code int, d time.Duration) {
+	return func(surface, method string, code int, d time.Duration) {
+		m.requests.WithLabelValues(id, surface, methodLabel(method), strconv.Itoa(code)).Inc()
+		m.latency.WithLabelValues(surface, methodLabel(method)).Observe(d.Seconds())
+	}
+}
+
+// methodLabel keeps the method label bounded: a client may send any token.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// Forget drops a removed member's request series.
+func (m *Metrics) Forget(id string) {
+	m.requests.DeletePartialMatch(prometheus.Labels{"member": id})
+}
+
+// Handler serves the text exposition format at /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+var (
+	descMembers = prometheus.NewDesc("bmcemu_fleet_members", "Members running in this process.", nil, nil)
+	descSess    = prometheus.NewDesc("bmcemu_sessions", "Open sessions by surface (redfish, ipmi).", []string{"member", "surface"}, nil)
+	descSEL     = prometheus.NewDesc("bmcemu_sel_entries", "Entries in the System Event Log.", []string{"member"}, nil)
+	descSELCap  = prometheus.NewDesc("bmcemu_sel_capacity_entries", "Entries the System Event Log holds.", []string{"member"}, nil)
+	descSELFill = prometheus.NewDesc("bmcemu_sel_fill_ratio", "Fraction of the System Event Log in use.", []string{"member"}, nil)
+	descSELOver = prometheus.NewDesc("bmcemu_sel_overflow", "1 when the System Event Log has overflowed (IPMI Get SEL Info).", []string{"member"}, nil)
+	descInst    = prometheus.NewDesc("bmcemu_memory_installed_bytes", "Memory seated in the simulated server.", []string{"member"}, nil)
+	descOnline  = prometheus.NewDesc("bmcemu_memory_os_total_bytes", "Memory the in-band OS accounts (MemTotal).", []string{"member"}, nil)
+	descIPMIPk  = prometheus.NewDesc("bmcemu_ipmi_packets_total", "IPMI datagrams read.", []string{"member"}, nil)
+	descIPMICmd = prometheus.NewDesc("bmcemu_ipmi_commands_total", "In-session IPMI commands answered.", []string{"member"}, nil)
+	descIPMIHs  = prometheus.NewDesc("bmcemu_ipmi_handshake_packets_total", "IPMI datagrams outside a session's commands (session set-up, pre-session commands, SOL).", []string{"member"}, nil)
+	descSubs    = prometheus.NewDesc("bmcemu_event_subscriptions", "Redfish push event subscriptions.", []string{"member"}, nil)
+	descSSE     = prometheus.NewDesc("bmcemu_event_sse_clients", "Open Redfish SSE streams.", []string{"member"}, nil)
+	descQueue   = prometheus.NewDesc("bmcemu_event_queue_depth", "Events waiting in push subscribers' queues.", []string{"member"}, nil)
+	descDeliv   = prometheus.NewDesc("bmcemu_event_deliveries_total", "Event pushes a destination accepted.", []string{"member"}, nil)
+	descFail    = prometheus.NewDesc("bmcemu_event_delivery_failures_total", "Event push attempts that failed; every retry counts.", []string{"member"}, nil)
+	descDrop    = prometheus.NewDesc("bmcemu_event_dropped_total", "Events a full subscriber queue dropped.", []string{"member"}, nil)
+	descTerm    = prometheus.NewDesc("bmcemu_event_subscriptions_terminated_total", "Subscriptions their retry policy ended.", []string{"member"}, nil)
+	descPlat    = prometheus.NewDesc("bmcemu_platform_events_total", "Events of the simulated server (hot-plug stages, RAS, power...) by kind.", []string{"member", "kind"}, nil)
+)
+
+// memberCollector reads every member at scrape time.
+type memberCollector struct{ members func() []*bmc.BMC }
+
+func (c *memberCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descMembers, descSess, descSEL, descSELCap, descSELFill, descSELOver, descInst, descOnline,
+		descIPMIPk, descIPMICmd, descIPMIHs, descSubs, descSSE, descQueue, descDeliv, descFail, descDrop, descTerm, descPlat} {
+		ch <- d
+	}
+}
+
+func (c *memberCollector) Collect(ch chan<- prometheus.Metric) {
+	ms := c.members()
+	ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(len(ms)))
+	for _, b := range ms {
+		st, id := b.Stats(), Label(b)
+		g := func(d *prometheus.Desc, v float64, labels ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{id}, labels...)...)
+		}
+		n := func(d *prometheus.Desc, v uint64, labels ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{id}, labels...)...)
+		}
+		g(descSess, float64(st.Redfish.Sessions), "redfish")
+		g(descSess, float64(st.IPMI.Sessions), "ipmi")
+		g(descSEL, float64(st.SEL.Entries))
+		g(descSELCap, float64(st.SEL.Capacity))
+		if st.SEL.Capacity > 0 {
+			g(descSELFill, float64(st.SEL.Entries)/float64(st.SEL.Capacity))
+		}
+		over := 0.0
+		if st.SEL.Overflow {
+			over = 1
+		}
+		g(descSELOver, over)
+		g(descInst, float64(st.InstalledBytes))
+		g(descOnline, float64(st.OnlineBytes))
+		n(descIPMIPk, st.IPMI.Packets)
+		n(descIPMICmd, st.IPMI.Commands)
+		n(descIPMIHs, st.IPMI.Handshakes)
+		g(descSubs, float64(st.Redfish.Subscriptions))
+		g(descSSE, float64(st.Redfish.SSEClients))
+		g(descQueue, float64(st.Redfish.EventsQueued))
+		n(descDeliv, st.Redfish.EventsDelivered)
+		n(descFail, st.Redfish.DeliveryFailures)
+		n(descDrop, st.Redfish.EventsDropped)
+		n(descTerm, st.Redfish.SubsTerminated)
+		kinds := make([]string, 0, len(st.Events))
+		for k := range st.Events {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		for _, k := range kinds {
+			n(descPlat, st.Events[k], k)
+		}
+	}
+}

@@ -17,7 +17,26 @@ declare -A want=(
   [redfishtool]="command -v redfishtool"
   [python3-sushy]="/usr/bin/python3 -c 'import sushy'"
   [ansible]="test -f /usr/lib/python3/dist-packages/ansible_collections/community/general/plugins/modules/redfish_info.py"
+  [prometheus]="test -x /usr/bin/prometheus"
+  [prometheus-ipmi-exporter]="test -x /usr/bin/prometheus-ipmi-exporter"
 )
+
+# apt_get waits up to 10 minutes for another apt or dpkg (an unattended
+# upgrade, a second CI job) to let go of its lock instead of failing.
+apt_get() {
+  local tries=0
+  until "$@" -o DPkg::Lock::Timeout=600 2>/tmp/bmcemu-apt.err; do
+    if grep -qi 'lock' /tmp/bmcemu-apt.err && [ $tries -lt 60 ]; then
+      tries=$((tries + 1))
+      echo "waiting for the apt lock held by another process ($tries/60)" >&2
+      sleep 10
+      continue
+    fi
+    cat /tmp/bmcemu-apt.err >&2
+    echo "apt failed (see above); install the packages by hand and rerun" >&2
+    return 1
+  done
+}
 missing=()
 for pkg in "${!want[@]}"; do
   bash -c "${want[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
@@ -26,12 +45,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_get apt-get update -qq
+    apt_get apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     echo "installing ${missing[*]} with sudo"
-    sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_get sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_get sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "The conformance tests need these Debian packages: ${missing[*]}" >&2
     echo "Install them (sudo apt-get install ${missing[*]}) or run this script as root." >&2

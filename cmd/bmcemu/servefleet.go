@@ -63,6 +63,9 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 		}
 		log.Info("fleet shard", "index", idx, "count", count, "members", len(members), "first", members[0].Name)
 	}
+	if err := fleet.CheckCapacity(members); err != nil {
+		return err
+	}
 	stateDir := ""
 	if !o.ephemeral {
 		stateDir = filepath.Join(o.stateDir, "fleet")

@@ -50,7 +50,7 @@ type MemberFile struct {
 	Overrides `yaml:",inline"`
 	Name      string `yaml:"name" validate:"required,max=48"`
 	// Count > 0 makes Count members named Name-001, Name-002, ...
-	Count int `yaml:"count" validate:"omitempty,min=1,max=65535"`
+	Count int `yaml:"count" validate:"omitempty,min=1,max=65535"` // maxCount
 	// Address is the member's IP address (the first of Count); empty
 	// takes the next free one after the previous member's.
 	Address   string `yaml:"address"`
@@ -58,6 +58,10 @@ type MemberFile struct {
 	HTTPSPort int    `yaml:"https_port" validate:"omitempty,min=1,max=65535"`
 	HTTPPort  int    `yaml:"http_port" validate:"omitempty,min=1,max=65535"`
 }
+
+// maxCount bounds a group (and --fleet): member names are numbered in
+// three or more digits, and one process serves at most this many.
+const maxCount = 65535
 
 // Member is one resolved member: what Fleet.Add needs.
 type Member struct {
@@ -162,8 +166,8 @@ func Parse(file string, src []byte, lay Layout) ([]Member, uint64, error) {
 // Generate is the fleet of `serve --fleet N`: n members of the layout's
 // profile named bmc-001, bmc-002, ...
 func Generate(n int, seed uint64, lay Layout) ([]Member, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("--fleet %d: want at least 1 member", n)
+	if n < 1 || n > maxCount {
+		return nil, fmt.Errorf("--fleet %d: want 1 to %d members per process (shard larger fleets across processes with --shard)", n, maxCount)
 	}
 	src := fmt.Sprintf("seed: %d\nmembers:\n  - {name: bmc, count: %d}\n", seed, n)
 	ms, _, err := Parse("--fleet", []byte(src), lay)
@@ -356,4 +360,19 @@ func ParseShard(s, hostname string) (index, count int, err error) {
 		return 0, 0, fmt.Errorf("--shard %q: INDEX must be 0..%d", s, count-1)
 	}
 	return index, count, nil
+}
+
+// checkAddresses refuses a fleet that starts on loopback and would spill
+// out of 127.0.0.0/8 (onto addresses other machines own).
+func checkAddresses(ms []Member) error {
+	if len(ms) == 0 || !ms[0].Addr.IsLoopback() {
+		return nil
+	}
+	for i, m := range ms {
+		if !m.Addr.IsLoopback() {
+			return fmt.Errorf("member %d (%s) would be on %s, outside the loopback range 127.0.0.0/8: %d members from %s do not fit; start lower (--fleet-addr) or use --fleet-same-address",
+				i+1, m.Name, m.Addr, len(ms), ms[0].Addr)
+		}
+	}
+	return nil
 }

@@ -65,12 +65,25 @@ func FuzzGetSensorEventStatus(f *testing.F) {
 	fuzzHandler(f, handleGetSensorEventStatus, nil, []byte{1}, []byte{33}, nil, []byte{1, 2, 3})
 }
 
+// FuzzGetSensorType checks every answer against the sensor's own SDR
+// record (IPMI v2.0 §43: full, compact and event-only records carry the
+// sensor number at byte 7, the sensor type at 12 and the event/reading
+// type code at 13), so a Memory sensor (0Ch), a slot (21h), a temperature
+// (01h) and the RAS sensor are each held to what the SDR says of them.
 func FuzzGetSensorType(f *testing.F) {
-	fuzzHandler(f, handleGetSensorType, func(t *testing.T, _ *machine, req, resp []byte) {
-		if !bytes.Equal(resp, []byte{0x0C, 0x6F}) {
-			t.Fatalf("% x -> % x", req, resp)
+	fuzzHandler(f, handleGetSensorType, func(t *testing.T, m *machine, req, resp []byte) {
+		var want []byte
+		for _, rec := range m.repository().records {
+			d := rec.data
+			if len(d) > 13 && (d[3] == 0x01 || d[3] == 0x02 || d[3] == 0x03) && d[7] == req[0] {
+				want = d[12:14]
+				break
+			}
 		}
-	}, []byte{1}, []byte{32}, nil)
+		if want == nil || !bytes.Equal(resp, want) {
+			t.Fatalf("sensor %#02x: % x, its SDR record says % x", req[0], resp, want)
+		}
+	}, []byte{1}, []byte{32}, []byte{0x61}, []byte{0xBF}, nil)
 }
 
 func FuzzGetDeviceSDRInfo(f *testing.F) {

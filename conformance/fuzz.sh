@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target of the project in turn for DURATION each
+# (default 10s; CI uses a few seconds) and exits non-zero if any finds a
+# crash. New interesting inputs stay in Go's fuzz cache ($GOCACHE/fuzz),
+# out of the tree; only an input that makes a target fail is written to
+# that package's testdata/fuzz/FuzzName/ by go test, to be committed with
+# the fix as a regression case.
+#
+#   bash conformance/fuzz.sh            # 10s per target
+#   bash conformance/fuzz.sh 10m        # the long run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-10s}
+
+failed=()
+total=0
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+for pkg in $(go list ./...); do
+  targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true)
+  for target in $targets; do
+    total=$((total + 1))
+    start=$(date +%s)
+    if out=$(go test -run XXX_NO_TESTS -fuzz "^${target}\$" -fuzztime "$duration" "$pkg" 2>&1); then
+      execs=$(printf '%s\n' "$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2)
+      printf '%-60s ok    %4ss  %s execs\n' "${pkg#github.com/bmcemu/bmcemu/}.${target}" "$(( $(date +%s) - start ))" "${execs:-?}" | tee -a "$summary"
+    else
+      printf '%-60s FAIL\n' "${pkg#github.com/bmcemu/bmcemu/}.${target}" | tee -a "$summary"
+      printf '%s\n' "$out" | tail -30
+      failed+=("$pkg.$target")
+    fi
+  done
+done
+echo "fuzz: $((total - ${#failed[@]})) passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]

@@ -98,6 +98,13 @@ func Parse(file string, src []byte, lay Layout) ([]Member, uint64, error) {
 	var f File
 	root, err := profile.DecodeStrict(file, "fleet file", src, &f)
 	if err != nil {
+		// An unknown field or a wrong type comes back from yaml with its
+		// line alone: name the field too.
+		var pe *profile.Error
+		var doc yaml.Node
+		if errors.As(err, &pe) && pe.Field == "" && pe.Line > 0 && yaml.Unmarshal(src, &doc) == nil {
+			pe.Field = fieldAt(&doc, pe.Line, pe.Msg)
+		}
 		return nil, 0, err
 	}
 	fail := func(field, msg string) error {
@@ -148,6 +155,17 @@ func Parse(file string, src []byte, lay Layout) ([]Member, uint64, error) {
 				seenEnd[ep] = name
 			}
 			if err := customise(m, o, f.Seed); err != nil {
+				// A modules override that does not fit the board: point
+				// at the override (the member's, or the defaults'), not
+				// at the profile re-encoded with it.
+				var pe *profile.Error
+				if errors.As(err, &pe) && pe.Field != "" {
+					at := field
+					if mf.Modules == nil && f.Defaults.Modules != nil {
+						at = "defaults"
+					}
+					return nil, 0, fail(at+"."+pe.Field, fmt.Sprintf("member %s (profile %s): %s", name, prof.Name, pe.Msg))
+				}
 				return nil, 0, fail(field, err.Error())
 			}
 			out = append(out, *m)
@@ -356,4 +374,61 @@ func ParseShard(s, hostname string) (index, count int, err error) {
 		return 0, 0, fmt.Errorf("--shard %q: INDEX must be 0..%d", s, count-1)
 	}
 	return index, count, nil
+}
+
+// fieldAt names the field a decoding error on line is about, as LineOf
+// takes it ("members[2].count"): yaml reports unknown fields and wrong
+// types by line alone, and one line of a flow mapping holds several
+// fields, so the key or value the message quotes picks among them.
+func fieldAt(doc *yaml.Node, line int, msg string) string {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return "" // the document itself is not a mapping
+	}
+	var first, named string
+	var walk func(n *yaml.Node, path string)
+	visit := func(key, val *yaml.Node, path string) {
+		walk(val, path) // the deepest field on the line wins
+		if named != "" || (val.Line != line && (key == nil || key.Line != line)) {
+			return
+		}
+		if first == "" {
+			first = path
+		}
+		quoted := val.Value
+		if len(quoted) > 10 { // as yaml shortens it
+			quoted = quoted[:7] + "..."
+		}
+		switch {
+		case key != nil && strings.Contains(msg, "field "+key.Value+" not found"),
+			val.Kind == yaml.ScalarNode && strings.Contains(msg, "`"+quoted+"`"),
+			val.Kind == yaml.SequenceNode && strings.Contains(msg, "!!seq into"),
+			val.Kind == yaml.MappingNode && strings.Contains(msg, "!!map into"):
+			named = path
+		}
+	}
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if path != "" {
+					p = path + "." + p
+				}
+				visit(n.Content[i], n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				visit(nil, c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(doc, "")
+	if named != "" {
+		return named
+	}
+	return first
 }

@@ -183,7 +183,8 @@ func DecodeStrict(file, what string, src []byte, v any) (*yaml.Node, error) {
 					first = strings.TrimSpace(rest[len(n)+1:])
 				}
 			}
-			return nil, &Error{File: file, Line: line, Msg: first}
+			// yaml names the line alone: name the field too.
+			return nil, &Error{File: file, Line: line, Field: fieldAt(&root, line, first), Msg: first}
 		}
 		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
@@ -436,3 +437,60 @@ func (p *Profile) Clone() *Profile {
 // "members[2].address" in a YAML document, or of its deepest ancestor
 // present: other files validated like profiles locate their errors with it.
 func LineOf(root *yaml.Node, dotted string) int { return lineOf(root, dotted) }
+
+// fieldAt names the field a decoding error on line is about, as LineOf
+// takes it ("members[2].count"): yaml reports unknown fields and wrong
+// types by line alone, and one line of a flow mapping holds several
+// fields, so the key or value the message quotes picks among them.
+func fieldAt(doc *yaml.Node, line int, msg string) string {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return "" // the document itself is not a mapping
+	}
+	var first, named string
+	var walk func(n *yaml.Node, path string)
+	visit := func(key, val *yaml.Node, path string) {
+		walk(val, path) // the deepest field on the line wins
+		if named != "" || (val.Line != line && (key == nil || key.Line != line)) {
+			return
+		}
+		if first == "" {
+			first = path
+		}
+		quoted := val.Value
+		if len(quoted) > 10 { // as yaml shortens it
+			quoted = quoted[:7] + "..."
+		}
+		switch {
+		case key != nil && strings.Contains(msg, "field "+key.Value+" not found"),
+			val.Kind == yaml.ScalarNode && strings.Contains(msg, "`"+quoted+"`"),
+			val.Kind == yaml.SequenceNode && strings.Contains(msg, "!!seq into"),
+			val.Kind == yaml.MappingNode && strings.Contains(msg, "!!map into"):
+			named = path
+		}
+	}
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if path != "" {
+					p = path + "." + p
+				}
+				visit(n.Content[i], n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				visit(nil, c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(doc, "")
+	if named != "" {
+		return named
+	}
+	return first
+}

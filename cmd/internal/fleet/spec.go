@@ -152,6 +152,17 @@ func Parse(file string, src []byte, lay Layout) ([]Member, uint64, error) {
 				seenEnd[ep] = name
 			}
 			if err := customise(m, o, f.Seed); err != nil {
+				// A modules override that does not fit the board: point
+				// at the override (the member's, or the defaults'), not
+				// at the profile re-encoded with it.
+				var pe *profile.Error
+				if errors.As(err, &pe) && pe.Field != "" {
+					at := field
+					if mf.Modules == nil && f.Defaults.Modules != nil {
+						at = "defaults"
+					}
+					return nil, 0, fail(at+"."+pe.Field, fmt.Sprintf("member %s (profile %s): %s", name, prof.Name, pe.Msg))
+				}
 				return nil, 0, fail(field, err.Error())
 			}
 			out = append(out, *m)

@@ -255,10 +255,8 @@ func TestIPMIExporterScrapesFleet(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			target := m.IPMI // host:port; freeipmi takes the port after a colon
-			if strings.HasSuffix(target, ":623") {
-				target = strings.TrimSuffix(target, ":623")
-			}
+			// freeipmi takes host:port; the standard port goes without.
+			target := strings.TrimSuffix(m.IPMI, ":623")
 			resp, err := client.Get(base + "/ipmi?module=default&target=" + url.QueryEscape(target))
 			if err != nil {
 				t.Errorf("%s: exporter: %v", m.ID, err)

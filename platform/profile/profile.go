@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -116,12 +117,30 @@ func Default() *Profile {
 
 // Load reads and validates a profile file.
 func Load(file string) (*Profile, error) {
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("read profile: %w", err)
 	}
+	defer f.Close()
+	// A profile is a small regular file: not a device, a FIFO or a
+	// directory, which could block or never end.
+	if st, err := f.Stat(); err != nil {
+		return nil, fmt.Errorf("read profile: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read profile %s: not a regular file", file)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxProfileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read profile: %w", err)
+	}
+	if len(b) > maxProfileSize {
+		return nil, fmt.Errorf("read profile %s: larger than %d bytes", file, maxProfileSize)
+	}
 	return Parse(file, b)
 }
+
+// maxProfileSize bounds a profile file; the largest real one is a few KiB.
+const maxProfileSize = 1 << 20
 
 // Error is a validation failure located in the source file.
 type Error struct {

@@ -384,8 +384,6 @@ func bindError(network, addr string, err error) error {
 // Remove stops a member, closes its endpoints and frees its state in
 // memory; its state directory stays unless purge.
 func (f *Fleet) Remove(name string, purge bool) error {
-	f.mu.Lock()
-	f.mu.Unlock()
 	mem, ok := f.member(name)
 	f.mu.Lock()
 	if ok && f.members[mem.spec.Name] == mem {
@@ -494,12 +492,21 @@ func (f *Fleet) nextLayout() Layout {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	lay := f.opts.Layout
+	lay.BuiltinOnly = true
 	if lay.SamePorts {
+		// Past every member on the shared address: a shard's members do
+		// not start at offset 0, and removed members leave gaps.
+		off := f.added
+		for _, m := range f.members {
+			if m.spec.Addr == lay.First && m.spec.IPMIPort >= lay.IPMIPort {
+				off = max(off, m.spec.IPMIPort-lay.IPMIPort+1)
+			}
+		}
 		bump := func(p int) int {
 			if p == 0 {
 				return 0
 			}
-			return p + f.added
+			return p + off
 		}
 		lay.IPMIPort, lay.HTTPSPort, lay.HTTPPort = bump(lay.IPMIPort), bump(lay.HTTPSPort), bump(lay.HTTPPort)
 		return lay
@@ -544,7 +551,10 @@ func (f *Fleet) Handler() http.Handler {
 	mux.HandleFunc(control.Prefix+"/servers/{id}/{rest...}", func(w http.ResponseWriter, r *http.Request) {
 		m, ok := f.member(r.PathValue("id"))
 		if !ok {
-			fail(w, http.StatusNotFound, "NotFound", "no member "+strconv.Quote(r.PathValue("id")))
+			// Which ids exist is the fleet's to tell, to its operator only.
+			f.auth(func(w http.ResponseWriter, r *http.Request) {
+				fail(w, http.StatusNotFound, "NotFound", "no member "+strconv.Quote(r.PathValue("id")))
+			})(w, r)
 			return
 		}
 		r2 := r.Clone(r.Context())
@@ -610,6 +620,11 @@ func (f *Fleet) addHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, m := range ms {
 		info, err := f.Add(m)
 		if err != nil {
+			// All or nothing: a group that cannot be added whole is not
+			// added in part.
+			for _, done := range infos {
+				_ = f.Remove(done.ID, false)
+			}
 			code, status := "AddFailed", http.StatusBadRequest
 			if errors.Is(err, ErrExists) {
 				code, status = "Conflict", http.StatusConflict

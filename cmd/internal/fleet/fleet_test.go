@@ -453,7 +453,9 @@ func TestFleetHandler(t *testing.T) {
 		{`{"name": "x", "count": "two"}`, http.StatusBadRequest, "InvalidMember", "members[0].count: cannot unmarshal"},
 		{`{"name": "x", "ras_mode": "RAID6"}`, http.StatusBadRequest, "InvalidMember", "members[0].ras_mode: must be one of"},
 		{`{"name": "X"}`, http.StatusBadRequest, "InvalidMember", "members[0].name"},
-		{`{"name": "x", "profile": "nosuch"}`, http.StatusBadRequest, "InvalidMember", `no built-in profile "nosuch"`},
+		{`{"name": "x", "profile": "nosuch"}`, http.StatusBadRequest, "InvalidMember", `"nosuch": a member added at run time names a built-in profile`},
+		// The API never reads a file the client names.
+		{`{"name": "x", "profile": "/etc/passwd"}`, http.StatusBadRequest, "InvalidMember", `"/etc/passwd": a member added at run time names a built-in profile`},
 		{`{"name": "x", "address": "host.example"}`, http.StatusBadRequest, "InvalidMember", `"host.example" is not an IP address`},
 		{`{"name": "bmc-001", "address": "127.0.45.40"}`, http.StatusConflict, "Conflict", `member "bmc-001"`},
 		{`{"name": "y", "address": "127.0.45.1"}`, http.StatusConflict, "Conflict", `is member "bmc-001"'s`},
@@ -489,9 +491,13 @@ func TestFleetHandler(t *testing.T) {
 	if code, body, _ := request(t, c, http.MethodGet, servers+"/bmc-001/slots", "", "", ""); code != http.StatusUnauthorized {
 		t.Errorf("member API without credentials: %d %s, want 401", code, body)
 	}
+	// Whether an id exists is told to the fleet's operator only.
 	for _, u := range []string{servers + "/nosuch/slots", servers + "/127.0.45.99/slots", servers + "/nosuch/system"} {
-		if code, body, _ := request(t, c, http.MethodGet, u, adminUser, adminPass, ""); code != http.StatusNotFound || !strings.Contains(body, "NotFound") {
+		if code, body, _ := request(t, c, http.MethodGet, u, fleetUser, fleetPass, ""); code != http.StatusNotFound || !strings.Contains(body, "NotFound") {
 			t.Errorf("GET %s: %d %s, want 404", u, code, body)
+		}
+		if code, body, _ := request(t, c, http.MethodGet, u, adminUser, adminPass, ""); code != http.StatusUnauthorized {
+			t.Errorf("GET %s with a member's credentials: %d %s, want 401", u, code, body)
 		}
 	}
 	if code, body, _ := request(t, c, http.MethodGet, servers+"/nosuch", fleetUser, fleetPass, ""); code != http.StatusNotFound {
@@ -531,7 +537,7 @@ func TestFleetHandler(t *testing.T) {
 		if code, _, _ := request(t, c, http.MethodGet, servers+"/"+id, fleetUser, fleetPass, ""); code != http.StatusNotFound {
 			t.Errorf("GET servers/%s after removal: %d, want 404", id, code)
 		}
-		if code, _, _ := request(t, c, http.MethodGet, servers+"/"+id+"/slots", adminUser, adminPass, ""); code != http.StatusNotFound {
+		if code, _, _ := request(t, c, http.MethodGet, servers+"/"+id+"/slots", fleetUser, fleetPass, ""); code != http.StatusNotFound {
 			t.Errorf("GET servers/%s/slots after removal: %d, want 404", id, code)
 		}
 		if code, _, _ := request(t, c, http.MethodDelete, servers+"/"+id, fleetUser, fleetPass, ""); code != http.StatusNotFound {
@@ -674,4 +680,58 @@ func TestFleetStatePersists(t *testing.T) {
 		t.Errorf("purged account still logs in: %d", code)
 	}
 	systemSerial(t, c, info, adminUser, adminPass)
+}
+
+// TestFleetAddGroupAllOrNothing: a group whose third member conflicts
+// adds none of the group.
+func TestFleetAddGroupAllOrNothing(t *testing.T) {
+	first := testNet(t, 48)
+	f := newFleet(t, first, "")
+	addAll(t, f, members(t, first.Next().Next(), "  - {name: taken}\n")) // on .3
+	srv := httptest.NewServer(f.Handler())
+	defer srv.Close()
+	c := newClient(t)
+	body := fmt.Sprintf(`{"name": "grp", "count": 3, "address": %q}`, first.String())
+	code, resp, _ := request(t, c, http.MethodPost, srv.URL+control.Prefix+"/servers", fleetUser, fleetPass, body)
+	if code != http.StatusConflict {
+		t.Fatalf("POST a group over a taken address: %d %s, want 409", code, resp)
+	}
+	if n := f.Len(); n != 1 {
+		t.Errorf("%d members after the refused group, want 1 (none of the group)", n)
+	}
+	if !refused(netip.AddrPortFrom(first, httpPort).String()) {
+		t.Errorf("grp-001's address still accepts connections")
+	}
+}
+
+// TestFleetSamePortsShardAdd: members added at run time to a shard on one
+// address take ports past the shard's own members, which do not start at
+// the layout's first port.
+func TestFleetSamePortsShardAdd(t *testing.T) {
+	first := testNet(t, 49)
+	lay := runtimeLayout(first)
+	lay.SamePorts = true
+	ms, _, err := Parse("test.yaml", []byte("seed: 5\nmembers:\n  - {name: bmc, count: 4}\n"), lay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard, err := Shard(ms, 1, 2) // bmc-003, bmc-004 on ports +2, +3
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := New(Options{User: fleetUser, Password: fleetPass, Clock: clock.Real{Speed: 1000}, Seed: 5, Layout: lay})
+	f.Start(ctx)
+	defer f.Close()
+	addAll(t, f, shard)
+	srv := httptest.NewServer(f.Handler())
+	defer srv.Close()
+	code, resp, _ := request(t, newClient(t), http.MethodPost, srv.URL+control.Prefix+"/servers", fleetUser, fleetPass, `{"name": "extra"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("POST extra to a shard: %d %s, want 201", code, resp)
+	}
+	if info := memberInfo(t, f, "extra"); info.IPMI != netip.AddrPortFrom(first, ipmiPort+4).String() {
+		t.Errorf("extra's IPMI is %s, want the port after the shard's last member", info.IPMI)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -90,6 +91,9 @@ type Layout struct {
 	// nor the member say otherwise.
 	Profile        string
 	User, Password string
+	// BuiltinOnly refuses a member naming a profile file: over the control
+	// API a client must not make the emulator read files of its choice.
+	BuiltinOnly bool
 }
 
 // nameRE keeps member ids usable as a URL segment, a metric label, a
@@ -116,6 +120,10 @@ func Parse(file string, src []byte, lay Layout) ([]Member, uint64, error) {
 	for i, mf := range f.Members {
 		field := fmt.Sprintf("members[%d]", i)
 		o := merge(lay, f.Defaults, mf.Overrides)
+		if lay.BuiltinOnly && mf.Profile != "" && !slices.Contains(profile.BuiltinNames(), mf.Profile) {
+			return nil, 0, fail(field+".profile", fmt.Sprintf("%q: a member added at run time names a built-in profile (%s); profile files come from the fleet file or serve --profile",
+				mf.Profile, strings.Join(profile.BuiltinNames(), ", ")))
+		}
 		prof, err := resolveProfile(profiles, dir, o.Profile)
 		if err != nil {
 			return nil, 0, fail(field+".profile", err.Error())
@@ -223,11 +231,19 @@ func resolveProfile(cache map[string]*profile.Profile, dir, name string) (*profi
 	if p, ok := cache[name]; ok {
 		return p, nil
 	}
-	path := name
-	if strings.ContainsAny(name, "/.") && !filepath.IsAbs(name) {
-		path = filepath.Join(dir, name)
+	// A bare name is a built-in one, whatever files the working directory
+	// holds; anything with a slash or a dot is a file.
+	var p *profile.Profile
+	var err error
+	if !strings.ContainsAny(name, "/.") {
+		p, err = profile.Builtin(name)
+	} else {
+		path := name
+		if !filepath.IsAbs(name) {
+			path = filepath.Join(dir, name)
+		}
+		p, err = profile.Load(path)
 	}
-	p, err := profile.Open(path)
 	if err != nil {
 		return nil, err
 	}

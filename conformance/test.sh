@@ -75,4 +75,11 @@ go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 echo "== go test -race"
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
-go test -race -count=1 -timeout 15m "${pkgs[@]}"
+go test -race -count=1 -timeout 20m "${pkgs[@]}"
+
+# Every fuzz target for a few seconds: catches a parser that crashes on
+# the first inputs a fuzzer tries (conformance/fuzz.sh 10m for the long run).
+if [ $# -eq 0 ]; then
+  echo "== fuzz (2s per target)"
+  bash conformance/fuzz.sh 2s
+fi

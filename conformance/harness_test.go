@@ -88,6 +88,7 @@ type Emulator struct {
 	User     string
 	Password string
 	cmd      *exec.Cmd
+	bin      string
 	exited   chan struct{}
 	mu       sync.Mutex
 	output   bytes.Buffer
@@ -98,6 +99,7 @@ type startOpts struct {
 	ipmiHost string
 	ipmiPort int
 	args     []string
+	bin      string // "" is bmcemuBin (built with -race)
 }
 
 // start runs the binary on free loopback ports and waits for "ready".
@@ -121,6 +123,7 @@ func start(t *testing.T, o startOpts) *Emulator {
 		"--ipmi-addr", fmt.Sprintf("%s:%d", e.IPMIHost, e.IPMIPort),
 		"--state-dir", e.StateDir,
 	}, o.args...)
+	e.bin = o.bin
 	e.launch(args)
 	return e
 }
@@ -129,7 +132,11 @@ func start(t *testing.T, o startOpts) *Emulator {
 func (e *Emulator) launch(args []string) {
 	t := e.t
 	t.Helper()
-	e.cmd = exec.Command(bmcemuBin, args...)
+	bin := e.bin
+	if bin == "" {
+		bin = bmcemuBin
+	}
+	e.cmd = exec.Command(bin, args...)
 	stdout, err := e.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

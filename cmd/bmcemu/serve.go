@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
+	"github.com/bmcemu/bmcemu/cmd/internal/httplimit"
 	"github.com/bmcemu/bmcemu/cmd/internal/metrics"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
@@ -211,12 +212,15 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 			l.ln.Close()
 		}
 	}()
+	// One set of connection caps for both listeners: they share the
+	// process's memory.
+	limit := httplimit.New(httplimit.Defaults, log.With("component", "http"))
 	if o.redfishAddr != "" {
 		ln, err := net.Listen("tcp", o.redfishAddr)
 		if err != nil {
 			return fmt.Errorf("redfish listener: %w", err)
 		}
-		listeners = append(listeners, &httpListener{scheme: "http", ln: ln})
+		listeners = append(listeners, &httpListener{scheme: "http", ln: limit.Listener(ln)})
 	}
 	if o.tlsAddr != "" {
 		cfg, cleanup, err := serverTLS(o, stateDir)
@@ -228,7 +232,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		if err != nil {
 			return fmt.Errorf("https listener: %w", err)
 		}
-		listeners = append(listeners, &httpListener{scheme: "https", ln: tls.NewListener(ln, cfg)})
+		listeners = append(listeners, &httpListener{scheme: "https", ln: tls.NewListener(limit.Listener(ln), cfg)})
 	}
 	var b *bmc.BMC
 	var mx *metrics.Metrics
@@ -254,11 +258,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 
 	errc := make(chan error, len(listeners)+1)
 	for _, l := range listeners {
-		l.srv = &http.Server{
-			Handler:           withDiagnostics(b.Handler(), mx, o.pprof),
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
+		l.srv = httplimit.Server(withDiagnostics(b.Handler(), mx, o.pprof), log)
 		go func(l *httpListener) {
 			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s: %w", l.scheme, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
 	"github.com/bmcemu/bmcemu/cmd/internal/fleet"
+	"github.com/bmcemu/bmcemu/cmd/internal/httplimit"
 	"github.com/bmcemu/bmcemu/cmd/internal/metrics"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
@@ -104,8 +105,8 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 			return err
 		}
 	}
-	srv := &http.Server{Handler: withDiagnostics(fl.Handler(), mx, o.pprof), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := httplimit.Server(withDiagnostics(fl.Handler(), mx, o.pprof), log)
+	ln = httplimit.New(httplimit.Defaults, log.With("component", "control")).Listener(ln)
 	errc := make(chan error, 1)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
+	"github.com/bmcemu/bmcemu/cmd/internal/httplimit"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 )
@@ -75,6 +76,9 @@ type Fleet struct {
 	poll  *poller
 	front *http.Server
 	queue *connQueue
+	// conns caps the connections of every member together; each member
+	// also has its own caps (member.limit).
+	conns *httplimit.Limiter
 }
 
 type member struct {
@@ -88,6 +92,7 @@ type member struct {
 	connMu sync.Mutex
 	conns  map[net.Conn]struct{} // open HTTP connections, closed on removal
 	gone   bool
+	limit  *httplimit.Limiter // this member's connection caps
 }
 
 // memberKey carries a connection's member in its context.
@@ -106,23 +111,19 @@ func New(opts Options) *Fleet {
 		log.Info("no socket poller; one goroutine per member socket", "reason", err)
 	}
 	f.queue = newConnQueue()
-	f.front = &http.Server{
-		Handler:           http.HandlerFunc(f.serveMember),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, memberKey{}, f.queue.owner(c))
-		},
-		ConnState: func(c net.Conn, st http.ConnState) {
-			if st == http.StateClosed || st == http.StateHijacked {
-				if m := f.queue.forget(c); m != nil {
-					m.connMu.Lock()
-					delete(m.conns, c)
-					m.connMu.Unlock()
-				}
+	f.conns = httplimit.New(FleetLimits, log.With("component", "http"))
+	f.front = httplimit.Server(http.HandlerFunc(f.serveMember), log)
+	f.front.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, memberKey{}, f.queue.owner(c))
+	}
+	f.front.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateClosed || st == http.StateHijacked {
+			if m := f.queue.forget(c); m != nil {
+				m.connMu.Lock()
+				delete(m.conns, c)
+				m.connMu.Unlock()
 			}
-		},
+		}
 	}
 	go func() {
 		if err := f.front.Serve(f.queue); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -150,8 +151,20 @@ func (f *Fleet) serveMember(w http.ResponseWriter, r *http.Request) {
 	m.bmc.Handler().ServeHTTP(w, r)
 }
 
-// deliver hands an accepted connection to the shared HTTP server.
+// FleetLimits caps every member's connections together: the memory of
+// one process, where each member also keeps a lone BMC's caps.
+var FleetLimits = httplimit.Limits{Total: 8192}
+
+// deliver hands an accepted connection to the shared HTTP server, if the
+// fleet's and the member's connection caps admit it.
 func (f *Fleet) deliver(m *member, scheme string, c net.Conn) {
+	c, ok := f.conns.Admit(c)
+	if !ok {
+		return
+	}
+	if c, ok = m.limit.Admit(c); !ok {
+		return
+	}
 	if scheme == "https" {
 		c = tls.Server(c, f.opts.TLS)
 	}
@@ -218,7 +231,7 @@ var ErrExists = errors.New("already in the fleet")
 var ErrNotFound = errors.New("no such member")
 
 func (f *Fleet) build(m Member) (*member, error) {
-	mem := &member{spec: m, conns: map[net.Conn]struct{}{}}
+	mem := &member{spec: m, conns: map[net.Conn]struct{}{}, limit: httplimit.New(httplimit.Defaults, f.log.With("member", m.Name))}
 	if f.opts.StateDir != "" {
 		mem.stateDir = filepath.Join(f.opts.StateDir, m.Name)
 	}

@@ -1,0 +1,168 @@
+// Package httplimit bounds what an unauthenticated client can make the
+// emulator hold: how many connections are open at once, in total and from
+// one source address, how large a request header may grow, and how long a
+// connection may sit without finishing its header or its next request.
+// Every HTTP listener of the emulator (Redfish HTTP and HTTPS, the control
+// API, each fleet member's) goes through it.
+package httplimit
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxHeaderBytes is bmcweb's request header limit (httpHeaderLimit in its
+// http_connection.hpp, 8 KiB): ample for Redfish clients, whose largest
+// header is a session token, and small enough that a connection stuck in
+// its header costs kilobytes, not the megabyte net/http allows by default.
+const MaxHeaderBytes = 8 << 10
+
+// Server timeouts. The header must arrive within ReadHeaderTimeout; an
+// idle keep-alive connection is closed after IdleTimeout. There is no
+// overall read or write timeout: SSE streams (EventService) stay open for
+// as long as the client listens.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	IdleTimeout       = 2 * time.Minute
+)
+
+// Limits are the connection caps of one Limiter.
+type Limits struct {
+	Total     int // connections open at once (0: no cap)
+	PerSource int // from one source address (0: no cap)
+}
+
+// Defaults for one BMC: a real BMC serves a handful of consoles, but
+// monitoring and CI drive dozens of connections at once, so the caps sit
+// far above legitimate use and far below what exhausts memory.
+var Defaults = Limits{Total: 1024, PerSource: 64}
+
+// Limiter admits connections under Limits. A refused connection is closed
+// before anything is read from it.
+type Limiter struct {
+	lim Limits
+	log *slog.Logger
+
+	mu    sync.Mutex
+	open  int
+	bySrc map[netip.Addr]int
+
+	refused   atomic.Uint64
+	lastLog   atomic.Int64 // unix nanoseconds of the last summary line
+	loggedRef atomic.Uint64
+}
+
+// New returns a Limiter; log (nil: discard) gets at most one line per
+// logEvery about refused connections.
+func New(lim Limits, log *slog.Logger) *Limiter {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Limiter{lim: lim, log: log, bySrc: map[netip.Addr]int{}}
+}
+
+const logEvery = 10 * time.Second
+
+// Refused is how many connections were refused so far.
+func (l *Limiter) Refused() uint64 { return l.refused.Load() }
+
+// Admit takes c under the limits and returns it wrapped so that closing it
+// releases its place, or closes c and returns false.
+func (l *Limiter) Admit(c net.Conn) (net.Conn, bool) {
+	src := sourceOf(c)
+	l.mu.Lock()
+	if (l.lim.Total > 0 && l.open >= l.lim.Total) || (l.lim.PerSource > 0 && l.bySrc[src] >= l.lim.PerSource) {
+		l.mu.Unlock()
+		c.Close()
+		l.refuse(src)
+		return nil, false
+	}
+	l.open++
+	l.bySrc[src]++
+	l.mu.Unlock()
+	return &conn{Conn: c, l: l, src: src}, true
+}
+
+func (l *Limiter) release(src netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if n := l.bySrc[src] - 1; n > 0 {
+		l.bySrc[src] = n
+	} else {
+		delete(l.bySrc, src)
+	}
+}
+
+// refuse counts a refusal and logs a summary at most once per logEvery:
+// a flood must not become a flood of log lines.
+func (l *Limiter) refuse(src netip.Addr) {
+	n := l.refused.Add(1)
+	now := time.Now().UnixNano()
+	last := l.lastLog.Load()
+	if now-last < int64(logEvery) || !l.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	since := n - l.loggedRef.Swap(n)
+	l.log.Warn("connections refused: over the connection limits", "refused", since, "refused_total", n,
+		"last_source", src.String(), "limit_total", l.lim.Total, "limit_per_source", l.lim.PerSource)
+}
+
+func sourceOf(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// conn releases its place in the Limiter once, on Close.
+type conn struct {
+	net.Conn
+	l    *Limiter
+	src  netip.Addr
+	once sync.Once
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.release(c.src) })
+	return err
+}
+
+// Listener admits ln's connections through l; refused ones never reach
+// the server.
+func (l *Limiter) Listener(ln net.Listener) net.Listener { return &listener{Listener: ln, l: l} }
+
+type listener struct {
+	net.Listener
+	l *Limiter
+}
+
+func (ln *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := ln.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if ac, ok := ln.l.Admit(c); ok {
+			return ac, nil
+		}
+	}
+}
+
+// Server returns an http.Server for h with the header limit and timeouts
+// above; errorLog receives net/http's own complaints.
+func Server(h http.Handler, errorLog *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(errorLog.Handler(), slog.LevelWarn),
+	}
+}

@@ -117,7 +117,7 @@ func renderIronic(w io.Writer, ms []invMember, driver string) error {
 		n := ironicNode{
 			Name: m.ID, Driver: driver,
 			Properties: map[string]any{"cpu_arch": ironicArch},
-			Extra:      map[string]any{"bmcemu_id": m.ID, "serial_number": m.Serial},
+			Extra:      map[string]any{"serial_number": m.Serial},
 			Ports:      []ironicPort{{Address: m.BootMAC, PXEEnabled: true}},
 		}
 		if m.MemoryMiB > 0 {

@@ -17,6 +17,7 @@ declare -A want=(
   [redfishtool]="command -v redfishtool"
   [python3-sushy]="/usr/bin/python3 -c 'import sushy'"
   [ansible]="test -f /usr/lib/python3/dist-packages/ansible_collections/community/general/plugins/modules/redfish_info.py"
+  [python3-ironicclient]="command -v openstack && /usr/bin/python3 -c 'import ironicclient.osc.plugin'"
 )
 missing=()
 for pkg in "${!want[@]}"; do

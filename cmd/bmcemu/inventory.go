@@ -16,7 +16,7 @@ import (
 	"github.com/bmcemu/bmcemu/platform/control"
 )
 
-// Every member serves one system and one manager at fixed paths.
+// Every member serves its one system at the same path.
 const (
 	systemPath   = "/redfish/v1/Systems/1"
 	serviceRoot  = "/redfish/v1"
@@ -30,9 +30,9 @@ const (
 type invMember struct {
 	control.ServerInfo
 	BootMAC string
-	// Redfish is the service root the inventories point at: the HTTPS one
-	// when the member has one, else its HTTP one.
-	Redfish *url.URL
+	// Root is the Redfish service root the inventories point at: the
+	// HTTPS one when the member has one, else its HTTP one.
+	Root *url.URL
 	// HTTPS is false when the member serves Redfish over HTTP only.
 	HTTPS    bool
 	IPMIHost string
@@ -63,12 +63,12 @@ func newInvMembers(ss []control.ServerInfo) ([]invMember, error) {
 				return nil, fmt.Errorf("member %s: Redfish service root %q is not an http(s) URL", s.ID, r)
 			}
 			if u.Scheme == "https" && !m.HTTPS {
-				m.Redfish, m.HTTPS = u, true
-			} else if m.Redfish == nil {
-				m.Redfish = u
+				m.Root, m.HTTPS = u, true
+			} else if m.Root == nil {
+				m.Root = u
 			}
 		}
-		if m.Redfish == nil {
+		if m.Root == nil {
 			return nil, fmt.Errorf("member %s lists no Redfish service root", s.ID)
 		}
 		out = append(out, m)
@@ -79,7 +79,7 @@ func newInvMembers(ss []control.ServerInfo) ([]invMember, error) {
 // base is the scheme and authority of the member's Redfish service
 // (https://127.0.1.1:443), what Ironic calls redfish_address.
 func (m invMember) base() string {
-	return m.Redfish.Scheme + "://" + m.Redfish.Host
+	return m.Root.Scheme + "://" + m.Root.Host
 }
 
 // rootURL is the member's Redfish service root URL.
@@ -261,12 +261,14 @@ type ansibleGroupVars struct {
 	Python     string `yaml:"ansible_python_interpreter"`
 }
 
+type ansibleGroupDef struct {
+	Vars  ansibleGroupVars       `yaml:"vars"`
+	Hosts map[string]ansibleHost `yaml:"hosts"`
+}
+
 type ansibleInventory struct {
 	All struct {
-		Children map[string]struct {
-			Vars  ansibleGroupVars       `yaml:"vars"`
-			Hosts map[string]ansibleHost `yaml:"hosts"`
-		} `yaml:"children"`
+		Children map[string]ansibleGroupDef `yaml:"children"`
 	} `yaml:"all"`
 }
 
@@ -281,14 +283,14 @@ func renderAnsible(w io.Writer, ms []invMember) error {
 			return fmt.Errorf("member %s serves Redfish over HTTP only: Ansible's redfish modules speak HTTPS (serve the fleet with --member-https-port)", m.ID)
 		}
 		hosts[m.ID] = ansibleHost{
-			BaseURI: m.Redfish.Host, Username: ansibleString(m.User), Password: ansibleString(m.Password),
+			BaseURI: m.Root.Host, Username: ansibleString(m.User), Password: ansibleString(m.Password),
 			IPMIHost: m.IPMIHost, IPMIPort: m.IPMIPort, SerialNumber: m.Serial, BootMAC: m.BootMAC,
 		}
 	}
-	inv.All.Children = map[string]struct {
-		Vars  ansibleGroupVars       `yaml:"vars"`
-		Hosts map[string]ansibleHost `yaml:"hosts"`
-	}{ansibleGroup: {Vars: ansibleGroupVars{Connection: "local", Python: "{{ ansible_playbook_python }}"}, Hosts: hosts}}
+	inv.All.Children = map[string]ansibleGroupDef{ansibleGroup: {
+		Vars:  ansibleGroupVars{Connection: "local", Python: "{{ ansible_playbook_python }}"},
+		Hosts: hosts,
+	}}
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	if err := enc.Encode(inv); err != nil {

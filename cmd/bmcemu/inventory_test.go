@@ -134,8 +134,8 @@ func TestInventoryIronic(t *testing.T) {
 					u, err := url.Parse(n.DriverInfo["redfish_address"].(string))
 					if err != nil || u.Scheme != "https" || u.Path != "" || u.Host == "" {
 						t.Errorf("node %s: redfish_address %v is not an https base URL", m.ID, n.DriverInfo["redfish_address"])
-					} else if want := strings.TrimPrefix(m.Redfish.String(), "https://"); !strings.HasPrefix(want, u.Host+"/") {
-						t.Errorf("node %s: redfish_address %s, member's service root %s", m.ID, u, m.Redfish)
+					} else if want := strings.TrimPrefix(m.Root.String(), "https://"); !strings.HasPrefix(want, u.Host+"/") {
+						t.Errorf("node %s: redfish_address %s, member's service root %s", m.ID, u, m.Root)
 					}
 					if n.DriverInfo["redfish_system_id"] != "/redfish/v1/Systems/1" || n.DriverInfo["redfish_verify_ca"] != false ||
 						n.DriverInfo["redfish_username"] != m.User || n.DriverInfo["redfish_password"] != m.Password {
@@ -313,8 +313,8 @@ func checkMetal3Address(t *testing.T, m invMember, kind, addr string) {
 	}
 	switch kind {
 	case "redfish":
-		if u.Scheme != "redfish+https" || u.Host != m.Redfish.Host || u.Path != "/redfish/v1/Systems/1" {
-			t.Errorf("host %s: bmc.address %q, want redfish+https://%s/redfish/v1/Systems/1", m.ID, addr, m.Redfish.Host)
+		if u.Scheme != "redfish+https" || u.Host != m.Root.Host || u.Path != "/redfish/v1/Systems/1" {
+			t.Errorf("host %s: bmc.address %q, want redfish+https://%s/redfish/v1/Systems/1", m.ID, addr, m.Root.Host)
 		}
 	case "ipmi":
 		if u.Scheme != "ipmi" || u.Host != net.JoinHostPort(m.IPMIHost, strconv.Itoa(m.IPMIPort)) || u.Path != "" {
@@ -357,8 +357,8 @@ func TestInventoryAnsible(t *testing.T) {
 	}
 	for _, m := range ms {
 		h := g.Hosts[m.ID]
-		if strings.Contains(h.BaseURI, "://") || h.BaseURI != m.Redfish.Host {
-			t.Errorf("host %s: baseuri %q, want %q (no scheme: the modules prepend https://)", m.ID, h.BaseURI, m.Redfish.Host)
+		if strings.Contains(h.BaseURI, "://") || h.BaseURI != m.Root.Host {
+			t.Errorf("host %s: baseuri %q, want %q (no scheme: the modules prepend https://)", m.ID, h.BaseURI, m.Root.Host)
 		}
 		if h.Username != m.User || h.Password != m.Password || h.SerialNumber != m.Serial || h.BootMAC != m.BootMAC ||
 			net.JoinHostPort(h.IPMIHost, strconv.Itoa(h.IPMIPort)) != m.IPMI {

@@ -52,7 +52,7 @@ func needTool(t *testing.T, name string) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is not installed; .ci/run must install it", name)
 	}
-	t.Skipf("%s is not installed (apt-get install ipmitool freeipmi-tools redfishtool python3-sushy ansible); skipping", name)
+	t.Skipf("%s is not installed (apt-get install ipmitool freeipmi-tools redfishtool python3-sushy ansible python3-ironicclient); skipping", name)
 	return ""
 }
 

@@ -19,6 +19,7 @@ declare -A want=(
   [ansible]="test -f /usr/lib/python3/dist-packages/ansible_collections/community/general/plugins/modules/redfish_info.py"
   [prometheus]="test -x /usr/bin/prometheus"
   [prometheus-ipmi-exporter]="test -x /usr/bin/prometheus-ipmi-exporter"
+  [python3-ironicclient]="command -v openstack && /usr/bin/python3 -c 'import ironicclient.osc.plugin'"
 )
 
 # apt_get waits up to 10 minutes for another apt or dpkg (an unattended

@@ -17,6 +17,8 @@ declare -A want=(
   [redfishtool]="command -v redfishtool"
   [python3-sushy]="/usr/bin/python3 -c 'import sushy'"
   [ansible]="test -f /usr/lib/python3/dist-packages/ansible_collections/community/general/plugins/modules/redfish_info.py"
+  # builds the container image (conformance/image_test.go)
+  [podman]="command -v podman"
 )
 missing=()
 for pkg in "${!want[@]}"; do

@@ -20,6 +20,8 @@ declare -A want=(
   [prometheus]="test -x /usr/bin/prometheus"
   [prometheus-ipmi-exporter]="test -x /usr/bin/prometheus-ipmi-exporter"
   [python3-ironicclient]="command -v openstack && /usr/bin/python3 -c 'import ironicclient.osc.plugin'"
+  # builds the container image (conformance/image_test.go)
+  [podman]="command -v podman"
 )
 
 # apt_get waits up to 10 minutes for another apt or dpkg (an unattended

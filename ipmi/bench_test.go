@@ -36,9 +36,11 @@ import (
 // uses this for both bmcemu serve and OpenIPMI's ipmi_sim), with
 // BMCEMU_BENCH_USER / _PASSWORD / _SENSOR (defaults admin, password, 1).
 // BMCEMU_BENCH_SERVER_PID names that BMC's process, to report its CPU time
-// per command next to the load generator's.
+// per command next to the load generator's. A comma-separated list of
+// targets spreads the sessions over them round-robin (a fleet's members),
+// and BMCEMU_BENCH_SESSIONS (default "1,16") lists the session counts.
 func BenchmarkLANCommands(b *testing.B) {
-	host, port := benchTarget(b)
+	targets := benchTargets(b)
 	user := envOr("BMCEMU_BENCH_USER", "admin")
 	pass := envOr("BMCEMU_BENCH_PASSWORD", "password")
 	sensor, _ := strconv.Atoi(envOr("BMCEMU_BENCH_SENSOR", "1"))
@@ -47,11 +49,20 @@ func BenchmarkLANCommands(b *testing.B) {
 	if os.Getenv("BMCEMU_BENCH_CLIENT") == "goipmi" {
 		dial = dialGoIPMIRunner
 	}
-	for _, sessions := range []int{1, 16} {
+	var counts []int
+	for _, f := range strings.Split(envOr("BMCEMU_BENCH_SESSIONS", "1,16"), ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("BMCEMU_BENCH_SESSIONS: %q is not a session count", f)
+		}
+		counts = append(counts, n)
+	}
+	for _, sessions := range counts {
 		b.Run("sessions="+strconv.Itoa(sessions), func(b *testing.B) {
 			runners := make([]benchRunner, sessions)
 			for i := range runners {
-				r, err := dial(host, port, user, pass, uint8(sensor))
+				t := targets[i%len(targets)]
+				r, err := dial(t.host, t.port, user, pass, uint8(sensor))
 				if err != nil {
 					b.Fatalf("session %d: %v", i, err)
 				}
@@ -197,16 +208,26 @@ func envOr(k, def string) string {
 	return def
 }
 
-// benchTarget is BMCEMU_BENCH_TARGET, or a bmcemu served for the benchmark
-// with one SEL record so Get SEL Entry finds something.
-func benchTarget(b *testing.B) (string, int) {
+type benchAddr struct {
+	host string
+	port int
+}
+
+// benchTargets is BMCEMU_BENCH_TARGET (one host:port or several, comma
+// separated), or a bmcemu served for the benchmark with one SEL record so
+// Get SEL Entry finds something.
+func benchTargets(b *testing.B) []benchAddr {
 	if t := os.Getenv("BMCEMU_BENCH_TARGET"); t != "" {
-		h, p, err := net.SplitHostPort(t)
-		if err != nil {
-			b.Fatal(err)
+		var out []benchAddr
+		for _, hp := range strings.Split(t, ",") {
+			h, p, err := net.SplitHostPort(strings.TrimSpace(hp))
+			if err != nil {
+				b.Fatal(err)
+			}
+			port, _ := strconv.Atoi(p)
+			out = append(out, benchAddr{h, port})
 		}
-		port, _ := strconv.Atoi(p)
-		return h, port
+		return out
 	}
 	s, err := New(Config{Addr: "127.0.0.1:0", Users: testUsers}, newPlatform(b))
 	if err != nil {
@@ -220,5 +241,5 @@ func benchTarget(b *testing.B) (string, int) {
 		SensorNumber: 1, EventType: readingTypeSensorSpecial, Data: [3]byte{memData1 | memCorrectableECC, 0xFF, 0}}.Record()); err != nil {
 		b.Fatal(err)
 	}
-	return "127.0.0.1", s.Addr().(*net.UDPAddr).Port
+	return []benchAddr{{"127.0.0.1", s.Addr().(*net.UDPAddr).Port}}
 }

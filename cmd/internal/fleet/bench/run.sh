@@ -21,6 +21,10 @@
 #      the same load generator and the same 40 connections, so the ratio
 #      says what spreading the load over members changes. With 2 CPUs
 #      shared by wrk and the server, both are bound by CPU.
+#  (d) IPMI throughput of the same fleet: the project's lean RMCP+ load
+#      generator (BenchmarkLANCommands, ipmi/bench_test.go) with 16 and
+#      100 sessions spread one per member, against a lone BMC with 16
+#      sessions (a BMC allows 32 at most).
 #
 # Ports: IPMI_PORT (default 20000), HTTP_PORT (30000; members take
 # consecutive ports from both), LONE_IPMI (21999) and LONE_HTTP (31999)
@@ -68,6 +72,7 @@ trap 'exit 130' INT TERM
 
 echo "building bmcemu into $dir" >&2
 go build -o "$dir/bmcemu" ./cmd/bmcemu
+go test -c -o "$dir/ipmi.test" ./ipmi
 BIN=$dir/bmcemu
 HAVE_PPROF=
 if "$BIN" serve --help 2>&1 | grep -q -- '--pprof'; then
@@ -229,7 +234,27 @@ done
 RPS10=$(median <"$dir/rps.spread")
 RPS1=$(median <"$dir/rps.one")
 RATIO=$(median <"$dir/ratio")
+
+echo "== (d) IPMI throughput, fleet of 100 against a lone BMC" >&2
+TARGETS=$(seq -s, -f "127.0.0.1:%g" "$IPMI_PORT" $((IPMI_PORT + 99)))
+# ipmi_bench SESSIONS TARGETS PID: the median cmds/s over the rounds.
+ipmi_bench() {
+	local r
+	: >"$dir/ipmi.cmds"
+	for r in $(seq "$ROUNDS"); do
+		BMCEMU_BENCH_TARGET=$2 BMCEMU_BENCH_SESSIONS=$1 BMCEMU_BENCH_SERVER_PID=$3 \
+			"$dir/ipmi.test" -test.run XXX -test.bench BenchmarkLANCommands -test.benchtime 3s 2>>"$dir/ipmi.err" |
+			awk '/^Benchmark/{for(i=1;i<NF;i++) if($(i+1)=="cmds/s") print $i}' >>"$dir/ipmi.cmds"
+	done
+	median <"$dir/ipmi.cmds"
+}
+IPMI_FLEET16=$(ipmi_bench 16 "$TARGETS" "$FLEET100")
+IPMI_FLEET100=$(ipmi_bench 100 "$TARGETS" "$FLEET100")
 stop "$FLEET100"
+start lone serve --ephemeral --ipmi-addr "127.0.0.1:$LONE_IPMI" --redfish-addr "127.0.0.1:$LONE_HTTP" \
+	--redfish-tls-addr "" --log-level warn
+IPMI_LONE16=$(ipmi_bench 16 "127.0.0.1:$LONE_IPMI" "$PID")
+stop "$PID"
 
 # Figures.
 per_member=$(awk -v a="${RSS[1000]}" -v b="${RSS[1]}" 'BEGIN{printf "%.0f", (a-b)/999}')
@@ -256,5 +281,9 @@ echo
 printf '%-50s %s\n' "Redfish GET Systems/1, 10 members of 100 at once" "$RPS10 req/s (non-2xx: $BAD10${ERR10:+;$ERR10})"
 printf '%-50s %s\n' "the same 10 wrk x 4 connections on 1 member" "$RPS1 req/s (non-2xx: $BAD1${ERR1:+;$ERR1})"
 printf '%-50s %s\n' "ratio 10 members / 1 member (median of rounds)" "$RATIO"
+printf '%-50s %s\n' "IPMI, 16 sessions on 16 members of 100" "$IPMI_FLEET16 cmds/s"
+printf '%-50s %s\n' "IPMI, 100 sessions, one per member" "$IPMI_FLEET100 cmds/s"
+printf '%-50s %s\n' "IPMI, 16 sessions on a lone BMC" "$IPMI_LONE16 cmds/s"
+printf '%-50s %s\n' "ratio fleet (100 sessions) / lone BMC" "$(awk -v a="$IPMI_FLEET100" -v b="$IPMI_LONE16" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a" }')"
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine makes every figure noisier)"

@@ -22,11 +22,11 @@ import (
 )
 
 // daemon runs a long-lived tool until the test ends.
-func daemon(t *testing.T, name string, args ...string) *bytesLog {
+func daemon(t *testing.T, name string, args ...string) *syncBuffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, name, args...)
-	out := &bytesLog{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -40,23 +40,6 @@ func daemon(t *testing.T, name string, args ...string) *bytesLog {
 		}
 	})
 	return out
-}
-
-type bytesLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *bytesLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *bytesLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // waitHTTP polls url until it answers 200 or the deadline passes.

@@ -285,15 +285,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "  State    %s\n", cmp.Or(stateDir, "(none: --ephemeral)"))
 	fmt.Fprintln(stdout, "ready")
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case runErr = <-errc:
-		log.Error("listener failed; shutting down", "err", runErr)
-	case runErr = <-b.Err():
-		log.Error("BMC surface failed; shutting down", "err", runErr)
-	}
+	runErr := waitStop(ctx, log, errc, b.Err())
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, l := range listeners {
@@ -405,5 +397,31 @@ func servePprof(w http.ResponseWriter, r *http.Request) {
 		pprof.Trace(w, r)
 	default:
 		pprof.Index(w, r)
+	}
+}
+
+// waitStop blocks until ctx ends (a signal: a clean stop, nil) or a
+// listener or surface fails (that error), and says which in the log.
+func waitStop(ctx context.Context, log *slog.Logger, errs ...<-chan error) error {
+	failed := make(chan error, 1)
+	for _, c := range errs {
+		go func() {
+			select {
+			case err := <-c:
+				select {
+				case failed <- err:
+				default:
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		return nil
+	case err := <-failed:
+		log.Error("shutting down after a failure", "err", err)
+		return err
 	}
 }

@@ -137,15 +137,7 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 	fmt.Fprintf(stdout, "  State    %s\n", cmp.Or(stateDir, "(none: --ephemeral)"))
 	fmt.Fprintln(stdout, "ready")
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case runErr = <-errc:
-		log.Error("control listener failed; shutting down", "err", runErr)
-	case runErr = <-fl.Err():
-		log.Error("a member failed; shutting down", "err", runErr)
-	}
+	runErr := waitStop(ctx, log, errc, fl.Err())
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {

@@ -22,7 +22,7 @@ for pkg in $(go list ./...); do
     total=$((total + 1))
     start=$(date +%s)
     if out=$(go test -run XXX_NO_TESTS -fuzz "^${target}\$" -fuzztime "$duration" "$pkg" 2>&1); then
-      execs=$(printf '%s\n' "$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2)
+      execs=$(printf '%s\n' "$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2 || true)
       printf '%-60s ok    %4ss  %s execs\n' "${pkg#github.com/bmcemu/bmcemu/}.${target}" "$(( $(date +%s) - start ))" "${execs:-?}" | tee -a "$summary"
     else
       printf '%-60s FAIL\n' "${pkg#github.com/bmcemu/bmcemu/}.${target}" | tee -a "$summary"

@@ -63,11 +63,13 @@ type Fleet struct {
 	opts Options
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	ctx     context.Context
-	members map[string]*member
-	added   int // members ever added, for the same-address port layout
-	errc    chan error
+	mu        sync.Mutex
+	ctx       context.Context
+	members   map[string]*member
+	building  map[string]bool   // names reserved by an Add in progress
+	endpoints map[string]string // "udp|tcp addr:port" -> the member (or reservation) holding it
+	added     int               // members ever added, for the same-address port layout
+	errc      chan error
 
 	// Every member's sockets are watched by one poller (nil where the
 	// system has none: then each socket gets a goroutine), and every
@@ -104,7 +106,8 @@ func New(opts Options) *Fleet {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Fleet{opts: opts, log: log, members: map[string]*member{}, errc: make(chan error, 1), ctx: context.Background()}
+	f := &Fleet{opts: opts, log: log, members: map[string]*member{}, building: map[string]bool{}, endpoints: map[string]string{},
+		errc: make(chan error, 1), ctx: context.Background()}
 	if p, err := newPoller(); err == nil {
 		f.poll = p
 	} else {
@@ -201,22 +204,36 @@ func (f *Fleet) Len() int {
 // Add builds, binds and starts one member. A name or endpoint already in
 // use is refused before anything is built.
 func (f *Fleet) Add(m Member) (control.ServerInfo, error) {
+	eps := m.endpoints()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, dup := f.members[m.Name]; dup {
+	if _, dup := f.members[m.Name]; dup || f.building[m.Name] {
+		f.mu.Unlock()
 		return control.ServerInfo{}, fmt.Errorf("%w: member %q", ErrExists, m.Name)
 	}
-	for _, o := range f.members {
-		for _, a := range o.spec.endpoints() {
-			for _, b := range m.endpoints() {
-				if a == b {
-					return control.ServerInfo{}, fmt.Errorf("%w: %s is member %q's", ErrExists, a, o.spec.Name)
-				}
-			}
+	for _, ep := range eps {
+		if owner, taken := f.endpoints[ep]; taken {
+			f.mu.Unlock()
+			return control.ServerInfo{}, fmt.Errorf("%w: %s is member %q's", ErrExists, ep, owner)
 		}
 	}
-	mem, err := f.build(m)
+	// Reserve the name and endpoints, then boot the member without the
+	// lock: listing and the other members' APIs go on meanwhile.
+	f.building[m.Name] = true
+	for _, ep := range eps {
+		f.endpoints[ep] = m.Name
+	}
+	ctx := f.ctx
+	f.mu.Unlock()
+
+	mem, err := f.build(ctx, m)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.building, m.Name)
 	if err != nil {
+		for _, ep := range eps {
+			delete(f.endpoints, ep)
+		}
 		return control.ServerInfo{}, fmt.Errorf("member %s: %w", m.Name, err)
 	}
 	f.members[m.Name] = mem
@@ -230,7 +247,7 @@ var ErrExists = errors.New("already in the fleet")
 // ErrNotFound: no member by that id.
 var ErrNotFound = errors.New("no such member")
 
-func (f *Fleet) build(m Member) (*member, error) {
+func (f *Fleet) build(ctx context.Context, m Member) (*member, error) {
 	mem := &member{spec: m, conns: map[net.Conn]struct{}{}, limit: httplimit.New(httplimit.Defaults, f.log.With("member", m.Name))}
 	if f.opts.StateDir != "" {
 		mem.stateDir = filepath.Join(f.opts.StateDir, m.Name)
@@ -279,7 +296,7 @@ func (f *Fleet) build(m Member) (*member, error) {
 		return nil, err
 	}
 	mem.bmc = b
-	if err := b.Start(f.ctx); err != nil {
+	if err := b.Start(ctx); err != nil {
 		return nil, err
 	}
 	if f.poll != nil {
@@ -401,6 +418,9 @@ func (f *Fleet) Remove(name string, purge bool) error {
 	f.mu.Lock()
 	if ok && f.members[mem.spec.Name] == mem {
 		delete(f.members, mem.spec.Name)
+		for _, ep := range mem.spec.endpoints() {
+			delete(f.endpoints, ep)
+		}
 	} else {
 		ok = false
 	}

@@ -11,15 +11,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bmcemu/bmcemu/cmd/internal/inventory"
 )
 
 // inventoryOptions are `fleet inventory`'s flags.
 type inventoryOptions struct {
-	format       string
-	out          string
-	ironicDriver string
-	metal3BMC    string
-	namespace    string
+	inventory.Options
+	out string
 }
 
 func newFleetCmd() *cobra.Command {
@@ -68,14 +67,14 @@ since are not seen. The output holds passwords: -o FILE writes it mode 0600.`,
     -a 'category=Systems command=GetSystemInventory baseuri={{ baseuri }} username={{ username }} password={{ password }}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !slices.Contains(inventoryFormats, inv.format) {
-				return fmt.Errorf("--format %q: want one of %s", inv.format, strings.Join(inventoryFormats, ", "))
+			if !slices.Contains(inventory.Formats, inv.Format) {
+				return fmt.Errorf("--format %q: want one of %s", inv.Format, strings.Join(inventory.Formats, ", "))
 			}
-			if inv.ironicDriver != "redfish" && inv.ironicDriver != "ipmi" {
-				return fmt.Errorf("--ironic-driver %q: want redfish or ipmi", inv.ironicDriver)
+			if inv.IronicDriver != "redfish" && inv.IronicDriver != "ipmi" {
+				return fmt.Errorf("--ironic-driver %q: want redfish or ipmi", inv.IronicDriver)
 			}
-			if inv.metal3BMC != "redfish" && inv.metal3BMC != "ipmi" {
-				return fmt.Errorf("--metal3-bmc %q: want redfish or ipmi", inv.metal3BMC)
+			if inv.Metal3BMC != "redfish" && inv.Metal3BMC != "ipmi" {
+				return fmt.Errorf("--metal3-bmc %q: want redfish or ipmi", inv.Metal3BMC)
 			}
 			ctx, cancel := o.ctx(cmd.Context())
 			defer cancel()
@@ -83,17 +82,17 @@ since are not seen. The output holds passwords: -o FILE writes it mode 0600.`,
 			if err != nil {
 				return err
 			}
-			ms, err := newInvMembers(ss)
+			ms, err := inventory.NewMembers(ss)
 			if err != nil {
 				return err
 			}
-			if inv.format == "ironic" {
+			if inv.Format == "ironic" {
 				if err := readMemory(ctx, o, ms); err != nil {
 					return err
 				}
 			}
 			var buf bytes.Buffer
-			if err := renderInventory(&buf, ms, inv); err != nil {
+			if err := inventory.Render(&buf, ms, &inv.Options); err != nil {
 				return err
 			}
 			if inv.out == "" || inv.out == "-" {
@@ -104,17 +103,17 @@ since are not seen. The output holds passwords: -o FILE writes it mode 0600.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&inv.format, "format", "json", "ironic, metal3, ansible, csv or json")
+	f.StringVar(&inv.Format, "format", "json", "ironic, metal3, ansible, csv or json")
 	f.StringVarP(&inv.out, "output", "o", "", "write to this file (mode 0600) instead of standard output")
-	f.StringVar(&inv.ironicDriver, "ironic-driver", "redfish", "ironic: the nodes' driver, redfish or ipmi")
-	f.StringVar(&inv.metal3BMC, "metal3-bmc", "redfish", "metal3: the BareMetalHosts' BMC address, redfish (redfish+https://) or ipmi (ipmi://)")
-	f.StringVar(&inv.namespace, "namespace", "", "metal3: the objects' namespace (empty: none, kubectl's -n decides)")
+	f.StringVar(&inv.IronicDriver, "ironic-driver", "redfish", "ironic: the nodes' driver, redfish or ipmi")
+	f.StringVar(&inv.Metal3BMC, "metal3-bmc", "redfish", "metal3: the BareMetalHosts' BMC address, redfish (redfish+https://) or ipmi (ipmi://)")
+	f.StringVar(&inv.Namespace, "namespace", "", "metal3: the objects' namespace (empty: none, kubectl's -n decides)")
 	return cmd
 }
 
 // readMemory reads each member's installed memory through the fleet's
 // control listener, a few members at a time.
-func readMemory(ctx context.Context, o *ctlOptions, ms []invMember) error {
+func readMemory(ctx context.Context, o *ctlOptions, ms []inventory.Member) error {
 	sem := make(chan struct{}, 8)
 	errs := make([]error, len(ms))
 	var wg sync.WaitGroup

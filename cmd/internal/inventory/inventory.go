@@ -1,7 +1,11 @@
-package main
+// Package inventory writes a running fleet's members in the forms
+// provisioning tools read directly: Ironic's node file, Metal3
+// BareMetalHosts with their Secrets, an Ansible inventory, CSV and JSON.
+package inventory
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,10 +28,10 @@ const (
 	ansibleGroup = "bmcemu"
 )
 
-// invMember is one fleet member as the inventories describe it: what the
+// Member is one fleet member as the inventories describe it: what the
 // control API lists, the boot MAC, and the endpoints split the way the
 // provisioning tools want them.
-type invMember struct {
+type Member struct {
 	control.ServerInfo
 	BootMAC string
 	// Root is the Redfish service root the inventories point at: the
@@ -41,11 +45,11 @@ type invMember struct {
 	MemoryMiB uint64
 }
 
-// newInvMembers checks the listing and derives each member's endpoints.
-func newInvMembers(ss []control.ServerInfo) ([]invMember, error) {
-	out := make([]invMember, 0, len(ss))
+// NewMembers checks the listing and derives each member's endpoints.
+func NewMembers(ss []control.ServerInfo) ([]Member, error) {
+	out := make([]Member, 0, len(ss))
 	for _, s := range ss {
-		m := invMember{ServerInfo: s, BootMAC: platform.HostNICMAC(s.Serial).String()}
+		m := Member{ServerInfo: s, BootMAC: platform.HostNICMAC(s.Serial).String()}
 		if s.Serial == "" {
 			return nil, fmt.Errorf("member %s lists no serial number", s.ID)
 		}
@@ -78,12 +82,12 @@ func newInvMembers(ss []control.ServerInfo) ([]invMember, error) {
 
 // base is the scheme and authority of the member's Redfish service
 // (https://127.0.1.1:443), what Ironic calls redfish_address.
-func (m invMember) base() string {
+func (m Member) base() string {
 	return m.Root.Scheme + "://" + m.Root.Host
 }
 
 // rootURL is the member's Redfish service root URL.
-func (m invMember) rootURL() string {
+func (m Member) rootURL() string {
 	return m.base() + serviceRoot
 }
 
@@ -111,7 +115,7 @@ type ironicPort struct {
 }
 
 // renderIronic writes the nodes for driver "redfish" or "ipmi".
-func renderIronic(w io.Writer, ms []invMember, driver string) error {
+func renderIronic(w io.Writer, ms []Member, driver string) error {
 	f := ironicFile{Nodes: []ironicNode{}}
 	for _, m := range ms {
 		n := ironicNode{
@@ -188,7 +192,7 @@ type bmhDetails struct {
 // metal3Address is the member's BMC address in BareMetalHost form: the
 // scheme names Ironic's driver (redfish+https://HOST:PORT/redfish/v1/Systems/1,
 // or ipmi://HOST:PORT).
-func metal3Address(m invMember, kind string) (string, error) {
+func metal3Address(m Member, kind string) (string, error) {
 	switch kind {
 	case "redfish":
 		return "redfish+" + m.base() + systemPath, nil
@@ -199,7 +203,7 @@ func metal3Address(m invMember, kind string) (string, error) {
 }
 
 // renderMetal3 writes a Secret and a BareMetalHost per member.
-func renderMetal3(w io.Writer, ms []invMember, kind, namespace string) error {
+func renderMetal3(w io.Writer, ms []Member, kind, namespace string) error {
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	for _, m := range ms {
@@ -275,7 +279,7 @@ type ansibleInventory struct {
 // renderAnsible writes a YAML inventory: the members are the hosts of group
 // bmcemu, reached with connection local (the modules talk to the BMC from
 // the controller).
-func renderAnsible(w io.Writer, ms []invMember) error {
+func renderAnsible(w io.Writer, ms []Member) error {
 	var inv ansibleInventory
 	hosts := map[string]ansibleHost{}
 	for _, m := range ms {
@@ -303,7 +307,7 @@ func renderAnsible(w io.Writer, ms []invMember) error {
 
 var csvHeader = []string{"id", "serial_number", "address", "ipmi_host", "ipmi_port", "redfish_url", "user", "password", "boot_mac"}
 
-func renderCSV(w io.Writer, ms []invMember) error {
+func renderCSV(w io.Writer, ms []Member) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return err
@@ -323,7 +327,7 @@ type jsonMember struct {
 	BootMAC string `json:"boot_mac"`
 }
 
-func renderJSONInventory(w io.Writer, ms []invMember) error {
+func renderJSONInventory(w io.Writer, ms []Member) error {
 	out := make([]jsonMember, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, jsonMember{ServerInfo: m.ServerInfo, BootMAC: m.BootMAC})
@@ -331,16 +335,24 @@ func renderJSONInventory(w io.Writer, ms []invMember) error {
 	return writeJSON(w, out)
 }
 
-// inventoryFormats are the --format values.
-var inventoryFormats = []string{"ironic", "metal3", "ansible", "csv", "json"}
+// Options choose the format and its variants.
+type Options struct {
+	Format       string // one of Formats
+	IronicDriver string // redfish or ipmi
+	Metal3BMC    string // redfish or ipmi
+	Namespace    string // Metal3 objects' namespace ("" leaves it out)
+}
 
-// renderInventory writes ms in format.
-func renderInventory(w io.Writer, ms []invMember, o *inventoryOptions) error {
-	switch o.format {
+// Formats are the --format values.
+var Formats = []string{"ironic", "metal3", "ansible", "csv", "json"}
+
+// Render writes ms in o.Format.
+func Render(w io.Writer, ms []Member, o *Options) error {
+	switch o.Format {
 	case "ironic":
-		return renderIronic(w, ms, o.ironicDriver)
+		return renderIronic(w, ms, o.IronicDriver)
 	case "metal3":
-		return renderMetal3(w, ms, o.metal3BMC, o.namespace)
+		return renderMetal3(w, ms, o.Metal3BMC, o.Namespace)
 	case "ansible":
 		return renderAnsible(w, ms)
 	case "csv":
@@ -348,5 +360,11 @@ func renderInventory(w io.Writer, ms []invMember, o *inventoryOptions) error {
 	case "json":
 		return renderJSONInventory(w, ms)
 	}
-	return errors.New("--format " + strconv.Quote(o.format) + ": want one of " + strings.Join(inventoryFormats, ", "))
+	return errors.New("--format " + strconv.Quote(o.Format) + ": want one of " + strings.Join(Formats, ", "))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

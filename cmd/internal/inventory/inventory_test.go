@@ -1,4 +1,4 @@
-package main
+package inventory
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ import (
 // testFleet is a listing as GET /emulator/v1/servers gives it: members on
 // their own addresses, one on a shared address with its own ports and HTTP
 // beside HTTPS, one on IPv6, and passwords YAML would misread unquoted.
-func testFleet(t *testing.T) []invMember {
+func testFleet(t *testing.T) []Member {
 	t.Helper()
 	ss := []control.ServerInfo{
 		{ID: "bmc-001", Profile: "default", Serial: "EMUF83U9FV", Address: "127.0.1.1", IPMI: "127.0.1.1:623",
@@ -38,7 +38,7 @@ func testFleet(t *testing.T) []invMember {
 		{ID: "v6", Profile: "default", Serial: "EMU37SF5YQ", Address: "::1", IPMI: "[::1]:16232",
 			Redfish: []string{"https://[::1]:18445/redfish/v1"}, User: "ops", Password: "yes{{ x }}"},
 	}
-	ms, err := newInvMembers(ss)
+	ms, err := NewMembers(ss)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +46,11 @@ func testFleet(t *testing.T) []invMember {
 	return ms
 }
 
-func render(t *testing.T, ms []invMember, o inventoryOptions) []byte {
+func render(t *testing.T, ms []Member, o Options) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := renderInventory(&buf, ms, &o); err != nil {
-		t.Fatalf("%s: %v", o.format, err)
+	if err := Render(&buf, ms, &o); err != nil {
+		t.Fatalf("%s: %v", o.Format, err)
 	}
 	return buf.Bytes()
 }
@@ -95,7 +95,7 @@ func TestInventoryIronic(t *testing.T) {
 	ms := testFleet(t)
 	for _, driver := range []string{"redfish", "ipmi"} {
 		t.Run(driver, func(t *testing.T) {
-			data := render(t, ms, inventoryOptions{format: "ironic", ironicDriver: driver})
+			data := render(t, ms, Options{Format: "ironic", IronicDriver: driver})
 			var file struct {
 				Chassis []json.RawMessage `json:"chassis"`
 				Nodes   []map[string]json.RawMessage
@@ -247,7 +247,7 @@ func TestInventoryMetal3(t *testing.T) {
 	for _, kind := range []string{"redfish", "ipmi"} {
 		for _, ns := range []string{"", "metal3"} {
 			t.Run(kind+"/"+ns, func(t *testing.T) {
-				docs := yamlDocs(t, render(t, ms, inventoryOptions{format: "metal3", metal3BMC: kind, namespace: ns}))
+				docs := yamlDocs(t, render(t, ms, Options{Format: "metal3", Metal3BMC: kind, Namespace: ns}))
 				if len(docs) != 2*len(ms) {
 					t.Fatalf("%d documents for %d members", len(docs), len(ms))
 				}
@@ -305,7 +305,7 @@ func TestInventoryMetal3(t *testing.T) {
 // checkMetal3Address parses a BMC address as baremetal-operator's bmc
 // package does: the scheme names the driver, the host is the BMC's, the
 // path (redfish) the system.
-func checkMetal3Address(t *testing.T, m invMember, kind, addr string) {
+func checkMetal3Address(t *testing.T, m Member, kind, addr string) {
 	t.Helper()
 	u, err := url.Parse(addr)
 	if err != nil {
@@ -325,7 +325,7 @@ func checkMetal3Address(t *testing.T, m invMember, kind, addr string) {
 
 func TestInventoryAnsible(t *testing.T) {
 	ms := testFleet(t)
-	data := render(t, ms, inventoryOptions{format: "ansible"})
+	data := render(t, ms, Options{Format: "ansible"})
 	type host struct {
 		BaseURI      string `yaml:"baseuri"`
 		Username     string `yaml:"username"`
@@ -384,7 +384,7 @@ func TestInventoryAnsible(t *testing.T) {
 
 func TestInventoryCSV(t *testing.T) {
 	ms := testFleet(t)
-	rows, err := csv.NewReader(bytes.NewReader(render(t, ms, inventoryOptions{format: "csv"}))).ReadAll()
+	rows, err := csv.NewReader(bytes.NewReader(render(t, ms, Options{Format: "csv"}))).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestInventoryJSON(t *testing.T) {
 		control.ServerInfo
 		BootMAC string `json:"boot_mac"`
 	}
-	decodeStrictJSON(t, render(t, ms, inventoryOptions{format: "json"}), &got)
+	decodeStrictJSON(t, render(t, ms, Options{Format: "json"}), &got)
 	if len(got) != len(ms) {
 		t.Fatalf("%d members, want %d", len(got), len(ms))
 	}
@@ -437,14 +437,14 @@ func TestInventoryRefusesBadListings(t *testing.T) {
 	} {
 		s := good
 		mut(&s)
-		if _, err := newInvMembers([]control.ServerInfo{s}); err == nil {
+		if _, err := NewMembers([]control.ServerInfo{s}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := newInvMembers([]control.ServerInfo{good}); err != nil {
+	if _, err := NewMembers([]control.ServerInfo{good}); err != nil {
 		t.Fatal(err)
 	}
-	if err := renderInventory(io.Discard, nil, &inventoryOptions{format: "xml"}); err == nil {
+	if err := Render(io.Discard, nil, &Options{Format: "xml"}); err == nil {
 		t.Error("--format xml accepted")
 	}
 }

@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -149,6 +150,7 @@ func TestFleetOfFifty(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	verifiedByFleetCA(t, e, ms[0], ms[len(ms)-1])
 
 	a, b := ms[2], ms[3]
 	selA, selB := a.selCount(t), b.selCount(t)
@@ -237,5 +239,37 @@ func TestFleetOfFifty(t *testing.T) {
 	}
 	if out, _ := e.ctl("servers", "list", "-o", "json"); strings.Count(out, `"id"`) != len(ms)-1 {
 		t.Errorf("after removing one member, ctl servers list shows:\n%s", out)
+	}
+}
+
+// verifiedByFleetCA: a client trusting only the fleet's CA (the path serve
+// prints) verifies each member's HTTPS certificate for its own address.
+func verifiedByFleetCA(t *testing.T, e *Emulator, ms ...fleetMember) {
+	t.Helper()
+	var caPath string
+	for _, l := range strings.Split(e.Output(), "\n") {
+		if rest, ok := strings.CutPrefix(l, "  CA       "); ok {
+			caPath, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	pem, err := os.ReadFile(caPath)
+	if err != nil {
+		t.Fatalf("the fleet CA serve names (%q): %v", caPath, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", caPath)
+	}
+	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	for _, m := range ms {
+		resp, err := c.Get(m.Redfish[0])
+		if err != nil {
+			t.Errorf("%s with the fleet CA only: %v", m.ID, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s service root: HTTP %d", m.ID, resp.StatusCode)
+		}
 	}
 }

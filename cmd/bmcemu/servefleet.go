@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -71,13 +72,33 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 	if !o.ephemeral {
 		stateDir = filepath.Join(o.stateDir, "fleet")
 	}
-	// One certificate for the fleet, its SANs covering loopback: members
-	// are one product's BMCs, and clients in CI do not verify anyway.
-	tlsCfg, cleanup, err := serverTLS(o, stateDir)
-	if err != nil {
-		return err
+	// Each member address gets its own certificate from the fleet's CA,
+	// unless the operator gives one certificate for all.
+	var tlsCfg *tls.Config
+	caPath := ""
+	if o.tlsCert != "" || o.tlsKey != "" {
+		cfg, cleanup, err := serverTLS(o, stateDir)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		tlsCfg = cfg
+	} else {
+		caDir := stateDir
+		if caDir == "" {
+			// Ephemeral: the CA lives for this run, its certificate in a
+			// temporary file so that clients can be pointed at it.
+			if caDir, err = os.MkdirTemp("", "bmcemu-fleet-ca-"); err != nil {
+				return fmt.Errorf("fleet CA: %w", err)
+			}
+			defer os.RemoveAll(caDir)
+		}
+		ca, err := fleet.LoadOrCreateCA(caDir)
+		if err != nil {
+			return err
+		}
+		tlsCfg, caPath = ca.TLSConfig(), filepath.Join(caDir, fleet.CACertFile)
 	}
-	defer cleanup()
 
 	ln, err := net.Listen("tcp", o.controlAddr)
 	if err != nil {
@@ -133,6 +154,9 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 	fmt.Fprintf(stdout, "  Control  %s%s/servers   (bmcemu ctl --server %s --server-id %s slots)\n", base, control.Prefix, base, list[0].ID)
 	if mx != nil {
 		fmt.Fprintf(stdout, "  Metrics  %s/metrics\n", base)
+	}
+	if caPath != "" {
+		fmt.Fprintf(stdout, "  CA       %s   (each member's HTTPS certificate is issued for its address: curl --cacert %s %s)\n", caPath, caPath, list[0].Redfish[0])
 	}
 	fmt.Fprintf(stdout, "  State    %s\n", cmp.Or(stateDir, "(none: --ephemeral)"))
 	fmt.Fprintln(stdout, "ready")

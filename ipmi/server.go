@@ -271,7 +271,10 @@ func (s *Server) Drain() error {
 			// ICMP-reported unreachable peer, say).
 			continue
 		}
-		if n == 0 {
+		// A short batch emptied the socket, as far as a further read could
+		// tell: skip the read that would only say EAGAIN. The poller's
+		// level-triggered re-arm reports anything that came meanwhile.
+		if n < readBatch {
 			return nil
 		}
 	}

@@ -448,6 +448,10 @@ func (s *Store) RecordRefusalFrom(src netip.Addr, user string) {
 // blocked, and until when, counting the refusal for the summary log.
 func (s *Store) RefuseFrom(src netip.Addr) (time.Time, bool) { return s.blk.Refuse(src) }
 
+// BlockedUntil reports whether src is blocked and until when, counting
+// nothing (for a Retry-After).
+func (s *Store) BlockedUntil(src netip.Addr) (time.Time, bool) { return s.blk.Blocked(src) }
+
 // Authenticate checks a user name and password from an unknown source;
 // see AuthenticateFrom.
 func (s *Store) Authenticate(user, password string) (Account, error) {

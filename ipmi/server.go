@@ -201,7 +201,7 @@ func New(cfg Config, p Platform) (*Server, error) {
 
 	reg := newRegistry(m, log, extra...)
 	var pc transport.PacketConn = conn
-	var inbound func([]byte)
+	var inbound func([]byte, net.Addr) ([]byte, bool)
 	if live != nil {
 		pc, inbound = tapConn{UDPConn: conn, live: live}, live.inbound
 	}

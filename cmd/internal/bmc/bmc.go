@@ -135,7 +135,8 @@ func New(cfg Config) (_ *BMC, err error) {
 		return nil, err
 	}
 
-	aopts := accounts.Options{Seed: []accounts.New{{UserName: cfg.User, Password: cfg.Password, Role: accounts.RoleAdministrator, Enabled: true}}}
+	aopts := accounts.Options{Seed: []accounts.New{{UserName: cfg.User, Password: cfg.Password, Role: accounts.RoleAdministrator, Enabled: true}},
+		Logger: log.With("component", "accounts")} // per-address blocking notices and refusal summaries
 	if cfg.StateDir != "" {
 		aopts.Path = filepath.Join(cfg.StateDir, "accounts.json") // sealing key beside it in accounts.json.key
 	}
@@ -185,8 +186,8 @@ func New(cfg Config) (_ *BMC, err error) {
 	b.redfish = rf
 
 	// Only administrators may touch the physical world.
-	authenticate := func(u, pw string) bool {
-		a, err := b.accounts.Authenticate(u, pw)
+	authenticate := func(src netip.Addr, u, pw string) bool {
+		a, err := b.accounts.AuthenticateFrom(src, u, pw)
 		return err == nil && a.Role == accounts.RoleAdministrator
 	}
 	ctl, err := control.New(control.Config{Authenticate: authenticate, Logger: log.With("component", "control")}, b.plat)

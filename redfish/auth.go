@@ -67,11 +67,24 @@ type principal struct {
 var errBadAccount = errors.New("invalid account")
 
 // Session limits.
+//
+// maxSessions bounds the table. With that alone, one account could hold
+// every session for the idle timeout (a ReadOnly account logging in 64
+// times locks administrators out with 503 for 30 minutes), so each account
+// may hold at most maxSessionsPerAccount, and the last
+// sessionsReservedForAdmin slots go to Administrator accounts only: no
+// other account, nor several of them together, can take every session.
+// bmcweb bounds neither: its SessionStore::generateUserSession (HEAD of
+// openbmc/bmcweb, 2026) adds a session for every successful login with no
+// limit at all, per user or in total, and never answers
+// SessionLimitExceeded for a login.
 const (
-	defaultSessionTimeout = 30 * time.Minute
-	minSessionTimeout     = 30 * time.Second
-	maxSessionTimeout     = 86400 * time.Second
-	maxSessions           = 64
+	defaultSessionTimeout    = 30 * time.Minute
+	minSessionTimeout        = 30 * time.Second
+	maxSessionTimeout        = 86400 * time.Second
+	maxSessions              = 64
+	maxSessionsPerAccount    = 16
+	sessionsReservedForAdmin = 4
 )
 
 // session is one Redfish login session. Sessions are volatile, as on real
@@ -101,8 +114,10 @@ func newSessionTable(now func() time.Time) *sessionTable {
 	return &sessionTable{now: now, timeout: defaultSessionTimeout, byHash: map[[sha256.Size]byte]*session{}}
 }
 
-// create starts a session and returns it with its token.
-func (t *sessionTable) create(user string, accountID int, origin string) (*session, string, error) {
+// create starts a session for an account with role and returns it with its
+// token; errSessionLimit when the table, or the account's share of it, is
+// full.
+func (t *sessionTable) create(user string, accountID int, role, origin string) (*session, string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, "", err
@@ -111,7 +126,20 @@ func (t *sessionTable) create(user string, accountID int, origin string) (*sessi
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expireLocked()
-	if len(t.byHash) >= maxSessions {
+	limit := maxSessions
+	if role != RoleAdministrator {
+		limit -= sessionsReservedForAdmin
+	}
+	if len(t.byHash) >= limit {
+		return nil, "", errSessionLimit
+	}
+	own := 0
+	for _, s := range t.byHash {
+		if s.accountID == accountID {
+			own++
+		}
+	}
+	if own >= maxSessionsPerAccount {
 		return nil, "", errSessionLimit
 	}
 	t.nextID++

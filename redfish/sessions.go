@@ -156,7 +156,7 @@ func (s *service) postSession(r *request) (*response, error) {
 	if err != nil {
 		origin = ""
 	}
-	ss, token, err := s.sessions.create(acct.UserName, acct.ID, origin)
+	ss, token, err := s.sessions.create(acct.UserName, acct.ID, acct.Role, origin)
 	if errors.Is(err, errSessionLimit) {
 		return nil, newAPIError(http.StatusServiceUnavailable, "SessionLimitExceeded")
 	}

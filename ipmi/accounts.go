@@ -101,6 +101,11 @@ type liveUsers struct {
 	// console session ID -> BMC session ID pairing from Open Session.
 	byBMC     map[uint32]*handshake
 	byConsole map[uint32]uint32
+
+	// IPMI v1.5 (only when enabled): handshakes in flight by console
+	// address and port, from Get Session Challenge to Activate Session.
+	v15      bool
+	v15Asked map[string]*handshake
 }
 
 // handshake is one RAKP exchange for a known user name.
@@ -122,7 +127,8 @@ const maxHandshakes = 256
 
 func newLiveUsers(acc Accounts, users *bmc.UserStore, clk clock.Clock, log *slog.Logger) *liveUsers {
 	return &liveUsers{acc: acc, users: users, clk: clk, log: log,
-		byBMC: map[uint32]*handshake{}, byConsole: map[uint32]uint32{}}
+		byBMC: map[uint32]*handshake{}, byConsole: map[uint32]uint32{},
+		v15Asked: map[string]*handshake{}}
 }
 
 // sync rebuilds the user table from the store; unless force, only when the
@@ -223,6 +229,9 @@ func sourceAddr(a net.Addr) netip.Addr {
 func (l *liveUsers) inbound(pkt []byte, addr net.Addr) (reply []byte, handled bool) {
 	typ, p, ok := handshakePayload(pkt)
 	if !ok {
+		if l.v15 {
+			return l.inboundV15(pkt, addr)
+		}
 		return nil, false
 	}
 	switch typ {
@@ -300,10 +309,13 @@ func (l *liveUsers) consoleOf(bmcID uint32) (uint32, bool) {
 	return 0, false
 }
 
-// outbound watches a packet go-ipmi sends.
-func (l *liveUsers) outbound(pkt []byte) {
+// outbound watches a packet go-ipmi sends to addr.
+func (l *liveUsers) outbound(pkt []byte, addr net.Addr) {
 	typ, p, ok := handshakePayload(pkt)
 	if !ok {
+		if l.v15 {
+			l.outboundV15(pkt, addr)
+		}
 		return
 	}
 	switch typ {
@@ -406,7 +418,7 @@ type tapConn struct {
 }
 
 func (c tapConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	c.live.outbound(b)
+	c.live.outbound(b, addr)
 	return c.UDPConn.WriteTo(b, addr)
 }
 
@@ -595,5 +607,101 @@ func handleSetUserAccess(l *liveUsers, w AccountWriter, log *slog.Logger) handle
 			log.Info("Set User Access refused", "id", id, "err", err)
 		}
 		return nil, accountCode(err), nil
+	}
+}
+
+// IPMI v1.5 session set-up (v2.0 section 22.16, 22.17; v1.5 Table 12-4):
+// Get Session Challenge names the user and returns a temporary session ID,
+// Activate Session proves the password with an AuthCode (MD5 here) under
+// that ID. go-ipmi answers a wrong AuthCode with completion code 85h
+// (invalid session ID), unauthenticated, under the temporary ID.
+const (
+	cmdGetSessionChallenge = 0x39
+	cmdActivateSession     = 0x3A
+	netFnApp               = 0x06
+	ccV15InvalidSessionID  = 0x85
+	// ccNodeBusy (C0h, v2.0 Table 5-2: "command processing resources are
+	// temporarily unavailable") answers a v1.5 Get Session Challenge from
+	// a blocked address: the v1.5 twin of RMCP+ status 01h.
+	ccNodeBusy = 0xC0
+)
+
+// v15Packet splits an IPMI v1.5 LAN packet (RMCP class IPMI, any
+// authentication type but the RMCP+ format 06h) into its session header
+// and IPMI message.
+func v15Packet(pkt []byte) (*types.SessionHeader15, []byte, bool) {
+	if len(pkt) < 14 || pkt[3]&0x1F != 0x07 || pkt[4] == 0x06 {
+		return nil, nil, false
+	}
+	var sess types.Session15
+	if err := sess.Unpack(pkt[4:]); err != nil || sess.SessionHeader15 == nil {
+		return nil, nil, false
+	}
+	return sess.SessionHeader15, sess.Payload, true
+}
+
+// inboundV15 is inbound for IPMI v1.5 packets: a Get Session Challenge
+// from a blocked address is answered C0h here; otherwise its user name is
+// noted, with the user table synced first so the challenge sees the
+// store's current passwords.
+func (l *liveUsers) inboundV15(pkt []byte, addr net.Addr) ([]byte, bool) {
+	hdr, msg, ok := v15Packet(pkt)
+	if !ok || hdr.SessionID != 0 {
+		return nil, false
+	}
+	netFn, cmd, data, seq, ok := protocol.ParseIPMIRequest(msg)
+	if !ok || netFn != netFnApp || cmd != cmdGetSessionChallenge || len(data) < 17 {
+		return nil, false
+	}
+	src := sourceAddr(addr)
+	if _, blocked := l.acc.RefuseFrom(src); blocked {
+		resp := protocol.BuildIPMIResponse(netFn, cmd, seq, ccNodeBusy, nil)
+		h := types.SessionHeader15{AuthType: types.AuthTypeNone, PayloadLength: uint8(len(resp))}
+		out := append([]byte{pkt[0], pkt[1], 0xFF, pkt[3]}, h.Pack()...)
+		return append(out, resp...), true
+	}
+	l.sync(true)
+	user := string(bytes.TrimRight(data[1:17], "\x00"))
+	l.mu.Lock()
+	if len(l.v15Asked) >= maxHandshakes {
+		clear(l.v15Asked)
+	}
+	l.v15Asked[addr.String()] = &handshake{user: user, src: src}
+	l.mu.Unlock()
+	return nil, false
+}
+
+// outboundV15 follows go-ipmi's v1.5 answers to the console at addr: a
+// challenge refused on the name is a refusal, an Activate Session refused
+// with 85h a failed login. (That refusal goes out under session ID 0, not
+// the temporary one, so the handshake is known by the console's address
+// and port, one handshake at a time per console socket.)
+func (l *liveUsers) outboundV15(pkt []byte, addr net.Addr) {
+	_, msg, ok := v15Packet(pkt)
+	// rqSA, netFn/LUN, checksum, rsSA, rqSeq/LUN, cmd, completion code,
+	// data, checksum.
+	if !ok || len(msg) < 8 || msg[1]>>2 != netFnApp|1 {
+		return
+	}
+	cmd, cc := msg[5], msg[6]
+	if cmd != cmdGetSessionChallenge && cmd != cmdActivateSession {
+		return
+	}
+	key := addr.String()
+	l.mu.Lock()
+	h := l.v15Asked[key]
+	if cmd == cmdActivateSession || cc != 0 {
+		// The handshake is over: activated, or refused.
+		delete(l.v15Asked, key)
+	}
+	l.mu.Unlock()
+	switch {
+	case h == nil || cc == 0:
+	case cmd == cmdGetSessionChallenge:
+		// Refused on the name: as RAKP 2 with an error status.
+		l.acc.RecordRefusalFrom(h.src, h.user)
+	case cc == ccV15InvalidSessionID:
+		l.log.Info("IPMI v1.5 authentication failed", "user", h.user, "remote", h.src.String())
+		l.acc.RecordFailureFrom(h.src, h.user)
 	}
 }

@@ -283,7 +283,7 @@ func FuzzHandshakeTap(f *testing.F) {
 		if reply, handled := l.inbound(pkt, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3), Port: 623}); reply != nil && !handled {
 			t.Fatalf("a reply that is not sent: % x", reply)
 		}
-		l.outbound(pkt)
+		l.outbound(pkt, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 623})
 		clk.Advance(abandonAfter)
 	})
 }

@@ -55,6 +55,8 @@ type Config struct {
 
 	// IPMIAddr is the UDP address of IPMI over LAN (RMCP+).
 	IPMIAddr string
+	// IPMIV15 also accepts IPMI v1.5 sessions (see ipmi.Config.AllowV15).
+	IPMIV15 bool
 	// Observe, when set, hears of every HTTP request the BMC answers
 	// (surface is "redfish" or "control"): the emulator's metrics.
 	Observe func(surface, method string, code int, d time.Duration)
@@ -165,6 +167,7 @@ func New(cfg Config) (_ *BMC, err error) {
 		StateDir: cfg.StateDir, // LAN alert destinations
 		Logger:   log.With("component", "ipmi"),
 		Clock:    cfg.Clock, // the watchdog counts down at the hardware's pace
+		AllowV15: cfg.IPMIV15,
 	}, b.plat)
 	if err != nil {
 		return nil, err

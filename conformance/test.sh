@@ -13,6 +13,7 @@ STATICCHECK_VERSION=v0.8.2
 # Debian package -> a command that succeeds once it is installed.
 declare -A want=(
   [ipmitool]="command -v ipmitool"
+  [curl]="command -v curl"
   [freeipmi-tools]="test -x /usr/sbin/ipmi-sensors"
   [redfishtool]="command -v redfishtool"
   [python3-sushy]="/usr/bin/python3 -c 'import sushy'"

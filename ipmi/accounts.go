@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -31,8 +32,16 @@ type Accounts interface {
 	// Secret is the clear password RAKP keys its HMACs with; disabled and
 	// locked-out accounts have none.
 	Secret(user string) ([]byte, accounts.Account, bool)
-	// RecordFailure counts a failed RAKP authentication towards lockout.
-	RecordFailure(user string)
+	// RecordFailureFrom counts a failed RAKP authentication of user from
+	// src towards the account's lockout and src's per-address blocking.
+	RecordFailureFrom(src netip.Addr, user string)
+	// RecordRefusalFrom notes a handshake from src refused on the user
+	// name alone (RAKP Message 2 with an error status).
+	RecordRefusalFrom(src netip.Addr, user string)
+	// RefuseFrom is the check a handshake from src makes first: whether
+	// src is blocked after repeated failed logins (counted for the
+	// store's summary log).
+	RefuseFrom(src netip.Addr) (time.Time, bool)
 	Generation() uint64
 }
 
@@ -92,12 +101,18 @@ type liveUsers struct {
 	// console session ID -> BMC session ID pairing from Open Session.
 	byBMC     map[uint32]*handshake
 	byConsole map[uint32]uint32
+
+	// IPMI v1.5 (only when enabled): handshakes in flight by console
+	// address and port, from Get Session Challenge to Activate Session.
+	v15      bool
+	v15Asked map[string]*handshake
 }
 
 // handshake is one RAKP exchange for a known user name.
 type handshake struct {
 	user     string
-	answered bool // RAKP3 arrived: its outcome decides
+	src      netip.Addr // the console's address: failures count against it
+	answered bool       // RAKP3 arrived: its outcome decides
 }
 
 // abandonAfter is how long after a successful RAKP2 the console has to send
@@ -112,7 +127,8 @@ const maxHandshakes = 256
 
 func newLiveUsers(acc Accounts, users *bmc.UserStore, clk clock.Clock, log *slog.Logger) *liveUsers {
 	return &liveUsers{acc: acc, users: users, clk: clk, log: log,
-		byBMC: map[uint32]*handshake{}, byConsole: map[uint32]uint32{}}
+		byBMC: map[uint32]*handshake{}, byConsole: map[uint32]uint32{},
+		v15Asked: map[string]*handshake{}}
 }
 
 // sync rebuilds the user table from the store; unless force, only when the
@@ -168,12 +184,22 @@ func (l *liveUsers) sync(force bool) {
 
 // Handshake payload types (v2.0 Table 13-16).
 const (
+	payloadOpenSessionReq  = 0x10
 	payloadOpenSessionResp = 0x11
 	payloadRAKP1           = 0x12
 	payloadRAKP2           = 0x13
 	payloadRAKP3           = 0x14
 	payloadRAKP4           = 0x15
 )
+
+// rakpInsufficientResources is RMCP+ status 01h, "insufficient resources
+// to create a session" (v2.0 Table 13-15): the answer to a handshake from
+// an address blocked after repeated failed logins. The table has no code
+// for "refused by policy"; 01h says "not now" without blaming the
+// credentials (which were not looked at), and ipmitool gives up on it
+// rather than retrying ("Error in open session response message:
+// insufficient resources for session").
+const rakpInsufficientResources = 0x01
 
 // handshakePayload returns the payload type and body of a pre-session
 // RMCP+ packet.
@@ -188,35 +214,78 @@ func handshakePayload(pkt []byte) (uint8, []byte, bool) {
 	return typ, payload, true
 }
 
-// inbound watches a packet before go-ipmi sees it.
-func (l *liveUsers) inbound(pkt []byte) {
+// sourceAddr is the IP address a datagram came from, or the zero Addr.
+func sourceAddr(a net.Addr) netip.Addr {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		return ua.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// inbound watches a packet from addr before go-ipmi sees it. A session
+// handshake from an address blocked after repeated failed logins is
+// answered here, with reply, and never reaches go-ipmi (handled is then
+// true and reply may be nil: nothing to say).
+func (l *liveUsers) inbound(pkt []byte, addr net.Addr) (reply []byte, handled bool) {
 	typ, p, ok := handshakePayload(pkt)
 	if !ok {
-		return
+		if l.v15 {
+			return l.inboundV15(pkt, addr)
+		}
+		return nil, false
 	}
 	switch typ {
+	case payloadOpenSessionReq:
+		// tag, requested max privilege, reserved(2), console session
+		// ID(4), algorithm payloads. Refusing here spares the blocked
+		// address a session slot too.
+		if len(p) < 8 {
+			return nil, false
+		}
+		if _, blocked := l.acc.RefuseFrom(sourceAddr(addr)); !blocked {
+			return nil, false
+		}
+		// tag, status, max privilege, reserved, console session ID: an
+		// error response stops after the console's ID (v2.0 Table 13-10).
+		resp := []byte{p[0], rakpInsufficientResources, 0, 0, p[4], p[5], p[6], p[7]}
+		return protocol.BuildRMCPPlusPacket(payloadOpenSessionResp, 0, 0, 0, resp), true
 	case payloadRAKP1:
 		// tag, reserved(3), BMC session ID(4), console random(16), role,
 		// reserved(2), name length, name.
 		if len(p) < 28 {
-			return
+			return nil, false
+		}
+		src := sourceAddr(addr)
+		bmcID := binary.LittleEndian.Uint32(p[4:8])
+		if _, blocked := l.acc.RefuseFrom(src); blocked {
+			// Blocked between Open Session and RAKP 1 (or a session
+			// opened beforehand): RAKP 2 with the same status, to the
+			// console's session ID the Open Session Response named.
+			console, known := l.consoleOf(bmcID)
+			if !known {
+				return nil, true
+			}
+			resp := make([]byte, 8)
+			resp[0], resp[1] = p[0], rakpInsufficientResources
+			binary.LittleEndian.PutUint32(resp[4:8], console)
+			return protocol.BuildRMCPPlusPacket(payloadRAKP2, 0, 0, 0, resp), true
 		}
 		l.sync(true)
 		n := int(p[27])
 		if n == 0 || len(p) < 28+n {
-			return
+			return nil, false
 		}
-		l.remember(binary.LittleEndian.Uint32(p[4:8]), string(p[28:28+n]))
+		l.remember(bmcID, string(p[28:28+n]), src)
 	case payloadRAKP3:
 		// tag, status, reserved(2), BMC session ID(4): a non-zero status is
 		// the console rejecting RAKP2, i.e. a password mismatch.
 		if len(p) < 8 {
-			return
+			return nil, false
 		}
 		bmcID := binary.LittleEndian.Uint32(p[4:8])
 		if p[1] != 0 {
 			l.failed(bmcID, p[1])
-			return
+			return nil, false
 		}
 		l.mu.Lock()
 		if h := l.byBMC[bmcID]; h != nil {
@@ -224,12 +293,29 @@ func (l *liveUsers) inbound(pkt []byte) {
 		}
 		l.mu.Unlock()
 	}
+	return nil, false
 }
 
-// outbound watches a packet go-ipmi sends.
-func (l *liveUsers) outbound(pkt []byte) {
+// consoleOf is the console session ID the Open Session Response paired
+// with BMC session ID bmcID.
+func (l *liveUsers) consoleOf(bmcID uint32) (uint32, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for console, id := range l.byConsole {
+		if id == bmcID {
+			return console, true
+		}
+	}
+	return 0, false
+}
+
+// outbound watches a packet go-ipmi sends to addr.
+func (l *liveUsers) outbound(pkt []byte, addr net.Addr) {
 	typ, p, ok := handshakePayload(pkt)
 	if !ok {
+		if l.v15 {
+			l.outboundV15(pkt, addr)
+		}
 		return
 	}
 	switch typ {
@@ -257,8 +343,12 @@ func (l *liveUsers) outbound(pkt []byte) {
 			return
 		}
 		if p[1] != 0 {
+			// Refused on the name (unknown, disabled or locked out): no
+			// password was tried, but an unknown name is a failed login
+			// of the address's.
 			delete(l.byBMC, bmcID)
 			l.mu.Unlock()
+			l.acc.RecordRefusalFrom(h.src, h.user)
 			return
 		}
 		l.mu.Unlock()
@@ -295,13 +385,13 @@ func (l *liveUsers) outbound(pkt []byte) {
 	}
 }
 
-func (l *liveUsers) remember(bmcID uint32, user string) {
+func (l *liveUsers) remember(bmcID uint32, user string, src netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.byBMC) >= maxHandshakes {
 		clear(l.byBMC)
 	}
-	l.byBMC[bmcID] = &handshake{user: user}
+	l.byBMC[bmcID] = &handshake{user: user, src: src}
 }
 
 func (l *liveUsers) failed(bmcID uint32, status byte) {
@@ -312,19 +402,23 @@ func (l *liveUsers) failed(bmcID uint32, status byte) {
 	if !ok {
 		return
 	}
-	l.log.Info("IPMI authentication failed", "user", h.user, "rakp_status", status)
-	l.acc.RecordFailure(h.user)
+	// One line per failure: per-address blocking bounds them per address
+	// (FailCount per FailWindow), and refusals of a blocked address or a
+	// locked account are the store's summaries, not lines here.
+	l.log.Info("IPMI authentication failed", "user", h.user, "remote", h.src.String(), "rakp_status", status)
+	l.acc.RecordFailureFrom(h.src, h.user)
 }
 
 // tapConn is the server socket with the handshake's outbound half watched;
-// sessionConn shows the inbound half (every datagram read) to live.inbound.
+// sessionConn shows the inbound half (every datagram read, with its
+// source) to live.inbound.
 type tapConn struct {
 	*net.UDPConn
 	live *liveUsers
 }
 
 func (c tapConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	c.live.outbound(b)
+	c.live.outbound(b, addr)
 	return c.UDPConn.WriteTo(b, addr)
 }
 
@@ -513,5 +607,101 @@ func handleSetUserAccess(l *liveUsers, w AccountWriter, log *slog.Logger) handle
 			log.Info("Set User Access refused", "id", id, "err", err)
 		}
 		return nil, accountCode(err), nil
+	}
+}
+
+// IPMI v1.5 session set-up (v2.0 section 22.16, 22.17; v1.5 Table 12-4):
+// Get Session Challenge names the user and returns a temporary session ID,
+// Activate Session proves the password with an AuthCode (MD5 here) under
+// that ID. go-ipmi answers a wrong AuthCode with completion code 85h
+// (invalid session ID), unauthenticated, under the temporary ID.
+const (
+	cmdGetSessionChallenge = 0x39
+	cmdActivateSession     = 0x3A
+	netFnApp               = 0x06
+	ccV15InvalidSessionID  = 0x85
+	// ccNodeBusy (C0h, v2.0 Table 5-2: "command processing resources are
+	// temporarily unavailable") answers a v1.5 Get Session Challenge from
+	// a blocked address: the v1.5 twin of RMCP+ status 01h.
+	ccNodeBusy = 0xC0
+)
+
+// v15Packet splits an IPMI v1.5 LAN packet (RMCP class IPMI, any
+// authentication type but the RMCP+ format 06h) into its session header
+// and IPMI message.
+func v15Packet(pkt []byte) (*types.SessionHeader15, []byte, bool) {
+	if len(pkt) < 14 || pkt[3]&0x1F != 0x07 || pkt[4] == 0x06 {
+		return nil, nil, false
+	}
+	var sess types.Session15
+	if err := sess.Unpack(pkt[4:]); err != nil || sess.SessionHeader15 == nil {
+		return nil, nil, false
+	}
+	return sess.SessionHeader15, sess.Payload, true
+}
+
+// inboundV15 is inbound for IPMI v1.5 packets: a Get Session Challenge
+// from a blocked address is answered C0h here; otherwise its user name is
+// noted, with the user table synced first so the challenge sees the
+// store's current passwords.
+func (l *liveUsers) inboundV15(pkt []byte, addr net.Addr) ([]byte, bool) {
+	hdr, msg, ok := v15Packet(pkt)
+	if !ok || hdr.SessionID != 0 {
+		return nil, false
+	}
+	netFn, cmd, data, seq, ok := protocol.ParseIPMIRequest(msg)
+	if !ok || netFn != netFnApp || cmd != cmdGetSessionChallenge || len(data) < 17 {
+		return nil, false
+	}
+	src := sourceAddr(addr)
+	if _, blocked := l.acc.RefuseFrom(src); blocked {
+		resp := protocol.BuildIPMIResponse(netFn, cmd, seq, ccNodeBusy, nil)
+		h := types.SessionHeader15{AuthType: types.AuthTypeNone, PayloadLength: uint8(len(resp))}
+		out := append([]byte{pkt[0], pkt[1], 0xFF, pkt[3]}, h.Pack()...)
+		return append(out, resp...), true
+	}
+	l.sync(true)
+	user := string(bytes.TrimRight(data[1:17], "\x00"))
+	l.mu.Lock()
+	if len(l.v15Asked) >= maxHandshakes {
+		clear(l.v15Asked)
+	}
+	l.v15Asked[addr.String()] = &handshake{user: user, src: src}
+	l.mu.Unlock()
+	return nil, false
+}
+
+// outboundV15 follows go-ipmi's v1.5 answers to the console at addr: a
+// challenge refused on the name is a refusal, an Activate Session refused
+// with 85h a failed login. (That refusal goes out under session ID 0, not
+// the temporary one, so the handshake is known by the console's address
+// and port, one handshake at a time per console socket.)
+func (l *liveUsers) outboundV15(pkt []byte, addr net.Addr) {
+	_, msg, ok := v15Packet(pkt)
+	// rqSA, netFn/LUN, checksum, rsSA, rqSeq/LUN, cmd, completion code,
+	// data, checksum.
+	if !ok || len(msg) < 8 || msg[1]>>2 != netFnApp|1 {
+		return
+	}
+	cmd, cc := msg[5], msg[6]
+	if cmd != cmdGetSessionChallenge && cmd != cmdActivateSession {
+		return
+	}
+	key := addr.String()
+	l.mu.Lock()
+	h := l.v15Asked[key]
+	if cmd == cmdActivateSession || cc != 0 {
+		// The handshake is over: activated, or refused.
+		delete(l.v15Asked, key)
+	}
+	l.mu.Unlock()
+	switch {
+	case h == nil || cc == 0:
+	case cmd == cmdGetSessionChallenge:
+		// Refused on the name: as RAKP 2 with an error status.
+		l.acc.RecordRefusalFrom(h.src, h.user)
+	case cc == ccV15InvalidSessionID:
+		l.log.Info("IPMI v1.5 authentication failed", "user", h.user, "remote", h.src.String())
+		l.acc.RecordFailureFrom(h.src, h.user)
 	}
 }

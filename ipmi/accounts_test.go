@@ -2,6 +2,8 @@ package ipmi
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/platform/accounts"
 	"github.com/bmcemu/bmcemu/platform/clock"
+	"github.com/bmcemu/bmcemu/platform/ipblock"
 )
 
 // fixedNow is a frozen clock for lockout: counters never reset on their own.
@@ -174,6 +177,16 @@ func TestLiveAccounts(t *testing.T) {
 	})
 
 	t.Run("failures count towards lockout", func(t *testing.T) {
+		// Every failure here comes from 127.0.0.1: with per-address
+		// blocking on, one address cannot lock an account (see
+		// TestWrongPasswordFromOneAddress), so this checks DMTF lockout
+		// over IPMI with blocking off.
+		off := ipblock.DefaultSettings()
+		off.Enabled = false
+		if err := st.SetIPBlocking(off); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = st.SetIPBlocking(ipblock.DefaultSettings()) }()
 		for range 3 {
 			if _, err := b.as(t, "viewer", "wrong-password", "-L", "USER", "mc", "guid"); err == nil {
 				t.Fatal("wrong password accepted")
@@ -260,9 +273,17 @@ func FuzzHandshakeTap(f *testing.F) {
 	f.Add(hdr(payloadRAKP2, make([]byte, 40)))
 	f.Add(hdr(payloadRAKP4, []byte{0, 0x0d, 0, 0, 0, 0, 0, 0}))
 	f.Add([]byte{6, 0, 0xff, 7, 6, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff})
+	f.Add(hdr(payloadOpenSessionReq, make([]byte, 32)))
+	// Blocked, so that the refusing paths are fuzzed too.
+	for range 5 {
+		st.RecordFailureFrom(netip.MustParseAddr("127.0.0.3"), "nobody")
+	}
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		l.inbound(pkt)
-		l.outbound(pkt)
+		l.inbound(pkt, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 623})
+		if reply, handled := l.inbound(pkt, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3), Port: 623}); reply != nil && !handled {
+			t.Fatalf("a reply that is not sent: % x", reply)
+		}
+		l.outbound(pkt, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 623})
 		clk.Advance(abandonAfter)
 	})
 }

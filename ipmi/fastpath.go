@@ -60,9 +60,11 @@ import (
 // is readable: then a member with no traffic and no session has no
 // goroutine at all.
 type sessionConn struct {
-	out     transport.PacketConn // the socket as answers go out (possibly tapped)
-	raw     *net.UDPConn         // the socket, read (and answered) in batches
-	inbound func([]byte)         // sees every datagram read; may be nil
+	out transport.PacketConn // the socket as answers go out (possibly tapped)
+	raw *net.UDPConn         // the socket, read (and answered) in batches
+	// inbound sees every datagram read and its source; a reply it returns
+	// handled is sent instead of passing the datagram on. May be nil.
+	inbound func(pkt []byte, from net.Addr) (reply []byte, handled bool)
 	b       *bmc.BMC
 	reg     *handlers.Registry
 
@@ -145,8 +147,8 @@ const readBatch = 16
 // newSessionConn serves in-session commands read from raw and hands the
 // rest to a go-ipmi server over b and reg; out is raw as answers are
 // written to it (possibly wrapped), and inbound, if not nil, is shown
-// every datagram read.
-func newSessionConn(raw *net.UDPConn, out transport.PacketConn, inbound func([]byte), b *bmc.BMC, reg *handlers.Registry) *sessionConn {
+// every datagram read and may answer it instead.
+func newSessionConn(raw *net.UDPConn, out transport.PacketConn, inbound func([]byte, net.Addr) ([]byte, bool), b *bmc.BMC, reg *handlers.Registry) *sessionConn {
 	c := &sessionConn{
 		out: out, raw: raw, inbound: inbound, b: b, reg: reg,
 		slow: make(chan readResult, 64),
@@ -295,7 +297,12 @@ func (c *sessionConn) readBatch(flags int) (int, error) {
 	for _, m := range c.in[:n] {
 		pkt := m.Buffers[0][:m.N]
 		if c.inbound != nil {
-			c.inbound(pkt)
+			if reply, handled := c.inbound(pkt, m.Addr); handled {
+				if reply != nil {
+					_, _ = c.out.WriteTo(reply, m.Addr)
+				}
+				continue
+			}
 		}
 		if _, ok := inSessionCommand(pkt); !ok {
 			c.slowPackets.Add(1)

@@ -270,7 +270,7 @@ func FuzzDispatch(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	b, err := newBMC(m, users)
+	b, err := newBMC(m, users, false)
 	if err != nil {
 		f.Fatal(err)
 	}

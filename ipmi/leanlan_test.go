@@ -64,11 +64,34 @@ var errLeanTimeout = errors.New("lean console: no answer")
 // dialLean opens one RMCP+ session to addr with cipher suite 3 and raises it
 // to Administrator, as ipmitool -I lanplus -C 3 does.
 func dialLean(addr, user, pass string, timeout time.Duration) (*leanConsole, error) {
+	return dialLeanFrom("", addr, user, pass, timeout)
+}
+
+// dialLeanFrom is dialLean from the local address local ("" lets the
+// system choose): a console on another address of 127.0.0.0/8.
+func dialLeanFrom(local, addr, user, pass string, timeout time.Duration) (*leanConsole, error) {
+	c, err := newLeanConsole(local, addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.handshake(user, pass); err != nil {
+		_ = c.conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newLeanConsole binds the console's socket, from local if not "".
+func newLeanConsole(local, addr string, timeout time.Duration) (*leanConsole, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.DialUDP("udp", nil, ua)
+	var la *net.UDPAddr
+	if local != "" {
+		la = &net.UDPAddr{IP: net.ParseIP(local)}
+	}
+	conn, err := net.DialUDP("udp", la, ua)
 	if err != nil {
 		return nil, err
 	}
@@ -79,10 +102,6 @@ func dialLean(addr, user, pass string, timeout time.Duration) (*leanConsole, err
 		consoleID: rand.Uint32() | 1,
 		iv:        rand.NewChaCha8(seed),
 		out:       make([]byte, 0, 512), in: make([]byte, 1024), plain: make([]byte, 0, 512),
-	}
-	if err := c.handshake(user, pass); err != nil {
-		_ = conn.Close()
-		return nil, err
 	}
 	return c, nil
 }

@@ -4,9 +4,12 @@
 // board plus one FRU per seated DIMM), an SDR repository with one Memory
 // sensor per slot, and the sensor commands go-ipmi lacks.
 //
-// Only IPMI v2.0 sessions with cipher suites 3 and 17 are accepted: v1.5
-// sessions and cipher suite 0 authenticate weakly or not at all and carry
-// commands in clear, which no modern BMC should offer by default.
+// By default only IPMI v2.0 sessions with cipher suites 3 and 17 are
+// accepted: v1.5 sessions and cipher suite 0 authenticate weakly or not at
+// all and carry commands in clear, which no modern BMC should offer by
+// default. Config.AllowV15 opts in to v1.5 sessions with MD5
+// authentication for older management tools (ipmitool -I lan); cipher
+// suite 0 stays off.
 package ipmi
 
 import (
@@ -75,6 +78,14 @@ type Config struct {
 	// Clock times the watchdog and handshake bookkeeping; nil is the real
 	// clock.
 	Clock clock.Clock
+	// AllowV15 accepts IPMI v1.5 LAN sessions (ipmitool -I lan) with MD5
+	// authentication, for older management tools. Off by default: v1.5
+	// keys its MD5 AuthCode with the bare password (an eavesdropper can
+	// test guesses offline against any captured packet), offers no
+	// encryption, and carries only 16-byte passwords, so accounts with
+	// longer ones cannot use it (IPMI v2.0 section 22.30). Straight
+	// password and "none" authentication are never offered.
+	AllowV15 bool
 }
 
 // maxSessions is how many RMCP+ sessions may be open at once.
@@ -174,15 +185,19 @@ func New(cfg Config, p Platform) (*Server, error) {
 			"slots", n, "described", maxSlots)
 	}
 
-	b, err := newBMC(m, users)
+	b, err := newBMC(m, users, cfg.AllowV15)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.AllowV15 {
+		log.Warn("IPMI v1.5 sessions enabled (MD5 authentication): the password-keyed MD5 AuthCode can be attacked offline from captured packets and commands travel unencrypted; use only on a trusted network")
 	}
 	var live *liveUsers
 	var extra []command
 	if cfg.Accounts != nil {
 		b.Users = bmc.NewUserStore(bmc.WithMaxUsers(accountUsers))
 		live = newLiveUsers(cfg.Accounts, b.Users, clk, log)
+		live.v15 = cfg.AllowV15
 		live.sync(true)
 		w, _ := cfg.Accounts.(AccountWriter)
 		extra = userCommands(live, w, log)
@@ -201,7 +216,7 @@ func New(cfg Config, p Platform) (*Server, error) {
 
 	reg := newRegistry(m, log, extra...)
 	var pc transport.PacketConn = conn
-	var inbound func([]byte)
+	var inbound func([]byte, net.Addr) ([]byte, bool)
 	if live != nil {
 		pc, inbound = tapConn{UDPConn: conn, live: live}, live.inbound
 	}
@@ -319,10 +334,15 @@ func (s *Server) Stats() Stats {
 // Redfish LogService reads it through sel.Log).
 func (s *Server) SEL() *sel.SEL { return s.m.sel }
 
-// newBMC builds go-ipmi's BMC state over m with the configured accounts.
-func newBMC(m *machine, users []validUser) (*bmc.BMC, error) {
+// newBMC builds go-ipmi's BMC state over m with the configured accounts,
+// and IPMI v1.5 sessions (MD5 only) when allowV15.
+func newBMC(m *machine, users []validUser, allowV15 bool) (*bmc.BMC, error) {
+	v15 := bmc.WithV15Disabled()
+	if allowV15 {
+		v15 = bmc.WithV15AuthTypes([]bmc.V15AuthType{bmc.V15AuthTypeMD5})
+	}
 	b := bmc.New(deviceInfo(m.p.Snapshot()), deviceGUID(m.p.Snapshot()), m,
-		bmc.WithCipherSuites(cipherSuites), bmc.WithV15Disabled())
+		bmc.WithCipherSuites(cipherSuites), v15)
 	// go-ipmi allows the spec minimum of 4 sessions; monitoring fleets and
 	// the throughput benchmark open more.
 	b.Sessions = bmc.NewSessionStoreWithOptions(b.Clock(), bmc.WithMaxSessions(maxSessions))

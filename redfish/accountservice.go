@@ -1,35 +1,66 @@
 package redfish
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/accounts"
+	"github.com/bmcemu/bmcemu/platform/ipblock"
 )
 
 type accountService struct {
 	odata
-	ID                              string   `json:"Id"`
-	Name                            string   `json:"Name"`
-	Description                     string   `json:"Description"`
-	ServiceEnabled                  bool     `json:"ServiceEnabled"`
-	Status                          status   `json:"Status"`
-	MinPasswordLength               int      `json:"MinPasswordLength"`
-	MaxPasswordLength               int      `json:"MaxPasswordLength"`
-	AccountLockoutThreshold         int      `json:"AccountLockoutThreshold"`
-	AccountLockoutDuration          int      `json:"AccountLockoutDuration"`
-	AccountLockoutCounterResetAfter int      `json:"AccountLockoutCounterResetAfter"`
-	LocalAccountAuth                string   `json:"LocalAccountAuth"`
-	HTTPBasicAuth                   string   `json:"HTTPBasicAuth"`
-	SupportedAccountTypes           []string `json:"SupportedAccountTypes"`
-	Accounts                        link     `json:"Accounts"`
-	Roles                           link     `json:"Roles"`
+	ID                              string            `json:"Id"`
+	Name                            string            `json:"Name"`
+	Description                     string            `json:"Description"`
+	ServiceEnabled                  bool              `json:"ServiceEnabled"`
+	Status                          status            `json:"Status"`
+	MinPasswordLength               int               `json:"MinPasswordLength"`
+	MaxPasswordLength               int               `json:"MaxPasswordLength"`
+	AccountLockoutThreshold         int               `json:"AccountLockoutThreshold"`
+	AccountLockoutDuration          int               `json:"AccountLockoutDuration"`
+	AccountLockoutCounterResetAfter int               `json:"AccountLockoutCounterResetAfter"`
+	LocalAccountAuth                string            `json:"LocalAccountAuth"`
+	HTTPBasicAuth                   string            `json:"HTTPBasicAuth"`
+	SupportedAccountTypes           []string          `json:"SupportedAccountTypes"`
+	Accounts                        link              `json:"Accounts"`
+	Roles                           link              `json:"Roles"`
+	Oem                             accountServiceOem `json:"Oem"`
+}
+
+// accountServiceOem is the AccountService's OEM section (DSP0266 clause
+// 9.9, "OEM extensions": an object named for the vendor inside Oem). It
+// holds the per-address blocking settings where real BMCs put theirs
+// beside the DMTF lockout properties (Dell's AccountService has Oem.Dell
+// with ByUserName and ByIPAddress lockout switches; iDRAC's IP blocking is
+// its iDRAC.IPBlocking attribute group). No schema is published for it, so
+// the object carries no @odata.type.
+type accountServiceOem struct {
+	Bmcemu bmcemuAccountService `json:"Bmcemu"`
+}
+
+type bmcemuAccountService struct {
+	IPBlocking ipBlocking `json:"IPBlocking"`
+}
+
+// ipBlocking is ipblock.Settings on the wire, durations in whole seconds
+// like the DMTF lockout properties beside it.
+type ipBlocking struct {
+	Enabled           bool `json:"Enabled"`
+	FailCount         int  `json:"FailCount"`
+	FailWindowSeconds int  `json:"FailWindowSeconds"`
+	PenaltySeconds    int  `json:"PenaltySeconds"`
 }
 
 func (s *service) getAccountService(*request) (any, error) {
 	p := s.accounts.Policy()
+	ipb := s.accounts.IPBlocking()
 	return accountService{
 		odata:       odata{ID: pathAccountService, Type: typeAccountService},
 		ID:          "AccountService",
@@ -48,6 +79,12 @@ func (s *service) getAccountService(*request) (any, error) {
 		SupportedAccountTypes:           []string{"Redfish", "IPMI"},
 		Accounts:                        link{ID: pathAccounts},
 		Roles:                           link{ID: pathRoles},
+		Oem: accountServiceOem{Bmcemu: bmcemuAccountService{IPBlocking: ipBlocking{
+			Enabled:           ipb.Enabled,
+			FailCount:         ipb.FailCount,
+			FailWindowSeconds: int(ipb.FailWindow / time.Second),
+			PenaltySeconds:    int(ipb.Penalty / time.Second),
+		}}},
 	}, nil
 }
 
@@ -57,6 +94,88 @@ type accountServicePatch struct {
 	AccountLockoutThreshold         *int `json:"AccountLockoutThreshold" validate:"omitempty,min=0,max=1000"`
 	AccountLockoutDuration          *int `json:"AccountLockoutDuration" validate:"omitempty,min=0,max=86400"`
 	AccountLockoutCounterResetAfter *int `json:"AccountLockoutCounterResetAfter" validate:"omitempty,min=0,max=86400"`
+	// Oem is decoded on its own (oemPatch), property by property.
+	Oem json.RawMessage `json:"Oem"`
+}
+
+const ipBlockingPath = "Oem.Bmcemu.IPBlocking"
+
+// oemPatch applies Oem.Bmcemu.IPBlocking from a PATCH to set. Anything else
+// under Oem is an unknown property; each refused property is its own
+// message, as decodeBody reports them at the top level.
+func oemPatch(raw json.RawMessage, set *ipblock.Settings) []*apiError {
+	var oem map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &oem); err != nil || oem == nil {
+		return []*apiError{propErr(http.StatusBadRequest, "PropertyValueTypeError", "Oem", shortJSON(raw), "Oem")}
+	}
+	var problems []*apiError
+	for _, k := range slices.Sorted(maps.Keys(oem)) {
+		v := oem[k]
+		if k != "Bmcemu" {
+			problems = append(problems, propErr(http.StatusBadRequest, "PropertyUnknown", "Oem."+k, "Oem."+k))
+			continue
+		}
+		var vendor map[string]json.RawMessage
+		if err := json.Unmarshal(v, &vendor); err != nil || vendor == nil {
+			problems = append(problems, propErr(http.StatusBadRequest, "PropertyValueTypeError", "Oem.Bmcemu", shortJSON(v), "Oem.Bmcemu"))
+			continue
+		}
+		for _, k2 := range slices.Sorted(maps.Keys(vendor)) {
+			v2 := vendor[k2]
+			if k2 != "IPBlocking" {
+				problems = append(problems, propErr(http.StatusBadRequest, "PropertyUnknown", "Oem.Bmcemu."+k2, "Oem.Bmcemu."+k2))
+				continue
+			}
+			problems = append(problems, ipBlockingFields(v2, set)...)
+		}
+	}
+	return problems
+}
+
+func ipBlockingFields(raw json.RawMessage, set *ipblock.Settings) []*apiError {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return []*apiError{propErr(http.StatusBadRequest, "PropertyValueTypeError", ipBlockingPath, shortJSON(raw), ipBlockingPath)}
+	}
+	var problems []*apiError
+	seconds := func(name string, v json.RawMessage, lo, hi time.Duration, dst *time.Duration) {
+		var n int
+		if err := json.Unmarshal(v, &n); err != nil {
+			problems = append(problems, propErr(http.StatusBadRequest, "PropertyValueTypeError", ipBlockingPath+"."+name, shortJSON(v), ipBlockingPath+"."+name))
+			return
+		}
+		if d := time.Duration(n) * time.Second; d < lo || d > hi {
+			problems = append(problems, propErr(http.StatusBadRequest, "PropertyValueOutOfRange", ipBlockingPath+"."+name, strconv.Itoa(n), ipBlockingPath+"."+name))
+		} else {
+			*dst = d
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		v := fields[k]
+		switch k {
+		case "Enabled":
+			if err := json.Unmarshal(v, &set.Enabled); err != nil || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+				problems = append(problems, propErr(http.StatusBadRequest, "PropertyValueTypeError", ipBlockingPath+".Enabled", shortJSON(v), ipBlockingPath+".Enabled"))
+			}
+		case "FailCount":
+			var n int
+			switch err := json.Unmarshal(v, &n); {
+			case err != nil:
+				problems = append(problems, propErr(http.StatusBadRequest, "PropertyValueTypeError", ipBlockingPath+".FailCount", shortJSON(v), ipBlockingPath+".FailCount"))
+			case n < ipblock.MinFailCount || n > ipblock.MaxFailCount:
+				problems = append(problems, propErr(http.StatusBadRequest, "PropertyValueOutOfRange", ipBlockingPath+".FailCount", strconv.Itoa(n), ipBlockingPath+".FailCount"))
+			default:
+				set.FailCount = n
+			}
+		case "FailWindowSeconds":
+			seconds(k, v, ipblock.MinWindow, ipblock.MaxWindow, &set.FailWindow)
+		case "PenaltySeconds":
+			seconds(k, v, ipblock.MinPenalty, ipblock.MaxPenalty, &set.Penalty)
+		default:
+			problems = append(problems, propErr(http.StatusBadRequest, "PropertyUnknown", ipBlockingPath+"."+k, ipBlockingPath+"."+k))
+		}
+	}
+	return problems
 }
 
 func (s *service) patchAccountService(r *request) (*response, error) {
@@ -67,6 +186,18 @@ func (s *service) patchAccountService(r *request) (*response, error) {
 	}
 	if len(d.present) == 0 {
 		return nil, failAll(d.problems)
+	}
+	ipb := s.accounts.IPBlocking()
+	if d.has("Oem") {
+		if problems := oemPatch(in.Oem, &ipb); len(problems) > 0 {
+			// A PATCH with a refused Oem setting changes none of them,
+			// so a half-applied blocking policy never takes effect.
+			delete(d.present, "Oem")
+			d.problems = append(d.problems, problems...)
+			if len(d.present) == 0 {
+				return nil, failAll(d.problems)
+			}
+		}
 	}
 	p := s.accounts.Policy()
 	set := func(name string, v *int, dst *int) {
@@ -89,6 +220,11 @@ func (s *service) patchAccountService(r *request) (*response, error) {
 			return nil, newAPIError(http.StatusBadRequest, "PropertyValueConflict", "MinPasswordLength", "MaxPasswordLength")
 		}
 		return nil, err
+	}
+	if d.has("Oem") {
+		if err := s.accounts.SetIPBlocking(ipb); err != nil {
+			return nil, err
+		}
 	}
 	return s.afterPatch(r, s.getAccountService, d)
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net/http"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,11 +67,24 @@ type principal struct {
 var errBadAccount = errors.New("invalid account")
 
 // Session limits.
+//
+// maxSessions bounds the table. With that alone, one account could hold
+// every session for the idle timeout (a ReadOnly account logging in 64
+// times locks administrators out with 503 for 30 minutes), so each account
+// may hold at most maxSessionsPerAccount, and the last
+// sessionsReservedForAdmin slots go to Administrator accounts only: no
+// other account, nor several of them together, can take every session.
+// bmcweb bounds neither: its SessionStore::generateUserSession (HEAD of
+// openbmc/bmcweb, 2026) adds a session for every successful login with no
+// limit at all, per user or in total, and never answers
+// SessionLimitExceeded for a login.
 const (
-	defaultSessionTimeout = 30 * time.Minute
-	minSessionTimeout     = 30 * time.Second
-	maxSessionTimeout     = 86400 * time.Second
-	maxSessions           = 64
+	defaultSessionTimeout    = 30 * time.Minute
+	minSessionTimeout        = 30 * time.Second
+	maxSessionTimeout        = 86400 * time.Second
+	maxSessions              = 64
+	maxSessionsPerAccount    = 16
+	sessionsReservedForAdmin = 4
 )
 
 // session is one Redfish login session. Sessions are volatile, as on real
@@ -99,8 +114,10 @@ func newSessionTable(now func() time.Time) *sessionTable {
 	return &sessionTable{now: now, timeout: defaultSessionTimeout, byHash: map[[sha256.Size]byte]*session{}}
 }
 
-// create starts a session and returns it with its token.
-func (t *sessionTable) create(user string, accountID int, origin string) (*session, string, error) {
+// create starts a session for an account with role and returns it with its
+// token; errSessionLimit when the table, or the account's share of it, is
+// full.
+func (t *sessionTable) create(user string, accountID int, role, origin string) (*session, string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, "", err
@@ -109,7 +126,20 @@ func (t *sessionTable) create(user string, accountID int, origin string) (*sessi
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expireLocked()
-	if len(t.byHash) >= maxSessions {
+	limit := maxSessions
+	if role != RoleAdministrator {
+		limit -= sessionsReservedForAdmin
+	}
+	if len(t.byHash) >= limit {
+		return nil, "", errSessionLimit
+	}
+	own := 0
+	for _, s := range t.byHash {
+		if s.accountID == accountID {
+			own++
+		}
+	}
+	if own >= maxSessionsPerAccount {
 		return nil, "", errSessionLimit
 	}
 	t.nextID++
@@ -222,40 +252,70 @@ func (t *sessionTable) getTimeout() time.Duration {
 }
 
 // authenticate resolves the request's credentials: an X-Auth-Token session
-// token, else HTTP Basic. ok is false when none were given or they are
-// invalid; a locked-out account looks exactly like a wrong password.
-func (s *service) authenticate(c *gin.Context) (principal, bool) {
+// token, else HTTP Basic. It fails with errNoValidSession when none were
+// given or they are invalid (a locked-out account looks exactly like a
+// wrong password), and with errAddressBlocked when Basic credentials come
+// from an address blocked for repeated failures.
+//
+// Session tokens are not refused from a blocked address: blocking is
+// against password guessing, and a token (256 random bits) cannot be
+// guessed; a session opened before the block (behind the same NAT as the
+// guesser, say) keeps working.
+func (s *service) authenticate(c *gin.Context) (principal, error) {
 	if tok := h1(c.Request.Header, hdrAuthToken); tok != "" {
 		sess, ok := s.sessions.lookup(tok)
 		if !ok {
-			return principal{}, false
+			return principal{}, errNoValidSession()
 		}
 		acct, ok := s.accounts.Get(sess.accountID)
 		if !ok || !acct.Enabled || acct.UserName != sess.user {
 			// The account was removed, disabled or renamed: the session
 			// no longer stands for anyone.
 			s.sessions.remove(sess.id)
-			return principal{}, false
+			return principal{}, errNoValidSession()
 		}
 		return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role, sessionID: sess.id,
-			passwordChangeRequired: acct.PasswordChangeRequired}, true
+			passwordChangeRequired: acct.PasswordChangeRequired}, nil
 	}
 	var buf [maxBasicCredentials]byte
 	user, pass, ok := parseBasic(h1(c.Request.Header, "Authorization"), &buf)
 	if !ok {
-		return principal{}, false
+		return principal{}, errNoValidSession()
 	}
-	// string(user) and string(pass) do not escape Authenticate, so the
-	// compiler keeps short ones on the stack.
-	acct, err := s.accounts.Authenticate(string(user), string(pass))
+	// string(user) and string(pass) do not escape AuthenticateFrom, so the
+	// compiler keeps short ones on the stack. Refusals (blocked address,
+	// locked account) are logged by the store as per-address summaries,
+	// not here once per request: a client retrying in a loop would
+	// otherwise write thousands of lines a second.
+	src := remoteAddr(c.Request)
+	acct, err := s.accounts.AuthenticateFrom(src, string(user), string(pass))
 	if err != nil {
-		if errors.Is(err, accounts.ErrLocked) {
-			s.log.Warn("redfish: login refused: account locked out", "user", string(user), "remote", c.Request.RemoteAddr)
-		}
-		return principal{}, false
+		return principal{}, s.loginError(src, err)
 	}
 	return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role,
-		passwordChangeRequired: acct.PasswordChangeRequired}, true
+		passwordChangeRequired: acct.PasswordChangeRequired}, nil
+}
+
+// loginError is the client's answer to a failed login from src.
+func (s *service) loginError(src netip.Addr, err error) error {
+	if errors.Is(err, accounts.ErrBlocked) {
+		if until, blocked := s.accounts.BlockedUntil(src); blocked {
+			return errAddressBlocked(until.Sub(s.now()))
+		}
+		// The block ended in between: the next attempt is looked at.
+		return errAddressBlocked(time.Second)
+	}
+	return errNoValidSession()
+}
+
+// remoteAddr is the address a request came from (the TCP peer: no
+// forwarding header is trusted), or the zero Addr when it has none.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // maxBasicEncoded bounds the base64 of a Basic Authorization header and
@@ -292,11 +352,12 @@ func parseBasic(auth string, buf *[maxBasicCredentials]byte) (user, pass []byte,
 	return user, pass, true
 }
 
-// authorize authenticates the request, answering 401 when it fails.
+// authorize authenticates the request, answering 401 (or 503 for a
+// blocked address) when it fails.
 func (s *service) authorize(c *gin.Context) bool {
-	p, ok := s.authenticate(c)
-	if !ok {
-		s.fail(c, errNoValidSession())
+	p, err := s.authenticate(c)
+	if err != nil {
+		s.fail(c, err)
 		return false
 	}
 	notePrincipal(c, p, true)

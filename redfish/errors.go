@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // registryMessage is one Base registry entry, copied verbatim from
@@ -145,6 +146,9 @@ var baseMessages = map[string]registryMessage{
 	"EventSubscriptionLimitExceeded": {severity: "Critical", args: 0,
 		text:       "The event subscription failed due to the number of simultaneous subscriptions exceeding the limit of the implementation.",
 		resolution: "Reduce the number of other subscriptions before trying to establish the event subscription or increase the limit of simultaneous subscriptions, if supported."},
+	"ServiceTemporarilyUnavailable": {severity: "Critical", args: 1,
+		text:       "The service is temporarily unavailable.  Retry in %1 seconds.",
+		resolution: "Wait for the indicated retry duration and retry the operation."},
 	"QueryParameterValueError": {severity: "Warning", args: 1,
 		text:       "The value for the parameter %1 is invalid.",
 		resolution: "Correct the value for the query parameter in the request and resubmit the request if the operation failed."},
@@ -169,6 +173,9 @@ type apiError struct {
 	// detail, when set, is the top-level message: what the registry text
 	// cannot say (which setting refused the request).
 	detail string
+	// retryAfter, when set, is sent as Retry-After (RFC 9110 clause 10.2.3)
+	// with a 503, in whole seconds.
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string {
@@ -193,6 +200,20 @@ func errOperationNotAllowed() error {
 
 func errQueryParameterUnsupported(param string) error {
 	return newAPIError(http.StatusNotImplemented, "QueryParameterUnsupported", param)
+}
+
+// errAddressBlocked refuses a login from an address blocked after repeated
+// failures (per-address blocking, platform/ipblock): 503 with Retry-After
+// and ServiceTemporarilyUnavailable, as DSP0266 answers a service that
+// cannot serve this client for now. It is not 401: the credentials were not
+// looked at, and a client that has the right password should learn that
+// retrying now is pointless rather than that its password is wrong.
+func errAddressBlocked(retry time.Duration) *apiError {
+	secs := int64((retry + time.Second - 1) / time.Second)
+	e := newAPIError(http.StatusServiceUnavailable, "ServiceTemporarilyUnavailable", strconv.FormatInt(secs, 10))
+	e.retryAfter = time.Duration(secs) * time.Second
+	e.detail = "Login attempts from this address are refused for a while after repeated failed logins."
+	return e
 }
 
 func errInsufficientPrivilege() error {

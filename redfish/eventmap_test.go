@@ -1,12 +1,14 @@
 package redfish
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	gotoken "go/token"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -220,5 +222,39 @@ func TestKernelPagesMigratedMessage(t *testing.T) {
 	if len(specs) != 1 || specs[0].id != oemRegistry+".KernelPagesMigrated" || specs[0].origin != memoryPath("CPU0_DIMM_A2") ||
 		strings.Join(specs[0].args, ",") != "CPU0_DIMM_A2,3584,32768,0,131080" {
 		t.Fatalf("translate = %+v", specs)
+	}
+}
+
+// TestOEMRegistrySeverities: every message of the project's registry
+// carries MessageSeverity (the property DSP8010 wants since
+// MessageRegistry v1_4_0) and the deprecated Severity with the same value.
+// Severity stays although the DMTF Service Validator warns about it as
+// deprecated: MessageRegistry.v1_7_0, the version declared and the newest
+// in DSP8010 2025.4, still lists it as required (Redfish.Required in the
+// CSDL, "required" in the JSON schema, as the schema check above
+// enforces), and DMTF's own 2025.4 registries (Base.1.22.1) carry both.
+func TestOEMRegistrySeverities(t *testing.T) {
+	var reg struct {
+		Type     string `json:"@odata.type"`
+		Messages map[string]struct {
+			Severity        *string
+			MessageSeverity *string
+		}
+	}
+	if err := json.Unmarshal(oemRegistryJSON, &reg); err != nil {
+		t.Fatal(err)
+	}
+	if reg.Type != "#MessageRegistry.v1_7_0.MessageRegistry" {
+		t.Errorf("@odata.type %q: re-check whether Severity is still required before changing it", reg.Type)
+	}
+	for id, m := range reg.Messages {
+		switch {
+		case m.MessageSeverity == nil:
+			t.Errorf("%s: no MessageSeverity", id)
+		case !slices.Contains([]string{"OK", "Warning", "Critical"}, *m.MessageSeverity):
+			t.Errorf("%s: MessageSeverity %q is not a Resource.Health value", id, *m.MessageSeverity)
+		case m.Severity == nil || *m.Severity != *m.MessageSeverity:
+			t.Errorf("%s: Severity %v differs from MessageSeverity %q", id, m.Severity, *m.MessageSeverity)
+		}
 	}
 }

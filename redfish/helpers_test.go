@@ -2,6 +2,7 @@ package redfish
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -82,6 +83,12 @@ func noAuth(r *http.Request) { r.Header.Del("Authorization") }
 
 func basic(user, pass string) reqOpt {
 	return func(r *http.Request) { r.SetBasicAuth(user, pass) }
+}
+
+// from sends the request from addr (httptest's default is 192.0.2.1):
+// per-address blocking counts failures by it.
+func from(addr string) reqOpt {
+	return func(r *http.Request) { r.RemoteAddr = net.JoinHostPort(addr, "40000") }
 }
 
 // do sends one request as the administrator unless opts say otherwise.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -149,12 +150,12 @@ func (s *service) wrap(res *resource, method string) gin.HandlerFunc {
 		req := &request{c: c}
 		public := (method == http.MethodGet || method == http.MethodHead) && res.public ||
 			method == http.MethodPost && res.publicPost
-		if p, ok := s.authenticate(c); ok {
+		if p, err := s.authenticate(c); err == nil {
 			req.who, req.authed = p, true
 			notePrincipal(c, p, res.raw != nil)
 		} else if !public {
 			c.Writer.Header().Del("Allow")
-			s.fail(c, errNoValidSession())
+			s.fail(c, err)
 			return
 		}
 		if !public {
@@ -683,6 +684,9 @@ func (s *service) fail(c *gin.Context, err error) {
 	}
 	if ae.status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Basic realm="`+realm+`", charset="UTF-8"`)
+	}
+	if ae.retryAfter > 0 {
+		c.Header("Retry-After", strconv.FormatInt(int64(ae.retryAfter/time.Second), 10))
 	}
 	c.Writer.Header().Del("ETag")
 	s.render(c, ae.status, ae.body())

@@ -312,9 +312,9 @@ func (s *service) unknownAction(c *gin.Context) bool {
 	if res == nil || res.get == nil || res.raw != nil {
 		return false
 	}
-	p, ok := s.authenticate(c)
-	if !ok {
-		s.fail(c, errNoValidSession())
+	p, err := s.authenticate(c)
+	if err != nil {
+		s.fail(c, err)
 		return true
 	}
 	notePrincipal(c, p, false)

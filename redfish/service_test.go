@@ -3,6 +3,7 @@ package redfish
 import (
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -324,10 +325,13 @@ func TestAuthentication(t *testing.T) {
 		{"admin", basic(adminUser, adminPass), http.StatusOK},
 		{"read-only", basic("reader", "reader-pw"), http.StatusOK},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Each case from its own address, so that the failures of
+			// one do not block the next (per-address blocking).
+			src := from(fmt.Sprintf("192.0.2.%d", 10+i))
 			for _, target := range []string{"/redfish/v1/Systems", "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1", "/redfish/v1/NoSuchThing"} {
-				w := do(t, h, http.MethodGet, target, tt.opt)
+				w := do(t, h, http.MethodGet, target, tt.opt, src)
 				if tt.want == http.StatusOK {
 					if w.Code == http.StatusUnauthorized {
 						t.Errorf("GET %s: 401 with valid credentials", target)

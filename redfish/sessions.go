@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/bmcemu/bmcemu/platform/accounts"
 )
 
 type sessionService struct {
@@ -139,16 +141,22 @@ func (s *service) postSession(r *request) (*response, error) {
 	if len(d.problems) > 0 {
 		return nil, failAll(d.problems)
 	}
-	acct, err := s.accounts.Authenticate(p.UserName, p.Password)
+	src := remoteAddr(r.c.Request)
+	acct, err := s.accounts.AuthenticateFrom(src, p.UserName, p.Password)
 	if err != nil {
-		s.log.Info("redfish: session login failed", "user", p.UserName, "remote", r.c.Request.RemoteAddr, "err", err)
-		return nil, errNoValidSession()
+		// A blocked address and a locked account are logged by the store,
+		// as per-address summaries; a wrong password is a line of its
+		// own, which per-address blocking bounds per address.
+		if !errors.Is(err, accounts.ErrBlocked) && !errors.Is(err, accounts.ErrLocked) {
+			s.log.Info("redfish: session login failed", "user", p.UserName, "remote", r.c.Request.RemoteAddr, "err", err)
+		}
+		return nil, s.loginError(src, err)
 	}
 	origin, _, err := net.SplitHostPort(r.c.Request.RemoteAddr)
 	if err != nil {
 		origin = ""
 	}
-	ss, token, err := s.sessions.create(acct.UserName, acct.ID, origin)
+	ss, token, err := s.sessions.create(acct.UserName, acct.ID, acct.Role, origin)
 	if errors.Is(err, errSessionLimit) {
 		return nil, newAPIError(http.StatusServiceUnavailable, "SessionLimitExceeded")
 	}

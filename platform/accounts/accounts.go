@@ -24,6 +24,47 @@
 // (2..16; id 1 is IPMI's reserved anonymous user).
 //
 // Lockout counters are volatile, as on most BMCs: a restart unlocks.
+//
+// # Account lockout and per-address blocking
+//
+// Two defences against password guessing run here, below both surfaces:
+//
+//   - Account lockout, the DMTF AccountService semantics (DSP0268
+//     AccountService: AccountLockoutThreshold failed logins within
+//     AccountLockoutCounterResetAfter of one another lock the account for
+//     AccountLockoutDuration). It protects an account against guessing
+//     spread over many addresses.
+//   - Per-address blocking (package ipblock, iDRAC's IP blocking): FailCount
+//     failures from one address within FailWindow refuse that address for
+//     Penalty. It stops the guessing address and nobody else.
+//
+// Left alone, account lockout is a denial of service: anyone who can reach
+// the BMC can lock the administrator out of Redfish and IPMI by sending
+// five wrong passwords, every five minutes, forever. So, while per-address
+// blocking is enabled, the two are combined this way:
+//
+//   - An attempt from a blocked address is refused before the credentials
+//     are looked at (ErrBlocked): it counts towards no account and tells
+//     the address nothing about the password.
+//   - One address's failures count towards an account's lockout counter at
+//     most AccountLockoutThreshold-1 times (per counting period): a single
+//     address can never lock an account for everyone, however slowly it
+//     guesses. Lockout still trips when failures come from several
+//     addresses, which is the distributed guessing it is for.
+//   - An attempt on an account that is locked is refused (ErrLocked) and
+//     counts towards nothing, so a locked account is no password oracle.
+//   - Failures for a user name that does not exist count towards the
+//     address, as any failed login does.
+//
+// With per-address blocking disabled, lockout is exactly DMTF's: every
+// failure counts. Attempts whose source is unknown (the zero netip.Addr)
+// are never blocked and always count, also exactly as DMTF describes.
+//
+// bmcweb leaves lockout to PAM (pam_faillock, per user: AccountLockoutThreshold
+// is phosphor-user-manager's MaxLoginAttemptBeforeLockout) and has no
+// per-address blocking; its maintainers' answer to password guessing is to
+// "limit by IP address" (openbmc/bmcweb issue 151). iDRAC has both, and
+// documents no interplay: its IP blocking alone decides per address.
 package accounts
 
 import (
@@ -35,12 +76,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/clock"
+	"github.com/bmcemu/bmcemu/platform/ipblock"
 	"github.com/bmcemu/bmcemu/platform/store"
 )
 
@@ -71,6 +116,7 @@ const (
 var (
 	ErrInvalidCredentials = errors.New("invalid user name or password")
 	ErrLocked             = errors.New("account locked out")
+	ErrBlocked            = errors.New("source address blocked after repeated failed logins")
 	ErrDisabled           = errors.New("account disabled")
 	ErrNotFound           = errors.New("no such account")
 	ErrExists             = errors.New("user name already in use")
@@ -169,9 +215,34 @@ type Options struct {
 	Seed []New
 	// Policy for a fresh store; nil means DefaultPolicy.
 	Policy *Policy
-	// Now is the clock for lockout; nil means time.Now.
+	// Now is the clock for lockout; nil means time.Now. Clock, when set,
+	// replaces it.
 	Now func() time.Time
+	// Clock tells the time for lockout and per-address blocking and times
+	// the blocking's summary log lines; nil is Now with real timers.
+	Clock clock.Clock
+	// IPBlocking are the per-address blocking settings of a fresh store;
+	// nil means ipblock.DefaultSettings. A saved store keeps its own.
+	IPBlocking *ipblock.Settings
+	// Logger receives the per-address blocking's notices and refusal
+	// summaries; nil discards them.
+	Logger *slog.Logger
 }
+
+// nowClock is a clock.Clock telling the time from a func and timing with
+// real timers.
+type nowClock func() time.Time
+
+func (f nowClock) Now() time.Time { return f() }
+func (f nowClock) AfterFunc(d time.Duration, fn func()) clock.Timer {
+	return clock.Real{}.AfterFunc(d, fn)
+}
+
+// maxSourcesPerAccount bounds the addresses an account's lockout counter
+// attributes failures to; failures from further addresses count
+// unattributed (a guess spread over that many addresses is what lockout is
+// for anyway).
+const maxSourcesPerAccount = 64
 
 type entry struct {
 	Account
@@ -182,6 +253,9 @@ type entry struct {
 	lastFailure time.Time
 	lockedUntil time.Time
 	lockedHard  bool // locked until an administrator unlocks
+	// bySource counts the failures of the current counting period per
+	// source address (ipblock.Key), while per-address blocking is on.
+	bySource map[netip.Addr]int
 }
 
 // Store is the account database. It is safe for concurrent use.
@@ -191,6 +265,7 @@ type Store struct {
 	key     []byte
 	now     func() time.Time
 	policy  Policy
+	blk     *ipblock.Blocker
 	entries []*entry // sorted by ID
 	gen     uint64
 	dummy   [sha256.Size]byte
@@ -203,12 +278,27 @@ func Open(opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	clk := opts.Clock
+	if clk != nil {
+		s.now = clk.Now
+	} else {
+		clk = nowClock(s.now)
+	}
 	if opts.Policy != nil {
 		if err := opts.Policy.Validate(); err != nil {
 			return nil, fmt.Errorf("accounts: %w", err)
 		}
 		s.policy = *opts.Policy
 	}
+	blocking := ipblock.DefaultSettings()
+	if opts.IPBlocking != nil {
+		blocking = *opts.IPBlocking
+	}
+	blk, err := ipblock.New(ipblock.Options{Settings: blocking, Clock: clk, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	s.blk = blk
 	s.dummy = sha256.Sum256([]byte("bmcemu: no such user"))
 	if s.path != "" {
 		key, err := loadOrCreateKey(s.path + ".key")
@@ -314,21 +404,70 @@ func (s *Store) Secret(user string) ([]byte, Account, bool) {
 	return slices.Clone(e.secret), s.view(e), true
 }
 
-// RecordFailure counts a failed authentication of user made outside
-// Authenticate (an IPMI RAKP mismatch), so lockout spans both protocols.
-func (s *Store) RecordFailure(user string) {
+// RecordFailure counts a failed authentication of user from an unknown
+// source; see RecordFailureFrom.
+func (s *Store) RecordFailure(user string) { s.RecordFailureFrom(netip.Addr{}, user) }
+
+// RecordFailureFrom counts a failed authentication of user from src made
+// outside Authenticate (an IPMI RAKP mismatch), so lockout and per-address
+// blocking span both protocols.
+func (s *Store) RecordFailureFrom(src netip.Addr, user string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.byName(user); e != nil {
-		s.failLocked(e)
+	e := s.byName(user)
+	switch {
+	case e == nil:
+		s.blk.Fail(src)
+	case s.lockedLocked(e):
+		s.blk.NoteRefused(src, ipblock.AccountLocked)
+	default:
+		s.blk.Fail(src)
+		s.failLocked(e, src)
 	}
 }
 
-// Authenticate checks a user name and password. The comparison is made in
-// constant time over fixed-length digests, and an unknown user costs the
-// same as a known one. A locked-out account fails with ErrLocked even when
-// the password is right; callers must not tell the client which it was.
+// RecordRefusalFrom notes a login from src that was refused on the user
+// name alone, before any password was checked (IPMI RAKP Message 2 with an
+// error status): a name that is no account counts as a failure of src's, a
+// locked account as a refusal in src's log summary; a disabled account
+// counts towards nothing.
+func (s *Store) RecordRefusalFrom(src netip.Addr, user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byName(user)
+	switch {
+	case e == nil:
+		s.blk.Fail(src)
+	case s.lockedLocked(e):
+		s.blk.NoteRefused(src, ipblock.AccountLocked)
+	}
+}
+
+// RefuseFrom is the first check of a login attempt from src made outside
+// AuthenticateFrom (an IPMI session handshake): it reports whether src is
+// blocked, and until when, counting the refusal for the summary log.
+func (s *Store) RefuseFrom(src netip.Addr) (time.Time, bool) { return s.blk.Refuse(src) }
+
+// BlockedUntil reports whether src is blocked and until when, counting
+// nothing (for a Retry-After).
+func (s *Store) BlockedUntil(src netip.Addr) (time.Time, bool) { return s.blk.Blocked(src) }
+
+// Authenticate checks a user name and password from an unknown source;
+// see AuthenticateFrom.
 func (s *Store) Authenticate(user, password string) (Account, error) {
+	return s.AuthenticateFrom(netip.Addr{}, user, password)
+}
+
+// AuthenticateFrom checks a user name and password sent from src. A
+// blocked src fails with ErrBlocked before the credentials are looked at.
+// Otherwise the comparison is made in constant time over fixed-length
+// digests, and an unknown user costs the same as a known one. A locked-out
+// account fails with ErrLocked even when the password is right; callers
+// must not tell the client which it was.
+func (s *Store) AuthenticateFrom(src netip.Addr, user, password string) (Account, error) {
+	if _, blocked := s.blk.Refuse(src); blocked {
+		return Account{}, ErrBlocked
+	}
 	h := sha256.Sum256([]byte(password))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -339,23 +478,32 @@ func (s *Store) Authenticate(user, password string) (Account, error) {
 	}
 	match := subtle.ConstantTimeCompare(h[:], want[:]) == 1
 	if e == nil {
+		s.blk.Fail(src)
 		return Account{}, ErrInvalidCredentials
 	}
 	if s.lockedLocked(e) {
+		s.blk.NoteRefused(src, ipblock.AccountLocked)
 		return Account{}, ErrLocked
 	}
 	if !match {
-		s.failLocked(e)
+		s.blk.Fail(src)
+		s.failLocked(e, src)
 		return Account{}, ErrInvalidCredentials
 	}
 	if !e.Enabled {
 		return Account{}, ErrDisabled
 	}
 	e.failures = 0
+	clear(e.bySource)
 	return s.view(e), nil
 }
 
-func (s *Store) failLocked(e *entry) {
+// failLocked counts a failure towards e's lockout (DSP0268 AccountService:
+// AccountLockoutThreshold failures, each within
+// AccountLockoutCounterResetAfter of the last, lock the account for
+// AccountLockoutDuration). While per-address blocking is on, one address
+// counts at most LockoutThreshold-1 times: see the package comment.
+func (s *Store) failLocked(e *entry, src netip.Addr) {
 	now := s.now()
 	p := s.policy
 	if p.LockoutThreshold == 0 {
@@ -363,11 +511,29 @@ func (s *Store) failLocked(e *entry) {
 	}
 	if p.LockoutCounterResetAfter > 0 && !e.lastFailure.IsZero() && now.Sub(e.lastFailure) >= p.LockoutCounterResetAfter {
 		e.failures = 0
+		clear(e.bySource)
+	}
+	if src.IsValid() && s.blk.Settings().Enabled {
+		key := ipblock.Key(src)
+		n, known := e.bySource[key]
+		if n >= p.LockoutThreshold-1 {
+			// This address has had its say: the rest is per-address
+			// blocking's business, and refreshing lastFailure would keep
+			// other addresses' counts alive.
+			return
+		}
+		if known || len(e.bySource) < maxSourcesPerAccount {
+			if e.bySource == nil {
+				e.bySource = map[netip.Addr]int{}
+			}
+			e.bySource[key] = n + 1
+		}
 	}
 	e.failures++
 	e.lastFailure = now
 	if e.failures >= p.LockoutThreshold {
 		e.failures = 0
+		clear(e.bySource)
 		if p.LockoutDuration == 0 {
 			e.lockedHard = true
 		} else {
@@ -375,6 +541,29 @@ func (s *Store) failLocked(e *entry) {
 		}
 		s.gen++
 	}
+}
+
+// IPBlocking returns the per-address blocking settings.
+func (s *Store) IPBlocking() ipblock.Settings { return s.blk.Settings() }
+
+// SetIPBlocking replaces the per-address blocking settings and saves them
+// with the accounts.
+func (s *Store) SetIPBlocking(set ipblock.Settings) error {
+	if err := set.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.blk.Settings()
+	if err := s.blk.SetSettings(set); err != nil {
+		return err
+	}
+	if err := s.save(); err != nil {
+		_ = s.blk.SetSettings(old)
+		return err
+	}
+	s.gen++
+	return nil
 }
 
 func (s *Store) lockedLocked(e *entry) bool {
@@ -485,7 +674,7 @@ func (s *Store) Modify(id int, u Update) (Account, error) {
 		if *u.Locked {
 			return Account{}, fmt.Errorf("%w: accounts are locked by failed attempts, not by request", ErrPolicy)
 		}
-		next.lockedHard, next.lockedUntil, next.failures = false, time.Time{}, 0
+		next.lockedHard, next.lockedUntil, next.failures, next.bySource = false, time.Time{}, 0, nil
 	}
 	if e.Role == RoleAdministrator && e.Enabled && (next.Role != RoleAdministrator || !next.Enabled) && s.admins() == 1 {
 		return Account{}, ErrLastAdmin
@@ -582,9 +771,12 @@ func (s *Store) checkPassword(pw string, policy bool) error {
 // On-disk form.
 
 type fileDoc struct {
-	Version  int         `json:"version"`
-	Policy   Policy      `json:"policy"`
-	Accounts []fileEntry `json:"accounts"`
+	Version int    `json:"version"`
+	Policy  Policy `json:"policy"`
+	// IPBlocking is absent from files written before it existed: they
+	// load with ipblock.DefaultSettings.
+	IPBlocking *ipblock.Settings `json:"ip_blocking,omitempty"`
+	Accounts   []fileEntry       `json:"accounts"`
 }
 
 type fileEntry struct {
@@ -608,6 +800,11 @@ func (s *Store) load() (bool, error) {
 		return false, fmt.Errorf("%s: %w", s.path, err)
 	}
 	s.policy = doc.Policy
+	if doc.IPBlocking != nil {
+		if err := s.blk.SetSettings(*doc.IPBlocking); err != nil {
+			return false, fmt.Errorf("%s: %w", s.path, err)
+		}
+	}
 	for _, fe := range doc.Accounts {
 		pw, err := s.open(fe.Secret, fe.ID)
 		if err != nil {
@@ -627,7 +824,8 @@ func (s *Store) save() error {
 	if s.path == "" {
 		return nil
 	}
-	doc := fileDoc{Version: 1, Policy: s.policy}
+	blocking := s.blk.Settings()
+	doc := fileDoc{Version: 1, Policy: s.policy, IPBlocking: &blocking}
 	for _, e := range s.entries {
 		sealed, err := s.seal(e.secret, e.ID)
 		if err != nil {

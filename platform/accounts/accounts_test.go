@@ -2,11 +2,16 @@ package accounts
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/bmcemu/bmcemu/platform/clock"
+	"github.com/bmcemu/bmcemu/platform/ipblock"
 )
 
 type fakeClock struct{ t time.Time }
@@ -201,5 +206,180 @@ func TestCreateWithID(t *testing.T) {
 	}
 	if len(s.List()) != 3 {
 		t.Errorf("refused creations left accounts: %+v", s.List())
+	}
+}
+
+var (
+	attacker = netip.MustParseAddr("127.0.0.2")
+	operator = netip.MustParseAddr("127.0.0.3")
+)
+
+func openBlocking(t *testing.T, clk *clock.Manual, blocking *ipblock.Settings) *Store {
+	t.Helper()
+	s, err := Open(Options{Seed: seed(), Clock: clk, IPBlocking: blocking})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestOneAddressCannotLockTheAccount: the denial of service the default
+// lockout policy invited. Wrong passwords from one address, sent at any
+// pace for an hour, never lock admin; they block their own address, which
+// is then refused even with the right password, while another address
+// logs in throughout.
+func TestOneAddressCannotLockTheAccount(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	s := openBlocking(t, clk, nil)
+	blocked := 0
+	for i := range 720 { // one attempt every 5 s for an hour
+		_, err := s.AuthenticateFrom(attacker, "admin", "wrong-guess")
+		switch {
+		case errors.Is(err, ErrBlocked):
+			blocked++
+		case !errors.Is(err, ErrInvalidCredentials):
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		// No login succeeds meanwhile: a success would reset the
+		// account's counter and hide a lockout.
+		if a, _ := s.Lookup("admin"); a.Locked {
+			t.Fatalf("attempt %d from one address locked the account", i)
+		}
+		clk.Advance(5 * time.Second)
+	}
+	if _, err := s.AuthenticateFrom(operator, "admin", "password"); err != nil {
+		t.Fatalf("the right password from another address: %v", err)
+	}
+	if blocked == 0 {
+		t.Fatal("the guessing address was never blocked")
+	}
+	// Five failures in a minute, then refused for the five-minute penalty,
+	// even with the right password (which is not even looked at).
+	clk.Advance(time.Hour)
+	for range 5 {
+		if _, err := s.AuthenticateFrom(attacker, "admin", "wrong"); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AuthenticateFrom(attacker, "admin", "password"); !errors.Is(err, ErrBlocked) {
+		t.Fatalf("blocked address with the right password: %v, want ErrBlocked", err)
+	}
+	clk.Advance(5*time.Minute - time.Second)
+	if _, err := s.AuthenticateFrom(attacker, "admin", "password"); !errors.Is(err, ErrBlocked) {
+		t.Fatalf("a second before the penalty ends: %v, want ErrBlocked", err)
+	}
+	clk.Advance(time.Second)
+	if _, err := s.AuthenticateFrom(attacker, "admin", "password"); err != nil {
+		t.Fatalf("after the penalty: %v", err)
+	}
+}
+
+// TestDistributedGuessingStillLocks: lockout keeps its DMTF purpose
+// against guesses from several addresses.
+func TestDistributedGuessingStillLocks(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	s := openBlocking(t, clk, nil)
+	src := netip.MustParseAddr("192.0.2.1")
+	for range 5 {
+		if _, err := s.AuthenticateFrom(src, "admin", "wrong"); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+		src = src.Next()
+	}
+	if _, err := s.AuthenticateFrom(operator, "admin", "password"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("five failures from five addresses: %v, want ErrLocked", err)
+	}
+	// Attempts on the locked account count towards nothing: no oracle,
+	// and the trying address is not blocked for them.
+	for range 20 {
+		if _, err := s.AuthenticateFrom(attacker, "admin", "password"); !errors.Is(err, ErrLocked) {
+			t.Fatal(err)
+		}
+	}
+	if _, blocked := s.blk.Blocked(attacker); blocked {
+		t.Error("attempts on a locked account blocked the address")
+	}
+}
+
+// TestLockoutWithoutBlockingIsDMTF: blocking off, every failure counts.
+func TestLockoutWithoutBlockingIsDMTF(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	off := ipblock.DefaultSettings()
+	off.Enabled = false
+	s := openBlocking(t, clk, &off)
+	for range 5 {
+		if _, err := s.AuthenticateFrom(attacker, "admin", "wrong"); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AuthenticateFrom(operator, "admin", "password"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("blocking off: %v, want ErrLocked", err)
+	}
+}
+
+// TestUnknownUsersCountTowardsTheAddress: guessing user names is guessing.
+func TestUnknownUsersCountTowardsTheAddress(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	s := openBlocking(t, clk, nil)
+	for _, u := range []string{"root", "ADMIN", "Administrator"} {
+		_, _ = s.AuthenticateFrom(attacker, u, "calvin")
+	}
+	s.RecordRefusalFrom(attacker, "USERID") // an IPMI RAKP 2 refusal
+	s.RecordFailureFrom(attacker, "admin")  // an IPMI RAKP mismatch
+	if _, err := s.AuthenticateFrom(attacker, "admin", "password"); !errors.Is(err, ErrBlocked) {
+		t.Fatalf("after five failures of any kind: %v, want ErrBlocked", err)
+	}
+	if _, blocked := s.RefuseFrom(attacker); !blocked {
+		t.Error("RefuseFrom lets the blocked address in")
+	}
+}
+
+func TestIPBlockingPersisted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accounts.json")
+	s, err := Open(Options{Path: path, Seed: seed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.IPBlocking(); got != ipblock.DefaultSettings() {
+		t.Errorf("fresh store: %+v", got)
+	}
+	want := ipblock.Settings{Enabled: false, FailCount: 3, FailWindow: 2 * time.Minute, Penalty: time.Hour}
+	g := s.Generation()
+	if err := s.SetIPBlocking(want); err != nil {
+		t.Fatal(err)
+	}
+	if s.Generation() == g {
+		t.Error("generation did not move")
+	}
+	if err := s.SetIPBlocking(ipblock.Settings{FailCount: 0, FailWindow: time.Minute, Penalty: time.Minute}); err == nil {
+		t.Error("invalid settings accepted")
+	}
+	s2, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.IPBlocking(); got != want {
+		t.Errorf("reopened: %+v, want %+v", got, want)
+	}
+	// A file from before the setting existed loads with the defaults.
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "ip_blocking")
+	raw, _ = json.Marshal(doc)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s3.IPBlocking(); got != ipblock.DefaultSettings() {
+		t.Errorf("old file: %+v, want the defaults", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ func TestHotPlugRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Authenticate: func(u, pw string) bool { return u == "admin" && pw == "password" }}, p)
+	h, err := New(Config{Authenticate: func(_ netip.Addr, u, pw string) bool { return u == "admin" && pw == "password" }}, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -25,8 +26,12 @@ type Platform interface {
 	NewModuleSpec(slot string, s spd.Spec) spd.Spec
 }
 
-// Authenticator checks credentials; only administrators may touch hardware.
-type Authenticator func(user, password string) bool
+// Authenticator checks credentials sent from remote (the TCP peer; the
+// zero Addr when unknown), so that the account store's per-address
+// blocking covers this API as it covers Redfish: otherwise wrong passwords
+// sent here would still lock the administrator out everywhere. Only
+// administrators may touch hardware.
+type Authenticator func(remote netip.Addr, user, password string) bool
 
 // Config configures the handler.
 type Config struct {
@@ -98,7 +103,11 @@ func (s *server) recover(c *gin.Context) {
 
 func (s *server) authenticate(c *gin.Context) {
 	u, pw, ok := c.Request.BasicAuth()
-	if !ok || !s.auth(u, pw) {
+	var remote netip.Addr
+	if ap, err := netip.ParseAddrPort(c.Request.RemoteAddr); err == nil {
+		remote = ap.Addr().Unmap()
+	}
+	if !ok || !s.auth(remote, u, pw) {
 		c.Header("WWW-Authenticate", `Basic realm="bmcemu control"`)
 		s.fail(c, http.StatusUnauthorized, "Unauthorized", "valid administrator credentials are required (HTTP Basic)")
 		return

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ func newTestServer(t *testing.T) (*platform.Platform, *Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Authenticate: func(u, pw string) bool { return u == "admin" && pw == "password" }}, p)
+	h, err := New(Config{Authenticate: func(_ netip.Addr, u, pw string) bool { return u == "admin" && pw == "password" }}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,4 +122,29 @@ func FuzzDecodeModuleRequest(f *testing.F) {
 		var req ModuleRequest
 		_ = DecodeStrict(b, &req)
 	})
+}
+
+// TestAuthenticatorSeesTheRemoteAddress: the account store's per-address
+// blocking needs the client's address, from this API as from Redfish.
+func TestAuthenticatorSeesTheRemoteAddress(t *testing.T) {
+	p, err := platform.New(profile.Default(), platform.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []netip.Addr
+	h, err := New(Config{Authenticate: func(remote netip.Addr, _, _ string) bool {
+		got = append(got, remote)
+		return false
+	}}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, Prefix+"/slots", nil)
+	r.RemoteAddr = "[::ffff:127.0.0.2]:40000"
+	r.SetBasicAuth("admin", "wrong")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized || len(got) != 1 || got[0] != netip.MustParseAddr("127.0.0.2") {
+		t.Errorf("status %d, authenticator saw %v; want 401 and 127.0.0.2", w.Code, got)
+	}
 }

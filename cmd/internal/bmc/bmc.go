@@ -55,6 +55,8 @@ type Config struct {
 
 	// IPMIAddr is the UDP address of IPMI over LAN (RMCP+).
 	IPMIAddr string
+	// IPMIV15 also accepts IPMI v1.5 sessions (see ipmi.Config.AllowV15).
+	IPMIV15 bool
 	// Observe, when set, hears of every HTTP request the BMC answers
 	// (surface is "redfish" or "control"): the emulator's metrics.
 	Observe func(surface, method string, code int, d time.Duration)
@@ -135,7 +137,8 @@ func New(cfg Config) (_ *BMC, err error) {
 		return nil, err
 	}
 
-	aopts := accounts.Options{Seed: []accounts.New{{UserName: cfg.User, Password: cfg.Password, Role: accounts.RoleAdministrator, Enabled: true}}}
+	aopts := accounts.Options{Seed: []accounts.New{{UserName: cfg.User, Password: cfg.Password, Role: accounts.RoleAdministrator, Enabled: true}},
+		Logger: log.With("component", "accounts")} // per-address blocking notices and refusal summaries
 	if cfg.StateDir != "" {
 		aopts.Path = filepath.Join(cfg.StateDir, "accounts.json") // sealing key beside it in accounts.json.key
 	}
@@ -164,6 +167,7 @@ func New(cfg Config) (_ *BMC, err error) {
 		StateDir: cfg.StateDir, // LAN alert destinations
 		Logger:   log.With("component", "ipmi"),
 		Clock:    cfg.Clock, // the watchdog counts down at the hardware's pace
+		AllowV15: cfg.IPMIV15,
 	}, b.plat)
 	if err != nil {
 		return nil, err
@@ -185,8 +189,8 @@ func New(cfg Config) (_ *BMC, err error) {
 	b.redfish = rf
 
 	// Only administrators may touch the physical world.
-	authenticate := func(u, pw string) bool {
-		a, err := b.accounts.Authenticate(u, pw)
+	authenticate := func(src netip.Addr, u, pw string) bool {
+		a, err := b.accounts.AuthenticateFrom(src, u, pw)
 		return err == nil && a.Role == accounts.RoleAdministrator
 	}
 	ctl, err := control.New(control.Config{Authenticate: authenticate, Logger: log.With("component", "control")}, b.plat)

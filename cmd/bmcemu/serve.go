@@ -113,7 +113,7 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 	f.StringVar(&o.registryDir, "redfish-registry-dir", "", "folder of DMTF message registries to serve under /redfish/v1/Registries (default: link to dmtf.org)")
 	f.BoolVar(&o.requireIfMatch, "redfish-require-if-match", false, "refuse a Redfish PATCH without If-Match (428 PreconditionRequired)")
 	f.StringVar(&o.ipmiAddr, "ipmi-addr", "127.0.0.1:6230", "UDP listen address for IPMI over LAN (RMCP+)")
-	f.BoolVar(&o.ipmiV15, "ipmi-v15", false, "also accept IPMI v1.5 sessions with MD5 (ipmitool -I lan) for older tools; weak, off by default (a lone server)")
+	f.BoolVar(&o.ipmiV15, "ipmi-v15", false, "also accept IPMI v1.5 sessions with MD5 (ipmitool -I lan) for older tools; weak, off by default")
 	f.StringVar(&o.user, "user", "admin", "administrator account created on first start (Redfish, IPMI, control API; at most 16 characters)")
 	f.StringVar(&o.password, "password", "password", "its password (at most 20 bytes); later starts keep the saved accounts")
 	f.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "directory for durable state (a subdirectory per profile)")

@@ -109,7 +109,7 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 	fopts := fleet.Options{
 		StateDir: stateDir, User: o.user, Password: o.password,
 		Clock: clock.Real{Speed: o.speed}, FaultSeed: o.faultSeed, Logger: log,
-		TLS: tlsCfg, Seed: seed, Layout: lay,
+		TLS: tlsCfg, Seed: seed, Layout: lay, IPMIV15: o.ipmiV15,
 		RegistryDir: o.registryDir, RequireIfMatch: o.requireIfMatch, EventDestinationAllow: allow,
 	}
 	if o.metrics {

@@ -52,6 +52,8 @@ type Options struct {
 	// Forget hears of a removed member (the metrics).
 	Observe func(member string) func(surface, method string, code int, d time.Duration)
 	Forget  func(member string)
+	// IPMIV15 also accepts IPMI v1.5 sessions on every member.
+	IPMIV15 bool
 	// Redfish settings for every member.
 	RegistryDir           string
 	RequireIfMatch        bool
@@ -284,7 +286,7 @@ func (f *Fleet) build(ctx context.Context, m Member) (*member, error) {
 		ID: m.Name, Profile: m.Profile, StateDir: mem.stateDir,
 		User: m.User, Password: m.Password,
 		Clock: f.opts.Clock, FaultSeed: f.opts.FaultSeed, Logger: f.log,
-		IPMIAddr: ipmiAddr, PolledIPMI: f.poll != nil, Observe: f.observer(m.Name),
+		IPMIAddr: ipmiAddr, PolledIPMI: f.poll != nil, Observe: f.observer(m.Name), IPMIV15: f.opts.IPMIV15,
 		RegistryDir: f.opts.RegistryDir, RequireIfMatch: f.opts.RequireIfMatch,
 		EventDestinationAllow: f.opts.EventDestinationAllow,
 	})

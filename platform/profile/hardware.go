@@ -154,8 +154,8 @@ type Fans struct {
 	Count int `yaml:"count" validate:"required,min=1,max=16"`
 	// MaxRPM is full speed; MinRPM the floor the fan curve never goes
 	// under while the host runs (default a fifth of MaxRPM).
-	MaxRPM int `yaml:"max_rpm" validate:"required,min=500,max=40000"`
-	MinRPM int `yaml:"min_rpm" validate:"omitempty,min=100,max=40000"`
+	MaxRPM int `yaml:"max_rpm" validate:"required,min=500,max=25000"`
+	MinRPM int `yaml:"min_rpm" validate:"omitempty,min=100,max=25000"`
 }
 
 // PowerSupply is Count identical supplies in consecutive bays.

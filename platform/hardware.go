@@ -42,6 +42,9 @@ type Processor struct {
 	profile.Processor
 	// InstructionSet is x86-64 for x86, ARM-A64 for ARM.
 	InstructionSet string `json:"instruction_set"`
+	// SerialNumber stands for the package's PPIN, derived from the
+	// system serial (PartSerial).
+	SerialNumber string `json:"serial_number"`
 	// TemperatureC is the package temperature; PowerWatts its draw.
 	TemperatureC int `json:"temperature_c"`
 	PowerWatts   int `json:"power_watts"`
@@ -248,6 +251,7 @@ func newInstalled(prof *profile.Profile) *installed {
 	h := &in.hw
 	for i, c := range spec.Processors {
 		p := Processor{ID: fmt.Sprintf("CPU%d", i), Socket: i, Processor: c, InstructionSet: "x86-64"}
+		p.SerialNumber = PartSerial("cpu", serial, p.ID)
 		if c.Architecture == "ARM" {
 			p.InstructionSet = "ARM-A64"
 		}

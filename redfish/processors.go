@@ -81,6 +81,7 @@ type processor struct {
 	InstructionSet        string         `json:"InstructionSet"`
 	Manufacturer          string         `json:"Manufacturer"`
 	Model                 string         `json:"Model"`
+	SerialNumber          string         `json:"SerialNumber"`
 	MaxSpeedMHz           int            `json:"MaxSpeedMHz"`
 	BaseSpeedMHz          int            `json:"BaseSpeedMHz"`
 	OperatingSpeedMHz     *int           `json:"OperatingSpeedMHz"`
@@ -152,6 +153,7 @@ func (s *service) getProcessor(r *request) (any, error) {
 		InstructionSet:        p.InstructionSet,
 		Manufacturer:          p.Manufacturer,
 		Model:                 p.Model,
+		SerialNumber:          p.SerialNumber,
 		MaxSpeedMHz:           p.MaxSpeedMHz,
 		BaseSpeedMHz:          p.Processor.OperatingSpeedMHz,
 		OperatingSpeedMHz:     speed,

@@ -76,6 +76,8 @@ var crawlTypes = []string{
 	"ServiceRoot", "ComputerSystem", "Memory", "MemoryMetrics", "MemoryDomain", "MemoryChunks",
 	"Chassis", "Manager", "AccountService", "ManagerAccount", "Role", "SessionService", "Session",
 	"EventService", "TaskService", "LogService", "LogEntryCollection", "MessageRegistryFile", "JsonSchemaFile",
+	"Processor", "EthernetInterface", "Storage", "StorageController", "Drive", "Volume", "SimpleStorage",
+	"Power", "Thermal", "ManagerNetworkProtocol", "UpdateService", "SoftwareInventory",
 }
 
 // liveClient reads the service as a logged-in client would.

@@ -18,8 +18,8 @@ const (
 	fruLanguageEnUS = 0 // "English" default (FRU spec §15)
 )
 
-// fruDeviceIDs lists the FRU devices present now: the board and every
-// populated, described slot.
+// fruDeviceIDs lists the FRU devices present now: the board, every
+// populated, described slot, the processors and the NICs (fru_hw.go).
 func fruDeviceIDs(snap *platform.Snapshot) []uint8 {
 	ids := []uint8{boardFRU}
 	for _, s := range snap.Slots {
@@ -27,7 +27,7 @@ func fruDeviceIDs(snap *platform.Snapshot) []uint8 {
 			ids = append(ids, fruDeviceID(s.Ordinal))
 		}
 	}
-	return ids
+	return append(ids, hardwareFRUIDs(snap)...)
 }
 
 // fruImage builds FRU device id's inventory from the snapshot; a device that
@@ -35,6 +35,9 @@ func fruDeviceIDs(snap *platform.Snapshot) []uint8 {
 func fruImage(snap *platform.Snapshot, id uint8) ([]byte, error) {
 	if id == boardFRU {
 		return systemFRU(snap)
+	}
+	if data, ok, err := hardwareFRU(snap, id); ok {
+		return data, err
 	}
 	for _, s := range snap.Slots {
 		if described(s) && fruDeviceID(s.Ordinal) == id {

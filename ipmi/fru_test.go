@@ -2,12 +2,16 @@ package ipmi
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bougou/go-ipmi/pkg/hal"
 	"github.com/bougou/go-ipmi/pkg/types"
+
+	"github.com/bmcemu/bmcemu/platform"
 )
 
 func parseFRU(t *testing.T, data []byte) *types.FRU {
@@ -80,8 +84,55 @@ func TestDIMMFRU(t *testing.T) {
 	}
 
 	ids := fruDeviceIDs(snap)
-	if len(ids) != 1+snap.Populated() || ids[0] != 0 {
-		t.Errorf("device IDs = %v, want board + %d DIMMs", ids, snap.Populated())
+	if len(ids) != 1+snap.Populated()+4 || ids[0] != 0 || !slices.Equal(ids[len(ids)-4:], []uint8{0x60, 0x61, 0x68, 0x69}) {
+		t.Errorf("device IDs = %v, want board + %d DIMMs + CPU0, CPU1, LOM, NIC1", ids, snap.Populated())
+	}
+}
+
+// The processors' and NICs' FRUs carry what the platform says of them.
+func TestPartFRUs(t *testing.T) {
+	snap := newPlatform(t).Snapshot()
+	for _, c := range snap.Hardware.Processors {
+		data, err := fruImage(snap, uint8(0x60+c.Socket))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := parseFRU(t, data)
+		b, pr := f.BoardInfoArea, f.ProductInfoArea
+		var extra []string
+		for _, x := range b.Custom {
+			extra = append(extra, string(x.Data))
+		}
+		if string(b.Manufacturer) != c.Manufacturer || string(b.ProductName) != c.Model || string(b.SerialNumber) != c.SerialNumber ||
+			string(pr.Version) != c.Microcode || strings.Join(extra, "|") != "Socket: "+c.ID+"|Cores: 32 Threads: 64|Speed: 2100 MHz, max 4100 MHz|TDP: 225 W|Microcode: 0x2b0004d0" {
+			t.Errorf("%s FRU board %+v extra %q product %+v", c.ID, b, extra, pr)
+		}
+	}
+	for i, n := range snap.Hardware.NICs {
+		data, err := fruImage(snap, uint8(0x68+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := parseFRU(t, data)
+		b := f.BoardInfoArea
+		var extra []string
+		for _, x := range b.Custom {
+			extra = append(extra, string(x.Data))
+		}
+		want := []string{fmt.Sprintf("Ports: 2 x %d Mb/s", n.SpeedMbps), "MAC 1: " + strings.ToUpper(n.Ports[0].MAC), "MAC 2: " + strings.ToUpper(n.Ports[1].MAC), "PXE: yes"}
+		if string(b.ProductName) != n.Model || string(b.SerialNumber) != n.SerialNumber || string(b.PartNumber) != n.PartNumber ||
+			string(f.ProductInfoArea.Version) != n.FirmwareVersion || !slices.Equal(extra, want) {
+			t.Errorf("%s FRU board %+v extra %q", n.ID, b, extra)
+		}
+	}
+	// LOM port 1 is the boot port inventories already know.
+	if lom := snap.Hardware.NICs[0]; lom.Ports[0].MAC != platform.HostNICMAC(snap.System.SerialNumber).String() {
+		t.Errorf("LOM port 1 MAC %s", lom.Ports[0].MAC)
+	}
+	for _, id := range []uint8{0x62, 0x6A, 0x70} {
+		if _, err := fruImage(snap, id); !errors.Is(err, hal.ErrNotFound) {
+			t.Errorf("fruImage(%#x) err = %v, want ErrNotFound", id, err)
+		}
 	}
 }
 

@@ -125,9 +125,10 @@ func TestRepoAndDeviceSDRInfo(t *testing.T) {
 	check(t, "GetSDRRepoInfo", handleGetSDRRepoInfo(m), []call{{[]byte{1}, types.CodeRequestDataLengthInvalid, nil}})
 
 	stamp := info[5:9]
+	// 64 slot sensors, 2 processor temperatures, 6 fans.
 	check(t, "GetDeviceSDRInfo", handleGetDeviceSDRInfo(m), []call{
-		{nil, types.CodeOK, append([]byte{64, 0x81}, stamp...)},
-		{[]byte{0}, types.CodeOK, append([]byte{64, 0x81}, stamp...)},
+		{nil, types.CodeOK, append([]byte{72, 0x81}, stamp...)},
+		{[]byte{0}, types.CodeOK, append([]byte{72, 0x81}, stamp...)},
 		{[]byte{1}, types.CodeOK, append([]byte{byte(len(r.records)), 0x81}, stamp...)},
 		{[]byte{1, 1}, types.CodeRequestDataLengthInvalid, nil},
 	})

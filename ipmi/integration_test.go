@@ -231,9 +231,12 @@ func TestIpmitool(t *testing.T) {
 	checkSensors := func(t *testing.T) {
 		snap := b.p.Snapshot()
 		rows := table(b.mustIpmitool(t, "sdr", "elist"))
-		if len(rows) != 3*len(snap.Slots) {
-			t.Fatalf("sdr elist: %d rows, want %d", len(rows), 3*len(snap.Slots))
+		// Per slot its Memory, Slot/Connector and temperature sensors,
+		// then the processors' temperatures and the fans (board.go).
+		if len(rows) != 3*len(snap.Slots)+8 {
+			t.Fatalf("sdr elist: %d rows, want %d", len(rows), 3*len(snap.Slots)+8)
 		}
+		checkBoardRows(t, snap, rows[3*len(snap.Slots):])
 		for i, s := range snap.Slots {
 			r := rows[2*len(snap.Slots)+i]
 			status, want := "ns", "No Reading"
@@ -268,8 +271,8 @@ func TestIpmitool(t *testing.T) {
 			}
 		}
 		rows = table(b.mustIpmitool(t, "sensor", "list"))
-		if len(rows) != 3*len(snap.Slots) {
-			t.Fatalf("sensor list: %d rows, want %d", len(rows), 3*len(snap.Slots))
+		if len(rows) != 3*len(snap.Slots)+8 {
+			t.Fatalf("sensor list: %d rows, want %d", len(rows), 3*len(snap.Slots)+8)
 		}
 		for i, s := range snap.Slots {
 			want := "0x0"
@@ -284,14 +287,14 @@ func TestIpmitool(t *testing.T) {
 
 	t.Run("sdr", func(t *testing.T) {
 		rows := table(b.mustIpmitool(t, "sdr", "list"))
-		if len(rows) != 96 {
-			t.Errorf("sdr list: %d rows, want 96", len(rows))
+		if len(rows) != 104 {
+			t.Errorf("sdr list: %d rows, want 104", len(rows))
 		}
 		all := b.mustIpmitool(t, "sdr", "elist", "all")
 		if !regexp.MustCompile(`(?m)^BMC\s+\|.*MC @ 20h`).MatchString(all) {
 			t.Errorf("sdr elist all has no MC locator:\n%s", all)
 		}
-		if n, want := strings.Count(all, "Logical FRU"), b.p.Snapshot().Populated(); n != want {
+		if n, want := strings.Count(all, "Logical FRU"), b.p.Snapshot().Populated()+4; n != want {
 			t.Errorf("%d FRU locators, want %d", n, want)
 		}
 		checkSensors(t)
@@ -300,8 +303,20 @@ func TestIpmitool(t *testing.T) {
 	checkFRU := func(t *testing.T) {
 		snap := b.p.Snapshot()
 		blocks := fruBlocks(b.mustIpmitool(t, "fru", "print"))
-		if len(blocks) != 1+snap.Populated() {
-			t.Errorf("fru print: %d devices, want %d", len(blocks), 1+snap.Populated())
+		if len(blocks) != 1+snap.Populated()+4 {
+			t.Errorf("fru print: %d devices, want %d", len(blocks), 1+snap.Populated()+4)
+		}
+		for _, c := range snap.Hardware.Processors {
+			if blk := blocks[c.ID]; blk["Board Mfg"] != c.Manufacturer || blk["Board Product"] != c.Model || blk["Board Serial"] != c.SerialNumber ||
+				blk["Product Version"] != c.Microcode {
+				t.Errorf("%s FRU = %v", c.ID, blk)
+			}
+		}
+		for _, n := range snap.Hardware.NICs {
+			if blk := blocks["NIC "+n.ID]; blk["Board Product"] != n.Model || blk["Board Serial"] != n.SerialNumber ||
+				!strings.Contains(blk["Board Extra"], "MAC 1: "+strings.ToUpper(n.Ports[0].MAC)) || blk["Product Version"] != n.FirmwareVersion {
+				t.Errorf("NIC %s FRU = %v", n.ID, blk)
+			}
 		}
 		board := blocks["Builtin FRU Device"]
 		if board["Board Serial"] != snap.System.SerialNumber || board["Product Name"] != snap.System.Model {
@@ -347,7 +362,7 @@ func TestIpmitool(t *testing.T) {
 
 	t.Run("privileges", func(t *testing.T) {
 		viewer := []string{"-U", "viewer", "-L", "USER"}
-		if out, err := b.ipmitool(t, viewer, "sdr", "elist"); err != nil || len(table(out)) != 96 {
+		if out, err := b.ipmitool(t, viewer, "sdr", "elist"); err != nil || len(table(out)) != 104 {
 			t.Errorf("viewer sdr elist: %v\n%s", err, out)
 		}
 		_, err := b.ipmitool(t, viewer, "chassis", "power", "off")
@@ -429,6 +444,28 @@ func TestFreeIPMI(t *testing.T) {
 
 	checkSensors(t, readSensors(t, "--sdr-cache-recreate"))
 
+	// The processors' temperatures and the fans, as freeipmi reads them:
+	// "ID | Name | Type | Reading | Units | Event".
+	if out, err := run(t, sensors, append(append([]string{}, common...), "-t", "Temperature,Fan")...); err != nil {
+		t.Fatal(err)
+	} else {
+		got := map[string][]string{}
+		for _, r := range table(out) {
+			got[r[1]] = r
+		}
+		h := b.p.Snapshot().Hardware
+		for _, c := range h.Processors {
+			if r := got[c.ID+"_TEMP"]; r == nil || r[2] != "Temperature" || r[3] != fmt.Sprintf("%d.00", c.TemperatureC) || r[4] != "C" || r[5] != "'OK'" {
+				t.Errorf("ipmi-sensors %s_TEMP: %q, want %d C", c.ID, r, c.TemperatureC)
+			}
+		}
+		for _, f := range h.Fans {
+			if r := got[f.ID]; r == nil || r[2] != "Fan" || r[3] != fmt.Sprintf("%d.00", f.RPM) || r[4] != "RPM" || r[5] != "'OK'" {
+				t.Errorf("ipmi-sensors %s: %q, want %d RPM", f.ID, r, f.RPM)
+			}
+		}
+	}
+
 	// A module inserted after caching changes the repository timestamps; the
 	// cache must be refused as stale rather than silently reused.
 	insert64(t, b.p, "CPU1_DIMM_H2")
@@ -443,8 +480,18 @@ func TestFreeIPMI(t *testing.T) {
 	}
 	blocks := fruBlocks(out)
 	snap := b.p.Snapshot()
-	if len(blocks) != 1+snap.Populated() {
-		t.Errorf("ipmi-fru: %d devices, want %d:\n%s", len(blocks), 1+snap.Populated(), out)
+	if len(blocks) != 1+snap.Populated()+4 {
+		t.Errorf("ipmi-fru: %d devices, want %d:\n%s", len(blocks), 1+snap.Populated()+4, out)
+	}
+	for _, c := range snap.Hardware.Processors {
+		if blk := blocks[c.ID]; blk["FRU Board Product Name"] != c.Model || blk["FRU Board Serial Number"] != c.SerialNumber {
+			t.Errorf("ipmi-fru %s = %v", c.ID, blk)
+		}
+	}
+	for _, n := range snap.Hardware.NICs {
+		if blk := blocks["NIC "+n.ID]; blk["FRU Board Product Name"] != n.Model || blk["FRU Product Version"] != n.FirmwareVersion {
+			t.Errorf("ipmi-fru NIC %s = %v", n.ID, blk)
+		}
 	}
 	for _, s := range snap.Slots {
 		if s.Module == nil {
@@ -507,4 +554,29 @@ func hostname(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return strings.SplitN(h, ".", 2)[0]
+}
+
+// checkBoardRows holds sdr elist's processor temperature and fan rows to
+// the platform's readings: F0h + socket at entity 3.n, F8h + index at
+// 29.n, fans with no reading while the host is off.
+func checkBoardRows(t *testing.T, snap *platform.Snapshot, rows [][]string) {
+	t.Helper()
+	h := snap.Hardware
+	for i, c := range h.Processors {
+		r := rows[i]
+		if r[0] != c.ID+"_TEMP" || r[1] != fmt.Sprintf("%02Xh", 0xF0+i) || r[2] != "ok" || r[3] != fmt.Sprintf("3.%d", i+1) ||
+			r[4] != fmt.Sprintf("%d degrees C", c.TemperatureC) {
+			t.Errorf("sdr elist row %q, want %s at %d degrees C", r, c.ID, c.TemperatureC)
+		}
+	}
+	for i, f := range h.Fans {
+		r := rows[len(h.Processors)+i]
+		status, reading := "ok", fmt.Sprintf("%d RPM", f.RPM)
+		if !snap.PowerOn {
+			status, reading = "ns", "No Reading"
+		}
+		if r[0] != f.ID || r[1] != fmt.Sprintf("%02Xh", 0xF8+i) || r[2] != status || r[3] != fmt.Sprintf("29.%d", i+1) || r[4] != reading {
+			t.Errorf("sdr elist row %q, want %s %s %q", r, f.ID, status, reading)
+		}
+	}
 }

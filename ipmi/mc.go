@@ -2,7 +2,6 @@ package ipmi
 
 import (
 	"context"
-	"crypto/sha1"
 	"encoding/binary"
 	"net"
 	"sync"
@@ -37,9 +36,9 @@ func newLANInfo(addr *net.UDPAddr, snap *platform.Snapshot) lanInfo {
 		}
 		l.port = uint16(addr.Port)
 	}
-	h := sha1.Sum([]byte("mac:" + snap.System.SerialNumber))
-	l.mac[0] = 0x02 // locally administered, unicast
-	copy(l.mac[1:], h[:5])
+	// The platform derives it, so Redfish's Manager EthernetInterface
+	// shows the same address.
+	copy(l.mac[:], platform.BMCMAC(snap.System.SerialNumber))
 	return l
 }
 

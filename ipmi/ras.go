@@ -20,7 +20,8 @@ import (
 //   - AdvancedECC as requested: no RAS sensor.
 //
 // Both forms share sensor number BFh, the one number left between the
-// Slot/Connector sensors (60h..BEh) and the temperatures (C0h..FEh);
+// Slot/Connector sensors (60h..BEh) and the temperatures and fans
+// (C0h..FEh; the whole map is in board.go);
 // they never coexist, because the mode is fixed until the next boot. A
 // record logged in one boot keeps its meaning in the next: SEL records
 // carry their own event type, so ipmitool decodes them the same way

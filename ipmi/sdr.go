@@ -97,6 +97,11 @@ func buildRepository(snap *platform.Snapshot) *repository {
 			h.Write([]byte{byte(s.Ordinal)})
 		}
 	}
+	// Processor temperatures and fans (board.go) and the processors' and
+	// NICs' FRU locators (fru_hw.go); the hardware is fixed, so they do
+	// not change the fingerprint.
+	r.records = append(r.records, boardSensorRecords(snap)...)
+	r.records = append(r.records, hardwareFRULocators(snap)...)
 	// The RAS sensor follows the mode the firmware applied at boot; which
 	// of its two forms is present is part of the record set.
 	if k, ok := rasSensorOf(snap); ok {

@@ -25,8 +25,10 @@ func TestRepositoryLayout(t *testing.T) {
 	r := buildRepository(snap)
 
 	populated := snap.Populated()
-	if want := 1 + 3*len(snap.Slots) + populated; len(r.records) != want {
-		t.Fatalf("records = %d, want %d (MC + 3x%d sensors + %d FRU locators)", len(r.records), want, len(snap.Slots), populated)
+	// The default board's 2 processors and 6 fans have a sensor each, its
+	// 2 processors and 2 NICs a FRU locator each.
+	if want := 1 + 3*len(snap.Slots) + populated + 2 + 6 + 2 + 2; len(r.records) != want {
+		t.Fatalf("records = %d, want %d (MC + 3x%d sensors + %d FRU locators + 8 board sensors + 4 part locators)", len(r.records), want, len(snap.Slots), populated)
 	}
 	for i := 1; i < len(r.records); i++ {
 		if r.records[i-1].id >= r.records[i].id {
@@ -46,7 +48,7 @@ func TestRepositoryLayout(t *testing.T) {
 		t.Errorf("next after last = %#04x, want FFFFh", got)
 	}
 
-	sensors, temps, locators := 0, 0, 0
+	sensors, temps, locators, board, parts := 0, 0, 0, 0, 0
 	for _, rec := range r.records {
 		sdr := parseRecord(t, rec.data)
 		if sdr.RecordHeader.RecordID != rec.id {
@@ -91,8 +93,13 @@ func TestRepositoryLayout(t *testing.T) {
 				t.Errorf("sensor %s event masks = % x / % x, want % x", wantName, a, d, wantEvents)
 			}
 		case types.SDRRecordTypeFRUDeviceLocator:
-			locators++
 			l := sdr.FRUDeviceLocator
+			if id := l.FRUDeviceID_SlaveAddress; id >= 0x60 {
+				checkPartLocator(t, snap, l)
+				parts++
+				continue
+			}
+			locators++
 			slot := snap.Slots[int(l.FRUDeviceID_SlaveAddress)-1]
 			if slot.Module == nil {
 				t.Errorf("FRU locator for empty slot %s", slot.Name)
@@ -102,8 +109,13 @@ func TestRepositoryLayout(t *testing.T) {
 				t.Errorf("FRU locator = %+v, want logical FRU %d named %s", l, slot.Ordinal+1, slot.Name)
 			}
 		case types.SDRRecordTypeFullSensor:
-			temps++
 			f := sdr.Full
+			if f.SensorNumber >= 0xF0 {
+				checkBoardSensor(t, snap, f, rec.data)
+				board++
+				continue
+			}
+			temps++
 			slot := snap.Slots[int(f.SensorNumber)-0xC0]
 			if string(f.IDStringBytes) != strings.Replace(slot.Name, "DIMM", "TEMP", 1) || f.SensorType != 0x01 ||
 				f.SensorEventReadingType != 0x01 || f.SensorEntityID != 0x20 || int(f.SensorEntityInstance) != slot.Ordinal+1 ||
@@ -129,8 +141,56 @@ func TestRepositoryLayout(t *testing.T) {
 			t.Errorf("unexpected record type %v", sdr.RecordHeader.RecordType)
 		}
 	}
-	if sensors != 64 || locators != populated || temps != 32 {
-		t.Errorf("sensors = %d, temperature sensors = %d, locators = %d; want 64, 32 and %d", sensors, temps, locators, populated)
+	if sensors != 64 || locators != populated || temps != 32 || board != 8 || parts != 4 {
+		t.Errorf("sensors = %d, temperature sensors = %d, locators = %d, board sensors %d, part locators %d; want 64, 32, %d, 8 and 4",
+			sensors, temps, locators, board, parts, populated)
+	}
+}
+
+// checkBoardSensor holds a processor temperature (F0h + socket) or fan
+// (F8h + index) record to board.go's numbering and the platform's limits.
+func checkBoardSensor(t *testing.T, snap *platform.Snapshot, f *types.SDRFull, rec []byte) {
+	t.Helper()
+	n := int(f.SensorNumber)
+	if n < 0xF8 {
+		c := snap.Hardware.Processors[n-0xF0]
+		if string(f.IDStringBytes) != c.ID+"_TEMP" || f.SensorType != 0x01 || f.SensorEventReadingType != 0x01 || f.SensorEntityID != 0x03 ||
+			int(f.SensorEntityInstance) != c.Socket+1 || f.SensorUnit.BaseUnit != 0x01 || f.UNC_Raw != platform.CPUWarningC ||
+			f.UCR_Raw != platform.CPUCriticalC || f.UNR_Raw != platform.CPUFatalC || f.ConvertReading(46) != 46 {
+			t.Errorf("processor sensor %02Xh = %+v", n, f)
+		}
+		// No events; upper comparisons returned; UNC, UC, UNR readable,
+		// none settable.
+		if got, want := rec[14:20], []byte{0x00, 0x00, 0x00, 0x70, 0x38, 0x00}; !bytes.Equal(got, want) {
+			t.Errorf("%s masks = % x, want % x", f.IDStringBytes, got, want)
+		}
+		return
+	}
+	fan := snap.Hardware.Fans[n-0xF8]
+	if string(f.IDStringBytes) != fan.ID || f.SensorType != 0x04 || f.SensorEntityID != 0x1D || int(f.SensorEntityInstance) != fan.Index+1 ||
+		f.SensorUnit.BaseUnit != 18 || f.ConvertReading(50) != 5000 || f.LNC_Raw != uint8(fan.LowerCautionRPM/100) || f.LCR_Raw != uint8(fan.LowerCriticalRPM/100) {
+		t.Errorf("fan sensor %02Xh = %+v", n, f)
+	}
+	if got, want := rec[14:20], []byte{0x00, 0x30, 0x00, 0x00, 0x03, 0x00}; !bytes.Equal(got, want) {
+		t.Errorf("%s masks = % x, want % x", f.IDStringBytes, got, want)
+	}
+}
+
+// checkPartLocator holds a processor (60h + socket) or NIC (68h + index)
+// FRU locator to fru_hw.go's numbering.
+func checkPartLocator(t *testing.T, snap *platform.Snapshot, l *types.SDRFRUDeviceLocator) {
+	t.Helper()
+	id := int(l.FRUDeviceID_SlaveAddress)
+	name, entity, instance := "", uint8(0x03), 0
+	switch {
+	case id < 0x68:
+		name, instance = snap.Hardware.Processors[id-0x60].ID, id-0x60+1
+	default:
+		name, entity, instance = "NIC "+snap.Hardware.NICs[id-0x68].ID, 0x0B, id-0x68+1
+	}
+	if string(l.DeviceIDBytes) != name || !l.IsLogicalFRUDevice || l.DeviceType != 0x10 || uint8(l.FRUEntityID) != entity ||
+		int(l.FRUEntityInstance) != instance || l.DeviceAccessAddress != 0x20 {
+		t.Errorf("part locator %02Xh = %+v, want %s entity %d.%d", id, l, name, entity, instance)
 	}
 }
 

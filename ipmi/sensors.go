@@ -25,6 +25,8 @@ type slotSensorRef struct {
 	slot platform.Slot
 	kind sensorKind
 	ras  platform.RASStatus
+	// board is the socket or fan index of a board sensor (board.go).
+	board int
 }
 
 // slotForSensor finds the slot and sensor kind behind a sensor number.
@@ -32,6 +34,9 @@ func slotForSensor(snap *platform.Snapshot, n uint8) (slotSensorRef, bool) {
 	if n == rasSensorNumber {
 		k, ok := rasSensorOf(snap)
 		return slotSensorRef{kind: k, ras: snap.RAS}, ok
+	}
+	if n >= cpuTempSensorBase {
+		return boardSensorFor(snap, n)
 	}
 	for _, s := range snap.Slots {
 		if !described(s) {
@@ -94,15 +99,17 @@ func (r slotSensorRef) sensorType() uint8 {
 	switch r.kind {
 	case slotSensorKind:
 		return sensorTypeSlotConnector
-	case tempSensorKind:
+	case tempSensorKind, cpuTempSensorKind:
 		return sensorTypeTemperature
+	case fanSensorKind:
+		return sensorTypeFan
 	}
 	return sensorTypeMemory
 }
 
 func (r slotSensorRef) readingType() uint8 {
 	switch r.kind {
-	case tempSensorKind:
+	case tempSensorKind, cpuTempSensorKind, fanSensorKind:
 		return readingTypeThreshold
 	case redundancySensorKind:
 		return readingTypeRedundancy
@@ -138,6 +145,9 @@ func handleGetSensorReading(m *machine) handlers.HandlerFunc {
 		if s.kind == tempSensorKind {
 			return m.tempReading(s.slot), types.CodeOK, nil
 		}
+		if isBoardKind(s.kind) {
+			return m.boardReading(snap, s), types.CodeOK, nil
+		}
 		flags := enableFlags(m.sensors.enable(s.number(), s.kind))
 		st := s.states()
 		// Byte 1 is the analog reading, meaningless for a discrete sensor.
@@ -149,9 +159,13 @@ func handleGetSensorReading(m *machine) handlers.HandlerFunc {
 // asserted status: it is what the sensor has latched (auto re-arm).
 func handleGetSensorEventStatus(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
-		s, cc := sensorRequest(m, req)
+		snap := m.p.Snapshot()
+		s, cc := sensorRequestIn(snap, req)
 		if cc != types.CodeOK {
 			return nil, cc, nil
+		}
+		if isBoardKind(s.kind) {
+			return m.boardEventStatus(snap, s), types.CodeOK, nil
 		}
 		flags := enableFlags(m.sensors.enable(s.number(), s.kind))
 		if s.kind == tempSensorKind {

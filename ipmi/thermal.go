@@ -19,12 +19,13 @@ import (
 // B=0, both exponents 0, linear), so raw -> °C is exact.
 //
 // Sensor numbers C0h + ordinal: memory sensors use 01h..5Fh and
-// Slot/Connector sensors 60h..BEh, leaving C0h..FEh, so slots with an
-// ordinal of 63 or more get no temperature sensor.
+// Slot/Connector sensors 60h..BEh, and the board sensors F0h..FEh
+// (board.go), leaving C0h..EFh, so slots with an ordinal of 48 or more get
+// no temperature sensor.
 const (
 	recordTemp0           uint16 = 0x0400 // + slot ordinal: Temperature sensor
 	tempSensorBase               = 0xC0
-	maxTempSlots                 = 0xFF - tempSensorBase
+	maxTempSlots                 = cpuTempSensorBase - tempSensorBase
 	sensorTypeTemperature        = 0x01
 	readingTypeThreshold         = 0x01
 	unitDegreesC                 = 0x01
@@ -189,6 +190,8 @@ func supportedEvents(k sensorKind) uint16 {
 		return redundancyEvents
 	case rasConfigSensorKind:
 		return 1 << memConfigurationError
+	case cpuTempSensorKind, fanSensorKind:
+		return 0 // board sensors log no events (board.go)
 	}
 	return 1<<memCorrectableECC | 1<<memUncorrectableECC | 1<<memDeviceDisabled |
 		1<<memCorrectableECCLimit | 1<<memPresence | 1<<memConfigurationError | 1<<memSpare
@@ -362,6 +365,12 @@ func enableFlags(en eventEnable) byte {
 // handleGetSensorThresholds (cmd 27h).
 func handleGetSensorThresholds(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+		if len(req) == 1 {
+			snap := m.p.Snapshot()
+			if b, ok := slotForSensor(snap, req[0]); ok && isBoardKind(b.kind) {
+				return boardThresholdsResponse(snap, b), types.CodeOK, nil
+			}
+		}
 		s, cc := tempRequest(m, req, 1, 1)
 		if cc != types.CodeOK {
 			return nil, cc, nil
@@ -449,6 +458,10 @@ func (r slotSensorRef) number() uint8 {
 		return tempSensorNumber(r.slot.Ordinal)
 	case redundancySensorKind, rasConfigSensorKind:
 		return rasSensorNumber
+	case cpuTempSensorKind:
+		return cpuTempSensorNumber(r.board)
+	case fanSensorKind:
+		return fanSensorNumber(r.board)
 	}
 	return sensorNumber(r.slot.Ordinal)
 }

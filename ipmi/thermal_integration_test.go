@@ -32,8 +32,15 @@ func TestTemperatureSensors(t *testing.T) {
 	}
 
 	rows := table(b.mustIpmitool(t, "sdr", "type", "Temperature"))
-	if len(rows) != len(snap.Slots) {
-		t.Fatalf("sdr type Temperature: %d rows, want %d", len(rows), len(snap.Slots))
+	// The DIMMs', then the processors' (F0h + socket, entity 3.socket+1).
+	if len(rows) != len(snap.Slots)+2 {
+		t.Fatalf("sdr type Temperature: %d rows, want %d", len(rows), len(snap.Slots)+2)
+	}
+	for i, c := range b.p.Snapshot().Hardware.Processors {
+		r := rows[len(snap.Slots)+i]
+		if r[0] != c.ID+"_TEMP" || r[1] != fmt.Sprintf("%02Xh", 0xF0+i) || r[3] != fmt.Sprintf("3.%d", i+1) || r[4] != fmt.Sprintf("%d degrees C", c.TemperatureC) {
+			t.Errorf("sdr type Temperature row %q for %s at %d °C", r, c.ID, c.TemperatureC)
+		}
 	}
 	for i, s := range snap.Slots {
 		status, reading := "ns", "No Reading"

@@ -146,6 +146,7 @@ type Platform struct {
 	ospm   *acpiMemhotplug
 	ring   *eventRing
 	ras    *rasUnit
+	hw     *installed // processors, NICs, storage, fans, supplies (hardware.go)
 
 	// opMu serialises operator commands (check, save, act). Lock order:
 	// opMu -> pubMu -> mu; layers are called without mu held.
@@ -210,6 +211,7 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		ring:   newEventRing(opts.EventRing),
 		// The identify LED is dark at power-up.
 		identify: ChassisIdentify{State: IdentifyOff},
+		hw:       newInstalled(prof),
 	}
 	p.slots = smc.Topology(prof.Memory)
 	for i, s := range p.slots {

@@ -37,6 +37,9 @@ type Snapshot struct {
 	RAS RASStatus `json:"ras"`
 	// Boot is the boot override the host firmware reads at its next boot.
 	Boot BootOverride `json:"boot"`
+	// Hardware is the processors, NICs, storage, fans and power supplies
+	// with their readings (hardware.go, environment.go).
+	Hardware Hardware `json:"hardware"`
 }
 
 // KernelSummary is the OS's memory accounting.
@@ -277,6 +280,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 		s.Slots[i] = sl
 	}
 	s.RAS = p.ras.status(s.Slots)
+	s.Hardware = p.hw.readings(s.PowerOn, s.Kernel, s.Slots)
 	for i := range s.Slots {
 		rasOverlay(&s.Slots[i], s.RAS.Job)
 	}

@@ -27,6 +27,8 @@ type chassis struct {
 	Status                  status       `json:"Status"`
 	Sensors                 link         `json:"Sensors"`
 	Links                   chassisLinks `json:"Links"`
+	// Power and Thermal (power.go).
+	chassisEnvironment
 }
 
 type chassisLinks struct {
@@ -58,6 +60,7 @@ func (s *service) getChassis(r *request) (any, error) {
 		IndicatorLED:            r.snap.Identify.State,
 		Status:                  statusOK(),
 		Sensors:                 link{ID: sensorsPath()},
+		chassisEnvironment:      newChassisEnvironment(),
 		Links: chassisLinks{
 			ComputerSystems:   links(systemPath()),
 			ManagedBy:         links(managerPath()),

@@ -178,8 +178,9 @@ func TestRegistries(t *testing.T) {
 	dir := filepath.Join(filepath.Dir(schemacheck.NeedDir(t)), "registries")
 	h := newHandlerCfg(t, newPlatform(t), Config{RegistryDir: dir})
 	coll := getJSON(t, h, "/redfish/v1/Registries")
-	// Base, ResourceEvent, Platform, BmcemuMemory and TaskEvent.
-	if coll["Members@odata.count"] != 5.0 {
+	// Base, ResourceEvent, Platform, AccountSecurity, LogService,
+	// BmcemuMemory and TaskEvent.
+	if coll["Members@odata.count"] != 7.0 {
 		t.Errorf("registries = %v", coll)
 	}
 	if te := getJSON(t, h, "/redfish/v1/Registries/TaskEvent"); te["Registry"] != taskEventRegistry {

@@ -26,6 +26,11 @@ var servedTypes = []string{
 	typeRegistryFileColl, typeRegistryFile, typeMessageRegistry,
 	typeJSONSchemaFileColl, typeJSONSchemaFile,
 	typeTaskService, typeTaskCollection, typeTask,
+	typeProcessorCollection, typeProcessor, typeEthernetInterfaceCollection, typeEthernetInterface,
+	typeStorageCollection, typeStorage, typeStorageControllerCollection, typeStorageController, typeDrive,
+	typeVolumeCollection, typeVolume, typeSimpleStorageCollection, typeSimpleStorage,
+	typePower, typeThermal, typeNetworkProtocol,
+	typeUpdateService, typeSoftwareInventoryCollection, typeSoftwareInventory,
 	typeMessage,
 }
 

@@ -71,7 +71,7 @@ type logEntry struct {
 	Created      string        `json:"Created"`
 	Severity     string        `json:"Severity,omitempty"`
 	Message      string        `json:"Message"`
-	MessageID    string        `json:"MessageId"`
+	MessageID    string        `json:"MessageId,omitempty"`
 	MessageArgs  []string      `json:"MessageArgs,omitempty"`
 	SensorType   string        `json:"SensorType,omitempty"`
 	SensorNumber *int          `json:"SensorNumber,omitempty"`

@@ -29,6 +29,9 @@ type manager struct {
 	PowerState string       `json:"PowerState"`
 	Status     status       `json:"Status"`
 	Links      managerLinks `json:"Links"`
+	// EthernetInterfaces, NetworkProtocol and LogServices
+	// (inventory_routes.go).
+	managerResources
 }
 
 type managerLinks struct {
@@ -64,6 +67,7 @@ func (s *service) getManager(r *request) (any, error) {
 		UUID:                  uuid,
 		ServiceEntryPointUUID: uuid,
 		PowerState:            "On",
+		managerResources:      newManagerResources(),
 		Status:                statusOK(),
 		Links: managerLinks{
 			ManagerForServers: links(systemPath()),

@@ -71,6 +71,9 @@ var (
 	chainMemory  = append(slices.Clone(chainSystem), "MemoryCollection", "Memory")
 	chainDomain  = append(slices.Clone(chainSystem), "MemoryDomainCollection", "MemoryDomain")
 	chainChassis = []string{"ChassisCollection", "Chassis"}
+	chainStorage = append(slices.Clone(chainSystem), "StorageCollection", "Storage")
+	chainManager = []string{"ManagerCollection", "Manager"}
+	chainMgrLog  = append(slices.Clone(chainManager), "LogServiceCollection", "LogService")
 )
 
 // matrixRoutes is keyed by the gin route pattern. A route added to the
@@ -100,6 +103,33 @@ var matrixRoutes = map[string]matrixRoute{
 	"/redfish/v1/Systems/:system/MemoryDomains/:domain":                                                 {entity: "MemoryDomain", chain: chainDomain[:3]},
 	"/redfish/v1/Systems/:system/MemoryDomains/:domain/MemoryChunks":                                    {entity: "MemoryChunksCollection", chain: chainDomain},
 	"/redfish/v1/Systems/:system/MemoryDomains/:domain/MemoryChunks/:chunk":                             {entity: "MemoryChunks", chain: append(slices.Clone(chainDomain), "MemoryChunksCollection")},
+
+	"/redfish/v1/Systems/:system/Processors":                                      {entity: "ProcessorCollection", chain: chainSystem},
+	"/redfish/v1/Systems/:system/Processors/:processor":                           {entity: "Processor", chain: append(slices.Clone(chainSystem), "ProcessorCollection")},
+	"/redfish/v1/Systems/:system/EthernetInterfaces":                              {entity: "EthernetInterfaceCollection", chain: chainSystem},
+	"/redfish/v1/Systems/:system/EthernetInterfaces/:nic":                         {entity: "EthernetInterface", chain: append(slices.Clone(chainSystem), "EthernetInterfaceCollection")},
+	"/redfish/v1/Systems/:system/Storage":                                         {entity: "StorageCollection", chain: chainSystem},
+	"/redfish/v1/Systems/:system/Storage/:storage":                                {entity: "Storage", chain: chainStorage[:3]},
+	"/redfish/v1/Systems/:system/Storage/:storage/Controllers":                    {entity: "StorageControllerCollection", chain: chainStorage},
+	"/redfish/v1/Systems/:system/Storage/:storage/Controllers/:controller":        {entity: "StorageController", chain: append(slices.Clone(chainStorage), "StorageControllerCollection")},
+	"/redfish/v1/Systems/:system/Storage/:storage/Drives/:drive":                  {entity: "Drive", chain: chainStorage},
+	"/redfish/v1/Systems/:system/Storage/:storage/Volumes":                        {entity: "VolumeCollection", chain: chainStorage},
+	"/redfish/v1/Systems/:system/Storage/:storage/Volumes/:volume":                {entity: "Volume", chain: append(slices.Clone(chainStorage), "VolumeCollection")},
+	"/redfish/v1/Systems/:system/SimpleStorage":                                   {entity: "SimpleStorageCollection", chain: chainSystem},
+	"/redfish/v1/Systems/:system/SimpleStorage/:storage":                          {entity: "SimpleStorage", chain: append(slices.Clone(chainSystem), "SimpleStorageCollection")},
+	"/redfish/v1/Chassis/:chassis/Power":                                          {entity: "Power", chain: chainChassis},
+	"/redfish/v1/Chassis/:chassis/Thermal":                                        {entity: "Thermal", chain: chainChassis},
+	"/redfish/v1/Managers/:manager/EthernetInterfaces":                            {entity: "EthernetInterfaceCollection", chain: chainManager},
+	"/redfish/v1/Managers/:manager/EthernetInterfaces/:bmcnic":                    {entity: "EthernetInterface", chain: append(slices.Clone(chainManager), "EthernetInterfaceCollection")},
+	"/redfish/v1/Managers/:manager/NetworkProtocol":                               {entity: "ManagerNetworkProtocol", chain: chainManager},
+	"/redfish/v1/Managers/:manager/LogServices":                                   {entity: "LogServiceCollection", chain: chainManager},
+	"/redfish/v1/Managers/:manager/LogServices/:mlog":                             {entity: "LogService", chain: chainMgrLog[:3]},
+	"/redfish/v1/Managers/:manager/LogServices/:mlog/Actions/LogService.ClearLog": {entity: "LogService", chain: chainMgrLog[:3]},
+	"/redfish/v1/Managers/:manager/LogServices/:mlog/Entries":                     {entity: "LogEntryCollection", chain: chainMgrLog},
+	"/redfish/v1/Managers/:manager/LogServices/:mlog/Entries/:mentry":             {entity: "LogEntry", chain: append(slices.Clone(chainMgrLog), "LogEntryCollection")},
+	"/redfish/v1/UpdateService":                                                   {entity: "UpdateService"},
+	"/redfish/v1/UpdateService/FirmwareInventory":                                 {entity: "SoftwareInventoryCollection", chain: []string{"UpdateService"}},
+	"/redfish/v1/UpdateService/FirmwareInventory/:firmware":                       {entity: "SoftwareInventory", chain: []string{"UpdateService", "SoftwareInventoryCollection"}},
 
 	"/redfish/v1/Chassis":                                           {entity: "ChassisCollection"},
 	"/redfish/v1/Chassis/:chassis":                                  {entity: "Chassis", chain: chainChassis[:1]},
@@ -273,6 +303,8 @@ func newMatrixFixture(t *testing.T, route string) *matrixFixture {
 		":domain": "SystemMemory", ":chunk": "CPU0_DIMM_A1_x8", ":chassis": "1",
 		":sensor": "temperature_CPU0_DIMM_A1", ":manager": "bmc",
 		":registry": "BmcemuMemory", ":file": "BmcemuMemory.1.1.0", ":schema": "Memory", ":role": "Operator",
+		":processor": "CPU1", ":nic": "LOM-1", ":storage": "RAID1", ":controller": "0", ":drive": "Disk5",
+		":volume": "Volume1", ":bmcnic": "eth0", ":mlog": "AuditLog", ":mentry": "1", ":firmware": "Storage_RAID1",
 	}}
 	users := [][2]string{{adminUser, adminPass}, {"reader", "reader-pw"}, {"op", "operator-pw"}, {bystanderUser, bystanderPass}}
 	lastSeg := func(loc string) string { return loc[strings.LastIndex(loc, "/")+1:] }
@@ -303,6 +335,9 @@ func newMatrixFixture(t *testing.T, route string) *matrixFixture {
 			}
 			f.owned[":sub"][u[0]] = lastSeg(w.Header().Get("Location"))
 		}
+	case strings.Contains(route, ":mentry"):
+		// A login is the audit log's first record.
+		login(t, h, "reader", "reader-pw")
 	case strings.Contains(route, ":task"):
 		// Ejecting boot memory starts a task the firmware refuses.
 		w := do(t, h, http.MethodPatch, dimm, withBody(`{"Enabled":false}`))

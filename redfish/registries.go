@@ -20,7 +20,7 @@ const (
 
 // servedRegistries are the registries messages come from: Base for
 // errors, the event registries, and the project's own.
-var servedRegistries = []string{baseRegistry, resourceEventRegistry, platformRegistry, oemRegistry}
+var servedRegistries = []string{baseRegistry, resourceEventRegistry, platformRegistry, accountSecurityRegistry, logServiceRegistry, oemRegistry}
 
 func registryPrefixOf(id string) string {
 	for i := range id {

@@ -65,7 +65,11 @@ func TestSchemaCrawl(t *testing.T) {
 	for _, typ := range []string{typeRegistryFile, typeRegistryFileColl, typeEventService, typeEventDestination, typeEventDestinationColl, typeLogService, typeLogServiceCollection, typeLogEntryCollection, typeLogEntry, typeSession, typeAccountService, typeManagerAccount, typeRole, typeRoleCollection, typeAccountCollection, typeSessionService, typeMemoryMetrics,
 		typeSensorCollection, typeSensor, typeEnvironmentMetrics, typeJSONSchemaFileColl, typeJSONSchemaFile,
 		typeTaskService, typeTaskCollection, typeTask,
-		typeMemoryDomainCollection, typeMemoryDomain, typeMemoryChunksCollection, typeMemoryChunks} {
+		typeMemoryDomainCollection, typeMemoryDomain, typeMemoryChunksCollection, typeMemoryChunks,
+		typeProcessorCollection, typeProcessor, typeEthernetInterfaceCollection, typeEthernetInterface,
+		typeStorageCollection, typeStorage, typeStorageControllerCollection, typeStorageController, typeDrive,
+		typeVolumeCollection, typeVolume, typeSimpleStorageCollection, typeSimpleStorage, typePower, typeThermal,
+		typeNetworkProtocol, typeUpdateService, typeSoftwareInventoryCollection, typeSoftwareInventory} {
 		if types[typ] == 0 {
 			t.Errorf("crawl never reached %s", typ)
 		}
@@ -109,7 +113,8 @@ func TestSchemaCrawl(t *testing.T) {
 		"/redfish/v1/SessionService/Sessions?$expand=.", "/redfish/v1/Systems/1?$expand=~", "/redfish/v1/Systems/1/Memory?$top=3&$skip=2",
 		"/redfish/v1/Systems/1/Memory?$filter=Status/State%20eq%20'Enabled'&$expand=.",
 		"/redfish/v1/Systems/1/LogServices?$expand=.($levels=2)", "/redfish/v1/Systems/1/LogServices/SEL/Entries?$top=2",
-		"/redfish/v1/Chassis/1?$expand=.($levels=2)", "/redfish/v1/Systems/1/Memory/CPU1_DIMM_C2?$expand=.", "/redfish/v1/JsonSchemas?$expand=.",
+		"/redfish/v1/Chassis/1?$expand=.($levels=2)", "/redfish/v1/Systems/1/Storage?$expand=.($levels=3)",
+		"/redfish/v1/Managers/bmc?$expand=.($levels=3)", "/redfish/v1/UpdateService/FirmwareInventory?$expand=.", "/redfish/v1/Systems/1/Memory/CPU1_DIMM_C2?$expand=.", "/redfish/v1/JsonSchemas?$expand=.",
 	} {
 		w := do(t, h, http.MethodGet, target)
 		if w.Code != http.StatusOK {

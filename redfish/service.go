@@ -99,6 +99,9 @@ type Config struct {
 	// EventHTTPClient delivers push events; nil is a client with a 10 s
 	// timeout that follows no redirects.
 	EventHTTPClient *http.Client
+	// Network is where the BMC's services listen, for the Manager's
+	// NetworkProtocol and EthernetInterface; zero: not reported.
+	Network NetworkConfig
 	// RegistryDir holds DMTF message registries (Base.1.22.1.json, ...)
 	// to serve under /redfish/v1/Registries; without it they are listed
 	// with their DMTF publication URI only. The OEM registry is built in.
@@ -127,6 +130,8 @@ type service struct {
 	registryDir    string
 	renders        renderCache
 	tasks          taskStore
+	network        NetworkConfig
+	auditLog       auditLog // the Manager's log (auditlog.go)
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -137,7 +142,7 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		return nil, errors.New("redfish: nil platform")
 	}
 	s := &service{platform: p, log: cfg.Logger, now: cfg.Now, requireIfMatch: cfg.RequireIfMatch,
-		sel: cfg.SEL, sensorResolver: cfg.SensorResolver, registryDir: cfg.RegistryDir}
+		sel: cfg.SEL, sensorResolver: cfg.SensorResolver, registryDir: cfg.RegistryDir, network: cfg.Network}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -218,7 +223,7 @@ func (h *handler) Close() error {
 
 // routes is the URI map of the service.
 func (s *service) routes(e *gin.Engine) {
-	e.Use(s.accessLog, s.recoverPanics, s.checkODataVersion)
+	e.Use(s.accessLog, s.audit, s.recoverPanics, s.checkODataVersion)
 	e.NoRoute(s.notFound)
 	e.NoMethod(s.methodNotAllowed)
 
@@ -272,6 +277,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathRoles, resource{entity: "RoleCollection", get: s.getRoles})
 	s.handle(e, pathRoles+"/:role", resource{entity: "Role", get: s.getRole})
 	s.taskRoutes(e)
+	s.inventoryRoutes(e)
 }
 
 // notFound answers unknown URIs. Credentials are checked first so an

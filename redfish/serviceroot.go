@@ -30,6 +30,7 @@ type serviceRoot struct {
 	Registries     link             `json:"Registries"`
 	JsonSchemas    link             `json:"JsonSchemas"`
 	Tasks          link             `json:"Tasks"`
+	UpdateService  link             `json:"UpdateService"`
 	Links          serviceRootLinks `json:"Links"`
 
 	ProtocolFeaturesSupported protocolFeatures `json:"ProtocolFeaturesSupported"`
@@ -94,6 +95,7 @@ func (s *service) getServiceRoot(r *request) (any, error) {
 		Registries:     link{ID: pathRegistries},
 		JsonSchemas:    link{ID: pathJSONSchemas},
 		Tasks:          link{ID: pathTaskService},
+		UpdateService:  link{ID: pathUpdateService},
 		ProtocolFeaturesSupported: protocolFeatures{
 			ExpandQuery:                     expandFeatures{ExpandAll: true, Levels: true, Links: true, NoLinks: true, MaxLevels: maxExpandLevels},
 			FilterQuery:                     true,
@@ -205,6 +207,25 @@ func metadataDocument() []byte {
 		{"JsonSchemaFileCollection_v1.xml", "JsonSchemaFileCollection"},
 		{"JsonSchemaFile_v1.xml", "JsonSchemaFile JsonSchemaFile.v1_1_5"},
 		{"TaskService_v1.xml", "TaskService TaskService.v1_3_0"},
+		{"ProcessorCollection_v1.xml", "ProcessorCollection"},
+		{"Processor_v1.xml", "Processor Processor.v1_22_0"},
+		{"EthernetInterfaceCollection_v1.xml", "EthernetInterfaceCollection"},
+		{"EthernetInterface_v1.xml", "EthernetInterface EthernetInterface.v1_12_4"},
+		{"StorageCollection_v1.xml", "StorageCollection"},
+		{"Storage_v1.xml", "Storage Storage.v1_21_0"},
+		{"StorageControllerCollection_v1.xml", "StorageControllerCollection"},
+		{"StorageController_v1.xml", "StorageController StorageController.v1_11_0"},
+		{"Drive_v1.xml", "Drive Drive.v1_22_0"},
+		{"VolumeCollection_v1.xml", "VolumeCollection"},
+		{"Volume_v1.xml", "Volume Volume.v1_10_2"},
+		{"SimpleStorageCollection_v1.xml", "SimpleStorageCollection"},
+		{"SimpleStorage_v1.xml", "SimpleStorage SimpleStorage.v1_3_2"},
+		{"Power_v1.xml", "Power Power.v1_7_3"},
+		{"Thermal_v1.xml", "Thermal Thermal.v1_7_3"},
+		{"ManagerNetworkProtocol_v1.xml", "ManagerNetworkProtocol ManagerNetworkProtocol.v1_12_0"},
+		{"UpdateService_v1.xml", "UpdateService UpdateService.v1_17_0"},
+		{"SoftwareInventoryCollection_v1.xml", "SoftwareInventoryCollection"},
+		{"SoftwareInventory_v1.xml", "SoftwareInventory SoftwareInventory.v1_13_0"},
 		{"TaskCollection_v1.xml", "TaskCollection"},
 		{"Task_v1.xml", "Task Task.v1_7_4"},
 		{"Resource_v1.xml", "Resource Resource.v1_23_0"},

@@ -32,6 +32,9 @@ type computerSystem struct {
 	// Boot is the platform's boot override, which IPMI's System Boot
 	// Options show and set too.
 	Boot systemBoot `json:"Boot"`
+	// ProcessorSummary and the links to the hardware inventory
+	// (processors.go).
+	systemInventory
 }
 
 type systemBoot struct {
@@ -170,8 +173,9 @@ func (s *service) getSystem(r *request) (any, error) {
 			Chassis:   links(chassisPath()),
 			ManagedBy: links(managerPath()),
 		},
-		Boot:    newSystemBoot(snap.Boot),
-		Actions: systemActions{Reset: resetAction{Target: resetPath(), AllowableValues: resetTypes}},
+		Boot:            newSystemBoot(snap.Boot),
+		systemInventory: newSystemInventory(snap),
+		Actions:         systemActions{Reset: resetAction{Target: resetPath(), AllowableValues: resetTypes}},
 	}, nil
 }
 

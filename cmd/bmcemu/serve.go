@@ -243,8 +243,16 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		mx = metrics.New(func() []*bmc.BMC { return []*bmc.BMC{b} })
 		observe = mx.Observer("bmc")
 	}
+	var httpAddr, httpsAddr string
+	for _, l := range listeners {
+		if l.scheme == "https" {
+			httpsAddr = l.ln.Addr().String()
+		} else {
+			httpAddr = l.ln.Addr().String()
+		}
+	}
 	b, err = bmc.New(bmc.Config{
-		Observe: observe,
+		Observe: observe, HTTPAddr: httpAddr, HTTPSAddr: httpsAddr,
 		Profile: prof, StateDir: stateDir, User: o.user, Password: o.password,
 		Clock: clock.Real{Speed: o.speed}, FaultSeed: o.faultSeed, Logger: log,
 		IPMIAddr:    o.ipmiAddr,

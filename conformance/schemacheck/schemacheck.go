@@ -85,10 +85,16 @@ type loader struct {
 }
 
 func (l *loader) Load(url string) (any, error) {
-	if strings.HasPrefix(url, swordfishPrefix) {
-		return l.stub(url)
-	}
 	name, ok := strings.CutPrefix(url, URLPrefix)
+	if sf, isSF := strings.CutPrefix(url, swordfishPrefix); isSF {
+		// DSP8010 ships the few Swordfish schemas DMTF resources are
+		// built on (Volume, VolumeCollection): those are checked as
+		// published, the rest stubbed.
+		if _, err := os.Stat(filepath.Join(l.dir, filepath.FromSlash(sf))); err != nil || !fs.ValidPath(sf) {
+			return l.stub(url)
+		}
+		name, ok = sf, true
+	}
 	if !ok || !fs.ValidPath(name) {
 		return nil, fmt.Errorf("schema %s: outside %s", url, URLPrefix)
 	}
@@ -142,9 +148,12 @@ func refOf(v any) string {
 	return ref
 }
 
-// stub stands in for a Swordfish schema with a permissive definition for
-// every name the DMTF schemas reference in it. The service serves no
-// storage resources, so only properties it never emits are left unchecked.
+// stub stands in for a Swordfish schema DSP8010 does not ship, with a
+// permissive definition for every name the DMTF schemas reference in it.
+// The storage resources served (Storage, StorageController, Drive and the
+// Volumes DSP8010 does ship) emit none of the properties these stand for
+// (storage pools, groups, capacity sources, replicas, metrics), so nothing
+// served goes unchecked.
 func (l *loader) stub(url string) (any, error) {
 	if l.swordfish == nil {
 		if err := l.indexSwordfish(); err != nil {

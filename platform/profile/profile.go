@@ -43,6 +43,9 @@ type Profile struct {
 	Memory  Memory   `yaml:"memory" validate:"required"`
 	Modules []Module `yaml:"modules" validate:"dive"`
 	RAS     RAS      `yaml:"ras"`
+	// Hardware is the processors, NICs, storage, fans and power supplies
+	// (hardware.go); absent sections take DefaultHardware's.
+	Hardware `yaml:",inline"`
 }
 
 // RAS is the memory protection the firmware applies at boot (HPE's
@@ -172,6 +175,10 @@ func Parse(file string, src []byte) (*Profile, error) {
 	if err := p.validate(file, root); err != nil {
 		return nil, err
 	}
+	if err := p.validateHardware(file, root); err != nil {
+		return nil, err
+	}
+	p.Hardware = p.Hardware.Resolved(p.Memory)
 	return &p, nil
 }
 

@@ -57,6 +57,9 @@ type Config struct {
 	IPMIAddr string
 	// IPMIV15 also accepts IPMI v1.5 sessions (see ipmi.Config.AllowV15).
 	IPMIV15 bool
+	// HTTPAddr and HTTPSAddr are where the caller's listeners serve
+	// Handler ("" for none), as the Manager's NetworkProtocol reports.
+	HTTPAddr, HTTPSAddr string
 	// Observe, when set, hears of every HTTP request the BMC answers
 	// (surface is "redfish" or "control"): the emulator's metrics.
 	Observe func(surface, method string, code int, d time.Duration)
@@ -182,6 +185,7 @@ func New(cfg Config) (_ *BMC, err error) {
 		RequireIfMatch:        cfg.RequireIfMatch,
 		EventDestinationAllow: cfg.EventDestinationAllow, // nil: loopback only
 		StateDir:              cfg.StateDir,              // event subscriptions
+		Network:               redfish.NetworkConfig{IPMI: b.ipmi.Addr().String(), HTTP: cfg.HTTPAddr, HTTPS: cfg.HTTPSAddr},
 	}, b.plat)
 	if err != nil {
 		return nil, fmt.Errorf("redfish: %w", err)

@@ -282,7 +282,16 @@ func (f *Fleet) build(ctx context.Context, m Member) (*member, error) {
 		mem.urls = append(mem.urls, ep.scheme+"://"+ln.Addr().String()+"/redfish/v1")
 	}
 	ipmiAddr := netip.AddrPortFrom(m.Addr, uint16(m.IPMIPort)).String()
+	var httpAddr, httpsAddr string
+	for i, ln := range mem.listeners {
+		if schemes[i] == "https" {
+			httpsAddr = ln.Addr().String()
+		} else {
+			httpAddr = ln.Addr().String()
+		}
+	}
 	b, err := bmc.New(bmc.Config{
+		HTTPAddr: httpAddr, HTTPSAddr: httpsAddr,
 		ID: m.Name, Profile: m.Profile, StateDir: mem.stateDir,
 		User: m.User, Password: m.Password,
 		Clock: f.opts.Clock, FaultSeed: f.opts.FaultSeed, Logger: f.log,

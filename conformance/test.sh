@@ -19,6 +19,9 @@ declare -A want=(
   [ansible]="test -f /usr/lib/python3/dist-packages/ansible_collections/community/general/plugins/modules/redfish_info.py"
   [prometheus]="test -x /usr/bin/prometheus"
   [prometheus-ipmi-exporter]="test -x /usr/bin/prometheus-ipmi-exporter"
+  # crashsoak.sh (TestCrashSoakShort) drives Redfish with curl and reads JSON with jq
+  [curl]="command -v curl"
+  [jq]="command -v jq"
 )
 
 # apt_get waits up to 10 minutes for another apt or dpkg (an unattended

@@ -389,6 +389,7 @@ fi
 after_kill=$(sort -u "$work/tmp.after_kill" | wc -l)
 left=$(sort -u "$work/tmp.left" | wc -l)
 echo "crashsoak: $after_kill temporary files found right after a kill; median start to ready ${median} ms over ${#restart_ms[@]} starts"
+echo "crashsoak: acknowledged writes by store: $(awk '{ n[$2]++ } END { for (k in n) printf "%s %d, ", k, n[k] }' "$led/acked" | sed 's/, $//')"
 writes=$(wc -l <"$led/acked")
 echo "crashsoak: $cycle cycles, $writes acknowledged writes, $lost lost, $left temp files left, $refused refused restarts"
 ((lost == 0 && left == 0 && refused == 0))

@@ -23,6 +23,8 @@ declare -A want=(
   [python3-ironicclient]="command -v openstack && /usr/bin/python3 -c 'import ironicclient.osc.plugin'"
   # builds the container image (conformance/image_test.go)
   [podman]="command -v podman"
+  # crashsoak.sh (TestCrashSoakShort) reads JSON with jq; curl (above) drives Redfish
+  [jq]="command -v jq"
 )
 
 # apt_get waits up to 10 minutes for another apt or dpkg (an unattended

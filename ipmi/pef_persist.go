@@ -71,8 +71,18 @@ func (p *pef) load(path string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.path = path
+	doc := store.JSON{Path: path}
+	// An interrupted save leaves a temporary file; pef.json is still the
+	// last acknowledged configuration.
+	removed, err := doc.RemoveStaleTemps()
+	if err != nil {
+		return fmt.Errorf("PEF configuration: %w", err)
+	}
+	if len(removed) > 0 {
+		p.log.Warn("removed temporary files an interrupted save left", "files", removed)
+	}
 	var st pefState
-	if err := (store.JSON{Path: path}).Load(&st); err != nil {
+	if err := doc.Load(&st); err != nil {
 		if errors.Is(err, store.ErrNotExist) {
 			return nil
 		}

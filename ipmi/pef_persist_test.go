@@ -45,3 +45,31 @@ func TestPEFConfigSavedAndRolledBack(t *testing.T) {
 		t.Fatalf("loading a never-saved configuration: %v", err)
 	}
 }
+
+// A kill mid-save leaves ".pef.json.tmp-*"; load removes it unread and
+// restores the last saved configuration.
+func TestPEFLoadRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, pefFile)
+	p := newPEF(nil, slog.New(slog.DiscardHandler), 0)
+	if err := p.load(path); err != nil {
+		t.Fatal(err)
+	}
+	if cc, ok := p.setLANAlertParam(lanDestAddresses, []byte{1, 0, 0, 127, 0, 0, 9, 0, 0, 0, 0, 0, 0}); !ok || cc != types.CodeOK {
+		t.Fatalf("set destination address: %#x %v", cc, ok)
+	}
+	stale := filepath.Join(dir, "."+pefFile+".tmp-5")
+	if err := os.WriteFile(stale, []byte(`{"destinations":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q := newPEF(nil, slog.New(slog.DiscardHandler), 0)
+	if err := q.load(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("%s left after load", stale)
+	}
+	if q.dests[1].ip != [4]byte{127, 0, 0, 9} {
+		t.Errorf("reloaded destination 1: %+v", q.dests[1])
+	}
+}

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/bmcemu/bmcemu/platform/store"
 )
@@ -14,8 +15,13 @@ func NewFileInventory(path string) *FileInventory {
 	return &FileInventory{Doc: store.JSON{Path: path}}
 }
 
-// LoadInventory implements InventoryStore.
+// LoadInventory implements InventoryStore. It is the store's open (the
+// platform calls it once, before any save), so it first removes the
+// temporary files a crash left mid-save.
 func (f *FileInventory) LoadInventory() (*Inventory, error) {
+	if _, err := f.Doc.RemoveStaleTemps(); err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
 	var inv Inventory
 	if err := f.Doc.Load(&inv); err != nil {
 		if errors.Is(err, store.ErrNotExist) {

@@ -486,7 +486,11 @@ func (p *Platform) NewModuleSpec(slot string, s spd.Spec) spd.Spec {
 type platformPublisher struct{ p *Platform }
 
 func (pp platformPublisher) Publish(at time.Time, e events.Event) events.Record {
-	return pp.p.publish(at, e)
+	r := pp.p.publish(at, e)
+	if am, ok := e.(events.AddressMapUpdated); ok && am.Op == "map-out" {
+		pp.p.machineCheck(am)
+	}
+	return r
 }
 
 // publish rebuilds the snapshot so it reflects what e reports, then sends e

@@ -504,14 +504,23 @@ func (p *Platform) VerifyWorkload() (ras.VerifyStatus, error) {
 }
 
 // workload spreads npages over the usable boot ranges and hot-added
-// modules' ranges.
+// modules' ranges. Boot memory striped over a surprise-removed module's
+// ways is left out: part of every stripe reaches no module until reboot.
 func (p *Platform) workload(seed uint64, npages int) pages.Workload {
 	var rs []pages.Range
 	var total uint64
+	var lost []firmware.Range
+	for _, r := range p.fw.TAD().Rules {
+		if len(r.Lost) > 0 {
+			lost = append(lost, r.Range)
+		}
+	}
 	for _, b := range p.fw.Layout().Boot {
 		for _, r := range b {
-			rs = append(rs, pages.Range{Base: r.Base, Length: r.Length})
-			total += r.Length
+			for _, u := range subtract(r, lost) {
+				rs = append(rs, pages.Range{Base: u.Base, Length: u.Length})
+				total += u.Length
+			}
 		}
 	}
 	for _, d := range p.fw.Devices() {
@@ -527,4 +536,24 @@ func (p *Platform) workload(seed uint64, npages int) pages.Workload {
 		stride--
 	}
 	return pages.Workload{Pattern: pages.Pattern{Seed: seed}, Ranges: rs, Stride: stride}
+}
+
+// subtract returns the parts of r outside every range of minus (sorted,
+// disjoint, as TAD rules are).
+func subtract(r firmware.Range, minus []firmware.Range) []firmware.Range {
+	var out []firmware.Range
+	cur := r.Base
+	for _, m := range minus {
+		if m.End() <= cur || m.Base >= r.End() {
+			continue
+		}
+		if m.Base > cur {
+			out = append(out, firmware.Range{Base: cur, Length: m.Base - cur})
+		}
+		cur = m.End()
+	}
+	if cur < r.End() {
+		out = append(out, firmware.Range{Base: cur, Length: r.End() - cur})
+	}
+	return out
 }

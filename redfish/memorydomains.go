@@ -302,6 +302,7 @@ func setChunk(snap *platform.Snapshot, set ras.SetStatus) memoryChunk {
 func eccChunks(snap *platform.Snapshot, tad *firmware.TAD, inSet map[string]bool) []memoryChunk {
 	type group struct {
 		targets []string
+		lost    []string // ways whose module was pulled without an eject
 		base    uint64
 		length  uint64
 		offset  uint64
@@ -312,10 +313,15 @@ func eccChunks(snap *platform.Snapshot, tad *firmware.TAD, inSet map[string]bool
 		if len(rule.Targets) == 0 || slices.ContainsFunc(rule.Targets, func(t string) bool { return inSet[t] }) {
 			continue
 		}
-		key := strings.Join(rule.Targets, ",")
+		// A set whose every way was lost provides nothing: no chunk (a
+		// new module in the slot is a chunk of its own).
+		if len(rule.Lost) == len(rule.Targets) {
+			continue
+		}
+		key := strings.Join(rule.Targets, ",") + "|" + strings.Join(rule.Lost, ",")
 		g := groups[key]
 		if g == nil {
-			g = &group{targets: rule.Targets, base: rule.Base, offset: rule.TargetOffset}
+			g = &group{targets: rule.Targets, lost: rule.Lost, base: rule.Base, offset: rule.TargetOffset}
 			groups[key] = g
 			order = append(order, key)
 		}
@@ -326,19 +332,30 @@ func eccChunks(snap *platform.Snapshot, tad *firmware.TAD, inSet map[string]bool
 		g := groups[key]
 		ways := uint64(len(g.targets))
 		id := fmt.Sprintf("%s_x%d", g.targets[0], ways)
+		// A surprise-removed member's ways stay in the decode, reaching
+		// no module: the chunk keeps its place and identity but provides
+		// only its remaining members' memory, and has lost data.
 		c := memoryChunk{
 			odata:                 odata{ID: memoryChunkPath(id), Type: typeMemoryChunks},
 			ID:                    id,
 			Name:                  fmt.Sprintf("%d-way interleave set of %s", ways, g.targets[0]),
 			Description:           "Memory protected by ECC only, interleaved by the firmware's address decoder",
-			MemoryChunkSizeMiB:    g.length >> 20,
+			MemoryChunkSizeMiB:    g.length / ways * (ways - uint64(len(g.lost))) >> 20,
 			AddressRangeType:      "Volatile",
 			AddressRangeOffsetMiB: ptr(g.base >> 20),
-			InterleaveSets:        make([]interleaveSet, len(g.targets)),
+			InterleaveSets:        make([]interleaveSet, 0, len(g.targets)),
 			Status:                status{State: "Enabled", Health: "OK"},
 		}
-		for i, t := range g.targets {
-			c.InterleaveSets[i] = interleaveSet{Memory: link{ID: memoryPath(t)}, OffsetMiB: ptr(g.offset >> 20), SizeMiB: ptr(g.length / ways >> 20)}
+		if len(g.lost) > 0 {
+			c.Description += fmt.Sprintf("; %s removed without an eject: its share of the set reaches no module until reboot and its data is lost",
+				strings.Join(g.lost, ", "))
+			c.Status.Health = "Critical"
+		}
+		for _, t := range g.targets {
+			if slices.Contains(g.lost, t) {
+				continue
+			}
+			c.InterleaveSets = append(c.InterleaveSets, interleaveSet{Memory: link{ID: memoryPath(t)}, OffsetMiB: ptr(g.offset >> 20), SizeMiB: ptr(g.length / ways >> 20)})
 			// The chunk is as healthy as its sickest module.
 			if sl, ok := snap.Slot(t); ok {
 				c.Status.Health = worseHealth(c.Status.Health, memoryStatus(sl).Health)

@@ -123,6 +123,15 @@ func newSubscriptions(cfg Config, log *slog.Logger) (*subscriptions, error) {
 	}
 	if cfg.StateDir != "" {
 		m.file = &store.JSON{Path: filepath.Join(cfg.StateDir, subscriptionsFileName)}
+		// An interrupted save leaves a temporary file; the document is
+		// still the last acknowledged set.
+		removed, err := m.file.RemoveStaleTemps()
+		if err != nil {
+			return nil, fmt.Errorf("redfish: subscriptions: %w", err)
+		}
+		if len(removed) > 0 {
+			log.Warn("removed temporary files an interrupted save left", "files", removed)
+		}
 		var saved persistedSubs
 		if err := m.file.Load(&saved); err != nil && !errors.Is(err, store.ErrNotExist) {
 			return nil, fmt.Errorf("redfish: subscriptions: %w", err)

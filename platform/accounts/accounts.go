@@ -301,6 +301,13 @@ func Open(opts Options) (*Store, error) {
 	s.blk = blk
 	s.dummy = sha256.Sum256([]byte("bmcemu: no such user"))
 	if s.path != "" {
+		// A crash mid-save leaves temporary copies of both files, sealed
+		// secrets of since-deleted accounts among them: never read, gone.
+		for _, p := range []string{s.path, s.path + ".key"} {
+			if _, err := store.RemoveStaleTemps(p); err != nil {
+				return nil, fmt.Errorf("accounts: %w", err)
+			}
+		}
 		key, err := loadOrCreateKey(s.path + ".key")
 		if err != nil {
 			return nil, fmt.Errorf("accounts: %w", err)

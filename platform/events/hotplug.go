@@ -147,7 +147,9 @@ type ModuleParked struct {
 }
 
 // AddressMapUpdated: the Target Address Decoder of a socket was rebuilt,
-// validated and swapped in. Op is "add" or "remove".
+// validated and swapped in. Op is "add", "remove", "extend" or "map-out"
+// (a surprise-removed boot module's ways decode to no module; Base is its
+// lowest system address, Length the bytes its ways cover).
 type AddressMapUpdated struct {
 	Socket     int    `json:"socket"`
 	Slot       string `json:"slot"`

@@ -141,7 +141,14 @@ type Rule struct {
 	// (DIMM) address space.
 	TargetOffset uint64 `json:"target_offset"`
 	Hotplug      bool   `json:"hotplug"`
+	// Lost are targets whose module was pulled without an eject
+	// (AddressMap.Lose): their ways keep their place in the stripe until
+	// reboot, and an access there reaches no module.
+	Lost []string `json:"lost,omitempty"`
 }
+
+// lost reports whether target t of r is a lost way.
+func (r Rule) lost(t string) bool { return len(r.Lost) > 0 && slices.Contains(r.Lost, t) }
 
 // Ways is the interleave width.
 func (r Rule) Ways() int { return len(r.Targets) }
@@ -173,18 +180,20 @@ func (t *TAD) Decode(addr uint64) (slot string, offset uint64, ok bool) {
 	r := t.Rules[i]
 	off := addr - r.Base
 	if r.Ways() == 1 {
-		return r.Targets[0], r.TargetOffset + off, true
+		return r.Targets[0], r.TargetOffset + off, !r.lost(r.Targets[0])
 	}
 	chunk := off / r.Granularity
 	w := uint64(r.Ways())
-	return r.Targets[chunk%w], r.TargetOffset + chunk/w*r.Granularity + off%r.Granularity, true
+	tg := r.Targets[chunk%w]
+	return tg, r.TargetOffset + chunk/w*r.Granularity + off%r.Granularity, !r.lost(tg)
 }
 
-// RulesFor returns the rules that decode to slot.
+// RulesFor returns the rules that decode to slot (not the ways of a module
+// lost from it).
 func (t *TAD) RulesFor(slot string) []Rule {
 	var out []Rule
 	for _, r := range t.Rules {
-		if slices.Contains(r.Targets, slot) {
+		if slices.Contains(r.Targets, slot) && !r.lost(slot) {
 			out = append(out, r)
 		}
 	}
@@ -236,6 +245,9 @@ func (t *TAD) Validate(l *Layout, modules map[string]uint64, sockets map[string]
 			return bad("rule %d: %d bytes do not stripe evenly over %d ways of %d", i, r.Length, w, r.Granularity)
 		}
 		for _, tg := range r.Targets {
+			if r.lost(tg) {
+				continue // no module behind it (AddressMap.Lose)
+			}
 			if _, ok := modules[tg]; !ok {
 				return bad("rule %d targets %s, which holds no module", i, tg)
 			}
@@ -288,6 +300,10 @@ type AddressMap struct {
 	mapOut     []uint32         // by socket
 	tad        *TAD             // current table
 	validateFn func(*TAD) error // for tests: extra validation
+	// lost are boot modules pulled without an eject, by slot: their ways
+	// keep their place in the boot decode until reboot, as Rule.Lost
+	// (see Lose).
+	lost map[string]*module
 }
 
 func (m *AddressMap) socketOf() map[string]int {
@@ -427,6 +443,11 @@ func (m *AddressMap) build() (*TAD, error) {
 					return mod
 				}
 			}
+			for _, mod := range m.lost {
+				if mod.slot.Socket == s && mod.slot.Channel == ch && mod.slot.Position == pos {
+					return mod
+				}
+			}
 			return nil
 		}
 		var segs []segment
@@ -453,6 +474,13 @@ func (m *AddressMap) build() (*TAD, error) {
 		rules, err := lay(s, m.layout.Boot[s], append(segs, linear...))
 		if err != nil {
 			return nil, err
+		}
+		for i := range rules {
+			for _, tg := range rules[i].Targets {
+				if m.lost[tg] != nil {
+					rules[i].Lost = append(rules[i].Lost, tg)
+				}
+			}
 		}
 		t.Rules = append(t.Rules, rules...)
 		for _, mod := range m.modules {
@@ -717,6 +745,47 @@ func (m *AddressMap) Remove(slot string) (Range, error) {
 	}
 	m.tad = next
 	return mod.rng, nil
+}
+
+// Lose takes a surprise-removed boot module out of the decode. Its ways
+// keep their place in the socket's boot rules, because re-striping the
+// other modules under live memory would move their data, but decode to no
+// module until reboot (Rule.Lost): accesses there reach no module. Its
+// extension, if any, is freed. The slot is then free to take a new module through Add. It
+// returns the lowest system address the module decoded and how many bytes
+// its ways cover.
+func (m *AddressMap) Lose(slot string) (first, bytes uint64, err error) {
+	mod, ok := m.modules[slot]
+	switch {
+	case !ok:
+		return 0, 0, fmt.Errorf("firmware: %s is not mapped", slot)
+	case !mod.boot:
+		return 0, 0, fmt.Errorf("firmware: %s is hot-added memory: unmap it with Remove", slot)
+	}
+	first = ^uint64(0)
+	for _, r := range m.tad.RulesFor(slot) {
+		if r.TargetOffset >= mod.capacity {
+			continue // the extension, not boot memory
+		}
+		way := uint64(slices.Index(r.Targets, slot))
+		first = min(first, r.Base+way*r.Granularity)
+	}
+	if m.lost == nil {
+		m.lost = map[string]*module{}
+	}
+	delete(m.modules, slot)
+	m.lost[slot] = mod
+	next, err := m.build()
+	if err == nil {
+		err = m.validate(next)
+	}
+	if err != nil {
+		delete(m.lost, slot)
+		m.modules[slot] = mod
+		return 0, 0, err
+	}
+	m.tad = next
+	return first, mod.capacity, nil
 }
 
 // Node returns the proximity domain of slot's module, -1 if unmapped.

@@ -645,11 +645,27 @@ func (f *Firmware) surprise(d *device, fx *effects) {
 		for _, e := range evs {
 			f.emit(fx, e)
 		}
-		reason := "boot module surprise-removed: its interleave set has lost a member"
-		f.emit(fx, events.FirmwareFault{Slot: d.Slot, Fault: "surprise-removal", Reason: reason})
+		f.lose(d, fx)
 	}
 	d.STA, d.CRS, d.Ejectable, d.ejecting = 0, nil, false, false
 	f.notify(fx, d, NotifyDeviceCheck)
+}
+
+// lose maps the ways of a surprise-removed boot module that no redundant
+// set carries out of the decode (AddressMap.Lose): the memory is gone and
+// an access there reaches no module, while the slot can take a new module
+// as a hot-add. AddressMapUpdated (Op "map-out") gives the module's lowest
+// system address and the bytes its ways cover.
+func (f *Firmware) lose(d *device, fx *effects) {
+	reason := "boot module surprise-removed: its interleave set has lost a member"
+	first, n, err := f.amap.Lose(d.Slot)
+	if err != nil {
+		reason += "; its ways stay decoded: " + err.Error()
+	} else {
+		f.emit(fx, events.AddressMapUpdated{Socket: d.slot.Socket, Slot: d.Slot, Op: "map-out", Base: first, Length: n, Generation: f.amap.TAD().Generation})
+		reason += "; its ways decode to no module until reboot"
+	}
+	f.emit(fx, events.FirmwareFault{Slot: d.Slot, Fault: "surprise-removal", Reason: reason})
 }
 
 // Extend hands the OS extra bytes boot module slot gained after boot (a

@@ -58,7 +58,7 @@ func (k *Kernel) Free(h Handle) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	a := k.allocs[h]
-	if a == nil || a.kind == kindMemmap {
+	if a == nil || a.kind == kindMemmap || a.kind == kindHWPoison {
 		return kerr("free_pages", ENOENT, fmt.Sprintf("no allocation %d", h))
 	}
 	k.release(h)
@@ -93,6 +93,7 @@ func (k *Kernel) release(h Handle) {
 	delete(k.allocs, h)
 	k.unaccount(a)
 	a.zone.free.free(a.pfn, a.pfn+a.pages())
+	k.requarantine(a.zone, a.pfn, a.pfn+a.pages())
 }
 
 // rmqueue walks nid's zonelist (nodes by distance, zones high to low) for
@@ -123,7 +124,8 @@ func (k *Kernel) rmqueue(nid, order int, kind allocKind) (*zone, uint64, bool) {
 func (k *Kernel) account(a *allocation) {
 	n := a.pages()
 	a.zone.allocated[a.kind] += n
-	if b := k.blocks[int(a.pfn/k.blockPages)]; b != nil {
+	// Offlining skips poisoned pages: they pin no block.
+	if b := k.blocks[int(a.pfn/k.blockPages)]; b != nil && a.kind != kindHWPoison {
 		if a.kind == kindMovable {
 			b.movable += n
 		} else {
@@ -135,7 +137,7 @@ func (k *Kernel) account(a *allocation) {
 func (k *Kernel) unaccount(a *allocation) {
 	n := a.pages()
 	a.zone.allocated[a.kind] -= n
-	if b := k.blocks[int(a.pfn/k.blockPages)]; b != nil {
+	if b := k.blocks[int(a.pfn/k.blockPages)]; b != nil && a.kind != kindHWPoison {
 		if a.kind == kindMovable {
 			b.movable -= n
 		} else {

@@ -102,6 +102,7 @@ func (k *Kernel) onlineBlock(b *memoryBlock, t OnlineType) (*zone, error) {
 	z.presentPages += n
 	z.managedPages += n
 	z.free.free(s, s+n)
+	k.requarantine(z, s, s+n)
 	b.present = n
 	b.state = memOnline
 	b.zone = z
@@ -172,6 +173,7 @@ func (k *Kernel) offlineBlock(b *memoryBlock) error {
 		for _, x := range isolated {
 			z.free.free(x.start, x.end)
 		}
+		k.requarantine(z, s, s+n)
 		b.state = memOnline
 	}
 	pg := k.nodes[b.nid]
@@ -214,13 +216,20 @@ func (k *Kernel) offlineBlock(b *memoryBlock) error {
 		k.account(a)
 		isolated.add(old, old+1<<a.order)
 	}
-	if isolated.total() != n {
+	// test_pages_isolated() accepts PG_hwpoison pages: they leave with
+	// the block.
+	poisoned, npoison := k.poisonedIn(s, s+n)
+	if isolated.total()+npoison != n {
 		// Cannot happen while the per-block counts are right; refuse rather
 		// than lose pages.
 		undo()
 		arg.Action = MemCancelOffline
 		k.notify(arg)
 		return fail(EBUSY, "failure to isolate range", nil)
+	}
+	for _, h := range poisoned {
+		k.unaccount(k.allocs[h])
+		delete(k.allocs, h)
 	}
 	// __offline_isolated_pages(): the pages leave the buddy and the zone.
 	z.present.remove(s, s+n, nil)
@@ -246,7 +255,7 @@ func (k *Kernel) firstUnmovable(z *zone, s, e uint64) uint64 {
 		best = max(s, z.reserved[i].start)
 	}
 	for _, a := range k.allocs {
-		if a.kind != kindMovable && a.pfn >= s && a.pfn < best {
+		if a.kind != kindMovable && a.kind != kindHWPoison && a.pfn >= s && a.pfn < best {
 			best = a.pfn
 		}
 	}

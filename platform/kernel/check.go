@@ -74,7 +74,7 @@ func (k *Kernel) CheckInvariants() error {
 			if alloc != z.allocated {
 				bad("%s: allocated %v, allocations say %v", zn, z.allocated, alloc)
 			}
-			sum := z.free.pages + alloc[kindMovable] + alloc[kindUnmovable] + alloc[kindMemmap]
+			sum := z.free.pages + alloc[kindMovable] + alloc[kindUnmovable] + alloc[kindMemmap] + alloc[kindHWPoison]
 			if sum != z.managedPages {
 				bad("%s: free %d + allocated %v = %d != managed %d", zn, z.free.pages, alloc, sum, z.managedPages)
 			}
@@ -120,6 +120,12 @@ func (k *Kernel) CheckInvariants() error {
 		return c
 	}
 	for _, a := range k.allocs {
+		if a.kind == kindHWPoison {
+			if a.order != 0 || !k.hwpoison[a.pfn] {
+				bad("quarantined page %#x (order %d) is not a poisoned page", a.pfn, a.order)
+			}
+			continue // pins no block
+		}
 		c := get(int(a.pfn / k.blockPages))
 		if a.kind == kindMovable {
 			c.movable += a.pages()

@@ -12,11 +12,13 @@ type Errno int
 
 // The errnos this layer returns.
 const (
-	ENOENT Errno = 2
-	ENOMEM Errno = 12
-	EBUSY  Errno = 16
-	EEXIST Errno = 17
-	EINVAL Errno = 22
+	ENOENT    Errno = 2
+	ENXIO     Errno = 6
+	ENOMEM    Errno = 12
+	EBUSY     Errno = 16
+	EEXIST    Errno = 17
+	EINVAL    Errno = 22
+	EHWPOISON Errno = 133
 )
 
 // Sentinels for errors.Is.
@@ -29,11 +31,13 @@ var (
 )
 
 var errnoNames = map[Errno][2]string{
-	ENOENT: {"ENOENT", "no such file or directory"},
-	ENOMEM: {"ENOMEM", "cannot allocate memory"},
-	EBUSY:  {"EBUSY", "device or resource busy"},
-	EEXIST: {"EEXIST", "file exists"},
-	EINVAL: {"EINVAL", "invalid argument"},
+	ENOENT:    {"ENOENT", "no such file or directory"},
+	ENXIO:     {"ENXIO", "no such device or address"},
+	EHWPOISON: {"EHWPOISON", "memory page has hardware error"},
+	ENOMEM:    {"ENOMEM", "cannot allocate memory"},
+	EBUSY:     {"EBUSY", "device or resource busy"},
+	EEXIST:    {"EEXIST", "file exists"},
+	EINVAL:    {"EINVAL", "invalid argument"},
 }
 
 // Name is the errno's symbolic name, e.g. "EBUSY".

@@ -261,6 +261,7 @@ func (k *Kernel) RemoveMemory(start, size uint64) error {
 		nids[b.nid] = true
 		delete(k.blocks, b.id)
 	}
+	k.forgetPoison(s, s+n)
 	k.directMapAdd(start, start+size, -1)
 	k.printk(KernInfo, "memory_hotplug: removed %s", memRange(s, n))
 	// try_offline_node()

@@ -177,6 +177,8 @@ type Kernel struct {
 	bootMemmapPages uint64
 	directMap       [3]uint64 // bytes mapped with 4k, 2M, 1G pages
 	slabCaches      []string
+	// hwpoison holds the page frames memory_failure() marked (hwpoison.go).
+	hwpoison map[uint64]bool
 }
 
 // Boot brings the kernel up on the firmware's memory map: one pglist_data

@@ -174,6 +174,7 @@ func (k *Kernel) Rebalance(nid int, to PhysRange, from []PhysRange) (Rebalanced,
 		a.pfn, a.zone = pfn, nz
 		k.account(a)
 		oz.free.free(old, old+n)
+		k.requarantine(oz, old, old+n)
 		res.Moved += n
 		res.Allocations++
 		stats[inSrc(old)].moved += n

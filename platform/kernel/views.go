@@ -188,6 +188,8 @@ type Meminfo struct {
 	DirectMap4k uint64 `json:"DirectMap4k"`
 	DirectMap2M uint64 `json:"DirectMap2M"`
 	DirectMap1G uint64 `json:"DirectMap1G"`
+	// HardwareCorrupted is memory memory_failure() poisoned.
+	HardwareCorrupted uint64 `json:"HardwareCorrupted"`
 	// MinFreeKbytes is vm.min_free_kbytes (not in /proc/meminfo).
 	MinFreeKbytes uint64 `json:"min_free_kbytes"`
 }
@@ -223,6 +225,7 @@ func (k *Kernel) Meminfo() Meminfo {
 	m.DirectMap4k = k.directMap[0] >> 10
 	m.DirectMap2M = k.directMap[1] >> 10
 	m.DirectMap1G = k.directMap[2] >> 10
+	m.HardwareCorrupted = uint64(len(k.hwpoison)) * kb
 	m.MinFreeKbytes = k.minFreeKbytes
 	return m
 }
@@ -235,6 +238,7 @@ func (m Meminfo) String() string {
 	row("MemFree", m.MemFree)
 	row("MemAvailable", m.MemAvailable)
 	row("AnonPages", m.AnonPages)
+	row("HardwareCorrupted", m.HardwareCorrupted)
 	row("DirectMap4k", m.DirectMap4k)
 	row("DirectMap2M", m.DirectMap2M)
 	row("DirectMap1G", m.DirectMap1G)

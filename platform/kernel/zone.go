@@ -74,6 +74,7 @@ const (
 	kindMovable   allocKind = iota // user pages: migratable
 	kindUnmovable                  // kernel allocations
 	kindMemmap                     // vmemmap backing hot-added sections
+	kindHWPoison                   // poisoned pages held off the buddy (hwpoison.go)
 	nrKinds
 )
 

@@ -773,6 +773,17 @@ func (s *System) Release(slot string, surprise bool) (bool, string) {
 	if c := s.chans[slot]; c != nil && c.ch.Busy() && !surprise {
 		return false, "rank sparing: a spare copy is running on the channel; no hot-plug until it completes"
 	}
+	if surprise && !s.failed[slot] {
+		// Pulled with no redundant copy: whatever it held left with it.
+		// The firmware maps its ways out next (firmware.AddressMap.Lose),
+		// so this is the last moment its pages still decode to it.
+		s.failed[slot] = true
+		lost := s.poisonModule(slot)
+		s.emit(events.MemoryModuleMappedOut{Slot: slot, Rank: -1, Reason: "surprise-removed with no redundancy: its share of the interleave set is no longer decoded"})
+		if lost > 0 {
+			s.emit(events.MemoryDataLost{Slot: slot, Pages: lost, Reason: "module surprise-removed with no redundancy"})
+		}
+	}
 	return false, ""
 }
 

@@ -95,6 +95,15 @@ type journal struct {
 
 // openJournal replays path into s, creating the file if it does not exist.
 func openJournal(path string, s *SEL) (*journal, error) {
+	// A kill during compaction leaves its temporary file; the journal
+	// itself is still the complete old one, so the leftover is dropped.
+	removed, err := store.RemoveStaleTemps(path)
+	if err != nil {
+		return nil, fmt.Errorf("sel: %w", err)
+	}
+	if len(removed) > 0 {
+		s.log.Warn("removed temporary files an interrupted compaction left", "files", removed)
+	}
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

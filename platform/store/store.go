@@ -12,12 +12,22 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
+// tempPrefix is how WriteFileAtomic names the temporary file for path:
+// hidden, beside it (a rename is atomic only within one file system), and
+// recognisable as path's own so RemoveStaleTemps can find it again.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
 // WriteFileAtomic replaces path with data durably.
+//
+// A process killed between creating the temporary file and renaming it
+// leaves the temporary file behind; whoever owns path calls
+// RemoveStaleTemps when it opens path.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fmt.Errorf("store: create temp for %s: %w", path, err)
 	}
@@ -46,6 +56,49 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	ok = true
 	return syncDir(dir)
+}
+
+// RemoveStaleTemps deletes the temporary files an interrupted
+// WriteFileAtomic of path left in path's directory, and returns their
+// names. It never reads them: a leftover is an unacknowledged write at
+// best (the rename never happened, so path still holds the last complete
+// version) and may hold secrets of something since deleted, such as a
+// sealed password of a removed account.
+//
+// Call it when opening path, before the first write: a WriteFileAtomic of
+// the same path running concurrently would lose its temporary file and
+// fail. A missing directory is not an error (nothing was ever written).
+// Only regular files named exactly as WriteFileAtomic names path's are
+// touched, so "a.json" never removes the leftovers of "a.json.key".
+func RemoveStaleTemps(path string) ([]string, error) {
+	dir, prefix := filepath.Dir(path), tempPrefix(path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("store: list %s for stale temporary files: %w", dir, err)
+	}
+	var removed []string
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, prefix) || len(name) == len(prefix) || !e.Type().IsRegular() {
+			continue
+		}
+		full := filepath.Join(dir, name)
+		if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("store: remove stale temporary file %s: %w", full, err)
+		}
+		removed = append(removed, full)
+	}
+	if len(removed) > 0 {
+		// The removals must survive a crash as much as the writes do,
+		// or a later boot finds the secrets again.
+		if err := syncDir(dir); err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
 }
 
 func syncDir(dir string) error {
@@ -82,6 +135,10 @@ func (j JSON) Load(v any) error {
 	}
 	return nil
 }
+
+// RemoveStaleTemps removes the temporary files a crash left while saving
+// this document; see the package function.
+func (j JSON) RemoveStaleTemps() ([]string, error) { return RemoveStaleTemps(j.Path) }
 
 // Save writes v atomically.
 func (j JSON) Save(v any) error {

@@ -31,6 +31,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -280,7 +281,18 @@ func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
 		return fmt.Errorf("platform: smc: %w", err)
 	}
 	fw, err := firmware.New(firmware.Config{Memory: p.prof.Memory, Clock: p.clock, Hardware: ctl, Publisher: pub,
-		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: p.ras})
+		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: p.ras,
+		ReservePerSlot: uint64(p.prof.ReservePerSlotGiB()) << 30, AddressBits: p.prof.AddressBits()})
+	var space *firmware.AddressSpaceError
+	if errors.As(err, &space) {
+		// The profile asked for more than the address width holds: say so
+		// about the field, as `profile check` does.
+		field := "modules"
+		if space.Reservation {
+			field = "hotplug.reserve_per_slot_gib"
+		}
+		return p.prof.FieldError(field, strings.TrimPrefix(space.Error(), "firmware: "))
+	}
 	if err != nil {
 		return fmt.Errorf("platform: firmware: %w", err)
 	}
@@ -312,6 +324,7 @@ func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
 	p.smc, p.fw, p.kern = ctl, fw, k
 	p.ospm = newACPIMemhotplug(p)
 	ctl.SetNotifier(fw)
+	ctl.SetAddressSpace(fw)
 	fw.SetOSPM(p.ospm)
 	return nil
 }

@@ -176,3 +176,24 @@ func TestShapeRowNoJEDECOrganisation(t *testing.T) {
 		t.Fatalf("512 GiB x 2 ranks: %v", err)
 	}
 }
+// TestShapeRowReservationFitsTheFittedModules: a module the size of those
+// already fitted was refused for want of reservation (64 GiB per empty
+// slot); every empty slot must take one.
+func TestShapeRowReservationFitsTheFittedModules(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		s, c, ch, gib int
+	}{{1, 1, 1, 128}, {8, 1, 1, 128}, {2, 4, 2, 256}} {
+		t.Run(fmt.Sprintf("%dx%dx%d/%dG", tc.s, tc.c, tc.ch, tc.gib), func(t *testing.T) {
+			t.Parallel()
+			src := shapeYAML(tc.s, tc.c, tc.ch, 2, tc.gib, 2, "")
+			r := bootShape(t, src)
+			for _, s := range r.p.Snapshot().Slots {
+				if s.Module == nil {
+					r.mustHotAdd(src, s.Name, tc.gib, 2)
+				}
+			}
+		})
+	}
+}
+

@@ -101,9 +101,8 @@ func (l *Layout) Regions() []Region {
 func alignUp(v, a uint64) uint64 { return (v + a - 1) / a * a }
 
 // DefaultAddressBits is the physical address width of the platform when
-// the profile names none: the 46 bits Intel Xeon Scalable processors
-// report (/proc/cpuinfo "address sizes: 46 bits physical"), 64 TiB.
-const DefaultAddressBits = 46
+// the profile names none (see profile.DefaultAddressBits).
+const DefaultAddressBits = profile.DefaultAddressBits
 
 // AddressSpaceError is a layout that does not fit below the platform's
 // physical address width: the boot memory alone, or with the hot-plug

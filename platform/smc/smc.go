@@ -147,6 +147,15 @@ type Notifier interface {
 	RaiseSCI(SCI)
 }
 
+// AddressSpace is the firmware's hot-plug reservation as the SMC
+// consults it before powering a slot (firmware.Firmware implements it):
+// a module the firmware could not map is refused at the SPD check, with
+// the slot still unpowered, rather than after training. It is called with
+// the SMC's lock held and must not call back into the Controller.
+type AddressSpace interface {
+	HotplugRoom(slot Slot, bytes uint64) error
+}
+
 // NotifierFunc adapts a function to Notifier.
 type NotifierFunc func(SCI)
 
@@ -252,6 +261,7 @@ type Controller struct {
 
 	mu       sync.Mutex
 	notifier Notifier
+	space    AddressSpace
 	slots    []*slot
 	byName   map[string]*slot
 }
@@ -328,6 +338,14 @@ func New(cfg Config) (*Controller, error) {
 func (c *Controller) SetNotifier(n Notifier) {
 	c.mu.Lock()
 	c.notifier = n
+	c.mu.Unlock()
+}
+
+// SetAddressSpace connects the firmware's hot-plug reservation to the SPD
+// check after both are built (nil: no check).
+func (c *Controller) SetAddressSpace(a AddressSpace) {
+	c.mu.Lock()
+	c.space = a
 	c.mu.Unlock()
 }
 
@@ -644,6 +662,11 @@ func (c *Controller) readAndCheck(s *slot) (spd.Module, int, error) {
 		}
 	}
 	speed, err := c.rules.Check(m, channel)
+	if err == nil && c.space != nil {
+		if rerr := c.space.HotplugRoom(s.Slot, m.CapacityMiB<<20); rerr != nil {
+			return m, 0, &CheckError{ReasonReservation, rerr.Error()}
+		}
+	}
 	return m, speed, err
 }
 

@@ -86,4 +86,3 @@ func TestReservationPastTheAddressWidthRefusedAtBoot(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-

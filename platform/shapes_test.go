@@ -176,6 +176,7 @@ func TestShapeRowNoJEDECOrganisation(t *testing.T) {
 		t.Fatalf("512 GiB x 2 ranks: %v", err)
 	}
 }
+
 // TestShapeRowReservationFitsTheFittedModules: a module the size of those
 // already fitted was refused for want of reservation (64 GiB per empty
 // slot); every empty slot must take one.
@@ -196,4 +197,3 @@ func TestShapeRowReservationFitsTheFittedModules(t *testing.T) {
 		})
 	}
 }
-

@@ -403,6 +403,10 @@ type module struct {
 type mapConfig struct {
 	topo []smc.Slot
 	boot map[string]uint64 // boot module -> bytes decoded
+	// populated are the slots holding a module at boot, decoded or not (a
+	// mirror's secondary); nil: those of boot. Only the others get
+	// hot-plug windows.
+	populated map[string]bool
 	// perSlot is the hot-plug reservation of each slot empty at boot,
 	// each slot getting a window of its own in its socket's reservation;
 	// extra(socket) more is pooled after the windows (may be nil).
@@ -497,7 +501,11 @@ func newAddressMap(cfg mapConfig) (*AddressMap, error) {
 	}
 	perSlot := alignUp(cfg.perSlot, cfg.align)
 	for _, s := range cfg.topo {
-		if _, ok := cfg.boot[s.Name]; !ok {
+		_, taken := cfg.boot[s.Name]
+		if cfg.populated != nil {
+			taken = cfg.populated[s.Name]
+		}
+		if !taken {
 			empty[s.Socket] = append(empty[s.Socket], s.Name)
 		}
 	}

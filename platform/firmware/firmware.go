@@ -261,7 +261,7 @@ func New(cfg Config) (*Firmware, error) {
 		}
 		f.devs[s.Name] = d
 	}
-	mc := mapConfig{topo: f.topo, boot: boot, perSlot: cfg.ReservePerSlot, align: cfg.Align, bits: cfg.AddressBits,
+	mc := mapConfig{topo: f.topo, boot: boot, populated: f.bootSlots, perSlot: cfg.ReservePerSlot, align: cfg.Align, bits: cfg.AddressBits,
 		ways: InterleaveWays(cfg.Memory.Type), reliable: reliable}
 	if mc.perSlot == 0 {
 		mc.perSlot = 64 * GiB
@@ -900,6 +900,16 @@ func (f *Firmware) HotplugRoom(slot smc.Slot, capacity uint64) error {
 	return f.amap.view.Load().fits(slot, capacity)
 }
 
+// HotplugWindows returns each slot empty at boot and its window in its
+// socket's hot-plug reservation (fixed at boot).
+func (f *Firmware) HotplugWindows() map[string]Range {
+	out := make(map[string]Range, len(f.amap.home))
+	for k, v := range f.amap.home {
+		out[k] = v
+	}
+	return out
+}
+
 // FreeReservation returns the unused parts of a socket's reservation.
 func (f *Firmware) FreeReservation(socket int) []Range {
 	f.mu.Lock()
@@ -998,4 +1008,5 @@ func (f *Firmware) HMATText() string {
 }
 
 var _ smc.Notifier = (*Firmware)(nil)
+var _ smc.AddressSpace = (*Firmware)(nil)
 var _ Hardware = (*smc.Controller)(nil)

@@ -448,8 +448,15 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// ChannelLetter names channel ch of a socket the way board silkscreens do (A, B, ...).
-func ChannelLetter(ch int) string { return string(rune('A' + ch)) }
+// ChannelLetter names channel ch of a socket the way board silkscreens do
+// (A, B, ...); past Z, as spreadsheet columns (AA, AB, ...), so every name
+// stays a letter sequence that slot patterns and URLs take as it is.
+func ChannelLetter(ch int) string {
+	if ch < 26 {
+		return string(rune('A' + ch))
+	}
+	return ChannelLetter(ch/26-1) + string(rune('A'+ch%26))
+}
 
 // SlotName is the board label of a slot: CPU{socket}_DIMM_{channel letter}{slot}.
 func SlotName(socket, channel, slot int) string {
@@ -511,8 +518,9 @@ func (p *Profile) ModuleSpec(m Module, serial uint32) spd.Spec {
 	}
 }
 
-// BuiltinNames lists the embedded profiles: default, and one per RAS mode
-// (mirror, sparing, raid5).
+// BuiltinNames lists the embedded profiles: default, one per RAS mode
+// (mirror, sparing, raid5, rangemirror) and the twelve-channel sockets
+// (12ch-12mc, 12ch-6mc).
 func BuiltinNames() []string {
 	ents, _ := builtinFS.ReadDir("builtin")
 	var out []string

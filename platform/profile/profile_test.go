@@ -86,6 +86,14 @@ func TestReservationDefault(t *testing.T) {
 	}
 }
 
+func TestChannelLetter(t *testing.T) {
+	for ch, want := range map[int]string{0: "A", 11: "L", 25: "Z", 26: "AA", 31: "AF"} {
+		if got := ChannelLetter(ch); got != want {
+			t.Errorf("channel %d: %q, want %q", ch, got, want)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add(defaultYAML)
 	f.Add([]byte("name: x\n"))

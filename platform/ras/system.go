@@ -9,6 +9,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/firmware"
+	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/ras/ecc"
 	"github.com/bmcemu/bmcemu/platform/ras/mirror"
 	"github.com/bmcemu/bmcemu/platform/ras/pages"
@@ -160,7 +161,7 @@ func (s *System) buildSparing(mods []Module) error {
 	ch, keys := byChannel(mods)
 	for _, k := range keys {
 		ms := ch[k]
-		cs := &channelSet{ID: fmt.Sprintf("SpareCPU%d%c", k.socket, 'A'+k.channel), base: map[string]uint64{}}
+		cs := &channelSet{ID: fmt.Sprintf("SpareCPU%d%s", k.socket, profile.ChannelLetter(k.channel)), base: map[string]uint64{}}
 		var ranks []sparing.Rank
 		off := uint64(0)
 		for i, m := range ms {
@@ -865,7 +866,7 @@ func (s *System) pairUp(mod Module, refuse func(string, ...any) (firmware.Insert
 	other, ok := s.held[key]
 	if !ok || other.Slot == mod.Slot {
 		s.held[key] = mod
-		partner := fmt.Sprintf("channel %c position %d", 'A'+(mod.Channel^1), mod.Position)
+		partner := fmt.Sprintf("channel %s position %d", profile.ChannelLetter(mod.Channel^1), mod.Position)
 		s.emit(events.MemoryAwaitingPartner{Slot: mod.Slot, Reason: "mirroring: hot-add needs a matched pair; insert an identical module in " + partner})
 		return firmware.InsertAction{Hold: "mirror partner on " + partner}, nil
 	}

@@ -169,6 +169,8 @@ type Platform struct {
 	changed     time.Time
 	gen         uint64
 	snap        *Snapshot
+
+	modCache map[string]modCacheEntry // buildSnapshot's decoded modules; pubMu
 }
 
 // hybridClock stamps time with a caller's Now-only clock and schedules at
@@ -507,6 +509,8 @@ func (p *Platform) publish(at time.Time, e events.Event) events.Record {
 	switch ev := e.(type) {
 	case events.AddressMapUpdated:
 		p.ras.syncTAD(p.fw.TAD())
+	case events.MemoryEjected:
+		defer p.ras.ejected(ev.Slot) // after the record itself goes out
 	case events.BusNoise:
 		p.ras.countNoise(ev.Victims)
 	case *events.BusNoise:

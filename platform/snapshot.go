@@ -1,7 +1,9 @@
 package platform
 
 import (
+	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -204,7 +206,7 @@ func (s *Snapshot) Populated() int {
 func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 	hw := p.smc.Slots()
 	devs := p.fw.Devices()
-	blocks := p.kern.Blocks()
+	blocks := p.kern.BlockStates()
 	mi := p.kern.Meminfo()
 	nodes := len(p.kern.Nodes())
 	defective := p.fw.Defective()
@@ -231,7 +233,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 	k.TotalRAMBytes, k.FreeBytes = mi.MemTotal<<10, mi.MemFree<<10
 	k.BlockSizeBytes, k.Blocks, k.Nodes = bs, len(blocks), nodes
 	for _, b := range blocks {
-		if b.State == "online" {
+		if b.Online {
 			k.BlocksOnline++
 			k.OnlineBytes += b.PresentPages * kernel.PageSize
 		} else {
@@ -255,9 +257,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 		}
 		if st.Present {
 			if img, err := p.smc.Image(d.Name); err == nil {
-				if m, err := decodeModule(img, inserted[i]); err == nil {
-					sl.Module = m
-				}
+				sl.Module = p.decodedModule(d.Name, img, inserted[i])
 			}
 		}
 		if rng, ok := dev.Range(); ok {
@@ -265,7 +265,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 			first, last := rng.Base/bs, (rng.End()-1)/bs
 			for _, b := range blocksIn(blocks, int(first), int(last)) {
 				sm.Blocks++
-				if b.State == "online" {
+				if b.Online {
 					sm.BlocksOnline++
 					sm.OnlineBytes += b.PresentPages * kernel.PageSize
 				}
@@ -318,20 +318,9 @@ func rasOverlay(sl *Slot, job *ras.Job) {
 }
 
 // blocksIn returns the blocks with IDs in [first, last]; blocks is sorted.
-func blocksIn(blocks []kernel.Block, first, last int) []kernel.Block {
-	lo, hi := len(blocks), len(blocks)
-	for i, b := range blocks {
-		if b.ID >= first {
-			lo = i
-			break
-		}
-	}
-	for i := lo; i < len(blocks); i++ {
-		if blocks[i].ID > last {
-			hi = i
-			break
-		}
-	}
+func blocksIn(blocks []kernel.BlockState, first, last int) []kernel.BlockState {
+	lo := sort.Search(len(blocks), func(i int) bool { return blocks[i].ID >= first })
+	hi := sort.Search(len(blocks), func(i int) bool { return blocks[i].ID > last })
 	return blocks[lo:hi]
 }
 
@@ -372,4 +361,33 @@ func slotState(st smc.SlotStatus, dev firmware.Device, mem *SlotMemory) (state, 
 		return StateEnabled, health, "", stage
 	}
 	return StateDisabled, health, "", stage
+}
+
+// modCacheEntry is a slot's decoded module, kept between snapshots.
+type modCacheEntry struct {
+	img []byte
+	at  time.Time
+	mod *Module
+}
+
+// decodedModule decodes the SPD image seated in slot, reusing the last
+// snapshot's decode while the image is the same: a module's SPD changes
+// only when it is swapped, and decoding every seated module (CRC and all)
+// for every event made each snapshot cost as much as the board is large.
+// Modules in snapshots are immutable, so sharing them is safe. Callers
+// hold pubMu (or are New, before anything else runs).
+func (p *Platform) decodedModule(slot string, img []byte, at time.Time) *Module {
+	if e, ok := p.modCache[slot]; ok && e.at.Equal(at) && bytes.Equal(e.img, img) {
+		return e.mod
+	}
+	m, err := decodeModule(img, at)
+	if err != nil {
+		delete(p.modCache, slot)
+		return nil
+	}
+	if p.modCache == nil {
+		p.modCache = map[string]modCacheEntry{}
+	}
+	p.modCache[slot] = modCacheEntry{img: img, at: at, mod: m}
+	return m
 }

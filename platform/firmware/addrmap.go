@@ -1050,6 +1050,34 @@ func (m *AddressMap) hotplugged(socket int) []Range {
 	return out
 }
 
+// check validates the current table (see TAD.Validate) and decodes
+// sample addresses of every rule (its ends, granule edges around its
+// start and end, points inside) to a module offset and encodes them back:
+// every address decodes to exactly one module offset, and back.
+func (m *AddressMap) check() error {
+	t := m.tad
+	if err := m.validate(t); err != nil {
+		return err
+	}
+	for _, r := range t.Rules {
+		g := max(r.Granularity, 1)
+		for _, off := range []uint64{0, 1, g - 1, g, 2*g + 7, r.Length / 3, r.Length / 2, r.Length - 2*g, r.Length - g, r.Length - 1} {
+			if off >= r.Length {
+				continue
+			}
+			addr := r.Base + off
+			slot, moff, ok := t.Decode(addr)
+			if !ok || !slices.Contains(r.Targets, slot) {
+				return fmt.Errorf("%w: %#x in rule %v decodes to %q (ok %v), not one of %v", ErrInvalidTAD, addr, r.Range, slot, ok, r.Targets)
+			}
+			if back, ok := t.Encode(slot, moff); !ok || back != addr {
+				return fmt.Errorf("%w: %#x decodes to %s+%#x, which encodes back to %#x (ok %v)", ErrInvalidTAD, addr, slot, moff, back, ok)
+			}
+		}
+	}
+	return nil
+}
+
 // room is the hot-plug reservation as the SMC consults it before it
 // powers a slot: a lock-free copy refreshed with every table swap.
 type room struct {

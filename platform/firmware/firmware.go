@@ -872,6 +872,16 @@ func (f *Firmware) TAD() *TAD {
 	return f.amap.TAD()
 }
 
+// CheckTAD checks the current decoder table against the layout and the
+// installed modules (rules disjoint, clear of MMIO, in their socket's
+// windows, every module byte decoded once) and round-trips sample
+// addresses of every rule through Decode and Encode.
+func (f *Firmware) CheckTAD() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.amap.check()
+}
+
 // Layout returns the boot address layout.
 func (f *Firmware) Layout() *Layout { return f.amap.Layout() }
 

@@ -126,6 +126,7 @@ func (k *Kernel) addMemory(nid int, start, size uint64, res string) error {
 		b := &blocks[i]
 		b.id, b.nid, b.state, b.present = first+i, nid, memOffline, k.blockPages
 		k.blocks[b.id] = b
+		k.byID = nil
 	}
 	if newNode {
 		k.printk(KernInfo, "memory_hotplug: node %d: pglist_data hot-added (zones DMA DMA32 Normal Movable)", nid)
@@ -260,6 +261,7 @@ func (k *Kernel) RemoveMemory(start, size uint64) error {
 		}
 		nids[b.nid] = true
 		delete(k.blocks, b.id)
+		k.byID = nil
 	}
 	k.directMapAdd(start, start+size, -1)
 	k.printk(KernInfo, "memory_hotplug: removed %s", memRange(s, n))

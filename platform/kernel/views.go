@@ -39,14 +39,44 @@ type Block struct {
 func (k *Kernel) Blocks() []Block {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	ids := make([]int, 0, len(k.blocks))
-	for id := range k.blocks {
-		ids = append(ids, id)
+	sorted := k.sortedBlocks()
+	out := make([]Block, len(sorted))
+	for i, b := range sorted {
+		out[i] = k.exportBlock(b)
 	}
-	slices.Sort(ids)
-	out := make([]Block, len(ids))
-	for i, id := range ids {
-		out[i] = k.exportBlock(k.blocks[id])
+	return out
+}
+
+// sortedBlocks is the blocks by ID (k.mu held).
+func (k *Kernel) sortedBlocks() []*memoryBlock {
+	if k.byID == nil || len(k.byID) != len(k.blocks) {
+		k.byID = make([]*memoryBlock, 0, len(k.blocks))
+		for _, b := range k.blocks {
+			k.byID = append(k.byID, b)
+		}
+		slices.SortFunc(k.byID, func(a, b *memoryBlock) int { return a.id - b.id })
+	}
+	return k.byID
+}
+
+// BlockState is the part of a memory block a summary needs.
+type BlockState struct {
+	ID           int
+	Online       bool
+	PresentPages uint64
+}
+
+// BlockStates lists every block's ID, whether it is online and its
+// present pages, by ID: what a summary of the memory in service needs,
+// without Blocks' per-block zone analysis (valid_zones, removable), so
+// that rebuilding a summary on every event stays cheap on large machines.
+func (k *Kernel) BlockStates() []BlockState {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	sorted := k.sortedBlocks()
+	out := make([]BlockState, len(sorted))
+	for i, b := range sorted {
+		out[i] = BlockState{ID: b.id, Online: b.state == memOnline, PresentPages: b.present}
 	}
 	return out
 }

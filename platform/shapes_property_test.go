@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -118,42 +117,11 @@ func runShapeCase(t testing.TB, c shapegen.Case) {
 	r.boot = r.views()
 	r.check("boot")
 
-	rng := rand.New(rand.NewPCG(c.Seed, 0xADD))
-	for _, a := range c.Adds {
-		r.add(a)
-	}
-	// Remove a random half (mirrored pairs as one), then add them again.
-	var units [][]shapegen.Module
-	for _, a := range c.Adds {
-		if !r.seated[a.Slot] {
-			continue
-		}
-		if c.Mode == "Mirroring" {
-			if a.Channel%2 == 1 {
-				continue
-			}
-			units = append(units, []shapegen.Module{a, r.partnerOf(a)})
-			continue
-		}
-		units = append(units, []shapegen.Module{a})
-	}
-	rng.Shuffle(len(units), func(i, j int) { units[i], units[j] = units[j], units[i] })
-	half := units[:len(units)/2]
-	for _, u := range half {
-		for _, a := range u {
-			r.remove(a)
-		}
-	}
-	rng.Shuffle(len(half), func(i, j int) { half[i], half[j] = half[j], half[i] })
-	for _, u := range half {
-		for _, i := range rng.Perm(len(u)) {
-			r.add(u[i])
-		}
-	}
-	// Everything hot-added out again: the boot views come back.
-	for _, u := range units {
-		for _, a := range u {
-			r.remove(a)
+	for _, st := range c.Steps() {
+		if st.Add {
+			r.add(st.Module)
+		} else {
+			r.remove(st.Module)
 		}
 	}
 	now := r.views()

@@ -299,6 +299,9 @@ func rasOverlay(sl *Slot, job *ras.Job) {
 		if r.Role == "Cartridge" {
 			sl.Reason = fmt.Sprintf("memory cartridge %d is out of the RAID5 array; replace the cartridge", r.Cartridge)
 		}
+	case "Unpaired":
+		sl.State = StateDisabled
+		sl.Reason = "its mirror partner's range was ejected: it holds no data; press attention to power it down, then pull it"
 	case "MappedOut":
 		sl.Health = HealthWarning
 		sl.Reason = fmt.Sprintf("%d rank(s) mapped out after crossing the correctable error threshold; replace the module", r.MappedOutRanks)

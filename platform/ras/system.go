@@ -1220,9 +1220,10 @@ type ModuleStatus struct {
 	// Role: Data, MirrorPrimary, MirrorSecondary, Cartridge.
 	Role string `json:"role"`
 	Set  string `json:"set,omitempty"`
-	// State: Active, Failed, Resilvering (mirror); Online, Failed,
-	// Rebuilding (cartridge); Active or MappedOut (sparing: any rank
-	// mapped out).
+	// State: Active, Failed, Resilvering (mirror); Unpaired (the secondary
+	// of a hot-added pair whose range the OS ejected: it mirrors nothing
+	// and waits to be pulled); Online, Failed, Rebuilding (cartridge);
+	// Active or MappedOut (sparing: any rank mapped out).
 	State          string     `json:"state"`
 	Cartridge      int        `json:"cartridge"` // -1 unless RAID5
 	SpareRanks     int        `json:"spare_ranks"`
@@ -1270,6 +1271,8 @@ func (s *System) Module(slot string) (ModuleStatus, bool) {
 	case s.raid != nil && s.raidHas(slot):
 		c := s.raid.cart[slot]
 		ms.Role, ms.Set, ms.Cartridge, ms.State = "Cartridge", "RAID5", c, s.raid.a.CartridgeState(c).String()
+	case s.orphans[slot]:
+		ms.Role, ms.State = "MirrorSecondary", "Unpaired"
 	default:
 		if !boot && ms.Errors == (ecc.Counts{}) && !s.failed[slot] {
 			return ms, false

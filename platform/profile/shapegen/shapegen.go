@@ -339,6 +339,60 @@ func Generate(seed uint64, lim Limits) Case {
 	return c
 }
 
+// Step is one operator action: hot-add Module (attention, insert, wait)
+// or hot-remove it (attention, wait for the eject, pull).
+type Step struct {
+	Add    bool
+	Module Module
+}
+
+// Steps is the case's script: every add in order; then, unless the mode
+// refuses adds, a random half of them removed (a mirrored pair as one:
+// primary first, then secondary), added again in a random order, and at
+// last everything hot-added removed, which must give the boot views back.
+func (c Case) Steps() []Step {
+	var out []Step
+	for _, a := range c.Adds {
+		out = append(out, Step{Add: true, Module: a})
+	}
+	if c.Refused {
+		return out // each refused module is pulled as it is refused
+	}
+	byslot := map[string]Module{}
+	for _, a := range c.Adds {
+		byslot[a.Slot] = a
+	}
+	var units [][]Module
+	for _, a := range c.Adds {
+		switch {
+		case c.Mode != "Mirroring":
+			units = append(units, []Module{a})
+		case a.Channel%2 == 0:
+			units = append(units, []Module{a, byslot[profile.SlotName(a.Socket, a.Channel+1, a.Position)]})
+		}
+	}
+	r := rand.New(rand.NewPCG(c.Seed, 0xADD))
+	r.Shuffle(len(units), func(i, j int) { units[i], units[j] = units[j], units[i] })
+	half := slices.Clone(units[:len(units)/2])
+	for _, u := range half {
+		for _, m := range u {
+			out = append(out, Step{Module: m})
+		}
+	}
+	r.Shuffle(len(half), func(i, j int) { half[i], half[j] = half[j], half[i] })
+	for _, u := range half {
+		for _, i := range r.Perm(len(u)) {
+			out = append(out, Step{Add: true, Module: u[i]})
+		}
+	}
+	for _, u := range units {
+		for _, m := range u {
+			out = append(out, Step{Module: m})
+		}
+	}
+	return out
+}
+
 // String describes the case for a failure message: the profile that
 // reproduces it and the order of the adds.
 func (c Case) String() string {

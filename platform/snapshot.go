@@ -1,9 +1,7 @@
 package platform
 
 import (
-	"bytes"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -206,7 +204,7 @@ func (s *Snapshot) Populated() int {
 func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 	hw := p.smc.Slots()
 	devs := p.fw.Devices()
-	blocks := p.kern.BlockStates()
+	totals := p.kern.BlockTotals()
 	mi := p.kern.Meminfo()
 	nodes := len(p.kern.Nodes())
 	defective := p.fw.Defective()
@@ -231,15 +229,8 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 	bs := p.kern.BlockSizeBytes()
 	k := &s.Kernel
 	k.TotalRAMBytes, k.FreeBytes = mi.MemTotal<<10, mi.MemFree<<10
-	k.BlockSizeBytes, k.Blocks, k.Nodes = bs, len(blocks), nodes
-	for _, b := range blocks {
-		if b.Online {
-			k.BlocksOnline++
-			k.OnlineBytes += b.PresentPages * kernel.PageSize
-		} else {
-			k.OfflineBytes += b.PresentPages * kernel.PageSize
-		}
-	}
+	k.BlockSizeBytes, k.Blocks, k.Nodes = bs, totals.Blocks, nodes
+	k.BlocksOnline, k.OnlineBytes, k.OfflineBytes = totals.Online, totals.OnlineBytes, totals.OfflineBytes
 	if len(defective) > 0 {
 		s.Defective = defective
 	}
@@ -256,14 +247,12 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 			sl.Faults = append(sl.Faults, f.String())
 		}
 		if st.Present {
-			if img, err := p.smc.Image(d.Name); err == nil {
-				sl.Module = p.decodedModule(d.Name, img, inserted[i])
-			}
+			sl.Module = p.decodedModule(d.Name, st.Seated, inserted[i])
 		}
 		if rng, ok := dev.Range(); ok {
 			sm := &SlotMemory{Node: int(dev.PXM), Base: rng.Base, Length: rng.Length}
 			first, last := rng.Base/bs, (rng.End()-1)/bs
-			for _, b := range blocksIn(blocks, int(first), int(last)) {
+			for _, b := range p.kern.BlockStatesIn(int(first), int(last)) {
 				sm.Blocks++
 				if b.Online {
 					sm.BlocksOnline++
@@ -320,12 +309,6 @@ func rasOverlay(sl *Slot, job *ras.Job) {
 	}
 }
 
-// blocksIn returns the blocks with IDs in [first, last]; blocks is sorted.
-func blocksIn(blocks []kernel.BlockState, first, last int) []kernel.BlockState {
-	lo := sort.Search(len(blocks), func(i int) bool { return blocks[i].ID >= first })
-	hi := sort.Search(len(blocks), func(i int) bool { return blocks[i].ID > last })
-	return blocks[lo:hi]
-}
 
 // slotState tells one slot's story from its three layers.
 func slotState(st smc.SlotStatus, dev firmware.Device, mem *SlotMemory) (state, health, reason, stage string) {
@@ -368,20 +351,24 @@ func slotState(st smc.SlotStatus, dev firmware.Device, mem *SlotMemory) (state, 
 
 // modCacheEntry is a slot's decoded module, kept between snapshots.
 type modCacheEntry struct {
-	img []byte
-	at  time.Time
-	mod *Module
+	seated uint64
+	at     time.Time
+	mod    *Module
 }
 
-// decodedModule decodes the SPD image seated in slot, reusing the last
-// snapshot's decode while the image is the same: a module's SPD changes
-// only when it is swapped, and decoding every seated module (CRC and all)
-// for every event made each snapshot cost as much as the board is large.
+// decodedModule is the module seated in slot (seating number seated, at
+// at), decoded once per seating: a module's SPD changes only when it is
+// swapped, and reading and decoding every seated module (CRC and all) for
+// every event made each snapshot cost as much as the board is large.
 // Modules in snapshots are immutable, so sharing them is safe. Callers
 // hold pubMu (or are New, before anything else runs).
-func (p *Platform) decodedModule(slot string, img []byte, at time.Time) *Module {
-	if e, ok := p.modCache[slot]; ok && e.at.Equal(at) && bytes.Equal(e.img, img) {
+func (p *Platform) decodedModule(slot string, seated uint64, at time.Time) *Module {
+	if e, ok := p.modCache[slot]; ok && e.seated == seated && e.at.Equal(at) {
 		return e.mod
+	}
+	img, err := p.smc.Image(slot)
+	if err != nil || img == nil {
+		return nil
 	}
 	m, err := decodeModule(img, at)
 	if err != nil {
@@ -391,6 +378,6 @@ func (p *Platform) decodedModule(slot string, img []byte, at time.Time) *Module 
 	if p.modCache == nil {
 		p.modCache = map[string]modCacheEntry{}
 	}
-	p.modCache[slot] = modCacheEntry{img: img, at: at, mod: m}
+	p.modCache[slot] = modCacheEntry{seated: seated, at: at, mod: m}
 	return m
 }

@@ -122,12 +122,14 @@ func (k *Kernel) addMemory(nid int, start, size uint64, res string) error {
 	k.directMapAdd(start, end, +1)
 
 	// create_memory_block_devices()
+	run := make([]*memoryBlock, len(blocks))
 	for i := range blocks {
 		b := &blocks[i]
 		b.id, b.nid, b.state, b.present = first+i, nid, memOffline, k.blockPages
 		k.blocks[b.id] = b
-		k.byID = nil
+		run[i] = b
 	}
+	k.indexInsert(run)
 	if newNode {
 		k.printk(KernInfo, "memory_hotplug: node %d: pglist_data hot-added (zones DMA DMA32 Normal Movable)", nid)
 	}
@@ -261,8 +263,8 @@ func (k *Kernel) RemoveMemory(start, size uint64) error {
 		}
 		nids[b.nid] = true
 		delete(k.blocks, b.id)
-		k.byID = nil
 	}
+	k.indexDelete(first, first+nb)
 	k.directMapAdd(start, start+size, -1)
 	k.printk(KernInfo, "memory_hotplug: removed %s", memRange(s, n))
 	// try_offline_node()

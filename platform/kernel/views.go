@@ -47,6 +47,27 @@ func (k *Kernel) Blocks() []Block {
 	return out
 }
 
+// indexInsert adds a run of blocks with consecutive IDs to the sorted
+// index, if there is one (k.mu held): one move, not a sort, per hot-add.
+func (k *Kernel) indexInsert(run []*memoryBlock) {
+	if k.byID == nil || len(run) == 0 {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(k.byID, run[0].id, func(b *memoryBlock, id int) int { return b.id - id })
+	k.byID = slices.Insert(k.byID, i, run...)
+}
+
+// indexDelete drops the blocks with IDs in [first, end) from the index.
+func (k *Kernel) indexDelete(first, end int) {
+	if k.byID == nil {
+		return
+	}
+	cmp := func(b *memoryBlock, id int) int { return b.id - id }
+	i, _ := slices.BinarySearchFunc(k.byID, first, cmp)
+	j, _ := slices.BinarySearchFunc(k.byID, end, cmp)
+	k.byID = slices.Delete(k.byID, i, j)
+}
+
 // sortedBlocks is the blocks by ID (k.mu held).
 func (k *Kernel) sortedBlocks() []*memoryBlock {
 	if k.byID == nil || len(k.byID) != len(k.blocks) {
@@ -59,26 +80,50 @@ func (k *Kernel) sortedBlocks() []*memoryBlock {
 	return k.byID
 }
 
+// BlockTotals counts the memory blocks and sums their present memory.
+type BlockTotals struct {
+	Blocks, Online            int
+	OnlineBytes, OfflineBytes uint64
+}
+
+// BlockTotals sums every block: what a summary of the memory in service
+// needs, without a copy of each block.
+func (k *Kernel) BlockTotals() BlockTotals {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var t BlockTotals
+	for _, b := range k.sortedBlocks() {
+		t.Blocks++
+		if b.state == memOnline {
+			t.Online++
+			t.OnlineBytes += b.present * PageSize
+		} else {
+			t.OfflineBytes += b.present * PageSize
+		}
+	}
+	return t
+}
+
+// BlockStatesIn lists the blocks with IDs in [first, last], by ID.
+func (k *Kernel) BlockStatesIn(first, last int) []BlockState {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	sorted := k.sortedBlocks()
+	cmp := func(b *memoryBlock, id int) int { return b.id - id }
+	i, _ := slices.BinarySearchFunc(sorted, first, cmp)
+	var out []BlockState
+	for ; i < len(sorted) && sorted[i].id <= last; i++ {
+		b := sorted[i]
+		out = append(out, BlockState{ID: b.id, Online: b.state == memOnline, PresentPages: b.present})
+	}
+	return out
+}
+
 // BlockState is the part of a memory block a summary needs.
 type BlockState struct {
 	ID           int
 	Online       bool
 	PresentPages uint64
-}
-
-// BlockStates lists every block's ID, whether it is online and its
-// present pages, by ID: what a summary of the memory in service needs,
-// without Blocks' per-block zone analysis (valid_zones, removable), so
-// that rebuilding a summary on every event stays cheap on large machines.
-func (k *Kernel) BlockStates() []BlockState {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	sorted := k.sortedBlocks()
-	out := make([]BlockState, len(sorted))
-	for i, b := range sorted {
-		out[i] = BlockState{ID: b.id, Online: b.state == memOnline, PresentPages: b.present}
-	}
-	return out
 }
 
 // Block returns one memory block.

@@ -239,6 +239,10 @@ type SlotStatus struct {
 	LED        LED        `json:"attention_led"`
 	LatchOpen  bool       `json:"latch_open"`
 	Present    bool       `json:"present"`
+	// Seated numbers the seating of the module present (it changes when
+	// a module is seated, never otherwise): a reader may keep what it
+	// derived from the module's SPD until it changes.
+	Seated uint64 `json:"-"`
 	Op         Op         `json:"op,omitempty"`
 	// Module is the module's SPD once the SMC accepted it (nil while
 	// unread, refused, or after it was powered down for removal).
@@ -262,6 +266,7 @@ type Controller struct {
 	mu       sync.Mutex
 	notifier Notifier
 	space    AddressSpace
+	seats    uint64 // modules seated so far: numbers each seating
 	slots    []*slot
 	byName   map[string]*slot
 }
@@ -273,6 +278,7 @@ type slot struct {
 	led       LED
 	latchOpen bool
 	image     []byte
+	seated    uint64 // which seating image is (Controller.seats at the time)
 	module    *spd.Module
 	speed     int
 	op        Op
@@ -324,6 +330,7 @@ func New(cfg Config) (*Controller, error) {
 			return nil, fmt.Errorf("smc: boot module in %s: %w", name, err)
 		}
 		s.image = slices.Clone(img)
+		s.seated = c.nextSeat()
 		s.module = &m
 		s.speed = min(m.SpeedMTs, c.rules.SpeedMTs)
 		if s.speed == 0 {
@@ -340,6 +347,8 @@ func (c *Controller) SetNotifier(n Notifier) {
 	c.notifier = n
 	c.mu.Unlock()
 }
+
+func (c *Controller) nextSeat() uint64 { c.seats++; return c.seats }
 
 // SetAddressSpace connects the firmware's hot-plug reservation to the SPD
 // check after both are built (nil: no check).
@@ -552,6 +561,7 @@ func (c *Controller) Insert(name string, img []byte) error {
 		}
 		isolated := s.power == PowerIsolated
 		s.image = slices.Clone(img)
+		s.seated = c.nextSeat()
 		s.fault = ""
 		c.emit(fx, events.SlotPresenceChanged{Slot: s.Name, Present: true, Isolated: isolated})
 		if !isolated {
@@ -824,7 +834,7 @@ func (c *Controller) Slots() []SlotStatus {
 
 func (s *slot) status() SlotStatus {
 	st := SlotStatus{Slot: s.Slot, Power: s.power, MilliVolts: s.mv, LED: s.led, LatchOpen: s.latchOpen,
-		Present: s.image != nil, Op: s.op, SpeedMTs: s.speed, Fault: s.fault, Disturbed: s.disturbed > 0}
+		Present: s.image != nil, Seated: s.seated, Op: s.op, SpeedMTs: s.speed, Fault: s.fault, Disturbed: s.disturbed > 0}
 	if s.module != nil {
 		m := *s.module
 		st.Module = &m

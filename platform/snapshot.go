@@ -309,7 +309,6 @@ func rasOverlay(sl *Slot, job *ras.Job) {
 	}
 }
 
-
 // slotState tells one slot's story from its three layers.
 func slotState(st smc.SlotStatus, dev firmware.Device, mem *SlotMemory) (state, health, reason, stage string) {
 	stage = string(st.Op)

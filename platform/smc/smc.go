@@ -243,7 +243,7 @@ type SlotStatus struct {
 	// a module is seated, never otherwise): a reader may keep what it
 	// derived from the module's SPD until it changes.
 	Seated uint64 `json:"-"`
-	Op         Op         `json:"op,omitempty"`
+	Op     Op     `json:"op,omitempty"`
 	// Module is the module's SPD once the SMC accepted it (nil while
 	// unread, refused, or after it was powered down for removal).
 	Module   *spd.Module `json:"module,omitempty"`

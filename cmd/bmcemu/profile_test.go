@@ -71,8 +71,14 @@ func TestProfileCheckAndServeRefuseInTheSameWords(t *testing.T) {
 			"p.yaml:33: hotplug.reserve_per_slot_gib: the hot-plug reservation does not fit below the 41-bit physical address space"},
 		{"zero", strings.Replace(base, "reserve_per_slot_gib: 64", "reserve_per_slot_gib: 0", 1),
 			"p.yaml:32: hotplug.reserve_per_slot_gib: must be at least 1 (got 0)"},
+		{"negative", strings.Replace(base, "reserve_per_slot_gib: 64", "reserve_per_slot_gib: -64", 1),
+			"p.yaml:32: hotplug.reserve_per_slot_gib: must be at least 1 (got -64)"},
+		{"larger than the address space", strings.Replace(base, "reserve_per_slot_gib: 64", "reserve_per_slot_gib: 9999999999", 1),
+			"p.yaml:32: hotplug.reserve_per_slot_gib: 9999999999 GiB for each of the 16 empty slots"},
 		{"shape", strings.Replace(base, "controllers_per_socket: 4", "controllers_per_socket: 16", 1),
 			"p.yaml:16: memory.controllers_per_socket: must be at most 12 (got 16)"},
+		{"channels per socket", strings.Replace(strings.Replace(base, "controllers_per_socket: 4", "controllers_per_socket: 12", 1), "channels_per_controller: 2", "channels_per_controller: 4", 1),
+			"p.yaml:17: memory.channels_per_controller: 12 controllers of 4 channels make 48 channels per socket; at most 32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := writeProfile(t, tc.src)

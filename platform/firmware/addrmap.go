@@ -403,9 +403,9 @@ type module struct {
 type mapConfig struct {
 	topo []smc.Slot
 	boot map[string]uint64 // boot module -> bytes decoded
-	// populated are the slots holding a module at boot, decoded or not (a
-	// mirror's secondary); nil: those of boot. Only the others get
-	// hot-plug windows.
+	// populated has a key for each slot holding a module at boot, decoded
+	// or not (a mirror's secondary); nil: those of boot. Only the others
+	// get hot-plug windows.
 	populated map[string]bool
 	// perSlot is the hot-plug reservation of each slot empty at boot,
 	// each slot getting a window of its own in its socket's reservation;
@@ -503,7 +503,7 @@ func newAddressMap(cfg mapConfig) (*AddressMap, error) {
 	for _, s := range cfg.topo {
 		_, taken := cfg.boot[s.Name]
 		if cfg.populated != nil {
-			taken = cfg.populated[s.Name]
+			_, taken = cfg.populated[s.Name]
 		}
 		if !taken {
 			empty[s.Socket] = append(empty[s.Socket], s.Name)

@@ -184,9 +184,10 @@ type Firmware struct {
 	amap      *AddressMap
 	defective []ParkedModule
 	reliable  []Range // boot ranges decoded by mirrored modules (address-range mirroring)
-	// bootSlots are the slots populated at boot: a module seated there
-	// again (a hot-replace, an upgrade) needs no new address space.
-	// Immutable after New.
+	// bootSlots are the slots populated at boot, true for those whose
+	// module decodes nothing (a mirror's secondary, RAID parity): a
+	// module seated there again is a hot-replace, which needs no new
+	// address space. Immutable after New.
 	bootSlots map[string]bool
 }
 
@@ -255,7 +256,7 @@ func New(cfg Config) (*Firmware, error) {
 			if capacity > 0 && cfg.Redundancy != nil && cfg.Redundancy.Reliable(s.Slot) {
 				reliable[s.Name] = true
 			}
-			f.bootSlots[s.Name] = true
+			f.bootSlots[s.Name] = capacity == 0
 			d.module, d.speed = *s.Module, s.SpeedMTs
 			d.STA = STAOK
 		}
@@ -900,9 +901,10 @@ func (f *Firmware) MemmapParams() []string { return memmapParams(f.amap.Layout()
 // so a module the reservation cannot map is refused before it is powered,
 // as a configuration error, rather than after training. It reads a copy
 // of the reservation refreshed with every decoder swap, never the
-// firmware's lock: the SMC calls it with its own lock held. A slot
-// populated at boot passes: a module seated there again is a hot-replace
-// or upgrade of boot memory, which needs no new range.
+// firmware's lock: the SMC calls it with its own lock held. A slot whose
+// boot module is still decoded, or decoded nothing (redundant copies
+// only), passes: a module seated there is a hot-replace or upgrade of
+// boot memory, which needs no new range.
 func (f *Firmware) HotplugRoom(slot smc.Slot, capacity uint64) error {
 	if f.bootSlots[slot.Name] {
 		return nil

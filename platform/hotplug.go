@@ -219,11 +219,15 @@ func (p *Platform) SlotStatus(slot string) (smc.SlotStatus, error) {
 }
 
 // CheckInvariants verifies the layers agree: the kernel's books balance,
-// the TAD's rules are disjoint and clear of MMIO holes, and every hot-added
-// module's range lies in System RAM the kernel knows.
+// the TAD validates (rules disjoint and clear of MMIO holes, every module
+// byte decoded once, sample addresses decoding and encoding back), and
+// every hot-added module's range lies in System RAM the kernel knows.
 func (p *Platform) CheckInvariants() error {
 	if err := p.kern.CheckInvariants(); err != nil {
 		return fmt.Errorf("kernel: %w", err)
+	}
+	if err := p.fw.CheckTAD(); err != nil {
+		return fmt.Errorf("firmware: %w", err)
 	}
 	tad := p.fw.TAD()
 	holes := p.fw.Layout().Holes

@@ -31,6 +31,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,6 +170,8 @@ type Platform struct {
 	changed     time.Time
 	gen         uint64
 	snap        *Snapshot
+
+	modCache map[string]modCacheEntry // buildSnapshot's decoded modules; pubMu
 }
 
 // hybridClock stamps time with a caller's Now-only clock and schedules at
@@ -282,7 +285,18 @@ func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
 		return fmt.Errorf("platform: smc: %w", err)
 	}
 	fw, err := firmware.New(firmware.Config{Memory: p.prof.Memory, Clock: p.clock, Hardware: ctl, Publisher: pub,
-		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: p.ras})
+		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: p.ras,
+		ReservePerSlot: uint64(p.prof.ReservePerSlotGiB()) << 30, AddressBits: p.prof.AddressBits()})
+	var space *firmware.AddressSpaceError
+	if errors.As(err, &space) {
+		// The profile asked for more than the address width holds: say so
+		// about the field, as `profile check` does.
+		field := "modules"
+		if space.Reservation {
+			field = "hotplug.reserve_per_slot_gib"
+		}
+		return p.prof.FieldError(field, strings.TrimPrefix(space.Error(), "firmware: "))
+	}
 	if err != nil {
 		return fmt.Errorf("platform: firmware: %w", err)
 	}
@@ -314,6 +328,7 @@ func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
 	p.smc, p.fw, p.kern = ctl, fw, k
 	p.ospm = newACPIMemhotplug(p)
 	ctl.SetNotifier(fw)
+	ctl.SetAddressSpace(fw)
 	fw.SetOSPM(p.ospm)
 	return nil
 }
@@ -500,6 +515,8 @@ func (p *Platform) publish(at time.Time, e events.Event) events.Record {
 	switch ev := e.(type) {
 	case events.AddressMapUpdated:
 		p.ras.syncTAD(p.fw.TAD())
+	case events.MemoryEjected:
+		defer p.ras.ejected(ev.Slot) // after the record itself goes out
 	case events.BusNoise:
 		p.ras.countNoise(ev.Victims)
 	case *events.BusNoise:

@@ -314,6 +314,15 @@ func (u *rasUnit) restoreLifetimes(saved map[string]ecc.Counters, boot map[strin
 }
 
 // forget drops a pulled module's error counters.
+// ejected tells the engine the OS ejected a hot-added module's range.
+func (u *rasUnit) ejected(slot string) {
+	u.mu.Lock()
+	u.sys.Ejected(slot)
+	evs := u.sys.Take()
+	u.mu.Unlock()
+	u.p.publishAll(evs)
+}
+
 func (u *rasUnit) forget(slot string) {
 	u.mu.Lock()
 	u.sys.ForgetModule(slot)

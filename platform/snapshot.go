@@ -207,7 +207,7 @@ func (s *Snapshot) Populated() int {
 func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 	hw := p.smc.Slots()
 	devs := p.fw.Devices()
-	blocks := p.kern.Blocks()
+	totals := p.kern.BlockTotals()
 	mi := p.kern.Meminfo()
 	nodes := len(p.kern.Nodes())
 	defective := p.fw.Defective()
@@ -232,15 +232,8 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 	bs := p.kern.BlockSizeBytes()
 	k := &s.Kernel
 	k.TotalRAMBytes, k.FreeBytes = mi.MemTotal<<10, mi.MemFree<<10
-	k.BlockSizeBytes, k.Blocks, k.Nodes = bs, len(blocks), nodes
-	for _, b := range blocks {
-		if b.State == "online" {
-			k.BlocksOnline++
-			k.OnlineBytes += b.PresentPages * kernel.PageSize
-		} else {
-			k.OfflineBytes += b.PresentPages * kernel.PageSize
-		}
-	}
+	k.BlockSizeBytes, k.Blocks, k.Nodes = bs, totals.Blocks, nodes
+	k.BlocksOnline, k.OnlineBytes, k.OfflineBytes = totals.Online, totals.OnlineBytes, totals.OfflineBytes
 	if len(defective) > 0 {
 		s.Defective = defective
 	}
@@ -257,18 +250,14 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 			sl.Faults = append(sl.Faults, f.String())
 		}
 		if st.Present {
-			if img, err := p.smc.Image(d.Name); err == nil {
-				if m, err := decodeModule(img, inserted[i]); err == nil {
-					sl.Module = m
-				}
-			}
+			sl.Module = p.decodedModule(d.Name, st.Seated, inserted[i])
 		}
 		if rng, ok := dev.Range(); ok {
 			sm := &SlotMemory{Node: int(dev.PXM), Base: rng.Base, Length: rng.Length}
 			first, last := rng.Base/bs, (rng.End()-1)/bs
-			for _, b := range blocksIn(blocks, int(first), int(last)) {
+			for _, b := range p.kern.BlockStatesIn(int(first), int(last)) {
 				sm.Blocks++
-				if b.State == "online" {
+				if b.Online {
 					sm.BlocksOnline++
 					sm.OnlineBytes += b.PresentPages * kernel.PageSize
 				}
@@ -303,6 +292,9 @@ func rasOverlay(sl *Slot, job *ras.Job) {
 		if r.Role == "Cartridge" {
 			sl.Reason = fmt.Sprintf("memory cartridge %d is out of the RAID5 array; replace the cartridge", r.Cartridge)
 		}
+	case "Unpaired":
+		sl.State = StateDisabled
+		sl.Reason = "its mirror partner's range was ejected: it holds no data; press attention to power it down, then pull it"
 	case "MappedOut":
 		sl.Health = HealthWarning
 		sl.Reason = fmt.Sprintf("%d rank(s) mapped out after crossing the correctable error threshold; replace the module", r.MappedOutRanks)
@@ -319,24 +311,6 @@ func rasOverlay(sl *Slot, job *ras.Job) {
 	if sl.Health == HealthOK && r.LoggingLimited {
 		sl.Health, sl.Reason = HealthWarning, "correctable error logging limit reached"
 	}
-}
-
-// blocksIn returns the blocks with IDs in [first, last]; blocks is sorted.
-func blocksIn(blocks []kernel.Block, first, last int) []kernel.Block {
-	lo, hi := len(blocks), len(blocks)
-	for i, b := range blocks {
-		if b.ID >= first {
-			lo = i
-			break
-		}
-	}
-	for i := lo; i < len(blocks); i++ {
-		if blocks[i].ID > last {
-			hi = i
-			break
-		}
-	}
-	return blocks[lo:hi]
 }
 
 // slotState tells one slot's story from its three layers.
@@ -376,4 +350,37 @@ func slotState(st smc.SlotStatus, dev firmware.Device, mem *SlotMemory) (state, 
 		return StateEnabled, health, "", stage
 	}
 	return StateDisabled, health, "", stage
+}
+
+// modCacheEntry is a slot's decoded module, kept between snapshots.
+type modCacheEntry struct {
+	seated uint64
+	at     time.Time
+	mod    *Module
+}
+
+// decodedModule is the module seated in slot (seating number seated, at
+// at), decoded once per seating: a module's SPD changes only when it is
+// swapped, and reading and decoding every seated module (CRC and all) for
+// every event made each snapshot cost as much as the board is large.
+// Modules in snapshots are immutable, so sharing them is safe. Callers
+// hold pubMu (or are New, before anything else runs).
+func (p *Platform) decodedModule(slot string, seated uint64, at time.Time) *Module {
+	if e, ok := p.modCache[slot]; ok && e.seated == seated && e.at.Equal(at) {
+		return e.mod
+	}
+	img, err := p.smc.Image(slot)
+	if err != nil || img == nil {
+		return nil
+	}
+	m, err := decodeModule(img, at)
+	if err != nil {
+		delete(p.modCache, slot)
+		return nil
+	}
+	if p.modCache == nil {
+		p.modCache = map[string]modCacheEntry{}
+	}
+	p.modCache[slot] = modCacheEntry{seated: seated, at: at, mod: m}
+	return m
 }

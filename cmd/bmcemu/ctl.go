@@ -933,7 +933,7 @@ func ctlACPI(o *ctlOptions) *cobra.Command {
 func ctlMemmap(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "memmap",
-		Short: "Print the UEFI memory map handed to the OS and the memmap= parameters holding hot-plug ranges back",
+		Short: "Print the UEFI memory map handed to the OS, the memmap= parameters holding hot-plug ranges back, and the firmware's map per socket (interleave sets, hot-plug reservation)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := o.ctx(cmd.Context())
@@ -950,7 +950,8 @@ func ctlMemmap(o *ctlOptions) *cobra.Command {
 			for _, p := range m.MemmapParams {
 				fmt.Fprintln(w, "kernel parameter:", p)
 			}
-			return nil
+			_, err := fmt.Fprint(w, m.MapText)
+			return err
 		},
 	}
 }

@@ -104,7 +104,7 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.profileFile, "profile", "", "server profile: a YAML file, or a built-in name (default, mirror, sparing, raid5)")
+	f.StringVar(&o.profileFile, "profile", "", "server profile: a YAML file, or a built-in name ("+strings.Join(profile.BuiltinNames(), ", ")+")")
 	f.StringVar(&o.redfishAddr, "redfish-addr", "127.0.0.1:8000", "HTTP listen address for Redfish and the control API (empty: off)")
 	f.StringVar(&o.tlsAddr, "redfish-tls-addr", "127.0.0.1:8443", "HTTPS listen address for Redfish and the control API (empty: off)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for HTTPS (default: a self-signed one kept in the state directory)")

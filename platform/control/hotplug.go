@@ -44,6 +44,7 @@ type HotPlug interface {
 	EFIMemoryMap() []firmware.EFIDescriptor
 	EFIMemoryMapText() string
 	MemmapParams() []string
+	MemoryMap() platform.MemoryMap
 	MemoryDevices() []firmware.Device
 }
 
@@ -110,6 +111,10 @@ type Memmap struct {
 	EFI          []firmware.EFIDescriptor `json:"efi"`
 	Text         string                   `json:"text"`
 	MemmapParams []string                 `json:"memmap_params"`
+	// Map is the firmware's memory map per socket: boot ranges, interleave
+	// sets now, the hot-plug reservation and what is free of it.
+	Map     platform.MemoryMap `json:"map"`
+	MapText string             `json:"map_text"`
 }
 
 var _ HotPlug = (*platform.Platform)(nil)
@@ -141,7 +146,9 @@ func (s *server) hotplugRoutes(g *gin.RouterGroup, hp HotPlug) {
 		c.JSON(http.StatusOK, ACPITable{Signature: "HMAT", Text: s.hp.HMATText()})
 	})
 	g.GET("/firmware/memmap", func(c *gin.Context) {
-		c.JSON(http.StatusOK, Memmap{EFI: s.hp.EFIMemoryMap(), Text: s.hp.EFIMemoryMapText(), MemmapParams: s.hp.MemmapParams()})
+		mm := s.hp.MemoryMap()
+		c.JSON(http.StatusOK, Memmap{EFI: s.hp.EFIMemoryMap(), Text: s.hp.EFIMemoryMapText(), MemmapParams: s.hp.MemmapParams(),
+			Map: mm, MapText: mm.Text()})
 	})
 	g.GET("/firmware/devices", func(c *gin.Context) { c.JSON(http.StatusOK, s.hp.MemoryDevices()) })
 }

@@ -131,6 +131,10 @@ func TestHotPlugRoutes(t *testing.T) {
 	if err := c.Get(ctx, "/firmware/memmap", &mm); err != nil || len(mm.MemmapParams) != 2 || !strings.Contains(mm.Text, "HP") {
 		t.Fatalf("memmap: %+v %v", mm.MemmapParams, err)
 	}
+	if m := mm.Map; m.ReservePerSlotBytes != 64<<30 || len(m.Sockets) != 2 || m.Sockets[0].EmptySlots != 8 ||
+		m.Sockets[0].Sets[0].Ways != 8 || !strings.Contains(mm.MapText, "hot-plug reservation 512 GiB for 8 empty slots") {
+		t.Fatalf("memory map %+v\n%s", m, mm.MapText)
+	}
 	lines, err := c.Dmesg(ctx, 0)
 	if err != nil || len(lines) == 0 || !strings.Contains(lines[0].Line, "Linux version") {
 		t.Fatalf("dmesg: %v", err)

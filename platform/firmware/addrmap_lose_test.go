@@ -1,6 +1,7 @@
 package firmware
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -13,14 +14,17 @@ import (
 func TestLoseBootModule(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		// ragged adds CPU0_DIMM_A2 at boot: socket 0 is asymmetric and
-		// every module decodes 1-way (linear), not interleaved.
+		// ragged adds CPU0_DIMM_A2 at boot: channel A, populated unlike
+		// the others, is a 1-way (linear) set of its own; B to G stripe
+		// 6-way and H is linear.
 		ragged bool
 		slot   string
 	}{
 		{"interleaved first way", false, "CPU0_DIMM_A1"},
 		{"interleaved middle way", false, "CPU0_DIMM_C1"},
-		{"linear", true, "CPU0_DIMM_B1"},
+		{"linear", true, "CPU0_DIMM_A1"},
+		{"ragged 6-way set", true, "CPU0_DIMM_D1"},
+		{"ragged linear set", true, "CPU0_DIMM_H1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			topo := smc.Topology(profile.Default().Memory)
@@ -34,7 +38,7 @@ func TestLoseBootModule(t *testing.T) {
 					lostSlot = s
 				}
 			}
-			m, err := newAddressMap(topo, boot, func(int) uint64 { return 128 * GiB }, 2*GiB, nil, nil)
+			m, err := newAddressMap(mapConfig{topo: topo, boot: boot, pooled: func(int) uint64 { return 128 * GiB }, align: 2 * GiB})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,6 +67,10 @@ func TestLoseBootModule(t *testing.T) {
 				}
 			}
 
+			// A boot slot whose module is decoded needs no room...
+			if err := m.view.Load().fits(lostSlot, 1024*GiB); err != nil {
+				t.Fatalf("boot slot before Lose: %v", err)
+			}
 			first, n, err := m.Lose(tc.slot)
 			if err != nil {
 				t.Fatal(err)
@@ -108,10 +116,23 @@ func TestLoseBootModule(t *testing.T) {
 				t.Fatal("a module lost twice")
 			}
 
-			// A new module in the slot is a hot-add; the lost ways stay lost.
-			rng, _, err := m.Add(lostSlot, 32*GiB)
+			// ...but once its module is lost, a module seated there is a
+			// hot-add the reservation must hold (the slot has no window).
+			if err := m.view.Load().fits(lostSlot, 32*GiB); err != nil {
+				t.Fatalf("lost slot, 32 GiB: %v", err)
+			}
+			if err := m.view.Load().fits(lostSlot, 256*GiB); !errors.Is(err, ErrNoAddressSpace) {
+				t.Fatalf("lost slot, 256 GiB of a 128 GiB reservation: %v", err)
+			}
+
+			// A new module in the slot is a hot-add that leaves the
+			// controller interleaved; the lost ways stay lost.
+			rng, changes, err := m.Add(lostSlot, 32*GiB)
 			if err != nil {
 				t.Fatalf("add into the lost slot: %v", err)
+			}
+			if len(changes) != 0 {
+				t.Fatalf("add into the lost slot changed the interleave: %+v", changes)
 			}
 			checkMap2(t, m)
 			if rules := m.TAD().RulesFor(tc.slot); len(rules) != 1 || !rules[0].Hotplug || rules[0].Range != rng {
@@ -138,6 +159,10 @@ func checkMap2(t *testing.T, m *AddressMap) {
 	t.Helper()
 	tad := m.TAD()
 	if err := tad.Validate(m.layout, m.capacities(), m.socketOf()); err != nil {
+		t.Fatal(err)
+	}
+	// Decode and Encode agree everywhere but the lost ways.
+	if err := m.check(); err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range tad.Rules {

@@ -2,11 +2,13 @@ package firmware
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/smc"
+	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
 // checkMap asserts the invariants that must hold after every operation.
@@ -57,11 +59,17 @@ func checkMap(t *testing.T, m *AddressMap, step int) {
 				t.Fatalf("step %d: rule %d overlaps %s", step, i, h.Name)
 			}
 		}
-		// Every stripe decodes back to one of the rule's targets.
-		for _, off := range []uint64{0, r.Length / 2, r.Length - 1} {
-			slot, _, ok := tad.Decode(r.Base + off)
+		// Every stripe decodes to one of the rule's targets, and back.
+		for _, off := range []uint64{0, 1, InterleaveGranularity - 1, InterleaveGranularity, r.Length / 2, r.Length / 3, r.Length - InterleaveGranularity, r.Length - 1} {
+			if off >= r.Length {
+				continue
+			}
+			slot, moff, ok := tad.Decode(r.Base + off)
 			if !ok {
 				t.Fatalf("step %d: %#x in rule %d does not decode", step, r.Base+off, i)
+			}
+			if back, ok := tad.Encode(slot, moff); !ok || back != r.Base+off {
+				t.Fatalf("step %d: %#x decodes to %s+%#x, which encodes to %#x (%v)", step, r.Base+off, slot, moff, back, ok)
 			}
 			found := false
 			for _, tg := range r.Targets {
@@ -76,24 +84,33 @@ func checkMap(t *testing.T, m *AddressMap, step int) {
 
 func TestAddressMapProperty(t *testing.T) {
 	sizes := []uint64{8, 16, 32, 64, 128, 256}
-	for seed := uint64(1); seed <= 40; seed++ {
+	for seed := uint64(1); seed <= 120; seed++ {
 		r := rand.New(rand.NewPCG(seed, 0xADD))
-		mem := profile.Memory{Type: "DDR5", SpeedMTs: 4800, Sockets: 1 + r.IntN(3), ControllersPerSocket: 1 + r.IntN(4),
-			ChannelsPerController: 1 + r.IntN(2), SlotsPerChannel: 1 + r.IntN(2)}
+		ctl := 1 + r.IntN(12)
+		mem := profile.Memory{Type: "DDR5", SpeedMTs: 4800, Sockets: 1 + r.IntN(3), ControllersPerSocket: ctl,
+			ChannelsPerController: 1 + r.IntN(min(4, 32/ctl)), SlotsPerChannel: 1 + r.IntN(3)}
 		topo := smc.Topology(mem)
 		boot := map[string]uint64{}
 		for _, s := range topo {
-			// Mostly symmetric boards (slot 1 everywhere), some ragged ones,
-			// and sockets with no boot memory at all.
+			// Mostly symmetric boards (slot 1 everywhere), some ragged ones
+			// of mixed sizes, and sockets with no boot memory at all.
 			switch {
 			case seed%5 == 0 && s.Socket == 0:
 			case seed%3 == 0 && r.IntN(3) == 0:
+			case seed%3 == 0:
+				boot[s.Name] = []uint64{1, 8, 16, 32, 64}[r.IntN(5)] * GiB
 			case s.Position == 1:
 				boot[s.Name] = 32 * GiB
 			}
 		}
-		reserve := func(int) uint64 { return uint64(64+r.IntN(512)) * GiB }
-		m, err := newAddressMap(topo, boot, reserve, 2*GiB, nil, nil)
+		var m *AddressMap
+		var err error
+		if seed%2 == 0 {
+			reserve := func(int) uint64 { return uint64(64+r.IntN(512)) * GiB }
+			m, err = newAddressMap(mapConfig{topo: topo, boot: boot, pooled: reserve, align: 2 * GiB})
+		} else {
+			m, err = newAddressMap(mapConfig{topo: topo, boot: boot, perSlot: uint64(16+r.IntN(256)) * GiB, align: 2 * GiB})
+		}
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
@@ -119,6 +136,119 @@ func TestAddressMapProperty(t *testing.T) {
 	}
 }
 
+func TestSplitWays(t *testing.T) {
+	ddr4, ddr5 := InterleaveWays(spd.DDR4), InterleaveWays(spd.DDR5)
+	for _, tc := range []struct {
+		n    int
+		ways []int
+		want []int
+	}{
+		{5, ddr5, []int{4, 1}}, {7, ddr5, []int{6, 1}}, {9, ddr5, []int{8, 1}}, {12, ddr5, []int{12}},
+		{18, ddr5, []int{12, 6}}, {32, ddr5, []int{12, 12, 8}}, {12, ddr4, []int{8, 4}}, {10, ddr4, []int{8, 2}},
+		{6, ddr4, []int{6}}, {1, ddr4, []int{1}},
+	} {
+		if got := splitWays(tc.n, tc.ways); !slices.Equal(got, tc.want) {
+			t.Errorf("%d channels over %v: %v, want %v", tc.n, tc.ways, got, tc.want)
+		}
+	}
+}
+
+// TestBootSetsSplitAndResumeAcrossTheHole: five like channels are a 4-way
+// and a 1-way set; a 3-way set that starts at 1 GiB reaches the MMIO hole
+// mid-row and resumes above 4 GiB at the next way, decoding every module
+// byte exactly once.
+func TestBootSetsSplitAndResumeAcrossTheHole(t *testing.T) {
+	mem := profile.Memory{Type: "DDR5", SpeedMTs: 4800, Sockets: 1, ControllersPerSocket: 5, ChannelsPerController: 1, SlotsPerChannel: 2}
+	topo := smc.Topology(mem)
+	boot := map[string]uint64{}
+	for _, s := range topo {
+		if s.Position == 1 {
+			boot[s.Name] = 32 * GiB
+		}
+	}
+	m, err := newAddressMap(mapConfig{topo: topo, boot: boot, perSlot: 64 * GiB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMap(t, m, 0)
+	sets := m.TAD().Sets
+	if len(sets) != 2 || sets[0].Ways != 4 || !slices.Equal(sets[0].Channels, []string{"A", "B", "C", "D"}) ||
+		sets[1].Ways != 1 || sets[1].Channels[0] != "E" || sets[0].Bytes != 128*GiB || sets[1].Bytes != 32*GiB {
+		t.Fatalf("sets %+v", sets)
+	}
+
+	mem.ControllersPerSocket = 4
+	topo = smc.Topology(mem)
+	boot = map[string]uint64{"CPU0_DIMM_A1": GiB}
+	for _, ch := range []string{"B", "C", "D"} {
+		boot["CPU0_DIMM_"+ch+"1"] = 32 * GiB
+	}
+	m, err = newAddressMap(mapConfig{topo: topo, boot: boot, perSlot: 64 * GiB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMap(t, m, 0)
+	phased := false
+	for _, r := range m.TAD().Rules {
+		phased = phased || r.Phase != 0
+	}
+	if !phased {
+		t.Fatalf("no rule resumes mid-row: %+v", m.TAD().Rules)
+	}
+	// Decode walks the stripe across the hole without a gap.
+	tad := m.TAD()
+	for _, addr := range []uint64{LowMMIOBase - 2*InterleaveGranularity, LowMMIOBase - InterleaveGranularity, fourGiB, fourGiB + InterleaveGranularity} {
+		slot, off, ok := tad.Decode(addr)
+		if back, ok2 := tad.Encode(slot, off); !ok || !ok2 || back != addr {
+			t.Fatalf("%#x -> %s+%#x -> %#x", addr, slot, off, back)
+		}
+	}
+	a, _, _ := tad.Decode(LowMMIOBase - InterleaveGranularity)
+	b, _, _ := tad.Decode(fourGiB)
+	if a == b {
+		t.Fatalf("the stripe does not move to the next way across the hole: %s then %s", a, b)
+	}
+}
+
+// TestHomeWindowsSurviveAnyOrder: every empty slot takes a module as large
+// as its window in any order of adds and removes.
+func TestHomeWindowsSurviveAnyOrder(t *testing.T) {
+	mem := profile.Memory{Type: "DDR5", SpeedMTs: 4800, Sockets: 1, ControllersPerSocket: 4, ChannelsPerController: 2, SlotsPerChannel: 3}
+	topo := smc.Topology(mem)
+	boot := map[string]uint64{}
+	var empty []smc.Slot
+	for _, s := range topo {
+		if s.Position == 1 {
+			boot[s.Name] = 64 * GiB
+		} else {
+			empty = append(empty, s)
+		}
+	}
+	m, err := newAddressMap(mapConfig{topo: topo, boot: boot, perSlot: 128 * GiB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	sizes := []uint64{16, 32, 64, 128}
+	for round := range 50 {
+		for _, i := range r.Perm(len(empty)) {
+			s := empty[i]
+			if _, ok := m.Range(s.Name); ok {
+				if r.IntN(2) == 0 {
+					if _, err := m.Remove(s.Name); err != nil {
+						t.Fatal(err)
+					}
+				}
+				continue
+			}
+			if _, _, err := m.Add(s, sizes[r.IntN(len(sizes))]*GiB); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			checkMap(t, m, round)
+		}
+	}
+}
+
 func TestFragmentationReported(t *testing.T) {
 	mem := profile.Default().Memory
 	topo := smc.Topology(mem)
@@ -128,7 +258,7 @@ func TestFragmentationReported(t *testing.T) {
 			boot[s.Name] = 32 * GiB
 		}
 	}
-	m, err := newAddressMap(topo, boot, func(int) uint64 { return 96 * GiB }, 2*GiB, nil, nil)
+	m, err := newAddressMap(mapConfig{topo: topo, boot: boot, pooled: func(int) uint64 { return 96 * GiB }, align: 2 * GiB})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,9 +130,16 @@ type Config struct {
 	OSPM      OSPM
 	Publisher smc.Publisher // may be nil
 	Faults    *smc.Faults   // may be nil
-	// ReservePerSocket is the hot-plug reservation per socket; 0 means
-	// 64 GiB per empty slot of the socket at boot.
+	// ReservePerSlot is the hot-plug reservation of each slot empty at
+	// boot (a window of its own in its socket's reservation; 0 means
+	// 64 GiB). The profile's hotplug.reserve_per_slot_gib sets it.
+	ReservePerSlot uint64
+	// ReservePerSocket, when set, replaces the per-slot windows with one
+	// pool of that size per socket.
 	ReservePerSocket uint64
+	// AddressBits is the physical address width the layout must fit
+	// below (0: DefaultAddressBits).
+	AddressBits int
 	// Align is the alignment of hot-added ranges; 0 means 2 GiB (the
 	// kernel's memory block size on large x86_64 machines, and a multiple
 	// of the 128 MiB one).
@@ -177,6 +184,11 @@ type Firmware struct {
 	amap      *AddressMap
 	defective []ParkedModule
 	reliable  []Range // boot ranges decoded by mirrored modules (address-range mirroring)
+	// bootSlots are the slots populated at boot, true for those whose
+	// module decodes nothing (a mirror's secondary, RAID parity): a
+	// module seated there again is a hot-replace, which needs no new
+	// address space. Immutable after New.
+	bootSlots map[string]bool
 }
 
 type device struct {
@@ -223,14 +235,9 @@ func New(cfg Config) (*Firmware, error) {
 		cfg.InterconnectMBs = 96_000
 	}
 	f := &Firmware{cfg: cfg, clock: cfg.Clock, hw: cfg.Hardware, pub: cfg.Publisher, faults: cfg.Faults, timing: t,
-		ospm: cfg.OSPM, devs: map[string]*device{}}
+		ospm: cfg.OSPM, devs: map[string]*device{}, bootSlots: map[string]bool{}}
 	slots := cfg.Hardware.Slots()
 	boot := map[string]uint64{}
-	empty := map[int]uint64{}
-	// Channels whose modules only hold redundant copies stay out of the
-	// interleave symmetry check: their primaries decide it.
-	redundant := map[[2]int]bool{}
-	decoded := map[[2]int]bool{}
 	reliable := map[string]bool{}
 	for _, s := range slots {
 		f.topo = append(f.topo, s.Slot)
@@ -239,39 +246,36 @@ func New(cfg Config) (*Firmware, error) {
 		if s.Present && s.Module != nil && s.Power == smc.PowerNominal {
 			capacity := s.Module.CapacityMiB << 20
 			if cfg.Redundancy != nil {
+				// A module holding only redundant copies (a mirror's
+				// secondary, RAID parity) decodes nothing: 0 bytes.
 				capacity = cfg.Redundancy.Decoded(s.Slot, capacity)
 			}
-			ch := [2]int{s.Socket, s.Channel}
 			if capacity > 0 {
 				boot[s.Name] = capacity
-				decoded[ch] = true
-				if cfg.Redundancy != nil && cfg.Redundancy.Reliable(s.Slot) {
-					reliable[s.Name] = true
-				}
-			} else {
-				redundant[ch] = true
 			}
+			if capacity > 0 && cfg.Redundancy != nil && cfg.Redundancy.Reliable(s.Slot) {
+				reliable[s.Name] = true
+			}
+			f.bootSlots[s.Name] = capacity == 0
 			d.module, d.speed = *s.Module, s.SpeedMTs
 			d.STA = STAOK
-		} else {
-			empty[s.Socket]++
 		}
 		f.devs[s.Name] = d
 	}
-	reserve := func(socket int) uint64 {
-		if cfg.ReservePerSocket != 0 {
-			return cfg.ReservePerSocket
-		}
-		r := empty[socket] * 64 * GiB
-		if cfg.Redundancy != nil {
-			r += cfg.Redundancy.GrowthReserve(socket)
-		}
-		return r
+	mc := mapConfig{topo: f.topo, boot: boot, populated: f.bootSlots, perSlot: cfg.ReservePerSlot, align: cfg.Align, bits: cfg.AddressBits,
+		ways: InterleaveWays(cfg.Memory.Type), reliable: reliable}
+	if mc.perSlot == 0 {
+		mc.perSlot = 64 * GiB
 	}
-	skip := func(socket, ch int) bool { k := [2]int{socket, ch}; return redundant[k] && !decoded[k] }
-	m, err := newAddressMap(f.topo, boot, reserve, cfg.Align, skip, reliable)
+	if cfg.Redundancy != nil {
+		mc.extra = cfg.Redundancy.GrowthReserve
+	}
+	if cfg.ReservePerSocket != 0 {
+		mc.pooled = func(int) uint64 { return cfg.ReservePerSocket }
+	}
+	m, err := newAddressMap(mc)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("firmware: address map: %w", err)
 	}
 	f.amap = m
 	for _, r := range m.tad.Rules {
@@ -885,6 +889,16 @@ func (f *Firmware) TAD() *TAD {
 	return f.amap.TAD()
 }
 
+// CheckTAD checks the current decoder table against the layout and the
+// installed modules (rules disjoint, clear of MMIO, in their socket's
+// windows, every module byte decoded once) and round-trips sample
+// addresses of every rule through Decode and Encode.
+func (f *Firmware) CheckTAD() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.amap.check()
+}
+
 // Layout returns the boot address layout.
 func (f *Firmware) Layout() *Layout { return f.amap.Layout() }
 
@@ -896,6 +910,33 @@ func (f *Firmware) EFIMemoryMap() []EFIDescriptor {
 // MemmapParams returns the kernel `memmap=` parameters that keep the
 // hot-plug reservations out of the boot memory map.
 func (f *Firmware) MemmapParams() []string { return memmapParams(f.amap.Layout()) }
+
+// HotplugRoom reports whether a module of capacity bytes seated in slot
+// would find room in its socket's hot-plug reservation, and if not why
+// (wrapping ErrNoAddressSpace). The SMC asks it before it powers a slot,
+// so a module the reservation cannot map is refused before it is powered,
+// as a configuration error, rather than after training. It reads a copy
+// of the reservation refreshed with every decoder swap, never the
+// firmware's lock: the SMC calls it with its own lock held. A slot whose
+// boot module is still decoded, or decoded nothing (redundant copies
+// only), passes: a module seated there is a hot-replace or upgrade of
+// boot memory, which needs no new range.
+func (f *Firmware) HotplugRoom(slot smc.Slot, capacity uint64) error {
+	if f.bootSlots[slot.Name] {
+		return nil
+	}
+	return f.amap.view.Load().fits(slot, capacity)
+}
+
+// HotplugWindows returns each slot empty at boot and its window in its
+// socket's hot-plug reservation (fixed at boot).
+func (f *Firmware) HotplugWindows() map[string]Range {
+	out := make(map[string]Range, len(f.amap.home))
+	for k, v := range f.amap.home {
+		out[k] = v
+	}
+	return out
+}
 
 // FreeReservation returns the unused parts of a socket's reservation.
 func (f *Firmware) FreeReservation(socket int) []Range {
@@ -995,4 +1036,5 @@ func (f *Firmware) HMATText() string {
 }
 
 var _ smc.Notifier = (*Firmware)(nil)
+var _ smc.AddressSpace = (*Firmware)(nil)
 var _ Hardware = (*smc.Controller)(nil)

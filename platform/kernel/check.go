@@ -26,6 +26,17 @@ func (k *Kernel) CheckInvariants() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	if k.byID != nil {
+		if len(k.byID) != len(k.blocks) {
+			bad("block index holds %d blocks, there are %d", len(k.byID), len(k.blocks))
+		}
+		for i, b := range k.byID {
+			if k.blocks[b.id] != b || i > 0 && k.byID[i-1].id >= b.id {
+				bad("block index out of order or stale at %d (memory%d)", i, b.id)
+				break
+			}
+		}
+	}
 	byZone := map[*zone][]extent{}
 	kinds := map[*zone]*[nrKinds]uint64{}
 	for _, a := range k.allocs {

@@ -122,11 +122,14 @@ func (k *Kernel) addMemory(nid int, start, size uint64, res string) error {
 	k.directMapAdd(start, end, +1)
 
 	// create_memory_block_devices()
+	run := make([]*memoryBlock, len(blocks))
 	for i := range blocks {
 		b := &blocks[i]
 		b.id, b.nid, b.state, b.present = first+i, nid, memOffline, k.blockPages
 		k.blocks[b.id] = b
+		run[i] = b
 	}
+	k.indexInsert(run)
 	if newNode {
 		k.printk(KernInfo, "memory_hotplug: node %d: pglist_data hot-added (zones DMA DMA32 Normal Movable)", nid)
 	}
@@ -262,6 +265,7 @@ func (k *Kernel) RemoveMemory(start, size uint64) error {
 		delete(k.blocks, b.id)
 	}
 	k.forgetPoison(s, s+n)
+	k.indexDelete(first, first+nb)
 	k.directMapAdd(start, start+size, -1)
 	k.printk(KernInfo, "memory_hotplug: removed %s", memRange(s, n))
 	// try_offline_node()

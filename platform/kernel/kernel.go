@@ -165,6 +165,9 @@ type Kernel struct {
 
 	nodes  map[int]*pglistData
 	blocks map[int]*memoryBlock
+	// byID is blocks sorted by ID, rebuilt when blocks change (nil):
+	// views list blocks on every platform event.
+	byID []*memoryBlock
 
 	allocs     map[Handle]*allocation
 	nextHandle Handle
@@ -420,6 +423,7 @@ func (k *Kernel) bootBlocks(nid int, z *zone, s, e uint64) error {
 		if b == nil {
 			b = &memoryBlock{id: id, nid: nid, state: memOnline, zone: z, boot: true}
 			k.blocks[id] = b
+			k.byID = nil
 		} else if b.nid != nid {
 			return kerr("boot", EINVAL, fmt.Sprintf("memory block %d [mem 0x%08x-0x%08x] spans nodes %d and %d; memory_block_size must divide node boundaries",
 				id, bs*PageSize, (bs+k.blockPages)*PageSize-1, b.nid, nid))

@@ -39,16 +39,91 @@ type Block struct {
 func (k *Kernel) Blocks() []Block {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	ids := make([]int, 0, len(k.blocks))
-	for id := range k.blocks {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([]Block, len(ids))
-	for i, id := range ids {
-		out[i] = k.exportBlock(k.blocks[id])
+	sorted := k.sortedBlocks()
+	out := make([]Block, len(sorted))
+	for i, b := range sorted {
+		out[i] = k.exportBlock(b)
 	}
 	return out
+}
+
+// indexInsert adds a run of blocks with consecutive IDs to the sorted
+// index, if there is one (k.mu held): one move, not a sort, per hot-add.
+func (k *Kernel) indexInsert(run []*memoryBlock) {
+	if k.byID == nil || len(run) == 0 {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(k.byID, run[0].id, func(b *memoryBlock, id int) int { return b.id - id })
+	k.byID = slices.Insert(k.byID, i, run...)
+}
+
+// indexDelete drops the blocks with IDs in [first, end) from the index.
+func (k *Kernel) indexDelete(first, end int) {
+	if k.byID == nil {
+		return
+	}
+	cmp := func(b *memoryBlock, id int) int { return b.id - id }
+	i, _ := slices.BinarySearchFunc(k.byID, first, cmp)
+	j, _ := slices.BinarySearchFunc(k.byID, end, cmp)
+	k.byID = slices.Delete(k.byID, i, j)
+}
+
+// sortedBlocks is the blocks by ID (k.mu held).
+func (k *Kernel) sortedBlocks() []*memoryBlock {
+	if k.byID == nil || len(k.byID) != len(k.blocks) {
+		k.byID = make([]*memoryBlock, 0, len(k.blocks))
+		for _, b := range k.blocks {
+			k.byID = append(k.byID, b)
+		}
+		slices.SortFunc(k.byID, func(a, b *memoryBlock) int { return a.id - b.id })
+	}
+	return k.byID
+}
+
+// BlockTotals counts the memory blocks and sums their present memory.
+type BlockTotals struct {
+	Blocks, Online            int
+	OnlineBytes, OfflineBytes uint64
+}
+
+// BlockTotals sums every block: what a summary of the memory in service
+// needs, without a copy of each block.
+func (k *Kernel) BlockTotals() BlockTotals {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var t BlockTotals
+	for _, b := range k.sortedBlocks() {
+		t.Blocks++
+		if b.state == memOnline {
+			t.Online++
+			t.OnlineBytes += b.present * PageSize
+		} else {
+			t.OfflineBytes += b.present * PageSize
+		}
+	}
+	return t
+}
+
+// BlockStatesIn lists the blocks with IDs in [first, last], by ID.
+func (k *Kernel) BlockStatesIn(first, last int) []BlockState {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	sorted := k.sortedBlocks()
+	cmp := func(b *memoryBlock, id int) int { return b.id - id }
+	i, _ := slices.BinarySearchFunc(sorted, first, cmp)
+	var out []BlockState
+	for ; i < len(sorted) && sorted[i].id <= last; i++ {
+		b := sorted[i]
+		out = append(out, BlockState{ID: b.id, Online: b.state == memOnline, PresentPages: b.present})
+	}
+	return out
+}
+
+// BlockState is the part of a memory block a summary needs.
+type BlockState struct {
+	ID           int
+	Online       bool
+	PresentPages uint64
 }
 
 // Block returns one memory block.

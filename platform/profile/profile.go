@@ -43,9 +43,72 @@ type Profile struct {
 	Memory  Memory   `yaml:"memory" validate:"required"`
 	Modules []Module `yaml:"modules" validate:"dive"`
 	RAS     RAS      `yaml:"ras"`
+	Hotplug Hotplug  `yaml:"hotplug"`
 	// Hardware is the processors, NICs, storage, fans and power supplies
 	// (hardware.go); absent sections take DefaultHardware's.
 	Hardware `yaml:",inline"`
+
+	// Where the profile came from, so that checks made after parsing
+	// (the firmware's address map at boot) name the line and field too.
+	file string
+	root *yaml.Node
+}
+
+// Hotplug is the firmware's memory hot-plug setup.
+type Hotplug struct {
+	// ReservePerSlotGiB is the address space the firmware holds back at
+	// boot for each slot empty at boot (the `memmap=` reservation marked
+	// EFI_MEMORY_HOT_PLUGGABLE, pooled per socket with a window per
+	// slot): the largest module the slot can take without a reboot.
+	// Unset, it is the largest module the profile fits, and at least
+	// 64 GiB (DefaultReservePerSlotGiB).
+	ReservePerSlotGiB *int `yaml:"reserve_per_slot_gib" validate:"omitnil,min=1"`
+}
+
+// DefaultReservePerSlotGiB is the least per-slot hot-plug reservation the
+// firmware makes when the profile sets none.
+const DefaultReservePerSlotGiB = 64
+
+// ReservePerSlotGiB is the hot-plug reservation of each slot empty at
+// boot: hotplug.reserve_per_slot_gib, or the largest module the profile
+// fits and at least DefaultReservePerSlotGiB.
+func (p *Profile) ReservePerSlotGiB() int {
+	if r := p.Hotplug.ReservePerSlotGiB; r != nil {
+		return *r
+	}
+	n := DefaultReservePerSlotGiB
+	for _, m := range p.Modules {
+		n = max(n, m.CapacityGiB)
+	}
+	return n
+}
+
+// DefaultAddressBits is the physical address width when the profile names
+// none: the 46 bits Intel Xeon Scalable processors report (/proc/cpuinfo
+// "address sizes: 46 bits physical"), 64 TiB.
+const DefaultAddressBits = 46
+
+// AddressBits is the platform's physical address width.
+func (p *Profile) AddressBits() int {
+	if p.Memory.PhysicalAddressBits != 0 {
+		return p.Memory.PhysicalAddressBits
+	}
+	return DefaultAddressBits
+}
+
+// FieldError is a failure about field (a dotted path such as
+// "hotplug.reserve_per_slot_gib") found after parsing, located in the
+// profile's source when it has one: the firmware's boot-time checks
+// report through it, so `profile check` and `serve` say the same words.
+func (p *Profile) FieldError(field, msg string) *Error {
+	e := &Error{File: p.file, Field: field, Msg: msg}
+	if e.File == "" {
+		e.File = p.Name
+	}
+	if p.root != nil {
+		e.Line = lineOf(p.root, field)
+	}
+	return e
 }
 
 // RAS is the memory protection the firmware applies at boot (HPE's
@@ -88,14 +151,28 @@ type BMC struct {
 }
 
 // Memory is the board's memory topology: sockets -> controllers -> channels -> slots.
+//
+// Limits: up to 12 memory controllers per socket (AMD EPYC 9004/9005 have
+// twelve unified memory controllers of one channel each) and up to
+// MaxChannelsPerSocket channels, the width of the firmware's Map Out
+// register (a bit per channel).
 type Memory struct {
 	Type                  spd.DeviceType `yaml:"type" validate:"required,oneof=DDR4 DDR5"`
 	SpeedMTs              int            `yaml:"speed_mts" validate:"required,min=1600,max=8800"`
 	Sockets               int            `yaml:"sockets" validate:"required,min=1,max=8"`
-	ControllersPerSocket  int            `yaml:"controllers_per_socket" validate:"required,min=1,max=8"`
+	ControllersPerSocket  int            `yaml:"controllers_per_socket" validate:"required,min=1,max=12"`
 	ChannelsPerController int            `yaml:"channels_per_controller" validate:"required,min=1,max=4"`
 	SlotsPerChannel       int            `yaml:"slots_per_channel" validate:"required,min=1,max=3"`
+	// PhysicalAddressBits is the processor's physical address width
+	// (default 46, Intel Xeon Scalable; AMD EPYC 9004 and later report
+	// 52): boot memory, hot-plug reservation and MMIO must fit below it.
+	// The firmware puts the 64-bit MMIO window at a 1 TiB boundary, so
+	// fewer than 41 bits never fit.
+	PhysicalAddressBits int `yaml:"physical_address_bits" validate:"omitempty,min=41,max=52"`
 }
+
+// MaxChannelsPerSocket is the most channels a socket may have.
+const MaxChannelsPerSocket = 32
 
 // Module populates the slots matching its patterns at power-on.
 type Module struct {
@@ -172,6 +249,7 @@ func Parse(file string, src []byte) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.file, p.root = file, root
 	if err := p.validate(file, root); err != nil {
 		return nil, err
 	}
@@ -239,6 +317,10 @@ var validate = func() *validator.Validate {
 }()
 
 func (p *Profile) validate(file string, root *yaml.Node) error {
+	if n := p.Memory.ControllersPerSocket * p.Memory.ChannelsPerController; n > MaxChannelsPerSocket {
+		return p.FieldError("memory.channels_per_controller", fmt.Sprintf("%d controllers of %d channels make %d channels per socket; at most %d",
+			p.Memory.ControllersPerSocket, p.Memory.ChannelsPerController, n, MaxChannelsPerSocket))
+	}
 	names := p.SlotNames()
 	taken := map[string]int{}
 	for i, m := range p.Modules {
@@ -268,6 +350,36 @@ func (p *Profile) validate(file string, root *yaml.Node) error {
 		if m.Type != "" && m.Type != p.Memory.Type {
 			return &Error{File: file, Line: lineOf(root, field+".type"), Field: field + ".type", Msg: fmt.Sprintf("%s module on a %s board", m.Type, p.Memory.Type)}
 		}
+	}
+	return p.checkAddressSpace(len(names) - len(taken))
+}
+
+// checkAddressSpace refuses a profile whose memory cannot fit below the
+// physical address width whatever the firmware's layout: boot modules
+// alone, or with a hot-plug reservation for each of the empty slots. The
+// firmware checks the exact layout (alignment, MMIO windows) at boot and
+// reports through FieldError with the same fields.
+func (p *Profile) checkAddressSpace(empty int) error {
+	bits := p.AddressBits()
+	limitGiB := uint64(1) << (bits - 30)
+	var boot uint64
+	for _, n := range p.SlotNames() {
+		if m, ok := p.ModuleFor(n); ok {
+			boot += uint64(m.CapacityGiB)
+		}
+	}
+	if boot > limitGiB {
+		return p.FieldError("modules", fmt.Sprintf("%d GiB of modules do not fit below the %d-bit physical address space (%d GiB); raise memory.physical_address_bits (at most 52) or fit less",
+			boot, bits, limitGiB))
+	}
+	per := uint64(p.ReservePerSlotGiB())
+	if per > limitGiB || per*uint64(empty) > limitGiB-boot {
+		how := "hotplug.reserve_per_slot_gib"
+		if p.Hotplug.ReservePerSlotGiB == nil {
+			how = fmt.Sprintf("the default (the largest module, at least %d GiB); set hotplug.reserve_per_slot_gib lower", DefaultReservePerSlotGiB)
+		}
+		return p.FieldError("hotplug.reserve_per_slot_gib", fmt.Sprintf("%d GiB for each of the %d empty slots (%s) and %d GiB of modules do not fit below the %d-bit physical address space (%d GiB)",
+			per, empty, how, boot, bits, limitGiB))
 	}
 	return nil
 }
@@ -343,8 +455,15 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// ChannelLetter names channel ch of a socket the way board silkscreens do (A, B, ...).
-func ChannelLetter(ch int) string { return string(rune('A' + ch)) }
+// ChannelLetter names channel ch of a socket the way board silkscreens do
+// (A, B, ...); past Z, as spreadsheet columns (AA, AB, ...), so every name
+// stays a letter sequence that slot patterns and URLs take as it is.
+func ChannelLetter(ch int) string {
+	if ch < 26 {
+		return string(rune('A' + ch))
+	}
+	return ChannelLetter(ch/26-1) + string(rune('A'+ch%26))
+}
 
 // SlotName is the board label of a slot: CPU{socket}_DIMM_{channel letter}{slot}.
 func SlotName(socket, channel, slot int) string {
@@ -406,8 +525,9 @@ func (p *Profile) ModuleSpec(m Module, serial uint32) spd.Spec {
 	}
 }
 
-// BuiltinNames lists the embedded profiles: default, and one per RAS mode
-// (mirror, sparing, raid5).
+// BuiltinNames lists the embedded profiles: default, one per RAS mode
+// (mirror, sparing, raid5, rangemirror) and the twelve-channel sockets
+// (12ch-12mc, 12ch-6mc).
 func BuiltinNames() []string {
 	ents, _ := builtinFS.ReadDir("builtin")
 	var out []string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/firmware"
+	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/ras/ecc"
 	"github.com/bmcemu/bmcemu/platform/ras/mirror"
 	"github.com/bmcemu/bmcemu/platform/ras/pages"
@@ -47,6 +48,10 @@ type System struct {
 	raid    *raidSet
 	held    map[[3]int]Module // mirroring: hot-added halves awaiting their partner, by socket, channel pair, position
 	failed  map[string]bool   // modules failed in place outside any redundant set
+	// orphans are the secondaries of hot-added mirrored pairs whose range
+	// the OS ejected: powered, holding no copy of anything, free to go.
+	orphans map[string]bool
+	seq     int // numbers new sets, so an ID is never used twice
 
 	sets []set // every redundant set, in a stable order
 	last map[string]string
@@ -135,7 +140,7 @@ func NewSystem(plan Plan, mods []Module, geometry func(slot string) (ModuleGeome
 	}
 	s := &System{plan: plan, mods: map[string]Module{}, geo: geometry, ecc: model, flat: pages.New(),
 		poison: map[uint64]bool{}, lost: map[uint64]bool{}, chans: map[string]*channelSet{}, mirrors: map[string]*pairSet{},
-		held: map[[3]int]Module{}, failed: map[string]bool{}, last: map[string]string{}}
+		held: map[[3]int]Module{}, failed: map[string]bool{}, last: map[string]string{}, orphans: map[string]bool{}}
 	for _, m := range mods {
 		s.mods[m.Slot] = m
 	}
@@ -153,6 +158,7 @@ func NewSystem(plan Plan, mods []Module, geometry func(slot string) (ModuleGeome
 	for _, st := range s.sets {
 		s.last[st.id()] = st.state()
 	}
+	s.seq = len(s.sets)
 	return s, nil
 }
 
@@ -160,7 +166,7 @@ func (s *System) buildSparing(mods []Module) error {
 	ch, keys := byChannel(mods)
 	for _, k := range keys {
 		ms := ch[k]
-		cs := &channelSet{ID: fmt.Sprintf("SpareCPU%d%c", k.socket, 'A'+k.channel), base: map[string]uint64{}}
+		cs := &channelSet{ID: fmt.Sprintf("SpareCPU%d%s", k.socket, profile.ChannelLetter(k.channel)), base: map[string]uint64{}}
 		var ranks []sparing.Rank
 		off := uint64(0)
 		for i, m := range ms {
@@ -637,6 +643,32 @@ func (s *System) RestoreLifetimes(saved map[string]ecc.Counters) {
 func (s *System) ForgetModule(slot string) {
 	s.ecc.Forget(slot)
 	delete(s.failed, slot)
+	delete(s.orphans, slot)
+}
+
+// Ejected is the OS having ejected the range of hot-added module slot
+// (_EJ0). A mirrored pair is hot-added through its primary, so its range
+// leaving ends the pair: the set is gone, and the secondary, which now
+// mirrors nothing, may be powered down and pulled without the OS (its
+// eject request is granted at once). Boot pairs are never ejected.
+func (s *System) Ejected(slot string) {
+	defer s.drain()
+	p := s.mirrors[slot]
+	if p == nil || p.Sides[0] != slot {
+		return
+	}
+	if s.job != nil && s.job.set == set(p) {
+		s.abort(fmt.Sprintf("%s was ejected during the re-silver", slot))
+	}
+	for _, side := range p.Sides {
+		delete(s.mirrors, side)
+		delete(s.mods, side)
+	}
+	s.sets = slices.DeleteFunc(s.sets, func(st set) bool { return st == set(p) })
+	delete(s.last, p.ID)
+	if _, ok := s.geo(p.Sides[1]); ok {
+		s.orphans[p.Sides[1]] = true
+	}
 }
 
 // FailModule is a module dying in its slot (not pulled): a mirror side
@@ -721,6 +753,10 @@ func (s *System) poisonModule(slot string) int {
 // slot: may its set carry on without it?
 func (s *System) Release(slot string, surprise bool) (bool, string) {
 	defer s.drain()
+	if s.orphans[slot] {
+		delete(s.orphans, slot)
+		return true, ""
+	}
 	for k, m := range s.held {
 		if m.Slot == slot {
 			delete(s.held, k)
@@ -876,7 +912,7 @@ func (s *System) pairUp(mod Module, refuse func(string, ...any) (firmware.Insert
 	other, ok := s.held[key]
 	if !ok || other.Slot == mod.Slot {
 		s.held[key] = mod
-		partner := fmt.Sprintf("channel %c position %d", 'A'+(mod.Channel^1), mod.Position)
+		partner := fmt.Sprintf("channel %s position %d", profile.ChannelLetter(mod.Channel^1), mod.Position)
 		s.emit(events.MemoryAwaitingPartner{Slot: mod.Slot, Reason: "mirroring: hot-add needs a matched pair; insert an identical module in " + partner})
 		return firmware.InsertAction{Hold: "mirror partner on " + partner}, nil
 	}
@@ -896,7 +932,8 @@ func (s *System) pairUp(mod Module, refuse func(string, ...any) (firmware.Insert
 	if mod.Channel%2 == 1 {
 		primary, secondary = other, mod
 	}
-	ps := &pairSet{ID: fmt.Sprintf("Mirror%d", len(s.sets)), Sides: [2]string{primary.Slot, secondary.Slot}, m: m}
+	ps := &pairSet{ID: fmt.Sprintf("Mirror%d", s.seq), Sides: [2]string{primary.Slot, secondary.Slot}, m: m}
+	s.seq++
 	s.mirrors[primary.Slot], s.mirrors[secondary.Slot] = ps, ps
 	s.mods[primary.Slot], s.mods[secondary.Slot] = primary, secondary
 	s.sets = append(s.sets, ps)
@@ -1194,9 +1231,10 @@ type ModuleStatus struct {
 	// Role: Data, MirrorPrimary, MirrorSecondary, Cartridge.
 	Role string `json:"role"`
 	Set  string `json:"set,omitempty"`
-	// State: Active, Failed, Resilvering (mirror); Online, Failed,
-	// Rebuilding (cartridge); Active or MappedOut (sparing: any rank
-	// mapped out).
+	// State: Active, Failed, Resilvering (mirror); Unpaired (the secondary
+	// of a hot-added pair whose range the OS ejected: it mirrors nothing
+	// and waits to be pulled); Online, Failed, Rebuilding (cartridge);
+	// Active or MappedOut (sparing: any rank mapped out).
 	State          string     `json:"state"`
 	Cartridge      int        `json:"cartridge"` // -1 unless RAID5
 	SpareRanks     int        `json:"spare_ranks"`
@@ -1244,6 +1282,8 @@ func (s *System) Module(slot string) (ModuleStatus, bool) {
 	case s.raid != nil && s.raidHas(slot):
 		c := s.raid.cart[slot]
 		ms.Role, ms.Set, ms.Cartridge, ms.State = "Cartridge", "RAID5", c, s.raid.a.CartridgeState(c).String()
+	case s.orphans[slot]:
+		ms.Role, ms.State = "MirrorSecondary", "Unpaired"
 	default:
 		if !boot && ms.Errors == (ecc.Counts{}) && !s.failed[slot] {
 			return ms, false

@@ -56,6 +56,9 @@ const (
 	ReasonChannelRanks CheckReason = "channel-ranks"
 	ReasonModuleType   CheckReason = "module-type"
 	ReasonECC          CheckReason = "ecc"
+	// ReasonReservation: the firmware has no room in the socket's hot-plug
+	// reservation for a module this large (see AddressSpace).
+	ReasonReservation CheckReason = "hotplug-reservation"
 )
 
 // CheckError is a refused module.

@@ -147,6 +147,15 @@ type Notifier interface {
 	RaiseSCI(SCI)
 }
 
+// AddressSpace is the firmware's hot-plug reservation as the SMC
+// consults it before powering a slot (firmware.Firmware implements it):
+// a module the firmware could not map is refused at the SPD check, with
+// the slot still unpowered, rather than after training. It is called with
+// the SMC's lock held and must not call back into the Controller.
+type AddressSpace interface {
+	HotplugRoom(slot Slot, bytes uint64) error
+}
+
 // NotifierFunc adapts a function to Notifier.
 type NotifierFunc func(SCI)
 
@@ -230,7 +239,11 @@ type SlotStatus struct {
 	LED        LED        `json:"attention_led"`
 	LatchOpen  bool       `json:"latch_open"`
 	Present    bool       `json:"present"`
-	Op         Op         `json:"op,omitempty"`
+	// Seated numbers the seating of the module present (it changes when
+	// a module is seated, never otherwise): a reader may keep what it
+	// derived from the module's SPD until it changes.
+	Seated uint64 `json:"-"`
+	Op     Op     `json:"op,omitempty"`
 	// Module is the module's SPD once the SMC accepted it (nil while
 	// unread, refused, or after it was powered down for removal).
 	Module   *spd.Module `json:"module,omitempty"`
@@ -252,6 +265,8 @@ type Controller struct {
 
 	mu       sync.Mutex
 	notifier Notifier
+	space    AddressSpace
+	seats    uint64 // modules seated so far: numbers each seating
 	slots    []*slot
 	byName   map[string]*slot
 }
@@ -263,6 +278,7 @@ type slot struct {
 	led       LED
 	latchOpen bool
 	image     []byte
+	seated    uint64 // which seating image is (Controller.seats at the time)
 	module    *spd.Module
 	speed     int
 	op        Op
@@ -314,6 +330,7 @@ func New(cfg Config) (*Controller, error) {
 			return nil, fmt.Errorf("smc: boot module in %s: %w", name, err)
 		}
 		s.image = slices.Clone(img)
+		s.seated = c.nextSeat()
 		s.module = &m
 		s.speed = min(m.SpeedMTs, c.rules.SpeedMTs)
 		if s.speed == 0 {
@@ -328,6 +345,16 @@ func New(cfg Config) (*Controller, error) {
 func (c *Controller) SetNotifier(n Notifier) {
 	c.mu.Lock()
 	c.notifier = n
+	c.mu.Unlock()
+}
+
+func (c *Controller) nextSeat() uint64 { c.seats++; return c.seats }
+
+// SetAddressSpace connects the firmware's hot-plug reservation to the SPD
+// check after both are built (nil: no check).
+func (c *Controller) SetAddressSpace(a AddressSpace) {
+	c.mu.Lock()
+	c.space = a
 	c.mu.Unlock()
 }
 
@@ -534,6 +561,7 @@ func (c *Controller) Insert(name string, img []byte) error {
 		}
 		isolated := s.power == PowerIsolated
 		s.image = slices.Clone(img)
+		s.seated = c.nextSeat()
 		s.fault = ""
 		c.emit(fx, events.SlotPresenceChanged{Slot: s.Name, Present: true, Isolated: isolated})
 		if !isolated {
@@ -644,6 +672,11 @@ func (c *Controller) readAndCheck(s *slot) (spd.Module, int, error) {
 		}
 	}
 	speed, err := c.rules.Check(m, channel)
+	if err == nil && c.space != nil {
+		if rerr := c.space.HotplugRoom(s.Slot, m.CapacityMiB<<20); rerr != nil {
+			return m, 0, &CheckError{ReasonReservation, rerr.Error()}
+		}
+	}
 	return m, speed, err
 }
 
@@ -801,7 +834,7 @@ func (c *Controller) Slots() []SlotStatus {
 
 func (s *slot) status() SlotStatus {
 	st := SlotStatus{Slot: s.Slot, Power: s.power, MilliVolts: s.mv, LED: s.led, LatchOpen: s.latchOpen,
-		Present: s.image != nil, Op: s.op, SpeedMTs: s.speed, Fault: s.fault, Disturbed: s.disturbed > 0}
+		Present: s.image != nil, Seated: s.seated, Op: s.op, SpeedMTs: s.speed, Fault: s.fault, Disturbed: s.disturbed > 0}
 	if s.module != nil {
 		m := *s.module
 		st.Module = &m

@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/clock"
@@ -140,12 +141,12 @@ type Platform struct {
 	bus    *events.Bus
 	log    *slog.Logger
 	faults *smc.Faults
-	smc    *smc.Controller
-	fw     *firmware.Firmware
-	kern   *kernel.Kernel
-	ospm   *acpiMemhotplug
 	ring   *eventRing
-	ras    *rasUnit
+	opts   Options
+	// hw is the server's memory subsystem as the last POST built it (see
+	// layers.go): replaced whole at every boot, read without a lock.
+	hw     atomic.Pointer[layers]
+	epochs atomic.Uint64
 
 	// opMu serialises operator commands (check, save, act). Lock order:
 	// opMu -> pubMu -> mu; layers are called without mu held.
@@ -208,6 +209,7 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		log:    opts.Logger,
 		faults: smc.NewFaults(opts.FaultSeed),
 		ring:   newEventRing(opts.EventRing),
+		opts:   opts,
 		// The identify LED is dark at power-up.
 		identify: ChassisIdentify{State: IdentifyOff},
 	}
@@ -243,17 +245,15 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		}
 		fresh = true
 	}
-	var err error
-	if p.ras, err = p.newRAS(boot, opts.FaultSeed); err != nil {
-		return nil, fmt.Errorf("platform: RAS: %w", err)
-	}
+	var lifetimes map[string]ecc.Counters
 	if inv != nil && inv.Profile == prof.Name {
-		p.ras.restoreLifetimes(inv.ECCLifetime, boot)
+		lifetimes = inv.ECCLifetime
 	}
-	if err := p.build(boot, opts); err != nil {
+	l, err := p.assemble(boot, lifetimes)
+	if err != nil {
 		return nil, err
 	}
-	p.ras.syncTAD(p.fw.TAD())
+	p.hw.Store(l)
 	p.saved = boot
 	if fresh && p.store != nil {
 		if err := p.store.SaveInventory(p.inventory(boot, p.powerOn, p.changed)); err != nil {
@@ -261,31 +261,30 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		}
 	}
 	p.snap = p.buildSnapshot(0)
-	plan := p.ras.sys.Plan()
-	p.publish(p.clock.Now(), events.RASModeApplied{Requested: string(plan.Requested), Mode: string(plan.Mode),
-		ConfigError: plan.ConfigError, RawBytes: plan.Raw, UsableBytes: plan.Usable})
+	p.publish(p.clock.Now(), l.ras.applied())
 	return p, nil
 }
 
 // build wires the layers and boots the kernel.
-func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
-	pub := platformPublisher{p}
+func (p *Platform) build(l *layers, boot map[string]SavedModule) error {
+	pub := layerPublisher{p: p, l: l}
+	opts := p.opts
 	images := make(map[string][]byte, len(boot))
 	for name, m := range boot {
 		images[name] = m.SPD
 	}
-	ctl, err := smc.New(smc.Config{Memory: p.prof.Memory, Timing: opts.SMCTiming, Clock: p.clock, Publisher: pub,
+	ctl, err := smc.New(smc.Config{Memory: p.prof.Memory, Timing: opts.SMCTiming, Clock: l.clk, Publisher: pub,
 		Faults: p.faults, Boot: images})
 	if err != nil {
 		return fmt.Errorf("platform: smc: %w", err)
 	}
-	fw, err := firmware.New(firmware.Config{Memory: p.prof.Memory, Clock: p.clock, Hardware: ctl, Publisher: pub,
-		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: p.ras})
+	fw, err := firmware.New(firmware.Config{Memory: p.prof.Memory, Clock: l.clk, Hardware: ctl, Publisher: pub,
+		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: l.ras})
 	if err != nil {
 		return fmt.Errorf("platform: firmware: %w", err)
 	}
 	kcfg := opts.Kernel
-	kcfg.Clock = p.clock
+	kcfg.Clock = l.clk
 	kcfg.BareMetal = true
 	ranges, iomem := bootMemoryMap(fw)
 	kcfg.IOMem = append(iomem, kcfg.IOMem...)
@@ -309,10 +308,10 @@ func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
 	if mirrored > 0 {
 		k.Printk(kernel.KernInfo, "Memory: %dM/%dM mirrored memory", mirrored>>20, total>>20)
 	}
-	p.smc, p.fw, p.kern = ctl, fw, k
-	p.ospm = newACPIMemhotplug(p)
+	l.smc, l.fw, l.kern = ctl, fw, k
+	l.ospm = newACPIMemhotplug(p, l)
 	ctl.SetNotifier(fw)
-	fw.SetOSPM(p.ospm)
+	fw.SetOSPM(l.ospm)
 	return nil
 }
 
@@ -479,33 +478,10 @@ func (p *Platform) NewModuleSpec(slot string, s spd.Spec) spd.Spec {
 	return s
 }
 
-// platformPublisher is the layers' smc.Publisher: it rebuilds the snapshot,
-// then records and publishes the event.
-type platformPublisher struct{ p *Platform }
-
-func (pp platformPublisher) Publish(at time.Time, e events.Event) events.Record {
-	return pp.p.publish(at, e)
-}
-
 // publish rebuilds the snapshot so it reflects what e reports, then sends e
 // to subscribers and the ring. Callers hold no platform lock but may hold
 // opMu.
 func (p *Platform) publish(at time.Time, e events.Event) events.Record {
-	switch ev := e.(type) {
-	case events.AddressMapUpdated:
-		p.ras.syncTAD(p.fw.TAD())
-	case events.BusNoise:
-		p.ras.countNoise(ev.Victims)
-	case *events.BusNoise:
-		if ev != nil {
-			p.ras.countNoise(ev.Victims)
-		}
-	}
-	// The OS learns of a controller mapped out of its interleave set here,
-	// before the device it waits for reaches acpi_memhotplug.
-	if ic, ok := e.(events.InterleaveChanged); ok && p.ospm != nil {
-		p.ospm.interleaveChanged(ic)
-	}
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
 	p.refreshLocked()
@@ -541,12 +517,12 @@ func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed ti
 	p.mu.Unlock()
 	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods)),
 		RASMode: mode, BootOverride: &boot}
-	if p.ras != nil {
+	if cur := p.l(); cur != nil {
 		slots := make([]string, 0, len(mods))
 		for k := range mods {
 			slots = append(slots, k)
 		}
-		if l := p.ras.lifetimes(slots); len(l) > 0 {
+		if l := cur.ras.lifetimes(slots); len(l) > 0 {
 			inv.ECCLifetime = l
 		}
 	}
@@ -605,12 +581,12 @@ func (p *Platform) Insert(slot string, img []byte) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := p.smc.Status(slot)
+	st, err := p.l().smc.Status(slot)
 	if err != nil {
 		return nil, fmt.Errorf("insert into %s: %w", slot, ErrUnknownSlot)
 	}
 	if st.Present {
-		cur, _ := p.smc.Image(slot)
+		cur, _ := p.l().smc.Image(slot)
 		serial := "?"
 		if m, err := spd.Decode(cur); err == nil {
 			serial = m.SerialNumber
@@ -633,14 +609,14 @@ func (p *Platform) Insert(slot string, img []byte) (*Module, error) {
 	p.mu.Lock()
 	p.inserted[i] = now
 	p.mu.Unlock()
-	if err := p.smc.OpenLatch(slot); err != nil {
+	if err := p.l().smc.OpenLatch(slot); err != nil {
 		return nil, p.undoInsert(slot, err)
 	}
-	if err := p.smc.Insert(slot, img); err != nil {
+	if err := p.l().smc.Insert(slot, img); err != nil {
 		return nil, p.undoInsert(slot, err)
 	}
 	p.publish(p.clock.Now(), events.ModuleInserted{Slot: slot, Module: mod.SPD})
-	if err := p.smc.CloseLatch(slot); err != nil {
+	if err := p.l().smc.CloseLatch(slot); err != nil {
 		return mod, fmt.Errorf("insert into %s: close latch: %w", slot, hwErr(err))
 	}
 	return mod, nil
@@ -672,7 +648,7 @@ func (p *Platform) Remove(slot string) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, _ := p.smc.Image(slot)
+	img, _ := p.l().smc.Image(slot)
 	if img == nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, ErrSlotEmpty)
 	}
@@ -689,16 +665,16 @@ func (p *Platform) Remove(slot string) (*Module, error) {
 	if err := p.save(mods, power); err != nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, err)
 	}
-	if err := p.smc.OpenLatch(slot); err != nil {
+	if err := p.l().smc.OpenLatch(slot); err != nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, hwErr(err))
 	}
-	if _, err := p.smc.Remove(slot); err != nil {
+	if _, err := p.l().smc.Remove(slot); err != nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, hwErr(err))
 	}
 	p.mu.Lock()
 	p.inserted[i] = time.Time{}
 	p.mu.Unlock()
-	p.ras.forget(slot)
+	p.l().ras.forget(slot)
 	p.publish(p.clock.Now(), events.ModuleRemoved{Slot: slot, Module: mod.SPD})
 	return mod, nil
 }

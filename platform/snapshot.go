@@ -202,12 +202,13 @@ func (s *Snapshot) Populated() int {
 // buildSnapshot reads every layer (each under its own lock, none held
 // here) and composes generation gen.
 func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
-	hw := p.smc.Slots()
-	devs := p.fw.Devices()
-	blocks := p.kern.Blocks()
-	mi := p.kern.Meminfo()
-	nodes := len(p.kern.Nodes())
-	defective := p.fw.Defective()
+	l := p.l()
+	hw := l.smc.Slots()
+	devs := l.fw.Devices()
+	blocks := l.kern.Blocks()
+	mi := l.kern.Meminfo()
+	nodes := len(l.kern.Nodes())
+	defective := l.fw.Defective()
 
 	p.mu.Lock()
 	s := &Snapshot{
@@ -226,7 +227,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 	inserted := append([]time.Time(nil), p.inserted...)
 	p.mu.Unlock()
 
-	bs := p.kern.BlockSizeBytes()
+	bs := l.kern.BlockSizeBytes()
 	k := &s.Kernel
 	k.TotalRAMBytes, k.FreeBytes = mi.MemTotal<<10, mi.MemFree<<10
 	k.BlockSizeBytes, k.Blocks, k.Nodes = bs, len(blocks), nodes
@@ -254,7 +255,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 			sl.Faults = append(sl.Faults, f.String())
 		}
 		if st.Present {
-			if img, err := p.smc.Image(d.Name); err == nil {
+			if img, err := l.smc.Image(d.Name); err == nil {
 				if m, err := decodeModule(img, inserted[i]); err == nil {
 					sl.Module = m
 				}
@@ -276,7 +277,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 		sl.TemperatureC = dimmTemperature(s.PowerOn, s.Kernel, sl)
 		s.Slots[i] = sl
 	}
-	s.RAS = p.ras.status(s.Slots)
+	s.RAS = l.ras.status(s.Slots)
 	for i := range s.Slots {
 		rasOverlay(&s.Slots[i], s.RAS.Job)
 	}

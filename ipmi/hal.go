@@ -96,6 +96,9 @@ func (c chassis) PowerCycle(ctx context.Context) error {
 	if !c.m.p.Snapshot().PowerOn {
 		return errNotInPresentState
 	}
+	if _, ok := c.m.p.(resetter); ok {
+		return c.m.hostReset(platform.ResetPowerCycle)
+	}
 	if err := c.SetPower(ctx, false); err != nil {
 		return err
 	}
@@ -124,6 +127,9 @@ func (c chassis) ColdReset(context.Context) error {
 func (c chassis) WarmReset(ctx context.Context) error {
 	if !c.m.p.Snapshot().PowerOn {
 		return errNotInPresentState
+	}
+	if _, ok := c.m.p.(resetter); ok {
+		return c.m.hostReset(platform.ResetGracefulShutdown)
 	}
 	return c.SetPower(ctx, false)
 }

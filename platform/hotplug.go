@@ -21,6 +21,9 @@ func (p *Platform) PressAttention(slot string) error {
 	if _, err := p.slotIndex("press attention of", slot); err != nil {
 		return err
 	}
+	if err := p.needOS("press attention of " + slot); err != nil {
+		return err
+	}
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
 	defer p.hold()()
@@ -33,6 +36,9 @@ func (p *Platform) PressAttention(slot string) error {
 // OpenLatch opens the slot's retention latch.
 func (p *Platform) OpenLatch(slot string) error {
 	if _, err := p.slotIndex("open latch of", slot); err != nil {
+		return err
+	}
+	if err := p.needOS("open latch of " + slot); err != nil {
 		return err
 	}
 	p.opMu.Lock()
@@ -48,6 +54,9 @@ func (p *Platform) OpenLatch(slot string) error {
 // hot-add.
 func (p *Platform) CloseLatch(slot string) error {
 	if _, err := p.slotIndex("close latch of", slot); err != nil {
+		return err
+	}
+	if err := p.needOS("close latch of " + slot); err != nil {
 		return err
 	}
 	p.opMu.Lock()
@@ -118,6 +127,9 @@ func (p *Platform) ClearFault(slot, kind string) error {
 // OnlineBlock onlines memory block id as the OS's operator would (echo
 // online|online_kernel|online_movable > memoryN/state).
 func (p *Platform) OnlineBlock(id int, t kernel.OnlineType) error {
+	if err := p.needOS("online memory block"); err != nil {
+		return err
+	}
 	defer p.hold()()
 	if err := p.l().kern.OnlineBlock(id, t); err != nil {
 		return fmt.Errorf("%w: %w", ErrKernel, err)
@@ -129,6 +141,9 @@ func (p *Platform) OnlineBlock(id int, t kernel.OnlineType) error {
 // OfflineBlock offlines memory block id (echo offline > memoryN/state);
 // it is refused with EBUSY while unmovable pages sit in the block.
 func (p *Platform) OfflineBlock(id int) error {
+	if err := p.needOS("offline memory block"); err != nil {
+		return err
+	}
 	defer p.hold()()
 	if err := p.l().kern.OfflineBlock(id); err != nil {
 		return fmt.Errorf("%w: %w", ErrKernel, err)

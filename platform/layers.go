@@ -2,6 +2,7 @@ package platform
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/clock"
@@ -35,19 +36,21 @@ type layers struct {
 	ras   *rasUnit
 	clk   clock.Clock
 	epoch uint64
+	// dead: the host reset or lost power; this set's steps stop (a
+	// successor is built at the next POST).
+	dead atomic.Bool
 }
 
 // l is the current set.
 func (p *Platform) l() *layers { return p.hw.Load() }
 
-
 // assemble builds the memory subsystem for a boot with the modules in
 // boot, carrying the BMC's lifetime ECC counters over.
-func (p *Platform) assemble(boot map[string]SavedModule, lifetimes map[string]ecc.Counters) (*layers, error) {
+func (p *Platform) assemble(boot map[string]SavedModule, lifetimes map[string]ecc.Counters, mode string) (*layers, error) {
 	l := &layers{epoch: p.epochs.Add(1)}
 	l.clk = epochClock{Clock: p.clock, p: p, l: l}
 	var err error
-	if l.ras, err = p.newRAS(l, boot, p.opts.FaultSeed); err != nil {
+	if l.ras, err = p.newRAS(l, boot, mode, p.opts.FaultSeed); err != nil {
 		return nil, fmt.Errorf("platform: RAS: %w", err)
 	}
 	if lifetimes != nil {
@@ -73,7 +76,7 @@ func (c epochClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	return c.Clock.AfterFunc(d, func() {
 		// The first set's steps may be scheduled while New still builds
 		// it, before it is stored.
-		if cur := c.p.hw.Load(); cur == nil || cur == c.l {
+		if cur := c.p.hw.Load(); (cur == nil || cur == c.l) && !c.l.dead.Load() {
 			f()
 		}
 	})
@@ -90,7 +93,7 @@ type layerPublisher struct {
 
 func (lp layerPublisher) Publish(at time.Time, e events.Event) events.Record {
 	p, l := lp.p, lp.l
-	if cur := p.hw.Load(); cur != nil && cur != l {
+	if cur := p.hw.Load(); cur != nil && cur != l || l.dead.Load() {
 		return events.Record{Time: at, Event: e}
 	}
 	switch ev := e.(type) {

@@ -98,6 +98,9 @@ type Inventory struct {
 	// storage (see BootOverride). Nil in inventories saved before it
 	// existed: no override.
 	BootOverride *BootOverride `json:"boot_override,omitempty"`
+	// Host is the host firmware's NVRAM (boot order, ...): nil in
+	// inventories saved before it was kept.
+	Host *HostNVRAM `json:"host,omitempty"`
 }
 
 // SavedModule is a module as the EEPROM carries it.
@@ -128,6 +131,9 @@ type Options struct {
 	// EventRing is how many recent records the platform keeps for
 	// EventsSince (default 4096).
 	EventRing int
+	// HostTiming overrides the host's power and boot step durations
+	// (zero fields take DefaultHostTiming's).
+	HostTiming HostTiming
 }
 
 // Platform is one simulated server.
@@ -136,13 +142,14 @@ type Platform struct {
 	slots  []smc.Slot
 	byName map[string]int
 
-	clock  clock.Clock
-	store  InventoryStore
-	bus    *events.Bus
-	log    *slog.Logger
-	faults *smc.Faults
-	ring   *eventRing
-	opts   Options
+	clock   clock.Clock
+	store   InventoryStore
+	bus     *events.Bus
+	log     *slog.Logger
+	faults  *smc.Faults
+	ring    *eventRing
+	console *hostConsole
+	opts    Options
 	// hw is the server's memory subsystem as the last POST built it (see
 	// layers.go): replaced whole at every boot, read without a lock.
 	hw     atomic.Pointer[layers]
@@ -165,6 +172,9 @@ type Platform struct {
 	identifySet uint64
 	powerOn     bool
 	rasMode     string // the firmware setting for the next boot ("" = profile)
+	appliedRAS  string // the setting the running boot applied
+	nvram       HostNVRAM
+	host        hostState
 	boot        BootOverride
 	changed     time.Time
 	gen         uint64
@@ -201,15 +211,16 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Platform{
-		prof:   prof,
-		byName: map[string]int{},
-		clock:  clk,
-		store:  opts.Store,
-		bus:    events.NewBus(opts.Logger),
-		log:    opts.Logger,
-		faults: smc.NewFaults(opts.FaultSeed),
-		ring:   newEventRing(opts.EventRing),
-		opts:   opts,
+		prof:    prof,
+		byName:  map[string]int{},
+		clock:   clk,
+		store:   opts.Store,
+		bus:     events.NewBus(opts.Logger),
+		log:     opts.Logger,
+		faults:  smc.NewFaults(opts.FaultSeed),
+		ring:    newEventRing(opts.EventRing),
+		opts:    opts,
+		console: newHostConsole(),
 		// The identify LED is dark at power-up.
 		identify: ChassisIdentify{State: IdentifyOff},
 	}
@@ -249,11 +260,16 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 	if inv != nil && inv.Profile == prof.Name {
 		lifetimes = inv.ECCLifetime
 	}
-	l, err := p.assemble(boot, lifetimes)
+	l, err := p.assemble(boot, lifetimes, p.bootRASMode())
 	if err != nil {
 		return nil, err
 	}
 	p.hw.Store(l)
+	p.initHost()
+	if !p.powerOn {
+		// An unpowered host runs nothing.
+		l.dead.Store(true)
+	}
 	p.saved = boot
 	if fresh && p.store != nil {
 		if err := p.store.SaveInventory(p.inventory(boot, p.powerOn, p.changed)); err != nil {
@@ -361,6 +377,7 @@ func (p *Platform) populate() (map[string]SavedModule, error) {
 	p.powerOn = true
 	p.changed = now
 	p.boot = defaultBootOverride()
+	p.nvram = restoredNVRAM(nil)
 	boot := map[string]SavedModule{}
 	for i, d := range p.slots {
 		pm, ok := p.prof.ModuleFor(d.Name)
@@ -385,6 +402,7 @@ func (p *Platform) restore(inv *Inventory) (map[string]SavedModule, error) {
 	p.changed = inv.ChangedAt
 	p.rasMode = inv.RASMode
 	p.boot = restoredBootOverride(inv.BootOverride)
+	p.nvram = restoredNVRAM(inv.Host)
 	boot := map[string]SavedModule{}
 	for name, sm := range inv.Modules {
 		i, ok := p.byName[name]
@@ -514,9 +532,10 @@ func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed ti
 	p.mu.Lock()
 	mode := p.rasMode
 	boot := p.boot
+	nv := restoredNVRAM(&p.nvram)
 	p.mu.Unlock()
 	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods)),
-		RASMode: mode, BootOverride: &boot}
+		RASMode: mode, BootOverride: &boot, Host: &nv}
 	if cur := p.l(); cur != nil {
 		slots := make([]string, 0, len(mods))
 		for k := range mods {
@@ -580,6 +599,12 @@ func (p *Platform) Insert(slot string, img []byte) (*Module, error) {
 	i, err := p.slotIndex("insert into", slot)
 	if err != nil {
 		return nil, err
+	}
+	if err := p.needOS("insert into " + slot); err != nil {
+		if !errors.Is(err, ErrHostOff) {
+			return nil, err
+		}
+		return p.coldInsert(i, slot, img)
 	}
 	st, err := p.l().smc.Status(slot)
 	if err != nil {
@@ -648,6 +673,12 @@ func (p *Platform) Remove(slot string) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.needOS("remove from " + slot); err != nil {
+		if !errors.Is(err, ErrHostOff) {
+			return nil, err
+		}
+		return p.coldRemove(i, slot)
+	}
 	img, _ := p.l().smc.Image(slot)
 	if img == nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, ErrSlotEmpty)
@@ -677,38 +708,6 @@ func (p *Platform) Remove(slot string) (*Module, error) {
 	p.l().ras.forget(slot)
 	p.publish(p.clock.Now(), events.ModuleRemoved{Slot: slot, Module: mod.SPD})
 	return mod, nil
-}
-
-// SetPower turns the host on or off. Turning it to the state it is already in
-// is not an error, as on a real chassis. (The model keeps the host's OS
-// running either way; power is the chassis' state as the BMC reports it.)
-//
-// Powering on boots the host, which consumes a Once boot override; the
-// power state and the consumed override are saved together, so a failed
-// save leaves both as they were.
-func (p *Platform) SetPower(on bool) error {
-	p.opMu.Lock()
-	defer p.opMu.Unlock()
-	p.mu.Lock()
-	cur := p.powerOn
-	mods := maps(p.saved)
-	prevBoot := p.boot
-	p.mu.Unlock()
-	if cur == on {
-		return nil
-	}
-	nextBoot := prevBoot
-	if on && prevBoot.Enabled == BootOverrideOnce {
-		nextBoot.Enabled = BootOverrideDisabled
-	}
-	if err := p.saveBoot(mods, on, nextBoot, prevBoot); err != nil {
-		return fmt.Errorf("set power: %w", err)
-	}
-	p.publish(p.clock.Now(), events.PowerChanged{On: on})
-	if nextBoot != prevBoot {
-		p.publish(p.clock.Now(), bootChanged(nextBoot, true))
-	}
-	return nil
 }
 
 // SetLocationIndicator lights or darkens a slot's identify LED. LEDs are

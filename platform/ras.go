@@ -47,7 +47,7 @@ type rasUnit struct {
 }
 
 // newRAS plans the requested mode for the boot population.
-func (p *Platform) newRAS(l *layers, boot map[string]SavedModule, seed uint64) (*rasUnit, error) {
+func (p *Platform) newRAS(l *layers, boot map[string]SavedModule, setting string, seed uint64) (*rasUnit, error) {
 	var mods []ras.Module
 	controllers := p.prof.Memory.Sockets * p.prof.Memory.ControllersPerSocket
 	for _, s := range p.slots {
@@ -67,8 +67,8 @@ func (p *Platform) newRAS(l *layers, boot map[string]SavedModule, seed uint64) (
 			Capacity: m.CapacityMiB << 20, Ranks: m.Ranks, Cartridge: cart})
 	}
 	mode := ras.Mode(p.prof.RAS.Mode)
-	if p.rasMode != "" {
-		mode = ras.Mode(p.rasMode)
+	if setting != "" {
+		mode = ras.Mode(setting)
 	}
 	if mode == "" {
 		mode = ras.AdvancedECC
@@ -249,9 +249,9 @@ func (u *rasUnit) status(slots []Slot) RASStatus {
 }
 
 // SetRASMode changes the firmware's memory protection setting. Like a
-// BIOS setting it is saved at once and takes effect at the next boot (a
-// restart of the emulator); the running mode is unchanged. An empty mode
-// returns to the profile's.
+// BIOS setting it is saved at once and takes effect at the next boot (the
+// host's next POST, or a restart of the emulator); the running mode is
+// unchanged. An empty mode returns to the profile's.
 func (p *Platform) SetRASMode(mode string) error {
 	switch ras.Mode(mode) {
 	case "", ras.AdvancedECC, ras.RankSparing, ras.Mirroring, ras.RAID5, ras.AddressRangeMirror:
@@ -336,6 +336,9 @@ func (p *Platform) InjectMemoryErrorAt(slot string, rank int, addr *uint64, corr
 	if _, err := p.slotIndex("inject into", slot); err != nil {
 		return err
 	}
+	if err := p.needOS("inject into " + slot); err != nil {
+		return err
+	}
 	k := ecc.Uncorrectable
 	if correctable {
 		k = ecc.Correctable
@@ -387,6 +390,9 @@ func (p *Platform) SetMemoryErrorRate(slot string, rank int, cePerSec, uePerSec 
 	if _, err := p.slotIndex("set the error rate of", slot); err != nil {
 		return err
 	}
+	if err := p.needOS("set the error rate of " + slot); err != nil {
+		return err
+	}
 	u := p.l().ras
 	u.mu.Lock()
 	err := u.sys.SetRate(u.since(), slot, rank, cePerSec, uePerSec)
@@ -434,6 +440,9 @@ func (p *Platform) FailModule(slot string) error {
 	if _, err := p.slotIndex("fail", slot); err != nil {
 		return err
 	}
+	if err := p.needOS("fail " + slot); err != nil {
+		return err
+	}
 	u := p.l().ras
 	u.mu.Lock()
 	err := u.sys.FailModule(slot)
@@ -464,6 +473,9 @@ func (p *Platform) ClearMemoryErrorCounts(slot string) error {
 // pages pages spread evenly over every usable range (so every module,
 // rank and redundant set holds some).
 func (p *Platform) RunWorkload(seed uint64, npages int) (ras.WorkloadStatus, error) {
+	if err := p.needOS("workload"); err != nil {
+		return ras.WorkloadStatus{}, err
+	}
 	if npages <= 0 {
 		npages = 16384
 	}
@@ -488,6 +500,9 @@ func (p *Platform) RunWorkload(seed uint64, npages int) (ras.WorkloadStatus, err
 // VerifyWorkload reads back every page the last workload wrote and
 // compares it byte for byte.
 func (p *Platform) VerifyWorkload() (ras.VerifyStatus, error) {
+	if err := p.needOS("verify"); err != nil {
+		return ras.VerifyStatus{}, err
+	}
 	u := p.l().ras
 	u.mu.Lock()
 	if u.work == nil {

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,12 @@ type Snapshot struct {
 	RAS RASStatus `json:"ras"`
 	// Boot is the boot override the host firmware reads at its next boot.
 	Boot BootOverride `json:"boot"`
+	// Host is the host's power and boot state (host.go).
+	Host HostStatus `json:"host"`
+	// BootOptions are the host's UEFI boot options and BootOrder their
+	// order (bootorder.go).
+	BootOptions []BootOption `json:"boot_options"`
+	BootOrder   []string     `json:"boot_order"`
 }
 
 // KernelSummary is the OS's memory accounting.
@@ -212,16 +219,19 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 
 	p.mu.Lock()
 	s := &Snapshot{
-		Generation: gen,
-		Profile:    p.prof.Name,
-		System:     p.prof.System,
-		BMC:        p.prof.BMC,
-		Memory:     p.prof.Memory,
-		PowerOn:    p.powerOn,
-		Identify:   p.identify,
-		ChangedAt:  p.changed,
-		Slots:      make([]Slot, len(p.slots)),
-		Boot:       p.boot,
+		Generation:  gen,
+		Profile:     p.prof.Name,
+		System:      p.prof.System,
+		BMC:         p.prof.BMC,
+		Memory:      p.prof.Memory,
+		PowerOn:     p.powerOn,
+		Identify:    p.identify,
+		ChangedAt:   p.changed,
+		Slots:       make([]Slot, len(p.slots)),
+		Boot:        p.boot,
+		Host:        p.host.status(),
+		BootOptions: p.bootOptionsLocked(),
+		BootOrder:   slices.Clone(p.nvram.BootOrder),
 	}
 	leds := append([]bool(nil), p.leds...)
 	inserted := append([]time.Time(nil), p.inserted...)

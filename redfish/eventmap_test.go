@@ -55,6 +55,11 @@ func sampleEvents() []events.Event {
 		events.RASModePending{Mode: "RankSparing"}, events.MemoryCapacityExpanded{Set: "RAID5", UsableBytes: 1 << 38, Reason: "next boot"},
 		events.MemoryAwaitingPartner{Slot: s, Reason: "insert the partner"},
 		events.BootOverrideChanged{Target: "Pxe", Enabled: "Once", Mode: "UEFI"},
+		events.SystemRestarted{Cause: events.RestartPowerUp, BootCount: 1}, events.BootProgressChanged{State: "OSRunning", Code: 0xAE},
+		events.BootAttemptFailed{Target: "Pxe", Device: "UEFI PXEv4", Reason: "PXE-E16: No valid offer received"},
+		events.NoBootableDevice{Tried: []string{"Hdd"}}, events.OSBootCompleted{Target: "Hdd", Device: "UEFI OS (Disk 0)"},
+		events.OSShutdown{}, events.OSShutdown{Reboot: true}, events.NMIRaised{Handled: true},
+		events.BootOrderChanged{Order: []string{"Boot0001", "Boot0000"}},
 	}
 }
 
@@ -176,8 +181,8 @@ func TestRegistries(t *testing.T) {
 	dir := filepath.Join(filepath.Dir(schemacheck.NeedDir(t)), "registries")
 	h := newHandlerCfg(t, newPlatform(t), Config{RegistryDir: dir})
 	coll := getJSON(t, h, "/redfish/v1/Registries")
-	// Base, ResourceEvent, Platform, BmcemuMemory and TaskEvent.
-	if coll["Members@odata.count"] != 5.0 {
+	// Base, ResourceEvent, Platform, BmcemuMemory, BmcemuHost and TaskEvent.
+	if coll["Members@odata.count"] != 6.0 {
 		t.Errorf("registries = %v", coll)
 	}
 	if te := getJSON(t, h, "/redfish/v1/Registries/TaskEvent"); te["Registry"] != taskEventRegistry {

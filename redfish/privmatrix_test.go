@@ -3,6 +3,7 @@ package redfish
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -274,6 +275,7 @@ func newMatrixFixture(t *testing.T, route string) *matrixFixture {
 		":sensor": "temperature_CPU0_DIMM_A1", ":manager": "bmc",
 		":registry": "BmcemuMemory", ":file": "BmcemuMemory.1.1.0", ":schema": "Memory", ":role": "Operator",
 	}}
+	maps.Copy(f.values, hostMatrixValues)
 	users := [][2]string{{adminUser, adminPass}, {"reader", "reader-pw"}, {"op", "operator-pw"}, {bystanderUser, bystanderPass}}
 	lastSeg := func(loc string) string { return loc[strings.LastIndex(loc, "/")+1:] }
 	switch {

@@ -230,6 +230,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSystems, resource{entity: "ComputerSystemCollection", get: s.getSystems})
 	s.handle(e, pathSystems+"/:system", resource{entity: "ComputerSystem", get: s.getSystem, patch: s.patchSystem})
 	s.handle(e, pathSystems+"/:system/Actions/ComputerSystem.Reset", resource{entity: "ComputerSystem", post: s.postReset})
+	s.hostRoutes(e)
 	s.handle(e, pathSystems+"/:system/LogServices", resource{entity: "LogServiceCollection", under: "ComputerSystem", get: s.getLogServices})
 	s.handle(e, pathSystems+"/:system/LogServices/:log", resource{entity: "LogService", under: "ComputerSystem/LogServiceCollection", get: s.getLogService})
 	s.handle(e, pathSystems+"/:system/LogServices/:log/Actions/LogService.ClearLog", resource{entity: "LogService", under: "ComputerSystem/LogServiceCollection", post: s.postClearLog})

@@ -1,0 +1,14 @@
+package redfish
+
+// The host's routes in the privilege matrix (privmatrix_test.go).
+func init() {
+	for route, r := range map[string]matrixRoute{
+		"/redfish/v1/Systems/:system/BootOptions":         {entity: "BootOptionCollection", chain: chainSystem},
+		"/redfish/v1/Systems/:system/BootOptions/:option": {entity: "BootOption", chain: append(chainSystem[:2:2], "BootOptionCollection")},
+	} {
+		matrixRoutes[route] = r
+	}
+}
+
+// hostMatrixValues are the ids the matrix uses for the host's routes.
+var hostMatrixValues = map[string]string{":option": "Boot0000"}

@@ -40,6 +40,13 @@ type HostNVRAM struct {
 	// InactiveBootOptions are the options whose LOAD_OPTION_ACTIVE is
 	// clear.
 	InactiveBootOptions []string `json:"inactive_boot_options,omitempty"`
+	// Bios are the setup settings (bios.go), SecureBoot the secure boot
+	// setting and keys (secureboot.go), Firmware the versions an update
+	// installed (flash.go). The platform keeps them apart and saves them
+	// here together.
+	Bios       *BiosNVRAM       `json:"bios,omitempty"`
+	SecureBoot *SecureBootNVRAM `json:"secure_boot,omitempty"`
+	Firmware   *FirmwareNVRAM   `json:"firmware,omitempty"`
 }
 
 // bootTargetsByRef are the host's devices, one option each: its disk with
@@ -95,6 +102,7 @@ func restoredNVRAM(saved *HostNVRAM) HostNVRAM {
 		return HostNVRAM{BootOrder: defaultBootOrder()}
 	}
 	n := HostNVRAM{BootOrder: slices.Clone(saved.BootOrder), InactiveBootOptions: slices.Clone(saved.InactiveBootOptions)}
+	// The other parts are the platform's own; they are restored apart.
 	if validateBootOrder(n.BootOrder) != nil {
 		n.BootOrder = defaultBootOrder()
 	}

@@ -163,6 +163,16 @@ func (p *Platform) printf(format string, args ...any) {
 	p.console.write(p.clock.Now(), fmt.Sprintf(format, args...))
 }
 
+// fwPrintf is the firmware printing: on the serial console only while
+// console redirection (the SerialComm setting) is on. The OS's output goes
+// to the serial console whatever the setting (console=ttyS0).
+func (p *Platform) fwPrintf(format string, args ...any) {
+	if p.biosSetting("SerialComm") == "OnNoConRedir" {
+		return
+	}
+	p.printf(format, args...)
+}
+
 // ConsoleReader follows the console byte stream from where it was opened
 // (Serial over LAN: a remote console sees what the host prints from then
 // on) and types into the host.

@@ -229,6 +229,31 @@ func (p *Platform) initHost() {
 	}
 }
 
+// startedBooted completes the state of a host found running when the BMC
+// starts: its boot (the emulator's start) applied the staged BIOS settings
+// and decided secure boot, as a POST does.
+func (p *Platform) startedBooted(boot map[string]SavedModule) {
+	var installed uint64
+	for _, sm := range boot {
+		if m, err := spd.Decode(sm.SPD); err == nil {
+			installed += m.CapacityMiB << 20
+		}
+	}
+	p.mu.Lock()
+	p.postMemory = installed
+	p.mu.Unlock()
+	if !p.powerOn {
+		return
+	}
+	if err := p.applyBiosLocked(); err != nil {
+		p.log.Error("staged BIOS settings not applied", "err", err)
+	}
+	uefi := p.biosSetting(biosBootMode) == BiosBootModeUefi
+	p.mu.Lock()
+	p.secureCurrent = p.secure.Enable && p.secure.Keys == "Default" && uefi
+	p.mu.Unlock()
+}
+
 // Reset does what DSP0268's ResetType kind asks of the host:
 //
 //	On                power on (nothing if on)
@@ -469,9 +494,13 @@ func (p *Platform) progress(state string, code uint8) {
 }
 
 // post is the firmware's power-on self test, from the reset vector to the
-// boot device selection.
+// boot device selection. The settings staged for this boot are applied
+// first (as a BIOS does before it initializes anything they govern).
 func (p *Platform) post(seq uint64, cause string) {
 	t := p.timing()
+	if err := p.applyBiosLocked(); err != nil {
+		p.log.Error("staged BIOS settings not applied", "err", err)
+	}
 	p.mu.Lock()
 	p.host.PowerState = PowerStateOn
 	p.host.BootCount++
@@ -480,8 +509,15 @@ func (p *Platform) post(seq uint64, cause string) {
 	p.mu.Unlock()
 	p.publish(p.clock.Now(), events.SystemRestarted{Cause: cause, BootCount: n})
 	sys := p.prof.System
-	p.printf("\n%s %s\nBIOS Version %s\nSystem serial number %s\n", sys.Manufacturer, sys.Model, p.biosVersion(), sys.SerialNumber)
-	p.printf("Initializing processors (%d sockets)...\n", p.prof.Memory.Sockets)
+	p.mu.Lock()
+	version := p.biosVersionLocked()
+	p.mu.Unlock()
+	p.fwPrintf("\n%s %s\nBIOS Version %s\nSystem serial number %s\n", sys.Manufacturer, sys.Model, version, sys.SerialNumber)
+	if tag, _ := p.biosSetting("AssetTag").(string); tag != "" {
+		p.fwPrintf("Asset Tag %s\n", tag)
+	}
+	p.fwPrintf("Initializing processors: %d sockets, Hyper-Threading %s, VT-x %s\n", p.prof.Memory.Sockets,
+		strings.ToLower(fmt.Sprint(p.biosSetting("ProcHyperthreading"))), strings.ToLower(fmt.Sprint(p.biosSetting("ProcVirtualization"))))
 	p.progress(BootProgressPrimaryProcessor, postCPUInit)
 	p.after(seq, t.CPUInit, func() { p.memoryInit(seq) })
 }
@@ -528,19 +564,29 @@ func (p *Platform) memoryInit(seq uint64) {
 		installed += m.CapacityMiB << 20
 		speed := min(m.SpeedMTs, p.prof.Memory.SpeedMTs)
 		res := firmware.TrainAtPOST(m, s, speed, p.faults)
-		p.printf("Memory training: %s %s-%d %s %d GiB: %s, eye %d ps, Vref %.1f%%\n", s.Name, m.Type, res.SpeedMTs, m.BaseModule,
+		p.fwPrintf("Memory training: %s %s-%d %s %d GiB: %s, eye %d ps, Vref %.1f%%\n", s.Name, m.Type, res.SpeedMTs, m.BaseModule,
 			m.CapacityMiB>>10, passFail(res.Pass), res.MinEyePS(), res.VrefPercent)
 	}
+	p.mu.Lock()
+	p.postMemory = installed
+	p.mu.Unlock()
 	most := 0
 	for _, n := range perSocket {
 		most = max(most, n)
 	}
 	plan := l.ras.applied()
-	p.printf("Memory: %d GiB installed, %d GiB usable, RAS mode %s\n", installed>>30, plan.UsableBytes>>30, plan.Mode)
+	p.fwPrintf("Memory: %d GiB installed, %d GiB usable, RAS mode %s\n", installed>>30, plan.UsableBytes>>30, plan.Mode)
 	if plan.ConfigError != "" {
-		p.printf("Memory configuration error: %s\n", plan.ConfigError)
+		p.fwPrintf("Memory configuration error: %s\n", plan.ConfigError)
 	}
-	p.after(seq, time.Duration(most)*(ft.Training+ft.Vref), func() { p.pciInit(seq) })
+	took := time.Duration(most) * (ft.Training + ft.Vref)
+	if p.biosSetting("MemoryTest") == true {
+		// The extended test writes and reads back every module: a second
+		// per 64 GiB a socket holds, sockets in parallel.
+		took += time.Duration(installed>>36) * time.Second / time.Duration(max(p.prof.Memory.Sockets, 1))
+		p.fwPrintf("Extended memory test: %d GiB: pass\n", installed>>30)
+	}
+	p.after(seq, took, func() { p.pciInit(seq) })
 }
 
 func passFail(ok bool) string {
@@ -552,64 +598,99 @@ func passFail(ok bool) string {
 
 // pciInit starts the other processors and enumerates the buses; the
 // network controller's UEFI driver reports the port the host PXE-boots
-// from.
+// from. Then POST waits at its setup prompt (PostPromptTimeout).
 func (p *Platform) pciInit(seq uint64) {
 	p.progress(BootProgressSecondaryCPUs, postSecondary)
 	p.progress(BootProgressPCIResourceConfig, postPCI)
-	p.printf("PCI: enumerating buses\nNIC.Integrated.1-1: Ethernet controller, MAC %s\n", HostNICMAC(p.prof.System.SerialNumber))
-	p.after(seq, p.timing().PCIInit, func() { p.selectBoot(seq) })
+	rom := "PXE boot ROM enabled"
+	if p.biosSetting("PxeDev1EnDis") == "Disabled" {
+		rom = "PXE boot ROM disabled"
+	}
+	p.fwPrintf("PCI: enumerating buses, SR-IOV %s\nNIC.Integrated.1-1: Ethernet controller, MAC %s, %s\n",
+		strings.ToLower(fmt.Sprint(p.biosSetting("SriovGlobalEnable"))), HostNICMAC(p.prof.System.SerialNumber), rom)
+	wait := time.Duration(p.biosSetting("PostPromptTimeout").(int64)) * time.Second
+	if wait > 0 {
+		p.fwPrintf("Press <F2> to enter Setup, <F11> for the Boot Manager, <F12> for network boot\n")
+	}
+	p.after(seq, p.timing().PCIInit+wait, func() { p.selectBoot(seq) })
+}
+
+// bootAttempt is one entry of the boot manager's queue.
+type bootAttempt struct {
+	target string
+	uefi   bool
 }
 
 // selectBoot is the boot manager (UEFI BDS): the override first, when the
-// BMC set one, then the boot order, each device until one boots.
+// BMC set one, then the boot order, each device until one boots. The
+// override carries its own mode (UEFI or legacy); the order boots in the
+// BootMode setting's.
 func (p *Platform) selectBoot(seq uint64) {
 	p.progress(BootProgressHardwareComplete, postReadyToBoot)
+	uefi := p.biosSetting(biosBootMode) == BiosBootModeUefi
+	p.secureBootAtPOST(uefi)
 	p.mu.Lock()
 	o := p.host.Override
 	p.mu.Unlock()
 	if o != nil && o.Target == BootTargetBiosSetup {
-		p.printf("Entering Setup...\n")
+		p.fwPrintf("Entering Setup...\n")
 		p.progress(BootProgressSetupEntered, postSetup)
 		return
 	}
-	var queue []string
+	var queue []bootAttempt
 	if o != nil {
-		p.printf("Boot override from the BMC: %s (%s, %s)\n", o.Target, o.Enabled, o.Mode)
-		queue = append(queue, o.Target)
+		p.fwPrintf("Boot override from the BMC: %s (%s, %s)\n", o.Target, o.Enabled, o.Mode)
+		queue = append(queue, bootAttempt{target: o.Target, uefi: o.Mode == BootModeUEFI})
 	}
 	for _, bo := range p.BootOptions() {
-		if bo.Enabled && !slices.Contains(queue, bo.Target) {
-			queue = append(queue, bo.Target)
+		if bo.Enabled && !slices.ContainsFunc(queue, func(a bootAttempt) bool { return a.target == bo.Target && a.uefi == uefi }) {
+			queue = append(queue, bootAttempt{target: bo.Target, uefi: uefi})
 		}
 	}
 	p.tryBoot(seq, queue, nil)
 }
 
 // tryBoot tries queue[0]; failed collects the targets that did not boot.
-func (p *Platform) tryBoot(seq uint64, queue, failed []string) {
+func (p *Platform) tryBoot(seq uint64, queue []bootAttempt, failed []string) {
 	if len(queue) == 0 {
 		p.noBoot(seq, failed)
 		return
 	}
-	target, rest := queue[0], queue[1:]
+	at, rest := queue[0], queue[1:]
+	target := at.target
 	name := bootOptionName(target, p.prof.System.SerialNumber)
+	if !at.uefi {
+		name = legacyBootName(target)
+	}
 	fail := func(reason string) {
-		p.printf("Boot option %q failed: %s\n", name, reason)
+		p.fwPrintf("Boot option %q failed: %s\n", name, reason)
 		p.mu.Lock()
 		p.host.Attempts = append(p.host.Attempts, BootAttempt{Target: target, Device: name, Outcome: reason})
 		p.mu.Unlock()
 		p.publish(p.clock.Now(), events.BootAttemptFailed{Target: target, Device: name, Reason: reason})
 		p.tryBoot(seq, rest, append(failed, target))
 	}
+	p.mu.Lock()
+	enforced := p.secureCurrent
+	p.mu.Unlock()
+	if !at.uefi && enforced {
+		fail("legacy boot is not permitted while Secure Boot is enforced")
+		return
+	}
 	switch target {
 	case BootTargetHdd:
-		// The disk's EFI system partition holds the boot loader.
-		p.printf("Booting %s\n", name)
+		// The disk's EFI system partition (or, legacy, its MBR) holds the
+		// boot loader.
+		p.fwPrintf("Booting %s\n", name)
 		p.after(seq, p.timing().MediaRead, func() { p.osBoot(seq, target, name) })
 	case BootTargetPxe:
-		p.pxeBoot(seq, name, 0, fail)
+		if p.biosSetting("PxeDev1EnDis") == "Disabled" {
+			fail("the NIC's PXE boot ROM is disabled (PxeDev1EnDis)")
+			return
+		}
+		p.pxeBoot(seq, name, at.uefi, 0, fail)
 	case BootTargetCd, BootTargetUsb:
-		p.mediaBoot(seq, target, name, fail)
+		p.mediaBoot(seq, target, name, at.uefi, fail)
 	case BootTargetDiags:
 		fail("no diagnostic partition on Disk 0")
 	case BootTargetRemoteDisk:
@@ -619,29 +700,54 @@ func (p *Platform) tryBoot(seq uint64, queue, failed []string) {
 	}
 }
 
-// pxeBoot is the UEFI PXE client of the host's first NIC: DHCPDISCOVER
-// from the port's MAC, each unanswered one repeated after a longer wait
-// (RFC 2131 §4.1's back-off, the UEFI client's 4, 8, 16 s). The emulated
-// provisioning network has no DHCP server: the client gives up with the
-// UEFI PXE driver's message and the boot manager moves on.
-func (p *Platform) pxeBoot(seq uint64, name string, try int, fail func(string)) {
+// legacyBootName is a device as a legacy BIOS boot menu names it.
+func legacyBootName(target string) string {
+	switch target {
+	case BootTargetHdd:
+		return "Hard Disk 0"
+	case BootTargetPxe:
+		return "Integrated NIC 1 Port 1 (PXE)"
+	case BootTargetCd:
+		return "Virtual CD"
+	case BootTargetUsb:
+		return "Virtual Floppy/USB"
+	}
+	return target
+}
+
+// pxeBoot is the PXE client of the host's first NIC: DHCPDISCOVER from
+// the port's MAC, each unanswered one repeated after a longer wait (RFC
+// 2131 §4.1's back-off, the client's 4, 8, 16 s). The emulated
+// provisioning network has no DHCP server: the client gives up with its
+// driver's message (UEFI PXE-E16; the legacy boot agent's PXE-E51) and the
+// boot manager moves on.
+func (p *Platform) pxeBoot(seq uint64, name string, uefi bool, try int, fail func(string)) {
 	t := p.timing()
 	mac := HostNICMAC(p.prof.System.SerialNumber)
 	if try == 0 {
-		p.printf(">>Start PXE over IPv4 on MAC: %s\n", strings.ToUpper(mac.String()))
+		if uefi {
+			p.fwPrintf(">>Start PXE over IPv4 on MAC: %s\n", strings.ToUpper(mac.String()))
+		} else {
+			p.fwPrintf("Intel(R) Boot Agent PXE Base Code (PXE-2.1)\nCLIENT MAC ADDR: %s\n",
+				strings.ToUpper(strings.ReplaceAll(mac.String(), ":", " ")))
+		}
 	}
 	if try == len(t.DHCPTimeouts) {
-		fail("PXE-E16: No valid offer received")
+		if uefi {
+			fail("PXE-E16: No valid offer received")
+		} else {
+			fail("PXE-E51: No DHCP or proxy DHCP offers were received")
+		}
 		return
 	}
 	xid := uint32(p.prof.System.SerialNumber[0])<<24 | uint32(seq&0xFFFF)<<8 | uint32(try)
-	p.printf("  DHCPDISCOVER from %s (xid 0x%08x, attempt %d)\n", mac, xid, try+1)
-	p.after(seq, t.DHCPTimeouts[try], func() { p.pxeBoot(seq, name, try+1, fail) })
+	p.fwPrintf("  DHCPDISCOVER from %s (xid 0x%08x, attempt %d)\n", mac, xid, try+1)
+	p.after(seq, t.DHCPTimeouts[try], func() { p.pxeBoot(seq, name, uefi, try+1, fail) })
 }
 
 // mediaBoot boots from virtual media: the image the BMC mounted is read
 // for a boot record the firmware can start (see vmedia.go).
-func (p *Platform) mediaBoot(seq uint64, target, name string, fail func(string)) {
+func (p *Platform) mediaBoot(seq uint64, target, name string, uefi bool, fail func(string)) {
 	fail("no media present")
 }
 
@@ -650,6 +756,15 @@ func (p *Platform) mediaBoot(seq uint64, target, name string, fail func(string))
 // (console=ttyS0), and a getty waits at a login prompt.
 func (p *Platform) osBoot(seq uint64, target, device string) {
 	p.progress(BootProgressOSBootStarted, postOSBoot)
+	p.mu.Lock()
+	enforced := p.secureCurrent
+	p.mu.Unlock()
+	// efi_secureboot: the kernel reads the firmware's SecureBoot variable.
+	if enforced {
+		p.l().kern.Printk(kernel.KernInfo, "secureboot: Secure boot enabled")
+	} else {
+		p.l().kern.Printk(kernel.KernInfo, "secureboot: Secure boot disabled")
+	}
 	t := p.timing()
 	p.after(seq, t.OSBoot/2, func() {
 		for _, ln := range p.l().kern.Dmesg(0) {
@@ -672,7 +787,7 @@ const hostName = "bmcemu-host"
 
 // noBoot: nothing booted; the firmware waits for a reset.
 func (p *Platform) noBoot(seq uint64, tried []string) {
-	p.printf("No bootable device found. Press any key to reboot the machine.\n")
+	p.fwPrintf("No bootable device found. Press any key to reboot the machine.\n")
 	p.mu.Lock()
 	p.host.Reason = "no bootable device: tried " + strings.Join(tried, ", ")
 	p.host.PostCode = postNoBoot
@@ -682,7 +797,7 @@ func (p *Platform) noBoot(seq uint64, tried []string) {
 
 // halt stops POST with an error.
 func (p *Platform) halt(seq uint64, reason string, code uint8) {
-	p.printf("POST halted: %s\n", reason)
+	p.fwPrintf("POST halted: %s\n", reason)
 	p.mu.Lock()
 	p.host.Reason, p.host.PostCode = reason, code
 	p.mu.Unlock()
@@ -815,9 +930,6 @@ func (p *Platform) bootRASMode() string {
 	p.appliedRAS = p.rasMode
 	return p.rasMode
 }
-
-// biosVersion is the system firmware version running.
-func (p *Platform) biosVersion() string { return p.prof.System.BIOSVersion }
 
 // coldInsert seats a module in a chassis that is off: no hot-plug runs (the
 // slots have no power); the module is in the inventory and boots with the

@@ -174,11 +174,18 @@ type Platform struct {
 	rasMode     string // the firmware setting for the next boot ("" = profile)
 	appliedRAS  string // the setting the running boot applied
 	nvram       HostNVRAM
-	host        hostState
-	boot        BootOverride
-	changed     time.Time
-	gen         uint64
-	snap        *Snapshot
+	bios        BiosNVRAM
+	secure      SecureBootNVRAM
+	// secureCurrent: the running boot enforced secure boot.
+	secureCurrent bool
+	firmware      FirmwareNVRAM
+	// postMemory is the memory the last POST found seated.
+	postMemory uint64
+	host       hostState
+	boot       BootOverride
+	changed    time.Time
+	gen        uint64
+	snap       *Snapshot
 }
 
 // hybridClock stamps time with a caller's Now-only clock and schedules at
@@ -277,6 +284,7 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		}
 	}
 	p.snap = p.buildSnapshot(0)
+	p.startedBooted(boot)
 	p.publish(p.clock.Now(), l.ras.applied())
 	return p, nil
 }
@@ -378,6 +386,8 @@ func (p *Platform) populate() (map[string]SavedModule, error) {
 	p.changed = now
 	p.boot = defaultBootOverride()
 	p.nvram = restoredNVRAM(nil)
+	p.bios = p.restoredBios(nil)
+	p.secure = defaultSecureBoot()
 	boot := map[string]SavedModule{}
 	for i, d := range p.slots {
 		pm, ok := p.prof.ModuleFor(d.Name)
@@ -403,6 +413,13 @@ func (p *Platform) restore(inv *Inventory) (map[string]SavedModule, error) {
 	p.rasMode = inv.RASMode
 	p.boot = restoredBootOverride(inv.BootOverride)
 	p.nvram = restoredNVRAM(inv.Host)
+	p.bios, p.secure = p.restoredBios(nil), defaultSecureBoot()
+	if h := inv.Host; h != nil {
+		p.bios, p.secure = p.restoredBios(h.Bios), restoredSecureBoot(h.SecureBoot)
+		if h.Firmware != nil {
+			p.firmware = *h.Firmware
+		}
+	}
 	boot := map[string]SavedModule{}
 	for name, sm := range inv.Modules {
 		i, ok := p.byName[name]
@@ -533,6 +550,8 @@ func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed ti
 	mode := p.rasMode
 	boot := p.boot
 	nv := restoredNVRAM(&p.nvram)
+	bios, sb, fw := p.bios.clone(), p.secure, p.firmware
+	nv.Bios, nv.SecureBoot, nv.Firmware = &bios, &sb, &fw
 	p.mu.Unlock()
 	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods)),
 		RASMode: mode, BootOverride: &boot, Host: &nv}

@@ -44,6 +44,10 @@ type Snapshot struct {
 	// order (bootorder.go).
 	BootOptions []BootOption `json:"boot_options"`
 	BootOrder   []string     `json:"boot_order"`
+	// Bios are the firmware's setup settings, current and staged
+	// (bios.go); SecureBoot its secure boot state (secureboot.go).
+	Bios       BiosSettings     `json:"bios"`
+	SecureBoot SecureBootStatus `json:"secure_boot"`
 }
 
 // KernelSummary is the OS's memory accounting.
@@ -232,6 +236,8 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 		Host:        p.host.status(),
 		BootOptions: p.bootOptionsLocked(),
 		BootOrder:   slices.Clone(p.nvram.BootOrder),
+		Bios:        p.biosSettingsLocked(),
+		SecureBoot:  p.secureBootStatusLocked(),
 	}
 	leds := append([]bool(nil), p.leds...)
 	inserted := append([]time.Time(nil), p.inserted...)

@@ -31,6 +31,12 @@ func translateHost(e events.Event) ([]eventSpec, bool) {
 		return []eventSpec{hostEvent("OSBootCompleted", systemPath(), ev.Target, ev.Device)}, true
 	case events.NMIRaised:
 		return []eventSpec{hostEvent("NMIReceived", systemPath())}, true
+	case events.BiosSettingsStaged:
+		return []eventSpec{dmtf(resourceEventRegistry, "ResourceChanged", biosSettingsPath())}, true
+	case events.BiosSettingsApplied:
+		return []eventSpec{hostEvent("BiosSettingsApplied", biosPath(), strings.Join(ev.Attributes, ", "))}, true
+	case events.SecureBootChanged:
+		return []eventSpec{dmtf(resourceEventRegistry, "ResourceChanged", secureBootPath())}, true
 	}
 	return nil, false
 }

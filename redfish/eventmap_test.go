@@ -60,6 +60,8 @@ func sampleEvents() []events.Event {
 		events.NoBootableDevice{Tried: []string{"Hdd"}}, events.OSBootCompleted{Target: "Hdd", Device: "UEFI OS (Disk 0)"},
 		events.OSShutdown{}, events.OSShutdown{Reboot: true}, events.NMIRaised{Handled: true},
 		events.BootOrderChanged{Order: []string{"Boot0001", "Boot0000"}},
+		events.BiosSettingsStaged{Pending: []string{"BootMode"}}, events.BiosSettingsApplied{Attributes: []string{"BootMode", "AssetTag"}},
+		events.SecureBootChanged{Enable: true, Keys: "Default"},
 	}
 }
 
@@ -181,8 +183,9 @@ func TestRegistries(t *testing.T) {
 	dir := filepath.Join(filepath.Dir(schemacheck.NeedDir(t)), "registries")
 	h := newHandlerCfg(t, newPlatform(t), Config{RegistryDir: dir})
 	coll := getJSON(t, h, "/redfish/v1/Registries")
-	// Base, ResourceEvent, Platform, BmcemuMemory, BmcemuHost and TaskEvent.
-	if coll["Members@odata.count"] != 6.0 {
+	// Base, ResourceEvent, Platform, BmcemuMemory, BiosAttributeRegistry,
+	// BmcemuHost and TaskEvent.
+	if coll["Members@odata.count"] != 7.0 {
 		t.Errorf("registries = %v", coll)
 	}
 	if te := getJSON(t, h, "/redfish/v1/Registries/TaskEvent"); te["Registry"] != taskEventRegistry {

@@ -3,8 +3,14 @@ package redfish
 // The host's routes in the privilege matrix (privmatrix_test.go).
 func init() {
 	for route, r := range map[string]matrixRoute{
-		"/redfish/v1/Systems/:system/BootOptions":         {entity: "BootOptionCollection", chain: chainSystem},
-		"/redfish/v1/Systems/:system/BootOptions/:option": {entity: "BootOption", chain: append(chainSystem[:2:2], "BootOptionCollection")},
+		"/redfish/v1/Systems/:system/BootOptions":                             {entity: "BootOptionCollection", chain: chainSystem},
+		"/redfish/v1/Systems/:system/BootOptions/:option":                     {entity: "BootOption", chain: append(chainSystem[:2:2], "BootOptionCollection")},
+		"/redfish/v1/Systems/:system/Bios":                                    {entity: "Bios", chain: chainSystem},
+		"/redfish/v1/Systems/:system/Bios/Settings":                           {entity: "Bios", chain: chainSystem},
+		"/redfish/v1/Systems/:system/Bios/Actions/Bios.ResetBios":             {entity: "Bios", chain: chainSystem},
+		"/redfish/v1/Systems/:system/Bios/Actions/Bios.ChangePassword":        {entity: "Bios", chain: chainSystem},
+		"/redfish/v1/Systems/:system/SecureBoot":                              {entity: "SecureBoot", chain: chainSystem},
+		"/redfish/v1/Systems/:system/SecureBoot/Actions/SecureBoot.ResetKeys": {entity: "SecureBoot", chain: chainSystem},
 	} {
 		matrixRoutes[route] = r
 	}

@@ -37,7 +37,9 @@ func init() {
 	for k, m := range reg.Messages {
 		eventMessages[reg.ID+"."+k] = registryMessage{severity: m.MessageSeverity, args: m.NumberOfArgs, text: m.Message, resolution: m.Resolution}
 	}
-	embeddedRegistries[hostRegistry] = hostRegistryJSON
+	embeddedRegistries[hostRegistry] = func(*service) []byte { return hostRegistryJSON }
+	embeddedRegistries[biosRegistry] = (*service).attributeRegistryJSON
+	servedRegistries = append(servedRegistries, biosRegistry)
 	servedRegistries = append(servedRegistries, hostRegistry)
 	eventRegistryPrefixes = append(eventRegistryPrefixes, hostPrefix)
 }

@@ -23,8 +23,9 @@ const (
 var servedRegistries = []string{baseRegistry, resourceEventRegistry, platformRegistry, oemRegistry}
 
 // embeddedRegistries are the registries this service defines itself
-// (message and attribute registries), served from the binary.
-var embeddedRegistries = map[string][]byte{oemRegistry: oemRegistryJSON}
+// (message and attribute registries), served from the binary or, for the
+// attribute registry, made from the platform's definitions.
+var embeddedRegistries = map[string]func(*service) []byte{oemRegistry: func(*service) []byte { return oemRegistryJSON }}
 
 func registryPrefixOf(id string) string {
 	for i := range id {
@@ -120,7 +121,7 @@ func (s *service) serveRegistryJSON(c *gin.Context) {
 		switch p {
 		case "":
 		case "embedded":
-			body = embeddedRegistries[id]
+			body = embeddedRegistries[id](s)
 		default:
 			b, err := os.ReadFile(p)
 			if err != nil {

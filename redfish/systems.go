@@ -34,6 +34,9 @@ type computerSystem struct {
 	Boot systemBoot `json:"Boot"`
 	// BootProgress is the stage the host's boot reached (reset.go).
 	BootProgress bootProgress `json:"BootProgress"`
+	// Bios and SecureBoot are the host firmware's settings (bios.go).
+	Bios       link `json:"Bios"`
+	SecureBoot link `json:"SecureBoot"`
 }
 
 type systemBoot struct {
@@ -123,7 +126,7 @@ func (s *service) getSystem(r *request) (any, error) {
 		PartNumber:   sys.PartNumber,
 		UUID:         systemUUID(sys.SerialNumber),
 		PowerState:   systemPowerState(snap),
-		BiosVersion:  sys.BIOSVersion,
+		BiosVersion:  biosVersion(snap),
 		Status:       st,
 		MemorySummary: memorySummary{
 			TotalSystemMemoryGiB: totalMemoryGiB(snap),
@@ -139,6 +142,8 @@ func (s *service) getSystem(r *request) (any, error) {
 		},
 		Boot:         newSystemBoot(snap),
 		BootProgress: newBootProgress(snap.Host),
+		Bios:         link{ID: biosPath()},
+		SecureBoot:   link{ID: secureBootPath()},
 		Actions:      systemActions{Reset: resetAction{Target: resetPath(), AllowableValues: resetTypes}},
 	}, nil
 }

@@ -78,3 +78,24 @@ type BootOrderChanged struct {
 }
 
 func (BootOrderChanged) Kind() string { return "BootOrderChanged" }
+
+// BiosSettingsStaged: BIOS settings were staged for the next boot (Pending
+// names every staged attribute).
+type BiosSettingsStaged struct {
+	Pending []string `json:"pending"`
+}
+
+// BiosSettingsApplied: POST applied the staged BIOS settings.
+type BiosSettingsApplied struct {
+	Attributes []string `json:"attributes"`
+}
+
+// SecureBootChanged: the secure boot setting or its keys changed.
+type SecureBootChanged struct {
+	Enable bool   `json:"enable"`
+	Keys   string `json:"keys"`
+}
+
+func (BiosSettingsStaged) Kind() string  { return "BiosSettingsStaged" }
+func (BiosSettingsApplied) Kind() string { return "BiosSettingsApplied" }
+func (SecureBootChanged) Kind() string   { return "SecureBootChanged" }

@@ -745,12 +745,6 @@ func (p *Platform) pxeBoot(seq uint64, name string, uefi bool, try int, fail fun
 	p.after(seq, t.DHCPTimeouts[try], func() { p.pxeBoot(seq, name, uefi, try+1, fail) })
 }
 
-// mediaBoot boots from virtual media: the image the BMC mounted is read
-// for a boot record the firmware can start (see vmedia.go).
-func (p *Platform) mediaBoot(seq uint64, target, name string, uefi bool, fail func(string)) {
-	fail("no media present")
-}
-
 // osBoot starts the OS from a device that booted: the kernel comes up on
 // the memory map this POST built, its boot log goes to the serial console
 // (console=ttyS0), and a getty waits at a login prompt.

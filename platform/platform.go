@@ -181,6 +181,7 @@ type Platform struct {
 	firmware      FirmwareNVRAM
 	// postMemory is the memory the last POST found seated.
 	postMemory uint64
+	media      map[string]*MediaImage // virtual media, by device
 	host       hostState
 	boot       BootOverride
 	changed    time.Time
@@ -228,6 +229,7 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		ring:    newEventRing(opts.EventRing),
 		opts:    opts,
 		console: newHostConsole(),
+		media:   map[string]*MediaImage{},
 		// The identify LED is dark at power-up.
 		identify: ChassisIdentify{State: IdentifyOff},
 	}

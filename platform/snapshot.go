@@ -48,6 +48,8 @@ type Snapshot struct {
 	// (bios.go); SecureBoot its secure boot state (secureboot.go).
 	Bios       BiosSettings     `json:"bios"`
 	SecureBoot SecureBootStatus `json:"secure_boot"`
+	// VirtualMedia are the BMC's virtual media devices (vmedia.go).
+	VirtualMedia []MediaSlot `json:"virtual_media"`
 }
 
 // KernelSummary is the OS's memory accounting.
@@ -223,21 +225,22 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 
 	p.mu.Lock()
 	s := &Snapshot{
-		Generation:  gen,
-		Profile:     p.prof.Name,
-		System:      p.prof.System,
-		BMC:         p.prof.BMC,
-		Memory:      p.prof.Memory,
-		PowerOn:     p.powerOn,
-		Identify:    p.identify,
-		ChangedAt:   p.changed,
-		Slots:       make([]Slot, len(p.slots)),
-		Boot:        p.boot,
-		Host:        p.host.status(),
-		BootOptions: p.bootOptionsLocked(),
-		BootOrder:   slices.Clone(p.nvram.BootOrder),
-		Bios:        p.biosSettingsLocked(),
-		SecureBoot:  p.secureBootStatusLocked(),
+		Generation:   gen,
+		Profile:      p.prof.Name,
+		System:       p.prof.System,
+		BMC:          p.prof.BMC,
+		Memory:       p.prof.Memory,
+		PowerOn:      p.powerOn,
+		Identify:     p.identify,
+		ChangedAt:    p.changed,
+		Slots:        make([]Slot, len(p.slots)),
+		Boot:         p.boot,
+		Host:         p.host.status(),
+		BootOptions:  p.bootOptionsLocked(),
+		BootOrder:    slices.Clone(p.nvram.BootOrder),
+		Bios:         p.biosSettingsLocked(),
+		SecureBoot:   p.secureBootStatusLocked(),
+		VirtualMedia: p.mediaSlotsLocked(),
 	}
 	leds := append([]bool(nil), p.leds...)
 	inserted := append([]time.Time(nil), p.inserted...)

@@ -35,8 +35,22 @@ func translateHost(e events.Event) ([]eventSpec, bool) {
 		return []eventSpec{dmtf(resourceEventRegistry, "ResourceChanged", biosSettingsPath())}, true
 	case events.BiosSettingsApplied:
 		return []eventSpec{hostEvent("BiosSettingsApplied", biosPath(), strings.Join(ev.Attributes, ", "))}, true
+	case events.VirtualMediaInserted:
+		return []eventSpec{hostEvent("VirtualMediaInserted", virtualMediumPath(mediaID(ev.Device)), ev.Image, mediaID(ev.Device), ev.Size, ev.SHA256)}, true
+	case events.VirtualMediaEjected:
+		return []eventSpec{hostEvent("VirtualMediaEjected", virtualMediumPath(mediaID(ev.Device)), ev.Image, mediaID(ev.Device))}, true
 	case events.SecureBootChanged:
 		return []eventSpec{dmtf(resourceEventRegistry, "ResourceChanged", secureBootPath())}, true
 	}
 	return nil, false
+}
+
+// mediaID is the VirtualMedia id of a platform device.
+func mediaID(device string) string {
+	for _, d := range mediaDevices {
+		if d.device == device {
+			return d.id
+		}
+	}
+	return device
 }

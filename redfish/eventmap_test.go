@@ -62,6 +62,8 @@ func sampleEvents() []events.Event {
 		events.BootOrderChanged{Order: []string{"Boot0001", "Boot0000"}},
 		events.BiosSettingsStaged{Pending: []string{"BootMode"}}, events.BiosSettingsApplied{Attributes: []string{"BootMode", "AssetTag"}},
 		events.SecureBootChanged{Enable: true, Keys: "Default"},
+		events.VirtualMediaInserted{Device: "Cd", Image: "http://127.0.0.1/x.iso", Size: 1 << 20, SHA256: "ab"},
+		events.VirtualMediaEjected{Device: "Usb", Image: "http://127.0.0.1/x.img"},
 	}
 }
 

@@ -29,6 +29,8 @@ type manager struct {
 	PowerState string       `json:"PowerState"`
 	Status     status       `json:"Status"`
 	Links      managerLinks `json:"Links"`
+	// VirtualMedia are the BMC's virtual CD and USB (virtualmedia.go).
+	VirtualMedia link `json:"VirtualMedia"`
 }
 
 type managerLinks struct {
@@ -70,6 +72,7 @@ func (s *service) getManager(r *request) (any, error) {
 			ManagerForChassis: links(chassisPath()),
 			ManagerInChassis:  link{ID: chassisPath()},
 		},
+		VirtualMedia: link{ID: virtualMediaPath()},
 	}, nil
 }
 

@@ -99,6 +99,13 @@ type Config struct {
 	// EventHTTPClient delivers push events; nil is a client with a 10 s
 	// timeout that follows no redirects.
 	EventHTTPClient *http.Client
+	// ImageSourceAllow lists the networks virtual media and firmware
+	// images may be fetched from; nil takes EventDestinationAllow's
+	// (loopback unless configured). MaxImageBytes bounds an image (0:
+	// 64 MiB); ImageHTTPClient fetches them (nil: no redirects, 60 s).
+	ImageSourceAllow []netip.Prefix
+	MaxImageBytes    int64
+	ImageHTTPClient  *http.Client
 	// RegistryDir holds DMTF message registries (Base.1.22.1.json, ...)
 	// to serve under /redfish/v1/Registries; without it they are listed
 	// with their DMTF publication URI only. The OEM registry is built in.
@@ -127,6 +134,7 @@ type service struct {
 	registryDir    string
 	renders        renderCache
 	tasks          taskStore
+	media          mediaConfig // how images are fetched (virtualmedia.go)
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -137,7 +145,7 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		return nil, errors.New("redfish: nil platform")
 	}
 	s := &service{platform: p, log: cfg.Logger, now: cfg.Now, requireIfMatch: cfg.RequireIfMatch,
-		sel: cfg.SEL, sensorResolver: cfg.SensorResolver, registryDir: cfg.RegistryDir}
+		sel: cfg.SEL, sensorResolver: cfg.SensorResolver, registryDir: cfg.RegistryDir, media: newMediaConfig(cfg)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -99,3 +99,21 @@ type SecureBootChanged struct {
 func (BiosSettingsStaged) Kind() string  { return "BiosSettingsStaged" }
 func (BiosSettingsApplied) Kind() string { return "BiosSettingsApplied" }
 func (SecureBootChanged) Kind() string   { return "SecureBootChanged" }
+
+// VirtualMediaInserted: the BMC inserted an image in a virtual media
+// device (Device is the boot target naming it: Cd, Usb).
+type VirtualMediaInserted struct {
+	Device string `json:"device"`
+	Image  string `json:"image"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// VirtualMediaEjected: the device's image was ejected.
+type VirtualMediaEjected struct {
+	Device string `json:"device"`
+	Image  string `json:"image"`
+}
+
+func (VirtualMediaInserted) Kind() string { return "VirtualMediaInserted" }
+func (VirtualMediaEjected) Kind() string  { return "VirtualMediaEjected" }

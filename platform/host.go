@@ -137,6 +137,7 @@ type HostTiming struct {
 	OSBoot        time.Duration // boot loader, kernel and init, to a login prompt
 	Shutdown      time.Duration // the OS stopping its services
 	PowerCycleOff time.Duration // how long a power cycle keeps the power off
+	Flash         time.Duration // writing a system firmware update at POST
 }
 
 // DefaultHostTiming: a server at real pace takes about half a minute from
@@ -145,13 +146,15 @@ type HostTiming struct {
 func DefaultHostTiming() HostTiming {
 	return HostTiming{PowerOn: time.Second, CPUInit: 2 * time.Second, PCIInit: 3 * time.Second,
 		DHCPTimeouts: []time.Duration{4 * time.Second, 8 * time.Second, 16 * time.Second},
-		MediaRead:    2 * time.Second, OSBoot: 8 * time.Second, Shutdown: 5 * time.Second, PowerCycleOff: 2 * time.Second}
+		MediaRead:    2 * time.Second, OSBoot: 8 * time.Second, Shutdown: 5 * time.Second, PowerCycleOff: 2 * time.Second,
+		Flash: 20 * time.Second}
 }
 
 func (t HostTiming) withDefaults() HostTiming {
 	d := DefaultHostTiming()
 	for _, f := range []struct{ v, d *time.Duration }{{&t.PowerOn, &d.PowerOn}, {&t.CPUInit, &d.CPUInit}, {&t.PCIInit, &d.PCIInit},
-		{&t.MediaRead, &d.MediaRead}, {&t.OSBoot, &d.OSBoot}, {&t.Shutdown, &d.Shutdown}, {&t.PowerCycleOff, &d.PowerCycleOff}} {
+		{&t.MediaRead, &d.MediaRead}, {&t.OSBoot, &d.OSBoot}, {&t.Shutdown, &d.Shutdown}, {&t.PowerCycleOff, &d.PowerCycleOff},
+		{&t.Flash, &d.Flash}} {
 		if *f.v <= 0 {
 			*f.v = *f.d
 		}
@@ -515,6 +518,9 @@ func (p *Platform) post(seq uint64, cause string) {
 	p.fwPrintf("\n%s %s\nBIOS Version %s\nSystem serial number %s\n", sys.Manufacturer, sys.Model, version, sys.SerialNumber)
 	if tag, _ := p.biosSetting("AssetTag").(string); tag != "" {
 		p.fwPrintf("Asset Tag %s\n", tag)
+	}
+	if !p.flashBIOS(seq) {
+		return
 	}
 	p.fwPrintf("Initializing processors: %d sockets, Hyper-Threading %s, VT-x %s\n", p.prof.Memory.Sockets,
 		strings.ToLower(fmt.Sprint(p.biosSetting("ProcHyperthreading"))), strings.ToLower(fmt.Sprint(p.biosSetting("ProcVirtualization"))))

@@ -287,6 +287,7 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 	}
 	p.snap = p.buildSnapshot(0)
 	p.startedBooted(boot)
+	p.activateBMCFirmware()
 	p.publish(p.clock.Now(), l.ras.applied())
 	return p, nil
 }

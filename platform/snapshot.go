@@ -50,6 +50,9 @@ type Snapshot struct {
 	SecureBoot SecureBootStatus `json:"secure_boot"`
 	// VirtualMedia are the BMC's virtual media devices (vmedia.go).
 	VirtualMedia []MediaSlot `json:"virtual_media"`
+	// Firmware are the system firmware's and the BMC's versions and the
+	// images staged for them (flash.go).
+	Firmware FirmwareStatus `json:"firmware"`
 }
 
 // KernelSummary is the OS's memory accounting.
@@ -241,6 +244,7 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 		Bios:         p.biosSettingsLocked(),
 		SecureBoot:   p.secureBootStatusLocked(),
 		VirtualMedia: p.mediaSlotsLocked(),
+		Firmware:     p.firmwareStatusLocked(),
 	}
 	leds := append([]bool(nil), p.leds...)
 	inserted := append([]time.Time(nil), p.inserted...)

@@ -39,6 +39,10 @@ func translateHost(e events.Event) ([]eventSpec, bool) {
 		return []eventSpec{hostEvent("VirtualMediaInserted", virtualMediumPath(mediaID(ev.Device)), ev.Image, mediaID(ev.Device), ev.Size, ev.SHA256)}, true
 	case events.VirtualMediaEjected:
 		return []eventSpec{hostEvent("VirtualMediaEjected", virtualMediumPath(mediaID(ev.Device)), ev.Image, mediaID(ev.Device))}, true
+	case events.FirmwareStaged:
+		return []eventSpec{hostEvent("FirmwareStaged", firmwareOrigin(ev.Component), ev.Component, ev.Version)}, true
+	case events.FirmwareActivated:
+		return []eventSpec{hostEvent("FirmwareActivated", firmwareOrigin(ev.Component), ev.Component, ev.To, ev.From)}, true
 	case events.SecureBootChanged:
 		return []eventSpec{dmtf(resourceEventRegistry, "ResourceChanged", secureBootPath())}, true
 	}
@@ -53,4 +57,13 @@ func mediaID(device string) string {
 		}
 	}
 	return device
+}
+
+// firmwareOrigin is what a component's firmware runs on: the System
+// (BIOS) or the Manager (BMC).
+func firmwareOrigin(component string) string {
+	if component == "BMC" {
+		return managerPath()
+	}
+	return systemPath()
 }

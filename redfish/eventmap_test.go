@@ -64,6 +64,7 @@ func sampleEvents() []events.Event {
 		events.SecureBootChanged{Enable: true, Keys: "Default"},
 		events.VirtualMediaInserted{Device: "Cd", Image: "http://127.0.0.1/x.iso", Size: 1 << 20, SHA256: "ab"},
 		events.VirtualMediaEjected{Device: "Usb", Image: "http://127.0.0.1/x.img"},
+		events.FirmwareStaged{Component: "BIOS", Version: "2.1.0", SHA256: "ab"}, events.FirmwareActivated{Component: "BMC", From: "1.0", To: "1.1"},
 	}
 }
 
@@ -186,8 +187,8 @@ func TestRegistries(t *testing.T) {
 	h := newHandlerCfg(t, newPlatform(t), Config{RegistryDir: dir})
 	coll := getJSON(t, h, "/redfish/v1/Registries")
 	// Base, ResourceEvent, Platform, BmcemuMemory, BiosAttributeRegistry,
-	// BmcemuHost and TaskEvent.
-	if coll["Members@odata.count"] != 7.0 {
+	// BmcemuHost, TaskEvent and Update.
+	if coll["Members@odata.count"] != 8.0 {
 		t.Errorf("registries = %v", coll)
 	}
 	if te := getJSON(t, h, "/redfish/v1/Registries/TaskEvent"); te["Registry"] != taskEventRegistry {

@@ -13,6 +13,8 @@ func init() {
 		"/redfish/v1/Systems/:system/Bios/Actions/Bios.ChangePassword":                       {entity: "Bios", chain: chainSystem},
 		"/redfish/v1/Systems/:system/SecureBoot":                                             {entity: "SecureBoot", chain: chainSystem},
 		"/redfish/v1/Systems/:system/SecureBoot/Actions/SecureBoot.ResetKeys":                {entity: "SecureBoot", chain: chainSystem},
+		"/redfish/v1/UpdateService":                                                          {entity: "UpdateService"},
+		"/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate":                       {entity: "UpdateService"},
 		"/redfish/v1/Managers/:manager/VirtualMedia":                                         {entity: "VirtualMediaCollection", chain: chainManager},
 		"/redfish/v1/Managers/:manager/VirtualMedia/:media":                                  {entity: "VirtualMedia", chain: chainMedia},
 		"/redfish/v1/Managers/:manager/VirtualMedia/:media/Actions/VirtualMedia.InsertMedia": {entity: "VirtualMedia", chain: chainMedia},

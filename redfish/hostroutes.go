@@ -13,6 +13,8 @@ func (s *service) hostRoutes(e *gin.Engine) {
 	s.handle(e, pathSystems+"/:system/Bios/Actions/Bios.ChangePassword", resource{entity: "Bios", post: s.postChangeBiosPassword})
 	s.handle(e, pathSystems+"/:system/SecureBoot", resource{entity: "SecureBoot", get: s.getSecureBoot, patch: s.patchSecureBoot, snapshotOnly: true})
 	s.handle(e, pathSystems+"/:system/SecureBoot/Actions/SecureBoot.ResetKeys", resource{entity: "SecureBoot", post: s.postResetKeys})
+	s.handle(e, pathUpdateService, resource{entity: "UpdateService", get: s.getUpdateService})
+	s.handle(e, pathSimpleUpdate, resource{entity: "UpdateService", post: s.postSimpleUpdate})
 	s.handle(e, pathManagers+"/:manager/VirtualMedia", resource{entity: "VirtualMediaCollection", get: s.getVirtualMediaCollection})
 	s.handle(e, pathManagers+"/:manager/VirtualMedia/:media", resource{entity: "VirtualMedia", get: s.getVirtualMedia, snapshotOnly: true})
 	s.handle(e, pathManagers+"/:manager/VirtualMedia/:media/Actions/VirtualMedia.InsertMedia", resource{entity: "VirtualMedia", post: s.postInsertMedia})

@@ -62,7 +62,7 @@ func (s *service) getManager(r *request) (any, error) {
 		ManagerType:           "BMC",
 		Manufacturer:          "bmcemu",
 		Model:                 "bmcemu",
-		FirmwareVersion:       r.snap.BMC.FirmwareVersion,
+		FirmwareVersion:       r.snap.Firmware.BMC,
 		UUID:                  uuid,
 		ServiceEntryPointUUID: uuid,
 		PowerState:            "On",

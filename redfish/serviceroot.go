@@ -30,6 +30,7 @@ type serviceRoot struct {
 	Registries     link             `json:"Registries"`
 	JsonSchemas    link             `json:"JsonSchemas"`
 	Tasks          link             `json:"Tasks"`
+	UpdateService  link             `json:"UpdateService"`
 	Links          serviceRootLinks `json:"Links"`
 
 	ProtocolFeaturesSupported protocolFeatures `json:"ProtocolFeaturesSupported"`
@@ -94,6 +95,7 @@ func (s *service) getServiceRoot(r *request) (any, error) {
 		Registries:     link{ID: pathRegistries},
 		JsonSchemas:    link{ID: pathJSONSchemas},
 		Tasks:          link{ID: pathTaskService},
+		UpdateService:  link{ID: pathUpdateService},
 		ProtocolFeaturesSupported: protocolFeatures{
 			ExpandQuery:                     expandFeatures{ExpandAll: true, Levels: true, Links: true, NoLinks: true, MaxLevels: maxExpandLevels},
 			FilterQuery:                     true,

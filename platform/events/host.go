@@ -117,3 +117,21 @@ type VirtualMediaEjected struct {
 
 func (VirtualMediaInserted) Kind() string { return "VirtualMediaInserted" }
 func (VirtualMediaEjected) Kind() string  { return "VirtualMediaEjected" }
+
+// FirmwareStaged: a verified firmware image is staged for Component
+// (BIOS, BMC), to activate when the component next starts.
+type FirmwareStaged struct {
+	Component string `json:"component"`
+	Version   string `json:"version"`
+	SHA256    string `json:"sha256"`
+}
+
+// FirmwareActivated: Component runs version To, replacing From.
+type FirmwareActivated struct {
+	Component string `json:"component"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+}
+
+func (FirmwareStaged) Kind() string    { return "FirmwareStaged" }
+func (FirmwareActivated) Kind() string { return "FirmwareActivated" }

@@ -53,14 +53,15 @@ func booted(n uint64) func(control.Host) bool {
 	return func(h control.Host) bool { return h.OSRunning && h.BootCount >= n }
 }
 
-// Ironic's ipmitool driver: `chassis bootdev pxe` then `chassis power
-// cycle`. The host's PXE client asks for an address from the NIC's MAC
+// Ironic's ipmitool driver: `chassis bootdev pxe options=efiboot` then
+// `chassis power cycle`. The host's PXE client asks for an address from the NIC's MAC
 // (no DHCP server answers on the emulated network) before the boot order
 // boots the disk; the console log and the SEL tell which device was used.
 func TestIPMIBootdevPXEPowerCycle(t *testing.T) {
 	needTool(t, "ipmitool")
 	e := start(t, startOpts{args: []string{"--speed", "1000"}})
-	e.mustIPMI("chassis", "bootdev", "pxe")
+	// Ironic's ipmitool driver asks for an EFI boot on a UEFI node.
+	e.mustIPMI("chassis", "bootdev", "pxe", "options=efiboot")
 	if out := e.mustIPMI("chassis", "bootparam", "get", "5"); !strings.Contains(out, "Force PXE") {
 		t.Fatalf("bootparam 5 after bootdev pxe:\n%s", out)
 	}
@@ -79,6 +80,15 @@ func TestIPMIBootdevPXEPowerCycle(t *testing.T) {
 	if !strings.Contains(con, "DHCPDISCOVER from "+mac) || !strings.Contains(con, ">>Start PXE over IPv4") {
 		t.Errorf("console lacks the PXE request from %s:\n%s", mac, con)
 	}
+	// The firmware logged the restart and the boot it completed; the
+	// power draw is the running OS's.
+	sel := e.mustIPMI("sel", "elist")
+	if !strings.Contains(sel, "Initiated by power up") || !strings.Contains(sel, "C: boot completed") {
+		t.Errorf("SEL after the power cycle:\n%s", sel)
+	}
+	if out := e.mustIPMI("dcmi", "power", "reading"); !strings.Contains(out, "Instantaneous power reading:                   260 Watts") {
+		t.Errorf("power while the OS runs:\n%s", out)
+	}
 	// The BIOS cleared the one-time flags as it booted.
 	if out := e.mustIPMI("chassis", "bootparam", "get", "5"); !strings.Contains(out, "Boot Flag Invalid") {
 		t.Errorf("bootparam 5 after the boot:\n%s", out)
@@ -96,6 +106,12 @@ func TestIPMIBootdevPXEPowerCycle(t *testing.T) {
 	}
 	if out, err := e.ipmitool("chassis", "power", "diag"); err == nil {
 		t.Errorf("diag while off succeeded:\n%s", out)
+	}
+	if out := e.mustIPMI("dcmi", "power", "reading"); !strings.Contains(out, "Instantaneous power reading:                    12 Watts") {
+		t.Errorf("power while off:\n%s", out)
+	}
+	if sel := e.mustIPMI("sel", "elist"); !strings.Contains(sel, "OS graceful shutdown") || !strings.Contains(sel, "NMI") {
+		t.Errorf("SEL after the soft shutdown:\n%s", sel)
 	}
 	// The OS views are gone while the host is off.
 	var body control.Error

@@ -204,10 +204,15 @@ func (o *updateOp) observe(e events.Event) (int, bool, *apiError, []message) {
 	return o.pct, st.done, st.failure, st.msgs
 }
 
-// result: the update has no resource of its own; the monitor answers 204
-// once it is staged.
-func (o *updateOp) result(*service) (*response, error) {
-	return &response{status: http.StatusNoContent}, nil
+// result: the update has no resource of its own; once the image is
+// staged the monitor answers with the completed Task, the report of what
+// was done (its messages say what activates it).
+func (o *updateOp) result(s *service) (*response, error) {
+	t, ok := s.tasks.get(o.task)
+	if !ok {
+		return nil, errResourceNotFound("Task", o.task)
+	}
+	return &response{status: http.StatusOK, body: taskResourceOf(t)}, nil
 }
 
 // step feeds one step of an update to its task.

@@ -72,8 +72,8 @@ func TestSimpleUpdateBIOS(t *testing.T) {
 	if strings.Contains(path(t, task, "Payload", "JsonBody").(string), "secret") {
 		t.Error("the task shows the image server's password")
 	}
-	if w := do(t, h, http.MethodGet, task["monitor"].(string)); w.Code != http.StatusNoContent {
-		t.Errorf("monitor after the task: %d", w.Code)
+	if w := do(t, h, http.MethodGet, task["monitor"].(string)); w.Code != http.StatusOK || decode(t, w.Body.Bytes())["TaskState"] != "Completed" {
+		t.Errorf("monitor after the task: %d %s", w.Code, w.Body)
 	}
 	if v := getJSON(t, h, systemURI)["BiosVersion"]; v != old {
 		t.Errorf("BiosVersion %v before the reset", v)

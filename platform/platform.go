@@ -17,7 +17,9 @@
 //
 // Persistence: the saved inventory is the physical truth, the SPD image of
 // every module seated in a slot (plus host power, the firmware's RAS mode
-// and the boot override, which a BMC keeps in NVRAM). It is written when it
+// and the boot override, which a BMC keeps in NVRAM, and the host
+// firmware's NVRAM: boot order, BIOS settings current and staged, secure
+// boot, firmware versions and staged images; see HostNVRAM). It is written when it
 // changes, when a module is seated or pulled; a hot-add completing does not
 // change it. After a restart every saved module boots as boot memory, as a
 // real server does after a reboot: the firmware trains it at POST and the

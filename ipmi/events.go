@@ -112,6 +112,7 @@ type emission struct {
 //	  MemoryCapacityExpanded,                       a setting for the next boot; the boot that applies a
 //	  RASModePending                                mode logs only a configuration error)
 //	BootOverrideChanged            -               (a setting: Get System Boot Options reads it)
+//	SystemRestarted, OSBootCompleted, OSShutdown, NMIRaised: the host's records (host.go)
 //	PowerChanged and the rest      -               (no memory or slot sensor expresses them)
 //
 // Spare is logged on the module whose spare rank took the data (the spec
@@ -326,9 +327,10 @@ func (m *machine) platformEvent(rec events.Record) {
 	snap := m.p.Snapshot()
 	logging := m.enables.Load()&enableSEL != 0
 	onRAS := m.rasEvent(rec.Event, snap, logging)
+	onHost := m.hostEvent(rec.Event, logging)
 	ems := emissions(rec.Event)
 	if len(ems) == 0 {
-		if !onRAS {
+		if !onRAS && !onHost {
 			m.log.Debug("platform event has no SEL mapping", "kind", rec.Event.Kind(), "seq", rec.Seq)
 		}
 		return

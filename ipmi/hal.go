@@ -41,6 +41,8 @@ type machine struct {
 	wd      *watchdog
 	power   powerStats
 	boot    bootFlags
+	// solAttached: a SOL payload holds the host's serial console.
+	solAttached atomic.Bool
 }
 
 // newMachine starts with an in-memory SEL; New swaps in the durable one.
@@ -67,7 +69,7 @@ func (m *machine) Storage() hal.StorageHAL { return storageHAL{m} }
 func (m *machine) Network() hal.NetworkHAL { return nil }
 func (m *machine) GPIO() hal.GPIOHAL       { return nil }
 func (m *machine) I2C() hal.I2CHAL         { return nil }
-func (m *machine) Console() hal.ConsoleHAL { return nil }
+func (m *machine) Console() hal.ConsoleHAL { return m.console() } // sol.go
 func (m *machine) Close() error            { return nil }
 
 // chassis maps Chassis Control onto the platform's power switch and reset
@@ -95,6 +97,9 @@ func (c chassis) SetPower(_ context.Context, on bool) error {
 func (c chassis) PowerCycle(ctx context.Context) error {
 	if !c.m.p.Snapshot().PowerOn {
 		return errNotInPresentState
+	}
+	if _, ok := c.m.p.(resetter); ok {
+		return c.m.hostReset(platform.ResetPowerCycle)
 	}
 	if err := c.SetPower(ctx, false); err != nil {
 		return err
@@ -124,6 +129,9 @@ func (c chassis) ColdReset(context.Context) error {
 func (c chassis) WarmReset(ctx context.Context) error {
 	if !c.m.p.Snapshot().PowerOn {
 		return errNotInPresentState
+	}
+	if _, ok := c.m.p.(resetter); ok {
+		return c.m.hostReset(platform.ResetGracefulShutdown)
 	}
 	return c.SetPower(ctx, false)
 }

@@ -86,6 +86,7 @@ func commands(m *machine) []command {
 		{types.CommandGetDCMICapParam, user, handleDCMICapabilities(m)},
 		{types.CommandGetDCMIPowerReading, user, handleDCMIPowerReading(m)},
 		{types.CommandGetChassisStatus, user, handleGetChassisStatus(m)},
+		{types.CommandChassisControl, operator, handleChassisControl(m)},
 	}
 }
 

@@ -32,7 +32,26 @@ func newClock() *stepClock {
 
 func newPlatform(t testing.TB) *platform.Platform {
 	t.Helper()
-	return newPlatformWith(t, platform.Options{Clock: newClock()})
+	return newPlatformWith(t, platform.Options{Clock: newClock(), HostTiming: fastHost})
+}
+
+// fastHost makes the host's power and boot steps take a millisecond each
+// (memory training keeps the firmware's pace), so a test that power
+// cycles waits for the boot, not for real-hardware minutes.
+var fastHost = platform.HostTiming{PowerOn: time.Millisecond, CPUInit: time.Millisecond, PCIInit: time.Millisecond,
+	DHCPTimeouts: []time.Duration{time.Millisecond}, MediaRead: time.Millisecond, OSBoot: time.Millisecond,
+	Shutdown: time.Millisecond, PowerCycleOff: time.Millisecond}
+
+// waitOSRunning waits until the host has booted its OS.
+func waitOSRunning(t testing.TB, p *platform.Platform) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !p.Snapshot().Host.OSRunning {
+		if time.Now().After(deadline) {
+			t.Fatalf("host not booted: %+v", p.Snapshot().Host)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func newPlatformWith(t testing.TB, opts platform.Options) *platform.Platform {

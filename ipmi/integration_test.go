@@ -223,6 +223,9 @@ func TestIpmitool(t *testing.T) {
 			t.Errorf("power status = %q, platform on = %v", out, b.p.Snapshot().PowerOn)
 		}
 		b.mustIpmitool(t, "chassis", "power", "cycle")
+		// The power comes back after the cycle's off time, then the host
+		// boots.
+		waitOSRunning(t, b.p)
 		if !b.p.Snapshot().PowerOn {
 			t.Error("host off after power cycle")
 		}

@@ -433,24 +433,9 @@ func (m *machine) stopWatchdog() {
 	m.wd.stopLocked(m.wd.clk.Now())
 }
 
-// DCMI (DCMI v1.5 §6): capabilities and system power.
-const (
-	dcmiGroup = 0xDC
-
-	// Power model: a base for the board and CPUs while on, a standby draw
-	// while off, and a per-DIMM figure for every seated module.
-	powerBaseW    = 180
-	powerStandbyW = 12
-	powerPerDIMMW = 5
-)
-
-// powerWatts is the system's present draw per the model.
-func powerWatts(snap *platform.Snapshot) uint16 {
-	if !snap.PowerOn {
-		return powerStandbyW
-	}
-	return uint16(powerBaseW + powerPerDIMMW*snap.Populated())
-}
+// DCMI (DCMI v1.5 §6): capabilities and system power (the power model
+// follows the host: host.go).
+const dcmiGroup = 0xDC
 
 func handleDCMICapabilities(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {

@@ -162,29 +162,6 @@ func (p *Platform) saveBoot(mods map[string]SavedModule, power bool, next, prev 
 	return nil
 }
 
-// HostReset is a reset of the host (a hard reset line, not a power cycle):
-// the host boots again, so the firmware consumes a Once override. It is
-// refused while the host is off, as a real chassis has nothing to reset.
-func (p *Platform) HostReset() error {
-	p.opMu.Lock()
-	defer p.opMu.Unlock()
-	p.mu.Lock()
-	on := p.powerOn
-	mods := maps(p.saved)
-	p.mu.Unlock()
-	if !on {
-		return fmt.Errorf("host reset: %w: the host is off", ErrWrongState)
-	}
-	e, err := p.consumeOnce(mods, on)
-	if err != nil {
-		return fmt.Errorf("host reset: %w", err)
-	}
-	if e != nil {
-		p.publish(p.clock.Now(), *e)
-	}
-	return nil
-}
-
 // consumeOnce is the firmware reading the override at POST: a Once override
 // returns to Disabled and is saved so. It returns the event to publish, if
 // anything changed. Caller holds opMu.

@@ -104,7 +104,7 @@ func TestEnvironmentFollowsPowerAndLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := p.Snapshot()
-	in := p.hw
+	in := p.inst
 	idle := in.readings(true, KernelSummary{TotalRAMBytes: 100, FreeBytes: 100}, snap.Slots)
 	busy := in.readings(true, KernelSummary{TotalRAMBytes: 100, FreeBytes: 0}, snap.Slots)
 	off := in.readings(false, KernelSummary{TotalRAMBytes: 100, FreeBytes: 0}, snap.Slots)

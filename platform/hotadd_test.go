@@ -264,7 +264,7 @@ func TestHotAddStepByStep(t *testing.T) {
 	if srat == nil || srat.Length != 64*GiB || srat.Flags&firmware.SRATHotPluggable == 0 || srat.ProximityDomain != 0 {
 		t.Fatalf("SRAT entry %+v", srat)
 	}
-	dev, _ := r.p.fw.DeviceForSlot(slot)
+	dev, _ := r.p.l().fw.DeviceForSlot(slot)
 	if dev.STA != firmware.STAOK || !dev.Ejectable || ostSeq(dev) != "firmware(0x200,0x80) ospm(0x200,0x80) ospm(0x200,0x0)" {
 		t.Fatalf("device %s STA=%#x ejectable=%v OST %s", dev.Path, dev.STA, dev.Ejectable, ostSeq(dev))
 	}
@@ -384,7 +384,7 @@ func TestEachFaultKind(t *testing.T) {
 				if len(def) != 1 || def[0].Slot != slot || def[0].Fault != fk.Name {
 					t.Fatalf("defective pool %+v", def)
 				}
-				dev, _ := r.p.fw.DeviceForSlot(slot)
+				dev, _ := r.p.l().fw.DeviceForSlot(slot)
 				if !strings.Contains(ostSeq(dev), "firmware(0x200,0x81)") {
 					t.Fatalf("_OST %s", ostSeq(dev))
 				}
@@ -470,7 +470,7 @@ func TestHotRemove(t *testing.T) {
 		s := r.slot(slot)
 		base, end := s.Memory.Base, s.Memory.Base+s.Memory.Length
 		// A kernel allocation (GFP_KERNEL) lands in the new range.
-		k := r.p.kern
+		k := r.p.l().kern
 		var handles []kernel.Handle
 		pinned := false
 		for !pinned {
@@ -499,7 +499,7 @@ func TestHotRemove(t *testing.T) {
 		if ef, _ := find[events.EjectFailed](recs); !strings.Contains(ef.Reason, "device in use") {
 			t.Fatalf("eject failed %+v", ef)
 		}
-		dev, _ := r.p.fw.DeviceForSlot(slot)
+		dev, _ := r.p.l().fw.DeviceForSlot(slot)
 		if !strings.HasSuffix(ostSeq(dev), "ospm(0x103,0x84) ospm(0x103,0x81)") {
 			t.Fatalf("_OST %s", ostSeq(dev))
 		}

@@ -21,10 +21,13 @@ func (p *Platform) PressAttention(slot string) error {
 	if _, err := p.slotIndex("press attention of", slot); err != nil {
 		return err
 	}
+	if err := p.needOS("press attention of " + slot); err != nil {
+		return err
+	}
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
 	defer p.hold()()
-	if err := p.smc.PressAttention(slot); err != nil {
+	if err := p.l().smc.PressAttention(slot); err != nil {
 		return fmt.Errorf("press attention of %s: %w", slot, hwErr(err))
 	}
 	return nil
@@ -35,10 +38,13 @@ func (p *Platform) OpenLatch(slot string) error {
 	if _, err := p.slotIndex("open latch of", slot); err != nil {
 		return err
 	}
+	if err := p.needOS("open latch of " + slot); err != nil {
+		return err
+	}
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
 	defer p.hold()()
-	if err := p.smc.OpenLatch(slot); err != nil {
+	if err := p.l().smc.OpenLatch(slot); err != nil {
 		return fmt.Errorf("open latch of %s: %w", slot, hwErr(err))
 	}
 	return nil
@@ -50,10 +56,13 @@ func (p *Platform) CloseLatch(slot string) error {
 	if _, err := p.slotIndex("close latch of", slot); err != nil {
 		return err
 	}
+	if err := p.needOS("close latch of " + slot); err != nil {
+		return err
+	}
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
 	defer p.hold()()
-	if err := p.smc.CloseLatch(slot); err != nil {
+	if err := p.l().smc.CloseLatch(slot); err != nil {
 		return fmt.Errorf("close latch of %s: %w", slot, hwErr(err))
 	}
 	return nil
@@ -118,8 +127,11 @@ func (p *Platform) ClearFault(slot, kind string) error {
 // OnlineBlock onlines memory block id as the OS's operator would (echo
 // online|online_kernel|online_movable > memoryN/state).
 func (p *Platform) OnlineBlock(id int, t kernel.OnlineType) error {
+	if err := p.needOS("online memory block"); err != nil {
+		return err
+	}
 	defer p.hold()()
-	if err := p.kern.OnlineBlock(id, t); err != nil {
+	if err := p.l().kern.OnlineBlock(id, t); err != nil {
 		return fmt.Errorf("%w: %w", ErrKernel, err)
 	}
 	p.blockChanged(id)
@@ -129,8 +141,11 @@ func (p *Platform) OnlineBlock(id int, t kernel.OnlineType) error {
 // OfflineBlock offlines memory block id (echo offline > memoryN/state);
 // it is refused with EBUSY while unmovable pages sit in the block.
 func (p *Platform) OfflineBlock(id int) error {
+	if err := p.needOS("offline memory block"); err != nil {
+		return err
+	}
 	defer p.hold()()
-	if err := p.kern.OfflineBlock(id); err != nil {
+	if err := p.l().kern.OfflineBlock(id); err != nil {
 		return fmt.Errorf("%w: %w", ErrKernel, err)
 	}
 	p.blockChanged(id)
@@ -138,7 +153,7 @@ func (p *Platform) OfflineBlock(id int) error {
 }
 
 func (p *Platform) blockChanged(id int) {
-	b, ok := p.kern.Block(id)
+	b, ok := p.l().kern.Block(id)
 	if !ok {
 		p.refresh()
 		return
@@ -147,7 +162,7 @@ func (p *Platform) blockChanged(id int) {
 	if b.State == "online" {
 		ev.Zone = b.ValidZones
 	}
-	for _, d := range p.fw.Devices() {
+	for _, d := range p.l().fw.Devices() {
 		if r, ok := d.Range(); ok && b.Start >= r.Base && b.Start < r.End() {
 			ev.Slot = d.Slot
 		}
@@ -158,60 +173,60 @@ func (p *Platform) blockChanged(id int) {
 // The in-band OS view and the firmware's tables, read-only.
 
 // Blocks lists the kernel's memory blocks (/sys/devices/system/memory).
-func (p *Platform) Blocks() []kernel.Block { return p.kern.Blocks() }
+func (p *Platform) Blocks() []kernel.Block { return p.l().kern.Blocks() }
 
 // Block returns one memory block.
-func (p *Platform) Block(id int) (kernel.Block, bool) { return p.kern.Block(id) }
+func (p *Platform) Block(id int) (kernel.Block, bool) { return p.l().kern.Block(id) }
 
 // BlockSizeBytes is /sys/devices/system/memory/block_size_bytes.
-func (p *Platform) BlockSizeBytes() uint64 { return p.kern.BlockSizeBytes() }
+func (p *Platform) BlockSizeBytes() uint64 { return p.l().kern.BlockSizeBytes() }
 
 // Nodes lists the kernel's NUMA nodes with their zones.
-func (p *Platform) Nodes() []kernel.Node { return p.kern.Nodes() }
+func (p *Platform) Nodes() []kernel.Node { return p.l().kern.Nodes() }
 
 // Meminfo is /proc/meminfo.
-func (p *Platform) Meminfo() kernel.Meminfo { return p.kern.Meminfo() }
+func (p *Platform) Meminfo() kernel.Meminfo { return p.l().kern.Meminfo() }
 
 // Iomem is the /proc/iomem tree; IomemText its text.
-func (p *Platform) Iomem() []kernel.Resource { return p.kern.Iomem() }
+func (p *Platform) Iomem() []kernel.Resource { return p.l().kern.Iomem() }
 
 // IomemText formats /proc/iomem.
-func (p *Platform) IomemText() string { return p.kern.IomemText() }
+func (p *Platform) IomemText() string { return p.l().kern.IomemText() }
 
 // Dmesg returns the kernel log lines with Seq > since.
-func (p *Platform) Dmesg(since uint64) []kernel.LogLine { return p.kern.Dmesg(since) }
+func (p *Platform) Dmesg(since uint64) []kernel.LogLine { return p.l().kern.Dmesg(since) }
 
 // SRATText is the current SRAT disassembled (iasl -d style).
-func (p *Platform) SRATText() string { return p.fw.SRATText() }
+func (p *Platform) SRATText() string { return p.l().fw.SRATText() }
 
 // HMATText is the current HMAT disassembled.
-func (p *Platform) HMATText() string { return p.fw.HMATText() }
+func (p *Platform) HMATText() string { return p.l().fw.HMATText() }
 
 // SRAT is the current SRAT.
-func (p *Platform) SRAT() *firmware.SRAT { return p.fw.SRAT() }
+func (p *Platform) SRAT() *firmware.SRAT { return p.l().fw.SRAT() }
 
 // EFIMemoryMap is the boot-time UEFI memory map.
-func (p *Platform) EFIMemoryMap() []firmware.EFIDescriptor { return p.fw.EFIMemoryMap() }
+func (p *Platform) EFIMemoryMap() []firmware.EFIDescriptor { return p.l().fw.EFIMemoryMap() }
 
 // EFIMemoryMapText formats it like the kernel's efi=debug log.
-func (p *Platform) EFIMemoryMapText() string { return firmware.FormatEFIMap(p.fw.EFIMemoryMap()) }
+func (p *Platform) EFIMemoryMapText() string { return firmware.FormatEFIMap(p.l().fw.EFIMemoryMap()) }
 
 // MemmapParams are the memmap= kernel parameters that hold the hot-plug
 // reservations back.
-func (p *Platform) MemmapParams() []string { return p.fw.MemmapParams() }
+func (p *Platform) MemmapParams() []string { return p.l().fw.MemmapParams() }
 
 // Layout is the boot address layout.
-func (p *Platform) Layout() *firmware.Layout { return p.fw.Layout() }
+func (p *Platform) Layout() *firmware.Layout { return p.l().fw.Layout() }
 
 // TAD is the current Target Address Decoder table.
-func (p *Platform) TAD() *firmware.TAD { return p.fw.TAD() }
+func (p *Platform) TAD() *firmware.TAD { return p.l().fw.TAD() }
 
 // MemoryDevices lists the ACPI PNP0C80 devices, one per slot.
-func (p *Platform) MemoryDevices() []firmware.Device { return p.fw.Devices() }
+func (p *Platform) MemoryDevices() []firmware.Device { return p.l().fw.Devices() }
 
 // SlotStatus is the SMC's view of one slot.
 func (p *Platform) SlotStatus(slot string) (smc.SlotStatus, error) {
-	st, err := p.smc.Status(slot)
+	st, err := p.l().smc.Status(slot)
 	if err != nil {
 		return st, fmt.Errorf("slot %q: %w", slot, ErrUnknownSlot)
 	}
@@ -223,14 +238,14 @@ func (p *Platform) SlotStatus(slot string) (smc.SlotStatus, error) {
 // byte decoded once, sample addresses decoding and encoding back), and
 // every hot-added module's range lies in System RAM the kernel knows.
 func (p *Platform) CheckInvariants() error {
-	if err := p.kern.CheckInvariants(); err != nil {
+	if err := p.l().kern.CheckInvariants(); err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}
-	if err := p.fw.CheckTAD(); err != nil {
+	if err := p.l().fw.CheckTAD(); err != nil {
 		return fmt.Errorf("firmware: %w", err)
 	}
-	tad := p.fw.TAD()
-	holes := p.fw.Layout().Holes
+	tad := p.l().fw.TAD()
+	holes := p.l().fw.Layout().Holes
 	for i, r := range tad.Rules {
 		if i > 0 && tad.Rules[i-1].End() > r.Base {
 			return fmt.Errorf("TAD rules %v and %v overlap", tad.Rules[i-1].Range, r.Range)
@@ -241,7 +256,7 @@ func (p *Platform) CheckInvariants() error {
 			}
 		}
 	}
-	blocks := p.kern.Blocks()
+	blocks := p.l().kern.Blocks()
 	for i := 1; i < len(blocks); i++ {
 		if blocks[i-1].Start+blocks[i-1].Size > blocks[i].Start {
 			return fmt.Errorf("memory blocks %d and %d overlap", blocks[i-1].ID, blocks[i].ID)

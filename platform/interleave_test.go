@@ -19,7 +19,7 @@ import (
 func TestHotAddBreakingSymmetryMigratesPages(t *testing.T) {
 	r := newRig(t, nil)
 	const slot = "CPU0_DIMM_A2"
-	k := r.p.kern
+	k := r.p.l().kern
 	var users, kerns []kernel.Handle
 	for range 64 {
 		h, err := k.Alloc(0, 9, true)

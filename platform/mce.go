@@ -16,8 +16,8 @@ import (
 // the first. The BMC logs the uncorrectable error against the slot.
 //
 // Called from the firmware's effects, without firmware locks, inside the
-// operator command that pulled the module.
-func (p *Platform) machineCheck(am events.AddressMapUpdated) {
+// operator command that pulled the module, on the boot's layers l.
+func (p *Platform) machineCheck(l *layers, am events.AddressMapUpdated) {
 	i, ok := p.byName[am.Slot]
 	if !ok {
 		return
@@ -27,12 +27,12 @@ func (p *Platform) machineCheck(am events.AddressMapUpdated) {
 	mc := s.Socket*mem.ControllersPerSocket + s.Controller
 	ch := s.Channel - s.Controller*mem.ChannelsPerController
 	pfn := am.Base / kernel.PageSize
-	p.kern.Printk(kernel.KernInfo, "mce: [Hardware Error]: Machine check events logged")
-	p.kern.Printk(kernel.KernEmerg, "EDAC MC%d: 1 UE memory scrubbing error on %s (channel:%d slot:%d page:%#x offset:%#x grain:32 - no DIMM responded)",
+	l.kern.Printk(kernel.KernInfo, "mce: [Hardware Error]: Machine check events logged")
+	l.kern.Printk(kernel.KernEmerg, "EDAC MC%d: 1 UE memory scrubbing error on %s (channel:%d slot:%d page:%#x offset:%#x grain:32 - no DIMM responded)",
 		mc, am.Slot, ch, s.Position-1, pfn, am.Base%kernel.PageSize)
 	// Its outcome is in the log it writes; an Ignored result (a kernel
 	// page) is what it is: the model keeps the host running.
-	_, _ = p.kern.MemoryFailure(pfn)
+	_, _ = l.kern.MemoryFailure(pfn)
 	// Published after memory_failure() so the snapshot it rebuilds
 	// carries the poisoned page.
 	p.publish(p.clock.Now(), events.MemoryUncorrectableError{Slot: am.Slot, Rank: 0, Address: 0})

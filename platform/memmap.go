@@ -41,11 +41,12 @@ type SocketMemoryMap struct {
 
 // MemoryMap returns the current memory map.
 func (p *Platform) MemoryMap() MemoryMap {
-	l := p.fw.Layout()
-	tad := p.fw.TAD()
+	fw := p.l().fw // one boot's firmware throughout
+	l := fw.Layout()
+	tad := fw.TAD()
 	mm := MemoryMap{AddressBits: p.prof.AddressBits(), ReservePerSlotBytes: uint64(p.prof.ReservePerSlotGiB()) << 30}
 	mm.MMIO = append(mm.MMIO, l.Holes...)
-	windows := p.fw.HotplugWindows()
+	windows := fw.HotplugWindows()
 	for s := range l.Boot {
 		sm := SocketMemoryMap{Socket: s, Boot: slices.Clone(l.Boot[s]), Reserve: slices.Clone(l.Reserve[s])}
 		for _, r := range sm.Boot {
@@ -54,7 +55,7 @@ func (p *Platform) MemoryMap() MemoryMap {
 		for _, r := range sm.Reserve {
 			sm.ReserveBytes += r.Length
 		}
-		for _, r := range p.fw.FreeReservation(s) {
+		for _, r := range fw.FreeReservation(s) {
 			sm.FreeBytes += r.Length
 		}
 		for _, set := range tad.Sets {
@@ -145,11 +146,11 @@ func Check(prof *profile.Profile) (*BootReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	srat := p.fw.SRAT().Encode()
+	srat := p.l().fw.SRAT().Encode()
 	if _, err := firmware.DisassembleSRAT(srat); err != nil {
 		return nil, fmt.Errorf("platform: SRAT: %w", err)
 	}
-	hmat := p.fw.HMAT().Encode()
+	hmat := p.l().fw.HMAT().Encode()
 	if _, err := firmware.DisassembleHMAT(hmat); err != nil {
 		return nil, fmt.Errorf("platform: HMAT: %w", err)
 	}

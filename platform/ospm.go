@@ -37,6 +37,7 @@ import (
 // holds its own lock while calling the firmware, which may notify again.
 type acpiMemhotplug struct {
 	p *Platform
+	l *layers // the firmware and kernel of the boot it runs in
 
 	mu    sync.Mutex
 	added map[int]firmware.Range // by _UID: ranges this driver added
@@ -45,8 +46,8 @@ type acpiMemhotplug struct {
 	mappedOut map[[2]int]events.InterleaveChanged
 }
 
-func newACPIMemhotplug(p *Platform) *acpiMemhotplug {
-	return &acpiMemhotplug{p: p, added: map[int]firmware.Range{}, mappedOut: map[[2]int]events.InterleaveChanged{}}
+func newACPIMemhotplug(p *Platform, l *layers) *acpiMemhotplug {
+	return &acpiMemhotplug{p: p, l: l, added: map[int]firmware.Range{}, mappedOut: map[[2]int]events.InterleaveChanged{}}
 }
 
 // interleaveChanged records a controller leaving its socket's interleave
@@ -89,7 +90,7 @@ func (a *acpiMemhotplug) rebalance(dev firmware.Device, rng firmware.Range, ev e
 	}
 	a.printk(kernel.KernInfo, dev, "socket %d memory controller %d not interleaved (Map Out %#x): migrating pages of node %d into %s",
 		ev.Socket, ev.Controller, ev.MapOut, nid, rng)
-	res, err := a.p.kern.Rebalance(nid, kernel.PhysRange{Start: rng.Base, Size: rng.Length}, from)
+	res, err := a.l.kern.Rebalance(nid, kernel.PhysRange{Start: rng.Base, Size: rng.Length}, from)
 	if err != nil {
 		a.printk(kernel.KernWarning, dev, "page migration after the interleave change failed: %v", err)
 		return
@@ -117,12 +118,12 @@ func (a *acpiMemhotplug) Notify(dev firmware.Device, code firmware.NotifyCode) {
 	case firmware.NotifyEjectRequest:
 		a.eject(dev)
 	default:
-		_ = a.p.fw.OST(dev.UID, uint32(code), firmware.OSTUnrecognizedNotif)
+		_ = a.l.fw.OST(dev.UID, uint32(code), firmware.OSTUnrecognizedNotif)
 	}
 }
 
 func (a *acpiMemhotplug) printk(level kernel.Level, dev firmware.Device, format string, args ...any) {
-	a.p.kern.Printk(level, "acpi PNP0C80:%02x: "+format, append([]any{dev.UID}, args...)...)
+	a.l.kern.Printk(level, "acpi PNP0C80:%02x: "+format, append([]any{dev.UID}, args...)...)
 }
 
 func (a *acpiMemhotplug) lookup(uid int) (firmware.Range, bool) {
@@ -133,7 +134,7 @@ func (a *acpiMemhotplug) lookup(uid int) (firmware.Range, bool) {
 }
 
 func (a *acpiMemhotplug) add(dev firmware.Device) {
-	fw, k := a.p.fw, a.p.kern
+	fw, k := a.l.fw, a.l.kern
 	rng, _ := dev.Range()
 	if cur, ok := a.lookup(dev.UID); ok && cur == rng {
 		_ = fw.OST(dev.UID, firmware.OSTSourceInsert, firmware.OSTSuccess)
@@ -178,11 +179,11 @@ func (a *acpiMemhotplug) gone(dev firmware.Device) {
 	a.mu.Unlock()
 	a.printk(kernel.KernWarning, dev, "device gone: removed memory %s", rng)
 	a.p.publish(a.p.clock.Now(), events.KernelMemoryRemoved{Slot: dev.Slot, Node: int(dev.PXM), Base: rng.Base, Length: rng.Length,
-		Blocks: int(rng.Length / a.p.kern.BlockSizeBytes())})
+		Blocks: int(rng.Length / a.l.kern.BlockSizeBytes())})
 }
 
 func (a *acpiMemhotplug) eject(dev firmware.Device) {
-	fw := a.p.fw
+	fw := a.l.fw
 	_ = fw.OST(dev.UID, firmware.OSTSourceEject, firmware.OSTEjectInProgress)
 	rng, ok := a.lookup(dev.UID)
 	if !ok {
@@ -203,7 +204,7 @@ func (a *acpiMemhotplug) eject(dev firmware.Device) {
 		delete(a.added, dev.UID)
 		a.mu.Unlock()
 		a.p.publish(a.p.clock.Now(), events.KernelMemoryRemoved{Slot: dev.Slot, Node: int(dev.PXM), Base: rng.Base, Length: rng.Length,
-			Blocks: int(rng.Length / a.p.kern.BlockSizeBytes())})
+			Blocks: int(rng.Length / a.l.kern.BlockSizeBytes())})
 	}
 	if err := fw.EJ0(dev.UID); err != nil {
 		a.printk(kernel.KernErr, dev, "_EJ0 failed: %v", err)
@@ -218,7 +219,7 @@ func (a *acpiMemhotplug) eject(dev firmware.Device) {
 // then removes the range. On failure the blocks it offlined go back online
 // in their zone and it reports the block that refused (-1 if none did).
 func (a *acpiMemhotplug) offlineAndRemove(rng firmware.Range) (int, error) {
-	k := a.p.kern
+	k := a.l.kern
 	bs := k.BlockSizeBytes()
 	type done struct {
 		id int

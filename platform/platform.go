@@ -17,7 +17,9 @@
 //
 // Persistence: the saved inventory is the physical truth, the SPD image of
 // every module seated in a slot (plus host power, the firmware's RAS mode
-// and the boot override, which a BMC keeps in NVRAM). It is written when it
+// and the boot override, which a BMC keeps in NVRAM, and the host
+// firmware's NVRAM: boot order, BIOS settings current and staged, secure
+// boot, firmware versions and staged images; see HostNVRAM). It is written when it
 // changes, when a module is seated or pulled; a hot-add completing does not
 // change it. After a restart every saved module boots as boot memory, as a
 // real server does after a reboot: the firmware trains it at POST and the
@@ -33,6 +35,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/clock"
@@ -98,6 +101,9 @@ type Inventory struct {
 	// storage (see BootOverride). Nil in inventories saved before it
 	// existed: no override.
 	BootOverride *BootOverride `json:"boot_override,omitempty"`
+	// Host is the host firmware's NVRAM (boot order, ...): nil in
+	// inventories saved before it was kept.
+	Host *HostNVRAM `json:"host,omitempty"`
 }
 
 // SavedModule is a module as the EEPROM carries it.
@@ -128,6 +134,9 @@ type Options struct {
 	// EventRing is how many recent records the platform keeps for
 	// EventsSince (default 4096).
 	EventRing int
+	// HostTiming overrides the host's power and boot step durations
+	// (zero fields take DefaultHostTiming's).
+	HostTiming HostTiming
 }
 
 // Platform is one simulated server.
@@ -136,18 +145,20 @@ type Platform struct {
 	slots  []smc.Slot
 	byName map[string]int
 
-	clock  clock.Clock
-	store  InventoryStore
-	bus    *events.Bus
-	log    *slog.Logger
-	faults *smc.Faults
-	smc    *smc.Controller
-	fw     *firmware.Firmware
-	kern   *kernel.Kernel
-	ospm   *acpiMemhotplug
-	ring   *eventRing
-	ras    *rasUnit
-	hw     *installed // processors, NICs, storage, fans, supplies (hardware.go)
+	clock   clock.Clock
+	store   InventoryStore
+	bus     *events.Bus
+	log     *slog.Logger
+	faults  *smc.Faults
+	ring    *eventRing
+	console *hostConsole
+	opts    Options
+	// hw is the server's memory subsystem as the last POST built it (see
+	// layers.go): replaced whole at every boot, read without a lock.
+	hw     atomic.Pointer[layers]
+	epochs atomic.Uint64
+	// inst: processors, NICs, storage, fans, supplies (hardware.go)
+	inst *installed
 
 	// opMu serialises operator commands (check, save, act). Lock order:
 	// opMu -> pubMu -> mu; layers are called without mu held.
@@ -166,10 +177,21 @@ type Platform struct {
 	identifySet uint64
 	powerOn     bool
 	rasMode     string // the firmware setting for the next boot ("" = profile)
-	boot        BootOverride
-	changed     time.Time
-	gen         uint64
-	snap        *Snapshot
+	appliedRAS  string // the setting the running boot applied
+	nvram       HostNVRAM
+	bios        BiosNVRAM
+	secure      SecureBootNVRAM
+	// secureCurrent: the running boot enforced secure boot.
+	secureCurrent bool
+	firmware      FirmwareNVRAM
+	// postMemory is the memory the last POST found seated.
+	postMemory uint64
+	media      map[string]*MediaImage // virtual media, by device
+	host       hostState
+	boot       BootOverride
+	changed    time.Time
+	gen        uint64
+	snap       *Snapshot
 
 	modCache map[string]modCacheEntry // buildSnapshot's decoded modules; pubMu
 }
@@ -204,17 +226,20 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Platform{
-		prof:   prof,
-		byName: map[string]int{},
-		clock:  clk,
-		store:  opts.Store,
-		bus:    events.NewBus(opts.Logger),
-		log:    opts.Logger,
-		faults: smc.NewFaults(opts.FaultSeed),
-		ring:   newEventRing(opts.EventRing),
+		prof:    prof,
+		byName:  map[string]int{},
+		clock:   clk,
+		store:   opts.Store,
+		bus:     events.NewBus(opts.Logger),
+		log:     opts.Logger,
+		faults:  smc.NewFaults(opts.FaultSeed),
+		ring:    newEventRing(opts.EventRing),
+		opts:    opts,
+		console: newHostConsole(),
+		media:   map[string]*MediaImage{},
 		// The identify LED is dark at power-up.
 		identify: ChassisIdentify{State: IdentifyOff},
-		hw:       newInstalled(prof),
+		inst:     newInstalled(prof),
 	}
 	p.slots = smc.Topology(prof.Memory)
 	for i, s := range p.slots {
@@ -248,17 +273,20 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		}
 		fresh = true
 	}
-	var err error
-	if p.ras, err = p.newRAS(boot, opts.FaultSeed); err != nil {
-		return nil, fmt.Errorf("platform: RAS: %w", err)
-	}
+	var lifetimes map[string]ecc.Counters
 	if inv != nil && inv.Profile == prof.Name {
-		p.ras.restoreLifetimes(inv.ECCLifetime, boot)
+		lifetimes = inv.ECCLifetime
 	}
-	if err := p.build(boot, opts); err != nil {
+	l, err := p.assemble(boot, lifetimes, p.bootRASMode())
+	if err != nil {
 		return nil, err
 	}
-	p.ras.syncTAD(p.fw.TAD())
+	p.hw.Store(l)
+	p.initHost()
+	if !p.powerOn {
+		// An unpowered host runs nothing.
+		l.dead.Store(true)
+	}
 	p.saved = boot
 	if fresh && p.store != nil {
 		if err := p.store.SaveInventory(p.inventory(boot, p.powerOn, p.changed)); err != nil {
@@ -266,26 +294,27 @@ func New(prof *profile.Profile, opts Options) (*Platform, error) {
 		}
 	}
 	p.snap = p.buildSnapshot(0)
-	plan := p.ras.sys.Plan()
-	p.publish(p.clock.Now(), events.RASModeApplied{Requested: string(plan.Requested), Mode: string(plan.Mode),
-		ConfigError: plan.ConfigError, RawBytes: plan.Raw, UsableBytes: plan.Usable})
+	p.startedBooted(boot)
+	p.activateBMCFirmware()
+	p.publish(p.clock.Now(), l.ras.applied())
 	return p, nil
 }
 
 // build wires the layers and boots the kernel.
-func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
-	pub := platformPublisher{p}
+func (p *Platform) build(l *layers, boot map[string]SavedModule) error {
+	pub := layerPublisher{p: p, l: l}
+	opts := p.opts
 	images := make(map[string][]byte, len(boot))
 	for name, m := range boot {
 		images[name] = m.SPD
 	}
-	ctl, err := smc.New(smc.Config{Memory: p.prof.Memory, Timing: opts.SMCTiming, Clock: p.clock, Publisher: pub,
+	ctl, err := smc.New(smc.Config{Memory: p.prof.Memory, Timing: opts.SMCTiming, Clock: l.clk, Publisher: pub,
 		Faults: p.faults, Boot: images})
 	if err != nil {
 		return fmt.Errorf("platform: smc: %w", err)
 	}
-	fw, err := firmware.New(firmware.Config{Memory: p.prof.Memory, Clock: p.clock, Hardware: ctl, Publisher: pub,
-		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: p.ras,
+	fw, err := firmware.New(firmware.Config{Memory: p.prof.Memory, Clock: l.clk, Hardware: ctl, Publisher: pub,
+		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: l.ras,
 		ReservePerSlot: uint64(p.prof.ReservePerSlotGiB()) << 30, AddressBits: p.prof.AddressBits()})
 	var space *firmware.AddressSpaceError
 	if errors.As(err, &space) {
@@ -301,7 +330,7 @@ func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
 		return fmt.Errorf("platform: firmware: %w", err)
 	}
 	kcfg := opts.Kernel
-	kcfg.Clock = p.clock
+	kcfg.Clock = l.clk
 	kcfg.BareMetal = true
 	ranges, iomem := bootMemoryMap(fw)
 	kcfg.IOMem = append(iomem, kcfg.IOMem...)
@@ -325,11 +354,11 @@ func (p *Platform) build(boot map[string]SavedModule, opts Options) error {
 	if mirrored > 0 {
 		k.Printk(kernel.KernInfo, "Memory: %dM/%dM mirrored memory", mirrored>>20, total>>20)
 	}
-	p.smc, p.fw, p.kern = ctl, fw, k
-	p.ospm = newACPIMemhotplug(p)
+	l.smc, l.fw, l.kern = ctl, fw, k
+	l.ospm = newACPIMemhotplug(p, l)
 	ctl.SetNotifier(fw)
 	ctl.SetAddressSpace(fw)
-	fw.SetOSPM(p.ospm)
+	fw.SetOSPM(l.ospm)
 	return nil
 }
 
@@ -379,6 +408,9 @@ func (p *Platform) populate() (map[string]SavedModule, error) {
 	p.powerOn = true
 	p.changed = now
 	p.boot = defaultBootOverride()
+	p.nvram = restoredNVRAM(nil)
+	p.bios = p.restoredBios(nil)
+	p.secure = defaultSecureBoot()
 	boot := map[string]SavedModule{}
 	for i, d := range p.slots {
 		pm, ok := p.prof.ModuleFor(d.Name)
@@ -403,6 +435,14 @@ func (p *Platform) restore(inv *Inventory) (map[string]SavedModule, error) {
 	p.changed = inv.ChangedAt
 	p.rasMode = inv.RASMode
 	p.boot = restoredBootOverride(inv.BootOverride)
+	p.nvram = restoredNVRAM(inv.Host)
+	p.bios, p.secure = p.restoredBios(nil), defaultSecureBoot()
+	if h := inv.Host; h != nil {
+		p.bios, p.secure = p.restoredBios(h.Bios), restoredSecureBoot(h.SecureBoot)
+		if h.Firmware != nil {
+			p.firmware = *h.Firmware
+		}
+	}
 	boot := map[string]SavedModule{}
 	for name, sm := range inv.Modules {
 		i, ok := p.byName[name]
@@ -496,39 +536,10 @@ func (p *Platform) NewModuleSpec(slot string, s spd.Spec) spd.Spec {
 	return s
 }
 
-// platformPublisher is the layers' smc.Publisher: it rebuilds the snapshot,
-// then records and publishes the event.
-type platformPublisher struct{ p *Platform }
-
-func (pp platformPublisher) Publish(at time.Time, e events.Event) events.Record {
-	r := pp.p.publish(at, e)
-	if am, ok := e.(events.AddressMapUpdated); ok && am.Op == "map-out" {
-		pp.p.machineCheck(am)
-	}
-	return r
-}
-
 // publish rebuilds the snapshot so it reflects what e reports, then sends e
 // to subscribers and the ring. Callers hold no platform lock but may hold
 // opMu.
 func (p *Platform) publish(at time.Time, e events.Event) events.Record {
-	switch ev := e.(type) {
-	case events.AddressMapUpdated:
-		p.ras.syncTAD(p.fw.TAD())
-	case events.MemoryEjected:
-		defer p.ras.ejected(ev.Slot) // after the record itself goes out
-	case events.BusNoise:
-		p.ras.countNoise(ev.Victims)
-	case *events.BusNoise:
-		if ev != nil {
-			p.ras.countNoise(ev.Victims)
-		}
-	}
-	// The OS learns of a controller mapped out of its interleave set here,
-	// before the device it waits for reaches acpi_memhotplug.
-	if ic, ok := e.(events.InterleaveChanged); ok && p.ospm != nil {
-		p.ospm.interleaveChanged(ic)
-	}
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
 	p.refreshLocked()
@@ -561,15 +572,18 @@ func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed ti
 	p.mu.Lock()
 	mode := p.rasMode
 	boot := p.boot
+	nv := restoredNVRAM(&p.nvram)
+	bios, sb, fw := p.bios.clone(), p.secure, p.firmware
+	nv.Bios, nv.SecureBoot, nv.Firmware = &bios, &sb, &fw
 	p.mu.Unlock()
 	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods)),
-		RASMode: mode, BootOverride: &boot}
-	if p.ras != nil {
+		RASMode: mode, BootOverride: &boot, Host: &nv}
+	if cur := p.l(); cur != nil {
 		slots := make([]string, 0, len(mods))
 		for k := range mods {
 			slots = append(slots, k)
 		}
-		if l := p.ras.lifetimes(slots); len(l) > 0 {
+		if l := cur.ras.lifetimes(slots); len(l) > 0 {
 			inv.ECCLifetime = l
 		}
 	}
@@ -628,12 +642,18 @@ func (p *Platform) Insert(slot string, img []byte) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := p.smc.Status(slot)
+	if err := p.needOS("insert into " + slot); err != nil {
+		if !errors.Is(err, ErrHostOff) {
+			return nil, err
+		}
+		return p.coldInsert(i, slot, img)
+	}
+	st, err := p.l().smc.Status(slot)
 	if err != nil {
 		return nil, fmt.Errorf("insert into %s: %w", slot, ErrUnknownSlot)
 	}
 	if st.Present {
-		cur, _ := p.smc.Image(slot)
+		cur, _ := p.l().smc.Image(slot)
 		serial := "?"
 		if m, err := spd.Decode(cur); err == nil {
 			serial = m.SerialNumber
@@ -656,14 +676,14 @@ func (p *Platform) Insert(slot string, img []byte) (*Module, error) {
 	p.mu.Lock()
 	p.inserted[i] = now
 	p.mu.Unlock()
-	if err := p.smc.OpenLatch(slot); err != nil {
+	if err := p.l().smc.OpenLatch(slot); err != nil {
 		return nil, p.undoInsert(slot, err)
 	}
-	if err := p.smc.Insert(slot, img); err != nil {
+	if err := p.l().smc.Insert(slot, img); err != nil {
 		return nil, p.undoInsert(slot, err)
 	}
 	p.publish(p.clock.Now(), events.ModuleInserted{Slot: slot, Module: mod.SPD})
-	if err := p.smc.CloseLatch(slot); err != nil {
+	if err := p.l().smc.CloseLatch(slot); err != nil {
 		return mod, fmt.Errorf("insert into %s: close latch: %w", slot, hwErr(err))
 	}
 	return mod, nil
@@ -695,7 +715,13 @@ func (p *Platform) Remove(slot string) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, _ := p.smc.Image(slot)
+	if err := p.needOS("remove from " + slot); err != nil {
+		if !errors.Is(err, ErrHostOff) {
+			return nil, err
+		}
+		return p.coldRemove(i, slot)
+	}
+	img, _ := p.l().smc.Image(slot)
 	if img == nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, ErrSlotEmpty)
 	}
@@ -712,50 +738,18 @@ func (p *Platform) Remove(slot string) (*Module, error) {
 	if err := p.save(mods, power); err != nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, err)
 	}
-	if err := p.smc.OpenLatch(slot); err != nil {
+	if err := p.l().smc.OpenLatch(slot); err != nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, hwErr(err))
 	}
-	if _, err := p.smc.Remove(slot); err != nil {
+	if _, err := p.l().smc.Remove(slot); err != nil {
 		return nil, fmt.Errorf("remove from %s: %w", slot, hwErr(err))
 	}
 	p.mu.Lock()
 	p.inserted[i] = time.Time{}
 	p.mu.Unlock()
-	p.ras.forget(slot)
+	p.l().ras.forget(slot)
 	p.publish(p.clock.Now(), events.ModuleRemoved{Slot: slot, Module: mod.SPD})
 	return mod, nil
-}
-
-// SetPower turns the host on or off. Turning it to the state it is already in
-// is not an error, as on a real chassis. (The model keeps the host's OS
-// running either way; power is the chassis' state as the BMC reports it.)
-//
-// Powering on boots the host, which consumes a Once boot override; the
-// power state and the consumed override are saved together, so a failed
-// save leaves both as they were.
-func (p *Platform) SetPower(on bool) error {
-	p.opMu.Lock()
-	defer p.opMu.Unlock()
-	p.mu.Lock()
-	cur := p.powerOn
-	mods := maps(p.saved)
-	prevBoot := p.boot
-	p.mu.Unlock()
-	if cur == on {
-		return nil
-	}
-	nextBoot := prevBoot
-	if on && prevBoot.Enabled == BootOverrideOnce {
-		nextBoot.Enabled = BootOverrideDisabled
-	}
-	if err := p.saveBoot(mods, on, nextBoot, prevBoot); err != nil {
-		return fmt.Errorf("set power: %w", err)
-	}
-	p.publish(p.clock.Now(), events.PowerChanged{On: on})
-	if nextBoot != prevBoot {
-		p.publish(p.clock.Now(), bootChanged(nextBoot, true))
-	}
-	return nil
 }
 
 // SetLocationIndicator lights or darkens a slot's identify LED. LEDs are

@@ -36,6 +36,7 @@ const (
 // publishes while holding mu.
 type rasUnit struct {
 	p     *Platform
+	l     *layers // the boot this engine was planned for
 	mu    sync.Mutex
 	sys   *ras.System
 	boot  time.Time
@@ -46,7 +47,7 @@ type rasUnit struct {
 }
 
 // newRAS plans the requested mode for the boot population.
-func (p *Platform) newRAS(boot map[string]SavedModule, seed uint64) (*rasUnit, error) {
+func (p *Platform) newRAS(l *layers, boot map[string]SavedModule, setting string, seed uint64) (*rasUnit, error) {
 	var mods []ras.Module
 	controllers := p.prof.Memory.Sockets * p.prof.Memory.ControllersPerSocket
 	for _, s := range p.slots {
@@ -66,8 +67,8 @@ func (p *Platform) newRAS(boot map[string]SavedModule, seed uint64) (*rasUnit, e
 			Capacity: m.CapacityMiB << 20, Ranks: m.Ranks, Cartridge: cart})
 	}
 	mode := ras.Mode(p.prof.RAS.Mode)
-	if p.rasMode != "" {
-		mode = ras.Mode(p.rasMode)
+	if setting != "" {
+		mode = ras.Mode(setting)
 	}
 	if mode == "" {
 		mode = ras.AdvancedECC
@@ -80,7 +81,7 @@ func (p *Platform) newRAS(boot map[string]SavedModule, seed uint64) (*rasUnit, e
 	if p.prof.RAS.CELogLimit > 0 {
 		cfg.LogLimit = p.prof.RAS.CELogLimit
 	}
-	u := &rasUnit{p: p, boot: p.clock.Now()}
+	u := &rasUnit{p: p, l: l, boot: p.clock.Now()}
 	sys, err := ras.NewSystem(plan, mods, u.geometry, cfg, seed)
 	if err != nil {
 		return nil, err
@@ -94,7 +95,7 @@ func (p *Platform) newRAS(boot map[string]SavedModule, seed uint64) (*rasUnit, e
 
 // geometry answers for any module in service (called with mu held).
 func (u *rasUnit) geometry(slot string) (ras.ModuleGeometry, bool) {
-	img, err := u.p.smc.Image(slot)
+	img, err := u.l.smc.Image(slot)
 	if err != nil || img == nil {
 		return ras.ModuleGeometry{}, false
 	}
@@ -154,7 +155,7 @@ func (u *rasUnit) scheduleLocked() {
 		return
 	}
 	u.tick = true
-	u.p.clock.AfterFunc(rasStepInterval, u.step)
+	u.l.clk.AfterFunc(rasStepInterval, u.step)
 }
 
 func (u *rasUnit) step() {
@@ -173,7 +174,7 @@ func (u *rasUnit) step() {
 // cartridge upgraded) through the data modules, and hand it to the OS.
 func (u *rasUnit) extend(exts []ras.Extension) {
 	for _, x := range exts {
-		if err := u.p.fw.Extend(x.Slot, x.Bytes); err != nil {
+		if err := u.l.fw.Extend(x.Slot, x.Bytes); err != nil {
 			u.p.log.Warn("RAID5 extension not mapped; it is mapped at the next boot", "slot", x.Slot, "err", err)
 			continue
 		}
@@ -248,9 +249,9 @@ func (u *rasUnit) status(slots []Slot) RASStatus {
 }
 
 // SetRASMode changes the firmware's memory protection setting. Like a
-// BIOS setting it is saved at once and takes effect at the next boot (a
-// restart of the emulator); the running mode is unchanged. An empty mode
-// returns to the profile's.
+// BIOS setting it is saved at once and takes effect at the next boot (the
+// host's next POST, or a restart of the emulator); the running mode is
+// unchanged. An empty mode returns to the profile's.
 func (p *Platform) SetRASMode(mode string) error {
 	switch ras.Mode(mode) {
 	case "", ras.AdvancedECC, ras.RankSparing, ras.Mirroring, ras.RAID5, ras.AddressRangeMirror:
@@ -344,11 +345,14 @@ func (p *Platform) InjectMemoryErrorAt(slot string, rank int, addr *uint64, corr
 	if _, err := p.slotIndex("inject into", slot); err != nil {
 		return err
 	}
+	if err := p.needOS("inject into " + slot); err != nil {
+		return err
+	}
 	k := ecc.Uncorrectable
 	if correctable {
 		k = ecc.Correctable
 	}
-	u := p.ras
+	u := p.l().ras
 	u.mu.Lock()
 	err := u.sys.InjectAt(u.since(), slot, rank, addr, k)
 	evs := u.sys.Take()
@@ -395,7 +399,10 @@ func (p *Platform) SetMemoryErrorRate(slot string, rank int, cePerSec, uePerSec 
 	if _, err := p.slotIndex("set the error rate of", slot); err != nil {
 		return err
 	}
-	u := p.ras
+	if err := p.needOS("set the error rate of " + slot); err != nil {
+		return err
+	}
+	u := p.l().ras
 	u.mu.Lock()
 	err := u.sys.SetRate(u.since(), slot, rank, cePerSec, uePerSec)
 	evs := u.sys.Take()
@@ -414,7 +421,7 @@ func (u *rasUnit) scheduleRateLocked() {
 		return
 	}
 	u.rated = true
-	u.p.clock.AfterFunc(rateInterval, u.rateTick)
+	u.l.clk.AfterFunc(rateInterval, u.rateTick)
 }
 
 func (u *rasUnit) rateTick() {
@@ -442,7 +449,10 @@ func (p *Platform) FailModule(slot string) error {
 	if _, err := p.slotIndex("fail", slot); err != nil {
 		return err
 	}
-	u := p.ras
+	if err := p.needOS("fail " + slot); err != nil {
+		return err
+	}
+	u := p.l().ras
 	u.mu.Lock()
 	err := u.sys.FailModule(slot)
 	evs := u.sys.Take()
@@ -461,9 +471,9 @@ func (p *Platform) ClearMemoryErrorCounts(slot string) error {
 	if _, err := p.slotIndex("clear counters of", slot); err != nil {
 		return err
 	}
-	p.ras.mu.Lock()
-	p.ras.sys.ClearCurrentPeriod(slot)
-	p.ras.mu.Unlock()
+	p.l().ras.mu.Lock()
+	p.l().ras.sys.ClearCurrentPeriod(slot)
+	p.l().ras.mu.Unlock()
 	p.refresh()
 	return nil
 }
@@ -472,11 +482,14 @@ func (p *Platform) ClearMemoryErrorCounts(slot string) error {
 // pages pages spread evenly over every usable range (so every module,
 // rank and redundant set holds some).
 func (p *Platform) RunWorkload(seed uint64, npages int) (ras.WorkloadStatus, error) {
+	if err := p.needOS("workload"); err != nil {
+		return ras.WorkloadStatus{}, err
+	}
 	if npages <= 0 {
 		npages = 16384
 	}
 	w := p.workload(seed, npages)
-	u := p.ras
+	u := p.l().ras
 	u.mu.Lock()
 	n, err := w.Run(u.sys)
 	st := ras.WorkloadStatus{Seed: seed, Pages: n, Ranges: w.Ranges, Stride: w.Stride}
@@ -496,7 +509,10 @@ func (p *Platform) RunWorkload(seed uint64, npages int) (ras.WorkloadStatus, err
 // VerifyWorkload reads back every page the last workload wrote and
 // compares it byte for byte.
 func (p *Platform) VerifyWorkload() (ras.VerifyStatus, error) {
-	u := p.ras
+	if err := p.needOS("verify"); err != nil {
+		return ras.VerifyStatus{}, err
+	}
+	u := p.l().ras
 	u.mu.Lock()
 	if u.work == nil {
 		u.mu.Unlock()
@@ -519,12 +535,12 @@ func (p *Platform) workload(seed uint64, npages int) pages.Workload {
 	var rs []pages.Range
 	var total uint64
 	var lost []firmware.Range
-	for _, r := range p.fw.TAD().Rules {
+	for _, r := range p.l().fw.TAD().Rules {
 		if len(r.Lost) > 0 {
 			lost = append(lost, r.Range)
 		}
 	}
-	for _, b := range p.fw.Layout().Boot {
+	for _, b := range p.l().fw.Layout().Boot {
 		for _, r := range b {
 			for _, u := range subtract(r, lost) {
 				rs = append(rs, pages.Range{Base: u.Base, Length: u.Length})
@@ -532,7 +548,7 @@ func (p *Platform) workload(seed uint64, npages int) pages.Workload {
 			}
 		}
 	}
-	for _, d := range p.fw.Devices() {
+	for _, d := range p.l().fw.Devices() {
 		if r, ok := d.Range(); ok {
 			rs = append(rs, pages.Range{Base: r.Base, Length: r.Length})
 			total += r.Length

@@ -700,7 +700,7 @@ func TestRASInjectAtAnAddress(t *testing.T) {
 	// An address the workload did not write: a UE there loses nothing.
 	free := uint64(0x1000)
 	for ; ; free += 0x1000 {
-		if !r.p.ras.sys.Written("CPU0_DIMM_B1", free) {
+		if !r.p.l().ras.sys.Written("CPU0_DIMM_B1", free) {
 			break
 		}
 	}

@@ -88,7 +88,7 @@ func (r *shapeRun) views() bootViews {
 		r.fail("blocks: %v", err)
 	}
 	efi, _ := json.Marshal(r.p.EFIMemoryMap())
-	return bootViews{iomem: []byte(r.p.IomemText()), blocks: blocks, srat: r.p.SRAT().Encode(), hmat: r.p.fw.HMAT().Encode(),
+	return bootViews{iomem: []byte(r.p.IomemText()), blocks: blocks, srat: r.p.SRAT().Encode(), hmat: r.p.l().fw.HMAT().Encode(),
 		efi: efi, memTotal: r.p.Meminfo().MemTotal << 10, online: r.p.Snapshot().Kernel.OnlineBytes}
 }
 

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,21 @@ type Snapshot struct {
 	RAS RASStatus `json:"ras"`
 	// Boot is the boot override the host firmware reads at its next boot.
 	Boot BootOverride `json:"boot"`
+	// Host is the host's power and boot state (host.go).
+	Host HostStatus `json:"host"`
+	// BootOptions are the host's UEFI boot options and BootOrder their
+	// order (bootorder.go).
+	BootOptions []BootOption `json:"boot_options"`
+	BootOrder   []string     `json:"boot_order"`
+	// Bios are the firmware's setup settings, current and staged
+	// (bios.go); SecureBoot its secure boot state (secureboot.go).
+	Bios       BiosSettings     `json:"bios"`
+	SecureBoot SecureBootStatus `json:"secure_boot"`
+	// VirtualMedia are the BMC's virtual media devices (vmedia.go).
+	VirtualMedia []MediaSlot `json:"virtual_media"`
+	// Firmware are the system firmware's and the BMC's versions and the
+	// images staged for them (flash.go).
+	Firmware FirmwareStatus `json:"firmware"`
 	// Hardware is the processors, NICs, storage, fans and power supplies
 	// with their readings (hardware.go, environment.go).
 	Hardware Hardware `json:"hardware"`
@@ -205,31 +221,39 @@ func (s *Snapshot) Populated() int {
 // buildSnapshot reads every layer (each under its own lock, none held
 // here) and composes generation gen.
 func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
-	hw := p.smc.Slots()
-	devs := p.fw.Devices()
-	totals := p.kern.BlockTotals()
-	mi := p.kern.Meminfo()
-	nodes := len(p.kern.Nodes())
-	defective := p.fw.Defective()
+	l := p.l()
+	hw := l.smc.Slots()
+	devs := l.fw.Devices()
+	totals := l.kern.BlockTotals()
+	mi := l.kern.Meminfo()
+	nodes := len(l.kern.Nodes())
+	defective := l.fw.Defective()
 
 	p.mu.Lock()
 	s := &Snapshot{
-		Generation: gen,
-		Profile:    p.prof.Name,
-		System:     p.prof.System,
-		BMC:        p.prof.BMC,
-		Memory:     p.prof.Memory,
-		PowerOn:    p.powerOn,
-		Identify:   p.identify,
-		ChangedAt:  p.changed,
-		Slots:      make([]Slot, len(p.slots)),
-		Boot:       p.boot,
+		Generation:   gen,
+		Profile:      p.prof.Name,
+		System:       p.prof.System,
+		BMC:          p.prof.BMC,
+		Memory:       p.prof.Memory,
+		PowerOn:      p.powerOn,
+		Identify:     p.identify,
+		ChangedAt:    p.changed,
+		Slots:        make([]Slot, len(p.slots)),
+		Boot:         p.boot,
+		Host:         p.host.status(),
+		BootOptions:  p.bootOptionsLocked(),
+		BootOrder:    slices.Clone(p.nvram.BootOrder),
+		Bios:         p.biosSettingsLocked(),
+		SecureBoot:   p.secureBootStatusLocked(),
+		VirtualMedia: p.mediaSlotsLocked(),
+		Firmware:     p.firmwareStatusLocked(),
 	}
 	leds := append([]bool(nil), p.leds...)
 	inserted := append([]time.Time(nil), p.inserted...)
 	p.mu.Unlock()
 
-	bs := p.kern.BlockSizeBytes()
+	bs := l.kern.BlockSizeBytes()
 	k := &s.Kernel
 	k.TotalRAMBytes, k.FreeBytes = mi.MemTotal<<10, mi.MemFree<<10
 	k.BlockSizeBytes, k.Blocks, k.Nodes = bs, totals.Blocks, nodes
@@ -250,12 +274,12 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 			sl.Faults = append(sl.Faults, f.String())
 		}
 		if st.Present {
-			sl.Module = p.decodedModule(d.Name, st.Seated, inserted[i])
+			sl.Module = p.decodedModule(l, d.Name, st.Seated, inserted[i])
 		}
 		if rng, ok := dev.Range(); ok {
 			sm := &SlotMemory{Node: int(dev.PXM), Base: rng.Base, Length: rng.Length}
 			first, last := rng.Base/bs, (rng.End()-1)/bs
-			for _, b := range p.kern.BlockStatesIn(int(first), int(last)) {
+			for _, b := range l.kern.BlockStatesIn(int(first), int(last)) {
 				sm.Blocks++
 				if b.Online {
 					sm.BlocksOnline++
@@ -268,8 +292,8 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 		sl.TemperatureC = dimmTemperature(s.PowerOn, s.Kernel, sl)
 		s.Slots[i] = sl
 	}
-	s.RAS = p.ras.status(s.Slots)
-	s.Hardware = p.hw.readings(s.PowerOn, s.Kernel, s.Slots)
+	s.RAS = l.ras.status(s.Slots)
+	s.Hardware = p.inst.readings(s.PowerOn, s.Kernel, s.Slots)
 	for i := range s.Slots {
 		rasOverlay(&s.Slots[i], s.RAS.Job)
 	}
@@ -354,6 +378,7 @@ func slotState(st smc.SlotStatus, dev firmware.Device, mem *SlotMemory) (state, 
 
 // modCacheEntry is a slot's decoded module, kept between snapshots.
 type modCacheEntry struct {
+	epoch  uint64 // the boot whose SMC numbered the seating
 	seated uint64
 	at     time.Time
 	mod    *Module
@@ -364,12 +389,13 @@ type modCacheEntry struct {
 // swapped, and reading and decoding every seated module (CRC and all) for
 // every event made each snapshot cost as much as the board is large.
 // Modules in snapshots are immutable, so sharing them is safe. Callers
-// hold pubMu (or are New, before anything else runs).
-func (p *Platform) decodedModule(slot string, seated uint64, at time.Time) *Module {
-	if e, ok := p.modCache[slot]; ok && e.seated == seated && e.at.Equal(at) {
+// hold pubMu (or are New, before anything else runs). Seating numbers are
+// the SMC's of boot l, so entries are kept per boot.
+func (p *Platform) decodedModule(l *layers, slot string, seated uint64, at time.Time) *Module {
+	if e, ok := p.modCache[slot]; ok && e.epoch == l.epoch && e.seated == seated && e.at.Equal(at) {
 		return e.mod
 	}
-	img, err := p.smc.Image(slot)
+	img, err := l.smc.Image(slot)
 	if err != nil || img == nil {
 		return nil
 	}
@@ -381,6 +407,6 @@ func (p *Platform) decodedModule(slot string, seated uint64, at time.Time) *Modu
 	if p.modCache == nil {
 		p.modCache = map[string]modCacheEntry{}
 	}
-	p.modCache[slot] = modCacheEntry{seated: seated, at: at, mod: m}
+	p.modCache[slot] = modCacheEntry{epoch: l.epoch, seated: seated, at: at, mod: m}
 	return m
 }

@@ -57,6 +57,16 @@ func sampleEvents() []events.Event {
 		events.RASModePending{Mode: "RankSparing"}, events.MemoryCapacityExpanded{Set: "RAID5", UsableBytes: 1 << 38, Reason: "next boot"},
 		events.MemoryAwaitingPartner{Slot: s, Reason: "insert the partner"},
 		events.BootOverrideChanged{Target: "Pxe", Enabled: "Once", Mode: "UEFI"},
+		events.SystemRestarted{Cause: events.RestartPowerUp, BootCount: 1}, events.BootProgressChanged{State: "OSRunning", Code: 0xAE},
+		events.BootAttemptFailed{Target: "Pxe", Device: "UEFI PXEv4", Reason: "PXE-E16: No valid offer received"},
+		events.NoBootableDevice{Tried: []string{"Hdd"}}, events.OSBootCompleted{Target: "Hdd", Device: "UEFI OS (Disk 0)"},
+		events.OSShutdown{}, events.OSShutdown{Reboot: true}, events.NMIRaised{Handled: true},
+		events.BootOrderChanged{Order: []string{"Boot0001", "Boot0000"}},
+		events.BiosSettingsStaged{Pending: []string{"BootMode"}}, events.BiosSettingsApplied{Attributes: []string{"BootMode", "AssetTag"}},
+		events.SecureBootChanged{Enable: true, Keys: "Default"},
+		events.VirtualMediaInserted{Device: "Cd", Image: "http://127.0.0.1/x.iso", Size: 1 << 20, SHA256: "ab"},
+		events.VirtualMediaEjected{Device: "Usb", Image: "http://127.0.0.1/x.img"},
+		events.FirmwareStaged{Component: "BIOS", Version: "2.1.0", SHA256: "ab"}, events.FirmwareActivated{Component: "BMC", From: "1.0", To: "1.1"},
 	}
 }
 
@@ -179,8 +189,9 @@ func TestRegistries(t *testing.T) {
 	h := newHandlerCfg(t, newPlatform(t), Config{RegistryDir: dir})
 	coll := getJSON(t, h, "/redfish/v1/Registries")
 	// Base, ResourceEvent, Platform, AccountSecurity, LogService,
-	// BmcemuMemory and TaskEvent.
-	if coll["Members@odata.count"] != 7.0 {
+	// BmcemuMemory, BiosAttributeRegistry, BmcemuHost, TaskEvent and
+	// Update.
+	if coll["Members@odata.count"] != 10.0 {
 		t.Errorf("registries = %v", coll)
 	}
 	if te := getJSON(t, h, "/redfish/v1/Registries/TaskEvent"); te["Registry"] != taskEventRegistry {

@@ -237,13 +237,23 @@ func TestFirmwareInventory(t *testing.T) {
 	root := getJSON(t, h, "/redfish/v1/")
 	us := getJSON(t, h, path(t, root, "UpdateService", "@odata.id").(string))
 	inv := members(t, getJSON(t, h, path(t, us, "FirmwareInventory", "@odata.id").(string)))
-	fw := p.Snapshot().Hardware.Firmware
+	snap := p.Snapshot()
+	fw := snap.Hardware.Firmware
 	if len(inv) != len(fw) || len(fw) != 15 {
 		t.Fatalf("inventory %d members, platform %d components", len(inv), len(fw))
 	}
 	for i, m := range inv {
 		e := getJSON(t, h, m.(map[string]any)["@odata.id"].(string))
-		if e["Id"] != fw[i].ID || e["Version"] != fw[i].Version || e["Updateable"] != false || e["SoftwareId"] != fw[i].Kind {
+		// The BIOS and the BMC are SimpleUpdate's, at the versions the
+		// platform's firmware state reports.
+		version, updateable := fw[i].Version, false
+		switch fw[i].Kind {
+		case platform.FirmwareBIOS:
+			version, updateable = snap.Firmware.BIOS, true
+		case platform.FirmwareBMC:
+			version, updateable = snap.Firmware.BMC, true
+		}
+		if e["Id"] != fw[i].ID || e["Version"] != version || e["Updateable"] != updateable || e["WriteProtected"] != !updateable || e["SoftwareId"] != fw[i].Kind {
 			t.Errorf("%s: %v", fw[i].ID, e)
 		}
 		// Every related item is a resource the service has (a supply is

@@ -32,6 +32,8 @@ type manager struct {
 	// EthernetInterfaces, NetworkProtocol and LogServices
 	// (inventory_routes.go).
 	managerResources
+	// VirtualMedia are the BMC's virtual CD and USB (virtualmedia.go).
+	VirtualMedia link `json:"VirtualMedia"`
 }
 
 type managerLinks struct {
@@ -63,7 +65,7 @@ func (s *service) getManager(r *request) (any, error) {
 		ManagerType:           "BMC",
 		Manufacturer:          "bmcemu",
 		Model:                 "bmcemu",
-		FirmwareVersion:       r.snap.BMC.FirmwareVersion,
+		FirmwareVersion:       r.snap.Firmware.BMC,
 		UUID:                  uuid,
 		ServiceEntryPointUUID: uuid,
 		PowerState:            "On",
@@ -74,6 +76,7 @@ func (s *service) getManager(r *request) (any, error) {
 			ManagerForChassis: links(chassisPath()),
 			ManagerInChassis:  link{ID: chassisPath()},
 		},
+		VirtualMedia: link{ID: virtualMediaPath()},
 	}, nil
 }
 

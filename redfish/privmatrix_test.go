@@ -3,6 +3,7 @@ package redfish
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -306,6 +307,7 @@ func newMatrixFixture(t *testing.T, route string) *matrixFixture {
 		":processor": "CPU1", ":nic": "LOM-1", ":storage": "RAID1", ":controller": "0", ":drive": "Disk5",
 		":volume": "Volume1", ":bmcnic": "eth0", ":mlog": "AuditLog", ":mentry": "1", ":firmware": "Storage_RAID1",
 	}}
+	maps.Copy(f.values, hostMatrixValues)
 	users := [][2]string{{adminUser, adminPass}, {"reader", "reader-pw"}, {"op", "operator-pw"}, {bystanderUser, bystanderPass}}
 	lastSeg := func(loc string) string { return loc[strings.LastIndex(loc, "/")+1:] }
 	switch {

@@ -481,11 +481,18 @@ func TestReset(t *testing.T) {
 	if w := do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"ForceOff"}`)); w.Code != http.StatusNoContent || p.Snapshot().PowerOn {
 		t.Fatalf("ForceOff: %d, power %v", w.Code, p.Snapshot().PowerOn)
 	}
+	// A power cycle of a host that is off powers it on.
 	if w := do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"PowerCycle"}`)); w.Code != http.StatusNoContent || !p.Snapshot().PowerOn {
 		t.Fatalf("PowerCycle: %d, power %v", w.Code, p.Snapshot().PowerOn)
 	}
-	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"Nmi"}`)), http.StatusBadRequest, "PropertyValueNotInList", "Nmi", "ResetType")
-	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{}`)), http.StatusBadRequest, "PropertyMissing", "ResetType")
+	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"Hibernate"}`)), http.StatusBadRequest,
+		"ActionParameterValueNotInList", "Hibernate", "ResetType", "#ComputerSystem.Reset")
+	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{}`)), http.StatusBadRequest, "ActionParameterMissing", "#ComputerSystem.Reset", "ResetType")
+	checkError(t, do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"On","Delay":3}`)), http.StatusBadRequest,
+		"ActionParameterUnknown", "#ComputerSystem.Reset", "Delay")
+	// An NMI needs the OS, which is still in POST.
+	checkErrorDetail(t, do(t, h, http.MethodPost, reset, withBody(`{"ResetType":"Nmi"}`)), http.StatusConflict, "ResourceInUse",
+		"the host's OS is not running")
 }
 
 // DSP0266 clause 8.3 (request headers): a service rejects a request that

@@ -22,6 +22,11 @@ const (
 // errors, the event registries, and the project's own.
 var servedRegistries = []string{baseRegistry, resourceEventRegistry, platformRegistry, accountSecurityRegistry, logServiceRegistry, oemRegistry}
 
+// embeddedRegistries are the registries this service defines itself
+// (message and attribute registries), served from the binary or, for the
+// attribute registry, made from the platform's definitions.
+var embeddedRegistries = map[string]func(*service) []byte{oemRegistry: func(*service) []byte { return oemRegistryJSON }}
+
 func registryPrefixOf(id string) string {
 	for i := range id {
 		if id[i] == '.' {
@@ -58,7 +63,7 @@ type messageRegistryFile struct {
 // OEM one is embedded; DMTF's are read from Config.RegistryDir when
 // present there, never copied into the repository.
 func (s *service) registryFilePath(id string) string {
-	if id == oemRegistry {
+	if _, ok := embeddedRegistries[id]; ok {
 		return "embedded"
 	}
 	if s.registryDir == "" {
@@ -91,7 +96,7 @@ func (s *service) getRegistry(r *request) (any, error) {
 	if s.registryFilePath(id) != "" {
 		loc.URI = pathRegistries + "/" + prefix + "/" + id
 	}
-	if id != oemRegistry {
+	if _, own := embeddedRegistries[id]; !own {
 		loc.PublicationURI = dmtfRegistryURL + id + ".json"
 	}
 	return messageRegistryFile{
@@ -116,7 +121,7 @@ func (s *service) serveRegistryJSON(c *gin.Context) {
 		switch p {
 		case "":
 		case "embedded":
-			body = oemRegistryJSON
+			body = embeddedRegistries[id](s)
 		default:
 			b, err := os.ReadFile(p)
 			if err != nil {

@@ -80,6 +80,8 @@ func TestSchemaCrawl(t *testing.T) {
 	served := maps.Clone(types)
 	reg := getJSON(t, h, "/redfish/v1/Registries/BmcemuMemory/"+oemRegistry)
 	served[reg["@odata.type"].(string)]++
+	attrs := getJSON(t, h, "/redfish/v1/Registries/"+biosRegistryPrefix+"/"+biosRegistry)
+	served[attrs["@odata.type"].(string)]++
 	listed := map[string]bool{}
 	for _, mem := range members(t, getJSON(t, h, "/redfish/v1/JsonSchemas")) {
 		l := mem.(map[string]any)["@odata.id"].(string)

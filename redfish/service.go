@@ -102,6 +102,13 @@ type Config struct {
 	// Network is where the BMC's services listen, for the Manager's
 	// NetworkProtocol and EthernetInterface; zero: not reported.
 	Network NetworkConfig
+	// ImageSourceAllow lists the networks virtual media and firmware
+	// images may be fetched from; nil takes EventDestinationAllow's
+	// (loopback unless configured). MaxImageBytes bounds an image (0:
+	// 64 MiB); ImageHTTPClient fetches them (nil: no redirects, 60 s).
+	ImageSourceAllow []netip.Prefix
+	MaxImageBytes    int64
+	ImageHTTPClient  *http.Client
 	// RegistryDir holds DMTF message registries (Base.1.22.1.json, ...)
 	// to serve under /redfish/v1/Registries; without it they are listed
 	// with their DMTF publication URI only. The OEM registry is built in.
@@ -131,7 +138,8 @@ type service struct {
 	renders        renderCache
 	tasks          taskStore
 	network        NetworkConfig
-	auditLog       auditLog // the Manager's log (auditlog.go)
+	auditLog       auditLog    // the Manager's log (auditlog.go)
+	media          mediaConfig // how images are fetched (virtualmedia.go)
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -142,7 +150,8 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		return nil, errors.New("redfish: nil platform")
 	}
 	s := &service{platform: p, log: cfg.Logger, now: cfg.Now, requireIfMatch: cfg.RequireIfMatch,
-		sel: cfg.SEL, sensorResolver: cfg.SensorResolver, registryDir: cfg.RegistryDir, network: cfg.Network}
+		sel: cfg.SEL, sensorResolver: cfg.SensorResolver, registryDir: cfg.RegistryDir, network: cfg.Network,
+		media: newMediaConfig(cfg)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -235,6 +244,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathSystems, resource{entity: "ComputerSystemCollection", get: s.getSystems})
 	s.handle(e, pathSystems+"/:system", resource{entity: "ComputerSystem", get: s.getSystem, patch: s.patchSystem})
 	s.handle(e, pathSystems+"/:system/Actions/ComputerSystem.Reset", resource{entity: "ComputerSystem", post: s.postReset})
+	s.hostRoutes(e)
 	s.handle(e, pathSystems+"/:system/LogServices", resource{entity: "LogServiceCollection", under: "ComputerSystem", get: s.getLogServices})
 	s.handle(e, pathSystems+"/:system/LogServices/:log", resource{entity: "LogService", under: "ComputerSystem/LogServiceCollection", get: s.getLogService})
 	s.handle(e, pathSystems+"/:system/LogServices/:log/Actions/LogService.ClearLog", resource{entity: "LogService", under: "ComputerSystem/LogServiceCollection", post: s.postClearLog})

@@ -166,7 +166,7 @@ func rootChildren(root serviceRoot) []serviceEntry {
 // ServiceRoot.v1_19_0) rather than embedding them; a new type needs its
 // line here (TestMetadataIncludesServedTypes).
 func metadataDocument() []byte {
-	refs := [...]struct{ file, namespaces string }{
+	refs := []struct{ file, namespaces string }{
 		{"ServiceRoot_v1.xml", "ServiceRoot ServiceRoot.v1_19_0 ServiceRoot.v1_20_0"},
 		{"ComputerSystemCollection_v1.xml", "ComputerSystemCollection"},
 		{"ComputerSystem_v1.xml", "ComputerSystem ComputerSystem.v1_27_0"},
@@ -231,6 +231,7 @@ func metadataDocument() []byte {
 		{"Resource_v1.xml", "Resource Resource.v1_23_0"},
 		{"RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0"},
 	}
+	refs = append(refs, hostMetadataRefs...)
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	b.WriteString(`<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">` + "\n")

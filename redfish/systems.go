@@ -35,6 +35,11 @@ type computerSystem struct {
 	// ProcessorSummary and the links to the hardware inventory
 	// (processors.go).
 	systemInventory
+	// BootProgress is the stage the host's boot reached (reset.go).
+	BootProgress bootProgress `json:"BootProgress"`
+	// Bios and SecureBoot are the host firmware's settings (bios.go).
+	Bios       link `json:"Bios"`
+	SecureBoot link `json:"SecureBoot"`
 }
 
 type systemBoot struct {
@@ -44,13 +49,20 @@ type systemBoot struct {
 	BootSourceOverrideTargetAllowed  []string `json:"BootSourceOverrideTarget@Redfish.AllowableValues"`
 	BootSourceOverrideMode           string   `json:"BootSourceOverrideMode"`
 	BootSourceOverrideModeAllowed    []string `json:"BootSourceOverrideMode@Redfish.AllowableValues"`
+	// BootOrder and BootOptions are the firmware's boot order
+	// (bootoptions.go).
+	BootOrder   []string `json:"BootOrder"`
+	BootOptions link     `json:"BootOptions"`
 }
 
 // newSystemBoot shows the platform's override. The platform's target,
 // enable and mode names are the Redfish BootSource, BootSourceOverrideEnabled
 // and BootSourceOverrideMode members, so they pass through unchanged.
-func newSystemBoot(o platform.BootOverride) systemBoot {
+func newSystemBoot(snap *platform.Snapshot) systemBoot {
+	o := snap.Boot
 	return systemBoot{
+		BootOrder:                        bootOrderOf(snap),
+		BootOptions:                      link{ID: bootOptionsPath()},
 		BootSourceOverrideEnabled:        o.Enabled,
 		BootSourceOverrideEnabledAllowed: platform.BootOverrideStates(),
 		BootSourceOverrideTarget:         o.Target,
@@ -67,48 +79,6 @@ type systemActions struct {
 type resetAction struct {
 	Target          string   `json:"target"`
 	AllowableValues []string `json:"ResetType@Redfish.AllowableValues"`
-}
-
-// resetTypes the emulated host supports: power is all it has.
-var resetTypes = []string{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "GracefulRestart", "PowerCycle"}
-
-func resetPath() string { return systemPath() + "/Actions/ComputerSystem.Reset" }
-
-type powerSetter interface {
-	SetPower(on bool) error
-}
-
-type resetBody struct {
-	ResetType string `json:"ResetType" validate:"required,oneof=On ForceOff GracefulShutdown ForceRestart GracefulRestart PowerCycle"`
-}
-
-// postReset is ComputerSystem.Reset: restarts are power off then on.
-func (s *service) postReset(r *request) (*response, error) {
-	if err := lookupSystem(r); err != nil {
-		return nil, err
-	}
-	ps, ok := s.platform.(powerSetter)
-	if !ok {
-		return nil, newAPIError(http.StatusBadRequest, "ActionNotSupported", "#ComputerSystem.Reset")
-	}
-	var in resetBody
-	d, err := decodeBody(r.body, &in, nil)
-	if err != nil {
-		return nil, err
-	}
-	if len(d.problems) > 0 {
-		return nil, failAll(d.problems)
-	}
-	steps := map[string][]bool{
-		"On": {true}, "ForceOff": {false}, "GracefulShutdown": {false},
-		"ForceRestart": {false, true}, "GracefulRestart": {false, true}, "PowerCycle": {false, true},
-	}[in.ResetType]
-	for _, on := range steps {
-		if err := ps.SetPower(on); err != nil {
-			return nil, fmt.Errorf("reset %s: %w", in.ResetType, err)
-		}
-	}
-	return &response{status: http.StatusNoContent}, nil
 }
 
 type memorySummary struct {
@@ -158,8 +128,8 @@ func (s *service) getSystem(r *request) (any, error) {
 		SerialNumber: sys.SerialNumber,
 		PartNumber:   sys.PartNumber,
 		UUID:         systemUUID(sys.SerialNumber),
-		PowerState:   powerState(snap.PowerOn),
-		BiosVersion:  sys.BIOSVersion,
+		PowerState:   systemPowerState(snap),
+		BiosVersion:  biosVersion(snap),
 		Status:       st,
 		MemorySummary: memorySummary{
 			TotalSystemMemoryGiB: totalMemoryGiB(snap),
@@ -173,7 +143,10 @@ func (s *service) getSystem(r *request) (any, error) {
 			Chassis:   links(chassisPath()),
 			ManagedBy: links(managerPath()),
 		},
-		Boot:            newSystemBoot(snap.Boot),
+		Boot:            newSystemBoot(snap),
+		BootProgress:    newBootProgress(snap.Host),
+		Bios:            link{ID: biosPath()},
+		SecureBoot:      link{ID: secureBootPath()},
 		systemInventory: newSystemInventory(snap),
 		Actions:         systemActions{Reset: resetAction{Target: resetPath(), AllowableValues: resetTypes}},
 	}, nil
@@ -237,6 +210,8 @@ type bootPatch struct {
 	BootSourceOverrideTarget  *string `json:"BootSourceOverrideTarget" validate:"omitempty,oneof=None Pxe Hdd Cd Usb BiosSetup Diags RemoteDrive"`
 	BootSourceOverrideEnabled *string `json:"BootSourceOverrideEnabled" validate:"omitempty,oneof=Disabled Once Continuous"`
 	BootSourceOverrideMode    *string `json:"BootSourceOverrideMode" validate:"omitempty,oneof=UEFI Legacy"`
+	// BootOrder is checked against the boot options (bootoptions.go).
+	BootOrder *[]string `json:"BootOrder"`
 }
 
 // systemReadOnly are the ComputerSystem properties a client may name but
@@ -250,7 +225,7 @@ var systemReadOnly = append(jsonNames(computerSystem{}), "AssetTag", "HostName",
 // and retry settings a host without boot devices has no use for.
 var bootReadOnly = []string{
 	"BootSourceOverrideEnabled@Redfish.AllowableValues", "BootSourceOverrideTarget@Redfish.AllowableValues",
-	"BootSourceOverrideMode@Redfish.AllowableValues", "UefiTargetBootSourceOverride", "BootNext", "BootOrder",
+	"BootSourceOverrideMode@Redfish.AllowableValues", "UefiTargetBootSourceOverride", "BootNext",
 	"AliasBootOrder", "BootOrderPropertySelection", "BootOptions", "Certificates", "HttpBootUri",
 	"AutomaticRetryConfig", "AutomaticRetryAttempts", "RemainingAutomaticRetryAttempts",
 	"StopBootOnFault", "TrustedModuleRequiredToBoot",
@@ -271,6 +246,7 @@ func (s *service) patchSystem(r *request) (*response, error) {
 	}
 	problems := d.problems
 	var o platform.BootOverride
+	var order []string
 	if d.has("Boot") {
 		var b bootPatch
 		bd, err := decodeBody(p.Boot, &b, bootReadOnly)
@@ -288,17 +264,31 @@ func (s *service) patchSystem(r *request) (*response, error) {
 			if bd.has("BootSourceOverrideMode") {
 				o.Mode = *b.BootSourceOverrideMode
 			}
+			if bd.has("BootOrder") {
+				if prob := checkBootOrder(r.snap, *b.BootOrder); prob != nil {
+					problems = append(problems, prob)
+				} else {
+					order = *b.BootOrder
+				}
+			}
 		}
 	}
-	if o == (platform.BootOverride{}) {
+	if o == (platform.BootOverride{}) && order == nil {
 		return nil, failAll(problems)
 	}
-	setter, ok := s.platform.(bootOverrideSetter)
-	if !ok {
-		return nil, failAll(append(problems, propErr(http.StatusBadRequest, "PropertyNotWritable", "Boot", "Boot")))
+	if o != (platform.BootOverride{}) {
+		setter, ok := s.platform.(bootOverrideSetter)
+		if !ok {
+			return nil, failAll(append(problems, propErr(http.StatusBadRequest, "PropertyNotWritable", "Boot", "Boot")))
+		}
+		if err := setter.SetBootOverride(o); err != nil {
+			return nil, fmt.Errorf("set boot override: %w", err)
+		}
 	}
-	if err := setter.SetBootOverride(o); err != nil {
-		return nil, fmt.Errorf("set boot override: %w", err)
+	if order != nil {
+		if err := s.setBootOrder(order); err != nil {
+			return nil, err
+		}
 	}
 	r.snap = s.platform.Snapshot()
 	v, err := s.getSystem(r)

@@ -9,9 +9,10 @@ import (
 
 // The UpdateService (DSP0268 UpdateService.v1_17_0) and its
 // FirmwareInventory (SoftwareInventory.v1_13_0): one member per firmware
-// image the platform's parts run (platform.Hardware.Firmware). Read-only
-// for now: no component is Updateable until the service offers an update
-// action.
+// image the platform's parts run (platform.Hardware.Firmware). The system
+// firmware (BIOS) and the BMC are Updateable through SimpleUpdate
+// (update.go); their versions are the platform's firmware state
+// (platform.Snapshot.Firmware), so an activated update shows here.
 
 const (
 	typeUpdateService               = "#UpdateService.v1_17_0.UpdateService"
@@ -29,7 +30,11 @@ type updateService struct {
 	Description       string `json:"Description"`
 	ServiceEnabled    bool   `json:"ServiceEnabled"`
 	FirmwareInventory link   `json:"FirmwareInventory"`
+	MaxImageSizeBytes int64  `json:"MaxImageSizeBytes"`
 	Status            status `json:"Status"`
+	Actions           struct {
+		SimpleUpdate simpleUpdateAction `json:"#UpdateService.SimpleUpdate"`
+	} `json:"Actions"`
 }
 
 type softwareInventory struct {
@@ -49,15 +54,18 @@ type softwareInventory struct {
 }
 
 func (s *service) getUpdateService(*request) (any, error) {
-	return updateService{
+	u := updateService{
 		odata:             odata{ID: pathUpdateService, Type: typeUpdateService},
 		ID:                "UpdateService",
 		Name:              "Update Service",
-		Description:       "The firmware the server's parts run",
+		Description:       "The firmware the server's parts run; updates of the system firmware (BIOS) and the BMC, staged until the component next starts",
 		ServiceEnabled:    true,
 		FirmwareInventory: link{ID: pathFirmwareInventory},
+		MaxImageSizeBytes: s.media.maxBytes,
 		Status:            status{State: "Enabled", Health: "OK"},
-	}, nil
+	}
+	u.Actions.SimpleUpdate = s.simpleUpdateActions()
+	return u, nil
 }
 
 func (s *service) getFirmwareInventory(r *request) (any, error) {
@@ -75,6 +83,20 @@ func (s *service) getSoftwareInventory(r *request) (any, error) {
 		return nil, errResourceNotFound("SoftwareInventory", id)
 	}
 	related := firmwareRelatedItems(r.snap, f)
+	// The BIOS and the BMC run what SimpleUpdate last activated.
+	updateable := false
+	switch f.Kind {
+	case platform.FirmwareBIOS:
+		updateable = true
+		if v := r.snap.Firmware.BIOS; v != "" {
+			f.Version = v
+		}
+	case platform.FirmwareBMC:
+		updateable = true
+		if v := r.snap.Firmware.BMC; v != "" {
+			f.Version = v
+		}
+	}
 	return softwareInventory{
 		odata:            odata{ID: pathFirmwareInventory + "/" + f.ID, Type: typeSoftwareInventory},
 		ID:               f.ID,
@@ -83,8 +105,8 @@ func (s *service) getSoftwareInventory(r *request) (any, error) {
 		Version:          f.Version,
 		Manufacturer:     f.Manufacturer,
 		SoftwareID:       f.Kind,
-		Updateable:       false,
-		WriteProtected:   true,
+		Updateable:       updateable,
+		WriteProtected:   !updateable,
 		RelatedItem:      related,
 		RelatedItemCount: len(related),
 		Status:           status{State: "Enabled", Health: "OK"},

@@ -54,7 +54,7 @@ func printRAS(w io.Writer, v control.RASView) error {
 	fmt.Fprintf(w, "Mode:        %s\nCapacity:    %d GiB installed, %d GiB usable\nRedundancy:  %s\n",
 		mode, v.RawBytes/gib, v.UsableBytes/gib, orDash(v.Redundancy))
 	if v.NextBoot != "" {
-		fmt.Fprintf(w, "Next boot:   %s (firmware setting; restart the emulator to apply)\n", v.NextBoot)
+		fmt.Fprintf(w, "Next boot:   %s (firmware setting; applied when the host boots next)\n", v.NextBoot)
 	}
 	if j := v.Job; j != nil {
 		fmt.Fprintf(w, "Running:     %s onto %s (%s): %d%%, %d of %d written pages\n", j.Kind, j.Slot, j.Set, j.Percent, j.Done, j.Total)
@@ -194,7 +194,8 @@ func ctlRASMode(o *ctlOptions) *cobra.Command {
 		Use:   "mode MODE",
 		Short: "Change the firmware's RAS mode (AdvancedECC, RankSparing, Mirroring, AddressRangeMirror, RAID5); it applies at the next boot",
 		Long: `Like a BIOS setting, the mode is saved at once and applied when the server
-boots next: restart the emulator (same --state-dir). A population that cannot
+boots next: reset the host (Redfish ComputerSystem.Reset, ipmitool chassis
+power cycle) or restart the emulator (same --state-dir). A population that cannot
 support the mode then boots in AdvancedECC with a configuration error. An
 empty MODE ("") returns to the profile's setting.`,
 		Example: "  bmcemu ctl ras mode Mirroring",

@@ -27,6 +27,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newCtlCmd(), newProfileCmd(), newMockupCmd(), newFleetCmd())
+	root.AddCommand(newServeCmd(), newCtlCmd(), newProfileCmd(), newMockupCmd(), newFleetCmd(), newImageCmd())
 	return root
 }

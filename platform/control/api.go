@@ -18,7 +18,13 @@
 //	DELETE /emulator/v1/slots/{slot}/faults/{kind}    clear it ("all": every kind)
 //	GET    /emulator/v1/events?since=SEQ&wait=SECONDS&max=N   long-poll the event stream
 //
-// The in-band OS view (what the host's Linux sees) and the firmware's tables:
+// The host (host.go): power and boot state, and its serial console:
+//
+//	GET    /emulator/v1/host                  power, boot progress, the device it booted from, boot order
+//	GET    /emulator/v1/host/console?since=SEQ&wait=SECONDS  console lines
+//
+// The in-band OS view (what the host's Linux sees; 409 or 503 while the
+// OS does not run) and the firmware's tables:
 //
 //	GET    /emulator/v1/os/dmesg?since=SEQ    kernel ring buffer
 //	GET    /emulator/v1/os/blocks             memory blocks (sysfs memoryN)

@@ -68,7 +68,7 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
-	r.Use(s.recover, s.authenticate)
+	r.Use(s.recover, s.authenticate, s.osGate)
 	r.NoRoute(func(c *gin.Context) {
 		s.fail(c, http.StatusNotFound, "NotFound", "no such resource: "+c.Request.URL.Path)
 	})
@@ -82,6 +82,7 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	g.GET("/slots/:slot", s.slot)
 	g.PUT("/slots/:slot/module", s.insert)
 	g.DELETE("/slots/:slot/module", s.remove)
+	s.hostRoutes(g)
 	if hp, ok := p.(HotPlug); ok {
 		s.hotplugRoutes(g, hp)
 	}
@@ -123,8 +124,10 @@ func (s *server) fail(c *gin.Context, status int, code, msg string) {
 
 func (s *server) index(c *gin.Context) {
 	idx := gin.H{
-		"system": Prefix + "/system",
-		"slots":  Prefix + "/slots",
+		"system":  Prefix + "/system",
+		"slots":   Prefix + "/slots",
+		"host":    Prefix + "/host",
+		"console": Prefix + "/host/console",
 	}
 	if s.hp != nil {
 		for k, v := range map[string]string{"faults": "/faults", "events": "/events", "dmesg": "/os/dmesg", "blocks": "/os/blocks",

@@ -48,6 +48,19 @@ func runShapeSEL(t *testing.T, c shapegen.Case) {
 		present[s.Ordinal] = s.Module != nil
 	}
 	seen := 0
+	hw := shapegen.Hardware{
+		Attention: p.PressAttention,
+		Insert: func(a shapegen.Module) error {
+			img, err := spd.Encode(p.NewModuleSpec(a.Slot, spd.Spec{CapacityGiB: a.CapacityGiB, Ranks: a.Ranks}))
+			if err != nil {
+				return err
+			}
+			_, err = p.Insert(a.Slot, img)
+			return err
+		},
+		Remove: func(slot string) error { _, err := p.Remove(slot); return err },
+		Settle: func() { clk.RunUntilIdle(time.Hour) },
+	}
 	var trace []string
 	fail := func(format string, a ...any) {
 		t.Helper()
@@ -96,32 +109,9 @@ func runShapeSEL(t *testing.T, c shapegen.Case) {
 	}
 	for _, st := range c.Steps() {
 		a := st.Module
-		if err := p.PressAttention(a.Slot); err != nil {
-			fail("attention %s: %v", a.Slot, err)
-		}
-		clk.RunUntilIdle(time.Hour)
-		if st.Add {
-			trace = append(trace, "add "+a.Slot)
-			img, err := spd.Encode(p.NewModuleSpec(a.Slot, spd.Spec{CapacityGiB: a.CapacityGiB, Ranks: a.Ranks}))
-			if err != nil {
-				fail("%v", err)
-			}
-			if _, err := p.Insert(a.Slot, img); err != nil {
-				fail("insert %s: %v", a.Slot, err)
-			}
-			clk.RunUntilIdle(time.Hour)
-			if c.Refused {
-				if _, err := p.Remove(a.Slot); err != nil {
-					fail("pull %s: %v", a.Slot, err)
-				}
-				clk.RunUntilIdle(time.Hour)
-			}
-		} else {
-			trace = append(trace, "remove "+a.Slot)
-			if _, err := p.Remove(a.Slot); err != nil {
-				fail("remove %s: %v", a.Slot, err)
-			}
-			clk.RunUntilIdle(time.Hour)
+		trace = append(trace, map[bool]string{true: "add ", false: "remove "}[st.Add]+a.Slot)
+		if err := c.Apply(st, hw); err != nil {
+			fail("%v", err)
 		}
 		sync(a.Slot, st.Add && c.Refused)
 	}

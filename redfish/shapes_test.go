@@ -42,6 +42,19 @@ func runShapeRedfish(t *testing.T, c shapegen.Case) {
 	boot := p.Snapshot().RAS.UsableBytes
 	inService := map[string]uint64{} // hot-added slot -> bytes the OS has
 	seated := map[string]bool{}
+	hw := shapegen.Hardware{
+		Attention: p.PressAttention,
+		Insert: func(a shapegen.Module) error {
+			img, err := spd.Encode(p.NewModuleSpec(a.Slot, spd.Spec{CapacityGiB: a.CapacityGiB, Ranks: a.Ranks}))
+			if err != nil {
+				return err
+			}
+			_, err = p.Insert(a.Slot, img)
+			return err
+		},
+		Remove: func(slot string) error { _, err := p.Remove(slot); return err },
+		Settle: func() { clk.RunUntilIdle(time.Hour) },
+	}
 	var trace []string
 	fail := func(format string, a ...any) {
 		t.Helper()
@@ -83,45 +96,25 @@ func runShapeRedfish(t *testing.T, c shapegen.Case) {
 	check()
 	for _, st := range c.Steps() {
 		a := st.Module
-		if err := p.PressAttention(a.Slot); err != nil {
-			fail("attention %s: %v", a.Slot, err)
+		trace = append(trace, map[bool]string{true: "add ", false: "remove "}[st.Add]+a.Slot)
+		if err := c.Apply(st, hw); err != nil {
+			fail("%v", err)
 		}
-		clk.RunUntilIdle(time.Hour)
-		if st.Add {
-			trace = append(trace, "add "+a.Slot)
-			img, err := spd.Encode(p.NewModuleSpec(a.Slot, spd.Spec{CapacityGiB: a.CapacityGiB, Ranks: a.Ranks}))
-			if err != nil {
-				fail("%v", err)
-			}
-			if _, err := p.Insert(a.Slot, img); err != nil {
-				fail("insert %s: %v", a.Slot, err)
-			}
-			clk.RunUntilIdle(time.Hour)
-			switch {
-			case c.Refused:
-				if _, err := p.Remove(a.Slot); err != nil {
-					fail("pull %s: %v", a.Slot, err)
-				}
-				clk.RunUntilIdle(time.Hour)
-			case c.Mode == "Mirroring":
-				seated[a.Slot] = true
-				primary := profile.SlotName(a.Socket, a.Channel&^1, a.Position)
-				partner := profile.SlotName(a.Socket, a.Channel^1, a.Position)
-				if seated[partner] {
-					inService[primary] = uint64(a.CapacityGiB) << 30
-				}
-			default:
-				seated[a.Slot] = true
-				inService[a.Slot] = uint64(a.CapacityGiB) << 30
-			}
-		} else {
-			trace = append(trace, "remove "+a.Slot)
-			if _, err := p.Remove(a.Slot); err != nil {
-				fail("remove %s: %v", a.Slot, err)
-			}
-			clk.RunUntilIdle(time.Hour)
+		switch {
+		case !st.Add:
 			delete(seated, a.Slot)
 			delete(inService, a.Slot)
+		case c.Refused:
+		case c.Mode == "Mirroring":
+			seated[a.Slot] = true
+			primary := profile.SlotName(a.Socket, a.Channel&^1, a.Position)
+			partner := profile.SlotName(a.Socket, a.Channel^1, a.Position)
+			if seated[partner] {
+				inService[primary] = uint64(a.CapacityGiB) << 30
+			}
+		default:
+			seated[a.Slot] = true
+			inService[a.Slot] = uint64(a.CapacityGiB) << 30
 		}
 		check()
 	}

@@ -402,3 +402,43 @@ func (c Case) String() string {
 	}
 	return fmt.Sprintf("--- profile (shapegen seed %d, mode %s) ---\n%s--- adds in order: %s\n", c.Seed, c.Mode, c.YAML, strings.Join(adds, " "))
 }
+
+// Hardware is what a step drives, as the technician's hands: the slot's
+// attention button, seating a module, pulling one, and waiting for the
+// simulated hardware to finish what each started. The tests of every
+// surface drive their platform through it, so they run one script alike.
+type Hardware struct {
+	Attention func(slot string) error
+	Insert    func(m Module) error
+	Remove    func(slot string) error
+	Settle    func()
+}
+
+// Apply performs st: attention, then seat the module (and pull it again
+// when the case's mode refuses it) or pull it. The error names the action
+// that failed.
+func (c Case) Apply(st Step, hw Hardware) error {
+	a := st.Module
+	if err := hw.Attention(a.Slot); err != nil {
+		return fmt.Errorf("attention %s: %w", a.Slot, err)
+	}
+	hw.Settle()
+	if !st.Add {
+		if err := hw.Remove(a.Slot); err != nil {
+			return fmt.Errorf("remove %s: %w", a.Slot, err)
+		}
+		hw.Settle()
+		return nil
+	}
+	if err := hw.Insert(a); err != nil {
+		return fmt.Errorf("insert %s: %w", a.Slot, err)
+	}
+	hw.Settle()
+	if c.Refused {
+		if err := hw.Remove(a.Slot); err != nil {
+			return fmt.Errorf("pull %s: %w", a.Slot, err)
+		}
+		hw.Settle()
+	}
+	return nil
+}

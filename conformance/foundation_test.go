@@ -28,25 +28,40 @@ func kv(out string) map[string]string {
 	return m
 }
 
-// fruDevices splits `ipmitool fru print` into devices keyed by description.
+// fruDevices splits `ipmitool fru print` into devices keyed by
+// description; a repeated field keeps its last value.
 func fruDevices(out string) map[string]map[string]string {
 	devs := map[string]map[string]string{}
-	var cur map[string]string
-	re := regexp.MustCompile(`^FRU Device Description\s*:\s*(.*?)\s*\(ID \d+\)`)
-	for _, line := range strings.Split(out, "\n") {
-		if m := re.FindStringSubmatch(line); m != nil {
-			cur = map[string]string{}
-			devs[m[1]] = cur
-			continue
+	for name, lines := range fruSections(out) {
+		cur := map[string]string{}
+		for _, line := range lines {
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				cur[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
 		}
-		if cur == nil {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			cur[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
+		devs[name] = cur
 	}
 	return devs
+}
+
+var fruTitle = regexp.MustCompile(`^FRU Device Description\s*:\s*(.+?)\s*\(ID [0-9a-fA-F]+h?\)`)
+
+// fruSections splits `ipmitool fru print` into each device's lines, keyed
+// by its description.
+func fruSections(out string) map[string][]string {
+	secs := map[string][]string{}
+	name := ""
+	for _, line := range strings.Split(out, "\n") {
+		if m := fruTitle.FindStringSubmatch(line); m != nil {
+			name = m[1]
+			secs[name] = []string{}
+			continue
+		}
+		if name != "" {
+			secs[name] = append(secs[name], line)
+		}
+	}
+	return secs
 }
 
 // sdrRows parses `ipmitool sdr elist` / `sdr list` / `sensor list` into

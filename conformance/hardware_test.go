@@ -335,26 +335,12 @@ func kvAll(out string) map[string]string {
 	return m
 }
 
-var fruTitle = regexp.MustCompile(`^FRU Device Description\s*:\s*(.+?) \(ID [0-9a-fA-F]+h?\)`)
-
-// fruBlocks splits `ipmitool fru print` output by device.
+// fruBlocks splits `ipmitool fru print` output by device, joining a
+// repeated field's values as kvAll does.
 func fruBlocks(out string) map[string]map[string]string {
 	blocks := map[string]map[string]string{}
-	var cur []string
-	name := ""
-	flush := func() {
-		if name != "" {
-			blocks[name] = kvAll(strings.Join(cur, "\n"))
-		}
+	for name, lines := range fruSections(out) {
+		blocks[name] = kvAll(strings.Join(lines, "\n"))
 	}
-	for _, line := range strings.Split(out, "\n") {
-		if m := fruTitle.FindStringSubmatch(line); m != nil {
-			flush()
-			name, cur = m[1], nil
-			continue
-		}
-		cur = append(cur, line)
-	}
-	flush()
 	return blocks
 }

@@ -25,6 +25,13 @@ declare -A want=(
   [podman]="command -v podman"
   # crashsoak.sh (TestCrashSoakShort) reads JSON with jq; curl (above) drives Redfish
   [jq]="command -v jq"
+  # cli_test.go: the completion scripts loaded into the real shells, man
+  # pages rendered by man(1), progress bars under script(1)'s pty
+  [bash-completion]="test -f /usr/share/bash-completion/bash_completion"
+  [zsh]="command -v zsh"
+  [fish]="command -v fish"
+  [man-db]="command -v man"
+  [bsdutils]="command -v script"
 )
 
 # apt_get waits up to 10 minutes for another apt or dpkg (an unattended

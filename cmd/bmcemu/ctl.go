@@ -56,6 +56,7 @@ func newCtlCmd() *cobra.Command {
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "request timeout")
 	cmd.AddCommand(ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o), ctlAttention(o), ctlLatch(o), ctlFault(o), ctlEvents(o),
 		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o), ctlServers(o), ctlHost(o), ctlConsole(o))
+	addCtlCompletions(cmd, o)
 	return cmd
 }
 
@@ -401,6 +402,15 @@ func (o *ctlOptions) follow(cmd *cobra.Command, slot string, from uint64, done o
 	w := cmd.OutOrStdout()
 	var seen []control.EventRecord
 	var t0 time.Time
+	// A spinner names the step the operation is at; a rebuild, which
+	// reports how far it is, gets a bar to 100%.
+	var bar *progress
+	rebuilding := false
+	if o.output != "json" {
+		bar = newProgress(cmd, -1, slot+": waiting")
+	}
+	ok := false
+	defer func() { bar.Done(ok) }()
 	for {
 		if ctx.Err() != nil {
 			return seen, fmt.Errorf("%s: gave up waiting after %s", slot, timeout)
@@ -428,10 +438,20 @@ func (o *ctlOptions) follow(cmd *cobra.Command, slot string, from uint64, done o
 			if t0.IsZero() {
 				t0 = r.Time
 			}
-			if o.output != "json" {
-				fmt.Fprintf(w, "  +%7.3fs  %-26s %s\n", r.Time.Sub(t0).Seconds(), r.Kind, describe(r.Kind, f))
+			if pct, isProgress := f["percent"].(float64); isProgress && r.Kind == "MemoryRebuildProgress" && bar != nil {
+				if !rebuilding {
+					bar.Done(false)
+					bar, rebuilding = newProgress(cmd, 100, fmt.Sprintf("%s: %v", slot, f["op"])), true
+				}
+				bar.Set(int(pct))
+			} else if !rebuilding {
+				bar.Describe(slot + ": " + r.Kind)
 			}
-			if ok, err := done(r, f); ok {
+			if o.output != "json" {
+				bar.Println(w, fmt.Sprintf("  +%7.3fs  %-26s %s", r.Time.Sub(t0).Seconds(), r.Kind, describe(r.Kind, f)))
+			}
+			if end, err := done(r, f); end {
+				ok = err == nil
 				return seen, err
 			}
 		}
@@ -628,10 +648,9 @@ func ctlAttention(o *ctlOptions) *cobra.Command {
 
 func ctlLatch(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:       "latch open|close SLOT",
-		Short:     "Open or close a slot's retention latch",
-		Args:      cobra.ExactArgs(2),
-		ValidArgs: []string{"open", "close"},
+		Use:   "latch open|close SLOT",
+		Short: "Open or close a slot's retention latch",
+		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] != "open" && args[0] != "close" {
 				return fmt.Errorf("latch %q: want open or close", args[0])

@@ -24,6 +24,12 @@ func newProfileCmd() *cobra.Command {
 		Use:   "show NAME",
 		Short: "Print a built-in profile (" + strings.Join(profile.BuiltinNames(), ", ") + ")",
 		Args:  cobra.ExactArgs(1),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) != 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return profile.BuiltinNames(), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := profile.BuiltinYAML(args[0])
 			if err != nil {

@@ -32,6 +32,10 @@ import (
 )
 
 type serveOptions struct {
+	// progress: standard error is a terminal that may show a bar (fleet
+	// start); term is that terminal once serve has wrapped it.
+	progress    bool
+	term        *termLog
 	profileFile string
 	redfishAddr string
 	ipmiAddr    string
@@ -100,6 +104,7 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			o.progress = progressWanted(cmd)
 			return serve(ctx, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -135,6 +140,7 @@ dashes as underscores (BMCEMU_IPMI_ADDR=127.0.0.1:623).`,
 	f.BoolVar(&o.metrics, "metrics", true, "serve Prometheus metrics at /metrics (unauthenticated, read-only; the fleet's control listener, or the Redfish listeners of a lone server)")
 	f.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ beside /metrics (unauthenticated: only on trusted addresses)")
 	f.StringVar(&o.shard, "shard", "", "fleet: run only the INDEX-th of COUNT contiguous member ranges (INDEX/COUNT; auto/COUNT takes INDEX from a StatefulSet pod's hostname)")
+	_ = cmd.RegisterFlagCompletionFunc("profile", builtinProfiles)
 	return cmd
 }
 
@@ -172,6 +178,10 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
+	if o.progress {
+		o.term = &termLog{w: stderr}
+		stderr = o.term
+	}
 	log, err := newLogger(stderr, o.logLevel, o.logFormat)
 	if err != nil {
 		return err

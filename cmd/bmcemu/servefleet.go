@@ -120,12 +120,16 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 	fl.Start(ctx)
 	defer fl.Close()
 	start := time.Now()
+	bar := o.term.start(int64(len(members)), "starting fleet members")
 	for _, m := range members {
 		if _, err := fl.Add(m); err != nil {
+			o.term.stop(false)
 			ln.Close()
 			return err
 		}
+		bar.Add(1)
 	}
+	o.term.stop(true)
 	srv := httplimit.Server(withDiagnostics(fl.Handler(), mx, o.pprof), log)
 	ln = httplimit.New(httplimit.Defaults, log.With("component", "control")).Listener(ln)
 	errc := make(chan error, 1)

@@ -8,9 +8,19 @@
 #
 #   bash conformance/fuzz.sh            # 10s per target
 #   bash conformance/fuzz.sh 10m        # the long run
+#
+# Environment: FUZZ_ONLY, a regular expression (grep -E) over
+# "package/path.FuzzName", runs a subset (a long run split over several
+# sittings); FUZZ_PARALLEL sets go test's -parallel (fuzz workers;
+# default GOMAXPROCS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
+only=${FUZZ_ONLY:-.}
+parallel=()
+if [ -n "${FUZZ_PARALLEL:-}" ]; then
+  parallel=(-parallel "$FUZZ_PARALLEL")
+fi
 
 failed=()
 total=0
@@ -19,9 +29,12 @@ trap 'rm -f "$summary"' EXIT
 for pkg in $(go list ./...); do
   targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true)
   for target in $targets; do
+    if ! printf '%s\n' "${pkg#github.com/bmcemu/bmcemu/}.${target}" | grep -Eq -- "$only"; then
+      continue
+    fi
     total=$((total + 1))
     start=$(date +%s)
-    if out=$(go test -run XXX_NO_TESTS -fuzz "^${target}\$" -fuzztime "$duration" "$pkg" 2>&1); then
+    if out=$(go test -run XXX_NO_TESTS ${parallel[@]+"${parallel[@]}"} -fuzz "^${target}\$" -fuzztime "$duration" "$pkg" 2>&1); then
       execs=$(printf '%s\n' "$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2 || true)
       printf '%-60s ok    %4ss  %s execs\n' "${pkg#github.com/bmcemu/bmcemu/}.${target}" "$(( $(date +%s) - start ))" "${execs:-?}" | tee -a "$summary"
     else

@@ -262,7 +262,11 @@ func (t *sessionTable) getTimeout() time.Duration {
 // guessed; a session opened before the block (behind the same NAT as the
 // guesser, say) keeps working.
 func (s *service) authenticate(c *gin.Context) (principal, error) {
-	if tok := h1(c.Request.Header, hdrAuthToken); tok != "" {
+	return s.authenticateRequest(c.Request)
+}
+
+func (s *service) authenticateRequest(r *http.Request) (principal, error) {
+	if tok := h1(r.Header, hdrAuthToken); tok != "" {
 		sess, ok := s.sessions.lookup(tok)
 		if !ok {
 			return principal{}, errNoValidSession()
@@ -278,7 +282,7 @@ func (s *service) authenticate(c *gin.Context) (principal, error) {
 			passwordChangeRequired: acct.PasswordChangeRequired}, nil
 	}
 	var buf [maxBasicCredentials]byte
-	user, pass, ok := parseBasic(h1(c.Request.Header, "Authorization"), &buf)
+	user, pass, ok := parseBasic(h1(r.Header, "Authorization"), &buf)
 	if !ok {
 		return principal{}, errNoValidSession()
 	}
@@ -287,7 +291,7 @@ func (s *service) authenticate(c *gin.Context) (principal, error) {
 	// locked account) are logged by the store as per-address summaries,
 	// not here once per request: a client retrying in a loop would
 	// otherwise write thousands of lines a second.
-	src := remoteAddr(c.Request)
+	src := remoteAddr(r)
 	acct, err := s.accounts.AuthenticateFrom(src, string(user), string(pass))
 	if err != nil {
 		return principal{}, s.loginError(src, err)

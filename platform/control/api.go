@@ -118,12 +118,14 @@ type Slot struct {
 	AttentionLED string `json:"attention_led"`
 	// LocationIndicator is the identify LED (Redfish
 	// LocationIndicatorActive), distinct from the hot-plug attention LED.
-	LocationIndicator bool                 `json:"location_indicator"`
-	LatchOpen         bool                 `json:"latch_open"`
-	Faults            []string             `json:"faults,omitempty"`
-	FWFault           bool                 `json:"fw_fault,omitempty"`
-	Parked            bool                 `json:"parked,omitempty"`
-	Memory            *platform.SlotMemory `json:"memory,omitempty"`
+	LocationIndicator bool `json:"location_indicator"`
+	LatchOpen         bool `json:"latch_open"`
+	// TemperatureC is the module's temperature sensor (absent: no module).
+	TemperatureC *int                 `json:"temperature_c,omitempty"`
+	Faults       []string             `json:"faults,omitempty"`
+	FWFault      bool                 `json:"fw_fault,omitempty"`
+	Parked       bool                 `json:"parked,omitempty"`
+	Memory       *platform.SlotMemory `json:"memory,omitempty"`
 	// RAS is the module's role in the memory protection mode and its ECC
 	// counters.
 	RAS *ras.ModuleStatus `json:"ras,omitempty"`
@@ -176,7 +178,7 @@ type Error struct {
 func slotView(s platform.Slot) Slot {
 	v := Slot{Name: s.Name, Socket: s.Socket, Controller: s.Controller, Channel: s.ChannelLetter(), Position: s.Position, State: "empty",
 		Status: s.State, Health: s.Health, Reason: s.Reason, Stage: s.Stage, Power: s.Power, AttentionLED: s.AttentionLED,
-		LocationIndicator: s.LocationIndicator, LatchOpen: s.LatchOpen, Faults: s.Faults, FWFault: s.FWFault, Parked: s.Parked, Memory: s.Memory, RAS: s.RAS}
+		LocationIndicator: s.LocationIndicator, LatchOpen: s.LatchOpen, TemperatureC: s.TemperatureC, Faults: s.Faults, FWFault: s.FWFault, Parked: s.Parked, Memory: s.Memory, RAS: s.RAS}
 	if s.Module != nil {
 		v.State = "populated"
 		v.Module = &Module{Module: s.Module.SPD, InsertedAt: s.Module.InsertedAt}

@@ -250,12 +250,13 @@ func (s *server) events(c *gin.Context) {
 	page := s.hp.EventsSince(c.Request.Context(), since, int(min(max, 10000)), wait)
 	out := EventPage{Records: make([]EventRecord, 0, len(page.Records)), Truncated: page.Truncated, LastSeq: page.LastSeq}
 	for _, r := range page.Records {
-		out.Records = append(out.Records, eventRecord(r))
+		out.Records = append(out.Records, RecordOf(r))
 	}
 	c.JSON(http.StatusOK, out)
 }
 
-func eventRecord(r events.Record) EventRecord {
+// RecordOf is a platform event record as the API shows it.
+func RecordOf(r events.Record) EventRecord {
 	b, err := json.Marshal(r.Event)
 	if err != nil {
 		b = []byte(`{}`)

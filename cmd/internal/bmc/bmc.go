@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bmcemu/bmcemu/cmd/internal/webui"
 	"github.com/bmcemu/bmcemu/ipmi"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/accounts"
@@ -204,24 +205,40 @@ func New(cfg Config) (_ *BMC, err error) {
 		}
 		return nil, err
 	}
-	b.handler = Route(ctl, rf)
+	// The web UI logs in through Redfish's sessions and account store
+	// and hands its board requests to this same control API.
+	ui, err := webui.New(webui.Config{
+		Authenticate: func(r *http.Request) (redfish.Principal, error) { return redfish.Authenticate(rf, r) },
+		Control:      ctl, Board: b.plat, Events: b.plat, SEL: b.sel,
+		Logger: log.With("component", "webui"),
+	})
+	if err != nil {
+		if c, ok := rf.(io.Closer); ok {
+			_ = c.Close()
+		}
+		return nil, err
+	}
+	b.handler = Route(ctl, ui, rf)
 	if cfg.Observe != nil {
 		b.handler = observe(b.handler, cfg.Observe)
 	}
 	return b, nil
 }
 
-// Route sends the control API its prefix and everything else to Redfish.
-// Each side routes, cleans and authenticates its own paths; an
-// http.ServeMux in front cost about 3% of a Redfish GET's CPU under load
-// for a choice between two prefixes.
-func Route(ctl, rf http.Handler) http.Handler {
+// Route sends the control API and the web UI their prefixes and
+// everything else to Redfish. Each routes, cleans and authenticates its
+// own paths; an http.ServeMux in front cost about 3% of a Redfish GET's
+// CPU under load for a choice between a few prefixes.
+func Route(ctl, ui, rf http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == control.Prefix || strings.HasPrefix(p, control.Prefix+"/") {
+		switch p := r.URL.Path; {
+		case p == control.Prefix || strings.HasPrefix(p, control.Prefix+"/"):
 			ctl.ServeHTTP(w, r)
-			return
+		case p == webui.Prefix || strings.HasPrefix(p, webui.Prefix+"/"):
+			ui.ServeHTTP(w, r)
+		default:
+			rf.ServeHTTP(w, r)
 		}
-		rf.ServeHTTP(w, r)
 	})
 }
 

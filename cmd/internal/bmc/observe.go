@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bmcemu/bmcemu/cmd/internal/webui"
 	"github.com/bmcemu/bmcemu/platform/control"
 )
 
@@ -15,8 +16,11 @@ func observe(h http.Handler, fn func(surface, method string, code int, d time.Du
 		sr := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(sr, r)
 		surface := "redfish"
-		if p := r.URL.Path; p == control.Prefix || strings.HasPrefix(p, control.Prefix+"/") {
+		switch p := r.URL.Path; {
+		case p == control.Prefix || strings.HasPrefix(p, control.Prefix+"/"):
 			surface = "control"
+		case p == webui.Prefix || strings.HasPrefix(p, webui.Prefix+"/"):
+			surface = "ui"
 		}
 		fn(surface, r.Method, sr.code, time.Since(start))
 	})

@@ -11,10 +11,11 @@ func TestRoute(t *testing.T) {
 	mark := func(name string) http.Handler {
 		return http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got = name })
 	}
-	h := Route(mark("ctl"), mark("redfish"))
+	h := Route(mark("ctl"), mark("ui"), mark("redfish"))
 	for path, want := range map[string]string{
 		"/emulator/v1": "ctl", "/emulator/v1/": "ctl", "/emulator/v1/slots/CPU0_DIMM_A1": "ctl",
 		"/emulator/v10": "redfish", "/emulator": "redfish", "/redfish/v1/Systems": "redfish", "/": "redfish",
+		"/ui": "ui", "/ui/": "ui", "/ui/api/stream": "ui", "/uix": "redfish",
 	} {
 		got = ""
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))

@@ -39,7 +39,7 @@ func New(members func() []*bmc.BMC) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bmcemu_http_requests_total",
-		Help: "HTTP requests a member answered, by surface (redfish, control), method and status code.",
+		Help: "HTTP requests a member answered, by surface (redfish, control, ui), method and status code.",
 	}, []string{"member", "surface", "method", "code"})
 	// Latency is fleet-wide: a histogram per member would multiply the
 	// series by the bucket count for every member of a large fleet.

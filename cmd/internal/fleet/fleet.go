@@ -20,12 +20,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
 	"github.com/bmcemu/bmcemu/cmd/internal/httplimit"
+	"github.com/bmcemu/bmcemu/cmd/internal/webui"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 )
@@ -567,6 +569,15 @@ func (f *Fleet) nextLayout() Layout {
 // resource list): membership, and each member's control API by id.
 func (f *Fleet) Handler() http.Handler {
 	mux := http.NewServeMux()
+	// The grid of members lives here, not on the members: only this
+	// listener knows every member, and reading their health in process
+	// costs a member nothing while no browser watches.
+	grid, err := webui.NewFleet(webui.FleetConfig{Members: f.uiMembers, Authorized: f.authorized, Logger: f.log.With("component", "webui")})
+	if err != nil {
+		panic(err) // both functions are set above: a programming error
+	}
+	mux.Handle(webui.Prefix, grid)
+	mux.Handle(webui.Prefix+"/", grid)
 	mux.HandleFunc("GET "+control.Prefix+"/servers", f.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, f.List())
 	}))
@@ -618,10 +629,31 @@ func (f *Fleet) Handler() http.Handler {
 	return mux
 }
 
+// authorized checks the fleet's own credentials (HTTP Basic).
+func (f *Fleet) authorized(r *http.Request) bool {
+	u, pw, ok := r.BasicAuth()
+	return ok && subtle.ConstantTimeCompare([]byte(u), []byte(f.opts.User))&subtle.ConstantTimeCompare([]byte(pw), []byte(f.opts.Password)) == 1
+}
+
+// uiMembers lists the members for the web UI's grid, in id order.
+func (f *Fleet) uiMembers() []webui.Member {
+	f.mu.Lock()
+	out := make([]webui.Member, 0, len(f.members))
+	for _, m := range f.members {
+		ui := make([]string, len(m.urls))
+		for i, u := range m.urls {
+			ui[i] = strings.TrimSuffix(u, "/redfish/v1") + webui.Prefix + "/"
+		}
+		out = append(out, webui.Member{ID: m.spec.Name, Address: m.spec.Addr.String(), UI: ui, Board: m.bmc.Platform()})
+	}
+	f.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 func (f *Fleet) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u, pw, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(f.opts.User))&subtle.ConstantTimeCompare([]byte(pw), []byte(f.opts.Password)) != 1 {
+		if !f.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="bmcemu fleet"`)
 			fail(w, http.StatusUnauthorized, "Unauthorized", "the fleet's credentials are required (HTTP Basic: serve --user/--password)")
 			return

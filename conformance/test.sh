@@ -32,6 +32,8 @@ declare -A want=(
   [fish]="command -v fish"
   [man-db]="command -v man"
   [bsdutils]="command -v script"
+  # the web UI in a real browser (conformance/webui_test.go, driven with chromedp)
+  [chromium]="command -v chromium"
 )
 
 # apt_get waits up to 10 minutes for another apt or dpkg (an unattended

@@ -195,6 +195,7 @@ function fillSlot(e, s) {
   e.dataset.status = s.status;
   e.dataset.health = s.health;
   e.dataset.attention = s.attention_led;
+  e.dataset.power = s.power;
   const m = s.module;
   const parts = [
     el('div', {},
@@ -202,7 +203,7 @@ function fillSlot(e, s) {
       el('span', { class: 'leds' },
         el('span', { class: 'led att-' + s.attention_led, title: 'attention LED: ' + s.attention_led }),
         el('span', { class: 'led id-' + (s.location_indicator ? 'on' : 'off'), title: 'identify LED: ' + (s.location_indicator ? 'on' : 'off') }))),
-    el('div', {}, el('span', { class: 'state' }, s.status), s.stage ? ' · ' + s.stage : '', ' · ', el('span', { class: 'badge ' + s.health }, s.health),
+    el('div', {}, el('span', { class: 'state' }, s.status), s.stage ? ' · ' + s.stage : '', ' · power ' + s.power + ' · ', el('span', { class: 'badge ' + s.health }, s.health),
       s.temperature_c !== undefined ? ' · ' + s.temperature_c + ' °C' : ''),
     m ? el('div', { class: 'module' }, (m.capacity_mib / 1024) + ' GiB ' + m.base_module + ' ' + m.ranks + 'R ' + m.speed_mts + ' MT/s ' + m.manufacturer)
       : el('div', { class: 'module' }, 'empty'),

@@ -1,0 +1,204 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts headless Chromium (Debian's chromium) with a fresh
+// profile and no network beyond what the page asks for.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	bin := needTool(t, "chromium")
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true), // root in CI
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 2000),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	return actx
+}
+
+// artifacts is where screenshots go: $BMCEMU_ARTIFACTS (CI keeps it) or
+// the test's temporary directory.
+func artifacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("BMCEMU_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	dir = filepath.Join(dir, t.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	p := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}
+
+// waitFor polls a JavaScript expression in the page until it is true.
+// The limit is only there so a broken page fails instead of hanging; the
+// test asserts what the page shows, never how fast.
+func waitFor(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('action-error') ? document.getElementById('action-error').textContent + ' | ' + document.body.innerText.slice(0, 2000) : document.body.innerText.slice(0, 2000)`))
+		t.Fatalf("%s: %v\npage: %s", what, err, state)
+	}
+}
+
+func evalInt(t *testing.T, ctx context.Context, expr string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return n
+}
+
+func login(t *testing.T, ctx context.Context, url, user, password string) {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(url+"/ui/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#login-user"), user),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	); err != nil {
+		t.Fatalf("log in as %s: %v", user, err)
+	}
+	waitFor(t, ctx, user+" sees the 32 slots of the default board", `document.querySelectorAll('#board .slot').length === 32`)
+	waitFor(t, ctx, user+"'s live stream is open", `document.getElementById('live').textContent === 'live'`)
+}
+
+// The web view in a real browser: log in with the BMC's accounts, see
+// the board, press attention and hot-add a module with the page's
+// buttons, and watch the slot, the OS's memory blocks, the SEL and the
+// event list follow without a reload; a ReadOnly account gets no buttons
+// and the server refuses its actions.
+func TestWebUIInChromium(t *testing.T) {
+	actx := browser(t)
+	e := start(t, startOpts{args: []string{"--speed", "1000"}})
+	dir := artifacts(t)
+
+	// A ReadOnly account, made the way an operator would (Redfish).
+	body := `{"UserName":"viewer","Password":"Viewer-passw0rd","RoleId":"ReadOnly","Enabled":true}`
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/redfish/v1/AccountService/Accounts", strings.NewReader(body))
+	req.SetBasicAuth(e.User, e.Password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create viewer: %d", resp.StatusCode)
+	}
+
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	ctx, cancelRun := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancelRun()
+	login(t, ctx, e.URL, e.User, e.Password)
+	waitFor(t, ctx, "the OS's memory blocks", `document.querySelectorAll('#blocks .block[data-state="online"]').length > 0`)
+	waitFor(t, ctx, "the SEL table", `document.getElementById('sel-summary').textContent !== ''`)
+	screenshot(t, ctx, dir, "1-board")
+
+	const slot = "CPU0_DIMM_A2"
+	if n := evalInt(t, ctx, `document.querySelectorAll('#slot-`+slot+` button.action').length`); n == 0 {
+		t.Fatal("the administrator sees no action buttons")
+	}
+	hotBlocks := `document.querySelectorAll('#blocks .block[data-boot="false"][data-state="online"]').length`
+	if n := evalInt(t, ctx, hotBlocks); n != 0 {
+		t.Fatalf("%d hot-added blocks online before the hot-add", n)
+	}
+	selRows := evalInt(t, ctx, `document.querySelectorAll('#sel tbody tr').length`)
+	// A page reload would lose this.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameDocument = 42`)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Attention: the SMC isolates the slot, and the page shows it.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-attention`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the slot isolated after attention", `document.getElementById('slot-`+slot+`').dataset.power === 'Isolated'`)
+	waitFor(t, ctx, "AttentionPressed in the event list", `document.querySelector('#events li[data-kind="AttentionPressed"][data-slot="`+slot+`"]') !== null`)
+
+	// Insert a 64 GiB module with the form.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-insert`)),
+		chromedp.WaitVisible(chromedp.CSS("#insert-dialog")),
+		chromedp.SetValue(chromedp.CSS("#insert-capacity"), "64"),
+		chromedp.Click(chromedp.CSS("#insert-submit")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the slot Enabled with its 64 GiB module",
+		`(() => { const s = document.getElementById('slot-`+slot+`'); return s.dataset.status === 'enabled' && s.dataset.health === 'ok' && s.querySelector('.module').textContent.startsWith('64 GiB'); })()`)
+	// 64 GiB in blocks of the size the page shows.
+	waitFor(t, ctx, "the new memory blocks online",
+		`(() => { const m = document.getElementById('blocks-summary').textContent.match(/\((\d+) GiB each\)/); return m && `+hotBlocks+` === 64 / Number(m[1]); })()`)
+	waitFor(t, ctx, "the hot-add's SEL rows", fmt.Sprintf(`document.querySelectorAll('#sel tbody tr').length > %d`, selRows))
+	waitFor(t, ctx, "MemoryHotAdded in the event list", `document.querySelector('#events li[data-kind="MemoryHotAdded"][data-slot="`+slot+`"]') !== null`)
+	if n := evalInt(t, ctx, `window.__sameDocument || 0`); n != 42 {
+		t.Error("the page reloaded to show the hot-add; it must update in place")
+	}
+	selText, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#sel tbody")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(selText, slot) {
+		t.Errorf("no SEL row names %s:\n%s", slot, selText)
+	}
+	screenshot(t, ctx, dir, "2-after-hot-add")
+
+	// ReadOnly: a new tab, so a session of its own.
+	vctx, vcancel := chromedp.NewContext(ctx)
+	defer vcancel()
+	login(t, vctx, e.URL, "viewer", "Viewer-passw0rd")
+	if n := evalInt(t, vctx, `document.querySelectorAll('button.action').length`); n != 0 {
+		t.Errorf("a ReadOnly login sees %d action buttons", n)
+	}
+	status, err := chromedp.Run(vctx, chromedp.Evaluate[int](
+		`fetch('/ui/api/emulator/v1/slots/CPU1_DIMM_B2/attention', {method: 'POST', headers: {'X-Auth-Token': sessionStorage.getItem('bmcemu.token')}}).then(r => r.status)`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusForbidden {
+		t.Errorf("ReadOnly POST to an action from the page: %d, want 403", status)
+	}
+	screenshot(t, vctx, dir, "3-readonly")
+}

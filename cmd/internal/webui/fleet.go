@@ -92,14 +92,13 @@ func (f *fleetUI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !read:
 		fail(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported on "+p)
 	default:
-		setPageHeaders(w.Header())
 		if p == Prefix+"/" {
 			// The control listener's page is the grid, not one board.
 			r2 := r.Clone(r.Context())
 			r2.URL.Path = Prefix + "/fleet.html"
 			r = r2
 		}
-		f.static.ServeHTTP(w, r)
+		serveStatic(w, r, f.static)
 	}
 }
 

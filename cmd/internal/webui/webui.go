@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/accounts"
@@ -119,9 +120,20 @@ func (u *ui) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported on "+p)
 			return
 		}
-		setPageHeaders(w.Header())
-		u.static.ServeHTTP(w, r)
+		serveStatic(w, r, u.static)
 	}
+}
+
+// serveStatic serves the embedded page. A path that is not UTF-8 names
+// no file: fs.Sub refuses it as invalid, which http.FileServer would
+// answer with a 500.
+func serveStatic(w http.ResponseWriter, r *http.Request, static http.Handler) {
+	if !utf8.ValidString(r.URL.Path) {
+		fail(w, http.StatusNotFound, "NotFound", "no such file")
+		return
+	}
+	setPageHeaders(w.Header())
+	static.ServeHTTP(w, r)
 }
 
 // Me is the answer of GET /ui/api/me: who is logged in and what the page

@@ -202,3 +202,58 @@ func TestWebUIInChromium(t *testing.T) {
 	}
 	screenshot(t, vctx, dir, "3-readonly")
 }
+
+// The fleet's control listener shows a grid of every member's health,
+// live, and each cell leads to that member's own board.
+func TestWebUIFleetGridInChromium(t *testing.T) {
+	actx := browser(t)
+	// Members on this test's own loopback range, above 1023, with plain
+	// HTTP so the browser needs no certificate exception.
+	e := &Emulator{t: t, HTTPPort: freeTCPPort(t), User: "admin", Password: "password", exited: make(chan struct{})}
+	e.URL = fmt.Sprintf("http://127.0.0.1:%d", e.HTTPPort)
+	e.launch([]string{"serve", "--ephemeral", "--fleet", "3", "--control-addr", fmt.Sprintf("127.0.0.1:%d", e.HTTPPort), "--log-level", "warn",
+		"--fleet-addr", "127.0.62.10", "--member-ipmi-port", "16231", "--member-https-port", "0", "--member-http-port", "18081", "--speed", "1000"})
+	dir := artifacts(t)
+
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	ctx, cancelRun := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancelRun()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.URL+"/ui/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#login-user"), e.User),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), e.Password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "three healthy members", `document.querySelectorAll('.member[data-health="OK"]').length === 3`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameDocument = 42`)); err != nil {
+		t.Fatal(err)
+	}
+
+	// An uncorrectable error on one member shows on its cell alone.
+	if out, err := e.ctl("--server-id", "bmc-002", "ras", "inject", "CPU0_DIMM_A1", "--ue"); err != nil {
+		t.Fatalf("ctl ras inject: %v\n%s", err, out)
+	}
+	waitFor(t, ctx, "bmc-002's health falls", `document.getElementById('member-bmc-002').dataset.health !== 'OK'`)
+	if n := evalInt(t, ctx, `document.querySelectorAll('.member[data-health="OK"]').length`); n != 2 {
+		t.Errorf("%d members still OK, want the other 2", n)
+	}
+	if n := evalInt(t, ctx, `window.__sameDocument || 0`); n != 42 {
+		t.Error("the grid reloaded to show the change; it must update in place")
+	}
+	screenshot(t, ctx, dir, "1-fleet-grid")
+
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#member-bmc-002 a').href`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if href != "http://127.0.62.11:18081/ui/" {
+		t.Fatalf("bmc-002 links to %q, want its own board at http://127.0.62.11:18081/ui/", href)
+	}
+	login(t, ctx, strings.TrimSuffix(href, "/ui/"), "admin", "password")
+	waitFor(t, ctx, "the failed module on the member's board", `document.getElementById('slot-CPU0_DIMM_A1').dataset.health !== 'ok'`)
+	screenshot(t, ctx, dir, "2-member-board")
+}

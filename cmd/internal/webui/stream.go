@@ -38,6 +38,7 @@ const (
 	selPoll      = time.Second // how stale the SEL row count may be
 	keepalive    = 15 * time.Second
 	writeTimeout = 30 * time.Second
+	maxRecent    = 1000 // ?recent=N: the last N records first
 )
 
 // SELState is the SEL as the stream reports it: the page refetches the
@@ -75,9 +76,18 @@ type Resync struct {
 
 // stream serves GET /ui/api/stream: text/event-stream with the events
 // hello, platform (id: the record's Seq; data: control.EventRecord),
-// resync and sel. ?since=SEQ or Last-Event-ID resumes after SEQ.
+// resync and sel. ?since=SEQ or Last-Event-ID resumes after SEQ;
+// ?recent=N starts with the last N records.
 func (u *ui) stream(w http.ResponseWriter, r *http.Request) {
 	since := u.cfg.Events.LastEventSeq()
+	if v := r.URL.Query().Get("recent"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n > maxRecent {
+			fail(w, http.StatusBadRequest, "InvalidValue", fmt.Sprintf("recent %q: want how many of the last records to start with, at most %d", v, maxRecent))
+			return
+		}
+		since -= min(since, n)
+	}
 	for _, v := range []string{r.URL.Query().Get("since"), r.Header.Get("Last-Event-ID")} {
 		if v == "" {
 			continue

@@ -384,10 +384,27 @@ func TestStreamRefusesBadCursorAndReadOnlyMayWatch(t *testing.T) {
 	s := newServer(t)
 	s.addAccount("viewer", "Viewer-passw0rd", "ReadOnly")
 	tok := s.login("viewer", "Viewer-passw0rd")
-	if _, resp := s.openStream(tok, "?since=yesterday"); resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("since=yesterday: %d, want 400", resp.StatusCode)
+	for _, q := range []string{"?since=yesterday", "?recent=-1", "?recent=1000000"} {
+		if _, resp := s.openStream(tok, q); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, resp.StatusCode)
+		}
 	}
-	st, resp := s.openStream(tok, "?since=0")
+	// recent=1 starts with the newest record the ring holds.
+	st, resp := s.openStream(tok, "?recent=1")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("recent=1: %d", resp.StatusCode)
+	}
+	ev, data := st.next(t)
+	var hello webui.Hello
+	if ev != "hello" || json.Unmarshal([]byte(data), &hello) != nil {
+		t.Fatalf("first event %s %s", ev, data)
+	}
+	ev, data = st.next(t)
+	var rec control.EventRecord
+	if ev != "platform" || json.Unmarshal([]byte(data), &rec) != nil || rec.Seq != hello.LastSeq+1 {
+		t.Errorf("after hello at %d: %s %s, want the newest record", hello.LastSeq, ev, data)
+	}
+	st, resp = s.openStream(tok, "?since=0")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("ReadOnly stream: %d", resp.StatusCode)
 	}

@@ -338,7 +338,8 @@ async function loadSEL(state) {
   selState = state;
   const skip = Math.max(0, state.entries - SEL_ROWS);
   const c = await call('GET', '/redfish/v1/Systems/1/LogServices/SEL/Entries?$skip=' + skip + '&$top=' + SEL_ROWS);
-  $('sel-summary').textContent = c['Members@odata.count'] + ' entries';
+  const n = c['Members@odata.count'];
+  $('sel-summary').textContent = n + (n === 1 ? ' entry' : ' entries');
   $('sel').tBodies[0].replaceChildren(...c.Members.slice().reverse().map((e) => el('tr', { 'data-id': e.Id, 'data-message-id': e.MessageId },
     el('td', {}, e.Id), el('td', {}, e.Created), el('td', {}, el('span', { class: 'badge ' + e.Severity }, e.Severity)),
     el('td', {}, e.SensorType || ''), el('td', {}, e.Message))));
@@ -394,7 +395,9 @@ async function openStream() {
   const ctl = new AbortController();
   stream = ctl;
   try {
-    const r = await fetch(API + '/stream' + (lastSeq ? '?since=' + lastSeq : ''), {
+    // The first stream starts with the last events the server holds, a
+    // reconnection where the last one stopped.
+    const r = await fetch(API + '/stream' + (lastSeq ? '?since=' + lastSeq : '?recent=' + EVENT_ROWS), {
       headers: { 'X-Auth-Token': token, 'Accept': 'text/event-stream' }, signal: ctl.signal,
     });
     if (r.status === 401) { endSession('Your session ended; log in again.'); return; }

@@ -24,7 +24,7 @@ function cell(m) {
   const e = document.getElementById('member-' + m.id) || el('div', { class: 'member', id: 'member-' + m.id, 'data-member': m.id });
   e.dataset.health = s.health;
   e.title = (s.why || []).join('\n');
-  e.replaceChildren(
+  e.replaceChildren(...[
     el('div', {}, m.ui && m.ui.length ? el('a', { href: m.ui[0], target: '_blank', rel: 'noopener' }, m.id) : el('b', {}, m.id), ' ',
       el('span', { class: 'badge ' + s.health }, s.health)),
     el('div', {}, m.address),
@@ -32,7 +32,7 @@ function cell(m) {
     el('div', {}, s.populated + '/' + s.slots + ' slots · ' + (s.installed_mib / 1024) + ' GiB'),
     s.redundancy ? el('div', {}, s.ras_mode + ' · ' + s.redundancy) : null,
     s.rebuild_percent >= 0 ? el('div', {}, 'rebuild ', el('progress', { max: 100, value: s.rebuild_percent })) : null,
-    s.attention ? el('div', {}, s.attention + ' attention LED' + (s.attention > 1 ? 's' : '')) : null);
+    s.attention ? el('div', {}, s.attention + ' attention LED' + (s.attention > 1 ? 's' : '')) : null].filter(Boolean));
   return e;
 }
 

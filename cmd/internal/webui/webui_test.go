@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,12 +24,13 @@ import (
 // the composition root mounts it, with Redfish's real sessions and
 // account store.
 type server struct {
-	t   *testing.T
-	url string
-	b   *bmc.BMC
+	t     testing.TB
+	url   string
+	b     *bmc.BMC
+	close func()
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t testing.TB) *server {
 	t.Helper()
 	b, err := bmc.New(bmc.Config{Profile: profile.Default(), User: "admin", Password: "password",
 		Clock: clock.Real{Speed: 1000}, IPMIAddr: "127.0.0.1:0"})
@@ -39,13 +41,17 @@ func newServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(b.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		if err := b.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &server{t: t, url: ts.URL, b: b}
+	var once sync.Once
+	closeAll := func() {
+		once.Do(func() {
+			ts.Close()
+			if err := b.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(closeAll)
+	return &server{t: t, url: ts.URL, b: b, close: closeAll}
 }
 
 // do sends a request with auth ("" none, "token:T" a session, "user:pw"

@@ -87,7 +87,9 @@ func evalInt(t *testing.T, ctx context.Context, expr string) int {
 	return n
 }
 
-func login(t *testing.T, ctx context.Context, url, user, password string) {
+// login logs in through the page's form and waits for the board's
+// slots (32 on the default profile) and the live stream.
+func login(t *testing.T, ctx context.Context, url, user, password string, slots int) {
 	t.Helper()
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(url+"/ui/"),
@@ -98,7 +100,7 @@ func login(t *testing.T, ctx context.Context, url, user, password string) {
 	); err != nil {
 		t.Fatalf("log in as %s: %v", user, err)
 	}
-	waitFor(t, ctx, user+" sees the 32 slots of the default board", `document.querySelectorAll('#board .slot').length === 32`)
+	waitFor(t, ctx, fmt.Sprintf("%s sees the board's %d slots", user, slots), fmt.Sprintf(`document.querySelectorAll('#board .slot').length === %d`, slots))
 	waitFor(t, ctx, user+"'s live stream is open", `document.getElementById('live').textContent === 'live'`)
 }
 
@@ -130,7 +132,7 @@ func TestWebUIInChromium(t *testing.T) {
 	defer cancel()
 	ctx, cancelRun := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancelRun()
-	login(t, ctx, e.URL, e.User, e.Password)
+	login(t, ctx, e.URL, e.User, e.Password, 32)
 	waitFor(t, ctx, "the OS's memory blocks", `document.querySelectorAll('#blocks .block[data-state="online"]').length > 0`)
 	waitFor(t, ctx, "the SEL table", `document.getElementById('sel-summary').textContent !== ''`)
 	screenshot(t, ctx, dir, "1-board")
@@ -187,7 +189,7 @@ func TestWebUIInChromium(t *testing.T) {
 	// ReadOnly: a new tab, so a session of its own.
 	vctx, vcancel := chromedp.NewContext(ctx)
 	defer vcancel()
-	login(t, vctx, e.URL, "viewer", "Viewer-passw0rd")
+	login(t, vctx, e.URL, "viewer", "Viewer-passw0rd", 32)
 	if n := evalInt(t, vctx, `document.querySelectorAll('button.action').length`); n != 0 {
 		t.Errorf("a ReadOnly login sees %d action buttons", n)
 	}
@@ -253,7 +255,63 @@ func TestWebUIFleetGridInChromium(t *testing.T) {
 	if href != "http://127.0.62.11:18081/ui/" {
 		t.Fatalf("bmc-002 links to %q, want its own board at http://127.0.62.11:18081/ui/", href)
 	}
-	login(t, ctx, strings.TrimSuffix(href, "/ui/"), "admin", "password")
+	login(t, ctx, strings.TrimSuffix(href, "/ui/"), "admin", "password", 32)
 	waitFor(t, ctx, "the failed module on the member's board", `document.getElementById('slot-CPU0_DIMM_A1').dataset.health !== 'ok'`)
 	screenshot(t, ctx, dir, "2-member-board")
+}
+
+// Memory RAS in the page: on the mirror profile an uncorrectable error
+// injected with the Fault dialog takes a mirror's redundancy away, and
+// the hot-replace done with the page's buttons (attention, remove,
+// insert) brings it back, all shown live.
+func TestWebUIRASReplaceInChromium(t *testing.T) {
+	actx := browser(t)
+	e := start(t, startOpts{args: []string{"--speed", "1000", "--profile", "mirror"}})
+	dir := artifacts(t)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	ctx, cancelRun := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancelRun()
+	login(t, ctx, e.URL, e.User, e.Password, 16) // one socket
+	redundancy := func(want string) string {
+		return `(() => { const r = document.getElementById('ras-redundancy'); return r !== null && r.textContent === '` + want + `'; })()`
+	}
+	waitFor(t, ctx, "a fully redundant mirror", redundancy("FullyRedundant"))
+
+	const slot = "CPU0_DIMM_A1"
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-fault`)),
+		chromedp.WaitVisible(chromedp.CSS("#fault-dialog")),
+		chromedp.SetValue(chromedp.CSS("#fault-count"), "1"),
+		chromedp.Click(chromedp.CSS("#fault-ue")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "redundancy lost after the UE", redundancy("RedundancyLost"))
+	waitFor(t, ctx, "the module taken out of service", `document.getElementById('slot-`+slot+`').dataset.health === 'critical'`)
+	waitFor(t, ctx, "the system's health falls", `document.getElementById('health').textContent !== 'OK'`)
+	screenshot(t, ctx, dir, "1-redundancy-lost")
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-attention`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the module isolated", `document.getElementById('slot-`+slot+`').dataset.power === 'Isolated'`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-remove`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the slot empty", `document.getElementById('slot-`+slot+`').dataset.status === 'absent'`)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-insert`)),
+		chromedp.WaitVisible(chromedp.CSS("#insert-dialog")),
+		chromedp.SetValue(chromedp.CSS("#insert-capacity"), "32"),
+		chromedp.SetValue(chromedp.CSS("#insert-ranks"), "2"),
+		chromedp.Click(chromedp.CSS("#insert-submit")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the replacement enabled", `document.getElementById('slot-`+slot+`').dataset.status === 'enabled'`)
+	waitFor(t, ctx, "redundancy back after the re-silver", redundancy("FullyRedundant"))
+	waitFor(t, ctx, "the re-silver in the event list", `document.querySelector('#events li[data-kind="MemoryRebuildCompleted"]') !== null`)
+	waitFor(t, ctx, "the SEL's redundancy records", `[...document.querySelectorAll('#sel tbody td')].some(td => td.textContent.includes('Fully Redundant'))`)
+	screenshot(t, ctx, dir, "2-replaced")
 }

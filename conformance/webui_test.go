@@ -111,7 +111,9 @@ func login(t *testing.T, ctx context.Context, url, user, password string, slots 
 // and the server refuses its actions.
 func TestWebUIInChromium(t *testing.T) {
 	actx := browser(t)
-	e := start(t, startOpts{args: []string{"--speed", "1000"}})
+	// --redfish-require-if-match: the page's Redfish PATCH (Identify)
+	// must send the ETag, as cautious BMCs demand.
+	e := start(t, startOpts{args: []string{"--speed", "1000", "--redfish-require-if-match"}})
 	dir := artifacts(t)
 
 	// A ReadOnly account, made the way an operator would (Redfish).
@@ -150,6 +152,12 @@ func TestWebUIInChromium(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameDocument = 42`)); err != nil {
 		t.Fatal(err)
 	}
+
+	// Identify: the page lights the slot's LED through Redfish.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#slot-CPU0_DIMM_A1 button.act-identify`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the identify LED lit", `document.querySelector('#slot-CPU0_DIMM_A1 .led.id-on') !== null`)
 
 	// Attention: the SMC isolates the slot, and the page shows it.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-attention`))); err != nil {

@@ -84,7 +84,7 @@ func (f *fleetUI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case p == apiPrefix+"/fleet" && read:
 			writeJSON(w, http.StatusOK, f.views())
-		case p == apiPrefix+"/fleet/stream" && read:
+		case p == apiPrefix+"/fleet/stream" && r.Method == http.MethodGet:
 			f.stream(w, r)
 		default:
 			fail(w, http.StatusNotFound, "NotFound", "no such resource: "+p+" (a member's board is at its own address, under "+Prefix+"/)")

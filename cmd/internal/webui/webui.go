@@ -168,7 +168,7 @@ func (u *ui) api(w http.ResponseWriter, r *http.Request, rest string) {
 		writeJSON(w, http.StatusOK, me)
 	case rest == "/summary" && read:
 		writeJSON(w, http.StatusOK, Summarize(u.cfg.Board.Snapshot()))
-	case rest == "/stream" && read:
+	case rest == "/stream" && r.Method == http.MethodGet: // HEAD would hold a stream with no body to send
 		u.stream(w, r)
 	case rest == control.Prefix || strings.HasPrefix(rest, control.Prefix+"/"):
 		if !read && !mayAct(who.Role) {

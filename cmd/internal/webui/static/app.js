@@ -38,8 +38,8 @@ class APIError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
-async function call(method, path, body) {
-  const headers = { 'Accept': 'application/json' };
+async function call(method, path, body, extra) {
+  const headers = Object.assign({ 'Accept': 'application/json' }, extra || {});
   if (token) headers['X-Auth-Token'] = token;
   const init = { method, headers };
   if (body !== undefined) {
@@ -235,11 +235,16 @@ async function act(method, path, body) {
 }
 
 // identify toggles the slot's identify LED through Redfish, as a
-// management client would (Memory LocationIndicatorActive).
+// management client would (Memory LocationIndicatorActive), with the
+// resource's ETag in If-Match, which serve --redfish-require-if-match
+// demands.
 async function identify(s) {
   $('action-error').textContent = '';
+  const uri = '/redfish/v1/Systems/1/Memory/' + encodeURIComponent(s.name);
   try {
-    await call('PATCH', '/redfish/v1/Systems/1/Memory/' + encodeURIComponent(s.name), { LocationIndicatorActive: !s.location_indicator });
+    const r = await fetch(uri, { headers: { 'X-Auth-Token': token, 'Accept': 'application/json' } });
+    const etag = r.headers.get('ETag');
+    await call('PATCH', uri, { LocationIndicatorActive: !s.location_indicator }, etag ? { 'If-Match': etag } : {});
   } catch (e) {
     showError(e);
   }

@@ -12,6 +12,7 @@ import (
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/sel"
+	"github.com/bmcemu/bmcemu/redfish"
 )
 
 // Events is the platform's event stream as a bounded ring of recent
@@ -76,9 +77,9 @@ type Resync struct {
 
 // stream serves GET /ui/api/stream: text/event-stream with the events
 // hello, platform (id: the record's Seq; data: control.EventRecord),
-// resync and sel. ?since=SEQ or Last-Event-ID resumes after SEQ;
+// resync, sel and logout (the session ended). ?since=SEQ or Last-Event-ID resumes after SEQ;
 // ?recent=N starts with the last N records.
-func (u *ui) stream(w http.ResponseWriter, r *http.Request) {
+func (u *ui) stream(w http.ResponseWriter, r *http.Request, who redfish.Principal) {
 	since := u.cfg.Events.LastEventSeq()
 	if v := r.URL.Query().Get("recent"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -135,8 +136,20 @@ func (u *ui) stream(w http.ResponseWriter, r *http.Request) {
 	if !send("hello", "", Hello{LastSeq: since, SEL: selNow}) || !flush() {
 		return
 	}
-	lastWrite := time.Now()
+	lastWrite, lastAuth := time.Now(), time.Now()
 	for {
+		// A stream lives no longer than its session: logging out, an
+		// expired or deleted session, or a deleted or disabled account
+		// ends it. Looking the token up also counts as the session's use,
+		// so an open page keeps its session as a polling UI would.
+		if who.SessionID != "" && time.Since(lastAuth) >= u.cfg.SessionCheck {
+			lastAuth = time.Now()
+			if now, err := u.cfg.Authenticate(r); err != nil || now.SessionID != who.SessionID {
+				_ = send("logout", "", struct{}{})
+				_ = flush()
+				return
+			}
+		}
 		page := u.cfg.Events.EventsSince(ctx, since, pageRecords, selPoll)
 		if ctx.Err() != nil {
 			return

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -70,16 +71,32 @@ type fakeBoard struct{}
 
 func (fakeBoard) Snapshot() *platform.Snapshot { return &platform.Snapshot{} }
 
+// sessions is a fake session table: token "t" is session "1" while live.
+type sessions struct {
+	mu   sync.Mutex
+	dead bool
+}
+
+func (s *sessions) authenticate(r *http.Request) (redfish.Principal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Header.Get("X-Auth-Token") != "t" || s.dead {
+		return redfish.Principal{}, redfish.ErrNotAuthenticated
+	}
+	return redfish.Principal{UserName: "u", Role: "ReadOnly", SessionID: "1"}, nil
+}
+
 func newFakeUI(t *testing.T, ev Events, maxStreams int) *httptest.Server {
 	t.Helper()
+	return newFakeUIWith(t, ev, maxStreams, &sessions{})
+}
+
+func newFakeUIWith(t *testing.T, ev Events, maxStreams int, ss *sessions) *httptest.Server {
+	t.Helper()
 	h, err := New(Config{
-		Authenticate: func(r *http.Request) (redfish.Principal, error) {
-			if r.Header.Get("X-Auth-Token") != "t" {
-				return redfish.Principal{}, redfish.ErrNotAuthenticated
-			}
-			return redfish.Principal{UserName: "u", Role: "ReadOnly"}, nil
-		},
-		Control: http.NotFoundHandler(), Board: fakeBoard{}, Events: ev, SEL: fakeSEL{}, MaxStreams: maxStreams,
+		Authenticate: ss.authenticate,
+		Control:      http.NotFoundHandler(), Board: fakeBoard{}, Events: ev, SEL: fakeSEL{}, MaxStreams: maxStreams,
+		SessionCheck: time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -204,5 +221,29 @@ func TestStreamDoesNotRunAheadOfAStalledReader(t *testing.T) {
 	}
 	if sent := calls * pageRecords; sent >= len(rg.recs) {
 		t.Errorf("the server read %d pages (%d records) for a reader that read none: it runs ahead of the connection", calls, sent)
+	}
+}
+
+// A stream ends, telling the page, once its session is gone (logged out,
+// expired, its account deleted).
+func TestStreamEndsWithItsSession(t *testing.T) {
+	ss := &sessions{}
+	ts := newFakeUIWith(t, &ring{}, 0, ss)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	resp := get(t, ctx, ts.URL+"/ui/api/stream")
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if ev, _ := readEvent(t, br); ev != "hello" {
+		t.Fatalf("first %q, want hello", ev)
+	}
+	ss.mu.Lock()
+	ss.dead = true
+	ss.mu.Unlock()
+	if ev, _ := readEvent(t, br); ev != "logout" {
+		t.Fatalf("after the session ended: %q, want logout", ev)
+	}
+	if _, err := br.ReadString('\n'); err != io.EOF {
+		t.Errorf("the stream went on after logout: %v", err)
 	}
 }

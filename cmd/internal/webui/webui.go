@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/bmcemu/bmcemu/platform"
@@ -65,6 +66,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// MaxStreams bounds the live streams open at once (0: 16).
 	MaxStreams int
+	// SessionCheck is how often a stream looks its session up again
+	// (0: 15 s).
+	SessionCheck time.Duration
 }
 
 type ui struct {
@@ -81,6 +85,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 16
+	}
+	if cfg.SessionCheck <= 0 {
+		cfg.SessionCheck = keepalive
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -169,7 +176,7 @@ func (u *ui) api(w http.ResponseWriter, r *http.Request, rest string) {
 	case rest == "/summary" && read:
 		writeJSON(w, http.StatusOK, Summarize(u.cfg.Board.Snapshot()))
 	case rest == "/stream" && r.Method == http.MethodGet: // HEAD would hold a stream with no body to send
-		u.stream(w, r)
+		u.stream(w, r, who)
 	case rest == control.Prefix || strings.HasPrefix(rest, control.Prefix+"/"):
 		if !read && !mayAct(who.Role) {
 			u.log.Info("webui: action refused: insufficient privilege", "user", who.UserName, "role", who.Role, "method", r.Method, "path", r.URL.Path)

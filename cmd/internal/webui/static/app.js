@@ -389,6 +389,9 @@ function dispatch(event, data) {
     case 'sel':
       loadSEL(v).catch(showError);
       break;
+    case 'logout':
+      endSession('Your session ended; log in again.');
+      break;
   }
 }
 

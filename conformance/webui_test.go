@@ -30,6 +30,8 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// The BMC's certificate is self-signed, made on first start.
+		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 2000),
 	}
@@ -130,11 +132,13 @@ func TestWebUIInChromium(t *testing.T) {
 		t.Fatalf("create viewer: %d", resp.StatusCode)
 	}
 
+	// The BMC's HTTPS port, where a real BMC serves its web UI.
+	ui := fmt.Sprintf("https://127.0.0.1:%d", e.TLSPort)
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	defer cancel()
 	ctx, cancelRun := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancelRun()
-	login(t, ctx, e.URL, e.User, e.Password, 32)
+	login(t, ctx, ui, e.User, e.Password, 32)
 	waitFor(t, ctx, "the OS's memory blocks", `document.querySelectorAll('#blocks .block[data-state="online"]').length > 0`)
 	waitFor(t, ctx, "the SEL table", `document.getElementById('sel-summary').textContent !== ''`)
 	screenshot(t, ctx, dir, "1-board")
@@ -197,7 +201,7 @@ func TestWebUIInChromium(t *testing.T) {
 	// ReadOnly: a new tab, so a session of its own.
 	vctx, vcancel := chromedp.NewContext(ctx)
 	defer vcancel()
-	login(t, vctx, e.URL, "viewer", "Viewer-passw0rd", 32)
+	login(t, vctx, ui, "viewer", "Viewer-passw0rd", 32)
 	if n := evalInt(t, vctx, `document.querySelectorAll('button.action').length`); n != 0 {
 		t.Errorf("a ReadOnly login sees %d action buttons", n)
 	}

@@ -148,3 +148,32 @@ func TestAuthenticatorSeesTheRemoteAddress(t *testing.T) {
 		t.Errorf("status %d, authenticator saw %v; want 401 and 127.0.0.2", w.Code, got)
 	}
 }
+
+// A request an in-process front end marked Preauthorized needs no Basic
+// credentials; the same request unmarked, or with a forged header, does.
+func TestPreauthorized(t *testing.T) {
+	p, err := platform.New(profile.Default(), platform.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Authenticate: func(netip.Addr, string, string) bool { return false }}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		mark bool
+		want int
+	}{{"unmarked", false, http.StatusUnauthorized}, {"marked", true, http.StatusOK}} {
+		r := httptest.NewRequest(http.MethodGet, Prefix+"/slots/CPU0_DIMM_A1", nil)
+		r.Header.Set("X-Preauthorized", "true") // nothing a client sends counts
+		if tc.mark {
+			r = Preauthorized(r)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.want)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package scenario
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// runBuiltin runs a library scenario on an in-process BMC.
+func runBuiltin(t *testing.T, name string, opts Options) *Result {
+	t.Helper()
+	f, src, err := Load(BuiltinPrefix + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tg, err := NewInProcess(ctx, InProcessConfig{Profile: f.Profile, FaultSeed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	return Run(ctx, f, src, tg, opts)
+}
+
+// TestLibrary runs every shipped scenario in-process: each must pass.
+func TestLibrary(t *testing.T) {
+	lib, err := Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lib) == 0 {
+		t.Fatal("the library is empty")
+	}
+	for _, b := range lib {
+		t.Run(b.Name, func(t *testing.T) {
+			res := runBuiltin(t, b.Name, Options{})
+			if res.Setup != nil {
+				t.Fatalf("setup: %v", res.Setup)
+			}
+			for _, s := range res.Steps {
+				if s.Status != Passed {
+					t.Errorf("step %d (line %d, at %s) %s: %s: %v", s.Index, s.Line, s.At, s.Title, s.Status, s.Err)
+				}
+			}
+			if len(res.Steps) != b.Steps {
+				t.Errorf("%d step results for %d steps", len(res.Steps), b.Steps)
+			}
+			t.Logf("%s: %d steps, %s simulated in %s", b.Name, len(res.Steps), res.Simulated, res.Wall)
+		})
+	}
+}

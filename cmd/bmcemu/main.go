@@ -53,6 +53,6 @@ running server. Man pages: bmcemu man DIR.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().Bool(noProgressFlag, false, "never draw progress bars (drawn only when standard error is a terminal; env BMCEMU_NO_PROGRESS=1)")
-	root.AddCommand(newServeCmd(), newCtlCmd(), newProfileCmd(), newMockupCmd(), newFleetCmd(), newImageCmd(), newManCmd())
+	root.AddCommand(newServeCmd(), newCtlCmd(), newProfileCmd(), newMockupCmd(), newFleetCmd(), newImageCmd(), newManCmd(), newScenarioCmd())
 	return root
 }

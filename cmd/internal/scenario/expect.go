@@ -238,11 +238,11 @@ func (c *PropertyCheck) comparison() string {
 	case c.Not != nil:
 		return "!= " + show(c.Not)
 	case c.AtLeast != nil && c.AtMost != nil:
-		return fmt.Sprintf("in [%g, %g]", *c.AtLeast, *c.AtMost)
+		return "in [" + num(*c.AtLeast) + ", " + num(*c.AtMost) + "]"
 	case c.AtLeast != nil:
-		return fmt.Sprintf(">= %g", *c.AtLeast)
+		return ">= " + num(*c.AtLeast)
 	case c.AtMost != nil:
-		return fmt.Sprintf("<= %g", *c.AtMost)
+		return "<= " + num(*c.AtMost)
 	case c.Contains != nil:
 		return "contains " + show(c.Contains)
 	}
@@ -485,3 +485,5 @@ func lineDiff(want, seen string) string {
 	}
 	return strings.TrimRight(out.String(), "\n")
 }
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -57,19 +57,19 @@ type Step struct {
 	At   *time.Duration `yaml:"at"`
 	Name string         `yaml:"name" validate:"max=200"`
 
-	Attention  string      `yaml:"attention" validate:"max=64"`
-	Insert     *Insert     `yaml:"insert"`
-	Remove     string      `yaml:"remove" validate:"max=64"`
-	Latch      *Latch      `yaml:"latch"`
-	Fault      *Fault      `yaml:"fault"`
-	ClearFault *Fault      `yaml:"clear_fault"`
-	Inject     *Inject     `yaml:"inject"`
-	Fail       string      `yaml:"fail" validate:"max=64"`
-	ErrorRate  *ErrorRate  `yaml:"error_rate"`
-	Workload   *Workload   `yaml:"workload"`
-	Verify     *Verify     `yaml:"verify"`
-	RASMode    *string     `yaml:"ras_mode"`
-	Power      string      `yaml:"power" validate:"omitempty,oneof=On ForceOff GracefulShutdown GracefulRestart ForceRestart Nmi PowerCycle PushPowerButton"`
+	Attention  string     `yaml:"attention" validate:"max=64"`
+	Insert     *Insert    `yaml:"insert"`
+	Remove     string     `yaml:"remove" validate:"max=64"`
+	Latch      *Latch     `yaml:"latch"`
+	Fault      *Fault     `yaml:"fault"`
+	ClearFault *Fault     `yaml:"clear_fault"`
+	Inject     *Inject    `yaml:"inject"`
+	Fail       string     `yaml:"fail" validate:"max=64"`
+	ErrorRate  *ErrorRate `yaml:"error_rate"`
+	Workload   *Workload  `yaml:"workload"`
+	Verify     *Verify    `yaml:"verify"`
+	RASMode    *string    `yaml:"ras_mode"`
+	Power      string     `yaml:"power" validate:"omitempty,oneof=On ForceOff GracefulShutdown GracefulRestart ForceRestart Nmi PowerCycle PushPowerButton"`
 	// Wait lets simulated time pass (wait: 30s).
 	Wait      *time.Duration `yaml:"wait"`
 	Expect    *Expect        `yaml:"expect"`

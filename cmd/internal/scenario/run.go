@@ -106,7 +106,14 @@ func Run(ctx context.Context, f *File, source string, t *Target, opts Options) *
 		log = slog.New(slog.DiscardHandler)
 	}
 	res := &Result{Name: f.Name, Source: source, Started: time.Now()}
-	defer func() { res.Wall = time.Since(res.Started) }()
+	defer func() {
+		res.Wall = time.Since(res.Started)
+		if res.Setup != nil {
+			// Every step is still reported, so that counts agree with
+			// the file whatever happened.
+			res.skipAll(f)
+		}
+	}()
 	// Built-in profiles are named one way on the command line and
 	// another inside (what the target reports).
 	if p, err := profile.Builtin(f.Profile); err != nil || p.Name != t.Profile {
@@ -184,6 +191,21 @@ func Run(ctx context.Context, f *File, source string, t *Target, opts Options) *
 	}
 	res.Simulated = t.Clock.Elapsed() - start
 	return res
+}
+
+// SetupFailed is the result of a scenario whose target could not be
+// reached or built: every step skipped, the reason as the setup error.
+func SetupFailed(f *File, source string, err error) *Result {
+	res := &Result{Name: f.Name, Source: source, Started: time.Now(), Setup: err}
+	res.skipAll(f)
+	return res
+}
+
+func (r *Result) skipAll(f *File) {
+	for i := range f.Timeline {
+		s := &f.Timeline[i]
+		r.Steps = append(r.Steps, StepResult{Index: i + 1, Title: s.Title(), Kind: s.Kind(), Line: s.Line(), Status: Skipped})
+	}
 }
 
 // subscribe starts the event receiver and subscribes it through the

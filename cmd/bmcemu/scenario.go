@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bmcemu/bmcemu/cmd/internal/scenario"
+	"github.com/bmcemu/bmcemu/cmd/internal/testreport"
+)
+
+func newScenarioCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scenario",
+		Short: "Run scenario files: timelines of hardware actions, faults and expectations, with JUnit and TAP output",
+	}
+	cmd.AddCommand(newScenarioRunCmd(), &cobra.Command{
+		Use:   "list",
+		Short: "List the built-in scenarios (run them as builtin:NAME)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lib, err := scenario.Library()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tPROFILE\tSTEPS\tDESCRIPTION")
+			for _, b := range lib {
+				fmt.Fprintf(tw, "builtin:%s\t%s\t%d\t%s\n", b.Name, b.Profile, b.Steps, firstSentence(b.Description))
+			}
+			return tw.Flush()
+		},
+	}, &cobra.Command{
+		Use:   "show builtin:NAME",
+		Short: "Print a built-in scenario's file (a starting point for your own)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src, err := scenario.BuiltinSource(strings.TrimPrefix(args[0], scenario.BuiltinPrefix))
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(src)
+			return err
+		},
+	}, &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check scenario files without running them: errors name the file, line, column and field",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := 0
+			for _, a := range args {
+				f, _, err := scenario.Load(a)
+				if err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					bad++
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %s, profile %s, %d steps\n", a, f.Name, f.Profile, len(f.Timeline))
+			}
+			if bad > 0 {
+				return fmt.Errorf("%d of %d scenario files are invalid", bad, len(args))
+			}
+			return nil
+		},
+	})
+	return cmd
+}
+
+func firstSentence(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
+}
+
+type scenarioRunOptions struct {
+	target, serverID string
+	user, password   string
+	speed            float64
+	caCert           string
+	insecure         bool
+	junit            string
+	tap              bool
+	settle           time.Duration
+	receiverAddr     string
+	faultSeed        uint64
+	logLevel         string
+	timeout          time.Duration
+}
+
+func newScenarioRunCmd() *cobra.Command {
+	o := &scenarioRunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run FILE|builtin:NAME...",
+		Short: "Run scenarios in-process (default) or against a running server (--target); exit 1 if an expectation fails",
+		Long: `Run scenario files in order. By default each runs against a fresh BMC built in
+this process from the scenario's profile, on ephemeral loopback ports and
+with no state kept, on a simulated clock the engine steps: a minute of
+simulated time passes in milliseconds. With --target it runs against a
+running server (serve), or with --server-id against one member of a
+fleet, whose clock runs at its own --speed (tell it with --target-speed).
+
+Each step is a test case: --junit FILE writes JUnit XML, --tap prints TAP
+version 13 on standard output. A failed expectation prints what was
+expected and what was seen; the exit status is 1 when any step failed.`,
+		Example: `  bmcemu scenario run builtin:mirror-failover --junit report.xml
+  bmcemu scenario run my.yaml --tap | prove -
+  bmcemu scenario run builtin:hot-add --target http://127.0.0.1:8000 --target-speed 1000`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScenarios(cmd, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.target, "target", "", "run against this running server's URL (its Redfish and control API listener, or a fleet's control listener with --server-id) instead of in-process")
+	f.StringVar(&o.serverID, "server-id", "", "fleet: the member to run against, by id or address (default: the scenario's member)")
+	f.StringVarP(&o.user, "user", "u", envOr("BMCEMU_USER", "admin"), "target account (env BMCEMU_USER)")
+	f.StringVarP(&o.password, "password", "p", envOr("BMCEMU_PASSWORD", "password"), "target password (env BMCEMU_PASSWORD)")
+	f.Float64Var(&o.speed, "target-speed", 1, "the target's serve --speed: simulated seconds per wall-clock second")
+	f.StringVar(&o.caCert, "cacert", "", "PEM CA certificate for an HTTPS target (a fleet's fleet/ca.pem)")
+	f.BoolVar(&o.insecure, "insecure", false, "do not verify an HTTPS target's certificate")
+	f.StringVar(&o.junit, "junit", "", "write JUnit XML to this file")
+	f.BoolVar(&o.tap, "tap", false, "print TAP version 13 on standard output instead of the readable report")
+	f.DurationVar(&o.settle, "settle", 5*time.Second, "how long (wall clock) an expectation keeps checking after its simulated time is up: the SEL and event pushes are written asynchronously")
+	f.StringVar(&o.receiverAddr, "receiver-addr", "127.0.0.1:0", "where the event receiver listens (the target must reach it and allow it: serve --event-destination-allow)")
+	f.Uint64Var(&o.faultSeed, "fault-seed", 1, "in-process: the seed of injected faults' details")
+	f.StringVar(&o.logLevel, "log-level", "warn", "in-process BMC's log level (standard error)")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a scenario after this long (wall clock)")
+	return cmd
+}
+
+func runScenarios(cmd *cobra.Command, o *scenarioRunOptions, args []string) error {
+	// Every file is checked before any runs: a typo in the third file
+	// should not cost the first two runs.
+	type loaded struct {
+		f   *scenario.File
+		src string
+	}
+	var files []loaded
+	for _, a := range args {
+		f, src, err := scenario.Load(a)
+		if err != nil {
+			return err
+		}
+		files = append(files, loaded{f, src})
+	}
+	log, err := newLogger(cmd.ErrOrStderr(), o.logLevel, "text")
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	var tap *testreport.TAP
+	if o.tap {
+		if tap, err = testreport.NewTAP(out); err != nil {
+			return err
+		}
+	}
+	var suites []testreport.Suite
+	failed := 0
+	for _, lf := range files {
+		res := runOne(cmd, o, lf.f, lf.src, log, tap)
+		suites = append(suites, res.Suite(lf.f.Profile))
+		if !res.OK() {
+			failed++
+		}
+		if tap != nil {
+			if res.Setup != nil {
+				// No step ran, so none was reported as it ended.
+				if err := tap.Case(res.Name, res.SetupCase()); err != nil {
+					return err
+				}
+				for _, st := range res.Steps {
+					if err := tap.Case(res.Name, res.CaseOf(st)); err != nil {
+						return err
+					}
+				}
+			}
+		} else {
+			printResult(out, res)
+		}
+	}
+	if tap != nil {
+		if err := tap.End(); err != nil {
+			return err
+		}
+	}
+	if o.junit != "" {
+		if err := writeJUnitFile(o.junit, suites); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d scenarios failed", failed, len(files))
+	}
+	return nil
+}
+
+func runOne(cmd *cobra.Command, o *scenarioRunOptions, f *scenario.File, src string, log *slog.Logger, tap *testreport.TAP) *scenario.Result {
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	opts := scenario.Options{Settle: o.settle, ReceiverAddr: o.receiverAddr, Logger: log}
+	if tap != nil {
+		named := &scenario.Result{Name: f.Name, Source: src}
+		opts.OnStep = func(sr scenario.StepResult) { _ = tap.Case(f.Name, named.CaseOf(sr)) }
+	}
+	var t *scenario.Target
+	var err error
+	if o.target == "" {
+		t, err = scenario.NewInProcess(ctx, scenario.InProcessConfig{Profile: f.Profile, FaultSeed: o.faultSeed, Logger: log})
+	} else {
+		member := o.serverID
+		if member == "" {
+			member = f.Member
+		}
+		t, err = scenario.NewRemote(ctx, scenario.RemoteConfig{URL: o.target, ServerID: member, User: o.user, Password: o.password,
+			Speed: o.speed, CACert: o.caCert, Insecure: o.insecure})
+	}
+	if err != nil {
+		return scenario.SetupFailed(f, src, err)
+	}
+	defer func() {
+		if cerr := t.Close(); cerr != nil {
+			log.Warn("closing the scenario's target", "err", cerr)
+		}
+	}()
+	return scenario.Run(ctx, f, src, t, opts)
+}
+
+func printResult(w io.Writer, res *scenario.Result) {
+	p, f, e, s := res.Counts()
+	fmt.Fprintf(w, "scenario %s (%s)\n", res.Name, res.Source)
+	if res.Setup != nil {
+		fmt.Fprintf(w, "  ERROR    setup: %v\n", res.Setup)
+	}
+	for _, st := range res.Steps {
+		if res.Setup != nil {
+			break
+		}
+		mark := map[scenario.Status]string{scenario.Passed: "ok", scenario.Failed: "FAIL", scenario.Errored: "ERROR", scenario.Skipped: "skip"}[st.Status]
+		fmt.Fprintf(w, "  %-5s %8s  %s\n", mark, st.At, st.Title)
+		if st.Err != nil {
+			fmt.Fprintf(w, "           %s:%d\n", res.Source, st.Line)
+			for _, l := range strings.Split(st.Err.Error(), "\n") {
+				fmt.Fprintf(w, "           %s\n", l)
+			}
+		}
+	}
+	fmt.Fprintf(w, "  %s simulated in %s wall clock\n", res.Simulated, res.Wall.Round(time.Millisecond))
+	fmt.Fprintf(w, "%d passed, %d failed, %d errors, %d skipped\n", p, f, e, s)
+}
+
+func writeJUnitFile(path string, suites []testreport.Suite) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--junit: %w", err)
+	}
+	if err := testreport.WriteJUnit(fh, "bmcemu scenarios", suites); err != nil {
+		fh.Close()
+		return fmt.Errorf("--junit %s: %w", path, err)
+	}
+	if err := fh.Close(); err != nil {
+		return fmt.Errorf("--junit %s: %w", path, err)
+	}
+	return nil
+}

@@ -237,7 +237,8 @@ func parseRoot(src []byte) *yaml.Node {
 }
 
 // locate is the line and column of a dotted field path (as
-// profile.LineOf takes it), or of its deepest ancestor present.
+// profile.LineOf takes it), or of its deepest ancestor present: a mapping
+// entry is located at its key, a sequence item at its start.
 func locate(root *yaml.Node, dotted string) (int, int) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
@@ -251,11 +252,11 @@ func locate(root *yaml.Node, dotted string) (int, int) {
 			fmt.Sscanf(strings.TrimSuffix(rest, "]"), "%d", &idx)
 		}
 		if key != "" {
-			next := mapValue(n, key)
+			k, next := mapEntry(n, key)
 			if next == nil {
 				return line, col
 			}
-			n, line, col = next, next.Line, next.Column
+			n, line, col = next, k.Line, k.Column
 		}
 		if idx >= 0 {
 			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
@@ -268,16 +269,16 @@ func locate(root *yaml.Node, dotted string) (int, int) {
 	return line, col
 }
 
-func mapValue(n *yaml.Node, key string) *yaml.Node {
+func mapEntry(n *yaml.Node, key string) (k, v *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
-		return nil
+		return nil, nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == key {
-			return n.Content[i+1]
+			return n.Content[i], n.Content[i+1]
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // fieldError is a check on a step that names a field below the step.

@@ -162,7 +162,7 @@ func (c *eventChecker) check(_ context.Context, env *Env) error {
 	}
 	s := fmt.Sprintf("%d matching of %d events received", n, len(got))
 	if len(seen) > 0 {
-		s += ": " + strings.Join(tail(seen, 12), ", ")
+		s += ": " + strings.Join(tail(seen, 40), ", ")
 	}
 	return &Mismatch{Expected: c.want(), Seen: s}
 }

@@ -1,0 +1,117 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runSource(t *testing.T, src string) *Result {
+	t.Helper()
+	f, err := Parse("wrong.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tg, err := NewInProcess(ctx, InProcessConfig{Profile: f.Profile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	// A short settle: these expectations are meant to fail.
+	return Run(ctx, f, "wrong.yaml", tg, Options{Settle: 100 * time.Millisecond})
+}
+
+// A wrong expectation fails with what was expected and what was seen, the
+// timeline goes on, and the report says where in the file it was.
+func TestWrongExpectationFailsWithDiff(t *testing.T) {
+	res := runSource(t, `name: wrong
+profile: default
+timeline:
+  - attention: CPU0_DIMM_A2
+  - insert: {slot: CPU0_DIMM_A2, capacity_gib: 64}
+  - expect:
+      redfish: {path: /redfish/v1/Systems/1/Memory/CPU0_DIMM_A2, property: CapacityMiB, equals: 32768}
+      within: 60s
+  - expect:
+      redfish: {path: /redfish/v1/Systems/1/Memory/CPU0_DIMM_A2, property: Status, equals: {State: Enabled, Health: Critical}}
+  - expect:
+      sel: {sensor: CPU0_DIMM_A2, offset: 0x01}
+  - expect:
+      event: {message_id: Platform.MemoryUncorrectableError}
+  - expect:
+      redfish: {path: /redfish/v1/Systems/1/Memory/CPU0_DIMM_A2, property: CapacityMiB, equals: 65536}
+`)
+	if res.Setup != nil {
+		t.Fatal(res.Setup)
+	}
+	want := []Status{Passed, Passed, Failed, Failed, Failed, Failed, Passed}
+	for i, s := range res.Steps {
+		if s.Status != want[i] {
+			t.Errorf("step %d %s: %s (%v), want %s", s.Index, s.Title, s.Status, s.Err, want[i])
+		}
+	}
+	var mm *Mismatch
+	if !errors.As(res.Steps[2].Err, &mm) || mm.Seen != "65536" || !strings.Contains(mm.Expected, "CapacityMiB == 32768") {
+		t.Errorf("capacity mismatch: %#v", res.Steps[2].Err)
+	}
+	if !errors.As(res.Steps[3].Err, &mm) || !strings.Contains(mm.Diff, `-   "Health": "Critical"`) || !strings.Contains(mm.Diff, `+   "Health": "OK"`) {
+		t.Errorf("status diff: %v", res.Steps[3].Err)
+	}
+	if !errors.As(res.Steps[4].Err, &mm) || !strings.Contains(mm.Seen, "offset 06h assert") {
+		t.Errorf("SEL mismatch should list the sensor's other records: %v", res.Steps[4].Err)
+	}
+	if !errors.As(res.Steps[5].Err, &mm) || !strings.Contains(mm.Seen, "ResourceEvent.1.4.3.ResourceStateChanged") {
+		t.Errorf("event mismatch should list what arrived: %v", res.Steps[5].Err)
+	}
+	if res.Steps[2].Line != 6 {
+		t.Errorf("step 3 on line %d, want 6", res.Steps[2].Line)
+	}
+	c := res.CaseOf(res.Steps[2])
+	if !strings.Contains(c.Detail, "expected: CapacityMiB == 32768\n    seen: 65536") {
+		t.Errorf("report detail:\n%s", c.Detail)
+	}
+	if res.OK() {
+		t.Error("a failed run reports OK")
+	}
+}
+
+// A step that cannot run is an error and the steps after it are skipped.
+func TestStepErrorSkipsTheRest(t *testing.T) {
+	res := runSource(t, `name: broken
+profile: default
+timeline:
+  - remove: CPU0_DIMM_A2
+  - wait: 1s
+`)
+	if len(res.Steps) != 2 || res.Steps[0].Status != Errored || res.Steps[1].Status != Skipped {
+		t.Fatalf("steps %+v", res.Steps)
+	}
+	if !strings.Contains(res.Steps[0].Err.Error(), "empty") {
+		t.Errorf("error %v should say the slot is empty", res.Steps[0].Err)
+	}
+}
+
+// A target running another profile is refused before any step runs.
+func TestProfileMismatch(t *testing.T) {
+	f, _, err := Load(BuiltinPrefix + "mirror-failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tg, err := NewInProcess(ctx, InProcessConfig{Profile: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	res := Run(ctx, f, "builtin:mirror-failover", tg, Options{})
+	if res.Setup == nil || !strings.Contains(res.Setup.Error(), `needs profile "mirror"`) {
+		t.Fatalf("setup %v", res.Setup)
+	}
+	if _, _, _, s := res.Counts(); s != len(f.Timeline) {
+		t.Errorf("%d skipped, want every step", s)
+	}
+}

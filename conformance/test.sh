@@ -34,6 +34,9 @@ declare -A want=(
   [bsdutils]="command -v script"
   # the web UI in a real browser (conformance/webui_test.go, driven with chromedp)
   [chromium]="command -v chromium"
+  # scenario_test.go: JUnit XML read back by junitparser, TAP consumed by prove
+  [python3-junitparser]="/usr/bin/python3 -c 'import junitparser'"
+  [perl]="command -v prove"
 )
 
 # apt_get waits up to 10 minutes for another apt or dpkg (an unattended

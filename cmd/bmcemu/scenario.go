@@ -112,7 +112,7 @@ Each step is a test case: --junit FILE writes JUnit XML, --tap prints TAP
 version 13 on standard output. A failed expectation prints what was
 expected and what was seen; the exit status is 1 when any step failed.`,
 		Example: `  bmcemu scenario run builtin:mirror-failover --junit report.xml
-  bmcemu scenario run my.yaml --tap | prove -
+  prove --exec 'bmcemu scenario run --tap' my.yaml other.yaml
   bmcemu scenario run builtin:hot-add --target http://127.0.0.1:8000 --target-speed 1000`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -202,7 +202,7 @@ func (c *PropertyCheck) validate() error {
 		return fmt.Errorf("give one comparison: equals, not_equals, at_least and/or at_most, contains or absent (got %d)", n)
 	}
 	if strings.ContainsAny(c.Path, "?#") || strings.Contains(c.Path, "..") {
-		return fmt.Errorf("path %q: a resource path, without query, fragment or ..", c.Path)
+		return fmt.Errorf("path %q: want a resource path (no query, fragment or \"..\")", c.Path)
 	}
 	return nil
 }

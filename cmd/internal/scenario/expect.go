@@ -166,13 +166,17 @@ func (e *Expect) Run(ctx context.Context, env *Env) error {
 	}
 	settle := time.NewTimer(env.Settle)
 	defer settle.Stop()
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
+	// The BMC's goroutines usually catch up within a millisecond or two:
+	// poll soon, then back off.
+	wait := time.Millisecond
 	for {
+		poll := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			poll.Stop()
 			return ctx.Err()
 		case <-settle.C:
+			poll.Stop()
 			return last
 		case <-poll.C:
 			if last = e.check.check(ctx, env); last == nil {
@@ -182,6 +186,7 @@ func (e *Expect) Run(ctx context.Context, env *Env) error {
 				return last
 			}
 		}
+		wait = min(2*wait, 50*time.Millisecond)
 	}
 }
 

@@ -324,11 +324,24 @@ func lookup(doc any, path string) (any, bool) {
 	for i := 0; i < len(segs); {
 		seg := segs[i]
 		m, ok := cur.(map[string]any)
-		if !ok && !strings.HasPrefix(seg, "[") {
-			return nil, false
+		if !ok {
+			// An array document or element: "[N]" indexes it.
+			_, idx := splitIndex("x" + seg)
+			if !strings.HasPrefix(seg, "[") || idx == nil {
+				return nil, false
+			}
+			for _, ix := range idx {
+				arr, isArr := cur.([]any)
+				if !isArr || ix < 0 || ix >= len(arr) {
+					return nil, false
+				}
+				cur = arr[ix]
+			}
+			i++
+			continue
 		}
 		matched := false
-		for j := len(segs); j > i && ok; j-- {
+		for j := len(segs); j > i; j-- {
 			key := strings.Join(segs[i:j], ".")
 			name, idx := splitIndex(key)
 			v, has := m[name]

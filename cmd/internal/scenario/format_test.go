@@ -130,7 +130,10 @@ func TestLookup(t *testing.T) {
 			t.Errorf("lookup %q = %v, %v; want %v", path, got, ok, want)
 		}
 	}
-	for _, path := range []string{"Status.Health", "Members[2].@odata.id", "Members.x", "Status.State.Deeper"} {
+	if got, ok := lookup([]any{map[string]any{"name": "A1"}, map[string]any{"name": "A2"}}, "[1].name"); !ok || got != "A2" {
+		t.Errorf("lookup [1].name in an array = %v, %v", got, ok)
+	}
+	for _, path := range []string{"Status.Health", "Members[2].@odata.id", "Members.x", "Status.State.Deeper", "[0]", "Members[x]"} {
 		if v, ok := lookup(doc, path); ok {
 			t.Errorf("lookup %q = %v, want absent", path, v)
 		}

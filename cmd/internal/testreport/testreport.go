@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -118,13 +119,17 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 // WriteJUnit writes suites as one <testsuites> document named name.
 func WriteJUnit(w io.Writer, name string, suites []Suite) error {
 	doc := xmlSuites{Name: name}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
 	var total time.Duration
 	for i, s := range suites {
 		t, f, e, sk := s.Counts()
 		doc.Tests, doc.Failures, doc.Errors, doc.Skipped = doc.Tests+t, doc.Failures+f, doc.Errors+e, doc.Skipped+sk
 		total += s.Time
 		xs := xmlSuite{Name: s.Name, Tests: t, Failures: f, Errors: e, Skipped: sk, Time: seconds(s.Time),
-			Timestamp: s.Timestamp.UTC().Format("2006-01-02T15:04:05"), ID: i, Hostname: "localhost"}
+			Timestamp: s.Timestamp.UTC().Format("2006-01-02T15:04:05"), ID: i, Hostname: host}
 		if len(s.Properties) > 0 {
 			xs.Properties = &xmlProps{}
 			for _, p := range s.Properties {
@@ -157,7 +162,7 @@ func WriteJUnit(w io.Writer, name string, suites []Suite) error {
 	if err := enc.Encode(doc); err != nil {
 		return fmt.Errorf("write JUnit XML: %w", err)
 	}
-	_, err := io.WriteString(w, "\n")
+	_, err = io.WriteString(w, "\n")
 	return err
 }
 

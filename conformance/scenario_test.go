@@ -98,7 +98,7 @@ func TestScenarioReportsReadByRealTools(t *testing.T) {
 	}
 
 	junit := filepath.Join(dir, "report.xml")
-	out, code := bmcemu(t, "scenario", "run", good, "builtin:fault-spd-crc", wrong, "--junit", junit, "--settle", "1s")
+	out, code := bmcemu(t, "scenario", "run", good, "builtin:fault-spd-crc", wrong, "--junit", junit, "--settle", "30s")
 	if code != 1 {
 		t.Fatalf("a run with a wrong expectation exited %d, want 1:\n%s", code, out)
 	}
@@ -115,7 +115,7 @@ func TestScenarioReportsReadByRealTools(t *testing.T) {
 	}
 
 	// prove runs the scenarios itself, one TAP stream per file.
-	pout, err := run(t, 5*time.Minute, prove, "--exec", bmcemuBin+" scenario run --tap --settle 1s", good, wrong)
+	pout, err := run(t, 5*time.Minute, prove, "--exec", bmcemuBin+" scenario run --tap --settle 30s", good, wrong)
 	if err == nil {
 		t.Fatalf("prove passed a failing scenario:\n%s", pout)
 	}
@@ -137,7 +137,7 @@ func TestScenarioAgainstServe(t *testing.T) {
 	e := start(t, startOpts{args: []string{"--speed", "1000"}})
 	junit := filepath.Join(t.TempDir(), "report.xml")
 	out, code := bmcemu(t, "scenario", "run", "builtin:hot-add", "builtin:ecc-ue", "--target", e.URL, "-u", e.User, "-p", e.Password,
-		"--target-speed", "1000", "--junit", junit)
+		"--target-speed", "1000", "--settle", "30s", "--junit", junit)
 	if code != 0 {
 		t.Fatalf("scenario run --target: exit %d\n%s", code, out)
 	}
@@ -170,7 +170,7 @@ func TestScenarioAgainstFleetMember(t *testing.T) {
 	e.launch([]string{"serve", "--ephemeral", "--fleet", "2", "--speed", "1000", "--control-addr", fmt.Sprintf("127.0.0.1:%d", e.HTTPPort),
 		"--fleet-addr", "127.0.60.1", "--member-ipmi-port", "16230", "--member-https-port", "18443", "--log-level", "warn"})
 	out, code := bmcemu(t, "scenario", "run", "builtin:hot-add", "--target", e.URL, "--server-id", "127.0.60.2", "--insecure",
-		"--target-speed", "1000")
+		"--target-speed", "1000", "--settle", "30s")
 	if code != 0 {
 		t.Fatalf("scenario run on bmc-002: exit %d\n%s", code, out)
 	}

@@ -35,6 +35,10 @@ type Clock interface {
 	Elapsed() time.Duration
 	// Advance lets d of simulated time pass.
 	Advance(ctx context.Context, d time.Duration) error
+	// Exact says that when Advance returns, every hardware step due by
+	// then has run (a stepped clock); a server's own clock may lag what
+	// the wall clock says under load.
+	Exact() bool
 }
 
 // SteppedClock is advanced by the engine: the in-process BMC's timers
@@ -50,6 +54,7 @@ type stepped struct {
 }
 
 func (s *stepped) Elapsed() time.Duration { return s.elapsed }
+func (s *stepped) Exact() bool            { return true }
 func (s *stepped) Advance(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -69,6 +74,8 @@ type paced struct {
 func (p *paced) Elapsed() time.Duration {
 	return time.Duration(float64(time.Since(p.start)) * p.speed)
 }
+
+func (p *paced) Exact() bool { return false }
 
 func (p *paced) Advance(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(time.Duration(float64(d) / p.speed))

@@ -34,7 +34,9 @@ func TestLibrary(t *testing.T) {
 	}
 	for _, b := range lib {
 		t.Run(b.Name, func(t *testing.T) {
-			res := runBuiltin(t, b.Name, Options{})
+			// A generous settle: it costs time only when a step fails, and
+			// the race detector on a busy machine delays event pushes.
+			res := runBuiltin(t, b.Name, Options{Settle: 30 * time.Second})
 			if res.Setup != nil {
 				t.Fatalf("setup: %v", res.Setup)
 			}

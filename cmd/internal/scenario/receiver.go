@@ -134,6 +134,7 @@ func (c *eventChecker) want() string {
 }
 
 func (c *eventChecker) describe() string { return c.want() }
+func (c *eventChecker) async() bool      { return true }
 
 func (c *eventChecker) check(_ context.Context, env *Env) error {
 	if env.Events == nil {

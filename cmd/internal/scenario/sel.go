@@ -172,6 +172,7 @@ func (c *selChecker) want() string {
 }
 
 func (c *selChecker) describe() string { return c.want() }
+func (c *selChecker) async() bool      { return true }
 
 func (c *selChecker) check(ctx context.Context, env *Env) error {
 	recs, err := env.SEL.Records(ctx)

@@ -163,8 +163,9 @@ func TestScenarioAgainstServe(t *testing.T) {
 // TestScenarioAgainstFleetMember runs a library scenario on one member of
 // a fleet, through the fleet's control listener (--server-id) and the
 // member's own HTTPS Redfish and IPMI addresses, in the loopback range
-// 127.0.60.0/24.
+// 127.0.60.0/24; then one on every member (--all-members).
 func TestScenarioAgainstFleetMember(t *testing.T) {
+	needJunitparser(t)
 	e := &Emulator{t: t, HTTPPort: freeTCPPort(t), User: "admin", Password: "password", exited: make(chan struct{})}
 	e.URL = fmt.Sprintf("http://127.0.0.1:%d", e.HTTPPort)
 	e.launch([]string{"serve", "--ephemeral", "--fleet", "2", "--speed", "1000", "--control-addr", fmt.Sprintf("127.0.0.1:%d", e.HTTPPort),
@@ -180,5 +181,16 @@ func TestScenarioAgainstFleetMember(t *testing.T) {
 		if err != nil || !strings.Contains(got, fmt.Sprintf("%q", strings.ToLower(want))) {
 			t.Errorf("%s CPU0_DIMM_A2: want %s: %v\n%s", id, want, err, got)
 		}
+	}
+
+	junit := filepath.Join(t.TempDir(), "fleet.xml")
+	out, code = bmcemu(t, "scenario", "run", "builtin:ecc-ue", "--target", e.URL, "--all-members", "--insecure",
+		"--target-speed", "1000", "--settle", "30s", "--junit", junit)
+	if code != 0 {
+		t.Fatalf("scenario run --all-members: exit %d\n%s", code, out)
+	}
+	suites := readJUnit(t, junit)
+	if len(suites) != 2 || suites["ecc-ue@bmc-001"] != "10 0 0 0" || suites["ecc-ue@bmc-002"] != "10 0 0 0" {
+		t.Errorf("junitparser: %v", suites)
 	}
 }

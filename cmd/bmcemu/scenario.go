@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/cmd/internal/scenario"
 	"github.com/bmcemu/bmcemu/cmd/internal/testreport"
+	"github.com/bmcemu/bmcemu/platform/control"
 )
 
 func newScenarioCmd() *cobra.Command {
@@ -83,6 +86,7 @@ func firstSentence(s string) string {
 
 type scenarioRunOptions struct {
 	target, serverID string
+	allMembers       bool
 	user, password   string
 	speed            float64
 	caCert           string
@@ -122,6 +126,7 @@ expected and what was seen; the exit status is 1 when any step failed.`,
 	f := cmd.Flags()
 	f.StringVar(&o.target, "target", "", "run against this running server's URL (its Redfish and control API listener, or a fleet's control listener with --server-id) instead of in-process")
 	f.StringVar(&o.serverID, "server-id", "", "fleet: the member to run against, by id or address (default: the scenario's member)")
+	f.BoolVar(&o.allMembers, "all-members", false, "fleet: run each scenario on every member of the fleet at --target, one after the other (reported as NAME@MEMBER)")
 	f.StringVarP(&o.user, "user", "u", envOr("BMCEMU_USER", "admin"), "target account (env BMCEMU_USER)")
 	f.StringVarP(&o.password, "password", "p", envOr("BMCEMU_PASSWORD", "password"), "target password (env BMCEMU_PASSWORD)")
 	f.Float64Var(&o.speed, "target-speed", 1, "the target's serve --speed: simulated seconds per wall-clock second")
@@ -163,10 +168,32 @@ func runScenarios(cmd *cobra.Command, o *scenarioRunOptions, args []string) erro
 			return err
 		}
 	}
+	// One run per file, or per file and member with --all-members.
+	type job struct {
+		lf     loaded
+		member string
+	}
+	var jobs []job
+	if o.allMembers {
+		members, err := fleetMembers(cmd, o)
+		if err != nil {
+			return err
+		}
+		for _, lf := range files {
+			for _, m := range members {
+				jobs = append(jobs, job{lf, m})
+			}
+		}
+	} else {
+		for _, lf := range files {
+			jobs = append(jobs, job{lf, cmp.Or(o.serverID, lf.f.Member)})
+		}
+	}
 	var suites []testreport.Suite
 	failed := 0
-	for _, lf := range files {
-		res := runOne(cmd, o, lf.f, lf.src, log, tap)
+	for _, j := range jobs {
+		lf := j.lf
+		res := runOne(cmd, o, lf.f, lf.src, j.member, log, tap)
 		suites = append(suites, res.Suite(lf.f.Profile))
 		if !res.OK() {
 			failed++
@@ -198,28 +225,31 @@ func runScenarios(cmd *cobra.Command, o *scenarioRunOptions, args []string) erro
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d scenarios failed", failed, len(files))
+		return fmt.Errorf("%d of %d scenario runs failed", failed, len(jobs))
 	}
 	return nil
 }
 
-func runOne(cmd *cobra.Command, o *scenarioRunOptions, f *scenario.File, src string, log *slog.Logger, tap *testreport.TAP) *scenario.Result {
+// runOne runs f against the in-process BMC or the target (member: a
+// fleet member's id, or ""). A run on a member is named NAME@MEMBER.
+func runOne(cmd *cobra.Command, o *scenarioRunOptions, f *scenario.File, src, member string, log *slog.Logger, tap *testreport.TAP) (res *scenario.Result) {
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
+	name := f.Name
+	if o.target != "" && member != "" {
+		name += "@" + member
+	}
+	defer func() { res.Name = name }()
 	opts := scenario.Options{Settle: o.settle, ReceiverAddr: o.receiverAddr, Logger: log}
 	if tap != nil {
-		named := &scenario.Result{Name: f.Name, Source: src}
-		opts.OnStep = func(sr scenario.StepResult) { _ = tap.Case(f.Name, named.CaseOf(sr)) }
+		named := &scenario.Result{Name: name, Source: src}
+		opts.OnStep = func(sr scenario.StepResult) { _ = tap.Case(name, named.CaseOf(sr)) }
 	}
 	var t *scenario.Target
 	var err error
 	if o.target == "" {
 		t, err = scenario.NewInProcess(ctx, scenario.InProcessConfig{Profile: f.Profile, FaultSeed: o.faultSeed, Logger: log})
 	} else {
-		member := o.serverID
-		if member == "" {
-			member = f.Member
-		}
 		t, err = scenario.NewRemote(ctx, scenario.RemoteConfig{URL: o.target, ServerID: member, User: o.user, Password: o.password,
 			Speed: o.speed, CACert: o.caCert, Insecure: o.insecure})
 	}
@@ -232,6 +262,28 @@ func runOne(cmd *cobra.Command, o *scenarioRunOptions, f *scenario.File, src str
 		}
 	}()
 	return scenario.Run(ctx, f, src, t, opts)
+}
+
+// fleetMembers lists the members of the fleet --target's control
+// listener serves.
+func fleetMembers(cmd *cobra.Command, o *scenarioRunOptions) ([]string, error) {
+	if o.target == "" || o.serverID != "" {
+		return nil, errors.New("--all-members needs --target (a fleet's control listener) and no --server-id")
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+	defer cancel()
+	ms, err := (&control.Client{BaseURL: o.target, User: o.user, Password: o.password}).Servers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--all-members: list the fleet at %s: %w", o.target, err)
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("--all-members: the fleet at %s has no members", o.target)
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return ids, nil
 }
 
 func printResult(w io.Writer, res *scenario.Result) {

@@ -39,6 +39,10 @@ type Clock interface {
 	// then has run (a stepped clock); a server's own clock may lag what
 	// the wall clock says under load.
 	Exact() bool
+	// Poll waits between two checks of an expectation: about d of
+	// simulated time, but never so little wall time that checks hammer
+	// a server whose clock runs fast.
+	Poll(ctx context.Context, d time.Duration) error
 }
 
 // SteppedClock is advanced by the engine: the in-process BMC's timers
@@ -55,6 +59,9 @@ type stepped struct {
 
 func (s *stepped) Elapsed() time.Duration { return s.elapsed }
 func (s *stepped) Exact() bool            { return true }
+func (s *stepped) Poll(ctx context.Context, d time.Duration) error {
+	return s.Advance(ctx, d)
+}
 func (s *stepped) Advance(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -77,8 +84,20 @@ func (p *paced) Elapsed() time.Duration {
 
 func (p *paced) Exact() bool { return false }
 
+// minPoll is the shortest wall-clock pause between two checks of a
+// remote server.
+const minPoll = 5 * time.Millisecond
+
+func (p *paced) Poll(ctx context.Context, d time.Duration) error {
+	return p.sleep(ctx, max(time.Duration(float64(d)/p.speed), minPoll))
+}
+
 func (p *paced) Advance(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(time.Duration(float64(d) / p.speed))
+	return p.sleep(ctx, time.Duration(float64(d)/p.speed))
+}
+
+func (p *paced) sleep(ctx context.Context, wall time.Duration) error {
+	t := time.NewTimer(wall)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

@@ -166,7 +166,7 @@ func (e *Expect) Run(ctx context.Context, env *Env) error {
 		if now >= deadline {
 			break
 		}
-		if err := env.Clock.Advance(ctx, min(tick, deadline-now)); err != nil {
+		if err := env.Clock.Poll(ctx, min(tick, deadline-now)); err != nil {
 			return err
 		}
 	}

@@ -41,9 +41,10 @@ func newScenarioCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}, &cobra.Command{
-		Use:   "show builtin:NAME",
-		Short: "Print a built-in scenario's file (a starting point for your own)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show builtin:NAME",
+		Short:             "Print a built-in scenario's file (a starting point for your own)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: builtinScenarios(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, err := scenario.BuiltinSource(strings.TrimPrefix(args[0], scenario.BuiltinPrefix))
 			if err != nil {
@@ -53,9 +54,10 @@ func newScenarioCmd() *cobra.Command {
 			return err
 		},
 	}, &cobra.Command{
-		Use:   "validate FILE...",
-		Short: "Check scenario files without running them: errors name the file, line, column and field",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "validate FILE...",
+		Short:             "Check scenario files without running them: errors name the file, line, column and field",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: builtinScenarios(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, a := range args {
@@ -74,6 +76,27 @@ func newScenarioCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// builtinScenarios completes builtin:NAME; files complete as usual
+// (ShellCompDirectiveDefault) unless only built-ins make sense.
+func builtinScenarios(files bool) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		lib, err := scenario.Library()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var out []cobra.Completion
+		for _, b := range lib {
+			if name := scenario.BuiltinPrefix + b.Name; strings.HasPrefix(name, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(name, firstSentence(b.Description)))
+			}
+		}
+		if files {
+			return out, cobra.ShellCompDirectiveDefault
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 func firstSentence(s string) string {
@@ -118,7 +141,8 @@ expected and what was seen; the exit status is 1 when any step failed.`,
 		Example: `  bmcemu scenario run builtin:mirror-failover --junit report.xml
   prove --exec 'bmcemu scenario run --tap' my.yaml other.yaml
   bmcemu scenario run builtin:hot-add --target http://127.0.0.1:8000 --target-speed 1000`,
-		Args: cobra.MinimumNArgs(1),
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: builtinScenarios(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScenarios(cmd, o, args)
 		},

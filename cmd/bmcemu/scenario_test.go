@@ -38,6 +38,10 @@ func TestScenarioCommands(t *testing.T) {
 	if _, err := run(t, "scenario", "show", "builtin:nosuch"); err == nil || !strings.Contains(err.Error(), "scenario list") {
 		t.Errorf("show nosuch: %v", err)
 	}
+	out, err = run(t, "__complete", "scenario", "run", "builtin:mi")
+	if err != nil || !strings.Contains(out, "builtin:mirror-failover\t") || strings.Contains(out, "builtin:hot-add") {
+		t.Errorf("completion of builtin:mi: %v\n%s", err, out)
+	}
 }
 
 // An in-process run through the command: the readable report and its

@@ -102,7 +102,7 @@ func TestScenarioReportsReadByRealTools(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("a run with a wrong expectation exited %d, want 1:\n%s", code, out)
 	}
-	for _, want := range []string{"expected: CapacityMiB == 32768", "seen: 65536", wrong + ":17", "1 of 3 scenarios failed"} {
+	for _, want := range []string{"expected: CapacityMiB == 32768", "seen: 65536", wrong + ":17", "1 of 3 scenario runs failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

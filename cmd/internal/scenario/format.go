@@ -190,7 +190,11 @@ func Parse(file string, src []byte) (*File, error) {
 		if errors.As(err, &pe) {
 			e := &Error{File: file, Line: pe.Line, Field: pe.Field, Msg: pe.Msg}
 			if root := parseRoot(src); root != nil && pe.Field != "" {
-				e.Line, e.Col = locate(root, pe.Field)
+				// The field's key gives the column; yaml's own line
+				// wins should the two disagree.
+				if l, c := locate(root, pe.Field); pe.Line == 0 || l == pe.Line {
+					e.Line, e.Col = l, c
+				}
 			}
 			return nil, e
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/scenario"
+	"github.com/bmcemu/bmcemu/cmd/internal/scenario/inprocess"
 	"github.com/bmcemu/bmcemu/cmd/internal/testreport"
 	"github.com/bmcemu/bmcemu/platform/control"
 )
@@ -272,7 +273,7 @@ func runOne(cmd *cobra.Command, o *scenarioRunOptions, f *scenario.File, src, me
 	var t *scenario.Target
 	var err error
 	if o.target == "" {
-		t, err = scenario.NewInProcess(ctx, scenario.InProcessConfig{Profile: f.Profile, FaultSeed: o.faultSeed, Logger: log})
+		t, err = inprocess.New(ctx, inprocess.Config{Profile: f.Profile, FaultSeed: o.faultSeed, Logger: log})
 	} else {
 		t, err = scenario.NewRemote(ctx, scenario.RemoteConfig{URL: o.target, ServerID: member, User: o.user, Password: o.password,
 			Speed: o.speed, CACert: o.caCert, Insecure: o.insecure})

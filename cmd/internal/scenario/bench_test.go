@@ -1,4 +1,4 @@
-package scenario
+package scenario_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
+	"github.com/bmcemu/bmcemu/cmd/internal/scenario"
+	"github.com/bmcemu/bmcemu/cmd/internal/scenario/inprocess"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/profile"
 )
@@ -25,18 +27,18 @@ func BenchmarkScenarioClock(b *testing.B) {
 }
 
 func benchScenario(b *testing.B, name string) {
-	f, src, err := Load(BuiltinPrefix + name)
+	f, src, err := scenario.Load(scenario.BuiltinPrefix + name)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	run := func(b *testing.B, newTarget func() *Target) {
+	run := func(b *testing.B, newTarget func() *scenario.Target) {
 		var sim, wall time.Duration
 		for b.Loop() {
 			b.StopTimer()
 			tg := newTarget()
 			b.StartTimer()
-			res := Run(ctx, f, src, tg, Options{})
+			res := scenario.Run(ctx, f, src, tg, scenario.Options{})
 			b.StopTimer()
 			if !res.OK() {
 				b.Fatalf("%s did not pass: %+v", f.Name, res.Steps)
@@ -49,8 +51,8 @@ func benchScenario(b *testing.B, name string) {
 		b.ReportMetric(sim.Seconds()/wall.Seconds(), "sim-s/wall-s")
 	}
 	b.Run("stepped", func(b *testing.B) {
-		run(b, func() *Target {
-			tg, err := NewInProcess(ctx, InProcessConfig{Profile: f.Profile})
+		run(b, func() *scenario.Target {
+			tg, err := inprocess.New(ctx, inprocess.Config{Profile: f.Profile})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -58,13 +60,13 @@ func benchScenario(b *testing.B, name string) {
 		})
 	})
 	b.Run("speed-1000", func(b *testing.B) {
-		run(b, func() *Target { return pacedTarget(b, f.Profile, 1000) })
+		run(b, func() *scenario.Target { return pacedTarget(b, f.Profile, 1000) })
 	})
 }
 
 // pacedTarget serves a BMC on a clock of its own at speed, reached as a
 // remote target.
-func pacedTarget(b *testing.B, name string, speed float64) *Target {
+func pacedTarget(b *testing.B, name string, speed float64) *scenario.Target {
 	prof, err := profile.Builtin(name)
 	if err != nil {
 		b.Fatal(err)
@@ -83,12 +85,12 @@ func pacedTarget(b *testing.B, name string, speed float64) *Target {
 	if err := bm.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	tg, err := NewRemote(context.Background(), RemoteConfig{URL: "http://" + ln.Addr().String(), User: "admin", Password: "password", Speed: speed})
+	tg, err := scenario.NewRemote(context.Background(), scenario.RemoteConfig{URL: "http://" + ln.Addr().String(), User: "admin", Password: "password", Speed: speed})
 	if err != nil {
 		b.Fatal(err)
 	}
-	inner := tg.close
-	tg.close = func() error {
+	inner := tg.OnClose
+	tg.OnClose = func() error {
 		_ = srv.Close()
 		_ = bm.Close()
 		if inner != nil {

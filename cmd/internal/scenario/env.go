@@ -51,6 +51,10 @@ type SteppedClock interface {
 	Advance(d time.Duration)
 }
 
+// NewSteppedClock is the scenario clock of a BMC whose clock the engine
+// advances itself (clock.Manual): Advance fires the timers it passes.
+func NewSteppedClock(c SteppedClock) Clock { return &stepped{c: c} }
+
 // stepped runs an in-process BMC's manual clock.
 type stepped struct {
 	c       SteppedClock

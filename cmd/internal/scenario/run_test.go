@@ -1,4 +1,4 @@
-package scenario
+package scenario_test
 
 import (
 	"context"
@@ -6,23 +6,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bmcemu/bmcemu/cmd/internal/scenario"
+	"github.com/bmcemu/bmcemu/cmd/internal/scenario/inprocess"
 )
 
-func runSource(t *testing.T, src string) *Result {
+func runSource(t *testing.T, src string) *scenario.Result {
 	t.Helper()
-	f, err := Parse("wrong.yaml", []byte(src))
+	f, err := scenario.Parse("wrong.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	tg, err := NewInProcess(ctx, InProcessConfig{Profile: f.Profile})
+	tg, err := inprocess.New(ctx, inprocess.Config{Profile: f.Profile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tg.Close()
 	// A short settle: these expectations are meant to fail.
-	return Run(ctx, f, "wrong.yaml", tg, Options{Settle: 100 * time.Millisecond})
+	return scenario.Run(ctx, f, "wrong.yaml", tg, scenario.Options{Settle: 100 * time.Millisecond})
 }
 
 // A wrong expectation fails with what was expected and what was seen, the
@@ -48,13 +51,13 @@ timeline:
 	if res.Setup != nil {
 		t.Fatal(res.Setup)
 	}
-	want := []Status{Passed, Passed, Failed, Failed, Failed, Failed, Passed}
+	want := []scenario.Status{scenario.Passed, scenario.Passed, scenario.Failed, scenario.Failed, scenario.Failed, scenario.Failed, scenario.Passed}
 	for i, s := range res.Steps {
 		if s.Status != want[i] {
 			t.Errorf("step %d %s: %s (%v), want %s", s.Index, s.Title, s.Status, s.Err, want[i])
 		}
 	}
-	var mm *Mismatch
+	var mm *scenario.Mismatch
 	if !errors.As(res.Steps[2].Err, &mm) || mm.Seen != "65536" || !strings.Contains(mm.Expected, "CapacityMiB == 32768") {
 		t.Errorf("capacity mismatch: %#v", res.Steps[2].Err)
 	}
@@ -87,7 +90,7 @@ timeline:
   - remove: CPU0_DIMM_A2
   - wait: 1s
 `)
-	if len(res.Steps) != 2 || res.Steps[0].Status != Errored || res.Steps[1].Status != Skipped {
+	if len(res.Steps) != 2 || res.Steps[0].Status != scenario.Errored || res.Steps[1].Status != scenario.Skipped {
 		t.Fatalf("steps %+v", res.Steps)
 	}
 	if !strings.Contains(res.Steps[0].Err.Error(), "empty") {
@@ -97,17 +100,17 @@ timeline:
 
 // A target running another profile is refused before any step runs.
 func TestProfileMismatch(t *testing.T) {
-	f, _, err := Load(BuiltinPrefix + "mirror-failover")
+	f, _, err := scenario.Load(scenario.BuiltinPrefix + "mirror-failover")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	tg, err := NewInProcess(ctx, InProcessConfig{Profile: "default"})
+	tg, err := inprocess.New(ctx, inprocess.Config{Profile: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	res := Run(ctx, f, "builtin:mirror-failover", tg, Options{})
+	res := scenario.Run(ctx, f, "builtin:mirror-failover", tg, scenario.Options{})
 	if res.Setup == nil || !strings.Contains(res.Setup.Error(), `needs profile "mirror"`) {
 		t.Fatalf("setup %v", res.Setup)
 	}

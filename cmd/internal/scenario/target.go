@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,10 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
-	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
-	"github.com/bmcemu/bmcemu/platform/profile"
 )
 
 // Target is the BMC a scenario runs against, through its real surfaces.
@@ -27,9 +23,11 @@ type Target struct {
 	Redfish *Redfish
 	SEL     SELSource
 	Clock   Clock
-	// Profile is the profile the target runs.
+	// Profile is the profile the target runs (as it names itself).
 	Profile string
-	close   func() error
+	// OnClose, when set, releases what the target's maker holds (an
+	// in-process BMC).
+	OnClose func() error
 }
 
 // Close releases the target (an in-process BMC stops).
@@ -38,93 +36,10 @@ func (t *Target) Close() error {
 	if t.SEL != nil {
 		errs = append(errs, t.SEL.Close())
 	}
-	if t.close != nil {
-		errs = append(errs, t.close())
+	if t.OnClose != nil {
+		errs = append(errs, t.OnClose())
 	}
 	return errors.Join(errs...)
-}
-
-// InProcessConfig describes an in-process BMC.
-type InProcessConfig struct {
-	// Profile is a built-in profile name.
-	Profile   string
-	FaultSeed uint64
-	Logger    *slog.Logger // nil discards
-}
-
-// inProcessUser is the in-process BMC's administrator.
-const inProcessUser, inProcessPassword = "admin", "password"
-
-// bootLimit bounds the simulated time an in-process host may take to
-// boot its OS before the scenario starts.
-const bootLimit = 30 * time.Minute
-
-// NewInProcess builds a BMC in this process from a built-in profile, on
-// ephemeral loopback ports, keeping no state, on a clock the scenario
-// steps: its Redfish and control API over HTTP and IPMI over LAN are the
-// real ones, so the scenario drives it as it would a remote server. It
-// returns once the host's OS runs.
-func NewInProcess(ctx context.Context, cfg InProcessConfig) (_ *Target, err error) {
-	prof, err := profile.Builtin(cfg.Profile)
-	if err != nil {
-		return nil, err
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("in-process BMC: %w", err)
-	}
-	// The epoch is now, so that SEL and event timestamps read as today's.
-	clk := clock.NewManual(time.Now().UTC().Truncate(time.Second))
-	b, err := bmc.New(bmc.Config{Profile: prof, User: inProcessUser, Password: inProcessPassword, Clock: clk, FaultSeed: cfg.FaultSeed,
-		Logger: log, IPMIAddr: "127.0.0.1:0", HTTPAddr: ln.Addr().String()})
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("in-process BMC: %w", err)
-	}
-	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	stop := func() error {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return errors.Join(srv.Shutdown(sctx), b.Close())
-	}
-	defer func() {
-		if err != nil {
-			_ = stop()
-		}
-	}()
-	if err := b.Start(ctx); err != nil {
-		return nil, err
-	}
-	base := "http://" + ln.Addr().String()
-	ipmiAddr := b.IPMIAddr().(*net.UDPAddr)
-	t := &Target{
-		Control: &control.Client{BaseURL: base, User: inProcessUser, Password: inProcessPassword},
-		Redfish: &Redfish{BaseURL: base, User: inProcessUser, Password: inProcessPassword},
-		SEL:     &IPMISEL{Host: "127.0.0.1", Port: ipmiAddr.Port, User: inProcessUser, Password: inProcessPassword},
-		Profile: prof.Name,
-		close:   stop,
-	}
-	// Let the host boot: POST and the OS take simulated time.
-	for elapsed := time.Duration(0); ; elapsed += 100 * time.Millisecond {
-		h, err := t.Control.Host(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("in-process BMC: %w", err)
-		}
-		if h.OSRunning && !h.ShuttingDown {
-			break
-		}
-		if elapsed > bootLimit {
-			return nil, fmt.Errorf("in-process BMC: the host's OS did not boot within %s of simulated time (%s: %s)", bootLimit, h.BootProgress, h.Reason)
-		}
-		clk.Advance(100 * time.Millisecond)
-	}
-	t.Clock = &stepped{c: clk}
-	return t, nil
 }
 
 // RemoteConfig describes a running server, or a fleet member reached

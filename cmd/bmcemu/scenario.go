@@ -24,6 +24,15 @@ func newScenarioCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scenario",
 		Short: "Run scenario files: timelines of hardware actions, faults and expectations, with JUnit and TAP output",
+		Long: `A scenario file (YAML) names a built-in profile and a timeline of steps,
+each at a time on the simulated clock ("at: 30s", or right after the
+previous step) doing one thing:
+
+  ` + strings.Join(scenario.Kinds(), ", ") + `
+
+An expect step checks one surface (redfish, os, emulator, sel or event)
+until it holds or its "within" (simulated time) runs out. 'scenario show
+builtin:hot-add' prints an example; the README has the reference.`,
 	}
 	cmd.AddCommand(newScenarioRunCmd(), &cobra.Command{
 		Use:   "list",
@@ -131,14 +140,16 @@ func newScenarioRunCmd() *cobra.Command {
 		Short: "Run scenarios in-process (default) or against a running server (--target); exit 1 if an expectation fails",
 		Long: `Run scenario files in order. By default each runs against a fresh BMC built in
 this process from the scenario's profile, on ephemeral loopback ports and
-with no state kept, on a simulated clock the engine steps: a minute of
-simulated time passes in milliseconds. With --target it runs against a
+with no state kept, on a simulated clock the engine steps: hardware steps
+(training, a re-silver, a boot) take no wall time of their own. With
+--target it runs against a
 running server (serve), or with --server-id against one member of a
 fleet, whose clock runs at its own --speed (tell it with --target-speed).
 
 Each step is a test case: --junit FILE writes JUnit XML, --tap prints TAP
 version 13 on standard output. A failed expectation prints what was
-expected and what was seen; the exit status is 1 when any step failed.`,
+expected and what was seen; the exit status is 1 when any step failed or
+could not run.`,
 		Example: `  bmcemu scenario run builtin:mirror-failover --junit report.xml
   prove --exec 'bmcemu scenario run --tap' my.yaml other.yaml
   bmcemu scenario run builtin:hot-add --target http://127.0.0.1:8000 --target-speed 1000`,

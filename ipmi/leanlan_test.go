@@ -375,3 +375,38 @@ func TestLeanConsole(t *testing.T) {
 		t.Error("wrong password: session opened")
 	}
 }
+
+// TestGoIPMIReadsEverySDR: go-ipmi's GetSDRs reads each full record and
+// then asks every threshold sensor for its hysteresis (Get Sensor
+// Hysteresis, §35.7); an error from any sensor, the board's CPU
+// temperature and fan sensors included, fails the whole listing.
+func TestGoIPMIReadsEverySDR(t *testing.T) {
+	b := startBMC(t)
+	port, _ := strconv.Atoi(b.port)
+	ctx := context.Background()
+	g, err := client.NewClient("127.0.0.1", port, "admin", "password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.WithInterface(client.InterfaceLanplus).WithCipherSuiteID(types.CipherSuiteID3)
+	if err := g.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = g.Close(ctx) }()
+	sdrs, err := g.GetSDRs(ctx)
+	if err != nil {
+		t.Fatalf("go-ipmi GetSDRs: %v", err)
+	}
+	board := 0
+	for _, r := range sdrs {
+		if f := r.Full; f != nil && f.SensorNumber >= cpuTempSensorBase {
+			board++
+			if f.PositiveHysteresisRaw != 0 || f.NegativeHysteresisRaw != 0 {
+				t.Errorf("%s: hysteresis %d/%d, want 0/0 as its SDR declares none", f.IDStringBytes, f.PositiveHysteresisRaw, f.NegativeHysteresisRaw)
+			}
+		}
+	}
+	if board == 0 {
+		t.Errorf("GetSDRs returned %d records and no board sensor (number >= %#x)", len(sdrs), cpuTempSensorBase)
+	}
+}

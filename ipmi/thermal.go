@@ -427,9 +427,17 @@ func handleGetSensorReadingFactors(m *machine) handlers.HandlerFunc {
 }
 
 // handleGetSensorHysteresis (cmd 25h): request byte 2 is the reserved
-// hysteresis mask (FFh).
+// hysteresis mask (FFh). Board threshold sensors (CPU temperature, fans)
+// declare "no hysteresis" in their SDR (byte 12 [5:4] = 00b, bytes 43-44
+// zero) and answer 0 and 0 to match, as clients such as go-ipmi's
+// GetSDRs ask every full-record threshold sensor and give up on an error.
 func handleGetSensorHysteresis(m *machine) handlers.HandlerFunc {
 	return func(_ context.Context, _ *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+		if len(req) == 2 {
+			if b, ok := slotForSensor(m.p.Snapshot(), req[0]); ok && isBoardKind(b.kind) {
+				return []byte{0x00, 0x00}, types.CodeOK, nil
+			}
+		}
 		if _, cc := tempRequest(m, req, 2, 2); cc != types.CodeOK {
 			return nil, cc, nil
 		}

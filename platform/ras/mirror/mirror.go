@@ -297,15 +297,25 @@ func (m *Mirror) Resilver(n int) (bool, error) {
 		n = len(m.todo)
 	}
 	from, to := m.sides[src], m.sides[dst]
-	for _, pfn := range m.todo[:n] {
-		if m.poison[src][pfn] {
-			if !m.lost[pfn] {
-				m.emit(Event{Kind: UncorrectableError, Side: src, PFN: pfn})
+	poisoned := func(pfn uint64) bool { return m.poison[src][pfn] }
+	for todo := m.todo[:n]; len(todo) > 0; {
+		// Copy up to the next poisoned page in runs (one copy call per
+		// run the two stores hold contiguously), then lose that page.
+		k := len(todo)
+		if len(m.poison[src]) > 0 {
+			if i := slices.IndexFunc(todo, poisoned); i >= 0 {
+				k = i
 			}
-			m.loseAt(pfn)
-			continue
 		}
-		_ = to.WritePage(pfn, from.Page(pfn))
+		to.CopyRuns(from, todo[:k])
+		if k < len(todo) {
+			if pfn := todo[k]; !m.lost[pfn] {
+				m.emit(Event{Kind: UncorrectableError, Side: src, PFN: pfn})
+				m.loseAt(pfn)
+			}
+			k++
+		}
+		todo = todo[k:]
 	}
 	m.todo = m.todo[n:]
 	if len(m.todo) > 0 {

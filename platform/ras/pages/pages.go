@@ -359,14 +359,41 @@ func (s *Store) CopyRuns(src *Store, pfns []uint64) {
 	}
 }
 
+// MaxRun is the longest run Span or Claim returns (one slab).
+const MaxRun = maxSlab
+
 // Consecutive is how many leading frames of pfns follow one another
-// (pfns[i] == pfns[0]+i).
+// (pfns[i] == pfns[0]+i), counting no further than MaxRun: callers take
+// one run at a time, and counting a long stretch anew for each run would
+// make the walk quadratic.
 func Consecutive(pfns []uint64) int {
-	n := 0
-	for n < len(pfns) && pfns[n] == pfns[0]+uint64(n) {
+	n, limit := 0, min(len(pfns), MaxRun)
+	for n < limit && pfns[n] == pfns[0]+uint64(n) {
 		n++
 	}
 	return n
+}
+
+// Diff returns the first page frame that one of s and o holds and the
+// other does not, or that both hold with different bytes; differ is false
+// when the two hold the same frames with the same contents.
+func (s *Store) Diff(o *Store) (pfn uint64, differ bool) {
+	a, b := s.PFNs(), o.PFNs()
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return min(a[i], b[i]), true
+		}
+		if *s.Page(a[i]) != *o.Page(a[i]) {
+			return a[i], true
+		}
+	}
+	switch {
+	case len(a) > len(b):
+		return a[len(b)], true
+	case len(b) > len(a):
+		return b[len(a)], true
+	}
+	return 0, false
 }
 
 // Clone is a deep copy.

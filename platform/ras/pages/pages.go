@@ -121,16 +121,21 @@ func (s *Store) lookup(pfn uint64) (loc, bool) {
 	return loc(e.ref[i] - 1), true
 }
 
-// next is the location the next allocation hands out; fresh is false when
-// it would need a new slab (so it cannot continue a run).
-func (s *Store) next() (l loc, fresh bool) {
+// take allocates location want if it is the one the next allocation
+// would hand out (so that it continues a run), and reports whether it did.
+func (s *Store) take(want loc) bool {
 	if n := len(s.free); n > 0 {
-		return s.free[n-1], true
+		if s.free[n-1] != want {
+			return false
+		}
+		s.free = s.free[:n-1]
+		return true
 	}
-	if c := s.cur.slab(); c < len(s.slabs) {
-		return s.cur, true
+	if s.cur != want || want.slab() >= len(s.slabs) {
+		return false
 	}
-	return 0, false
+	s.advance()
+	return true
 }
 
 // alloc takes a page from the free list or the arena, growing the arena
@@ -142,17 +147,23 @@ func (s *Store) alloc() loc {
 		s.free = s.free[:n-1]
 		return l
 	}
-	c := s.cur.slab()
-	if c == len(s.slabs) {
+	if c := s.cur.slab(); c == len(s.slabs) {
+		// Locations hold slab<<slabBits in 32 bits: 2^22 slabs of 4 MiB,
+		// 16 TiB per store, far past any memory this process can have.
 		s.slabs = append(s.slabs, make([]Page, slabSize(c)))
 	}
 	l := s.cur
-	if l.off()+1 == len(s.slabs[c]) {
+	s.advance()
+	return l
+}
+
+// advance moves the arena cursor past the page it points at.
+func (s *Store) advance() {
+	if c := s.cur.slab(); s.cur.off()+1 == len(s.slabs[c]) {
 		s.cur = at(c+1, 0)
 	} else {
-		s.cur = l + 1
+		s.cur++
 	}
-	return l
 }
 
 // place allocates pfn's page (pfn must be absent) and returns it.
@@ -229,14 +240,20 @@ func (s *Store) Span(pfn uint64, limit int) []Page {
 	if !ok || limit <= 0 {
 		return nil
 	}
-	room := len(s.slabs[l.slab()]) - l.off()
+	lim := min(limit, len(s.slabs[l.slab()])-l.off())
 	n := 1
-	for n < min(limit, room) {
-		m, ok := s.lookup(pfn + uint64(n))
-		if !ok || m != l+loc(n) {
+	for n < lim {
+		e, i := s.find(pfn+uint64(n), false)
+		if e == nil {
 			break
 		}
-		n++
+		// The rest of this extent in one loop: a lookup per extent.
+		for ; i < extentPages && n < lim && e.ref[i] == uint32(l)+uint32(n)+1; i++ {
+			n++
+		}
+		if i < extentPages && n < lim {
+			break
+		}
 	}
 	return s.slabs[l.slab()][l.off() : l.off()+n]
 }
@@ -256,23 +273,28 @@ func (s *Store) Claim(pfn uint64, limit int) []Page {
 	if e.ref[i] == 0 {
 		l = s.place(e, i)
 	}
-	room := len(s.slabs[l.slab()]) - l.off()
+	lim := min(limit, len(s.slabs[l.slab()])-l.off())
 	n := 1
-	for n < min(limit, room) {
-		want := l + loc(n)
+	for n < lim {
 		e, i := s.find(pfn+uint64(n), true)
-		if e.ref[i] == 0 {
-			if nl, ok := s.next(); !ok || nl != want {
+		for ; i < extentPages && n < lim; i, n = i+1, n+1 {
+			want := l + loc(n)
+			if r := e.ref[i]; r != 0 {
+				if loc(r-1) != want {
+					return s.slabs[l.slab()][l.off() : l.off()+n]
+				}
+				continue
+			}
+			if !s.take(want) {
 				if e.n == 0 {
 					s.drop(pfn + uint64(n))
 				}
-				break
+				return s.slabs[l.slab()][l.off() : l.off()+n]
 			}
-			s.place(e, i)
-		} else if loc(e.ref[i]-1) != want {
-			break
+			e.ref[i] = uint32(want) + 1
+			e.n++
+			s.n++
 		}
-		n++
 	}
 	return s.slabs[l.slab()][l.off() : l.off()+n]
 }

@@ -41,6 +41,7 @@ func BenchmarkResilver(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		m.Fail(1)
 		m.Drain()
+		pages.Scramble(m.Side(1)) // so that a page not copied cannot pass the final check
 		var path, cp ceiling.Sample
 		if i%2 == 0 {
 			path = ceiling.Time(resilver)

@@ -73,6 +73,7 @@ func BenchmarkRebuild(b *testing.B) {
 		c = i % Cartridges
 		a.Fail(c)
 		a.Drain()
+		pages.Scramble(a.Cartridge(c)) // so that a unit not rebuilt cannot pass the final check
 		var path, x, p ceiling.Sample
 		if i%2 == 0 {
 			path, x, p = ceiling.Time(rebuild), ceiling.Time(whole), ceiling.Time(paged)

@@ -50,6 +50,7 @@ type Store struct {
 	// then pays one map lookup per extent, not per page.
 	last    *extent
 	lastKey uint64
+	spare   []*extent // emptied by Reset, for reuse
 }
 
 const (
@@ -105,7 +106,11 @@ func (s *Store) find(pfn uint64, create bool) (*extent, int) {
 		if !create {
 			return nil, i
 		}
-		e = &extent{}
+		if n := len(s.spare); n > 0 {
+			e, s.spare = s.spare[n-1], s.spare[:n-1]
+		} else {
+			e = &extent{}
+		}
 		s.ext[key] = e
 	}
 	s.last, s.lastKey = e, key
@@ -315,6 +320,10 @@ func (s *Store) drop(pfn uint64) {
 // place: a re-silver or rebuild then writes into memory already mapped,
 // handed out again in arena order so that it writes sequentially.
 func (s *Store) Reset() {
+	for _, e := range s.ext {
+		*e = extent{}
+		s.spare = append(s.spare, e)
+	}
 	clear(s.ext)
 	s.n, s.cur, s.free, s.last = 0, 0, s.free[:0], nil
 }

@@ -38,8 +38,8 @@ type PageWriter interface {
 // in ascending frame order (a workload, a re-silver, a rebuild) lie
 // contiguous in memory, and Span and Claim give them out as runs that one
 // copy or one XOR pass moves: a run of a megabyte or more is what lets
-// copy use its streaming (non-temporal) path, where one call per 4 KiB
-// page runs at less than half the memory bandwidth.
+// copy use its streaming (non-temporal) path; one call per 4 KiB page
+// runs far below the memory bandwidth.
 type Store struct {
 	ext   map[uint64]*extent // by pfn / extentPages
 	n     int                // pages held
@@ -245,7 +245,7 @@ func (s *Store) Span(pfn uint64, limit int) []Page {
 	if !ok || limit <= 0 {
 		return nil
 	}
-	lim := min(limit, len(s.slabs[l.slab()])-l.off())
+	lim := s.room(pfn, l, limit)
 	n := 1
 	for n < lim {
 		e, i := s.find(pfn+uint64(n), false)
@@ -263,6 +263,16 @@ func (s *Store) Span(pfn uint64, limit int) []Page {
 	return s.slabs[l.slab()][l.off() : l.off()+n]
 }
 
+// room is how long a run starting at pfn, stored at l, can be: at most
+// limit pages, the rest of l's slab, and no frame past the last one.
+func (s *Store) room(pfn uint64, l loc, limit int) int {
+	n := min(limit, len(s.slabs[l.slab()])-l.off())
+	if after := ^pfn; after < uint64(n-1) {
+		n = int(after) + 1
+	}
+	return n
+}
+
 // Claim is Span for a writer that overwrites every byte of the run: frames
 // of the run never written are allocated (and count as written from now
 // on), extending the run as long as the next allocation continues it in
@@ -278,7 +288,7 @@ func (s *Store) Claim(pfn uint64, limit int) []Page {
 	if e.ref[i] == 0 {
 		l = s.place(e, i)
 	}
-	lim := min(limit, len(s.slabs[l.slab()])-l.off())
+	lim := s.room(pfn, l, limit)
 	n := 1
 	for n < lim {
 		e, i := s.find(pfn+uint64(n), true)

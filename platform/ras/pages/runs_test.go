@@ -176,3 +176,15 @@ func TestRunsFollowSlabs(t *testing.T) {
 		t.Fatalf("verify copy: %+v %v", rep, err)
 	}
 }
+
+// A run never wraps past the last page frame onto frame 0.
+func TestRunsStopAtTheLastFrame(t *testing.T) {
+	s := New()
+	last := ^uint64(0)
+	if run := s.Claim(last-1, 8); len(run) != 2 || s.Len() != 2 || s.Has(0) {
+		t.Fatalf("claim at the top: %d pages, Len %d, frame 0 written %v", len(run), s.Len(), s.Has(0))
+	}
+	if run := s.Span(last-1, 8); len(run) != 2 {
+		t.Fatalf("span at the top: %d pages", len(run))
+	}
+}

@@ -13,7 +13,8 @@ const benchBytes = 1 << 30 // 1 GiB of written pages
 // pages (timed: the replace, which builds the work list and recycles the
 // board's memory, and the whole re-silver) and, in the same round, copies
 // the same number of bytes between two preallocated, already faulted-in
-// flat buffers with copy: the ceiling. The order alternates by round.
+// flat buffers (offset so as not to share cache sets) with copy: the
+// ceiling. The order alternates by round.
 // Metrics: path and copy GiB/s (medians) and the per-round ratio's
 // median, min and max. After the rounds the re-silvered side must hold
 // exactly the good side's pages, byte for byte.
@@ -23,7 +24,8 @@ func BenchmarkResilver(b *testing.B) {
 	if _, err := w.Run(m); err != nil {
 		b.Fatal(err)
 	}
-	src, dst := make([]byte, benchBytes), make([]byte, benchBytes)
+	flat := ceiling.Buffers(2, benchBytes)
+	src, dst := flat[0], flat[1]
 	for i := range src {
 		src[i] = byte(i)
 	}

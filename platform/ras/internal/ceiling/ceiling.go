@@ -46,6 +46,22 @@ func (s Sample) best() time.Duration {
 	return s.Wall
 }
 
+// Buffers returns n flat buffers of size bytes each, offset from one
+// another in memory: buffers of a power-of-two size allocated one after
+// the other start exactly that far apart, so every stream of a pass over
+// them maps to the same cache sets, which slowed the XOR ceiling by a
+// quarter. A ceiling should be the best the routine does, so each buffer
+// i starts i*(17 pages + 320 bytes) into its allocation.
+func Buffers(n, size int) [][]byte {
+	const skew = 17*4096 + 320
+	out := make([][]byte, n)
+	for i := range out {
+		b := make([]byte, size+n*skew)
+		out[i] = b[i*skew : i*skew+size : i*skew+size]
+	}
+	return out
+}
+
 // Rounds collects paired timings of one path against named ceilings.
 type Rounds struct {
 	bytes float64

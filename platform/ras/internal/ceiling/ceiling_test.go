@@ -3,6 +3,7 @@ package ceiling
 import (
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestMedianAndRatiosPerRound(t *testing.T) {
@@ -30,5 +31,22 @@ func TestMedianAndRatiosPerRound(t *testing.T) {
 	}
 	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
 		t.Fatalf("even median %v", got)
+	}
+}
+
+func TestBuffersDoNotShareCacheSets(t *testing.T) {
+	const size = 1 << 20
+	bufs := Buffers(3, size)
+	seen := map[uintptr]bool{}
+	for i, b := range bufs {
+		if len(b) != size || cap(b) != size {
+			t.Fatalf("buffer %d: len %d cap %d", i, len(b), cap(b))
+		}
+		// Distinct offsets modulo 1 MiB (an L2's set span and more).
+		off := uintptr(unsafe.Pointer(&b[0])) % size
+		if seen[off] {
+			t.Fatalf("buffer %d starts at the same offset modulo 1 MiB as another", i)
+		}
+		seen[off] = true
 	}
 }

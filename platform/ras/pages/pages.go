@@ -155,7 +155,14 @@ func (s *Store) alloc() loc {
 	if c := s.cur.slab(); c == len(s.slabs) {
 		// Locations hold slab<<slabBits in 32 bits: 2^22 slabs of 4 MiB,
 		// 16 TiB per store, far past any memory this process can have.
-		s.slabs = append(s.slabs, make([]Page, slabSize(c)))
+		slab := make([]Page, slabSize(c))
+		// Fault the whole slab in now. Left to the first write of each
+		// page, stores written in step (a mirror's two sides, a RAID5
+		// array's cartridges) take physical pages alternately, and a
+		// later pass over one store's run reads every other physical
+		// page: measured 4-5% slower re-silvers.
+		clear(slab)
+		s.slabs = append(s.slabs, slab)
 	}
 	l := s.cur
 	s.advance()

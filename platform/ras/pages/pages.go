@@ -410,6 +410,48 @@ func (s *Store) CopyRuns(src *Store, pfns []uint64) {
 // MaxRun is the longest run Span or Claim returns (one slab).
 const MaxRun = maxSlab
 
+// Frames is a run of consecutive page frames: First, First+1, ...,
+// First+N-1.
+type Frames struct {
+	First, N uint64
+}
+
+// Runs lists the written page frames in ascending order as maximal runs
+// of consecutive frames: what PFNs lists, in one entry per run instead of
+// one per page (a densely written GiB is one entry, not 262,144).
+func (s *Store) Runs() []Frames {
+	var out []Frames
+	for _, key := range slices.Sorted(maps.Keys(s.ext)) {
+		for i, r := range s.ext[key].ref {
+			if r == 0 {
+				continue
+			}
+			pfn := key<<extentShift | uint64(i)
+			if n := len(out); n > 0 && out[n-1].First+out[n-1].N == pfn {
+				out[n-1].N++
+			} else {
+				out = append(out, Frames{First: pfn, N: 1})
+			}
+		}
+	}
+	return out
+}
+
+// CopyFrames copies the written frames of f from src into s, in runs as
+// long as both stores keep them contiguous; frames src never wrote are
+// skipped.
+func (s *Store) CopyFrames(src *Store, f Frames) {
+	for f.N > 0 {
+		from := src.Span(f.First, int(min(f.N, MaxRun)))
+		k := uint64(1)
+		if len(from) > 0 {
+			k = uint64(copy(s.Claim(f.First, len(from)), from))
+		}
+		f.First += k
+		f.N -= k
+	}
+}
+
 // Consecutive is how many leading frames of pfns follow one another
 // (pfns[i] == pfns[0]+i), counting no further than MaxRun: callers take
 // one run at a time, and counting a long stretch anew for each run would

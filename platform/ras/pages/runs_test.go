@@ -76,6 +76,25 @@ func runOps(t *testing.T, ops []byte) {
 			if f, differ := c.Diff(s); differ {
 				t.Fatalf("clone differs at %d", f)
 			}
+			// Runs is PFNs in maximal runs, and copying them frame range
+			// by frame range copies the store.
+			var flat []uint64
+			cf := New()
+			for i, r := range s.Runs() {
+				if r.N == 0 || i > 0 && flat[len(flat)-1]+1 >= r.First {
+					t.Fatalf("run %+v empty, overlapping or not maximal", r)
+				}
+				for f := range r.N {
+					flat = append(flat, r.First+f)
+				}
+				cf.CopyFrames(s, Frames{First: r.First - 1, N: r.N + 2}) // unwritten ends are skipped
+			}
+			if got := s.PFNs(); !slices.Equal(flat, got) {
+				t.Fatalf("Runs %v, PFNs %v", flat, got)
+			}
+			if f, differ := cf.Diff(s); differ {
+				t.Fatalf("CopyFrames copy differs at %d", f)
+			}
 			if len(ref) > 0 {
 				// A clone shares no memory with its original.
 				for f := range ref {

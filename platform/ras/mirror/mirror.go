@@ -87,7 +87,8 @@ type Mirror struct {
 	state  [2]SideState
 	poison [2]map[uint64]bool
 	lost   map[uint64]bool // pages with no good copy
-	todo   []uint64        // re-silver work list, ascending
+	todo   []pages.Frames  // re-silver work list, ascending runs
+	left   int             // pages in todo
 	events []Event
 }
 
@@ -179,7 +180,7 @@ func (m *Mirror) fail(i int, pfn uint64, ue bool) {
 	}
 	wasResilvering := m.state[i] == Resilvering
 	m.state[i] = Failed
-	m.todo = nil
+	m.todo, m.left = nil, 0
 	switch {
 	case m.state[1-i] != Active:
 		// The last good copy is gone (a replacement still re-silvering
@@ -275,7 +276,7 @@ func (m *Mirror) Replace(i int, capacity uint64) error {
 	case capacity != m.size:
 		return fmt.Errorf("%w: replacement of %d bytes for a side of %d", ErrMismatch, capacity, m.size)
 	}
-	m.todo = m.sides[1-i].PFNs()
+	m.todo, m.left = m.sides[1-i].Runs(), m.sides[1-i].Len()
 	m.sides[i].Reset() // the new module reuses the failed one's backing memory
 	m.poison[i] = map[uint64]bool{}
 	m.state[i] = Resilvering
@@ -293,22 +294,40 @@ func (m *Mirror) Resilver(n int) (bool, error) {
 		return false, ErrNotResilver
 	}
 	src := 1 - dst
-	if n <= 0 || n > len(m.todo) {
-		n = len(m.todo)
+	if n <= 0 || n > m.left {
+		n = m.left
+	}
+	var bad []uint64 // the good side's poisoned pages, ascending
+	if len(m.poison[src]) > 0 {
+		bad = slices.Sorted(maps.Keys(m.poison[src]))
 	}
 	from, to := m.sides[src], m.sides[dst]
-	for _, pfn := range m.todo[:n] {
-		if m.poison[src][pfn] {
+	for n > 0 {
+		// The next n pages of the work list, run by run; within a run,
+		// copy up to each poisoned page (one copy call per stretch the
+		// two stores hold contiguously), then lose that page.
+		r := &m.todo[0]
+		k := min(r.N, uint64(n))
+		first, end := r.First, r.First+k
+		i, _ := slices.BinarySearch(bad, first)
+		for ; i < len(bad) && bad[i] < end; i++ {
+			pfn := bad[i]
+			to.CopyFrames(from, pages.Frames{First: first, N: pfn - first})
 			if !m.lost[pfn] {
 				m.emit(Event{Kind: UncorrectableError, Side: src, PFN: pfn})
+				m.loseAt(pfn)
 			}
-			m.loseAt(pfn)
-			continue
+			first = pfn + 1
 		}
-		_ = to.WritePage(pfn, from.Page(pfn))
+		to.CopyFrames(from, pages.Frames{First: first, N: end - first})
+		r.First, r.N = end, r.N-k
+		if r.N == 0 {
+			m.todo = m.todo[1:]
+		}
+		n -= int(k)
+		m.left -= int(k)
 	}
-	m.todo = m.todo[n:]
-	if len(m.todo) > 0 {
+	if m.left > 0 {
 		return false, nil
 	}
 	m.todo = nil

@@ -318,3 +318,76 @@ func TestGoodSideFailsDuringResilver(t *testing.T) {
 		t.Fatal("partial replacement served data")
 	}
 }
+
+// The re-silvered side must end up holding exactly the good side's
+// frames, byte for byte, whatever breaks the copy's runs: dense and
+// strided pages, uneven steps, writes landing ahead of the copy (the
+// replacement then holds them out of order) and a poisoned page on the
+// good side, which is lost and reported, not copied.
+func TestResilverCopiesEveryByte(t *testing.T) {
+	m, _ := New(side, side)
+	dense := pages.Workload{Pattern: pages.Pattern{Seed: 21}, Ranges: []pages.Range{{Base: 0, Length: 6 << 20}}}
+	sparse := pages.Workload{Pattern: pages.Pattern{Seed: 22}, Ranges: []pages.Range{{Base: 8 << 20, Length: 40 << 20}}, Stride: 5}
+	for _, w := range []pages.Workload{dense, sparse} {
+		if _, err := w.Run(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.Fail(1)
+	// The replacement reuses the failed board's memory, which still holds
+	// the same data: scramble it, so a page the re-silver fails to copy
+	// cannot pass for copied.
+	pages.Scramble(m.Side(1))
+	if err := m.Replace(1, side); err != nil {
+		t.Fatal(err)
+	}
+	const bad = 1000 // in the dense range, copied in the second step
+	if err := m.InjectUE(0, bad); err != nil {
+		t.Fatal(err)
+	}
+	// Over dense pages still to be copied, and into the gap before the
+	// strided range.
+	ahead := pages.Workload{Pattern: pages.Pattern{Seed: 23}, Ranges: []pages.Range{{Base: 3 << 20, Length: 64 << 10}, {Base: 7 << 20, Length: 16 << 10}}}
+	kept := dense // the dense pages ahead did not overwrite
+	kept.Ranges = []pages.Range{{Base: 0, Length: 3 << 20}, {Base: 3<<20 + 64<<10, Length: 3<<20 - 64<<10}}
+	var p pages.Page
+	for i, step := 0, []int{3, 900, 1, 4000, 17}; ; i++ {
+		done, err := m.Resilver(step[i%len(step)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			break
+		}
+		if i == 0 { // rewrite pages the copy has not reached yet
+			if _, err := ahead.Run(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var lost []uint64
+	for _, e := range m.Drain() {
+		if e.Kind == DataLoss {
+			lost = append(lost, e.PFN)
+		}
+	}
+	if !reflect.DeepEqual(lost, []uint64{bad}) {
+		t.Fatalf("lost %v, want [%d]", lost, bad)
+	}
+	// Exactly the poisoned frame is missing from the replacement.
+	if pfn, differ := m.Side(1).Diff(m.Side(0)); !differ || pfn != bad || m.Side(1).Has(bad) {
+		t.Fatalf("first difference at %d (differ=%v), want only the lost page %d", pfn, differ, bad)
+	}
+	dense.Fill(bad, &p)
+	if err := m.WritePage(bad, &p); err != nil { // rewriting heals it
+		t.Fatal(err)
+	}
+	if pfn, differ := m.Side(1).Diff(m.Side(0)); differ {
+		t.Fatalf("sides differ at %d", pfn)
+	}
+	for i := range 2 {
+		for _, w := range []pages.Workload{kept, sparse, ahead} {
+			verify(t, w, m.Side(i))
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/bmcemu/bmcemu/platform/ras/pages"
@@ -323,15 +322,13 @@ func (a *Array) Replace(c int, capacity uint64) error {
 			return fmt.Errorf("%w: upgrade to %d bytes while cartridge %d was upgraded to %d; upgrades must match", ErrRefused, capacity, o, oc)
 		}
 	}
-	set := map[uint64]struct{}{}
+	var lists [][]uint64
 	for o, st := range a.carts {
 		if o != c {
-			for _, s := range st.PFNs() {
-				set[s] = struct{}{}
-			}
+			lists = append(lists, st.PFNs())
 		}
 	}
-	a.todo = slices.Sorted(maps.Keys(set))
+	a.todo = union(lists)
 	a.carts[c].Reset() // the replacement reuses the old board's backing memory
 	a.poison[c] = map[uint64]bool{}
 	a.state[c] = Rebuilding
@@ -352,7 +349,14 @@ func (a *Array) Rebuild(n int) (bool, error) {
 	if n <= 0 || n > len(a.todo) {
 		n = len(a.todo)
 	}
-	for _, s := range a.todo[:n] {
+	for todo := a.todo[:n]; len(todo) > 0; {
+		if k := a.rebuildRun(c, todo); k > 0 {
+			a.next = todo[k-1] + 1
+			todo = todo[k:]
+			continue
+		}
+		s := todo[0]
+		todo = todo[1:]
 		if a.xorOthers(&a.buf, s, c, -1, nil) {
 			_ = a.carts[c].WritePage(s, &a.buf)
 		} else {
@@ -381,4 +385,92 @@ func (a *Array) Rebuild(n int) (bool, error) {
 		a.emit(Event{Kind: CapacityExpanded, Bytes: a.Size()})
 	}
 	return true, nil
+}
+
+// rebuildRun reconstructs the leading stripes of todo onto cartridge c
+// for as long as every source unit is readable and each cartridge holds
+// its units contiguously, XORing whole runs straight into the
+// replacement's memory, and returns how many it did. It returns 0 when the
+// first stripe needs the per-stripe path: a source not Online, a poisoned
+// or never-written source unit.
+func (a *Array) rebuildRun(c int, todo []uint64) int {
+	k := pages.Consecutive(todo)
+	var src [DataUnits][]pages.Page
+	j := 0
+	poisoned := false
+	for o := range a.carts {
+		if o == c {
+			continue
+		}
+		if a.state[o] != Online {
+			return 0
+		}
+		poisoned = poisoned || len(a.poison[o]) > 0
+		src[j] = a.carts[o].Span(todo[0], k)
+		k = len(src[j])
+		if k == 0 {
+			return 0
+		}
+		j++
+	}
+	if poisoned {
+		for i := range k {
+			if !a.readable(c, todo[i]) {
+				k = i
+				break
+			}
+		}
+		if k == 0 {
+			return 0
+		}
+	}
+	dst := a.carts[c].Claim(todo[0], k)
+	// Page by page the four units stay in cache between the passes;
+	// the first pass overwrites the claimed (recycled) page entirely.
+	for i := range dst {
+		d := dst[i][:]
+		subtle.XORBytes(d, src[0][i][:], src[1][i][:])
+		subtle.XORBytes(d, d, src[2][i][:])
+		subtle.XORBytes(d, d, src[3][i][:])
+	}
+	return len(dst)
+}
+
+// readable reports whether every unit of stripe s but cartridge c's is
+// free of poison.
+func (a *Array) readable(c int, s uint64) bool {
+	for o := range a.carts {
+		if o != c && a.poison[o][s] {
+			return false
+		}
+	}
+	return true
+}
+
+// union merges ascending lists into one ascending list without
+// duplicates (a k-way merge: sorting a set of every stripe would cost more
+// than a rebuild of it).
+func union(lists [][]uint64) []uint64 {
+	n := 0
+	for _, l := range lists {
+		n = max(n, len(l))
+	}
+	out := make([]uint64, 0, n)
+	for {
+		best, found := uint64(0), false
+		for _, l := range lists {
+			if len(l) > 0 && (!found || l[0] < best) {
+				best, found = l[0], true
+			}
+		}
+		if !found {
+			return out
+		}
+		out = append(out, best)
+		for i, l := range lists {
+			if len(l) > 0 && l[0] == best {
+				lists[i] = l[1:]
+			}
+		}
+	}
 }

@@ -253,10 +253,12 @@ func (c *Channel) Copy(n int) (bool, error) {
 		n = len(c.todo)
 	}
 	from, to := c.stores[c.copyFrom], c.stores[c.copyTo]
-	for _, off := range c.todo[:n] {
-		_ = to.WritePage(off, from.Page(off))
-		if c.poison[c.copyFrom][off] {
-			c.poison[c.copyTo][off] = true // poison travels with the data
+	to.CopyRuns(from, c.todo[:n])
+	if len(c.poison[c.copyFrom]) > 0 {
+		for _, off := range c.todo[:n] {
+			if c.poison[c.copyFrom][off] {
+				c.poison[c.copyTo][off] = true // poison travels with the data
+			}
 		}
 	}
 	c.todo = c.todo[n:]

@@ -182,6 +182,9 @@ type Kernel struct {
 	slabCaches      []string
 	// hwpoison holds the page frames memory_failure() marked (hwpoison.go).
 	hwpoison map[uint64]bool
+	// onlinePage is the online_page_callback a driver installed
+	// (pgoffline.go); nil is generic_online_page.
+	onlinePage OnlinePageFunc
 }
 
 // Boot brings the kernel up on the firmware's memory map: one pglist_data

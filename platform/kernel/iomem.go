@@ -67,6 +67,24 @@ func (r *resource) request(start, end uint64, name string, flags resFlags) (*res
 	}
 }
 
+// mergeNeighbours merges child c with its adjacent siblings of the same
+// name and flags that have no children (merge_system_ram_resource).
+func (r *resource) mergeNeighbours(c *resource) {
+	i := slices.Index(r.children, c)
+	if i < 0 || len(c.children) > 0 {
+		return
+	}
+	same := func(x *resource) bool { return x.name == c.name && x.flags == c.flags && len(x.children) == 0 }
+	if i+1 < len(r.children) && r.children[i+1].start == c.end+1 && same(r.children[i+1]) {
+		c.end = r.children[i+1].end
+		r.children = slices.Delete(r.children, i+1, i+2)
+	}
+	if i > 0 && r.children[i-1].end+1 == c.start && same(r.children[i-1]) {
+		r.children[i-1].end = c.end
+		r.children = slices.Delete(r.children, i, i+1)
+	}
+}
+
 func (r *resource) drop(c *resource) {
 	r.children = slices.DeleteFunc(r.children, func(x *resource) bool { return x == c })
 }

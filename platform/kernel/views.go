@@ -337,3 +337,20 @@ func (k *Kernel) TotalRAMPages() uint64 {
 	}
 	return n
 }
+
+// FreeBytesFromOrder counts free memory in buddy blocks of at least the
+// given order: what free page reporting (mm/page_reporting.c, which
+// reports blocks of page_reporting_order and up) can hand to a host.
+func (k *Kernel) FreeBytesFromOrder(order int) uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var n uint64
+	for _, pg := range k.nodes {
+		for i := range pg.zones {
+			for o := max(order, 0); o < MaxOrder; o++ {
+				n += pg.zones[i].free.nrFree[o] << o
+			}
+		}
+	}
+	return n * PageSize
+}

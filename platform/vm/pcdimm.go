@@ -209,16 +209,16 @@ func orNone(s []string) string {
 // Dimm is one plugged pc-dimm as QEMU's query-memory-devices and the
 // guest's ACPI device show it.
 type Dimm struct {
-	ID     string `json:"id"`
-	Slot   int    `json:"slot"`
-	Addr   uint64 `json:"addr"`
-	Size   uint64 `json:"size"`
-	Node   int    `json:"node"`
-	Path   string `json:"path"`
-	STA    uint8  `json:"sta"`
-	Added  bool   `json:"added"`
+	ID      string `json:"id"`
+	Slot    int    `json:"slot"`
+	Addr    uint64 `json:"addr"`
+	Size    uint64 `json:"size"`
+	Node    int    `json:"node"`
+	Path    string `json:"path"`
+	STA     uint8  `json:"sta"`
+	Added   bool   `json:"added"`
 	LastOST string `json:"last_ost,omitempty"`
-	Blocks int    `json:"blocks"`
+	Blocks  int    `json:"blocks"`
 }
 
 func (m *memHotplug) view(d *dimm) Dimm {

@@ -178,8 +178,8 @@ type VirtioMemResult struct {
 	RemovedBlocks int    `json:"removed_blocks"`
 	// Reason says why plugged-size did not reach requested-size (empty
 	// when it did); Refused lists what the guest could not give back.
-	Reason  string           `json:"reason,omitempty"`
-	Refused []UnplugRefusal  `json:"refused,omitempty"`
+	Reason  string          `json:"reason,omitempty"`
+	Refused []UnplugRefusal `json:"refused,omitempty"`
 }
 
 // UnplugRefusal is a sub-block range the guest could not unplug.

@@ -157,6 +157,10 @@ func (k *Kernel) addMemory(nid int, start, size uint64, res string) error {
 	}
 	k.printk(KernInfo, "memory_hotplug: added %s (%s) to node %d: %d memory blocks, memmap %d KiB",
 		rng, res, nid, nb, need*PageSize>>10)
+	if !driverManaged {
+		// firmware_map_add_hotplug(): only plain System RAM.
+		k.fwmapAdd(start, end-1)
+	}
 
 	// Auto-online (memhp_default_online_type), summarised per zone.
 	if k.autoOnline == Offline {
@@ -287,6 +291,7 @@ func (k *Kernel) RemoveMemory(start, size uint64) error {
 		delete(k.blocks, b.id)
 	}
 	k.forgetPoison(s, s+n)
+	k.fwmapRemove(start, start+size-1)
 	k.indexDelete(first, first+nb)
 	k.directMapAdd(start, start+size, -1)
 	k.printk(KernInfo, "memory_hotplug: removed %s", memRange(s, n))

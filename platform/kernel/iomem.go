@@ -17,8 +17,12 @@ type Resource struct {
 	Busy bool `json:"busy,omitempty"`
 	// DriverManaged marks IORESOURCE_SYSRAM_DRIVER_MANAGED memory (kmem,
 	// virtio-mem): kept out of /sys/firmware/memmap and kdump.
-	DriverManaged bool       `json:"driver_managed,omitempty"`
-	Children      []Resource `json:"children,omitempty"`
+	DriverManaged bool `json:"driver_managed,omitempty"`
+	// Driver marks a resource a driver requested (virtio-mem's device
+	// region) rather than one the firmware described: it is not in the
+	// e820 map or /sys/firmware/memmap.
+	Driver   bool       `json:"driver,omitempty"`
+	Children []Resource `json:"children,omitempty"`
 }
 
 type resFlags uint8

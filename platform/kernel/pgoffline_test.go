@@ -25,6 +25,41 @@ func TestOnlinePageCallbackAndFakeOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCheck(t, k)
+	// Driver-managed: not in /sys/firmware/memmap, not RAM to kexec; a
+	// plain add_memory is in both.
+	if err := k.AddMemory(0, 700*GiB, 2*GiB, ""); err != nil {
+		t.Fatal(err)
+	}
+	inMap := func(a uint64) bool {
+		for _, e := range k.FirmwareMemmap() {
+			if e.Start <= a && a <= e.End && e.Type == "System RAM" {
+				return true
+			}
+		}
+		return false
+	}
+	inKexec := func(a uint64) bool {
+		for _, r := range k.KexecRAM() {
+			if r.Start <= a && a < r.Start+r.Size {
+				return true
+			}
+		}
+		return false
+	}
+	if inMap(start) || inKexec(start) || !inMap(700*GiB) || !inKexec(700*GiB) || !inMap(0x100000) {
+		t.Fatalf("firmware memmap / kexec RAM: virtio_mem %v/%v, plain %v/%v\n%s", inMap(start), inKexec(start), inMap(700*GiB), inKexec(700*GiB), k.FirmwareMemmapText())
+	}
+	for id := int(700 * GiB / k.BlockSizeBytes()); uint64(id)*k.BlockSizeBytes() < 702*GiB; id++ {
+		if err := k.OfflineBlock(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k.RemoveMemory(700*GiB, 2*GiB); err != nil {
+		t.Fatal(err)
+	}
+	if inMap(700 * GiB) {
+		t.Fatal("removed memory still in /sys/firmware/memmap")
+	}
 	blk := k.BlockSizeBytes()
 	perBlock := blk / PageSize
 	memmap := 2 * GiB / SectionSize * memmapPagesPerSection

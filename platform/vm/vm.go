@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bmcemu/bmcemu/platform/firmware"
 	"github.com/bmcemu/bmcemu/platform/kernel"
@@ -98,6 +99,10 @@ type Guest struct {
 	balloon *balloon
 	dimms   *memHotplug
 	bootRAM uint64
+	// snap is the status as of the last finished command: readers (the
+	// platform's snapshot, rebuilt for every event the guest's drivers
+	// publish while a command runs) never wait for g.mu.
+	snap atomic.Pointer[Status]
 }
 
 // New creates the devices in cfg on guest kernel k, whose boot memory is
@@ -129,6 +134,7 @@ func New(k *kernel.Kernel, cfg Config, bootRAM uint64, ospm firmware.OSPM) (*Gue
 	if g.vmem != nil && g.vmem.requested > 0 {
 		g.vmem.run()
 	}
+	g.refresh()
 	return g, nil
 }
 
@@ -144,11 +150,18 @@ type Status struct {
 	PCDimms   *PCDimmStatus    `json:"pc_dimm,omitempty"`
 }
 
-// Status reports the devices.
+// Status reports the devices as of the last finished command.
 func (g *Guest) Status() Status {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.status()
+	if st := g.snap.Load(); st != nil {
+		return *st
+	}
+	return Status{}
+}
+
+// refresh publishes the status; callers hold g.mu.
+func (g *Guest) refresh() {
+	st := g.status()
+	g.snap.Store(&st)
 }
 
 func (g *Guest) status() Status {
@@ -187,6 +200,7 @@ func (g *Guest) ramSize() uint64 {
 func (g *Guest) SetRequestedSize(size uint64) (VirtioMemResult, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	defer g.refresh()
 	if g.vmem == nil {
 		return VirtioMemResult{}, fmt.Errorf("virtio-mem: %w: the VM has no virtio-mem device", ErrNoDevice)
 	}
@@ -198,6 +212,7 @@ func (g *Guest) SetRequestedSize(size uint64) (VirtioMemResult, error) {
 func (g *Guest) SetBalloonTarget(target uint64) (BalloonResult, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	defer g.refresh()
 	if g.balloon == nil {
 		return BalloonResult{}, fmt.Errorf("balloon: %w: the VM has no virtio-balloon device", ErrNoDevice)
 	}
@@ -209,6 +224,7 @@ func (g *Guest) SetBalloonTarget(target uint64) (BalloonResult, error) {
 func (g *Guest) ReportFreePages() (BalloonStatus, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	defer g.refresh()
 	if g.balloon == nil {
 		return BalloonStatus{}, fmt.Errorf("free page reporting: %w: the VM has no virtio-balloon device", ErrNoDevice)
 	}
@@ -223,6 +239,7 @@ func (g *Guest) ReportFreePages() (BalloonStatus, error) {
 func (g *Guest) PlugDimm(size uint64) (Dimm, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	defer g.refresh()
 	if g.dimms == nil {
 		return Dimm{}, fmt.Errorf("pc-dimm: %w: the VM has no pc-dimm slots (maxmem)", ErrNoDevice)
 	}
@@ -233,6 +250,7 @@ func (g *Guest) PlugDimm(size uint64) (Dimm, error) {
 func (g *Guest) UnplugDimm(id string) (Dimm, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	defer g.refresh()
 	if g.dimms == nil {
 		return Dimm{}, fmt.Errorf("pc-dimm: %w: the VM has no pc-dimm slots (maxmem)", ErrNoDevice)
 	}
@@ -260,4 +278,21 @@ func mib(n uint64) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// ACPIMethods are the memory devices' ACPI methods the guest's
+// acpi_memhotplug driver evaluates.
+type ACPIMethods interface {
+	OST(uid int, source, status uint32) error
+	EJ0(uid int) error
+}
+
+// ACPI returns the pc-dimm controller's methods (nil without pc-dimm
+// slots). The guest evaluates them while a plug or unplug is in progress,
+// from inside that call.
+func (g *Guest) ACPI() ACPIMethods {
+	if g.dimms == nil {
+		return nil
+	}
+	return g.dimms
 }

@@ -21,7 +21,7 @@ func bootGuest(t testing.TB, cfg kernel.Config) *kernel.Kernel {
 	t.Helper()
 	cfg.Clock = clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	cfg.IOMem = append(cfg.IOMem, kernel.Resource{Start: 0x80000000, End: 0xfebfffff, Name: "PCI Bus 0000:00"},
-		kernel.Resource{Start: 64 * GiB, End: 64*GiB + 256*GiB - 1, Name: "virtio0"})
+		kernel.Resource{Start: 64 * GiB, End: 64*GiB + 256*GiB - 1, Name: "virtio0", Driver: true})
 	k, err := kernel.Boot(cfg, []kernel.Range{{Start: 0, Size: 2 * GiB}, {Start: 4 * GiB, Size: 14 * GiB}})
 	if err != nil {
 		t.Fatal(err)

@@ -290,3 +290,12 @@ func (p *Platform) VMCompare(size, dimmSize uint64) (vm.Comparison, error) {
 	geo.DimmSize = dimmSize
 	return vm.Compare(size, geo)
 }
+
+// FirmwareMemmap is the guest's (or host's) /sys/firmware/memmap.
+func (p *Platform) FirmwareMemmap() []kernel.FirmwareMapEntry { return p.l().kern.FirmwareMemmap() }
+
+// FirmwareMemmapText formats it.
+func (p *Platform) FirmwareMemmapText() string { return p.l().kern.FirmwareMemmapText() }
+
+// KexecRAM is the System RAM a kexec_file load considers.
+func (p *Platform) KexecRAM() []kernel.PhysRange { return p.l().kern.KexecRAM() }

@@ -363,7 +363,7 @@ func (p *Platform) build(l *layers, boot map[string]SavedModule) error {
 	l.smc, l.fw, l.kern = ctl, fw, k
 	l.ospm = newACPIMemhotplug(p, l, fw)
 	if vcfg != nil {
-		if err := p.buildGuest(l, *vcfg, ranges); err != nil {
+		if err := p.buildGuest(l, *vcfg, boot); err != nil {
 			return err
 		}
 	}

@@ -99,10 +99,13 @@ func (p *Platform) guestLayout(kcfg *kernel.Config, ranges []kernel.Range) (*vm.
 
 // buildGuest creates the VM's devices on the booted kernel and applies
 // what the hypervisor was told before this boot.
-func (p *Platform) buildGuest(l *layers, cfg vm.Config, ranges []kernel.Range) error {
+func (p *Platform) buildGuest(l *layers, cfg vm.Config, boot map[string]SavedModule) error {
+	// QEMU's ram_size is the boot DIMMs' size, firmware holes included.
 	var bootRAM uint64
-	for _, r := range ranges {
-		bootRAM += r.Size
+	for _, m := range boot {
+		if mod, err := decodeModule(m.SPD, m.InsertedAt); err == nil {
+			bootRAM += mod.SPD.CapacityMiB << 20
+		}
 	}
 	l.vmOSPM = newACPIMemhotplug(p, l, nil)
 	g, err := vm.New(l.kern, cfg, bootRAM, l.vmOSPM)

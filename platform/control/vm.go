@@ -206,4 +206,3 @@ func (c *Client) Compare(ctx context.Context, size, dimm string) (vm.Comparison,
 	}
 	return r, c.do(ctx, http.MethodGet, "/vm/compare?"+q.Encode(), nil, &r)
 }
-

@@ -86,3 +86,29 @@ func dimmMemory(m guestMemory, d vm.Dimm) guestMemory {
 	}
 	return m
 }
+
+// guestTotalBytes is MemorySummary's memory of a VM guest whose boot
+// memory is usable bytes: plus virtio-mem's plugged size and the DIMMs
+// the guest added, less the balloon (whose pages the guest no longer
+// has). The boot memory's domain and chunks describe the board alone.
+func guestTotalBytes(snap *platform.Snapshot, usable uint64) uint64 {
+	g := snap.Guest
+	if g == nil {
+		return usable
+	}
+	n := usable
+	if g.VirtioMem != nil {
+		n += g.VirtioMem.PluggedSize
+	}
+	if g.PCDimms != nil {
+		for _, d := range g.PCDimms.Dimms {
+			if d.Added {
+				n += d.Size
+			}
+		}
+	}
+	if g.Balloon != nil {
+		n -= min(n, g.Balloon.ActualBytes)
+	}
+	return n
+}

@@ -548,6 +548,13 @@ func describe(kind string, f map[string]any) string {
 		n := func(k string) uint64 { v, _ := f[k].(float64); return uint64(v) }
 		return fmt.Sprintf("kernel: migrated %d of %d movable pages into %v (target %d); %d unmovable, %d reserved pages stay on node %v",
 			n("pages"), n("movable"), g("slot"), n("target"), n("unmovable"), n("reserved"), g("node"))
+	case "GuestMemoryChanged":
+		n := func(k string) uint64 { v, _ := f[k].(float64); return uint64(v) }
+		line := fmt.Sprintf("vm: %v %v %v: %s (asked %s)", g("device"), g("id"), g("op"), vmSize(n("bytes")), vmSize(n("requested")))
+		if r, ok := f["reason"].(string); ok && r != "" {
+			line += ": " + r
+		}
+		return line
 	case "MemoryEjected":
 		return fmt.Sprintf("_EJ0: %s at %s left the address map", gib("length"), hex("base"))
 	case "EjectFailed":

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -314,4 +315,33 @@ func TestVMCompareThreeGenerations(t *testing.T) {
 		}
 	}
 	e.refusedCtl(t, "not a positive multiple of the 128 MiB memory block", "vm", "compare", "100M")
+}
+
+// A fleet member takes a guest profile like any other: the hypervisor's
+// commands reach it through the fleet's control listener, and the other
+// members are not VMs.
+func TestVMGuestFleetMember(t *testing.T) {
+	dir := t.TempDir()
+	spec := dir + "/fleet.yaml"
+	if err := os.WriteFile(spec, []byte(`seed: 7
+defaults: {profile: default, user: admin, password: password}
+members:
+  - {name: vm1, profile: virtio-mem, address: 127.0.63.20}
+  - {name: metal, address: 127.0.63.21}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &Emulator{t: t, HTTPPort: freeTCPPort(t), User: "admin", Password: "password", exited: make(chan struct{})}
+	e.URL = fmt.Sprintf("http://127.0.0.1:%d", e.HTTPPort)
+	e.launch([]string{"serve", "--ephemeral", "--speed", "1000", "--fleet-file", spec, "--log-level", "warn",
+		"--control-addr", fmt.Sprintf("127.0.0.1:%d", e.HTTPPort),
+		"--member-ipmi-port", fmt.Sprint(freeUDPPort(t)), "--member-https-port", fmt.Sprint(freeTCPPort(t))})
+	if out := e.mustCtl(t, "--server-id", "vm1", "vm", "virtio-mem", "set-requested", "1G"); !strings.Contains(out, "plugged-size 1G") {
+		t.Fatalf("vm1: %s", out)
+	}
+	e.refusedCtl(t, "not a VM guest", "--server-id", "metal", "vm", "virtio-mem", "set-requested", "1G")
+	out := e.mustCtl(t, "--server-id", "vm1", "iomem")
+	if !strings.Contains(out, "System RAM (virtio_mem)") {
+		t.Errorf("vm1 iomem lacks System RAM (virtio_mem):\n%s", out)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/ras/ecc"
 	"github.com/bmcemu/bmcemu/platform/smc"
+	"github.com/bmcemu/bmcemu/platform/vm"
 )
 
 // layers is the memory subsystem one boot of the host built: the SMC's
@@ -29,13 +30,17 @@ import (
 // flight when the power went) never run, and events it might still emit
 // are dropped.
 type layers struct {
-	smc   *smc.Controller
-	fw    *firmware.Firmware
-	kern  *kernel.Kernel
-	ospm  *acpiMemhotplug
-	ras   *rasUnit
-	clk   clock.Clock
-	epoch uint64
+	smc  *smc.Controller
+	fw   *firmware.Firmware
+	kern *kernel.Kernel
+	ospm *acpiMemhotplug
+	// vm is the VM guest's memory devices and drivers (guest profiles
+	// only), vmOSPM the guest's acpi_memhotplug for its pc-dimms.
+	vm     *vm.Guest
+	vmOSPM *acpiMemhotplug
+	ras    *rasUnit
+	clk    clock.Clock
+	epoch  uint64
 	// dead: the host reset or lost power; this set's steps stop (a
 	// successor is built at the next POST).
 	dead atomic.Bool

@@ -38,6 +38,9 @@ import (
 type acpiMemhotplug struct {
 	p *Platform
 	l *layers // the firmware and kernel of the boot it runs in
+	// dev is where _OST and _EJ0 go: the board's firmware, or a VM's
+	// memory hot-plug controller (platform/vm).
+	dev acpiMethods
 
 	mu    sync.Mutex
 	added map[int]firmware.Range // by _UID: ranges this driver added
@@ -46,8 +49,14 @@ type acpiMemhotplug struct {
 	mappedOut map[[2]int]events.InterleaveChanged
 }
 
-func newACPIMemhotplug(p *Platform, l *layers) *acpiMemhotplug {
-	return &acpiMemhotplug{p: p, l: l, added: map[int]firmware.Range{}, mappedOut: map[[2]int]events.InterleaveChanged{}}
+// acpiMethods are the device methods the driver evaluates.
+type acpiMethods interface {
+	OST(uid int, source, status uint32) error
+	EJ0(uid int) error
+}
+
+func newACPIMemhotplug(p *Platform, l *layers, dev acpiMethods) *acpiMemhotplug {
+	return &acpiMemhotplug{p: p, l: l, dev: dev, added: map[int]firmware.Range{}, mappedOut: map[[2]int]events.InterleaveChanged{}}
 }
 
 // interleaveChanged records a controller leaving its socket's interleave
@@ -118,7 +127,7 @@ func (a *acpiMemhotplug) Notify(dev firmware.Device, code firmware.NotifyCode) {
 	case firmware.NotifyEjectRequest:
 		a.eject(dev)
 	default:
-		_ = a.l.fw.OST(dev.UID, uint32(code), firmware.OSTUnrecognizedNotif)
+		_ = a.dev.OST(dev.UID, uint32(code), firmware.OSTUnrecognizedNotif)
 	}
 }
 
@@ -134,7 +143,7 @@ func (a *acpiMemhotplug) lookup(uid int) (firmware.Range, bool) {
 }
 
 func (a *acpiMemhotplug) add(dev firmware.Device) {
-	fw, k := a.l.fw, a.l.kern
+	fw, k := a.dev, a.l.kern
 	rng, _ := dev.Range()
 	if cur, ok := a.lookup(dev.UID); ok && cur == rng {
 		_ = fw.OST(dev.UID, firmware.OSTSourceInsert, firmware.OSTSuccess)
@@ -183,7 +192,7 @@ func (a *acpiMemhotplug) gone(dev firmware.Device) {
 }
 
 func (a *acpiMemhotplug) eject(dev firmware.Device) {
-	fw := a.l.fw
+	fw := a.dev
 	_ = fw.OST(dev.UID, firmware.OSTSourceEject, firmware.OSTEjectInProgress)
 	rng, ok := a.lookup(dev.UID)
 	if !ok {

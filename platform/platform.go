@@ -194,6 +194,8 @@ type Platform struct {
 	snap       *Snapshot
 
 	modCache map[string]modCacheEntry // buildSnapshot's decoded modules; pubMu
+	// vmHost is a VM guest's hypervisor state (vmguest.go).
+	vmHost vmHost
 }
 
 // hybridClock stamps time with a caller's Now-only clock and schedules at
@@ -331,9 +333,13 @@ func (p *Platform) build(l *layers, boot map[string]SavedModule) error {
 	}
 	kcfg := opts.Kernel
 	kcfg.Clock = l.clk
-	kcfg.BareMetal = true
+	kcfg.BareMetal = !p.prof.IsGuest()
 	ranges, iomem := bootMemoryMap(fw)
 	kcfg.IOMem = append(iomem, kcfg.IOMem...)
+	vcfg, err := p.guestLayout(&kcfg, ranges)
+	if err != nil {
+		return err
+	}
 	k, err := kernel.Boot(kcfg, ranges)
 	if err != nil {
 		return fmt.Errorf("platform: kernel: %w", err)
@@ -355,7 +361,12 @@ func (p *Platform) build(l *layers, boot map[string]SavedModule) error {
 		k.Printk(kernel.KernInfo, "Memory: %dM/%dM mirrored memory", mirrored>>20, total>>20)
 	}
 	l.smc, l.fw, l.kern = ctl, fw, k
-	l.ospm = newACPIMemhotplug(p, l)
+	l.ospm = newACPIMemhotplug(p, l, fw)
+	if vcfg != nil {
+		if err := p.buildGuest(l, *vcfg, boot); err != nil {
+			return err
+		}
+	}
 	ctl.SetNotifier(fw)
 	ctl.SetAddressSpace(fw)
 	fw.SetOSPM(l.ospm)

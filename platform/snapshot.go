@@ -12,6 +12,7 @@ import (
 	"github.com/bmcemu/bmcemu/platform/ras"
 	"github.com/bmcemu/bmcemu/platform/smc"
 	"github.com/bmcemu/bmcemu/platform/spd"
+	"github.com/bmcemu/bmcemu/platform/vm"
 )
 
 // Snapshot is a consistent, immutable view of the server at one generation.
@@ -56,6 +57,9 @@ type Snapshot struct {
 	// Hardware is the processors, NICs, storage, fans and power supplies
 	// with their readings (hardware.go, environment.go).
 	Hardware Hardware `json:"hardware"`
+	// Guest is a VM guest's memory devices as the hypervisor and the
+	// guest's drivers see them (vmguest.go); nil on a physical server.
+	Guest *vm.Status `json:"guest,omitempty"`
 }
 
 // KernelSummary is the OS's memory accounting.
@@ -253,6 +257,10 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 	inserted := append([]time.Time(nil), p.inserted...)
 	p.mu.Unlock()
 
+	if l.vm != nil {
+		st := l.vm.Status()
+		s.Guest = &st
+	}
 	bs := l.kern.BlockSizeBytes()
 	k := &s.Kernel
 	k.TotalRAMBytes, k.FreeBytes = mi.MemTotal<<10, mi.MemFree<<10

@@ -269,6 +269,17 @@ func translate(e events.Event) []eventSpec {
 		return []eventSpec{oem("EjectFailed", mem(ev.Slot), ev.Slot, ev.Reason)}
 	case events.FirmwareTimeout:
 		return []eventSpec{oem("FirmwareTimeout", mem(ev.Slot), ev.Slot, ev.Stage)}
+	case events.GuestMemoryChanged:
+		// A VM guest's device changed size: its Memory resource; the
+		// balloon has none, it changes the system's MemorySummary.
+		origin := systemPath()
+		switch ev.Device {
+		case "virtio-mem":
+			origin = mem(guestMemoryID)
+		case "pc-dimm":
+			origin = mem(ev.ID)
+		}
+		return []eventSpec{dmtf(resourceEventRegistry, "ResourceChanged", origin)}
 	}
 	if specs, ok := translateRAS(e); ok {
 		return specs

@@ -75,6 +75,9 @@ func (s *service) getMemoryCollection(r *request) (any, error) {
 	for i, sl := range r.snap.Slots {
 		members[i] = link{ID: memoryPath(sl.Name)}
 	}
+	for _, id := range guestMemoryIDs(r.snap) {
+		members = append(members, link{ID: memoryPath(id)})
+	}
 	return newCollection(memoryCollectionPath(), typeMemoryCollection, "Memory Module Collection", members), nil
 }
 
@@ -85,6 +88,9 @@ func (s *service) getMemory(r *request) (any, error) {
 	id := r.param("memory")
 	sl, ok := r.snap.Slot(id)
 	if !ok {
+		if m, ok := guestMemoryResource(r.snap, id); ok {
+			return m, nil
+		}
 		return nil, errResourceNotFound("Memory", id)
 	}
 	return memoryResource(sl), nil
@@ -226,6 +232,10 @@ func (s *service) patchMemory(r *request) (*response, error) {
 	}
 	id := r.param("memory")
 	if _, ok := r.snap.Slot(id); !ok {
+		if _, guest := guestMemoryResource(r.snap, id); guest {
+			// The hypervisor, not the BMC, sizes a guest's devices.
+			return nil, errOperationNotAllowed()
+		}
 		return nil, errResourceNotFound("Memory", id)
 	}
 	var p memoryPatch

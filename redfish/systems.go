@@ -156,7 +156,7 @@ func (s *service) getSystem(r *request) (any, error) {
 // definition): net of mirror copies, spare ranks and RAID parity, so a
 // mirrored 256 GiB server reports 128.
 func totalMemoryGiB(snap *platform.Snapshot) float64 {
-	return float64(usableBytes(snap)) / (1 << 30)
+	return float64(guestTotalBytes(snap, usableBytes(snap))) / (1 << 30)
 }
 
 // memoryMirroring is the mirroring the firmware applied: full mirroring

@@ -54,7 +54,7 @@ func newCtlCmd() *cobra.Command {
 	pf.StringVarP(&o.password, "password", "p", envOr("BMCEMU_PASSWORD", "password"), "password (env BMCEMU_PASSWORD)")
 	pf.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "request timeout")
-	cmd.AddCommand(ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o), ctlAttention(o), ctlLatch(o), ctlFault(o), ctlEvents(o),
+	cmd.AddCommand(ctlVM(o), ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o), ctlAttention(o), ctlLatch(o), ctlFault(o), ctlEvents(o),
 		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o), ctlServers(o), ctlHost(o), ctlConsole(o))
 	addCtlCompletions(cmd, o)
 	return cmd
@@ -548,6 +548,13 @@ func describe(kind string, f map[string]any) string {
 		n := func(k string) uint64 { v, _ := f[k].(float64); return uint64(v) }
 		return fmt.Sprintf("kernel: migrated %d of %d movable pages into %v (target %d); %d unmovable, %d reserved pages stay on node %v",
 			n("pages"), n("movable"), g("slot"), n("target"), n("unmovable"), n("reserved"), g("node"))
+	case "GuestMemoryChanged":
+		n := func(k string) uint64 { v, _ := f[k].(float64); return uint64(v) }
+		line := fmt.Sprintf("vm: %v %v %v: %s (asked %s)", g("device"), g("id"), g("op"), vmSize(n("bytes")), vmSize(n("requested")))
+		if r, ok := f["reason"].(string); ok && r != "" {
+			line += ": " + r
+		}
+		return line
 	case "MemoryEjected":
 		return fmt.Sprintf("_EJ0: %s at %s left the address map", gib("length"), hex("base"))
 	case "EjectFailed":

@@ -90,6 +90,9 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	if rs, ok := p.(RAS); ok {
 		s.rasRoutes(g, rs)
 	}
+	if v, ok := p.(VM); ok {
+		s.vmRoutes(g, v)
+	}
 	return r, nil
 }
 
@@ -150,7 +153,7 @@ func (s *server) index(c *gin.Context) {
 	if s.hp != nil {
 		for k, v := range map[string]string{"faults": "/faults", "events": "/events", "dmesg": "/os/dmesg", "blocks": "/os/blocks",
 			"meminfo": "/os/meminfo", "iomem": "/os/iomem", "nodes": "/os/nodes", "srat": "/firmware/acpi/srat",
-			"hmat": "/firmware/acpi/hmat", "memmap": "/firmware/memmap", "devices": "/firmware/devices"} {
+			"hmat": "/firmware/acpi/hmat", "memmap": "/firmware/memmap", "devices": "/firmware/devices", "vm": "/vm", "firmware-memmap": "/os/firmware-memmap"} {
 			idx[k] = Prefix + v
 		}
 	}

@@ -89,3 +89,19 @@ func (KernelMemoryRemoved) Kind() string       { return "KernelMemoryRemoved" }
 func (KernelMemoryRemoveRefused) Kind() string { return "KernelMemoryRemoveRefused" }
 func (MemoryBlockChanged) Kind() string        { return "MemoryBlockChanged" }
 func (KernelPagesMigrated) Kind() string       { return "KernelPagesMigrated" }
+
+// GuestMemoryChanged: the hypervisor changed a VM guest's memory device
+// (Device "virtio-mem", "balloon" or "pc-dimm"; Op what the operator
+// asked) and the guest's driver answered. Bytes is the device's size after
+// it (plugged-size, balloon size, DIMM size); Reason why the guest fell
+// short, empty when it did all.
+type GuestMemoryChanged struct {
+	Device    string `json:"device"`
+	ID        string `json:"id,omitempty"`
+	Op        string `json:"op"`
+	Requested uint64 `json:"requested"`
+	Bytes     uint64 `json:"bytes"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+func (GuestMemoryChanged) Kind() string { return "GuestMemoryChanged" }

@@ -12,9 +12,15 @@ type allocation struct {
 	order int
 	kind  allocKind
 	zone  *zone
+	// unmanaged: a balloon page the driver took out of managed_pages.
+	unmanaged bool
 }
 
 func (a *allocation) pages() uint64 { return 1 << a.order }
+
+// migratable says offlining may move the allocation: user pages, and
+// balloon pages through balloon compaction (balloon_page_migrate).
+func (a *allocation) migratable() bool { return a.kind == kindMovable || a.kind == kindBalloon }
 
 // Alloc allocates 1<<order pages (alloc_pages_node) preferring node nid
 // (-1: node 0, the local node), falling back along the zonelist. Movable
@@ -58,7 +64,7 @@ func (k *Kernel) Free(h Handle) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	a := k.allocs[h]
-	if a == nil || a.kind == kindMemmap || a.kind == kindHWPoison {
+	if a == nil || a.kind == kindMemmap || a.kind == kindHWPoison || a.kind == kindBalloon {
 		return kerr("free_pages", ENOENT, fmt.Sprintf("no allocation %d", h))
 	}
 	k.release(h)
@@ -102,7 +108,7 @@ func (k *Kernel) release(h Handle) {
 // not yet accounted to anyone.
 func (k *Kernel) rmqueue(nid, order int, kind allocKind) (*zone, uint64, bool) {
 	top := ZoneNormal
-	if kind == kindMovable {
+	if kind == kindMovable || kind == kindBalloon {
 		top = ZoneMovable
 	}
 	n := uint64(1) << order
@@ -126,7 +132,7 @@ func (k *Kernel) account(a *allocation) {
 	a.zone.allocated[a.kind] += n
 	// Offlining skips poisoned pages: they pin no block.
 	if b := k.blocks[int(a.pfn/k.blockPages)]; b != nil && a.kind != kindHWPoison {
-		if a.kind == kindMovable {
+		if a.migratable() {
 			b.movable += n
 		} else {
 			b.unmovable += n
@@ -138,7 +144,7 @@ func (k *Kernel) unaccount(a *allocation) {
 	n := a.pages()
 	a.zone.allocated[a.kind] -= n
 	if b := k.blocks[int(a.pfn/k.blockPages)]; b != nil && a.kind != kindHWPoison {
-		if a.kind == kindMovable {
+		if a.migratable() {
 			b.movable -= n
 		} else {
 			b.unmovable -= n

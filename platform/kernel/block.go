@@ -96,12 +96,20 @@ func (k *Kernel) onlineBlock(b *memoryBlock, t OnlineType) (*zone, error) {
 		return nil, &Error{Op: "online_pages", Errno: errnoOf(err, EBUSY),
 			Msg: fmt.Sprintf("online_pages %s failed: notifier %s refused", memRange(s, n), who), Err: err}
 	}
-	// online_pages_range(): PG_reserved cleared, pages freed to the buddy.
+	// online_pages_range(): PG_reserved cleared, pages freed to the buddy
+	// through the online_page_callback: a driver may keep parts back as
+	// PG_offline (pgoffline.go).
 	z.pgReserved -= n
 	z.present.add(s, s+n)
 	z.presentPages += n
-	z.managedPages += n
-	z.free.free(s, s+n)
+	held := k.heldBack(s, n)
+	z.managedPages += n - held.total()
+	for _, x := range complement(s, s+n, held) {
+		z.free.free(x.start, x.end)
+	}
+	for _, x := range held {
+		z.offline.add(x.start, x.end)
+	}
 	k.requarantine(z, s, s+n)
 	b.present = n
 	b.state = memOnline
@@ -196,30 +204,28 @@ func (k *Kernel) offlineBlock(b *memoryBlock) error {
 	// do_migrate_range(): move every movable allocation out.
 	var moving []Handle
 	for h, a := range k.allocs {
-		if a.kind == kindMovable && a.pfn >= s && a.pfn < s+n {
+		if a.migratable() && a.pfn >= s && a.pfn < s+n {
 			moving = append(moving, h)
 		}
 	}
 	slices.SortFunc(moving, func(x, y Handle) int { return cmp.Compare(k.allocs[x].pfn, k.allocs[y].pfn) })
 	for _, h := range moving {
 		a := k.allocs[h]
-		nz, pfn, ok := k.rmqueue(b.nid, a.order, kindMovable)
+		old, ok := k.migrate(a, b.nid)
 		if !ok {
 			undo()
 			arg.Action = MemCancelOffline
 			k.notify(arg)
 			return fail(EBUSY, "migration failure: no free memory outside the range", nil)
 		}
-		old := a.pfn
-		k.unaccount(a)
-		a.pfn, a.zone = pfn, nz
-		k.account(a)
 		isolated.add(old, old+1<<a.order)
 	}
-	// test_pages_isolated() accepts PG_hwpoison pages: they leave with
-	// the block.
+	// test_pages_isolated() accepts PG_hwpoison pages and the PG_offline
+	// pages their driver released in its MEM_GOING_OFFLINE callback
+	// (virtio_mem_notify_going_offline): they leave with the block.
 	poisoned, npoison := k.poisonedIn(s, s+n)
-	if isolated.total()+npoison != n {
+	noff := k.offlineIn(z, s, s+n)
+	if isolated.total()+npoison+noff != n {
 		// Cannot happen while the per-block counts are right; refuse rather
 		// than lose pages.
 		undo()
@@ -232,9 +238,10 @@ func (k *Kernel) offlineBlock(b *memoryBlock) error {
 		delete(k.allocs, h)
 	}
 	// __offline_isolated_pages(): the pages leave the buddy and the zone.
+	z.offline.remove(s, s+n, nil)
 	z.present.remove(s, s+n, nil)
 	z.presentPages -= n
-	z.managedPages -= n
+	z.managedPages -= n - noff
 	b.present = n
 	b.state = memOffline
 	b.zone = nil

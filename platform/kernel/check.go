@@ -48,6 +48,12 @@ func (k *Kernel) CheckInvariants() error {
 		}
 		c[a.kind] += a.pages()
 	}
+	unm := map[*zone]uint64{}
+	for _, a := range k.allocs {
+		if a.unmanaged {
+			unm[a.zone] += a.pages()
+		}
+	}
 	zoneOf := map[*zone]bool{}
 	nodePresent := map[int]uint64{}
 	for _, nid := range k.nodeIDs() {
@@ -59,7 +65,7 @@ func (k *Kernel) CheckInvariants() error {
 			for _, set := range []struct {
 				name string
 				s    extentSet
-			}{{"present", z.present}, {"free", z.free.ext}, {"reserved", z.reserved}} {
+			}{{"present", z.present}, {"free", z.free.ext}, {"reserved", z.reserved}, {"offline", z.offline}} {
 				for j, e := range set.s {
 					if e.start >= e.end {
 						bad("%s: empty %s extent %v", zn, set.name, e)
@@ -85,18 +91,22 @@ func (k *Kernel) CheckInvariants() error {
 			if alloc != z.allocated {
 				bad("%s: allocated %v, allocations say %v", zn, z.allocated, alloc)
 			}
-			sum := z.free.pages + alloc[kindMovable] + alloc[kindUnmovable] + alloc[kindMemmap] + alloc[kindHWPoison]
+			sum := z.free.pages + alloc[kindMovable] + alloc[kindUnmovable] + alloc[kindMemmap] + alloc[kindHWPoison] + alloc[kindBalloon] - z.unmanaged
 			if sum != z.managedPages {
-				bad("%s: free %d + allocated %v = %d != managed %d", zn, z.free.pages, alloc, sum, z.managedPages)
+				bad("%s: free %d + allocated %v - unmanaged balloon %d = %d != managed %d", zn, z.free.pages, alloc, z.unmanaged, sum, z.managedPages)
 			}
-			if z.managedPages+z.reserved.total() != z.presentPages {
-				bad("%s: managed %d + reserved %d != present %d", zn, z.managedPages, z.reserved.total(), z.presentPages)
+			if unm[z] != z.unmanaged {
+				bad("%s: unmanaged balloon pages %d, allocations say %d", zn, z.unmanaged, unm[z])
+			}
+			if z.managedPages+z.reserved.total()+z.offline.total()+z.unmanaged != z.presentPages {
+				bad("%s: managed %d + reserved %d + PG_offline %d + unmanaged balloon %d != present %d", zn, z.managedPages, z.reserved.total(), z.offline.total(), z.unmanaged, z.presentPages)
 			}
 			if z.pgReserved != 0 {
 				bad("%s: %d pages left PG_reserved", zn, z.pgReserved)
 			}
 			used = append(used, z.free.ext...)
 			used = append(used, z.reserved...)
+			used = append(used, z.offline...)
 			slices.SortFunc(used, func(a, b extent) int { return cmp.Compare(a.start, b.start) })
 			var covered uint64
 			for j, e := range used {
@@ -138,7 +148,7 @@ func (k *Kernel) CheckInvariants() error {
 			continue // pins no block
 		}
 		c := get(int(a.pfn / k.blockPages))
-		if a.kind == kindMovable {
+		if a.migratable() {
 			c.movable += a.pages()
 		} else {
 			c.unmovable += a.pages()

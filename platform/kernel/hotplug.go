@@ -21,6 +21,28 @@ func (k *Kernel) AddMemory(nid int, start, size uint64, res string) error {
 	return k.addMemory(nid, start, size, res)
 }
 
+// AddMemoryDriverManaged is add_memory_driver_managed(): res must be
+// "System RAM ($DRIVER)". With merge (MHP_MERGE_RESOURCE, which virtio-mem
+// passes) the new resource merges with an adjacent one of the same name,
+// as merge_system_ram_resource() does, so /proc/iomem shows one entry per
+// contiguous plugged run instead of one per memory block.
+func (k *Kernel) AddMemoryDriverManaged(nid int, start, size uint64, res string, merge bool) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if res == "System RAM" || res == "" {
+		return kerr("add_memory_driver_managed", EINVAL, "driver-managed memory must be named \"System RAM ($DRIVER)\"")
+	}
+	if err := k.addMemory(nid, start, size, res); err != nil {
+		return err
+	}
+	if merge {
+		if r := k.iomem.find(start); r != nil && r.name == res {
+			r.parent.mergeNeighbours(r)
+		}
+	}
+	return nil
+}
+
 func (k *Kernel) addMemory(nid int, start, size uint64, res string) error {
 	const op = "add_memory"
 	if res == "" {
@@ -135,6 +157,10 @@ func (k *Kernel) addMemory(nid int, start, size uint64, res string) error {
 	}
 	k.printk(KernInfo, "memory_hotplug: added %s (%s) to node %d: %d memory blocks, memmap %d KiB",
 		rng, res, nid, nb, need*PageSize>>10)
+	if !driverManaged {
+		// firmware_map_add_hotplug(): only plain System RAM.
+		k.fwmapAdd(start, end-1)
+	}
 
 	// Auto-online (memhp_default_online_type), summarised per zone.
 	if k.autoOnline == Offline {
@@ -265,6 +291,7 @@ func (k *Kernel) RemoveMemory(start, size uint64) error {
 		delete(k.blocks, b.id)
 	}
 	k.forgetPoison(s, s+n)
+	k.fwmapRemove(start, start+size-1)
 	k.indexDelete(first, first+nb)
 	k.directMapAdd(start, start+size, -1)
 	k.printk(KernInfo, "memory_hotplug: removed %s", memRange(s, n))

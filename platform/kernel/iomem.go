@@ -17,8 +17,12 @@ type Resource struct {
 	Busy bool `json:"busy,omitempty"`
 	// DriverManaged marks IORESOURCE_SYSRAM_DRIVER_MANAGED memory (kmem,
 	// virtio-mem): kept out of /sys/firmware/memmap and kdump.
-	DriverManaged bool       `json:"driver_managed,omitempty"`
-	Children      []Resource `json:"children,omitempty"`
+	DriverManaged bool `json:"driver_managed,omitempty"`
+	// Driver marks a resource a driver requested (virtio-mem's device
+	// region) rather than one the firmware described: it is not in the
+	// e820 map or /sys/firmware/memmap.
+	Driver   bool       `json:"driver,omitempty"`
+	Children []Resource `json:"children,omitempty"`
 }
 
 type resFlags uint8
@@ -64,6 +68,24 @@ func (r *resource) request(start, end uint64, name string, flags resFlags) (*res
 		n := &resource{start: start, end: end, name: name, flags: flags, parent: p}
 		p.children = slices.Insert(p.children, i, n)
 		return n, nil
+	}
+}
+
+// mergeNeighbours merges child c with its adjacent siblings of the same
+// name and flags that have no children (merge_system_ram_resource).
+func (r *resource) mergeNeighbours(c *resource) {
+	i := slices.Index(r.children, c)
+	if i < 0 || len(c.children) > 0 {
+		return
+	}
+	same := func(x *resource) bool { return x.name == c.name && x.flags == c.flags && len(x.children) == 0 }
+	if i+1 < len(r.children) && r.children[i+1].start == c.end+1 && same(r.children[i+1]) {
+		c.end = r.children[i+1].end
+		r.children = slices.Delete(r.children, i+1, i+2)
+	}
+	if i > 0 && r.children[i-1].end+1 == c.start && same(r.children[i-1]) {
+		r.children[i-1].end = c.end
+		r.children = slices.Delete(r.children, i, i+1)
 	}
 }
 

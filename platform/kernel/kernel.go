@@ -182,6 +182,11 @@ type Kernel struct {
 	slabCaches      []string
 	// hwpoison holds the page frames memory_failure() marked (hwpoison.go).
 	hwpoison map[uint64]bool
+	// fwmap is /sys/firmware/memmap (fwmap.go).
+	fwmap []FirmwareMapEntry
+	// onlinePage is the online_page_callback a driver installed
+	// (pgoffline.go); nil is generic_online_page.
+	onlinePage OnlinePageFunc
 }
 
 // Boot brings the kernel up on the firmware's memory map: one pglist_data
@@ -294,11 +299,18 @@ func (k *Kernel) boot(boot []Range) error {
 		e820map = append(e820map, e820{r.Start, r.Start + r.Size - 1, "usable"})
 	}
 	for _, r := range cfg.IOMem {
-		e820map = append(e820map, e820{r.Start, r.End, "reserved"})
+		if !r.Driver {
+			e820map = append(e820map, e820{r.Start, r.End, "reserved"})
+		}
 	}
 	slices.SortFunc(e820map, func(a, b e820) int { return cmp.Compare(a.start, b.start) })
 	for _, e := range e820map {
 		k.printk(KernInfo, "BIOS-e820: [mem 0x%016x-0x%016x] %s", e.start, e.end, e.typ)
+		typ := "Reserved"
+		if e.typ == "usable" {
+			typ = "System RAM"
+		}
+		k.fwmap = append(k.fwmap, FirmwareMapEntry{Start: e.start, End: e.end, Type: typ})
 	}
 
 	// /proc/iomem: the firmware's resources, then System RAM.

@@ -194,9 +194,13 @@ type Zone struct {
 	MovablePages   uint64 `json:"nr_movable"`
 	UnmovablePages uint64 `json:"nr_unmovable"`
 	MemmapPages    uint64 `json:"nr_memmap_pages"`
-	WatermarkMin   uint64 `json:"min"`
-	WatermarkLow   uint64 `json:"low"`
-	WatermarkHigh  uint64 `json:"high"`
+	// OfflinePages are PG_offline pages a driver holds back (virtio-mem's
+	// unplugged sub-blocks); BalloonPages are inflated balloon pages.
+	OfflinePages  uint64 `json:"nr_offline_pages,omitempty"`
+	BalloonPages  uint64 `json:"nr_balloon_pages,omitempty"`
+	WatermarkMin  uint64 `json:"min"`
+	WatermarkLow  uint64 `json:"low"`
+	WatermarkHigh uint64 `json:"high"`
 	// FreeArea is free_area[order].nr_free.
 	FreeArea [MaxOrder]uint64 `json:"free_area"`
 }
@@ -233,8 +237,9 @@ func (k *Kernel) Nodes() []Node {
 			st, sp := z.span()
 			n.Zones = append(n.Zones, Zone{
 				Name: z.name(), StartPFN: st, SpannedPages: sp, PresentPages: z.presentPages,
-				ManagedPages: z.managedPages, FreePages: z.free.pages, ReservedPages: z.presentPages - z.managedPages,
+				ManagedPages: z.managedPages, FreePages: z.free.pages, ReservedPages: z.reserved.total(),
 				MovablePages: z.allocated[kindMovable], UnmovablePages: z.allocated[kindUnmovable], MemmapPages: z.allocated[kindMemmap],
+				OfflinePages: z.offline.total(), BalloonPages: z.allocated[kindBalloon],
 				WatermarkMin: z.wmark[wmarkMin], WatermarkLow: z.wmark[wmarkLow], WatermarkHigh: z.wmark[wmarkHigh],
 				FreeArea: z.free.nrFree,
 			})
@@ -331,4 +336,21 @@ func (k *Kernel) TotalRAMPages() uint64 {
 		}
 	}
 	return n
+}
+
+// FreeBytesFromOrder counts free memory in buddy blocks of at least the
+// given order: what free page reporting (mm/page_reporting.c, which
+// reports blocks of page_reporting_order and up) can hand to a host.
+func (k *Kernel) FreeBytesFromOrder(order int) uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var n uint64
+	for _, pg := range k.nodes {
+		for i := range pg.zones {
+			for o := max(order, 0); o < MaxOrder; o++ {
+				n += pg.zones[i].free.nrFree[o] << o
+			}
+		}
+	}
+	return n * PageSize
 }

@@ -75,6 +75,11 @@ const (
 	kindUnmovable                  // kernel allocations
 	kindMemmap                     // vmemmap backing hot-added sections
 	kindHWPoison                   // poisoned pages held off the buddy (hwpoison.go)
+	// kindBalloon are pages a balloon driver took (virtio_balloon's
+	// balloon_page_alloc): movable through balloon compaction, and out
+	// of the managed count unless the device deflates on OOM
+	// (allocation.unmanaged).
+	kindBalloon
 	nrKinds
 )
 
@@ -92,6 +97,13 @@ type zone struct {
 	managedPages uint64
 	allocated    [nrKinds]uint64
 	wmark        [3]uint64
+	// offline holds PG_offline pages of online blocks that a driver keeps
+	// away from the buddy (virtio-mem's unplugged sub-blocks): present,
+	// not managed, skipped when the block goes offline (pgoffline.go).
+	offline extentSet
+	// unmanaged counts balloon pages taken out of managed_pages
+	// (adjust_managed_page_count) without leaving the zone.
+	unmanaged uint64
 	// pgReserved counts pages being onlined: their struct pages exist and
 	// carry PG_reserved until online_pages() validates and frees them.
 	pgReserved uint64

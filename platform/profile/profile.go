@@ -44,6 +44,8 @@ type Profile struct {
 	Modules []Module `yaml:"modules" validate:"dive"`
 	RAS     RAS      `yaml:"ras"`
 	Hotplug Hotplug  `yaml:"hotplug"`
+	// Guest, when present, makes the server a VM guest (guest.go).
+	Guest *Guest `yaml:"guest"`
 	// Hardware is the processors, NICs, storage, fans and power supplies
 	// (hardware.go); absent sections take DefaultHardware's.
 	Hardware `yaml:",inline"`
@@ -254,6 +256,9 @@ func Parse(file string, src []byte) (*Profile, error) {
 		return nil, err
 	}
 	if err := p.validateHardware(file, root); err != nil {
+		return nil, err
+	}
+	if err := p.validateGuest(); err != nil {
 		return nil, err
 	}
 	p.Hardware = p.Hardware.Resolved(p.Memory)

@@ -1,0 +1,272 @@
+package platform
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/kernel"
+	"github.com/bmcemu/bmcemu/platform/profile"
+	"github.com/bmcemu/bmcemu/platform/vm"
+)
+
+func guestRig(t *testing.T, name string, mut func(*profile.Profile)) *rig {
+	t.Helper()
+	prof, err := profile.Builtin(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mut != nil {
+		mut(prof)
+	}
+	r := bootRig(t, prof, nil)
+	r.invariants()
+	return r
+}
+
+func iomemFind(rs []kernel.Resource, name string) []kernel.Resource {
+	var out []kernel.Resource
+	for _, r := range rs {
+		if r.Name == name {
+			out = append(out, r)
+		}
+		out = append(out, iomemFind(r.Children, name)...)
+	}
+	return out
+}
+
+func inFirmwareMap(p *Platform, addr uint64) bool {
+	for _, e := range p.FirmwareMemmap() {
+		if e.Start <= addr && addr <= e.End && e.Type == "System RAM" {
+			return true
+		}
+	}
+	return false
+}
+
+func TestGuestVirtioMemProfile(t *testing.T) {
+	r := guestRig(t, "virtio-mem", nil)
+	p := r.p
+	k := p.l().kern
+	if k.BlockSizeBytes() != 128<<20 {
+		t.Fatalf("guest memory block %d, want 128 MiB", k.BlockSizeBytes())
+	}
+	total0 := p.Snapshot().Kernel.TotalRAMBytes
+	res, err := p.VMSetRequestedSize(2 << 30)
+	r.must(err)
+	r.invariants()
+	snap := p.Snapshot()
+	if res.PluggedSize != 2<<30 || snap.Guest.VirtioMem.PluggedSize != 2<<30 || snap.Kernel.TotalRAMBytes != total0+2<<30 {
+		t.Fatalf("plug 2G: %+v; MemTotal %d -> %d", res, total0, snap.Kernel.TotalRAMBytes)
+	}
+	if ev, ok := find[events.GuestMemoryChanged](r.drain()); !ok || ev.Bytes != 2<<30 || ev.Device != "virtio-mem" {
+		t.Fatalf("event %+v", ev)
+	}
+	ram := iomemFind(p.Iomem(), "System RAM (virtio_mem)")
+	if len(ram) != 1 || !ram[0].DriverManaged || ram[0].End-ram[0].Start+1 != 2<<30 {
+		t.Fatalf("iomem: %+v\n%s", ram, p.IomemText())
+	}
+	if inFirmwareMap(p, ram[0].Start) {
+		t.Fatal("virtio_mem memory in /sys/firmware/memmap")
+	}
+	for _, b := range p.Blocks() {
+		if b.Start >= ram[0].Start && b.Start <= ram[0].End && b.OnlineType != kernel.OnlineMovable {
+			t.Fatalf("memory%d onlined %s, the profile says online_movable", b.ID, b.OnlineType)
+		}
+	}
+	if !strings.Contains(dmesgText(p), "virtio_mem virtio0: device block size: 0x400000") {
+		t.Fatal("dmesg lacks the driver's configuration")
+	}
+	// Refused: beyond the region, not a block multiple; nothing changes.
+	for size, want := range map[uint64]string{129 << 30: "exceeds the region size", 2<<30 + 1<<20: "multiples of 'block-size'"} {
+		if _, err := p.VMSetRequestedSize(size); !errors.Is(err, vm.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("requested %d: %v", size, err)
+		}
+	}
+	if got := p.Snapshot().Guest.VirtioMem; got.RequestedSize != 2<<30 || got.PluggedSize != 2<<30 {
+		t.Fatalf("refused request changed the device: %+v", got)
+	}
+	res, err = p.VMSetRequestedSize(0)
+	r.must(err)
+	r.invariants()
+	if res.PluggedSize != 0 || p.Snapshot().Kernel.TotalRAMBytes != total0 || len(iomemFind(p.Iomem(), "System RAM (virtio_mem)")) != 0 {
+		t.Fatalf("unplug all: %+v", res)
+	}
+	// Free page reporting through the profile's balloon moves the host's counter.
+	st, err := p.VMReportFreePages()
+	r.must(err)
+	if st.ReportedTotal == 0 || st.HostResident >= p.Snapshot().Guest.RAMSize {
+		t.Fatalf("page reporting %+v", st)
+	}
+}
+
+// With kernel-zone onlining, the memmap of a later block lands in an
+// earlier one and pins it: unplug stops there, says why, and plugged-size
+// stays above requested-size.
+func TestGuestVirtioMemUnplugRefused(t *testing.T) {
+	r := guestRig(t, "virtio-mem", func(p *profile.Profile) { p.Guest.Kernel.AutoOnlineBlocks = "online_kernel" })
+	p := r.p
+	_, err := p.VMSetRequestedSize(1 << 30)
+	r.must(err)
+	k := p.l().kern
+	var pinned bool
+	for range 1 << 14 {
+		h, err := k.Alloc(0, 9, false)
+		if err != nil {
+			break
+		}
+		if pfn, _, _, _ := k.PFN(h); pfn*kernel.PageSize >= p.Snapshot().Guest.VirtioMem.Addr {
+			pinned = true
+			break
+		}
+	}
+	if !pinned {
+		t.Fatal("no kernel page reached the virtio-mem memory")
+	}
+	res, err := p.VMSetRequestedSize(0)
+	r.must(err)
+	r.invariants()
+	if res.PluggedSize == 0 || len(res.Refused) == 0 || !strings.Contains(res.Reason, "unmovable page") {
+		t.Fatalf("%+v", res)
+	}
+	if got := p.Snapshot().Guest.VirtioMem; got.PluggedSize <= got.RequestedSize {
+		t.Fatalf("plugged-size %d not above requested %d", got.PluggedSize, got.RequestedSize)
+	}
+}
+
+func TestGuestPCDimmProfile(t *testing.T) {
+	r := guestRig(t, "pc-dimm", nil)
+	p := r.p
+	total0 := p.Snapshot().Kernel.TotalRAMBytes
+	blocks0 := len(p.Blocks())
+	d, err := p.VMPlugDimm(8 << 30)
+	r.must(err)
+	r.invariants()
+	if !d.Added || d.Blocks != 64 || len(p.Blocks()) != blocks0+64 {
+		t.Fatalf("plug: %+v, %d blocks", d, len(p.Blocks()))
+	}
+	if got := p.Snapshot().Kernel.TotalRAMBytes - total0; got != 8<<30 {
+		t.Fatalf("MemTotal +%d", got)
+	}
+	if !inFirmwareMap(p, d.Addr) {
+		t.Fatal("the pc-dimm's System RAM is not in /sys/firmware/memmap")
+	}
+	var plain bool
+	for _, x := range iomemFind(p.Iomem(), "System RAM") {
+		if x.Start == d.Addr && !x.DriverManaged {
+			plain = true
+		}
+	}
+	if !plain {
+		t.Fatalf("no plain System RAM at %#x:\n%s", d.Addr, p.IomemText())
+	}
+	if !strings.Contains(dmesgText(p), "memory_hotplug: added") {
+		t.Fatal("dmesg lacks the add")
+	}
+	for _, size := range []uint64{0, 100 << 20, 129 << 30} {
+		if _, err := p.VMPlugDimm(size); !errors.Is(err, vm.ErrInvalid) {
+			t.Errorf("plug %d: %v", size, err)
+		}
+	}
+	if len(p.Snapshot().Guest.PCDimms.Dimms) != 1 {
+		t.Fatal("a refused plug left a DIMM")
+	}
+	// A second DIMM onlined to a kernel zone, with a kernel page in it:
+	// the eject is refused with the kernel's reason and the DIMM stays.
+	r.must(p.l().kern.SetAutoOnline(kernel.OnlineKernel))
+	d2, err := p.VMPlugDimm(1 << 30)
+	r.must(err)
+	k := p.l().kern
+	var pinned bool
+	for range 1 << 14 {
+		h, err := k.Alloc(0, 9, false)
+		if err != nil {
+			break
+		}
+		if pfn, _, _, _ := k.PFN(h); pfn*kernel.PageSize >= d2.Addr && pfn*kernel.PageSize < d2.Addr+d2.Size {
+			pinned = true
+			break
+		}
+	}
+	if !pinned {
+		t.Fatal("no kernel page reached the second DIMM")
+	}
+	before := p.Snapshot().Kernel.TotalRAMBytes
+	if _, err := p.VMUnplugDimm(d2.ID); !errors.Is(err, vm.ErrBusy) || !strings.Contains(err.Error(), "unmovable page") ||
+		!strings.Contains(err.Error(), "_OST(0x103, 0x81)") {
+		t.Fatalf("unplug of a pinned DIMM: %v", err)
+	}
+	r.invariants()
+	if p.Snapshot().Kernel.TotalRAMBytes != before || len(p.Snapshot().Guest.PCDimms.Dimms) != 2 {
+		t.Fatal("a refused eject changed the guest")
+	}
+	if _, err := p.VMUnplugDimm("dimm9"); !errors.Is(err, ErrNotGuest) {
+		t.Fatalf("unknown DIMM: %v", err)
+	}
+	// The first DIMM (movable) ejects.
+	_, err = p.VMUnplugDimm(d.ID)
+	r.must(err)
+	r.invariants()
+	if inFirmwareMap(p, d.Addr) || len(p.Snapshot().Guest.PCDimms.Dimms) != 1 {
+		t.Fatal("ejected DIMM still there")
+	}
+}
+
+func TestGuestBalloonProfile(t *testing.T) {
+	r := guestRig(t, "balloon", nil)
+	p := r.p
+	snap := p.Snapshot()
+	total0, iomem, blocks := snap.Kernel.TotalRAMBytes, p.IomemText(), len(p.Blocks())
+	res, err := p.VMSetBalloonTarget(8 << 30)
+	r.must(err)
+	r.invariants()
+	if res.ActualPages != 8<<30/kernel.PageSize {
+		t.Fatalf("%+v", res)
+	}
+	if got := total0 - p.Snapshot().Kernel.TotalRAMBytes; got != 8<<30 {
+		t.Fatalf("MemTotal fell by %d, want 8 GiB (no DEFLATE_ON_OOM)", got)
+	}
+	if p.IomemText() != iomem || len(p.Blocks()) != blocks {
+		t.Fatal("the balloon changed the guest's present memory")
+	}
+	if _, err := p.VMSetBalloonTarget(0); !errors.Is(err, vm.ErrInvalid) {
+		t.Fatalf("target 0: %v", err)
+	}
+	if _, err := p.VMSetRequestedSize(1 << 30); !errors.Is(err, ErrNotGuest) {
+		t.Fatalf("virtio-mem on a balloon-only guest: %v", err)
+	}
+	_, err = p.VMSetBalloonTarget(16 << 30)
+	r.must(err)
+	if p.Snapshot().Kernel.TotalRAMBytes != total0 {
+		t.Fatal("deflate did not restore MemTotal")
+	}
+}
+
+func TestNotAGuest(t *testing.T) {
+	r := newRig(t, nil)
+	if _, err := r.p.VMSetRequestedSize(1 << 30); !errors.Is(err, ErrNotGuest) {
+		t.Fatal(err)
+	}
+	if _, ok := r.p.VM(); ok {
+		t.Fatal("the default server reports VM devices")
+	}
+}
+
+// The hypervisor outlives a guest reboot: the rebooted guest's driver
+// plugs requested-size again and the DIMMs come back.
+func TestGuestRebootKeepsHypervisorState(t *testing.T) {
+	r := guestRig(t, "virtio-mem", nil)
+	_, err := r.p.VMSetRequestedSize(1 << 30)
+	r.must(err)
+	r.must(r.p.Reset(ResetForceRestart))
+	r.until("booted", 5*time.Minute, running)
+	r.invariants()
+	if got := r.p.Snapshot().Guest.VirtioMem; got.PluggedSize != 1<<30 || got.RequestedSize != 1<<30 {
+		t.Fatalf("after reboot: %+v", got)
+	}
+	if len(iomemFind(r.p.Iomem(), "System RAM (virtio_mem)")) != 1 {
+		t.Fatal("virtio_mem memory not re-added after reboot")
+	}
+}

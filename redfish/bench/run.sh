@@ -160,6 +160,18 @@ ms() {
 	}'
 }
 
+# drained url: waits (up to 10 s) until no TCP connection to url's port is
+# left in any state but TIME-WAIT, on either side.
+drained() {
+	local port=${1#http://*:}
+	port=${port%%/*}
+	for _ in $(seq 1 100); do
+		[ "$(ss -Htn state all "( sport = :$port or dport = :$port )" | grep -cv -e TIME-WAIT -e LISTEN)" = 0 ] && return 0
+		sleep 0.1
+	done
+	echo "bench: connections to port $port still open 10 s after wrk ended" >&2
+}
+
 # cputicks pid: the user+system clock ticks a process has used.
 cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -173,9 +185,9 @@ bench() {
 	# Warm up first (connections, heap, caches), then measure.
 	"${LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d2s "$@" "$url" >/dev/null
 	# bmcemu takes at most 64 connections from one address and releases
-	# one when it has seen the client close it: give the warm-up's time to
+	# one when it has seen the client close it: wait for the warm-up's to
 	# go, or the measurement's first connections are refused.
-	sleep 1
+	drained "$url"
 	t0=$(cputicks "$pid")
 	out=$("${LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency "$@" "$url")
 	t1=$(cputicks "$pid")

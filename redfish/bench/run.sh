@@ -181,7 +181,7 @@ declare -A RPS P50 P99 CPU
 bench() {
 	local name=$1 pid=$2 url=$3
 	shift 3
-	local out rps n t0 t1
+	local out rps n t0 t1 errs
 	# Warm up first (connections, heap, caches), then measure.
 	"${LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d2s "$@" "$url" >/dev/null
 	# bmcemu takes at most 64 connections from one address and releases
@@ -191,21 +191,25 @@ bench() {
 	t0=$(cputicks "$pid")
 	out=$("${LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency "$@" "$url")
 	t1=$(cputicks "$pid")
-	if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
-		# A refused connection (the per-source cap is 64) would make the
-		# figure that of fewer connections.
+	n=$(awk '/requests in/{print $1}' <<<"$out")
+	# wrk reconnects after a socket error; bmcemu's per-source cap (64)
+	# refuses a reconnection that arrives before the server has seen the
+	# old connection close, so one error can cost a few more. A handful
+	# in 100,000 requests changes nothing; more would make the figure that
+	# of fewer connections.
+	errs=$(awk -F'[ ,]+' '/Socket errors/{print $5 + $7 + $9 + $11}' <<<"$out")
+	if grep -q 'Non-2xx' <<<"$out" || [ "${errs:-0}" -gt $((n / 1000)) ]; then
 		echo "bench: $name answered non-2xx or dropped connections:" >&2
 		echo "$out" >&2
 		exit 1
 	fi
 	rps=$(awk '/^Requests\/sec:/{print $2}' <<<"$out")
-	n=$(awk '/requests in/{print $1}' <<<"$out")
 	RPS[$name]+="$rps "
 	P50[$name]+="$(ms "$(awk '$1=="50%"{print $2}' <<<"$out")") "
 	P99[$name]+="$(ms "$(awk '$1=="99%"{print $2}' <<<"$out")") "
 	CPU[$name]+="$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN{printf "%.1f", t / hz / n * 1e6}') "
-	printf '  %-18s %10s req/s   p50 %7s ms   p99 %8s ms   server CPU %6s us/req\n' "$name" "$rps" \
-		"$(last P50 "$name")" "$(last P99 "$name")" "$(last CPU "$name")"
+	printf '  %-18s %10s req/s   p50 %7s ms   p99 %8s ms   server CPU %6s us/req%s\n' "$name" "$rps" \
+		"$(last P50 "$name")" "$(last P99 "$name")" "$(last CPU "$name")" "${errs:+   ($errs socket errors)}"
 }
 
 # last array name: the latest round's figure.

@@ -573,8 +573,23 @@ func (s *Store) SetIPBlocking(set ipblock.Settings) error {
 	return nil
 }
 
+// lockedLocked reports whether e is locked out. Only an account under a
+// timed lockout reads the clock: every authenticated request asks (twice
+// for Basic authentication), and on a virtual machine a clock read costs
+// as much as the password digest. A lockout found over is cleared, so the
+// next check skips the clock again.
 func (s *Store) lockedLocked(e *entry) bool {
-	return e.lockedHard || s.now().Before(e.lockedUntil)
+	if e.lockedHard {
+		return true
+	}
+	if e.lockedUntil.IsZero() {
+		return false
+	}
+	if s.now().Before(e.lockedUntil) {
+		return true
+	}
+	e.lockedUntil = time.Time{}
+	return false
 }
 
 func (s *Store) view(e *entry) Account {

@@ -123,7 +123,9 @@ func New(opts Options) *Fleet {
 	f.front.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 		return context.WithValue(ctx, memberKey{}, f.queue.owner(c))
 	}
+	idle := f.front.ConnState // httplimit's idle timeout
 	f.front.ConnState = func(c net.Conn, st http.ConnState) {
+		idle(c, st)
 		if st == http.StateClosed || st == http.StateHijacked {
 			if m := f.queue.forget(c); m != nil {
 				m.connMu.Lock()

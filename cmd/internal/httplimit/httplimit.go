@@ -156,13 +156,17 @@ func (ln *listener) Accept() (net.Conn, error) {
 }
 
 // Server returns an http.Server for h with the header limit and timeouts
-// above; errorLog receives net/http's own complaints.
+// above; errorLog receives net/http's own complaints. Its ConnState hook
+// enforces IdleTimeout (see idleReaper): a caller that needs the hook too
+// must call the one it finds there.
 func Server(h http.Handler, errorLog *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ReadHeaderTimeout: ReadHeaderTimeout,
-		IdleTimeout:       IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(errorLog.Handler(), slog.LevelWarn),
+		// IdleTimeout and ReadTimeout stay zero: net/http would time the
+		// wait for the next request with either, per request.
+		ConnState: newIdleReaper(IdleTimeout, reapEvery).track,
+		ErrorLog:  slog.NewLogLogger(errorLog.Handler(), slog.LevelWarn),
 	}
 }

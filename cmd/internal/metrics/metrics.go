@@ -6,9 +6,12 @@
 package metrics
 
 import (
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,11 +57,71 @@ func New(members func() []*bmc.BMC) *Metrics {
 }
 
 // Observer returns the bmc.Config.Observe function for member id.
+//
+// Every request lands in one counter and one histogram. Looking them up
+// by label values hashes six strings and formats the status code on every
+// request, so the observer keeps the series it has used (a handful:
+// surfaces x methods x the codes the handlers answer) and finds them again
+// by a comparable key. After Forget the kept counters are detached from
+// the registry: a request still in flight for a removed member counts
+// nowhere instead of bringing its series back.
 func (m *Metrics) Observer(id string) func(surface, method string, code int, d time.Duration) {
-	return func(surface, method string, code int, d time.Duration) {
-		m.requests.WithLabelValues(id, surface, methodLabel(method), strconv.Itoa(code)).Inc()
-		m.latency.WithLabelValues(surface, methodLabel(method)).Observe(d.Seconds())
+	o := &observer{m: m, id: id}
+	return o.observe
+}
+
+type seriesKey struct {
+	surface, method string
+	code            int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// maxKept bounds an observer's kept series. Methods are folded and codes
+// come from the handlers, so this only guards against a caller inventing
+// surfaces; past it, lookups go to the vectors as before.
+const maxKept = 256
+
+type observer struct {
+	m    *Metrics
+	id   string
+	mu   sync.Mutex                            // serialises additions
+	kept atomic.Pointer[map[seriesKey]*series] // replaced on addition, never modified
+}
+
+func (o *observer) observe(surface, method string, code int, d time.Duration) {
+	k := seriesKey{surface: surface, method: methodLabel(method), code: code}
+	var s *series
+	if kept := o.kept.Load(); kept != nil {
+		s = (*kept)[k]
 	}
+	if s == nil {
+		s = o.add(k)
+	}
+	s.requests.Inc()
+	s.latency.Observe(d.Seconds())
+}
+
+func (o *observer) add(k seriesKey) *series {
+	s := &series{
+		requests: o.m.requests.WithLabelValues(o.id, k.surface, k.method, strconv.Itoa(k.code)),
+		latency:  o.m.latency.WithLabelValues(k.surface, k.method),
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	next := map[seriesKey]*series{}
+	if old := o.kept.Load(); old != nil {
+		if len(*old) >= maxKept {
+			return s
+		}
+		next = maps.Clone(*old)
+	}
+	next[k] = s
+	o.kept.Store(&next)
+	return s
 }
 
 // methodLabel keeps the method label bounded: a client may send any token.

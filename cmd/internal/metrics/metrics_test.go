@@ -39,6 +39,22 @@ func TestCollectorFollowsMembers(t *testing.T) {
 	if n := testutil.ToFloat64(m.requests.WithLabelValues("a", "redfish", "OTHER", "400")); n != 1 {
 		t.Errorf("OTHER counter %v, want 1", n)
 	}
+	// The observer keeps the series it found: a second request lands in
+	// the same ones, and a new code or surface in new ones.
+	obs("redfish", http.MethodGet, 200, 3*time.Millisecond)
+	obs("control", http.MethodGet, 200, time.Millisecond)
+	obs("redfish", http.MethodGet, 404, time.Millisecond)
+	for _, c := range []struct {
+		surface, code string
+		want          float64
+	}{{"redfish", "200", 2}, {"control", "200", 1}, {"redfish", "404", 1}} {
+		if n := testutil.ToFloat64(m.requests.WithLabelValues("a", c.surface, "GET", c.code)); n != c.want {
+			t.Errorf("%s GET %s counter %v, want %v", c.surface, c.code, n, c.want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.latency); n != 3 {
+		t.Errorf("%d latency series, want 3 (redfish GET, redfish OTHER, control GET)", n)
+	}
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -62,6 +78,14 @@ func TestCollectorFollowsMembers(t *testing.T) {
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if body := rec.Body.String(); strings.Contains(body, `member="a"`) || !strings.Contains(body, "bmcemu_fleet_members 1") {
 		t.Errorf("after removing a, /metrics still has it or miscounts:\n%s", grep(body, "bmcemu_"))
+	}
+	// A request the removed member was still answering does not bring
+	// its series back.
+	obs("redfish", http.MethodGet, 200, time.Millisecond)
+	rec = httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if body := rec.Body.String(); strings.Contains(body, `member="a"`) {
+		t.Errorf("a late request of a removed member brought its series back:\n%s", grep(body, "bmcemu_http"))
 	}
 }
 

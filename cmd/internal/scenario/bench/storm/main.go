@@ -249,10 +249,22 @@ func run() error {
 
 	// Baselines, paced like the storm.
 	n := min(*rate*5, 2500)
-	if err := postFloor(recvURL+"/floor", sample, n, *rate); err != nil {
+	if err := postFloor(recvURL+"/floor", sample, n, *rate, 1); err != nil {
 		return err
 	}
-	sseFloor, err := sseFloorRun(ctx, sample, n, *rate)
+	postPaced := floor.snapshot()
+	floor.mu.Lock()
+	floor.evs = nil
+	floor.mu.Unlock()
+	if err := postFloor(recvURL+"/floor", sample, n, *rate, *rate); err != nil {
+		return err
+	}
+	postBurst := floor.snapshot()
+	sseFloor, err := sseFloorRun(ctx, sample, n, *rate, 1)
+	if err != nil {
+		return err
+	}
+	sseBurst, err := sseFloorRun(ctx, sample, n, *rate, *rate)
 	if err != nil {
 		return err
 	}
@@ -334,7 +346,29 @@ func run() error {
 		*rate, *seconds, *slot, load0, load1, runtime.NumCPU())
 	fmt.Printf("storm wall time %.1f s; produced %d CEs (MemoryMetrics lifetime), %d platform records (bmcemu_platform_events_total)\n",
 		stormEnd.Sub(stormStart).Seconds(), produced, platformRecs)
-	fmt.Printf("%-22s %9s %6s %6s %9s %9s %9s\n", "path", "delivered", "dups", "reconn", "p50", "p99", "max")
+	var counters []string
+	for _, k := range []string{"bmcemu_event_deliveries_total", "bmcemu_event_delivery_failures_total", "bmcemu_event_dropped_total"} {
+		k += `{member="bmc"}`
+		counters = append(counters, fmt.Sprintf("%s +%.0f", k, afterM[k]-before[k]))
+	}
+	fmt.Printf("server counters over the storm: %s\n", strings.Join(counters, ", "))
+	// The platform delivers rated errors once a simulated second: how
+	// long publishing one second's burst takes.
+	var spans []time.Duration
+	for i := 0; i < len(webRecs); {
+		j := i
+		for j+1 < len(webRecs) && webRecs[j+1].origin.Sub(webRecs[j].origin) < 200*time.Millisecond {
+			j++
+		}
+		spans = append(spans, webRecs[j].origin.Sub(webRecs[i].origin))
+		i = j + 1
+	}
+	if len(spans) > 0 {
+		p := percentiles(spans)
+		fmt.Printf("the platform published %d bursts (one per rate tick); first to last record of a burst: p50 %s, max %s\n",
+			len(spans), ms(p[0]), ms(p[2]))
+	}
+	fmt.Printf("%-28s %9s %6s %6s %9s %9s %9s\n", "path", "delivered", "dups", "reconn", "p50", "p99", "max")
 
 	// Join: the k-th Redfish CE event is the k-th CE record.
 	origin := func(evs []arrival) ([]time.Duration, error) {
@@ -354,18 +388,22 @@ func run() error {
 			if k < 0 || k >= len(webRecs) {
 				return nil, fmt.Errorf("EventId %d outside the storm's records", e.id)
 			}
-			out = append(out, e.arrived.Sub(webRecs[k].origin))
+			d := e.arrived.Sub(webRecs[k].origin)
+			if d < 0 {
+				return nil, fmt.Errorf("EventId %d arrived %v before its record: the join is off", e.id, -d)
+			}
+			out = append(out, d)
 		}
 		return out, nil
 	}
 	var pushLat, sseLat []time.Duration
 	row := func(name string, delivered, dups, reconn int, lat []time.Duration, err error) {
 		if err != nil {
-			fmt.Printf("%-22s %9d %6d %6d  (%v)\n", name, delivered, dups, reconn, err)
+			fmt.Printf("%-28s %9d %6d %6d  (%v)\n", name, delivered, dups, reconn, err)
 			return
 		}
 		p := percentiles(lat)
-		fmt.Printf("%-22s %9d %6d %6d %9s %9s %9s\n", name, delivered, dups, reconn, ms(p[0]), ms(p[1]), ms(p[2]))
+		fmt.Printf("%-28s %9d %6d %6d %9s %9s %9s\n", name, delivered, dups, reconn, ms(p[0]), ms(p[1]), ms(p[2]))
 	}
 	// EventIds are consecutive only when the push/SSE path lost none; the
 	// join needs the first one to be the storm's first.
@@ -385,12 +423,18 @@ func run() error {
 	if resyncs > 0 {
 		fmt.Printf("web view resyncs: %d\n", resyncs)
 	}
-	var floorLat []time.Duration
-	for _, a := range floor.snapshot() {
-		floorLat = append(floorLat, a.arrived.Sub(a.origin))
+	lat := func(in []arrival) []time.Duration {
+		var out []time.Duration
+		for _, a := range in {
+			out = append(out, a.arrived.Sub(a.origin))
+		}
+		return out
 	}
-	row("baseline: bare POST", len(floorLat), 0, 0, floorLat, nil)
-	row("baseline: bare SSE", len(sseFloor), 0, 0, sseFloor, nil)
+	floorLat, burstLat := lat(postPaced), lat(postBurst)
+	row("bare POST, paced", len(floorLat), 0, 0, floorLat, nil)
+	row(fmt.Sprintf("bare POST, bursts of %d", *rate), len(burstLat), 0, 0, burstLat, nil)
+	row("bare SSE, paced", len(sseFloor), 0, 0, sseFloor, nil)
+	row(fmt.Sprintf("bare SSE, bursts of %d", *rate), len(sseBurst), 0, 0, sseBurst, nil)
 
 	ratio := func(name string, a, b []time.Duration) {
 		if len(a) == 0 || len(b) == 0 {
@@ -399,9 +443,11 @@ func run() error {
 		pa, pb := percentiles(a), percentiles(b)
 		fmt.Printf("ratio %-30s p50 %6.1fx  p99 %6.1fx\n", name, div(pa[0], pb[0]), div(pa[1], pb[1]))
 	}
-	ratio("push / bare POST", pushLat, floorLat)
-	ratio("SSE / bare SSE", sseLat, sseFloor)
-	ratio("web stream / bare SSE", webLat, sseFloor)
+	ratio("push / bare POST paced", pushLat, floorLat)
+	ratio("push / bare POST bursts", pushLat, burstLat)
+	ratio("SSE / bare SSE paced", sseLat, sseFloor)
+	ratio("SSE / bare SSE bursts", sseLat, sseBurst)
+	ratio("web stream / bare SSE bursts", webLat, sseBurst)
 
 	fmt.Printf("memory (live heap after a forced GC; RSS from /proc):\n")
 	fmt.Printf("  %-26s %10s %10s %10s\n", "", "RSS MiB", "heap MiB", "goroutines")
@@ -758,29 +804,39 @@ func readSSE(r io.Reader, on func(id, event string, data []byte, t time.Time)) {
 }
 
 // postFloor POSTs n payloads of the sample's size to the receiver from one
-// goroutine at the given rate, each carrying its send time.
-func postFloor(url string, sample []byte, n, perSec int) error {
+// goroutine, perSec a second: one at a time at even intervals (burst 1),
+// or in bursts of `burst` once every burst/perSec seconds, each carrying
+// the time its burst began, as the platform's rated errors are published
+// (so the k-th of a burst waits for the k-1 before it, as a subscriber's
+// queue does).
+func postFloor(url string, sample []byte, n, perSec, burst int) error {
 	hc := &http.Client{Timeout: 10 * time.Second}
 	pad := strings.Repeat("x", max(0, len(sample)-40))
-	tick := time.NewTicker(time.Second / time.Duration(perSec))
+	tick := time.NewTicker(time.Second * time.Duration(burst) / time.Duration(perSec))
 	defer tick.Stop()
-	for i := 0; i < n; i++ {
+	for i := 0; i < n; {
 		<-tick.C
 		t := time.Now()
-		b := fmt.Appendf(nil, `{"Origin":%d,"Pad":%q}`, t.UnixNano(), pad)
-		resp, err := hc.Post(url, "application/json", bytes.NewReader(b))
-		if err != nil {
-			return fmt.Errorf("baseline POST: %w", err)
+		for j := 0; j < burst && i < n; j, i = j+1, i+1 {
+			if burst == 1 {
+				t = time.Now()
+			}
+			b := fmt.Appendf(nil, `{"Origin":%d,"Pad":%q}`, t.UnixNano(), pad)
+			resp, err := hc.Post(url, "application/json", bytes.NewReader(b))
+			if err != nil {
+				return fmt.Errorf("baseline POST: %w", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 	}
 	return nil
 }
 
 // sseFloorRun serves n payloads of the sample's size from a bare net/http
-// SSE handler at the given rate and reads them with the same reader.
-func sseFloorRun(ctx context.Context, sample []byte, n, perSec int) ([]time.Duration, error) {
+// SSE handler at the given rate, one at a time or in bursts as postFloor,
+// and reads them with the same reader.
+func sseFloorRun(ctx context.Context, sample []byte, n, perSec, burst int) ([]time.Duration, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -791,18 +847,24 @@ func sseFloorRun(ctx context.Context, sample []byte, n, perSec int) ([]time.Dura
 		w.WriteHeader(http.StatusOK)
 		rc := http.NewResponseController(w)
 		_ = rc.Flush()
-		tick := time.NewTicker(time.Second / time.Duration(perSec))
+		tick := time.NewTicker(time.Second * time.Duration(burst) / time.Duration(perSec))
 		defer tick.Stop()
-		for i := 0; i < n; i++ {
+		for i := 0; i < n; {
 			<-tick.C
-			b, _ := json.Marshal(struct {
-				Origin int64
-				Pad    string
-			}{time.Now().UnixNano(), pad})
-			if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", i+1, b); err != nil {
-				return
+			t := time.Now()
+			for j := 0; j < burst && i < n; j, i = j+1, i+1 {
+				if burst == 1 {
+					t = time.Now()
+				}
+				b, _ := json.Marshal(struct {
+					Origin int64
+					Pad    string
+				}{t.UnixNano(), pad})
+				if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", i+1, b); err != nil {
+					return
+				}
+				_ = rc.Flush()
 			}
-			_ = rc.Flush()
 		}
 	})}
 	go func() { _ = hs.Serve(ln) }()

@@ -378,9 +378,13 @@ func run() error {
 		if len(evs) > len(webRecs) {
 			return nil, fmt.Errorf("%d events for %d records", len(evs), len(webRecs))
 		}
+		// The storm's first EventId: the lowest any Redfish path saw (SSE
+		// replays what a reconnect missed, push drops do not come back).
 		first := uint64(0)
-		if len(evs) > 0 {
-			first = evs[0].id
+		for _, p := range [][]arrival{pushEvs, sseEvs} {
+			if len(p) > 0 && (first == 0 || p[0].id < first) {
+				first = p[0].id
+			}
 		}
 		var out []time.Duration
 		for _, e := range evs {
@@ -407,9 +411,13 @@ func run() error {
 	}
 	// EventIds are consecutive only when the push/SSE path lost none; the
 	// join needs the first one to be the storm's first.
-	if len(pushEvs) != produced || len(sseEvs) != produced {
-		fmt.Printf("note: push %d, SSE %d of %d produced; the join below assumes the first EventId of each is the storm's first\n",
-			len(pushEvs), len(sseEvs), produced)
+	for _, p := range []struct {
+		name string
+		evs  []arrival
+	}{{"push", pushEvs}, {"SSE", sseEvs}} {
+		if len(p.evs) != produced {
+			fmt.Printf("%s is missing %d of %d events; missing EventIds: %s\n", p.name, produced-len(p.evs), produced, missing(p.evs))
+		}
 	}
 	pushLat, err = origin(pushEvs)
 	row("redfish push", len(pushEvs), pushDup, 0, pushLat, err)
@@ -469,8 +477,51 @@ func run() error {
 	fmt.Printf("memory flat (after - right after <= max(10%%, 8 MiB) for RSS and heap; heap - before < 8 MiB): %v\n", flat)
 	if *keep {
 		fmt.Fprint(os.Stderr, srv.stderr.String())
+	} else if l := logSummary(srv.stderr.String()); l != "" {
+		fmt.Printf("server log lines (-keep-logs prints them):\n%s", l)
 	}
 	return nil
+}
+
+// missing names the EventIds absent between the first and last seen, as
+// ranges.
+func missing(evs []arrival) string {
+	var out []string
+	for i := 1; i < len(evs); i++ {
+		if a, b := evs[i-1].id, evs[i].id; b > a+1 {
+			if b == a+2 {
+				out = append(out, strconv.FormatUint(a+1, 10))
+			} else {
+				out = append(out, fmt.Sprintf("%d-%d", a+1, b-1))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "none between the first and last seen"
+	}
+	return strings.Join(out, " ")
+}
+
+var msgRE = regexp.MustCompile(`level=(\w+) msg="([^"]*)"`)
+
+// logSummary counts the server's log lines by level and message.
+func logSummary(log string) string {
+	n := map[string]int{}
+	var keys []string
+	for _, l := range strings.Split(log, "\n") {
+		if m := msgRE.FindStringSubmatch(l); m != nil {
+			k := m[1] + " " + m[2]
+			if n[k] == 0 {
+				keys = append(keys, k)
+			}
+			n[k]++
+		}
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %6d x %s\n", n[k], k)
+	}
+	return b.String()
 }
 
 func grew(a, b uint64) bool {

@@ -12,6 +12,7 @@
 # taken.
 #
 #   STORM_SECONDS=10 cmd/internal/scenario/bench/storm.sh   # a quick check
+#   cmd/internal/scenario/bench/storm.sh -server-log /tmp/s.log -cpuprofile /tmp/s.pprof
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 WORK=$(mktemp -d)

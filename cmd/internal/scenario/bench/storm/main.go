@@ -53,6 +53,8 @@ var (
 	after   = flag.Duration("after", 30*time.Second, "how long after the storm to take the last memory sample")
 	slot    = flag.String("slot", "CPU0_DIMM_A1", "the module that storms")
 	keep    = flag.Bool("keep-logs", false, "print the server's standard error at the end")
+	logFile = flag.String("server-log", "", "also write the server's standard error to this file")
+	cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the server over up to 10 s of the storm, from 5 s in, to this file")
 )
 
 const (
@@ -289,6 +291,15 @@ func run() error {
 	if err := c.json(http.MethodPut, "/emulator/v1/ras/rates", rateBody(*rate), nil, http.StatusOK); err != nil {
 		return err
 	}
+	profDone := make(chan error, 1)
+	if d := min(10, *seconds-5); *cpuProf != "" && d > 0 {
+		go func() {
+			time.Sleep(5 * time.Second)
+			profDone <- fetchTo(c, fmt.Sprintf("/debug/pprof/profile?seconds=%d", d), *cpuProf)
+		}()
+	} else {
+		profDone <- nil
+	}
 	tick := time.NewTicker(5 * time.Second)
 	end := time.After(time.Duration(*seconds) * time.Second)
 	for storming := true; storming; {
@@ -306,6 +317,9 @@ func run() error {
 		return err
 	}
 	stormEnd := time.Now()
+	if err := <-profDone; err != nil {
+		return fmt.Errorf("CPU profile: %w", err)
+	}
 	mem1, err := srv.memory(c)
 	if err != nil {
 		return err
@@ -475,6 +489,11 @@ func run() error {
 	// full after any storm and stay so).
 	flat := grew(mem1.rss, mem2.rss) && grew(mem1.heap, mem2.heap) && mem2.heap-mem0.heap < 8<<20
 	fmt.Printf("memory flat (after - right after <= max(10%%, 8 MiB) for RSS and heap; heap - before < 8 MiB): %v\n", flat)
+	if *logFile != "" {
+		if err := os.WriteFile(*logFile, srv.stderr.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
 	if *keep {
 		fmt.Fprint(os.Stderr, srv.stderr.String())
 	} else if l := logSummary(srv.stderr.String()); l != "" {
@@ -711,6 +730,27 @@ func (s *server) memory(c *client) (memSample, error) {
 		}
 	}
 	return memSample{rss: rss, heap: uint64(m["go_memstats_heap_alloc_bytes"]), goroutines: int(m["go_goroutines"])}, nil
+}
+
+// fetchTo writes a GET's body to a file.
+func fetchTo(c *client, path, file string) error {
+	resp, err := c.hc.Get(c.base + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 type client struct {

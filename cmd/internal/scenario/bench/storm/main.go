@@ -43,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,6 +54,7 @@ var (
 	after   = flag.Duration("after", 30*time.Second, "how long after the storm to take the last memory sample")
 	slot    = flag.String("slot", "CPU0_DIMM_A1", "the module that storms")
 	keep    = flag.Bool("keep-logs", false, "print the server's standard error at the end")
+	reply   = flag.String("reply", "", "the push receiver's answer body, with 200 OK (default: 204 No Content, no body)")
 	logFile = flag.String("server-log", "", "also write the server's standard error to this file")
 	cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the server over up to 10 s of the storm, from 5 s in, to this file")
 )
@@ -154,9 +156,16 @@ func run() error {
 				push.add(arrival{id: id, msg: e.MessageId, arrived: t})
 			}
 		}
+		if *reply != "" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, *reply)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})}
-	go func() { _ = recv.Serve(rln) }()
+	// Connections the receiver accepted: the baselines' and bmcemu's.
+	conns := &countingListener{Listener: rln}
+	go func() { _ = recv.Serve(conns) }()
 	defer recv.Close()
 	recvURL := "http://" + rln.Addr().String()
 
@@ -271,6 +280,7 @@ func run() error {
 		return err
 	}
 
+	connsBefore := conns.n.Load()
 	settle := 3 * time.Second
 	time.Sleep(settle)
 	mem0, err := srv.memory(c)
@@ -366,6 +376,8 @@ func run() error {
 		counters = append(counters, fmt.Sprintf("%s +%.0f", k, afterM[k]-before[k]))
 	}
 	fmt.Printf("server counters over the storm: %s\n", strings.Join(counters, ", "))
+	fmt.Printf("push receiver: %d TCP connections accepted during the storm (answering %s)\n",
+		conns.n.Load()-connsBefore, map[bool]string{true: "200 with a body", false: "204"}[*reply != ""])
 	// The platform delivers rated errors once a simulated second: how
 	// long publishing one second's burst takes.
 	var spans []time.Duration
@@ -730,6 +742,20 @@ func (s *server) memory(c *client) (memSample, error) {
 		}
 	}
 	return memSample{rss: rss, heap: uint64(m["go_memstats_heap_alloc_bytes"]), goroutines: int(m["go_goroutines"])}, nil
+}
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }
 
 // fetchTo writes a GET's body to a file.

@@ -100,7 +100,12 @@ func TestFleetGrid(t *testing.T) {
 	if ev, data := readSSE(t, br); ev != "members" || !strings.Contains(data, `"bmc-003"`) {
 		t.Fatalf("first event %s %.200s, want members", ev, data)
 	}
-	if err := f.BMCs()[1].Platform().PressAttention("CPU0_DIMM_A2"); err != nil {
+	// By id: BMCs() comes from a map, in no order.
+	m2, ok := f.member("bmc-002")
+	if !ok || m2.bmc == nil {
+		t.Fatal("no member bmc-002")
+	}
+	if err := m2.bmc.Platform().PressAttention("CPU0_DIMM_A2"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Remove("bmc-003", false); err != nil {

@@ -89,6 +89,9 @@ type Injection struct {
 	Subject string `json:"subject"`
 }
 
+// Active reports whether any rule is live.
+func (in *Injector) Active() bool { return in != nil && in.active.Load() > 0 }
+
 // Decide is one opportunity for surface's kind: it reports whether the
 // rule (returned) strikes now, and if so counts and logs it with subject.
 // Without live rules it costs one atomic load.

@@ -287,10 +287,14 @@ func streamOf(k key) uint64 {
 // Clear removes the rule of surface and kind; "all" for either matches
 // every one. It returns how many rules it removed.
 func (in *Injector) Clear(surface, kind string) (int, error) {
-	if surface != "all" && kind != "all" {
-		if _, ok := lookup(Surface(surface), Kind(kind)); !ok {
-			return 0, fmt.Errorf("%w %s/%s (%s)", ErrUnknownKind, surface, kind, kindList())
+	known := surface == "all"
+	for _, ki := range kinds {
+		if string(ki.Surface) == surface && (kind == "all" || string(ki.Kind) == kind) {
+			known = true
 		}
+	}
+	if !known || surface == "all" && kind != "all" {
+		return 0, fmt.Errorf("%w %s/%s (%s)", ErrUnknownKind, surface, kind, kindList())
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()

@@ -10,7 +10,7 @@ import (
 	"github.com/bmcemu/bmcemu/platform/netfault"
 )
 
-func setRule(t *testing.T, in *netfault.Injector, s, k, body string) {
+func setRule(t testing.TB, in *netfault.Injector, s, k, body string) {
 	t.Helper()
 	r, err := netfault.ParseRule(s, k, []byte(body))
 	if err != nil {
@@ -139,5 +139,30 @@ func TestFaultEventPushOrder(t *testing.T) {
 	// then 6.
 	if want := []uint64{1, 3, 2, 4, 4, 7, 6}; !reflect.DeepEqual(got, want) {
 		t.Errorf("pushed %v, want %v (held %v)", got, want, ids(held))
+	}
+}
+
+// BenchmarkFaultsOverhead is what the fault middleware costs a Memory GET
+// (the baseline: no injector) with an injector and no rule, and with a
+// rule live on another surface (every Redfish kind is then consulted).
+func BenchmarkFaultsOverhead(b *testing.B) {
+	p := newPlatform(b)
+	const target = "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1"
+	idle := netfault.New(netfault.Options{})
+	busy := netfault.New(netfault.Options{})
+	r, _ := netfault.ParseRule("ipmi", "loss", []byte(`{"probability":0.1}`))
+	if _, err := busy.Set(r); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		f    Faults
+	}{{"baseline", nil}, {"idle", idle}, {"ruleElsewhere", busy}} {
+		h := newHandlerCfg(b, p, Config{Faults: c.f})
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, target, nil)
+			req.SetBasicAuth(adminUser, adminPass)
+			benchServe(b, h, req)
+		})
 	}
 }

@@ -149,11 +149,17 @@ func (c *memberCollector) Collect(ch chan<- prometheus.Metric) {
 		n(descFail, st.Redfish.DeliveryFailures)
 		n(descDrop, st.Redfish.EventsDropped)
 		n(descTerm, st.Redfish.SubsTerminated)
+		// Only kinds that struck: fifteen zero series per member would
+		// outnumber the rest in a large fleet that never uses them.
 		for _, f := range st.ProtocolFaults {
-			n(descFaults, f.Injected, string(f.Surface), string(f.Kind))
+			if f.Injected > 0 {
+				n(descFaults, f.Injected, string(f.Surface), string(f.Kind))
+			}
 		}
 		for _, cause := range []string{"command", "fault"} {
-			n(descResets, st.ColdResets[cause], cause)
+			if v := st.ColdResets[cause]; v > 0 {
+				n(descResets, v, cause)
+			}
 		}
 		kinds := make([]string, 0, len(st.Events))
 		for k := range st.Events {

@@ -18,7 +18,7 @@ import (
 // (platform/netfault): a decision per opportunity and the cold-reset
 // state the BMC shares with Redfish.
 type Faults interface {
-	Active() bool
+	Active(s netfault.Surface) bool
 	Decide(s netfault.Surface, k netfault.Kind, subject string) (netfault.Rule, bool)
 	Resetting() bool
 	StartReset(d time.Duration, cause string) error
@@ -48,7 +48,7 @@ func (c *sessionConn) dropInbound(pkt []byte, addr net.Addr) bool {
 	if c.staleSession(pkt) {
 		return true
 	}
-	if !f.Active() {
+	if !f.Active(netfault.IPMI) {
 		return false
 	}
 	subject := "datagram from " + addr.String()
@@ -91,7 +91,7 @@ func (c *sessionConn) late(pkt []byte, addr net.Addr) {
 func (c *sessionConn) answerFaults(addr net.Addr) (skew uint32, copies int) {
 	copies = 1
 	f := c.faults
-	if f == nil || !f.Active() {
+	if f == nil || !f.Active(netfault.IPMI) {
 		return 0, 1
 	}
 	subject := "answer to " + addr.String()

@@ -16,7 +16,7 @@ import (
 // (platform/netfault): a decision per opportunity, the cold-reset state,
 // and hooks for the faults that act on the service's own state.
 type Faults interface {
-	Active() bool
+	Active(s netfault.Surface) bool
 	Decide(s netfault.Surface, k netfault.Kind, subject string) (netfault.Rule, bool)
 	Resetting() bool
 	OnAction(s netfault.Surface, k netfault.Kind, fn func(netfault.Rule))
@@ -62,7 +62,7 @@ func (s *service) injectFaults(c *gin.Context) {
 		dropConnection(c)
 		return
 	}
-	if !f.Active() {
+	if !f.Active(netfault.Redfish) {
 		c.Next()
 		return
 	}

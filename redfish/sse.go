@@ -175,7 +175,7 @@ func (s *service) serveSSE(c *gin.Context) {
 			return false
 		}
 		frame := fmt.Appendf(nil, "id: %d\ndata: %s\n\n", ev.ID, b)
-		if s.faults != nil {
+		if s.faults != nil && s.faults.Active(netfault.SSE) {
 			subject := "EventId " + strconv.FormatUint(ev.ID, 10) + " on SSE stream " + sub.ID + " (" + c.Request.RemoteAddr + ")"
 			if _, ok := s.faults.Decide(netfault.SSE, netfault.Cut, subject); ok {
 				cutStream(w, frame[:len(frame)/2])

@@ -443,7 +443,7 @@ func (m *subscriptions) deliverLoop(s *subscription) {
 // a receiver misses twice or out of order is accounted for.
 func (m *subscriptions) faultEvent(s *subscription, ev rfEvent, held []rfEvent, release <-chan time.Time) ([]rfEvent, []rfEvent, <-chan time.Time) {
 	f := m.faults
-	if f == nil || !f.Active() {
+	if f == nil || !f.Active(netfault.Events) {
 		return append([]rfEvent{ev}, held...), nil, nil
 	}
 	subject := "EventId " + strconv.FormatUint(ev.ID, 10) + " to subscription " + s.ID + " (" + s.Destination + ")"

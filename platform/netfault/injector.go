@@ -29,8 +29,8 @@ type Options struct {
 type Injector struct {
 	opts   Options
 	log    *slog.Logger
-	active atomic.Int32 // rules live: 0 makes Decide free
-	reset  atomic.Int64 // UnixNano until which the BMC is resetting; 0 none
+	active [numSurfaces]atomic.Int32 // rules live per surface: 0 makes Decide free
+	reset  atomic.Int64              // UnixNano until which the BMC is resetting; 0 none
 
 	mu       sync.Mutex
 	rules    map[key]*rule
@@ -89,14 +89,18 @@ type Injection struct {
 	Subject string `json:"subject"`
 }
 
-// Active reports whether any rule is live.
-func (in *Injector) Active() bool { return in != nil && in.active.Load() > 0 }
+// Active reports whether any rule of surface s is live: a surface with
+// none skips its decisions (and the subjects it would describe them by).
+func (in *Injector) Active(s Surface) bool {
+	i := surfaceIndex(s)
+	return in != nil && i >= 0 && in.active[i].Load() > 0
+}
 
 // Decide is one opportunity for surface's kind: it reports whether the
 // rule (returned) strikes now, and if so counts and logs it with subject.
 // Without live rules it costs one atomic load.
 func (in *Injector) Decide(s Surface, k Kind, subject string) (Rule, bool) {
-	if in == nil || in.active.Load() == 0 {
+	if !in.Active(s) {
 		return Rule{}, false
 	}
 	in.mu.Lock()
@@ -139,7 +143,7 @@ func (in *Injector) expireLocked(k key, r *rule) bool {
 func (in *Injector) removeLocked(k key) {
 	if _, ok := in.rules[k]; ok {
 		delete(in.rules, k)
-		in.active.Add(-1)
+		in.active[surfaceIndex(k.s)].Add(-1)
 	}
 }
 
@@ -268,7 +272,7 @@ func (in *Injector) Set(r Rule) (RuleStatus, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if _, ok := in.rules[k]; !ok {
-		in.active.Add(1)
+		in.active[surfaceIndex(k.s)].Add(1)
 	}
 	nr := &rule{Rule: r, set: now, rng: rand.New(rand.NewPCG(r.Seed, streamOf(k)))}
 	in.rules[k] = nr

@@ -32,6 +32,23 @@ const (
 	IPMI    Surface = "ipmi"    // IPMI over LAN (RMCP+) datagrams
 )
 
+const numSurfaces = 4
+
+// surfaceIndex numbers the surfaces for per-surface counts; -1 for none.
+func surfaceIndex(s Surface) int {
+	switch s {
+	case Redfish:
+		return 0
+	case Events:
+		return 1
+	case SSE:
+		return 2
+	case IPMI:
+		return 3
+	}
+	return -1
+}
+
 // Kind is what a fault does.
 type Kind string
 

@@ -384,7 +384,12 @@ func TestProtocolFaultsColdReset(t *testing.T) {
 	if out := e.mustIPMI("mc", "reset", "cold"); !strings.Contains(out, "Sent cold reset command to MC") {
 		t.Fatalf("mc reset cold:\n%s", out)
 	}
+	// ipmitool does not wait for the answer (over LAN it expects none):
+	// the command may still be on its way when it exits.
 	st := e.faultStatus()
+	for deadline := time.Now().Add(10 * time.Second); st.ResettingUntil == nil && time.Now().Before(deadline); st = e.faultStatus() {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if st.ResettingUntil == nil || st.ColdResets["command"] != 1 {
 		t.Fatalf("after mc reset cold: resetting %v, resets %v", st.ResettingUntil, st.ColdResets)
 	}

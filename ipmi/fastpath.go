@@ -88,6 +88,9 @@ type sessionConn struct {
 	mu   sync.Mutex
 	keys map[uint32]*sessionKeys // by BMC session ID
 
+	faults  Faults       // nil: no protocol faults (faults.go)
+	resetAt atomic.Int64 // the last cold reset, on the session store's clock (UnixNano); 0 none
+
 	packets, answered, slowPackets atomic.Uint64 // for Stats
 }
 
@@ -285,6 +288,10 @@ func (c *sessionConn) readBatch(flags int) (int, error) {
 		c.ans = make([]ipv4.Message, readBatch)
 		for i := range c.in {
 			c.in[i].Buffers = [][]byte{make([]byte, maxPacket)}
+		}
+		// Twice the batch: a duplicate fault sends an answer twice.
+		c.ans = make([]ipv4.Message, 2*readBatch)
+		for i := range c.ans {
 			c.ans[i].Buffers = [][]byte{make([]byte, 0, 256)}
 		}
 	}
@@ -296,30 +303,53 @@ func (c *sessionConn) readBatch(flags int) (int, error) {
 	c.packets.Add(uint64(n))
 	for _, m := range c.in[:n] {
 		pkt := m.Buffers[0][:m.N]
-		if c.inbound != nil {
-			if reply, handled := c.inbound(pkt, m.Addr); handled {
-				if reply != nil {
-					_, _ = c.out.WriteTo(reply, m.Addr)
-				}
-				continue
-			}
-		}
-		if _, ok := inSessionCommand(pkt); !ok {
-			c.slowPackets.Add(1)
-			c.toLoop(bytes.Clone(pkt), m.Addr)
+		if c.dropInbound(pkt, m.Addr) {
 			continue
 		}
 		// Copied out of the session's buffer, which its next packet
 		// in this batch would overwrite.
 		a := &c.ans[answers]
-		if resp, ok := c.handle(a.Buffers[0][:0], pkt, m.Addr); ok {
-			a.Buffers[0], a.Addr = resp, m.Addr
+		resp, copies := c.one(a.Buffers[0][:0], pkt, m.Addr)
+		for i := range copies {
+			a := &c.ans[answers]
+			if i > 0 {
+				a.Buffers[0] = append(a.Buffers[0][:0], resp...)
+			} else {
+				a.Buffers[0] = resp
+			}
+			a.Addr = m.Addr
 			answers++
 		}
 	}
 	c.answered.Add(uint64(answers))
 	c.send(c.pc, c.ans[:answers])
 	return n, nil
+}
+
+// one handles one datagram: the inbound hook's own answer and everything
+// for go-ipmi's loop are sent or passed on here; an in-session command's
+// answer is appended to dst and returned with how many times to send it
+// (0: none).
+func (c *sessionConn) one(dst, pkt []byte, addr net.Addr) ([]byte, int) {
+	if c.inbound != nil {
+		if reply, handled := c.inbound(pkt, addr); handled {
+			if reply != nil {
+				_, _ = c.out.WriteTo(reply, addr)
+			}
+			return nil, 0
+		}
+	}
+	if _, ok := inSessionCommand(pkt); !ok {
+		c.slowPackets.Add(1)
+		c.toLoop(bytes.Clone(pkt), addr)
+		return nil, 0
+	}
+	skew, copies := c.answerFaults(addr)
+	resp, ok := c.handle(dst, pkt, addr, skew)
+	if !ok {
+		return nil, 0
+	}
+	return resp, copies
 }
 
 // send writes the answers, as many per system call as it takes. An answer
@@ -347,7 +377,7 @@ func inSessionCommand(pkt []byte) (uint32, bool) {
 // handle is go-ipmi's handleRMCPPlus for an in-session IPMI payload: it
 // appends the answer to send to addr to dst, or returns false for a packet
 // go-ipmi drops.
-func (c *sessionConn) handle(dst, pkt []byte, addr net.Addr) ([]byte, bool) {
+func (c *sessionConn) handle(dst, pkt []byte, addr net.Addr, seqSkew uint32) ([]byte, bool) {
 	id, seq, _, flags, payload, _ := protocol.ParseRMCPPlusHeader(pkt)
 	sess, err := c.b.Sessions.Get(id)
 	if err != nil {
@@ -378,7 +408,7 @@ func (c *sessionConn) handle(dst, pkt []byte, addr net.Addr) ([]byte, bool) {
 	hctx := &handlers.HandlerContext{BMC: c.b, Session: sess, Channel: ch, User: sess.User}
 	respData, cc, _ := c.reg.Dispatch(context.Background(), hctx, netFn, cmd, data)
 	resp := protocol.BuildIPMIResponse(netFn, cmd, rqSeq, uint8(cc), respData)
-	out, ok := k.seal(resp, encrypted)
+	out, ok := k.seal(resp, encrypted, seqSkew)
 	return append(dst, out...), ok
 }
 
@@ -484,8 +514,9 @@ func (k *sessionKeys) decrypt(payload []byte, encrypted bool) ([]byte, bool) {
 
 // seal is go-ipmi's respondInSession and sendSessionPayload: encrypt when
 // the request was encrypted, then the session header, integrity pad and
-// AuthCode. The result is valid until the session's next packet.
-func (k *sessionKeys) seal(msg []byte, encrypt bool) ([]byte, bool) {
+// AuthCode. seqSkew moves the session sequence number (an out-of-window
+// fault); 0 for none. The result is valid until the session's next packet.
+func (k *sessionKeys) seal(msg []byte, encrypt bool, seqSkew uint32) ([]byte, bool) {
 	var flags uint8
 	out := append(k.out[:0], make([]byte, rmcpPlusPayloadOffset)...)
 	if encrypt && k.block != nil {
@@ -513,7 +544,7 @@ func (k *sessionKeys) seal(msg []byte, encrypt bool) ([]byte, bool) {
 	out[0], out[1], out[2], out[3] = 0x06, 0x00, 0xFF, 0x07 // RMCP: v1.0, no ACK, class IPMI
 	out[4], out[5] = 0x06, uint8(types.PayloadTypeIPMI)|flags
 	binary.LittleEndian.PutUint32(out[6:10], k.sess.ConsoleID)
-	binary.LittleEndian.PutUint32(out[10:14], k.sess.NextOutboundSeq())
+	binary.LittleEndian.PutUint32(out[10:14], k.sess.NextOutboundSeq()+seqSkew)
 	binary.LittleEndian.PutUint16(out[14:16], uint16(payloadLen))
 	k.out = out
 

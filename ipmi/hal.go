@@ -43,6 +43,9 @@ type machine struct {
 	boot    bootFlags
 	// solAttached: a SOL payload holds the host's serial console.
 	solAttached atomic.Bool
+	// faults resets the BMC on Cold Reset, for coldReset (faults.go).
+	faults    Faults
+	coldReset time.Duration
 }
 
 // newMachine starts with an in-memory SEL; New swaps in the durable one.

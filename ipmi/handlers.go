@@ -26,8 +26,10 @@ func commands(m *machine) []command {
 		{types.CommandGetDeviceGUID, user, handleGUID(m, deviceGUID)},
 		{types.CommandGetSystemGUID, user, handleGUID(m, systemGUID)},
 		// go-ipmi maps BMC cold/warm reset onto the host chassis HAL, which
-		// would power the emulated host off; the emulated BMC cannot reset.
-		{types.CommandColdReset, admin, unsupported},
+		// would power the emulated host off. Cold Reset resets the BMC
+		// itself (faults.go); a warm reset has no state of its own to
+		// clear here and stays unsupported.
+		{types.CommandColdReset, admin, handleColdReset(m)},
 		{types.CommandWarmReset, admin, unsupported},
 
 		{types.CommandGetSDRRepoInfo, user, handleGetSDRRepoInfo(m)},

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/bougou/go-ipmi/pkg/bmc"
 	"github.com/bougou/go-ipmi/pkg/transport"
@@ -86,6 +87,12 @@ type Config struct {
 	// longer ones cannot use it (IPMI v2.0 section 22.30). Straight
 	// password and "none" authentication are never offered.
 	AllowV15 bool
+	// Faults is the BMC's protocol fault injector; nil injects nothing
+	// and Cold Reset is refused as an invalid command (C1h).
+	Faults Faults
+	// ColdReset is how long a Cold Reset command keeps the BMC silent;
+	// 0 is 10 s.
+	ColdReset time.Duration
 }
 
 // maxSessions is how many RMCP+ sessions may be open at once.
@@ -159,6 +166,7 @@ func New(cfg Config, p Platform) (*Server, error) {
 	m := newMachine(p, log)
 	m.setClock(clk)
 	m.pef.port = cmp.Or(cfg.PETPort, defaultPETPort)
+	m.faults, m.coldReset = cfg.Faults, cmp.Or(cfg.ColdReset, defaultColdReset)
 	if cfg.StateDir != "" {
 		if err := m.pef.load(filepath.Join(cfg.StateDir, pefFile)); err != nil {
 			return nil, fmt.Errorf("ipmi: %w", err)
@@ -226,6 +234,10 @@ func New(cfg Config, p Platform) (*Server, error) {
 		sc:     newSessionConn(conn, pc, inbound, b, reg),
 		m:      m,
 		ownSEL: ownSEL,
+	}
+	if cfg.Faults != nil {
+		s.sc.faults = cfg.Faults
+		cfg.Faults.OnReset(s.sc.resetSessions)
 	}
 	// Subscribe now, so that no event between the seeding below and the
 	// first packet is missed; the pump waits for the seeding.

@@ -228,6 +228,16 @@ func (t *sessionTable) remove(id string) bool {
 	return false
 }
 
+// clear ends every session (a session expiry storm, a BMC cold reset)
+// and returns how many there were.
+func (t *sessionTable) clear() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(t.byHash)
+	clear(t.byHash)
+	return n
+}
+
 // dropAccount ends every session of an account that was deleted.
 func (t *sessionTable) dropAccount(id int) {
 	t.mu.Lock()

@@ -113,6 +113,8 @@ type Config struct {
 	// to serve under /redfish/v1/Registries; without it they are listed
 	// with their DMTF publication URI only. The OEM registry is built in.
 	RegistryDir string
+	// Faults is the BMC's protocol fault injector; nil injects nothing.
+	Faults Faults
 }
 
 type service struct {
@@ -140,6 +142,7 @@ type service struct {
 	network        NetworkConfig
 	auditLog       auditLog    // the Manager's log (auditlog.go)
 	media          mediaConfig // how images are fetched (virtualmedia.go)
+	faults         Faults      // nil: no protocol faults (faults.go)
 }
 
 // New returns the handler for /redfish and everything under /redfish/.
@@ -151,7 +154,7 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	}
 	s := &service{platform: p, log: cfg.Logger, now: cfg.Now, requireIfMatch: cfg.RequireIfMatch,
 		sel: cfg.SEL, sensorResolver: cfg.SensorResolver, registryDir: cfg.RegistryDir, network: cfg.Network,
-		media: newMediaConfig(cfg)}
+		media: newMediaConfig(cfg), faults: cfg.Faults}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -184,6 +187,7 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 		s.accounts = st
 	}
 	s.sessions = newSessionTable(s.now)
+	s.hookFaults()
 	if len(s.accounts.List()) == 0 {
 		s.log.Warn("redfish: no accounts configured; only public resources are reachable")
 	}
@@ -232,7 +236,7 @@ func (h *handler) Close() error {
 
 // routes is the URI map of the service.
 func (s *service) routes(e *gin.Engine) {
-	e.Use(s.accessLog, s.audit, s.recoverPanics, s.checkODataVersion)
+	e.Use(s.accessLog, s.injectFaults, s.audit, s.recoverPanics, s.checkODataVersion)
 	e.NoRoute(s.notFound)
 	e.NoMethod(s.methodNotAllowed)
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/bmcemu/bmcemu/platform/netfault"
 )
 
 // registryPrefix is the MessageId's registry prefix ("ResourceEvent").
@@ -172,7 +174,15 @@ func (s *service) serveSSE(c *gin.Context) {
 		if err != nil {
 			return false
 		}
-		if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.ID, b); err != nil {
+		frame := fmt.Appendf(nil, "id: %d\ndata: %s\n\n", ev.ID, b)
+		if s.faults != nil && s.faults.Active(netfault.SSE) {
+			subject := "EventId " + strconv.FormatUint(ev.ID, 10) + " on SSE stream " + sub.ID + " (" + c.Request.RemoteAddr + ")"
+			if _, ok := s.faults.Decide(netfault.SSE, netfault.Cut, subject); ok {
+				cutStream(w, frame[:len(frame)/2])
+				return false
+			}
+		}
+		if _, err := w.Write(frame); err != nil {
 			return false
 		}
 		w.Flush()
@@ -214,4 +224,27 @@ func (s *service) serveSSE(c *gin.Context) {
 			}
 		}
 	}
+}
+
+// cutStream writes part of an event and closes the connection under the
+// stream, without the chunked encoding's last chunk: the client sees the
+// stream end mid-event, as when a BMC's web server dies.
+func cutStream(w gin.ResponseWriter, part []byte) {
+	_, _ = w.Write(part)
+	w.Flush()
+	// gin refuses a takeover once the body has begun; the connection is
+	// taken from the writer at the bottom of the wrappers instead.
+	var bottom http.ResponseWriter = w
+	for {
+		u, ok := bottom.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		bottom = u.Unwrap()
+	}
+	if conn, _, err := http.NewResponseController(bottom).Hijack(); err == nil {
+		_ = conn.Close()
+		return
+	}
+	panic(http.ErrAbortHandler)
 }

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/netfault"
 	"github.com/bmcemu/bmcemu/platform/store"
 )
 
@@ -84,6 +85,7 @@ type subscriptions struct {
 	allow    []netip.Prefix
 	file     *store.JSON
 	closed   bool
+	faults   Faults // nil: no protocol faults on deliveries
 	// terminated hears of a subscription the retry policy ended, after
 	// it is gone (the service announces it as ResourceRemoved). Set and
 	// read under mu: delivery loops may already run when it is set.
@@ -102,7 +104,7 @@ type persistedSubs struct {
 func newSubscriptions(cfg Config, log *slog.Logger) (*subscriptions, error) {
 	m := &subscriptions{subs: map[string]*subscription{}, nextID: 1, log: log, client: cfg.EventHTTPClient,
 		attempts: cfg.DeliveryRetryAttempts, interval: cfg.DeliveryRetryInterval, max: cfg.MaxEventSubscriptions,
-		allow: cfg.EventDestinationAllow}
+		allow: cfg.EventDestinationAllow, faults: cfg.Faults}
 	if m.client == nil {
 		// Never follow a redirect: it could lead outside the allow-list.
 		m.client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -404,7 +406,9 @@ func splitMessageID(id string) (prefix, key string) {
 	return parts[0], parts[len(parts)-1]
 }
 
-// deliverLoop sends the subscriber's events in order, one at a time.
+// deliverLoop sends the subscriber's events in order, one at a time,
+// unless a protocol fault rule (faults.go) drops, delays, duplicates or
+// reorders one.
 func (m *subscriptions) deliverLoop(s *subscription) {
 	defer close(s.done)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -413,16 +417,57 @@ func (m *subscriptions) deliverLoop(s *subscription) {
 		<-s.stop
 		cancel()
 	}()
+	var held []rfEvent // an event a reorder holds back
+	var release <-chan time.Time
 	for {
+		var out []rfEvent
 		select {
 		case <-s.stop:
 			return
+		case <-release:
+			out, held, release = held, nil, nil
 		case ev := <-s.q:
+			out, held, release = m.faultEvent(s, ev, held, release)
+		}
+		for _, ev := range out {
 			if !m.deliverWithRetries(ctx, s, ev) {
 				return
 			}
 		}
 	}
+}
+
+// faultEvent applies the events surface's rules to ev, the next event for
+// s: it returns what to push now, in order, and what stays held back. A
+// rule that strikes is counted and logged with the EventId, so every Id
+// a receiver misses twice or out of order is accounted for.
+func (m *subscriptions) faultEvent(s *subscription, ev rfEvent, held []rfEvent, release <-chan time.Time) ([]rfEvent, []rfEvent, <-chan time.Time) {
+	f := m.faults
+	if f == nil || !f.Active(netfault.Events) {
+		return append([]rfEvent{ev}, held...), nil, nil
+	}
+	subject := "EventId " + strconv.FormatUint(ev.ID, 10) + " to subscription " + s.ID + " (" + s.Destination + ")"
+	if _, ok := f.Decide(netfault.Events, netfault.Drop, subject); ok {
+		return nil, held, release
+	}
+	if r, ok := f.Decide(netfault.Events, netfault.Delay, subject); ok {
+		t := time.NewTimer(r.Delay)
+		select {
+		case <-t.C:
+		case <-s.stop:
+			t.Stop()
+		}
+	}
+	if held == nil {
+		if r, ok := f.Decide(netfault.Events, netfault.Reorder, subject); ok {
+			return nil, []rfEvent{ev}, time.After(r.Delay)
+		}
+	}
+	out := []rfEvent{ev}
+	if _, ok := f.Decide(netfault.Events, netfault.Duplicate, subject); ok {
+		out = append(out, ev)
+	}
+	return append(out, held...), nil, nil
 }
 
 // deliverWithRetries posts ev, retrying per the subscription's policy. It

@@ -49,6 +49,13 @@
 //	POST   /emulator/v1/ras/verify            read it back byte for byte
 //	PUT    /emulator/v1/ras/mode              the firmware's RAS mode for the next boot (body: ModeRequest)
 //
+// Protocol faults: the BMC misbehaving on the wire (platform/netfault;
+// not persisted):
+//
+//	GET    /emulator/v1/protocol-faults                    kinds, live rules, counters, recent injections
+//	PUT    /emulator/v1/protocol-faults/{surface}/{kind}   set a rule (body: netfault.Spec)
+//	DELETE /emulator/v1/protocol-faults/{surface}/{kind}   clear it ("all" for either: every match)
+//
 // A fleet's control listener adds its membership, and reaches each
 // member's API above under its id:
 //

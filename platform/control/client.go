@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/bmcemu/bmcemu/platform/netfault"
 )
 
 // Client calls the control API; `bmcemu ctl` is built on it.
@@ -174,6 +176,25 @@ func (c *Client) SetBlockState(ctx context.Context, id int, state string) (json.
 // Get reads any resource under Prefix as raw JSON (the in-band views).
 func (c *Client) Get(ctx context.Context, path string, out any) error {
 	return c.do(ctx, http.MethodGet, path, nil, out)
+}
+
+// ProtocolFaults reads the protocol fault kinds, rules and counters.
+func (c *Client) ProtocolFaults(ctx context.Context) (netfault.Status, error) {
+	var st netfault.Status
+	return st, c.do(ctx, http.MethodGet, "/protocol-faults", nil, &st)
+}
+
+// SetProtocolFault sets the rule for surface's kind.
+func (c *Client) SetProtocolFault(ctx context.Context, surface, kind string, spec netfault.Spec) (netfault.RuleStatus, error) {
+	var st netfault.RuleStatus
+	return st, c.do(ctx, http.MethodPut, "/protocol-faults/"+url.PathEscape(surface)+"/"+url.PathEscape(kind), spec, &st)
+}
+
+// ClearProtocolFault clears the rule of surface's kind ("all" for either
+// matches every one) and returns how many were cleared.
+func (c *Client) ClearProtocolFault(ctx context.Context, surface, kind string) (int, error) {
+	var out ClearedFaults
+	return out.Cleared, c.do(ctx, http.MethodDelete, "/protocol-faults/"+url.PathEscape(surface)+"/"+url.PathEscape(kind), nil, &out)
 }
 
 // Servers lists a fleet's members.

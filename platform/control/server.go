@@ -38,6 +38,8 @@ type Authenticator func(remote netip.Addr, user, password string) bool
 type Config struct {
 	Authenticate Authenticator
 	Logger       *slog.Logger
+	// ProtocolFaults, when set, serves Prefix/protocol-faults.
+	ProtocolFaults ProtocolFaults
 }
 
 type server struct {
@@ -46,6 +48,7 @@ type server struct {
 	log      *slog.Logger
 	validate *validator.Validate
 	hp       HotPlug
+	pf       bool // protocol faults are served
 }
 
 // maxBody bounds request bodies: the largest legitimate one carries a
@@ -60,7 +63,8 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{p: p, auth: cfg.Authenticate, log: cfg.Logger, validate: validator.New(validator.WithRequiredStructEnabled())}
+	s := &server{p: p, auth: cfg.Authenticate, log: cfg.Logger, validate: validator.New(validator.WithRequiredStructEnabled()),
+		pf: cfg.ProtocolFaults != nil}
 	// gin's mode is process-wide; leave it alone unless it is still the
 	// default, whose route dump on stdout would bypass slog.
 	if gin.Mode() == gin.DebugMode {
@@ -92,6 +96,9 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	}
 	if v, ok := p.(VM); ok {
 		s.vmRoutes(g, v)
+	}
+	if cfg.ProtocolFaults != nil {
+		s.protocolFaultRoutes(g, cfg.ProtocolFaults)
 	}
 	return r, nil
 }
@@ -149,6 +156,9 @@ func (s *server) index(c *gin.Context) {
 		"slots":   Prefix + "/slots",
 		"host":    Prefix + "/host",
 		"console": Prefix + "/host/console",
+	}
+	if s.pf {
+		idx["protocol_faults"] = Prefix + "/protocol-faults"
 	}
 	if s.hp != nil {
 		for k, v := range map[string]string{"faults": "/faults", "events": "/events", "dmesg": "/os/dmesg", "blocks": "/os/blocks",

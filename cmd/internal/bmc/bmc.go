@@ -31,6 +31,7 @@ import (
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/netfault"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/sel"
 	"github.com/bmcemu/bmcemu/redfish"
@@ -86,6 +87,7 @@ type BMC struct {
 	ipmi     *ipmi.Server
 	redfish  http.Handler
 	handler  http.Handler
+	faults   *netfault.Injector
 
 	mu      sync.Mutex
 	started bool
@@ -161,6 +163,10 @@ func New(cfg Config) (_ *BMC, err error) {
 	}
 	closers = append(closers, b.sel)
 
+	// Protocol faults are the management controller's misbehaviour, one
+	// set of rules below both surfaces; a cold reset takes both down.
+	b.faults = netfault.New(netfault.Options{Seed: cfg.FaultSeed, Logger: log.With("component", "protocol-faults")})
+
 	b.ipmi, err = ipmi.New(ipmi.Config{
 		Addr: cfg.IPMIAddr,
 		// Live view of the shared accounts: changes through Redfish apply
@@ -172,6 +178,7 @@ func New(cfg Config) (_ *BMC, err error) {
 		Logger:   log.With("component", "ipmi"),
 		Clock:    cfg.Clock, // the watchdog counts down at the hardware's pace
 		AllowV15: cfg.IPMIV15,
+		Faults:   b.faults,
 	}, b.plat)
 	if err != nil {
 		return nil, err
@@ -187,6 +194,7 @@ func New(cfg Config) (_ *BMC, err error) {
 		EventDestinationAllow: cfg.EventDestinationAllow, // nil: loopback only
 		StateDir:              cfg.StateDir,              // event subscriptions
 		Network:               redfish.NetworkConfig{IPMI: b.ipmi.Addr().String(), HTTP: cfg.HTTPAddr, HTTPS: cfg.HTTPSAddr},
+		Faults:                b.faults,
 	}, b.plat)
 	if err != nil {
 		return nil, fmt.Errorf("redfish: %w", err)
@@ -198,7 +206,7 @@ func New(cfg Config) (_ *BMC, err error) {
 		a, err := b.accounts.AuthenticateFrom(src, u, pw)
 		return err == nil && a.Role == accounts.RoleAdministrator
 	}
-	ctl, err := control.New(control.Config{Authenticate: authenticate, Logger: log.With("component", "control")}, b.plat)
+	ctl, err := control.New(control.Config{Authenticate: authenticate, Logger: log.With("component", "control"), ProtocolFaults: b.faults}, b.plat)
 	if err != nil {
 		if c, ok := rf.(io.Closer); ok {
 			_ = c.Close()
@@ -350,6 +358,10 @@ type Stats struct {
 	InstalledBytes, OnlineBytes uint64
 	// Events counts platform events by kind since Start.
 	Events map[string]uint64
+	// ProtocolFaults counts injected protocol faults by surface and kind;
+	// ColdResets the BMC's cold resets by cause (command, fault).
+	ProtocolFaults []netfault.Counter
+	ColdResets     map[string]uint64
 }
 
 // Stats reads the BMC's counters and levels.
@@ -358,6 +370,7 @@ func (b *BMC) Stats() Stats {
 	st := Stats{IPMI: b.ipmi.Stats(), SEL: b.sel.Info(),
 		InstalledBytes: snap.InstalledMiB() << 20, OnlineBytes: snap.Kernel.TotalRAMBytes}
 	st.Redfish, _ = redfish.StatsOf(b.redfish)
+	st.ProtocolFaults, st.ColdResets = b.faults.Totals()
 	b.kindMu.Lock()
 	st.Events = make(map[string]uint64, len(b.kinds))
 	for k, v := range b.kinds {

@@ -1,6 +1,8 @@
 package bmc
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -15,6 +17,9 @@ func observe(h http.Handler, fn func(surface, method string, code int, d time.Du
 		start := time.Now()
 		sr := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(sr, r)
+		if sr.hijacked {
+			return // no answer to count (a dropped connection)
+		}
 		surface := "redfish"
 		switch p := r.URL.Path; {
 		case p == control.Prefix || strings.HasPrefix(p, control.Prefix+"/"):
@@ -30,8 +35,18 @@ func observe(h http.Handler, fn func(surface, method string, code int, d time.Du
 // streaming through it (http.ResponseController finds the writer below).
 type statusRecorder struct {
 	http.ResponseWriter
-	code  int
-	wrote bool
+	code     int
+	wrote    bool
+	hijacked bool
+}
+
+// Hijack lets a protocol fault close the connection unanswered.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err == nil {
+		s.hijacked = true
+	}
+	return c, rw, err
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

@@ -162,6 +162,8 @@ var (
 	descFail    = prometheus.NewDesc("bmcemu_event_delivery_failures_total", "Event push attempts that failed; every retry counts.", []string{"member"}, nil)
 	descDrop    = prometheus.NewDesc("bmcemu_event_dropped_total", "Events a full subscriber queue dropped.", []string{"member"}, nil)
 	descTerm    = prometheus.NewDesc("bmcemu_event_subscriptions_terminated_total", "Subscriptions their retry policy ended.", []string{"member"}, nil)
+	descFaults  = prometheus.NewDesc("bmcemu_protocol_faults_injected_total", "Protocol faults the BMC injected by its rules (platform/netfault), by surface and kind.", []string{"member", "surface", "kind"}, nil)
+	descResets  = prometheus.NewDesc("bmcemu_bmc_cold_resets_total", "BMC cold resets by cause: command (IPMI Cold Reset) or fault (a protocol fault rule).", []string{"member", "cause"}, nil)
 	descPlat    = prometheus.NewDesc("bmcemu_platform_events_total", "Events of the simulated server (hot-plug stages, RAS, power...) by kind.", []string{"member", "kind"}, nil)
 )
 
@@ -170,7 +172,7 @@ type memberCollector struct{ members func() []*bmc.BMC }
 
 func (c *memberCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descMembers, descSess, descSEL, descSELCap, descSELFill, descSELOver, descInst, descOnline,
-		descIPMIPk, descIPMICmd, descIPMIHs, descSubs, descSSE, descQueue, descDeliv, descFail, descDrop, descTerm, descPlat} {
+		descIPMIPk, descIPMICmd, descIPMIHs, descSubs, descSSE, descQueue, descDeliv, descFail, descDrop, descTerm, descPlat, descFaults, descResets} {
 		ch <- d
 	}
 }
@@ -210,6 +212,18 @@ func (c *memberCollector) Collect(ch chan<- prometheus.Metric) {
 		n(descFail, st.Redfish.DeliveryFailures)
 		n(descDrop, st.Redfish.EventsDropped)
 		n(descTerm, st.Redfish.SubsTerminated)
+		// Only kinds that struck: fifteen zero series per member would
+		// outnumber the rest in a large fleet that never uses them.
+		for _, f := range st.ProtocolFaults {
+			if f.Injected > 0 {
+				n(descFaults, f.Injected, string(f.Surface), string(f.Kind))
+			}
+		}
+		for _, cause := range []string{"command", "fault"} {
+			if v := st.ColdResets[cause]; v > 0 {
+				n(descResets, v, cause)
+			}
+		}
 		kinds := make([]string, 0, len(st.Events))
 		for k := range st.Events {
 			kinds = append(kinds, k)

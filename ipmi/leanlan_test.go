@@ -338,17 +338,8 @@ func TestLeanConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, _ := strconv.Atoi(b.port)
 	ctx := context.Background()
-	g, err := client.NewClient("127.0.0.1", port, "admin", "password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.WithInterface(client.InterfaceLanplus).WithCipherSuiteID(types.CipherSuiteID3)
-	if err := g.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = g.Close(ctx) }()
+	g := goIPMI(t, b)
 
 	for range 3 { // more than once: sequence numbers and buffers advance
 		for _, q := range []struct {
@@ -382,17 +373,8 @@ func TestLeanConsole(t *testing.T) {
 // temperature and fan sensors included, fails the whole listing.
 func TestGoIPMIReadsEverySDR(t *testing.T) {
 	b := startBMC(t)
-	port, _ := strconv.Atoi(b.port)
 	ctx := context.Background()
-	g, err := client.NewClient("127.0.0.1", port, "admin", "password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.WithInterface(client.InterfaceLanplus).WithCipherSuiteID(types.CipherSuiteID3)
-	if err := g.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = g.Close(ctx) }()
+	g := goIPMI(t, b)
 	sdrs, err := g.GetSDRs(ctx)
 	if err != nil {
 		t.Fatalf("go-ipmi GetSDRs: %v", err)
@@ -409,4 +391,22 @@ func TestGoIPMIReadsEverySDR(t *testing.T) {
 	if board == 0 {
 		t.Errorf("GetSDRs returned %d records and no board sensor (number >= %#x)", len(sdrs), cpuTempSensorBase)
 	}
+}
+
+// goIPMI is go-ipmi's client logged in to b over lanplus (cipher suite 3),
+// closed when the test ends.
+func goIPMI(t *testing.T, b *liveBMC) *client.Client {
+	t.Helper()
+	port, _ := strconv.Atoi(b.port)
+	ctx := context.Background()
+	g, err := client.NewClient("127.0.0.1", port, "admin", "password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.WithInterface(client.InterfaceLanplus).WithCipherSuiteID(types.CipherSuiteID3)
+	if err := g.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close(ctx) })
+	return g
 }

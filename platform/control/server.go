@@ -152,7 +152,7 @@ func (s *server) index(c *gin.Context) {
 	}
 	if s.hp != nil {
 		for k, v := range map[string]string{"faults": "/faults", "events": "/events", "dmesg": "/os/dmesg", "blocks": "/os/blocks",
-			"meminfo": "/os/meminfo", "iomem": "/os/iomem", "nodes": "/os/nodes", "srat": "/firmware/acpi/srat",
+			"meminfo": "/os/meminfo", "directmap": "/os/directmap", "vmstat": "/os/vmstat", "iomem": "/os/iomem", "nodes": "/os/nodes", "srat": "/firmware/acpi/srat",
 			"hmat": "/firmware/acpi/hmat", "memmap": "/firmware/memmap", "devices": "/firmware/devices", "vm": "/vm", "firmware-memmap": "/os/firmware-memmap"} {
 			idx[k] = Prefix + v
 		}

@@ -302,9 +302,9 @@ func (k *Kernel) Meminfo() Meminfo {
 	m.Unmovable *= kb
 	m.Memmap *= kb
 	m.MemmapBoot = k.bootMemmapPages * kb
-	m.DirectMap4k = k.directMap[0] >> 10
-	m.DirectMap2M = k.directMap[1] >> 10
-	m.DirectMap1G = k.directMap[2] >> 10
+	m.DirectMap4k = k.dmap.bytes[level4K] >> 10
+	m.DirectMap2M = k.dmap.bytes[level2M] >> 10
+	m.DirectMap1G = k.dmap.bytes[level1G] >> 10
 	m.HardwareCorrupted = uint64(len(k.hwpoison)) * kb
 	m.MinFreeKbytes = k.minFreeKbytes
 	return m

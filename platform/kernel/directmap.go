@@ -305,6 +305,25 @@ func (d *directMap) flushAll(cpus int) {
 	}
 }
 
+// flushKernelRange is flush_tlb_kernel_range(): more pages than
+// tlb_single_page_flush_ceiling flush everything (flush_tlb_all); fewer
+// are invalidated one by one on every CPU. Hot-remove ranges are at least
+// a memory block, so they always take the full flush remove_pagetable
+// asks for. It reports whether the flush was a full one.
+func (d *directMap) flushKernelRange(s, e uint64, cpus int) bool {
+	if (e-s)/PageSize > tlbSinglePageFlushCeiling {
+		d.flushAll(cpus)
+		return true
+	}
+	d.shootdowns++
+	d.tlbLocalFlushOne += (e - s) / PageSize
+	if cpus > 1 {
+		d.tlbRemoteFlush++
+		d.tlbRemoteFlushReceived += uint64(cpus - 1)
+	}
+	return false
+}
+
 // directMapAdd maps [s, e) (boot and hot-add), printing init_memory_mapping's
 // debug lines (arch/x86/mm/init.c) for what it mapped.
 func (k *Kernel) directMapAdd(s, e uint64) {
@@ -325,11 +344,14 @@ func (k *Kernel) directMapRemove(s, e uint64) {
 	if !res.anything {
 		return
 	}
-	k.dmap.flushAll(k.nrCPUs())
+	how := "flush_tlb_all"
+	if !k.dmap.flushKernelRange(s, e, k.nrCPUs()) {
+		how = "flush_tlb_one_kernel per page"
+	}
 	c := k.dmap.cleared
-	k.printk(KernInfo, "x86/mm: direct map [mem 0x%08x-0x%08x] unmapped (1G %dM, 2M %dM, 4k %dk): cleared %d PUD, %d PMD, %d PTE entries, freed %d page-table pages; TLB shootdown flush_tlb_all on %d CPUs",
+	k.printk(KernInfo, "x86/mm: direct map [mem 0x%08x-0x%08x] unmapped (1G %dM, 2M %dM, 4k %dk): cleared %d PUD, %d PMD, %d PTE entries, freed %d page-table pages; TLB shootdown %s on %d CPUs",
 		s, e-1, res.cleared[level1G]>>20, res.cleared[level2M]>>20, res.cleared[level4K]>>10,
-		c.PUD-before.PUD, c.PMD-before.PMD, c.PTE-before.PTE, res.freedPT, k.nrCPUs())
+		c.PUD-before.PUD, c.PMD-before.PMD, c.PTE-before.PTE, res.freedPT, how, k.nrCPUs())
 }
 
 // PageTableCounts are page-table entries written or cleared, by level.

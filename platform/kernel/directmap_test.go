@@ -184,3 +184,20 @@ func TestDirectMapString(t *testing.T) {
 		}
 	}
 }
+
+func TestFlushKernelRange(t *testing.T) {
+	d := newDirectMap()
+	if d.flushKernelRange(0, 33*PageSize, 4) {
+		t.Error("33 pages took a full flush")
+	}
+	if !d.flushKernelRange(0, 34*PageSize, 4) {
+		t.Error("34 pages did not take a full flush")
+	}
+	if d.tlbLocalFlushOne != 33 || d.tlbLocalFlushAll != 1 || d.tlbRemoteFlush != 2 || d.tlbRemoteFlushReceived != 6 || d.shootdowns != 2 {
+		t.Errorf("counters %+v", d)
+	}
+	d.flushKernelRange(0, PageSize, 1) // one CPU: no IPI
+	if d.tlbRemoteFlush != 2 {
+		t.Errorf("a single CPU sent an IPI: %+v", d)
+	}
+}

@@ -192,6 +192,13 @@ type Kernel struct {
 	// onlinePage is the online_page_callback a driver installed
 	// (pgoffline.go); nil is generic_online_page.
 	onlinePage OnlinePageFunc
+
+	// cpuNode maps each CPU to its node; cpusets and tasks (cpuset.go).
+	cpuNode []int
+	root    *cpuset
+	cpusets map[string]*cpuset
+	tasks   map[int]*task
+	nextPID int
 }
 
 // Boot brings the kernel up on the firmware's memory map: one pglist_data
@@ -224,6 +231,7 @@ func Boot(cfg Config, boot []Range) (*Kernel, error) {
 	if err := k.boot(boot); err != nil {
 		return nil, err
 	}
+	k.setupCPUs()
 	k.registerSlab()
 	for _, pg := range k.nodes {
 		if pg.normalPresent() > 0 {
@@ -423,16 +431,7 @@ func (k *Kernel) insertConfigResource(parent *resource, r Resource) error {
 }
 
 // nrCPUs is num_online_cpus().
-func (k *Kernel) nrCPUs() int {
-	if k.cfg.NodeCPUs == nil {
-		return max(len(k.nodes), 1)
-	}
-	n := 0
-	for _, c := range k.cfg.NodeCPUs {
-		n += c
-	}
-	return max(n, 1)
-}
+func (k *Kernel) nrCPUs() int { return max(len(k.cpuNode), 1) }
 
 func (k *Kernel) nodeIDs() []int {
 	ids := make([]int, 0, len(k.nodes))

@@ -33,6 +33,8 @@
 //	GET    /emulator/v1/os/meminfo            /proc/meminfo
 //	GET    /emulator/v1/os/directmap          the direct map: DirectMap4k/2M/1G, page-table writes, ptdump text
 //	GET    /emulator/v1/os/vmstat             /proc/vmstat (free pages, memmap, TLB flush counters)
+//	GET    /emulator/v1/os/cpusets, POST, PATCH/DELETE /os/cpusets/{name}   cpusets (cpuset.go)
+//	GET    /emulator/v1/os/tasks, POST, DELETE /os/tasks/{pid}   simulated tasks in cpusets
 //	GET    /emulator/v1/os/iomem              /proc/iomem (tree, and text)
 //	GET    /emulator/v1/os/nodes              NUMA nodes and zones
 //	GET    /emulator/v1/firmware/acpi/srat    SRAT (iasl -d text and table)

@@ -421,6 +421,39 @@ func (k *Kernel) Exit(pid int) error {
 func (k *Kernel) TaskAlloc(pid, order int, movable bool) (Handle, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	return k.taskAlloc(pid, order, movable)
+}
+
+// TaskAllocMiB allocates mib MiB for task pid in 4 MiB (order-10)
+// blocks, all or nothing: on failure what this call took is freed and
+// the error is TaskAlloc's.
+func (k *Kernel) TaskAllocMiB(pid int, mib uint64, movable bool) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	const chunk = (PageSize << (MaxOrder - 1)) >> 20 // MiB per order-10 block
+	if mib == 0 || mib%chunk != 0 || mib > 1<<30 {
+		return kerr("alloc_pages", EINVAL, fmt.Sprintf("%d MiB: a positive multiple of %d MiB, at most 1 EiB", mib, chunk))
+	}
+	t := k.tasks[pid]
+	var got int
+	if t != nil {
+		got = len(t.allocs)
+	}
+	for range mib / chunk {
+		if _, err := k.taskAlloc(pid, MaxOrder-1, movable); err != nil {
+			if t != nil {
+				for _, h := range t.allocs[got:] {
+					k.release(h)
+				}
+				t.allocs = t.allocs[:got]
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (k *Kernel) taskAlloc(pid, order int, movable bool) (Handle, error) {
 	t := k.tasks[pid]
 	if t == nil {
 		return 0, kerr("alloc_pages", ENOENT, fmt.Sprintf("no task %d", pid))

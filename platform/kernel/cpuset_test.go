@@ -78,12 +78,20 @@ func TestCpusetConfinesAllocations(t *testing.T) {
 	if len(tasks) != 1 || tasks[0].Node != 1 || tasks[0].CPU < 4 || tasks[0].PagesByNode[0] != 0 || tasks[0].PagesByNode[1] != uint64(n)<<(MaxOrder-1) {
 		t.Fatalf("task %+v after %d allocations", tasks, n)
 	}
+	// All or nothing: a request beyond node 1 changes nothing.
+	before := k.Tasks()[0].PagesByNode[1]
+	if err := k.TaskAllocMiB(pid, 8, true); !errors.Is(err, ErrNoMemory) || k.Tasks()[0].PagesByNode[1] != before {
+		t.Fatalf("TaskAllocMiB on a full node: %v", err)
+	}
+	if err := k.TaskAllocMiB(pid, 3, true); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("3 MiB: %v", err)
+	}
 	// Node 0 still has plenty: an unconfined task gets it.
 	free, err := k.Spawn("free", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.TaskAlloc(free, MaxOrder-1, true); err != nil {
+	if err := k.TaskAllocMiB(free, 64, true); err != nil {
 		t.Fatalf("root task: %v", err)
 	}
 	// Kernel pages of a non-hardwall cpuset may come from the root's nodes.

@@ -55,7 +55,7 @@ func newCtlCmd() *cobra.Command {
 	pf.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "request timeout")
 	cmd.AddCommand(ctlVM(o), ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o), ctlAttention(o), ctlLatch(o), ctlFault(o), ctlEvents(o),
-		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlDirectMap(o), ctlVmstat(o), ctlCpusets(o), ctlTasks(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o), ctlServers(o), ctlHost(o), ctlConsole(o))
+		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlDirectMap(o), ctlVmstat(o), ctlCpusets(o), ctlTasks(o), ctlHomeAgent(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o), ctlServers(o), ctlHost(o), ctlConsole(o))
 	addCtlCompletions(cmd, o)
 	return cmd
 }

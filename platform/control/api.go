@@ -42,6 +42,11 @@
 //	GET    /emulator/v1/firmware/memmap       UEFI memory map and memmap= parameters
 //	GET    /emulator/v1/firmware/devices      PNP0C80 memory devices (_STA, _CRS, _OST...)
 //
+// The sockets' home agents (homeagent.go):
+//
+//	GET    /emulator/v1/homeagent?since=SEQ   snoop filter directories, counters, trace
+//	POST   /emulator/v1/homeagent/access      a core reads one line (body: LineAccessRequest)
+//
 // Memory RAS (the mode is the profile's firmware setting, applied at boot):
 //
 //	GET    /emulator/v1/ras                   mode, redundancy, sets, running copy, per-module state

@@ -301,7 +301,7 @@ func (k *Kernel) DeleteCpuset(name string) error {
 
 func validCpusetName(name string) error {
 	if name == "" || name == RootCpuset || len(name) > 64 || strings.ContainsAny(name, "/\x00 \t\n") || name == "." || name == ".." {
-		return fmt.Errorf("cpuset name %q: 1-64 characters, no slash or blank, not . or ..", name)
+		return fmt.Errorf("cpuset name %q: 1-64 characters, no slash or blank, neither \".\" nor \"..\"", name)
 	}
 	return nil
 }

@@ -201,3 +201,24 @@ func TestFlushKernelRange(t *testing.T) {
 		t.Errorf("a single CPU sent an IPI: %+v", d)
 	}
 }
+
+// Driver-managed memory (virtio-mem, kmem) is mapped and unmapped like any
+// other: the direct map does not care who added it.
+func TestDirectMapDriverManaged(t *testing.T) {
+	k, _ := bootDefault(t, Config{BlockSize: 128 * MiB, NodeCPUs: map[int]int{0: 2}})
+	before := k.DirectMap()
+	base := 1024 * GiB
+	for i := range uint64(3) {
+		if err := k.AddMemoryDriverManaged(0, base+i*128*MiB, 128*MiB, "System RAM (virtio_mem)", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCheck(t, k)
+	if d := k.DirectMap(); d.DirectMap2M-before.DirectMap2M != 384*MiB>>10 || d.Written.PMD-before.Written.PMD != 192 {
+		t.Fatalf("after three virtio-mem blocks: %+v", d)
+	}
+	removeRange(t, k, base+256*MiB, 128*MiB)
+	if v := k.Vmstat(); v.NrTLBRemoteFlush != 1 || v.NrTLBRemoteFlushReceived != 1 || v.NrTLBLocalFlushAll != 1 {
+		t.Fatalf("vmstat after unplugging a block: %+v", v)
+	}
+}

@@ -187,6 +187,13 @@ func (p *Platform) Nodes() []kernel.Node { return p.l().kern.Nodes() }
 // Meminfo is /proc/meminfo.
 func (p *Platform) Meminfo() kernel.Meminfo { return p.l().kern.Meminfo() }
 
+// DirectMap is the kernel's direct map: page sizes, page-table writes,
+// TLB shootdowns and the mappings.
+func (p *Platform) DirectMap() kernel.DirectMap { return p.l().kern.DirectMap() }
+
+// Vmstat is /proc/vmstat.
+func (p *Platform) Vmstat() kernel.Vmstat { return p.l().kern.Vmstat() }
+
 // Iomem is the /proc/iomem tree; IomemText its text.
 func (p *Platform) Iomem() []kernel.Resource { return p.l().kern.Iomem() }
 

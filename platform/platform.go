@@ -334,6 +334,13 @@ func (p *Platform) build(l *layers, boot map[string]SavedModule) error {
 	kcfg := opts.Kernel
 	kcfg.Clock = l.clk
 	kcfg.BareMetal = !p.prof.IsGuest()
+	if kcfg.NodeCPUs == nil {
+		// The SRAT puts socket s's logical CPUs in node s.
+		kcfg.NodeCPUs = map[int]int{}
+		for s, c := range p.prof.Hardware.Resolved(p.prof.Memory).Processors {
+			kcfg.NodeCPUs[s] = c.Threads
+		}
+	}
 	ranges, iomem := bootMemoryMap(fw)
 	kcfg.IOMem = append(iomem, kcfg.IOMem...)
 	vcfg, err := p.guestLayout(&kcfg, ranges)

@@ -55,8 +55,8 @@ func newCtlCmd() *cobra.Command {
 	pf.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "request timeout")
 	cmd.AddCommand(ctlVM(o), ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o), ctlAttention(o), ctlLatch(o), ctlFault(o), ctlEvents(o),
-		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o), ctlServers(o), ctlHost(o), ctlConsole(o),
-		ctlProtocolFault(o))
+		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlDirectMap(o), ctlVmstat(o), ctlCpusets(o), ctlTasks(o), ctlHomeAgent(o),
+		ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o), ctlServers(o), ctlHost(o), ctlConsole(o), ctlProtocolFault(o))
 	addCtlCompletions(cmd, o)
 	return cmd
 }
@@ -905,6 +905,48 @@ func ctlMeminfo(o *ctlOptions) *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), m)
 			}
 			_, err := fmt.Fprint(cmd.OutOrStdout(), m.String())
+			return err
+		},
+	}
+}
+
+func ctlDirectMap(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "directmap",
+		Short: "Print the host OS's direct map: DirectMap4k/2M/1G, page-table writes, TLB shootdowns, mappings",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			var d control.DirectMap
+			if err := o.client().Get(ctx, "/os/directmap", &d); err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), d.DirectMap)
+			}
+			_, err := fmt.Fprint(cmd.OutOrStdout(), withNewline(d.Text))
+			return err
+		},
+	}
+}
+
+func ctlVmstat(o *ctlOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "vmstat",
+		Short: "Print the host OS's /proc/vmstat (free pages, memmap, TLB flush counters)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := o.ctx(cmd.Context())
+			defer cancel()
+			var v control.Vmstat
+			if err := o.client().Get(ctx, "/os/vmstat", &v); err != nil {
+				return err
+			}
+			if o.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), v.Vmstat)
+			}
+			_, err := fmt.Fprint(cmd.OutOrStdout(), withNewline(v.Text))
 			return err
 		},
 	}

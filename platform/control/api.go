@@ -31,12 +31,21 @@
 //	GET    /emulator/v1/os/blocks/{id}        one block
 //	PUT    /emulator/v1/os/blocks/{id}/state  online/offline it (body: BlockStateRequest)
 //	GET    /emulator/v1/os/meminfo            /proc/meminfo
+//	GET    /emulator/v1/os/directmap          the direct map: DirectMap4k/2M/1G, page-table writes, ptdump text
+//	GET    /emulator/v1/os/vmstat             /proc/vmstat (free pages, memmap, TLB flush counters)
+//	GET    /emulator/v1/os/cpusets, POST, PATCH/DELETE /os/cpusets/{name}   cpusets (cpuset.go)
+//	GET    /emulator/v1/os/tasks, POST, DELETE /os/tasks/{pid}   simulated tasks in cpusets
 //	GET    /emulator/v1/os/iomem              /proc/iomem (tree, and text)
 //	GET    /emulator/v1/os/nodes              NUMA nodes and zones
 //	GET    /emulator/v1/firmware/acpi/srat    SRAT (iasl -d text and table)
 //	GET    /emulator/v1/firmware/acpi/hmat    HMAT (iasl -d text)
 //	GET    /emulator/v1/firmware/memmap       UEFI memory map and memmap= parameters
 //	GET    /emulator/v1/firmware/devices      PNP0C80 memory devices (_STA, _CRS, _OST...)
+//
+// The sockets' home agents (homeagent.go):
+//
+//	GET    /emulator/v1/homeagent?since=SEQ   snoop filter directories, counters, trace
+//	POST   /emulator/v1/homeagent/access      a core reads one line (body: LineAccessRequest)
 //
 // Memory RAS (the mode is the profile's firmware setting, applied at boot):
 //

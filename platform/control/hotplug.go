@@ -34,6 +34,8 @@ type HotPlug interface {
 	OnlineBlock(id int, t kernel.OnlineType) error
 	OfflineBlock(id int) error
 	Meminfo() kernel.Meminfo
+	DirectMap() kernel.DirectMap
+	Vmstat() kernel.Vmstat
 	Iomem() []kernel.Resource
 	IomemText() string
 	Nodes() []kernel.Node
@@ -93,6 +95,18 @@ type Blocks struct {
 	Blocks         []kernel.Block `json:"blocks"`
 }
 
+// DirectMap is the answer of GET /os/directmap.
+type DirectMap struct {
+	kernel.DirectMap
+	Text string `json:"text"`
+}
+
+// Vmstat is the answer of GET /os/vmstat.
+type Vmstat struct {
+	kernel.Vmstat
+	Text string `json:"text"`
+}
+
 // Iomem is the answer of GET /os/iomem.
 type Iomem struct {
 	Resources []kernel.Resource `json:"resources"`
@@ -135,6 +149,14 @@ func (s *server) hotplugRoutes(g *gin.RouterGroup, hp HotPlug) {
 	g.GET("/os/blocks/:id", s.block)
 	g.PUT("/os/blocks/:id/state", s.blockState)
 	g.GET("/os/meminfo", func(c *gin.Context) { c.JSON(http.StatusOK, s.hp.Meminfo()) })
+	g.GET("/os/directmap", func(c *gin.Context) {
+		d := s.hp.DirectMap()
+		c.JSON(http.StatusOK, DirectMap{DirectMap: d, Text: d.String()})
+	})
+	g.GET("/os/vmstat", func(c *gin.Context) {
+		v := s.hp.Vmstat()
+		c.JSON(http.StatusOK, Vmstat{Vmstat: v, Text: v.String()})
+	})
 	g.GET("/os/iomem", func(c *gin.Context) {
 		c.JSON(http.StatusOK, Iomem{Resources: s.hp.Iomem(), Text: s.hp.IomemText()})
 	})

@@ -88,6 +88,23 @@ func TestHotPlugRoutes(t *testing.T) {
 		t.Fatalf("blocks: %+v %v", blocks.BlockSizeBytes, err)
 	}
 	id := int(sl.Memory.Base / blocks.BlockSizeBytes)
+	// The direct map covers all System RAM, the hot-added module included.
+	var dm DirectMap
+	if err := c.Get(ctx, "/os/directmap", &dm); err != nil {
+		t.Fatal(err)
+	}
+	var ramK uint64
+	for _, b := range blocks.Blocks {
+		ramK += b.PresentPages * 4
+	}
+	if got := dm.DirectMap4k + dm.DirectMap2M + dm.DirectMap1G; got != ramK || dm.Written.PUD == 0 ||
+		!strings.Contains(dm.Text, "---[ Low Kernel Mapping ]---") {
+		t.Fatalf("direct map %d kB for %d kB of RAM: %+v", got, ramK, dm.DirectMap)
+	}
+	var vs Vmstat
+	if err := c.Get(ctx, "/os/vmstat", &vs); err != nil || !strings.Contains(vs.Text, "nr_tlb_remote_flush ") {
+		t.Fatalf("vmstat: %v %q", err, vs.Text)
+	}
 	if _, err := c.SetBlockState(ctx, id, "offline"); err != nil {
 		t.Fatal(err)
 	}

@@ -91,6 +91,12 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	if hp, ok := p.(HotPlug); ok {
 		s.hotplugRoutes(g, hp)
 	}
+	if cs, ok := p.(Cpusets); ok {
+		s.cpusetRoutes(g, cs)
+	}
+	if ha, ok := p.(HomeAgents); ok {
+		s.homeAgentRoutes(g, ha)
+	}
 	if rs, ok := p.(RAS); ok {
 		s.rasRoutes(g, rs)
 	}
@@ -162,7 +168,7 @@ func (s *server) index(c *gin.Context) {
 	}
 	if s.hp != nil {
 		for k, v := range map[string]string{"faults": "/faults", "events": "/events", "dmesg": "/os/dmesg", "blocks": "/os/blocks",
-			"meminfo": "/os/meminfo", "iomem": "/os/iomem", "nodes": "/os/nodes", "srat": "/firmware/acpi/srat",
+			"meminfo": "/os/meminfo", "directmap": "/os/directmap", "vmstat": "/os/vmstat", "cpusets": "/os/cpusets", "tasks": "/os/tasks", "homeagent": "/homeagent", "iomem": "/os/iomem", "nodes": "/os/nodes", "srat": "/firmware/acpi/srat",
 			"hmat": "/firmware/acpi/hmat", "memmap": "/firmware/memmap", "devices": "/firmware/devices", "vm": "/vm", "firmware-memmap": "/os/firmware-memmap"} {
 			idx[k] = Prefix + v
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/smc"
@@ -434,6 +435,8 @@ type mapConfig struct {
 	// mirroring): their channels stay out of the interleave sets and are
 	// laid as one contiguous range at the end of the socket's boot memory.
 	reliable map[string]bool
+	// clock stamps the home agents' trace (nil: zero times).
+	clock clock.Clock
 }
 
 // AddressMap is the firmware's model of the system agent's memory decode:
@@ -458,6 +461,9 @@ type AddressMap struct {
 	// keep their place in the boot interleave sets until reboot, as
 	// Rule.Lost (see Lose).
 	lost map[string]*module
+	// ha are the home agents, registering what each TAD decodes
+	// (homeagent.go).
+	ha *HomeAgents
 }
 
 func (m *AddressMap) socketOf() map[string]int {
@@ -568,6 +574,7 @@ func newAddressMap(cfg mapConfig) (*AddressMap, error) {
 	if err := m.validate(t); err != nil {
 		return nil, err
 	}
+	m.ha = newHomeAgents(m.layout, m.sockets, cfg.clock)
 	m.swap(t)
 	return m, nil
 }
@@ -585,6 +592,9 @@ func (m *AddressMap) validate(t *TAD) error {
 // swap installs t and refreshes what HotplugRoom reads.
 func (m *AddressMap) swap(t *TAD) {
 	m.tad = t
+	if m.ha != nil {
+		m.ha.sync(t)
+	}
 	v := &room{largest: make([]uint64, m.sockets), homeFree: map[string]uint64{}, mapped: map[string]bool{}}
 	for s := range m.sockets {
 		for _, f := range m.Free(s) {
@@ -841,6 +851,9 @@ func lay(socket int, pieces []Range, segs []segment) ([]laid, error) {
 
 // TAD returns the current table.
 func (m *AddressMap) TAD() *TAD { return m.tad }
+
+// HomeAgents are the sockets' home agents.
+func (m *AddressMap) HomeAgents() *HomeAgents { return m.ha }
 
 // Layout returns the boot layout.
 func (m *AddressMap) Layout() *Layout { return m.layout }

@@ -47,6 +47,18 @@ func checkMap(t *testing.T, m *AddressMap, step int) {
 			}
 		}
 	}
+	// Every home agent's directory is what the TAD decodes on its socket.
+	for _, a := range m.HomeAgents().Agents() {
+		var want []Range
+		for _, r := range tad.Rules {
+			if r.Socket == a.Socket {
+				want = append(want, r.Range)
+			}
+		}
+		if want = mergeRanges(want); !slices.Equal(a.Directory, want) {
+			t.Fatalf("step %d: socket %d snoop filter directory %v, TAD decodes %v", step, a.Socket, a.Directory, want)
+		}
+	}
 	sort.Slice(hot, func(i, j int) bool { return hot[i].Base < hot[j].Base })
 	for i := 1; i < len(hot); i++ {
 		if hot[i-1].Overlaps(hot[i]) {

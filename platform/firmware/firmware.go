@@ -263,7 +263,7 @@ func New(cfg Config) (*Firmware, error) {
 		f.devs[s.Name] = d
 	}
 	mc := mapConfig{topo: f.topo, boot: boot, populated: f.bootSlots, perSlot: cfg.ReservePerSlot, align: cfg.Align, bits: cfg.AddressBits,
-		ways: InterleaveWays(cfg.Memory.Type), reliable: reliable}
+		ways: InterleaveWays(cfg.Memory.Type), reliable: reliable, clock: f.clock}
 	if mc.perSlot == 0 {
 		mc.perSlot = 64 * GiB
 	}
@@ -881,6 +881,10 @@ func (f *Firmware) Defective() []ParkedModule {
 	defer f.mu.Unlock()
 	return slices.Clone(f.defective)
 }
+
+// HomeAgents are the sockets' home agents and their snoop filter
+// directories; safe without the firmware lock.
+func (f *Firmware) HomeAgents() *HomeAgents { return f.amap.HomeAgents() }
 
 // TAD returns the current Target Address Decoder table.
 func (f *Firmware) TAD() *TAD {

@@ -1,6 +1,9 @@
 package kernel
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Handle names an allocation. Movable allocations migrate when their block
 // is offlined, so a workload holds a Handle (think: a virtual address)
@@ -107,19 +110,29 @@ func (k *Kernel) release(h Handle) {
 // (zone_watermark_ok) and takes the block from its buddy. The pages are
 // not yet accounted to anyone.
 func (k *Kernel) rmqueue(nid, order int, kind allocKind) (*zone, uint64, bool) {
+	return k.rmqueueNodes(k.fallback(nid), nil, order, kind)
+}
+
+// rmqueueNodes walks the zonelist order (node IDs) skipping nodes outside
+// allowed (nil: every node), as cpuset_zone_allowed() filters
+// get_page_from_freelist's walk.
+func (k *Kernel) rmqueueNodes(order []int, allowed []int, pageOrder int, kind allocKind) (*zone, uint64, bool) {
 	top := ZoneNormal
 	if kind == kindMovable || kind == kindBalloon {
 		top = ZoneMovable
 	}
-	n := uint64(1) << order
-	for _, node := range k.fallback(nid) {
+	n := uint64(1) << pageOrder
+	for _, node := range order {
+		if allowed != nil && !slices.Contains(allowed, node) {
+			continue
+		}
 		pg := k.nodes[node]
 		for zi := top; zi >= ZoneDMA; zi-- {
 			z := &pg.zones[zi]
 			if z.free.pages < n || z.free.pages-n < z.wmark[wmarkMin] {
 				continue
 			}
-			if pfn, ok := z.free.alloc(order); ok {
+			if pfn, ok := z.free.alloc(pageOrder); ok {
 				return z, pfn, true
 			}
 		}

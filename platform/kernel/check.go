@@ -19,7 +19,9 @@ import (
 //   - per-block movable/unmovable/reserved counts match the allocations;
 //   - /proc/iomem siblings are disjoint and children lie in their parent;
 //     every block lies inside a System RAM resource;
-//   - totalram_pages = sum of managed pages.
+//   - totalram_pages = sum of managed pages;
+//   - the direct map's runs are aligned and disjoint, its per-size totals
+//     add up, and every hot-added block is mapped.
 func (k *Kernel) CheckInvariants() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -230,5 +232,6 @@ func (k *Kernel) CheckInvariants() error {
 		}
 	}
 	check(k.iomem)
+	k.checkDirectMap(bad)
 	return errors.Join(errs...)
 }

@@ -140,8 +140,7 @@ func (k *Kernel) addMemory(nid int, start, size uint64, res string) error {
 			return kerr(op, ENOMEM, fmt.Sprintf("memmap for %s: kernel memory too fragmented", rng))
 		}
 	}
-	k.printk(KernDebug, "init_memory_mapping: %s", rng)
-	k.directMapAdd(start, end, +1)
+	k.directMapAdd(start, end)
 
 	// create_memory_block_devices()
 	run := make([]*memoryBlock, len(blocks))
@@ -293,7 +292,7 @@ func (k *Kernel) RemoveMemory(start, size uint64) error {
 	k.forgetPoison(s, s+n)
 	k.fwmapRemove(start, start+size-1)
 	k.indexDelete(first, first+nb)
-	k.directMapAdd(start, start+size, -1)
+	k.directMapRemove(start, start+size)
 	k.printk(KernInfo, "memory_hotplug: removed %s", memRange(s, n))
 	// try_offline_node()
 	for nid := range nids {

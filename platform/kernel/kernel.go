@@ -134,6 +134,11 @@ type Config struct {
 	// Distance is the SLIT distance between nodes (nil: 10 local, 20
 	// remote); it orders each node's zonelist fallback.
 	Distance func(from, to int) int `json:"-"`
+	// NodeCPUs is the number of logical CPUs per node (the SRAT's
+	// processor affinity entries); nil gives each boot node one CPU. CPUs
+	// are numbered node by node in node order. TLB shootdowns reach every
+	// CPU, and cpusets name them.
+	NodeCPUs map[int]int `json:"node_cpus,omitempty"`
 	// LogBufLen bounds the printk ring buffer in bytes of text
 	// (CONFIG_LOG_BUF_SHIFT; default 1 MiB).
 	LogBufLen int `json:"log_buf_len,omitempty"`
@@ -178,7 +183,7 @@ type Kernel struct {
 
 	minFreeKbytes   uint64
 	bootMemmapPages uint64
-	directMap       [3]uint64 // bytes mapped with 4k, 2M, 1G pages
+	dmap            directMap // directmap.go
 	slabCaches      []string
 	// hwpoison holds the page frames memory_failure() marked (hwpoison.go).
 	hwpoison map[uint64]bool
@@ -187,6 +192,13 @@ type Kernel struct {
 	// onlinePage is the online_page_callback a driver installed
 	// (pgoffline.go); nil is generic_online_page.
 	onlinePage OnlinePageFunc
+
+	// cpuNode maps each CPU to its node; cpusets and tasks (cpuset.go).
+	cpuNode []int
+	root    *cpuset
+	cpusets map[string]*cpuset
+	tasks   map[int]*task
+	nextPID int
 }
 
 // Boot brings the kernel up on the firmware's memory map: one pglist_data
@@ -199,6 +211,7 @@ func Boot(cfg Config, boot []Range) (*Kernel, error) {
 		clk:    cfg.Clock,
 		nodes:  map[int]*pglistData{},
 		blocks: map[int]*memoryBlock{},
+		dmap:   newDirectMap(),
 		allocs: map[Handle]*allocation{},
 		iomem:  &resource{start: 0, end: maxPhysAddr - 1, name: "iomem"},
 		slabCaches: []string{
@@ -218,6 +231,7 @@ func Boot(cfg Config, boot []Range) (*Kernel, error) {
 	if err := k.boot(boot); err != nil {
 		return nil, err
 	}
+	k.setupCPUs()
 	k.registerSlab()
 	for _, pg := range k.nodes {
 		if pg.normalPresent() > 0 {
@@ -355,7 +369,7 @@ func (k *Kernel) boot(boot []Range) error {
 				return err
 			}
 		}
-		k.directMapAdd(r.Start, r.Start+r.Size, +1)
+		k.directMapAdd(r.Start, r.Start+r.Size)
 	}
 
 	// memblock reservations: the first MiB, the kernel image, and per node
@@ -415,6 +429,9 @@ func (k *Kernel) insertConfigResource(parent *resource, r Resource) error {
 	}
 	return nil
 }
+
+// nrCPUs is num_online_cpus().
+func (k *Kernel) nrCPUs() int { return max(len(k.cpuNode), 1) }
 
 func (k *Kernel) nodeIDs() []int {
 	ids := make([]int, 0, len(k.nodes))
@@ -631,30 +648,6 @@ func (k *Kernel) printZoneRanges(ranges []Range) {
 			}
 		}
 		k.printk(KernInfo, "Initmem setup node %d [mem 0x%016x-0x%016x]", nid, lo, hi-1)
-	}
-}
-
-// directMapAdd maps (sign > 0) or unmaps [s, e) bytes in the kernel's
-// direct map, with the largest pages alignment allows (init_memory_mapping).
-func (k *Kernel) directMapAdd(s, e uint64, sign int) {
-	const g, m = 1 << 30, 2 << 20
-	for p := s; p < e; {
-		var i int
-		var n uint64
-		switch {
-		case p%g == 0 && p+g <= e:
-			i, n = 2, (e-p)/g*g
-		case p%m == 0 && p+m <= e:
-			i, n = 1, (min(e, (p/g+1)*g)-p)/m*m
-		default:
-			i, n = 0, min(e, (p/m+1)*m)-p
-		}
-		if sign > 0 {
-			k.directMap[i] += n
-		} else {
-			k.directMap[i] -= n
-		}
-		p += n
 	}
 }
 

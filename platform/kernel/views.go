@@ -216,11 +216,15 @@ type Node struct {
 	Fallback []int `json:"fallback"`
 	// KmemCacheNodes counts the slab's per-node kmem_cache_node
 	// structures (one per cache once the node has normal memory).
-	KmemCacheNodes int    `json:"kmem_cache_nodes"`
-	PresentPages   uint64 `json:"present_pages"`
-	ManagedPages   uint64 `json:"managed_pages"`
-	FreePages      uint64 `json:"free_pages"`
-	Zones          []Zone `json:"zones"`
+	KmemCacheNodes int `json:"kmem_cache_nodes"`
+	// CPUList is nodeN/cpulist; NrRunning the runnable simulated tasks on
+	// the node's CPUs (the scheduler's per-node load).
+	CPUList      string `json:"cpulist"`
+	NrRunning    int    `json:"nr_running"`
+	PresentPages uint64 `json:"present_pages"`
+	ManagedPages uint64 `json:"managed_pages"`
+	FreePages    uint64 `json:"free_pages"`
+	Zones        []Zone `json:"zones"`
 }
 
 // Nodes lists the online nodes by ID, each with all four zones.
@@ -228,10 +232,12 @@ func (k *Kernel) Nodes() []Node {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out []Node
+	load := k.nrRunning()
 	for _, nid := range k.nodeIDs() {
 		pg := k.nodes[nid]
 		n := Node{ID: nid, HasMemory: pg.presentPages() > 0, HasNormalMemory: pg.normalPresent() > 0,
-			HotAdded: pg.hotAdded, Fallback: k.fallback(nid), KmemCacheNodes: pg.kmemCacheNodes}
+			HotAdded: pg.hotAdded, Fallback: k.fallback(nid), KmemCacheNodes: pg.kmemCacheNodes,
+			CPUList: FormatList(k.nodeCPUList(nid)), NrRunning: load[nid]}
 		for i := range pg.zones {
 			z := &pg.zones[i]
 			st, sp := z.span()
@@ -302,9 +308,9 @@ func (k *Kernel) Meminfo() Meminfo {
 	m.Unmovable *= kb
 	m.Memmap *= kb
 	m.MemmapBoot = k.bootMemmapPages * kb
-	m.DirectMap4k = k.directMap[0] >> 10
-	m.DirectMap2M = k.directMap[1] >> 10
-	m.DirectMap1G = k.directMap[2] >> 10
+	m.DirectMap4k = k.dmap.bytes[level4K] >> 10
+	m.DirectMap2M = k.dmap.bytes[level2M] >> 10
+	m.DirectMap1G = k.dmap.bytes[level1G] >> 10
 	m.HardwareCorrupted = uint64(len(k.hwpoison)) * kb
 	m.MinFreeKbytes = k.minFreeKbytes
 	return m

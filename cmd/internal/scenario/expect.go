@@ -34,6 +34,8 @@ type Expect struct {
 	// ProtocolFault is the count of a protocol fault kind's injections
 	// since the scenario started.
 	ProtocolFault *ProtocolFaultCheck `yaml:"protocol_fault"`
+	// IPMI is whether the BMC answers IPMI over LAN at all.
+	IPMI *IPMICheck `yaml:"ipmi"`
 
 	check checker
 }
@@ -133,12 +135,16 @@ func (e *Expect) resolve() error {
 		set = append(set, "protocol_fault")
 		e.check = (*protocolFaultChecker)(e.ProtocolFault)
 	}
+	if e.IPMI != nil {
+		set = append(set, "ipmi")
+		e.check = (*ipmiChecker)(e.IPMI)
+	}
 	if e.Within < 0 {
 		return &fieldError{".expect.within", "is not negative"}
 	}
 	switch len(set) {
 	case 0:
-		return &fieldError{".expect", "names one surface: redfish, os, emulator, sel, event or protocol_fault"}
+		return &fieldError{".expect", "names one surface: redfish, os, emulator, sel, event, protocol_fault or ipmi"}
 	case 1:
 	default:
 		return &fieldError{".expect", fmt.Sprintf("names one surface; this one names %s (one expect step each)", strings.Join(set, " and "))}

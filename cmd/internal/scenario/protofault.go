@@ -197,3 +197,45 @@ func (c *protocolFaultChecker) check(ctx context.Context, env *Env) error {
 	}
 	return nil
 }
+
+// IPMICheck wants the BMC to answer IPMI over LAN (a session and Get
+// Device ID, each answer within a second), or with Answers false not to
+// (while a cold reset keeps it silent).
+type IPMICheck struct {
+	Answers bool `yaml:"answers"`
+}
+
+// answerer is a SELSource that can also tell whether the BMC answers.
+type answerer interface {
+	Answers(ctx context.Context) error
+}
+
+type ipmiChecker IPMICheck
+
+func (c *ipmiChecker) describe() string {
+	if c.Answers {
+		return "IPMI answers"
+	}
+	return "IPMI does not answer"
+}
+
+// async: a cold reset ends on the BMC's own time.
+func (c *ipmiChecker) async() bool { return true }
+
+func (c *ipmiChecker) check(ctx context.Context, env *Env) error {
+	a, ok := env.SEL.(answerer)
+	if !ok {
+		return errors.New("the target has no IPMI over LAN to ask")
+	}
+	err := a.Answers(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	switch {
+	case c.Answers && err != nil:
+		return &Mismatch{Expected: c.describe(), Seen: err.Error()}
+	case !c.Answers && err == nil:
+		return &Mismatch{Expected: c.describe(), Seen: "a session and the device ID"}
+	}
+	return nil
+}

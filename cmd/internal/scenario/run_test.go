@@ -121,7 +121,8 @@ func TestProfileMismatch(t *testing.T) {
 
 // Protocol fault expectations fail when the fault is not what they say:
 // a 503 that is not there, a count off by one, a duplicate not counted,
-// and an IPMI read during a cold reset.
+// and an IPMI read during a cold reset. (Two events with no duplicate
+// among them cannot be: the one event arrives twice.)
 func TestProtocolFaultExpectationsFail(t *testing.T) {
 	res := runSource(t, `name: wrong-protocol
 profile: default
@@ -136,7 +137,7 @@ timeline:
   - protocol_fault: {surface: events, kind: duplicate, every: 1, count: 1}
   - inject: {slot: CPU0_DIMM_B1, rank: 0, kind: ce}
   - expect:
-      event: {message_id: ResourceEvent.ResourceErrorsCorrected, duplicates: 0}
+      event: {message_id: ResourceEvent.ResourceErrorsCorrected, count: 2, duplicates: 0}
   - protocol_fault: {surface: ipmi, kind: cold-reset, seconds: 5}
   - expect:
       ipmi: {answers: true}

@@ -205,6 +205,46 @@ func TestProgressBars(t *testing.T) {
 	}
 }
 
+// TestScenarioProgressBars: `scenario run` on a terminal draws a bar
+// counting the steps of every run, naming the run it is in (2/2), with the
+// report above it; --no-progress draws none; and --tap's standard output
+// holds TAP only, even with standard error on a terminal.
+func TestScenarioProgressBars(t *testing.T) {
+	runs := []string{"scenario", "run", "builtin:protocol-redfish-503", "builtin:protocol-events-duplicates"}
+	out := underPTY(t, runs...)
+	bar := regexp.MustCompile(`\rscenario protocol-events-duplicates \(2/2\)\s+100% \|[^|]*\| \(23/23`)
+	if !bar.MatchString(out) || !strings.Contains(out, "10 passed, 0 failed") || !strings.Contains(out, "13 passed, 0 failed") {
+		t.Errorf("scenario run of two files on a terminal drew no step bar reaching 23/23, or lost the reports:\n%q", out)
+	}
+	if !regexp.MustCompile(`\rscenario protocol-redfish-503 \(1/2\)`).MatchString(out) {
+		t.Errorf("the bar did not name the first run:\n%q", out)
+	}
+
+	out = underPTY(t, append(runs, "--no-progress")...)
+	if strings.Contains(out, "\r\x1b") || strings.Contains(out, "(1/2)") || !strings.Contains(out, "10 passed, 0 failed") {
+		t.Errorf("--no-progress still drew a bar, or lost the report:\n%q", out)
+	}
+
+	// TAP to a file, standard error to the terminal: the bar is there
+	// and the TAP is plain.
+	tapFile := filepath.Join(t.TempDir(), "out.tap")
+	script := bmcemuBin + " scenario run --tap builtin:protocol-redfish-503 > " + tapFile
+	out, err := run(t, 90*time.Second, needTool(t, "script"), "-qfec", script, "/dev/null")
+	if err != nil {
+		t.Fatalf("scenario run --tap under a pty: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`scenario protocol-redfish-503\s+100% \|[^|]*\| \(13/13`).MatchString(out) {
+		t.Errorf("scenario run --tap drew no bar on standard error:\n%q", out)
+	}
+	tap, err := os.ReadFile(tapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(string(tap), "\r\x1b") || !strings.HasPrefix(string(tap), "TAP version 13\n") || !strings.Contains(string(tap), "1..13") {
+		t.Errorf("--tap output is not plain TAP:\n%q", tap)
+	}
+}
+
 // TestManPages: `bmcemu man DIR` writes a page per command that man(1)
 // renders, with the command's synopsis and options.
 func TestManPages(t *testing.T) {

@@ -162,3 +162,22 @@ func (t *termLog) stop(ok bool) {
 	}
 	t.bar = nil
 }
+
+// above writes text to w (standard output, which may be the same
+// terminal) with the bar cleared first and drawn again after; nil t
+// just writes.
+func (t *termLog) above(w io.Writer, text string) {
+	if t == nil {
+		_, _ = io.WriteString(w, text)
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.bar != nil {
+		_ = t.bar.Clear()
+	}
+	_, _ = io.WriteString(w, text)
+	if t.bar != nil {
+		_ = t.bar.RenderBlank()
+	}
+}

@@ -193,7 +193,15 @@ func runScenarios(cmd *cobra.Command, o *scenarioRunOptions, args []string) erro
 		}
 		files = append(files, loaded{f, src})
 	}
-	log, err := newLogger(cmd.ErrOrStderr(), o.logLevel, "text")
+	// On a terminal, a bar counts the steps of every run; log lines and
+	// the readable report are written above it.
+	var term *termLog
+	stderr := cmd.ErrOrStderr()
+	if progressWanted(cmd) {
+		term = &termLog{w: stderr}
+		stderr = term
+	}
+	log, err := newLogger(stderr, o.logLevel, "text")
 	if err != nil {
 		return err
 	}
@@ -225,11 +233,26 @@ func runScenarios(cmd *cobra.Command, o *scenarioRunOptions, args []string) erro
 			jobs = append(jobs, job{lf, cmp.Or(o.serverID, lf.f.Member)})
 		}
 	}
+	steps := 0
+	for _, j := range jobs {
+		steps += len(j.lf.f.Timeline)
+	}
+	bar := term.start(int64(steps), "scenario")
 	var suites []testreport.Suite
 	failed := 0
-	for _, j := range jobs {
+	for i, j := range jobs {
 		lf := j.lf
-		res := runOne(cmd, o, lf.f, lf.src, j.member, log, tap)
+		desc := "scenario " + lf.f.Name
+		if j.member != "" && o.target != "" {
+			desc += "@" + j.member
+		}
+		if len(jobs) > 1 {
+			desc = fmt.Sprintf("%s (%d/%d)", desc, i+1, len(jobs))
+		}
+		bar.Describe(desc)
+		res := runOne(cmd, o, lf.f, lf.src, j.member, log, tap, func(scenario.StepResult) { bar.Add(1) })
+		// A run that ended early (setup failed) still counts its steps.
+		bar.Add(len(lf.f.Timeline) - len(res.Steps))
 		suites = append(suites, res.Suite(lf.f.Profile))
 		if !res.OK() {
 			failed++
@@ -247,9 +270,12 @@ func runScenarios(cmd *cobra.Command, o *scenarioRunOptions, args []string) erro
 				}
 			}
 		} else {
-			printResult(out, res)
+			var b strings.Builder
+			printResult(&b, res)
+			term.above(out, b.String())
 		}
 	}
+	term.stop(failed == 0)
 	if tap != nil {
 		if err := tap.End(); err != nil {
 			return err
@@ -268,7 +294,8 @@ func runScenarios(cmd *cobra.Command, o *scenarioRunOptions, args []string) erro
 
 // runOne runs f against the in-process BMC or the target (member: a
 // fleet member's id, or ""). A run on a member is named NAME@MEMBER.
-func runOne(cmd *cobra.Command, o *scenarioRunOptions, f *scenario.File, src, member string, log *slog.Logger, tap *testreport.TAP) (res *scenario.Result) {
+// onStep, if not nil, hears of each step as it ends.
+func runOne(cmd *cobra.Command, o *scenarioRunOptions, f *scenario.File, src, member string, log *slog.Logger, tap *testreport.TAP, onStep func(scenario.StepResult)) (res *scenario.Result) {
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
 	name := f.Name
@@ -277,9 +304,15 @@ func runOne(cmd *cobra.Command, o *scenarioRunOptions, f *scenario.File, src, me
 	}
 	defer func() { res.Name = name }()
 	opts := scenario.Options{Settle: o.settle, ReceiverAddr: o.receiverAddr, Logger: log}
+	opts.OnStep = onStep
 	if tap != nil {
 		named := &scenario.Result{Name: name, Source: src}
-		opts.OnStep = func(sr scenario.StepResult) { _ = tap.Case(name, named.CaseOf(sr)) }
+		opts.OnStep = func(sr scenario.StepResult) {
+			_ = tap.Case(name, named.CaseOf(sr))
+			if onStep != nil {
+				onStep(sr)
+			}
+		}
 	}
 	var t *scenario.Target
 	var err error

@@ -26,7 +26,8 @@ type Env struct {
 	// checking after its simulated time is up.
 	Settle time.Duration
 
-	selBefore map[uint16]bool // SEL record ids present before the scenario
+	selBefore map[uint16]bool   // SEL record ids present before the scenario
+	pfBefore  map[string]uint64 // protocol faults injected before it, by surface/kind
 }
 
 // Clock is the scenario's simulated time.

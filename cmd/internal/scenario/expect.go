@@ -31,6 +31,11 @@ type Expect struct {
 	SEL *SELCheck `yaml:"sel"`
 	// Event is a Redfish event pushed to the engine's own subscription.
 	Event *EventCheck `yaml:"event"`
+	// ProtocolFault is the count of a protocol fault kind's injections
+	// since the scenario started.
+	ProtocolFault *ProtocolFaultCheck `yaml:"protocol_fault"`
+	// IPMI is whether the BMC answers IPMI over LAN at all.
+	IPMI *IPMICheck `yaml:"ipmi"`
 
 	check checker
 }
@@ -47,6 +52,9 @@ type PropertyCheck struct {
 	AtMost   *float64 `yaml:"at_most"`
 	Contains any      `yaml:"contains"`
 	Absent   bool     `yaml:"absent"`
+	// Status (redfish only) is the HTTP status a GET of Path answers
+	// with (503 while a protocol fault is live); no property is read.
+	Status int `yaml:"status" validate:"omitempty,min=100,max=599"`
 }
 
 // SELCheck wants at least Count (default 1) SEL records, logged since the
@@ -69,6 +77,10 @@ type EventCheck struct {
 	MessageID string `yaml:"message_id" validate:"required,max=256"`
 	Origin    string `yaml:"origin" validate:"max=1024"`
 	Count     int    `yaml:"count" validate:"omitempty,min=1,max=1000000"`
+	// Duplicates, when given, is how many of the matching events carry
+	// an EventId already received (a push duplicated by a protocol
+	// fault, or a retry): exactly that many.
+	Duplicates *int `yaml:"duplicates" validate:"omitempty,min=0,max=1000000"`
 }
 
 // Mismatch is a failed expectation: what was expected and what was seen.
@@ -119,20 +131,34 @@ func (e *Expect) resolve() error {
 		set = append(set, "event")
 		e.check = (*eventChecker)(e.Event)
 	}
+	if e.ProtocolFault != nil {
+		set = append(set, "protocol_fault")
+		e.check = (*protocolFaultChecker)(e.ProtocolFault)
+	}
+	if e.IPMI != nil {
+		set = append(set, "ipmi")
+		e.check = (*ipmiChecker)(e.IPMI)
+	}
 	if e.Within < 0 {
 		return &fieldError{".expect.within", "is not negative"}
 	}
 	switch len(set) {
 	case 0:
-		return &fieldError{".expect", "names one surface: redfish, os, emulator, sel or event"}
+		return &fieldError{".expect", "names one surface: redfish, os, emulator, sel, event, protocol_fault or ipmi"}
 	case 1:
 	default:
 		return &fieldError{".expect", fmt.Sprintf("names one surface; this one names %s (one expect step each)", strings.Join(set, " and "))}
 	}
 	if pc, ok := e.check.(*propertyChecker); ok {
+		if pc.c.Status != 0 && pc.surface != "redfish" {
+			return &fieldError{".expect." + pc.surface + ".status", "is a Redfish answer's: only expect.redfish takes it"}
+		}
 		if err := pc.c.validate(); err != nil {
 			return &fieldError{".expect." + pc.surface, err.Error()}
 		}
+	}
+	if e.ProtocolFault != nil {
+		return e.ProtocolFault.validate()
 	}
 	return nil
 }
@@ -206,6 +232,12 @@ type propertyChecker struct {
 }
 
 func (c *PropertyCheck) validate() error {
+	if c.Status != 0 {
+		if c.Property != "" || c.Equals != nil || c.Not != nil || c.AtLeast != nil || c.AtMost != nil || c.Contains != nil || c.Absent {
+			return fmt.Errorf("status checks the answer's HTTP status alone: no property or comparison with it")
+		}
+		return nil
+	}
 	n := 0
 	for _, set := range []bool{c.Equals != nil, c.Not != nil, c.AtLeast != nil, c.AtMost != nil, c.Contains != nil, c.Absent} {
 		if set {
@@ -249,6 +281,8 @@ func (p *propertyChecker) describe() string {
 
 func (c *PropertyCheck) comparison() string {
 	switch {
+	case c.Status != 0:
+		return fmt.Sprintf("answers HTTP %d", c.Status)
 	case c.Equals != nil:
 		return "== " + show(c.Equals)
 	case c.Not != nil:
@@ -268,6 +302,9 @@ func (c *PropertyCheck) comparison() string {
 func (p *propertyChecker) check(ctx context.Context, env *Env) error {
 	var doc any
 	var err error
+	if p.c.Status != 0 {
+		return p.checkStatus(ctx, env)
+	}
 	if p.surface == "redfish" {
 		err = env.Redfish.Get(ctx, p.url(), &doc)
 	} else {
@@ -283,6 +320,30 @@ func (p *propertyChecker) check(ctx context.Context, env *Env) error {
 		return err
 	}
 	return p.c.compare(doc)
+}
+
+// checkStatus GETs the Redfish resource and compares the answer's status;
+// a connection that ends unanswered is seen as such, not an error of the
+// step (a protocol fault may drop it).
+func (p *propertyChecker) checkStatus(ctx context.Context, env *Env) error {
+	err := env.Redfish.Get(ctx, p.url(), nil)
+	seen := "HTTP 200"
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		st, ok := httpStatus(err)
+		if !ok {
+			return &Mismatch{Expected: p.describe(), Seen: err.Error()}
+		}
+		if st == p.c.Status {
+			return nil
+		}
+		seen = err.Error()
+	} else if p.c.Status == 200 {
+		return nil
+	}
+	return &Mismatch{Expected: p.describe(), Seen: seen}
 }
 
 // compare applies the comparison to doc's property.

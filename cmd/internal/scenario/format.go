@@ -70,6 +70,10 @@ type Step struct {
 	Verify     *Verify    `yaml:"verify"`
 	RASMode    *string    `yaml:"ras_mode"`
 	Power      string     `yaml:"power" validate:"omitempty,oneof=On ForceOff GracefulShutdown GracefulRestart ForceRestart Nmi PowerCycle PushPowerButton"`
+	// ProtocolFault sets a protocol fault rule; ClearProtocolFault
+	// clears rules (see ProtocolFault).
+	ProtocolFault      *ProtocolFault    `yaml:"protocol_fault"`
+	ClearProtocolFault *ProtocolFaultRef `yaml:"clear_protocol_fault"`
 	// Wait lets simulated time pass (wait: 30s).
 	Wait      *time.Duration `yaml:"wait"`
 	Expect    *Expect        `yaml:"expect"`
@@ -351,6 +355,16 @@ func (s *Step) resolve() error {
 		s.action = rasModeAction(*s.RASMode)
 	case s.Power != "":
 		s.action = powerAction(s.Power)
+	case s.ProtocolFault != nil:
+		if err := s.ProtocolFault.validate(".protocol_fault"); err != nil {
+			return err
+		}
+		s.action = (*setProtocolFault)(s.ProtocolFault)
+	case s.ClearProtocolFault != nil:
+		if err := s.ClearProtocolFault.validate(".clear_protocol_fault"); err != nil {
+			return err
+		}
+		s.action = (*clearProtocolFault)(s.ClearProtocolFault)
 	case s.Wait != nil:
 		if *s.Wait < 0 {
 			return &fieldError{".wait", fmt.Sprintf("%s: time does not run backwards", *s.Wait)}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bmcemu/bmcemu/platform/netfault"
 )
 
 func TestParseErrorsNameLineAndColumn(t *testing.T) {
@@ -38,6 +40,22 @@ func TestParseErrorsNameLineAndColumn(t *testing.T) {
 			"f.yaml:5:7: timeline[0].expect.redfish: give one comparison"},
 		{"bad power", "name: x\nprofile: default\ntimeline:\n  - power: Off\n",
 			"f.yaml:4:5: timeline[0].power: must be one of"},
+		{"unknown protocol fault", "name: x\nprofile: default\ntimeline:\n  - protocol_fault: {surface: redfish, kind: gremlins}\n",
+			"f.yaml:4:40: timeline[0].protocol_fault.kind: unknown protocol fault redfish/gremlins"},
+		{"protocol fault property", "name: x\nprofile: default\ntimeline:\n  - protocol_fault:\n      surface: ipmi\n      kind: loss\n      probability: 1.5\n",
+			"f.yaml:7:7: timeline[0].protocol_fault.probability: 1.5 is outside 0..1"},
+		{"protocol fault property of another kind", "name: x\nprofile: default\ntimeline:\n  - protocol_fault: {surface: ipmi, kind: loss, status: 503}\n",
+			"f.yaml:4:49: timeline[0].protocol_fault.status: does not apply to ipmi/loss"},
+		{"delay required", "name: x\nprofile: default\ntimeline:\n  - protocol_fault: {surface: redfish, kind: delay}\n",
+			"f.yaml:4:5: timeline[0].protocol_fault.delay: required for redfish/delay"},
+		{"clear unknown", "name: x\nprofile: default\ntimeline:\n  - clear_protocol_fault: {surface: smtp}\n",
+			"f.yaml:4:5: timeline[0].clear_protocol_fault: smtp/all is not a protocol fault"},
+		{"status with a property", "name: x\nprofile: default\ntimeline:\n  - expect:\n      redfish: {path: /redfish/v1, status: 503, property: Id, equals: x}\n",
+			"f.yaml:5:7: timeline[0].expect.redfish: status checks the answer's HTTP status alone"},
+		{"status off Redfish", "name: x\nprofile: default\ntimeline:\n  - expect:\n      emulator: {path: ras, status: 503}\n",
+			"f.yaml:5:29: timeline[0].expect.emulator.status: is a Redfish answer's"},
+		{"counter of no kind", "name: x\nprofile: default\ntimeline:\n  - expect:\n      protocol_fault: {surface: sse, kind: loss}\n",
+			"f.yaml:5:38: timeline[0].expect.protocol_fault.kind: sse/loss is not a protocol fault"},
 		{"not a mapping", "- a\n", "f.yaml:1: cannot unmarshal !!seq into scenario.File"},
 		{"empty", "", "f.yaml: empty scenario"},
 	} {
@@ -98,6 +116,19 @@ func TestLibraryCoversEveryFaultKind(t *testing.T) {
 	for _, k := range faultKinds() {
 		if !slices.ContainsFunc(lib, func(b Builtin) bool { return b.Name == "fault-"+k }) {
 			t.Errorf("no builtin:fault-%s", k)
+		}
+	}
+	// ... every protocol fault surface one, named protocol-<surface>-...
+	// (SSE's cut needs a stream the engine does not hold open; the
+	// conformance tests cover it with a real client).
+	surfaces := map[netfault.Surface]bool{}
+	for _, ki := range netfault.Kinds() {
+		if ki.Surface == netfault.SSE || surfaces[ki.Surface] {
+			continue
+		}
+		surfaces[ki.Surface] = true
+		if !slices.ContainsFunc(lib, func(b Builtin) bool { return strings.HasPrefix(b.Name, "protocol-"+string(ki.Surface)+"-") }) {
+			t.Errorf("no builtin:protocol-%s-... scenario", ki.Surface)
 		}
 	}
 	// ... and every RAS mode one.

@@ -51,6 +51,11 @@ func TestLibrary(t *testing.T) {
 			if len(res.Steps) != b.Steps {
 				t.Errorf("%d step results for %d steps", len(res.Steps), b.Steps)
 			}
+			for _, s := range res.Steps {
+				if s.Wall > 5*time.Second {
+					t.Logf("step %d (line %d) %s took %s", s.Index, s.Line, s.Title, s.Wall)
+				}
+			}
 			t.Logf("%s: %d steps, %s simulated in %s", b.Name, len(res.Steps), res.Simulated, res.Wall)
 		})
 	}

@@ -130,6 +130,9 @@ func (c *eventChecker) want() string {
 	if c.Count > 1 {
 		s = fmt.Sprintf("%d x %s", c.Count, s)
 	}
+	if c.Duplicates != nil {
+		s += fmt.Sprintf(", %d of them an EventId already received", *c.Duplicates)
+	}
 	return s
 }
 
@@ -141,12 +144,17 @@ func (c *eventChecker) check(_ context.Context, env *Env) error {
 		return errors.New("no event receiver: the engine subscribes only when the scenario expects events")
 	}
 	got := env.Events.Received()
-	n := 0
+	n, dups := 0, 0
+	ids := map[string]bool{} // EventIds of matching events
 	counts := map[string]int{}
 	var order []string
 	for _, e := range got {
 		if messageIDMatches(c.MessageID, e.MessageID) && (c.Origin == "" || c.Origin == e.Origin) {
 			n++
+			if ids[e.EventID] {
+				dups++
+			}
+			ids[e.EventID] = true
 		}
 		key := e.MessageID
 		if counts[key] == 0 {
@@ -154,7 +162,7 @@ func (c *eventChecker) check(_ context.Context, env *Env) error {
 		}
 		counts[key]++
 	}
-	if n >= max(c.Count, 1) {
+	if n >= max(c.Count, 1) && (c.Duplicates == nil || dups == *c.Duplicates) {
 		return nil
 	}
 	var seen []string
@@ -162,6 +170,9 @@ func (c *eventChecker) check(_ context.Context, env *Env) error {
 		seen = append(seen, fmt.Sprintf("%s x%d", k, counts[k]))
 	}
 	s := fmt.Sprintf("%d matching of %d events received", n, len(got))
+	if c.Duplicates != nil {
+		s = fmt.Sprintf("%d matching (%d distinct EventIds, %d repeated) of %d events received", n, len(ids), dups, len(got))
+	}
 	if len(seen) > 0 {
 		s += ": " + strings.Join(tail(seen, 40), ", ")
 	}

@@ -121,11 +121,25 @@ func Run(ctx context.Context, f *File, source string, t *Target, opts Options) *
 		return res
 	}
 	env := &Env{Control: t.Control, Redfish: t.Redfish, SEL: t.SEL, Clock: t.Clock, Settle: opts.Settle}
-	needSEL, needEvents := false, false
+	needSEL, needEvents, needPF := false, false, false
 	for i := range f.Timeline {
 		if e := f.Timeline[i].Expect; e != nil {
 			needSEL = needSEL || e.SEL != nil
 			needEvents = needEvents || e.Event != nil
+			needPF = needPF || e.ProtocolFault != nil
+		}
+	}
+	if needPF {
+		// The BMC counts injections over its life: the scenario's are
+		// those after this.
+		st, err := t.Control.ProtocolFaults(ctx)
+		if err != nil {
+			res.Setup = fmt.Errorf("read the protocol fault counters before the scenario: %w", err)
+			return res
+		}
+		env.pfBefore = map[string]uint64{}
+		for _, c := range st.Totals {
+			env.pfBefore[string(c.Surface)+"/"+string(c.Kind)] = c.Injected
 		}
 	}
 	if needSEL {

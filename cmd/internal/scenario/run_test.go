@@ -118,3 +118,46 @@ func TestProfileMismatch(t *testing.T) {
 		t.Errorf("%d skipped, want every step", s)
 	}
 }
+
+// Protocol fault expectations fail when the fault is not what they say:
+// a 503 that is not there, a count off by one, a duplicate not counted,
+// and an IPMI read during a cold reset. (Two events with no duplicate
+// among them cannot be: the one event arrives twice.)
+func TestProtocolFaultExpectationsFail(t *testing.T) {
+	res := runSource(t, `name: wrong-protocol
+profile: default
+timeline:
+  - expect:
+      redfish: {path: /redfish/v1/Systems/1, status: 503}
+  - protocol_fault: {surface: redfish, kind: error, status: 502, count: 1}
+  - expect:
+      redfish: {path: /redfish/v1/Systems/1, status: 503}
+  - expect:
+      protocol_fault: {surface: redfish, kind: error, at_least: 2}
+  - protocol_fault: {surface: events, kind: duplicate, every: 1, count: 1}
+  - inject: {slot: CPU0_DIMM_B1, rank: 0, kind: ce}
+  - expect:
+      event: {message_id: ResourceEvent.ResourceErrorsCorrected, count: 2, duplicates: 0}
+  - protocol_fault: {surface: ipmi, kind: cold-reset, seconds: 5}
+  - expect:
+      ipmi: {answers: true}
+  - clear_protocol_fault: {surface: all}
+`)
+	if res.Setup != nil {
+		t.Fatal(res.Setup)
+	}
+	want := []scenario.Status{scenario.Failed, scenario.Passed, scenario.Failed, scenario.Failed, scenario.Passed, scenario.Passed, scenario.Failed, scenario.Passed, scenario.Failed, scenario.Passed}
+	if len(res.Steps) != len(want) {
+		t.Fatalf("%d steps, want %d", len(res.Steps), len(want))
+	}
+	for i, s := range res.Steps {
+		if s.Status != want[i] {
+			t.Errorf("step %d %s: %s (%v), want %s", s.Index, s.Title, s.Status, s.Err, want[i])
+		}
+	}
+	for i, seen := range map[int]string{0: "HTTP 200", 2: "HTTP 502", 3: "injected 1 times", 6: "1 repeated", 8: "ipmi session"} {
+		if err := res.Steps[i].Err; err == nil || !strings.Contains(err.Error(), seen) {
+			t.Errorf("step %d: %v, want it to say %q", i+1, err, seen)
+		}
+	}
+}

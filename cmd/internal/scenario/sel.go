@@ -63,7 +63,7 @@ func (s *IPMISEL) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ipmi client: %w", err)
 	}
-	c.WithInterface(client.InterfaceLanplus).WithCipherSuiteID(types.CipherSuiteID3).WithTimeout(5 * time.Second)
+	c.WithInterface(client.InterfaceLanplus).WithCipherSuiteID(types.CipherSuiteID3).WithTimeout(2 * time.Second).WithRetry(2)
 	if err := c.Connect(ctx); err != nil {
 		return fmt.Errorf("ipmi session with %s:%d: %w", s.Host, s.Port, err)
 	}
@@ -140,8 +140,35 @@ func (s *IPMISEL) read(ctx context.Context) ([]SELRecord, error) {
 	return out, nil
 }
 
+// answerTimeout bounds how long Answers waits for the BMC.
+const answerTimeout = time.Second
+
+// Answers opens a session of its own and asks for the device ID, as
+// ipmitool's mc info does, waiting at most a second for each answer.
+func (s *IPMISEL) Answers(ctx context.Context) error {
+	c, err := client.NewClient(s.Host, s.Port, s.User, s.Password)
+	if err != nil {
+		return fmt.Errorf("ipmi client: %w", err)
+	}
+	c.WithInterface(client.InterfaceLanplus).WithCipherSuiteID(types.CipherSuiteID3).WithTimeout(answerTimeout).WithRetry(0)
+	ctx, cancel := context.WithTimeout(ctx, 3*answerTimeout)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		return fmt.Errorf("ipmi session with %s:%d: %w", s.Host, s.Port, err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.GetDeviceID(ctx); err != nil {
+		return fmt.Errorf("get device ID: %w", err)
+	}
+	return nil
+}
+
 func (s *IPMISEL) drop(ctx context.Context) {
 	if s.c != nil {
+		// A BMC that reset has forgotten the session and will not
+		// answer its close: do not wait long for it.
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
 		_ = s.c.Close(ctx)
 		s.c = nil
 	}

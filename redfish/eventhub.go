@@ -29,7 +29,9 @@ type rfEvent struct {
 }
 
 // listener receives every event published after it joined, through a
-// bounded queue; a full queue marks it overflowed instead of blocking.
+// bounded queue; a full queue marks it overflowed instead of blocking, and
+// from then on the listener gets nothing more: its queue holds a gap-free
+// run of EventIds ending just before the first one it missed.
 type listener struct {
 	c        chan rfEvent
 	name     string
@@ -91,13 +93,19 @@ func (h *eventHub) publish(at time.Time, spec eventSpec) rfEvent {
 	}
 	h.ring = append(h.ring, ev)
 	for l := range h.listeners {
+		if l.dropped > 0 {
+			// Once one event is lost, nothing after it is queued: the
+			// queue then holds only events before the gap, and the
+			// consumer that sees overflow resumes from the last one it
+			// delivered (SSE: Last-Event-ID) instead of jumping past it.
+			l.dropped++
+			continue
+		}
 		select {
 		case l.c <- ev:
 		default:
 			l.dropped++
-			if l.dropped == 1 {
-				close(l.overflow)
-			}
+			close(l.overflow)
 			h.log.Warn("redfish: event listener queue full; event dropped", "listener", l.name, "event_id", ev.ID, "dropped_total", l.dropped)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,6 +34,9 @@ const (
 	subscriberQueueDepth  = 1024
 	subscriptionsFileName = "redfish-subscriptions.json"
 	maxBackoff            = 10 * time.Minute
+	// maxDrainedReply bounds how much of a destination's answer is read
+	// to keep its connection: a longer one costs a new connection.
+	maxDrainedReply = 64 << 10
 )
 
 // defaultDestinationAllow keeps the emulator from being an SSRF tool: only
@@ -561,6 +565,10 @@ func (m *subscriptions) post(ctx context.Context, s *subscription, ev rfEvent) e
 	if err != nil {
 		return err
 	}
+	// Read (a bounded part of) the answer before closing it: a body left
+	// unread makes the transport drop the connection, and every push to
+	// a receiver that answers 200 with a body would open a new one.
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrainedReply)
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("destination answered %s", resp.Status)

@@ -2,6 +2,8 @@ package redfish
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -80,5 +82,62 @@ func TestEventHubOverflowNoGap(t *testing.T) {
 	}
 	if reconnects == 0 {
 		t.Error("the queue never overflowed: the test tests nothing")
+	}
+}
+
+// The ring at and around its wrap: replay, the Event log and single
+// entries match what the kept window (the last cap EventIds) says, for
+// every Last-Event-ID and every ClearLog point.
+func TestEventHubRingWrap(t *testing.T) {
+	const capacity = 3
+	for published := 0; published <= 3*capacity+1; published++ {
+		for clearAfter := 0; clearAfter <= published; clearAfter++ {
+			h := newEventHub(capacity, nil)
+			publishN(h, clearAfter)
+			h.clearLog()
+			publishN(h, published-clearAfter)
+			first := uint64(max(published-capacity, 0) + 1) // oldest kept
+			last := uint64(published)
+			ids := func(evs []rfEvent) []uint64 {
+				var out []uint64
+				for _, ev := range evs {
+					out = append(out, ev.ID)
+				}
+				return out
+			}
+			span := func(from uint64) []uint64 {
+				var out []uint64
+				for id := max(from, first); id <= last; id++ {
+					out = append(out, id)
+				}
+				return out
+			}
+			for after := uint64(0); after <= last+1; after++ {
+				l, replay := h.listen("t", 1, after)
+				h.unlisten(l)
+				if got, want := ids(replay), span(after+1); !slices.Equal(got, want) {
+					t.Errorf("%d published: replay after %d = %v, want %v", published, after, got, want)
+				}
+			}
+			if l, replay := h.listen("t", 1, math.MaxUint64); len(replay) != 0 {
+				t.Errorf("replay after MaxUint64 = %v", ids(replay))
+			} else {
+				h.unlisten(l)
+			}
+			logFrom := uint64(clearAfter + 1)
+			if got, want := ids(h.logEvents()), span(logFrom); !slices.Equal(got, want) {
+				t.Errorf("%d published, cleared after %d: log = %v, want %v", published, clearAfter, got, want)
+			}
+			for id := uint64(0); id <= last+1; id++ {
+				ev, ok := h.logEvent(id)
+				want := id >= first && id >= logFrom && id <= last
+				if ok != want || (ok && ev.ID != id) {
+					t.Errorf("%d published, cleared after %d: logEvent(%d) = %d, %v", published, clearAfter, id, ev.ID, ok)
+				}
+			}
+			if got, want := h.logOverflow(), published > 0 && first > logFrom; got != want {
+				t.Errorf("%d published, cleared after %d: logOverflow %v", published, clearAfter, got)
+			}
+		}
 	}
 }

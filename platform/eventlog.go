@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/ringbuf"
 )
 
 // eventRing keeps the most recent records for pollers (the control API's
@@ -13,26 +14,21 @@ import (
 // size is told so and skips ahead.
 type eventRing struct {
 	mu      sync.Mutex
-	recs    []events.Record // oldest first, at most size
-	size    int
-	changed chan struct{} // closed and replaced on every add
+	recs    *ringbuf.Ring[events.Record] // oldest first, at most size
+	changed chan struct{}                // closed and replaced on every add
 }
 
 func newEventRing(size int) *eventRing {
 	if size <= 0 {
 		size = 4096
 	}
-	return &eventRing{size: size, changed: make(chan struct{})}
+	return &eventRing{recs: ringbuf.New[events.Record](size), changed: make(chan struct{})}
 }
 
 func (r *eventRing) add(rec events.Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.recs) == r.size {
-		copy(r.recs, r.recs[1:])
-		r.recs = r.recs[:r.size-1]
-	}
-	r.recs = append(r.recs, rec)
+	r.recs.Push(rec)
 	close(r.changed)
 	r.changed = make(chan struct{})
 }
@@ -43,26 +39,25 @@ func (r *eventRing) since(seq uint64, max int) (out []events.Record, truncated b
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed = r.changed
-	if len(r.recs) == 0 {
+	n := r.recs.Len()
+	if n == 0 {
 		return nil, false, 0, changed
 	}
-	last = r.recs[len(r.recs)-1].Seq
-	first := r.recs[0].Seq
+	last = r.recs.At(n - 1).Seq
+	first := r.recs.At(0).Seq
 	i := 0
 	if seq+1 < first {
 		truncated = true
+	} else if seq+1-first >= uint64(n) {
+		return nil, false, last, changed
 	} else {
 		i = int(seq + 1 - first)
 	}
-	if i >= len(r.recs) {
-		return nil, false, last, changed
+	j := n
+	if max > 0 && j-i > max {
+		j = i + max
 	}
-	n := len(r.recs) - i
-	if max > 0 && n > max {
-		n = max
-	}
-	out = append([]events.Record(nil), r.recs[i:i+n]...)
-	return out, truncated, last, changed
+	return r.recs.Slice(i, j), truncated, last, changed
 }
 
 // EventPage is what EventsSince returns.

@@ -2,11 +2,13 @@ package redfish
 
 import (
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/ringbuf"
 )
 
 // EventSource is the platform's ordered event stream; *platform.Platform
@@ -29,7 +31,9 @@ type rfEvent struct {
 }
 
 // listener receives every event published after it joined, through a
-// bounded queue; a full queue marks it overflowed instead of blocking.
+// bounded queue; a full queue marks it overflowed instead of blocking, and
+// from then on the listener gets nothing more: its queue holds a gap-free
+// run of EventIds ending just before the first one it missed.
 type listener struct {
 	c        chan rfEvent
 	name     string
@@ -44,9 +48,9 @@ type eventHub struct {
 	mu        sync.Mutex
 	log       *slog.Logger
 	cap       int
-	ring      []rfEvent // oldest first
-	next      uint64    // next EventId
-	logFrom   uint64    // the Event log shows IDs >= logFrom (ClearLog)
+	ring      *ringbuf.Ring[rfEvent] // oldest first; EventIds consecutive
+	next      uint64                 // next EventId
+	logFrom   uint64                 // the Event log shows IDs >= logFrom (ClearLog)
 	listeners map[*listener]struct{}
 }
 
@@ -57,7 +61,7 @@ func newEventHub(capacity int, log *slog.Logger) *eventHub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &eventHub{log: log, cap: capacity, next: 1, logFrom: 1, listeners: map[*listener]struct{}{}}
+	return &eventHub{log: log, cap: capacity, ring: ringbuf.New[rfEvent](capacity), next: 1, logFrom: 1, listeners: map[*listener]struct{}{}}
 }
 
 // defaultEventBuffer is the replay depth for Last-Event-ID and the Event
@@ -85,19 +89,21 @@ func (h *eventHub) publish(at time.Time, spec eventSpec) rfEvent {
 	ev := rfEvent{ID: h.next, Time: at.UTC(), MessageID: spec.id, Args: args, Severity: m.severity,
 		Message: formatMessage(m.text, args), Resolution: m.resolution, Origin: spec.origin}
 	h.next++
-	if len(h.ring) == h.cap {
-		copy(h.ring, h.ring[1:])
-		h.ring = h.ring[:h.cap-1]
-	}
-	h.ring = append(h.ring, ev)
+	h.ring.Push(ev)
 	for l := range h.listeners {
+		if l.dropped > 0 {
+			// Once one event is lost, nothing after it is queued: the
+			// queue then holds only events before the gap, and the
+			// consumer that sees overflow resumes from the last one it
+			// delivered (SSE: Last-Event-ID) instead of jumping past it.
+			l.dropped++
+			continue
+		}
 		select {
 		case l.c <- ev:
 		default:
 			l.dropped++
-			if l.dropped == 1 {
-				close(l.overflow)
-			}
+			close(l.overflow)
 			h.log.Warn("redfish: event listener queue full; event dropped", "listener", l.name, "event_id", ev.ID, "dropped_total", l.dropped)
 		}
 	}
@@ -110,14 +116,11 @@ func (h *eventHub) listen(name string, depth int, after uint64) (*listener, []rf
 	l := &listener{c: make(chan rfEvent, depth), name: name, overflow: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var replay []rfEvent
-	for _, ev := range h.ring {
-		if ev.ID > after {
-			replay = append(replay, ev)
-		}
-	}
 	h.listeners[l] = struct{}{}
-	return l, replay
+	if after == math.MaxUint64 {
+		return l, nil
+	}
+	return l, h.fromLocked(after + 1)
 }
 
 // lastIDValue is the EventId of the newest event, 0 if none.
@@ -130,26 +133,37 @@ func (h *eventHub) lastIDValue() uint64 {
 func (h *eventHub) logEvents() []rfEvent {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []rfEvent
-	for _, ev := range h.ring {
-		if ev.ID >= h.logFrom {
-			out = append(out, ev)
-		}
+	return h.fromLocked(h.logFrom)
+}
+
+// fromLocked copies the kept events with ID >= id, oldest first (nil if
+// none): the ring's EventIds are consecutive, so the first is found by
+// subtraction.
+func (h *eventHub) fromLocked(id uint64) []rfEvent {
+	n := h.ring.Len()
+	if n == 0 {
+		return nil
 	}
-	return out
+	i := 0
+	if first := h.ring.At(0).ID; id > first {
+		if id-first >= uint64(n) {
+			return nil
+		}
+		i = int(id - first)
+	}
+	return h.ring.Slice(i, n)
 }
 
 func (h *eventHub) logEvent(id uint64) (rfEvent, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if id < h.logFrom || len(h.ring) == 0 || id < h.ring[0].ID {
+	if id < h.logFrom || h.ring.Len() == 0 || id < h.ring.At(0).ID {
 		return rfEvent{}, false
 	}
-	i := int(id - h.ring[0].ID)
-	if i >= len(h.ring) {
+	if id-h.ring.At(0).ID >= uint64(h.ring.Len()) {
 		return rfEvent{}, false
 	}
-	return h.ring[i], true
+	return h.ring.At(int(id - h.ring.At(0).ID)), true
 }
 
 // logOverflow reports whether events since the last ClearLog were lost
@@ -157,7 +171,7 @@ func (h *eventHub) logEvent(id uint64) (rfEvent, bool) {
 func (h *eventHub) logOverflow() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.ring) > 0 && h.ring[0].ID > h.logFrom
+	return h.ring.Len() > 0 && h.ring.At(0).ID > h.logFrom
 }
 
 func (h *eventHub) clearLog() {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/netfault"
+	"github.com/bmcemu/bmcemu/platform/ratelog"
 	"github.com/bmcemu/bmcemu/platform/store"
 )
 
@@ -33,6 +35,9 @@ const (
 	subscriberQueueDepth  = 1024
 	subscriptionsFileName = "redfish-subscriptions.json"
 	maxBackoff            = 10 * time.Minute
+	// maxDrainedReply bounds how much of a destination's answer is read
+	// to keep its connection: a longer one costs a new connection.
+	maxDrainedReply = 64 << 10
 )
 
 // defaultDestinationAllow keeps the emulator from being an SSRF tool: only
@@ -86,6 +91,9 @@ type subscriptions struct {
 	file     *store.JSON
 	closed   bool
 	faults   Faults // nil: no protocol faults on deliveries
+	// dropLog holds a storm's "queue full" warnings to one line per
+	// subscription per second, with the count.
+	dropLog *ratelog.Limiter[string]
 	// terminated hears of a subscription the retry policy ended, after
 	// it is gone (the service announces it as ResourceRemoved). Set and
 	// read under mu: delivery loops may already run when it is set.
@@ -104,7 +112,7 @@ type persistedSubs struct {
 func newSubscriptions(cfg Config, log *slog.Logger) (*subscriptions, error) {
 	m := &subscriptions{subs: map[string]*subscription{}, nextID: 1, log: log, client: cfg.EventHTTPClient,
 		attempts: cfg.DeliveryRetryAttempts, interval: cfg.DeliveryRetryInterval, max: cfg.MaxEventSubscriptions,
-		allow: cfg.EventDestinationAllow, faults: cfg.Faults}
+		allow: cfg.EventDestinationAllow, faults: cfg.Faults, dropLog: ratelog.New[string](time.Second, nil)}
 	if m.client == nil {
 		// Never follow a redirect: it could lead outside the allow-list.
 		m.client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -293,6 +301,7 @@ func (m *subscriptions) remove(id string) bool {
 	s, ok := m.subs[id]
 	if ok {
 		delete(m.subs, id)
+		m.dropLog.Forget(id)
 		if !s.sse {
 			m.saveLocked()
 		}
@@ -348,8 +357,10 @@ func (m *subscriptions) dispatchExcept(ev rfEvent, skip string) {
 		default:
 			s.dropped++
 			m.dropped.Add(1)
-			m.log.Warn("redfish: subscriber queue full; event dropped", "subscription", s.ID,
-				"destination", s.Destination, "event_id", ev.ID, "dropped_total", s.dropped)
+			if n, ok := m.dropLog.Note(s.ID); ok {
+				m.log.Warn("redfish: subscriber queue full; events dropped", "subscription", s.ID,
+					"destination", s.Destination, "event_id", ev.ID, "since_last_line", n, "dropped_total", s.dropped)
+			}
 		}
 	}
 }
@@ -516,6 +527,7 @@ func (m *subscriptions) deliverWithRetries(ctx context.Context, s *subscription,
 				var tell func(string)
 				if m.subs[s.ID] == s {
 					delete(m.subs, s.ID)
+					m.dropLog.Forget(s.ID)
 					m.saveLocked()
 					tell = m.terminated
 				}
@@ -561,6 +573,10 @@ func (m *subscriptions) post(ctx context.Context, s *subscription, ev rfEvent) e
 	if err != nil {
 		return err
 	}
+	// Read (a bounded part of) the answer before closing it: a body left
+	// unread makes the transport drop the connection, and every push to
+	// a receiver that answers 200 with a body would open a new one.
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrainedReply)
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("destination answered %s", resp.Status)

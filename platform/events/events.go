@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/ratelog"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
@@ -83,6 +84,9 @@ type Bus struct {
 	subs     map[*Subscription]struct{}
 	handlers map[*Handler]struct{}
 	logger   *slog.Logger
+	// dropLog holds the drop warnings to one line per consumer per
+	// second, with the count.
+	dropLog *ratelog.Limiter[string]
 }
 
 // NewBus returns an empty bus; logger may be nil.
@@ -90,7 +94,8 @@ func NewBus(logger *slog.Logger) *Bus {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{subs: map[*Subscription]struct{}{}, handlers: map[*Handler]struct{}{}, logger: logger}
+	return &Bus{subs: map[*Subscription]struct{}{}, handlers: map[*Handler]struct{}{}, logger: logger,
+		dropLog: ratelog.New[string](time.Second, nil)}
 }
 
 // Subscription receives records on C in publication order.
@@ -147,8 +152,10 @@ func (b *Bus) Publish(at time.Time, e Event) Record {
 		case s.c <- r:
 		default:
 			s.dropped++
-			b.logger.Warn("event subscriber queue full; record dropped",
-				"subscriber", s.name, "seq", r.Seq, "kind", e.Kind(), "dropped_total", s.dropped)
+			if n, ok := b.dropLog.Note("subscriber " + s.name); ok {
+				b.logger.Warn("event subscriber queue full; records dropped",
+					"subscriber", s.name, "seq", r.Seq, "kind", e.Kind(), "since_last_line", n, "dropped_total", s.dropped)
+			}
 		}
 	}
 	for h := range b.handlers {
@@ -198,8 +205,10 @@ func (h *Handler) offer(r Record) {
 	}
 	if len(h.queue) >= h.depth {
 		h.dropped++
-		h.bus.logger.Warn("event handler backlog full; record dropped",
-			"subscriber", h.name, "seq", r.Seq, "kind", r.Event.Kind(), "dropped_total", h.dropped)
+		if n, ok := h.bus.dropLog.Note("handler " + h.name); ok {
+			h.bus.logger.Warn("event handler backlog full; records dropped",
+				"subscriber", h.name, "seq", r.Seq, "kind", r.Event.Kind(), "since_last_line", n, "dropped_total", h.dropped)
+		}
 		return
 	}
 	h.queue = append(h.queue, r)

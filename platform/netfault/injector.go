@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bmcemu/bmcemu/platform/ratelog"
 )
 
 // Options configures an Injector. Every field is optional.
@@ -37,7 +39,7 @@ type Injector struct {
 	injected map[key]uint64 // over the BMC's life, rules cleared or not
 	resets   map[string]uint64
 	recent   []Injection // newest last, at most maxRecent
-	logs     map[key]*logState
+	logs     *ratelog.Limiter[key]
 	onReset  []func()
 	onAction map[key][]func(Rule)
 }
@@ -53,11 +55,6 @@ type rule struct {
 	seen     uint64
 	injected uint64
 	set      time.Time
-}
-
-type logState struct {
-	last    time.Time
-	pending uint64
 }
 
 // maxRecent is how many injections Status keeps for a test to read.
@@ -76,7 +73,7 @@ func New(o Options) *Injector {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Injector{opts: o, log: log, rules: map[key]*rule{}, injected: map[key]uint64{}, resets: map[string]uint64{},
-		logs: map[key]*logState{}, onAction: map[key][]func(Rule){}}
+		logs: ratelog.New[key](o.LogEvery, o.Now), onAction: map[key][]func(Rule){}}
 }
 
 // Injection is one fault the BMC chose to inject.
@@ -155,18 +152,12 @@ func (in *Injector) noteLocked(k key, subject string) {
 	if len(in.recent) > maxRecent {
 		in.recent = append(in.recent[:0], in.recent[len(in.recent)-maxRecent:]...)
 	}
-	ls := in.logs[k]
-	if ls == nil {
-		ls = &logState{}
-		in.logs[k] = ls
-	}
-	ls.pending++
-	if !ls.last.IsZero() && now.Sub(ls.last) < in.opts.LogEvery {
+	n, ok := in.logs.Note(k)
+	if !ok {
 		return
 	}
 	in.log.Info("protocol fault injected", "surface", k.s, "kind", k.k, "subject", subject,
-		"since_last_line", ls.pending, "injected_total", in.injected[k])
-	ls.last, ls.pending = now, 0
+		"since_last_line", n, "injected_total", in.injected[k])
 }
 
 // Note counts an injection whose decision was made elsewhere (a cold

@@ -3,29 +3,11 @@ package control
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
-	"net/netip"
 	"testing"
-	"time"
-
-	"github.com/bmcemu/bmcemu/platform"
-	"github.com/bmcemu/bmcemu/platform/clock"
-	"github.com/bmcemu/bmcemu/platform/profile"
 )
 
 func TestCpusetRoutes(t *testing.T) {
-	clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	p, err := platform.New(profile.Default(), platform.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := New(Config{Authenticate: func(_ netip.Addr, u, pw string) bool { return u == "admin" && pw == "password" }}, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	c := &Client{BaseURL: ts.URL, User: "admin", Password: "password"}
+	_, _, c := newAPI(t)
 	ctx := context.Background()
 	var ae *APIError
 

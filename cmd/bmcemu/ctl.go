@@ -69,6 +69,22 @@ func (o *ctlOptions) ctx(parent context.Context) (context.Context, context.Cance
 	return context.WithTimeout(parent, o.timeout)
 }
 
+// show runs one control API request under --timeout and prints its
+// answer: as JSON with -o json, otherwise through table.
+func show[T any](o *ctlOptions, cmd *cobra.Command, do func(context.Context, *control.Client) (T, error), table func(io.Writer, T)) error {
+	ctx, cancel := o.ctx(cmd.Context())
+	defer cancel()
+	v, err := do(ctx, o.client())
+	if err != nil {
+		return err
+	}
+	if o.output == "json" {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
+	table(cmd.OutOrStdout(), v)
+	return nil
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

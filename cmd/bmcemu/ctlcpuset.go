@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -27,17 +28,7 @@ mems name it. Start a workload in one with 'ctl tasks run'.`,
   bmcemu ctl cpusets delete db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			sets, err := o.client().Cpusets(ctx)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), sets)
-			}
-			printCpusets(cmd.OutOrStdout(), sets)
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) ([]kernel.Cpuset, error) { return c.Cpusets(ctx) }, printCpusets)
 		},
 	}
 	var cpus, mems string
@@ -46,17 +37,9 @@ mems name it. Start a workload in one with 'ctl tasks run'.`,
 		Use: "create NAME", Short: "Make a cpuset (mkdir, then write cpuset.cpus and cpuset.mems)",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			cs, err := o.client().CreateCpuset(ctx, control.CpusetRequest{Name: args[0], CPUs: cpus, Mems: mems, MemHardwall: hardwall})
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), cs)
-			}
-			printCpusets(cmd.OutOrStdout(), []kernel.Cpuset{cs})
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (kernel.Cpuset, error) {
+				return c.CreateCpuset(ctx, control.CpusetRequest{Name: args[0], CPUs: cpus, Mems: mems, MemHardwall: hardwall})
+			}, printCpuset)
 		},
 	}
 	create.Flags().StringVar(&cpus, "cpus", "", "CPUs, list format (required)")
@@ -79,17 +62,9 @@ mems name it. Start a workload in one with 'ctl tasks run'.`,
 			if req.CPUs == nil && req.Mems == nil {
 				return fmt.Errorf("give --cpus, --mems or both")
 			}
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			cs, err := o.client().UpdateCpuset(ctx, args[0], req)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), cs)
-			}
-			printCpusets(cmd.OutOrStdout(), []kernel.Cpuset{cs})
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (kernel.Cpuset, error) {
+				return c.UpdateCpuset(ctx, args[0], req)
+			}, printCpuset)
 		},
 	}
 	set.Flags().StringVar(&setCPUs, "cpus", "", "CPUs, list format")
@@ -110,6 +85,8 @@ mems name it. Start a workload in one with 'ctl tasks run'.`,
 	cmd.AddCommand(create, set, del)
 	return cmd
 }
+
+func printCpuset(w io.Writer, cs kernel.Cpuset) { printCpusets(w, []kernel.Cpuset{cs}) }
 
 func printCpusets(w io.Writer, sets []kernel.Cpuset) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -161,17 +138,9 @@ func ctlTasks(o *ctlOptions) *cobra.Command {
 		Use: "run COMM", Short: "Start a task in a cpuset holding memory; an allocation that does not fit in its mems is refused",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			t, err := o.client().RunTask(ctx, control.TaskRequest{Comm: args[0], Cpuset: cpuset, MiB: mib, KernelPages: kern})
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), t)
-			}
-			printTasks(cmd.OutOrStdout(), []kernel.Task{t})
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (kernel.Task, error) {
+				return c.RunTask(ctx, control.TaskRequest{Comm: args[0], Cpuset: cpuset, MiB: mib, KernelPages: kern})
+			}, func(w io.Writer, t kernel.Task) { printTasks(w, []kernel.Task{t}) })
 		},
 	}
 	run.Flags().StringVar(&cpuset, "cpuset", "", "cpuset to run in (default: the root)")

@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,8 +192,9 @@ func TestProgressBars(t *testing.T) {
 	// with the members' log lines above it. serve runs until SIGTERM, so
 	// the shell sends one once the fleet is up.
 	bin := needTool(t, "script")
-	fleetArgs := "serve --fleet 3 --fleet-same-address --fleet-addr 127.0.0.1 --ephemeral --control-addr 127.0.0.1:0 --member-https-port 0 --member-http-port " +
-		strconv.Itoa(freeTCPPort(t)) + " --member-ipmi-port " + strconv.Itoa(freeUDPPort(t))
+	// Each member on its own address in a range no other test uses (so
+	// consecutive ports on one address cannot collide with anything).
+	fleetArgs := "serve --fleet 3 --fleet-addr 127.0.67.1 --ephemeral --control-addr 127.0.67.1:0 --member-https-port 0 --member-http-port 18080 --member-ipmi-port 18623"
 	script := bmcemuBin + " " + fleetArgs + " & pid=$!; for i in $(seq 100); do sleep 0.1; done; kill -TERM $pid; wait $pid"
 	out, err = run(t, 60*time.Second, bin, "-qfec", "sh -c '"+script+"'", "/dev/null")
 	if err != nil {

@@ -324,7 +324,7 @@ function renderRAS(r) {
     el('div', {}, 'Mode ', el('b', { id: 'ras-mode' }, r.mode), r.requested && r.requested !== r.mode ? ' (requested ' + r.requested + ')' : '',
       r.next_boot ? ' · next boot ' + r.next_boot : ''),
     r.config_error ? el('div', { class: 'error' }, r.config_error) : null,
-    el('div', {}, 'Usable ' + gib(r.usable_bytes) + ' of ' + gib(r.raw_bytes) + ' installed'),
+    el('div', {}, 'Usable ' + gib(r.usable_bytes) + ' of ' + gib(r.raw_bytes) + ' installed at boot (the RAS plan; hot-added modules join it at the next POST)'),
     r.redundancy ? el('div', {}, 'Redundancy ', el('span', { id: 'ras-redundancy', class: 'badge ' + (r.redundancy === 'FullyRedundant' ? 'OK' : 'Warning') }, r.redundancy)) : null,
     r.job ? el('div', { id: 'ras-job' }, r.job.kind + ' ' + r.job.slot + ' ', el('progress', { max: 100, value: r.job.percent }), ' ' + r.job.percent + ' %') : null,
   ];

@@ -158,21 +158,17 @@ func TestWebUIInChromium(t *testing.T) {
 	}
 
 	// Identify: the page lights the slot's LED through Redfish.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#slot-CPU0_DIMM_A1 button.act-identify`))); err != nil {
-		t.Fatal(err)
-	}
+	clickLive(t, ctx, `#slot-CPU0_DIMM_A1 button.act-identify`)
 	waitFor(t, ctx, "the identify LED lit", `document.querySelector('#slot-CPU0_DIMM_A1 .led.id-on') !== null`)
 
 	// Attention: the SMC isolates the slot, and the page shows it.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-attention`))); err != nil {
-		t.Fatal(err)
-	}
+	clickLive(t, ctx, `#slot-`+slot+` button.act-attention`)
 	waitFor(t, ctx, "the slot isolated after attention", `document.getElementById('slot-`+slot+`').dataset.power === 'Isolated'`)
 	waitFor(t, ctx, "AttentionPressed in the event list", `document.querySelector('#events li[data-kind="AttentionPressed"][data-slot="`+slot+`"]') !== null`)
 
 	// Insert a 64 GiB module with the form.
+	clickLive(t, ctx, `#slot-`+slot+` button.act-insert`)
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-insert`)),
 		chromedp.WaitVisible(chromedp.CSS("#insert-dialog")),
 		chromedp.SetValue(chromedp.CSS("#insert-capacity"), "64"),
 		chromedp.Click(chromedp.CSS("#insert-submit")),
@@ -291,8 +287,8 @@ func TestWebUIRASReplaceInChromium(t *testing.T) {
 	waitFor(t, ctx, "a fully redundant mirror", redundancy("FullyRedundant"))
 
 	const slot = "CPU0_DIMM_A1"
+	clickLive(t, ctx, `#slot-`+slot+` button.act-fault`)
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-fault`)),
 		chromedp.WaitVisible(chromedp.CSS("#fault-dialog")),
 		chromedp.SetValue(chromedp.CSS("#fault-count"), "1"),
 		chromedp.Click(chromedp.CSS("#fault-ue")),
@@ -304,16 +300,12 @@ func TestWebUIRASReplaceInChromium(t *testing.T) {
 	waitFor(t, ctx, "the system's health falls", `document.getElementById('health').textContent !== 'OK'`)
 	screenshot(t, ctx, dir, "1-redundancy-lost")
 
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-attention`))); err != nil {
-		t.Fatal(err)
-	}
+	clickLive(t, ctx, `#slot-`+slot+` button.act-attention`)
 	waitFor(t, ctx, "the module isolated", `document.getElementById('slot-`+slot+`').dataset.power === 'Isolated'`)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-remove`))); err != nil {
-		t.Fatal(err)
-	}
+	clickLive(t, ctx, `#slot-`+slot+` button.act-remove`)
 	waitFor(t, ctx, "the slot empty", `document.getElementById('slot-`+slot+`').dataset.status === 'absent'`)
+	clickLive(t, ctx, `#slot-`+slot+` button.act-insert`)
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`#slot-`+slot+` button.act-insert`)),
 		chromedp.WaitVisible(chromedp.CSS("#insert-dialog")),
 		chromedp.SetValue(chromedp.CSS("#insert-capacity"), "32"),
 		chromedp.SetValue(chromedp.CSS("#insert-ranks"), "2"),
@@ -326,4 +318,21 @@ func TestWebUIRASReplaceInChromium(t *testing.T) {
 	waitFor(t, ctx, "the re-silver in the event list", `document.querySelector('#events li[data-kind="MemoryRebuildCompleted"]') !== null`)
 	waitFor(t, ctx, "the SEL's redundancy records", `[...document.querySelectorAll('#sel tbody td')].some(td => td.textContent.includes('Fully Redundant'))`)
 	screenshot(t, ctx, dir, "2-replaced")
+}
+
+// clickLive clicks a button in a slot card. The page redraws a card when
+// its slot changes, so the node a query found can be gone before the click
+// lands (CDP error -32000, "Could not find node"); then the query and the
+// click are done again, as a user would click the redrawn button.
+func clickLive(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	for try := 0; ; try++ {
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err == nil {
+			return
+		}
+		if try == 20 || !strings.Contains(err.Error(), "-32000") {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
 }

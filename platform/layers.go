@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/clock"
+	"github.com/bmcemu/bmcemu/platform/cxl"
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/firmware"
 	"github.com/bmcemu/bmcemu/platform/kernel"
@@ -38,9 +39,11 @@ type layers struct {
 	// only), vmOSPM the guest's acpi_memhotplug for its pc-dimms.
 	vm     *vm.Guest
 	vmOSPM *acpiMemhotplug
-	ras    *rasUnit
-	clk    clock.Clock
-	epoch  uint64
+	// cxl is the CXL host bridges, slots and drivers (CXL profiles only).
+	cxl   *cxl.Bus
+	ras   *rasUnit
+	clk   clock.Clock
+	epoch uint64
 	// dead: the host reset or lost power; this set's steps stop (a
 	// successor is built at the next POST).
 	dead atomic.Bool

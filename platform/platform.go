@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/clock"
+	"github.com/bmcemu/bmcemu/platform/cxl"
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/firmware"
 	"github.com/bmcemu/bmcemu/platform/kernel"
@@ -104,6 +105,8 @@ type Inventory struct {
 	// Host is the host firmware's NVRAM (boot order, ...): nil in
 	// inventories saved before it was kept.
 	Host *HostNVRAM `json:"host,omitempty"`
+	// CXLCards are the expanders seated in CXL slots, by slot.
+	CXLCards map[string]cxl.DeviceSpec `json:"cxl_cards,omitempty"`
 }
 
 // SavedModule is a module as the EEPROM carries it.
@@ -196,6 +199,9 @@ type Platform struct {
 	modCache map[string]modCacheEntry // buildSnapshot's decoded modules; pubMu
 	// vmHost is a VM guest's hypervisor state (vmguest.go).
 	vmHost vmHost
+	// cxlCards are the expanders seated in CXL slots (cxlhost.go): the
+	// physical inventory, kept across boots and BMC restarts; mu.
+	cxlCards map[string]cxl.DeviceSpec
 }
 
 // hybridClock stamps time with a caller's Now-only clock and schedules at
@@ -316,7 +322,7 @@ func (p *Platform) build(l *layers, boot map[string]SavedModule) error {
 		return fmt.Errorf("platform: smc: %w", err)
 	}
 	fw, err := firmware.New(firmware.Config{Memory: p.prof.Memory, Clock: l.clk, Hardware: ctl, Publisher: pub,
-		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: l.ras,
+		Faults: p.faults, Timing: opts.FirmwareTiming, Redundancy: l.ras, CXL: cxlHostBridges(p.prof),
 		ReservePerSlot: uint64(p.prof.ReservePerSlotGiB()) << 30, AddressBits: p.prof.AddressBits()})
 	var space *firmware.AddressSpaceError
 	if errors.As(err, &space) {
@@ -343,6 +349,7 @@ func (p *Platform) build(l *layers, boot map[string]SavedModule) error {
 	}
 	ranges, iomem := bootMemoryMap(fw)
 	kcfg.IOMem = append(iomem, kcfg.IOMem...)
+	kcfg.IOMem = append(kcfg.IOMem, cxlWindowResources(fw)...)
 	vcfg, err := p.guestLayout(&kcfg, ranges)
 	if err != nil {
 		return err
@@ -369,6 +376,11 @@ func (p *Platform) build(l *layers, boot map[string]SavedModule) error {
 	}
 	l.smc, l.fw, l.kern = ctl, fw, k
 	l.ospm = newACPIMemhotplug(p, l, fw)
+	if p.prof.HasCXL() {
+		if l.cxl, err = p.buildCXL(l); err != nil {
+			return err
+		}
+	}
 	if vcfg != nil {
 		if err := p.buildGuest(l, *vcfg, boot); err != nil {
 			return err
@@ -452,6 +464,7 @@ func (p *Platform) restore(inv *Inventory) (map[string]SavedModule, error) {
 	p.powerOn = inv.PowerOn
 	p.changed = inv.ChangedAt
 	p.rasMode = inv.RASMode
+	p.cxlCards = p.restoredCXLCards(inv.CXLCards)
 	p.boot = restoredBootOverride(inv.BootOverride)
 	p.nvram = restoredNVRAM(inv.Host)
 	p.bios, p.secure = p.restoredBios(nil), defaultSecureBoot()
@@ -593,9 +606,10 @@ func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed ti
 	nv := restoredNVRAM(&p.nvram)
 	bios, sb, fw := p.bios.clone(), p.secure, p.firmware
 	nv.Bios, nv.SecureBoot, nv.Firmware = &bios, &sb, &fw
+	cards := p.cxlCardsCopy()
 	p.mu.Unlock()
 	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods)),
-		RASMode: mode, BootOverride: &boot, Host: &nv}
+		RASMode: mode, BootOverride: &boot, Host: &nv, CXLCards: cards}
 	if cur := p.l(); cur != nil {
 		slots := make([]string, 0, len(mods))
 		for k := range mods {

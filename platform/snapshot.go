@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/cxl"
 	"github.com/bmcemu/bmcemu/platform/firmware"
 	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile"
@@ -60,6 +61,8 @@ type Snapshot struct {
 	// Guest is a VM guest's memory devices as the hypervisor and the
 	// guest's drivers see them (vmguest.go); nil on a physical server.
 	Guest *vm.Status `json:"guest,omitempty"`
+	// CXL is the CXL side (CXL profiles only).
+	CXL *cxl.Status `json:"cxl,omitempty"`
 }
 
 // KernelSummary is the OS's memory accounting.
@@ -260,6 +263,10 @@ func (p *Platform) buildSnapshot(gen uint64) *Snapshot {
 	if l.vm != nil {
 		st := l.vm.Status()
 		s.Guest = &st
+	}
+	if l.cxl != nil {
+		st := l.cxl.Status()
+		s.CXL = &st
 	}
 	bs := l.kern.BlockSizeBytes()
 	k := &s.Kernel

@@ -56,7 +56,7 @@ func newCtlCmd() *cobra.Command {
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "request timeout")
 	cmd.AddCommand(ctlVM(o), ctlSystem(o), ctlSlots(o), ctlInsert(o), ctlRemove(o), ctlAttention(o), ctlLatch(o), ctlFault(o), ctlEvents(o),
 		ctlDmesg(o), ctlBlocks(o), ctlBlock(o), ctlMeminfo(o), ctlDirectMap(o), ctlVmstat(o), ctlCpusets(o), ctlTasks(o), ctlHomeAgent(o),
-		ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o), ctlServers(o), ctlHost(o), ctlConsole(o), ctlProtocolFault(o))
+		ctlIomem(o), ctlACPI(o), ctlMemmap(o), ctlRAS(o), ctlServers(o), ctlHost(o), ctlConsole(o), ctlProtocolFault(o), ctlCXL(o))
 	addCtlCompletions(cmd, o)
 	return cmd
 }
@@ -991,14 +991,14 @@ func ctlIomem(o *ctlOptions) *cobra.Command {
 
 func ctlACPI(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:       "acpi srat|hmat",
+		Use:       "acpi srat|hmat|cedt",
 		Short:     "Disassemble the firmware's current SRAT or HMAT (iasl -d style)",
 		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"srat", "hmat"},
+		ValidArgs: []string{"srat", "hmat", "cedt"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t := strings.ToLower(args[0])
-			if t != "srat" && t != "hmat" {
-				return fmt.Errorf("acpi %q: want srat or hmat", args[0])
+			if t != "srat" && t != "hmat" && t != "cedt" {
+				return fmt.Errorf("acpi %q: want srat, hmat or cedt", args[0])
 			}
 			ctx, cancel := o.ctx(cmd.Context())
 			defer cancel()

@@ -103,6 +103,9 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	if v, ok := p.(VM); ok {
 		s.vmRoutes(g, v)
 	}
+	if x, ok := p.(CXL); ok {
+		s.cxlRoutes(g, x)
+	}
 	if cfg.ProtocolFaults != nil {
 		s.protocolFaultRoutes(g, cfg.ProtocolFaults)
 	}
@@ -169,7 +172,7 @@ func (s *server) index(c *gin.Context) {
 	if s.hp != nil {
 		for k, v := range map[string]string{"faults": "/faults", "events": "/events", "dmesg": "/os/dmesg", "blocks": "/os/blocks",
 			"meminfo": "/os/meminfo", "directmap": "/os/directmap", "vmstat": "/os/vmstat", "cpusets": "/os/cpusets", "tasks": "/os/tasks", "homeagent": "/homeagent", "iomem": "/os/iomem", "nodes": "/os/nodes", "srat": "/firmware/acpi/srat",
-			"hmat": "/firmware/acpi/hmat", "memmap": "/firmware/memmap", "devices": "/firmware/devices", "vm": "/vm", "firmware-memmap": "/os/firmware-memmap"} {
+			"hmat": "/firmware/acpi/hmat", "memmap": "/firmware/memmap", "devices": "/firmware/devices", "vm": "/vm", "firmware-memmap": "/os/firmware-memmap", "cxl": "/cxl", "cedt": "/firmware/acpi/cedt"} {
 			idx[k] = Prefix + v
 		}
 	}

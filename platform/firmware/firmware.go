@@ -156,6 +156,8 @@ type Config struct {
 	InterconnectMBs             uint64
 	// Redundancy is the RAS engine; nil for plain ECC.
 	Redundancy Redundancy
+	// CXL are the platform's CXL host bridges (cxl.go).
+	CXL []CXLHostBridge
 }
 
 // ParkedModule is a module in the defective pool.
@@ -189,6 +191,8 @@ type Firmware struct {
 	// module seated there again is a hot-replace, which needs no new
 	// address space. Immutable after New.
 	bootSlots map[string]bool
+	// cxlWindows are the CFMWS placed at boot (cxl.go). Immutable.
+	cxlWindows []CXLWindow
 }
 
 type device struct {
@@ -278,6 +282,13 @@ func New(cfg Config) (*Firmware, error) {
 		return nil, fmt.Errorf("firmware: address map: %w", err)
 	}
 	f.amap = m
+	var top uint64
+	for _, r := range m.Layout().Regions() {
+		top = max(top, r.End())
+	}
+	if f.cxlWindows, err = placeCXL(cfg.CXL, m.sockets, top, cfg.AddressBits); err != nil {
+		return nil, fmt.Errorf("firmware: %w", err)
+	}
 	for _, r := range m.tad.Rules {
 		if len(r.Targets) == 1 && reliable[r.Targets[0]] {
 			f.reliable = append(f.reliable, r.Range)
@@ -978,6 +989,7 @@ func (f *Firmware) SRAT() *SRAT {
 		sort.Slice(mem, func(i, j int) bool { return mem[i].Base < mem[j].Base })
 		s.Memory = append(s.Memory, mem...)
 	}
+	s.GenericPorts = f.genericPorts()
 	return s
 }
 
@@ -1005,12 +1017,29 @@ func (f *Firmware) HMAT() *HMAT {
 		}
 		local[s] = uint64(len(chans)) * chanMBs
 	}
-	lat := Locality{DataType: HMATAccessLatency, BaseUnit: 100, Initiators: pds, Targets: pds}
-	bw := Locality{DataType: HMATAccessBandwidth, BaseUnit: 100, Initiators: pds, Targets: pds}
+	// Targets are the sockets' memory and then each CXL host bridge's
+	// generic port: the CXL driver reads the CPU-to-port figures and adds
+	// the link's and the device's (cxl_endpoint_get_perf_coordinates).
+	targets := slices.Clone(pds)
+	for _, gp := range f.genericPorts() {
+		targets = append(targets, gp.ProximityDomain)
+	}
+	lat := Locality{DataType: HMATAccessLatency, BaseUnit: 100, Initiators: pds, Targets: targets}
+	bw := Locality{DataType: HMATAccessBandwidth, BaseUnit: 100, Initiators: pds, Targets: targets}
+	remoteExtra := f.cfg.RemoteLatency - f.cfg.LocalLatency
 	for i := 0; i < n; i++ {
-		for j := 0; j < n; j++ {
-			l, b := f.cfg.LocalLatency, local[j]
-			if i != j {
+		for j := range targets {
+			var l time.Duration
+			var b uint64
+			switch {
+			case j >= n:
+				l, b = hostBridgeLatency, hostBridgeMBs
+				if f.cfg.CXL[j-n].Socket != i {
+					l, b = l+remoteExtra, min(b, f.cfg.InterconnectMBs)
+				}
+			case i == j:
+				l, b = f.cfg.LocalLatency, local[j]
+			default:
 				l, b = f.cfg.RemoteLatency, min(local[j], f.cfg.InterconnectMBs)
 			}
 			lat.Entries = append(lat.Entries, uint16(min(uint64(l.Nanoseconds()*1000)/100, 0xFFFF)))

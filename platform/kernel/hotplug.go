@@ -18,7 +18,7 @@ import (
 func (k *Kernel) AddMemory(nid int, start, size uint64, res string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.addMemory(nid, start, size, res)
+	return k.addMemory(nid, start, size, res, "")
 }
 
 // AddMemoryDriverManaged is add_memory_driver_managed(): res must be
@@ -32,7 +32,7 @@ func (k *Kernel) AddMemoryDriverManaged(nid int, start, size uint64, res string,
 	if res == "System RAM" || res == "" {
 		return kerr("add_memory_driver_managed", EINVAL, "driver-managed memory must be named \"System RAM ($DRIVER)\"")
 	}
-	if err := k.addMemory(nid, start, size, res); err != nil {
+	if err := k.addMemory(nid, start, size, res, ""); err != nil {
 		return err
 	}
 	if merge {
@@ -43,7 +43,25 @@ func (k *Kernel) AddMemoryDriverManaged(nid int, start, size uint64, res string,
 	return nil
 }
 
-func (k *Kernel) addMemory(nid int, start, size uint64, res string) error {
+// AddMemoryDriverManagedAs is AddMemoryDriverManaged with the blocks
+// onlined as online says rather than per auto_online_blocks: what dax/kmem
+// memory gets when daxctl's udev rule (`daxctl reconfigure-device
+// --mode=system-ram`, ZONE_MOVABLE unless --no-movable) onlines it right
+// after the kmem driver added it. Offline leaves the blocks offline.
+func (k *Kernel) AddMemoryDriverManagedAs(nid int, start, size uint64, res string, online OnlineType) error {
+	if !online.Valid() {
+		return kerr("add_memory_driver_managed", EINVAL, fmt.Sprintf("online type %q", online))
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if res == "System RAM" || res == "" {
+		return kerr("add_memory_driver_managed", EINVAL, "driver-managed memory must be named \"System RAM ($DRIVER)\"")
+	}
+	return k.addMemory(nid, start, size, res, online)
+}
+
+// addMemory adds and onlines the range; online "" means auto_online_blocks.
+func (k *Kernel) addMemory(nid int, start, size uint64, res string, online OnlineType) error {
 	const op = "add_memory"
 	if res == "" {
 		res = "System RAM"
@@ -162,20 +180,23 @@ func (k *Kernel) addMemory(nid int, start, size uint64, res string) error {
 	}
 
 	// Auto-online (memhp_default_online_type), summarised per zone.
-	if k.autoOnline == Offline {
+	if online == "" {
+		online = k.autoOnline
+	}
+	if online == Offline {
 		return nil
 	}
 	var runStart, runPages uint64
 	var runZone *zone
 	flush := func() {
 		if runZone != nil {
-			k.printk(KernInfo, "memory_hotplug: onlined %s: node %d zone %s (%s)", memRange(runStart, runPages), nid, runZone.name(), k.autoOnline)
+			k.printk(KernInfo, "memory_hotplug: onlined %s: node %d zone %s (%s)", memRange(runStart, runPages), nid, runZone.name(), online)
 		}
 		runZone, runPages = nil, 0
 	}
 	for i := 0; i < nb; i++ {
 		b := k.blocks[first+i]
-		z, err := k.onlineBlock(b, k.autoOnline)
+		z, err := k.onlineBlock(b, online)
 		if err != nil {
 			flush()
 			k.printk(KernWarning, "memory_hotplug: memory%d: auto-online failed: %v", b.id, err)

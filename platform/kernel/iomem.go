@@ -191,3 +191,51 @@ func (k *Kernel) IomemText() string {
 	walk(k.Iomem(), 0)
 	return b.String()
 }
+
+// RequestRegion is request_mem_region() for a driver: a non-busy resource
+// (a CXL region, a dax device) nested inside whatever non-busy resource
+// holds it, so the memory the driver adds later nests inside it in
+// /proc/iomem. EBUSY names the resource in the way.
+func (k *Kernel) RequestRegion(start, end uint64, name string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if end < start {
+		return kerr("request_mem_region", EINVAL, fmt.Sprintf("%s: end %#x before start %#x", name, end, start))
+	}
+	if _, conflict := k.iomem.request(start, end, name, 0); conflict != nil {
+		return kerr("request_mem_region", EBUSY, fmt.Sprintf("%s [mem 0x%08x-0x%08x] conflicts with %s", name, start, end, conflict))
+	}
+	return nil
+}
+
+// ReleaseRegion is release_mem_region(): it removes the resource named name
+// spanning exactly [start, end]; it must have no children left.
+func (k *Kernel) ReleaseRegion(start, end uint64, name string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var found *resource
+	var walk func(r *resource)
+	walk = func(r *resource) {
+		for _, c := range r.children {
+			if found != nil {
+				return
+			}
+			if c.start == start && c.end == end && c.name == name {
+				found = c
+				return
+			}
+			if c.start <= start && end <= c.end {
+				walk(c)
+			}
+		}
+	}
+	walk(k.iomem)
+	if found == nil {
+		return kerr("release_mem_region", ENOENT, fmt.Sprintf("no resource %s [mem 0x%08x-0x%08x]", name, start, end))
+	}
+	if len(found.children) > 0 {
+		return kerr("release_mem_region", EBUSY, fmt.Sprintf("%s still holds %s", found, found.children[0]))
+	}
+	found.parent.drop(found)
+	return nil
+}

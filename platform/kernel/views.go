@@ -225,6 +225,9 @@ type Node struct {
 	ManagedPages uint64 `json:"managed_pages"`
 	FreePages    uint64 `json:"free_pages"`
 	Zones        []Zone `json:"zones"`
+	// Access0 and Access1 are nodeN/access0 and access1 (nodeperf.go).
+	Access0 *AccessCoordinate `json:"access0,omitempty"`
+	Access1 *AccessCoordinate `json:"access1,omitempty"`
 }
 
 // Nodes lists the online nodes by ID, each with all four zones.
@@ -237,7 +240,7 @@ func (k *Kernel) Nodes() []Node {
 		pg := k.nodes[nid]
 		n := Node{ID: nid, HasMemory: pg.presentPages() > 0, HasNormalMemory: pg.normalPresent() > 0,
 			HotAdded: pg.hotAdded, Fallback: k.fallback(nid), KmemCacheNodes: pg.kmemCacheNodes,
-			CPUList: FormatList(k.nodeCPUList(nid)), NrRunning: load[nid]}
+			CPUList: FormatList(k.nodeCPUList(nid)), NrRunning: load[nid], Access0: pg.access[Access0], Access1: pg.access[Access1]}
 		for i := range pg.zones {
 			z := &pg.zones[i]
 			st, sp := z.span()

@@ -39,6 +39,9 @@ type pglistData struct {
 	// kmemCacheNodes counts the slab's kmem_cache_node structures for this
 	// node (one per cache once the node has normal memory).
 	kmemCacheNodes int
+	// access are the node's performance attributes per access class
+	// (nodeperf.go); nil until someone sets them.
+	access [2]*AccessCoordinate
 }
 
 func newPgdat(nid int) *pglistData {

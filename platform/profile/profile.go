@@ -46,6 +46,9 @@ type Profile struct {
 	Hotplug Hotplug  `yaml:"hotplug"`
 	// Guest, when present, makes the server a VM guest (guest.go).
 	Guest *Guest `yaml:"guest"`
+	// CXL, when present, gives the server CXL host bridges and hot-plug
+	// slots for memory expanders (cxl.go).
+	CXL *CXL `yaml:"cxl"`
 	// Hardware is the processors, NICs, storage, fans and power supplies
 	// (hardware.go); absent sections take DefaultHardware's.
 	Hardware `yaml:",inline"`
@@ -259,6 +262,9 @@ func Parse(file string, src []byte) (*Profile, error) {
 		return nil, err
 	}
 	if err := p.validateGuest(); err != nil {
+		return nil, err
+	}
+	if err := p.validateCXL(); err != nil {
 		return nil, err
 	}
 	p.Hardware = p.Hardware.Resolved(p.Memory)

@@ -116,10 +116,9 @@ type X2APICAffinity struct {
 
 // SRAT is the System Resource Affinity Table.
 type SRAT struct {
-	Header       Header                `json:"header"`
-	CPUs         []X2APICAffinity      `json:"cpus"`
-	Memory       []MemoryAffinity      `json:"memory"`
-	GenericPorts []GenericPortAffinity `json:"generic_ports,omitempty"`
+	Header Header           `json:"header"`
+	CPUs   []X2APICAffinity `json:"cpus"`
+	Memory []MemoryAffinity `json:"memory"`
 	// Unknown counts subtables of types this decoder skips.
 	Unknown int `json:"unknown,omitempty"`
 }

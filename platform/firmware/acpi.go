@@ -114,20 +114,48 @@ type X2APICAffinity struct {
 	ClockDomain     uint32 `json:"clock_domain"`
 }
 
+// Generic Port Affinity flags (ACPI 6.5 Table 5.60, shared with the
+// Generic Initiator Affinity structure).
+const (
+	GenericPortEnabled                   uint32 = 1
+	GenericPortArchitecturalTransactions uint32 = 2
+)
+
+// GenericPortAffinity is an SRAT Generic Port Affinity structure (type 6,
+// ACPI 6.5 §5.2.16.7) with an ACPI device handle (type 0): it gives a CXL
+// host bridge (ACPI0016, matched by _UID as Linux's
+// acpi_get_genport_coordinates() does) a proximity domain so the OS can
+// combine HMAT numbers up to the port with the device's CDAT numbers.
+type GenericPortAffinity struct {
+	ProximityDomain uint32 `json:"proximity_domain"`
+	HID             string `json:"hid"` // device handle type 0 (ACPI): _HID, 8 chars, e.g. "ACPI0016"
+	UID             uint32 `json:"uid"`
+	Flags           uint32 `json:"flags"` // bit 0 Enabled, bit 1 Architectural Transactions
+}
+
+const (
+	sratTypeGenericPort = 6
+	genericPortLen      = 32
+	deviceHandleACPI    = 0
+)
+
 // SRAT is the System Resource Affinity Table.
 type SRAT struct {
 	Header Header           `json:"header"`
 	CPUs   []X2APICAffinity `json:"cpus"`
 	Memory []MemoryAffinity `json:"memory"`
+	// GenericPorts follow the memory entries in the encoded table.
+	GenericPorts []GenericPortAffinity `json:"generic_ports,omitempty"`
 	// Unknown counts subtables of types this decoder skips.
 	Unknown int `json:"unknown,omitempty"`
 }
 
 const sratFixed = headerLen + 12
 
-// Encode renders the table (revision 3).
+// Encode renders the table (revision 3). A HID longer than the 8-byte
+// device handle field is cut to 8 bytes; a shorter one is NUL-padded.
 func (s *SRAT) Encode() []byte {
-	b := make([]byte, sratFixed, sratFixed+24*len(s.CPUs)+40*len(s.Memory))
+	b := make([]byte, sratFixed, sratFixed+24*len(s.CPUs)+40*len(s.Memory)+genericPortLen*len(s.GenericPorts))
 	h := s.Header
 	if h.Signature == "" {
 		h = newHeader("SRAT", 3)
@@ -150,6 +178,15 @@ func (s *SRAT) Encode() []byte {
 		binary.LittleEndian.PutUint64(e[8:], m.Base)
 		binary.LittleEndian.PutUint64(e[16:], m.Length)
 		binary.LittleEndian.PutUint32(e[28:], m.Flags)
+		b = append(b, e...)
+	}
+	for _, g := range s.GenericPorts {
+		e := make([]byte, genericPortLen)
+		e[0], e[1], e[3] = sratTypeGenericPort, genericPortLen, deviceHandleACPI
+		binary.LittleEndian.PutUint32(e[4:], g.ProximityDomain)
+		copy(e[8:16], g.HID)
+		binary.LittleEndian.PutUint32(e[16:], g.UID)
+		binary.LittleEndian.PutUint32(e[24:], g.Flags)
 		b = append(b, e...)
 	}
 	return seal(b)
@@ -183,9 +220,15 @@ func DecodeSRAT(b []byte) (*SRAT, error) {
 			s.CPUs = append(s.CPUs, X2APICAffinity{ProximityDomain: binary.LittleEndian.Uint32(e[4:]),
 				X2APICID: binary.LittleEndian.Uint32(e[8:]), Flags: binary.LittleEndian.Uint32(e[12:]),
 				ClockDomain: binary.LittleEndian.Uint32(e[16:])})
-		case typ == 1 || typ == 2:
+		case typ == sratTypeGenericPort && n == genericPortLen && e[3] == deviceHandleACPI:
+			s.GenericPorts = append(s.GenericPorts, GenericPortAffinity{ProximityDomain: binary.LittleEndian.Uint32(e[4:]),
+				HID: strings.TrimRight(string(e[8:16]), "\x00"), UID: binary.LittleEndian.Uint32(e[16:]),
+				Flags: binary.LittleEndian.Uint32(e[24:])})
+		case typ == 1 || typ == 2 || typ == sratTypeGenericPort && n != genericPortLen:
 			return nil, fmt.Errorf("%w: subtable type %d at 0x%X has length %d", ErrTable, typ, off, n)
 		default:
+			// Includes Generic Ports named by a PCI device handle (type 1),
+			// which GenericPortAffinity does not model.
 			s.Unknown++
 		}
 		off += n
@@ -417,6 +460,29 @@ func DisassembleSRAT(b []byte) (string, error) {
 			d.flag("Enabled", uint64(f&1))
 			d.field(off+16, 4, "Clock Domain", fmt.Sprintf("%08X", binary.LittleEndian.Uint32(e[16:])))
 			d.field(off+20, 4, "Reserved2", fmt.Sprintf("%08X", binary.LittleEndian.Uint32(e[20:])))
+		case e[0] == sratTypeGenericPort && len(e) == genericPortLen:
+			d.field(off, 1, "Subtable Type", "06 [Generic Port Affinity]")
+			d.field(off+1, 1, "Length", fmt.Sprintf("%02X", e[1]))
+			d.field(off+2, 1, "Reserved1", fmt.Sprintf("%02X", e[2]))
+			ht := fmt.Sprintf("%02X", e[3])
+			switch e[3] {
+			case deviceHandleACPI:
+				ht += " [ACPI]"
+			case 1:
+				ht += " [PCI]"
+			}
+			d.field(off+3, 1, "Device Handle Type", ht)
+			d.field(off+4, 4, "Proximity Domain", fmt.Sprintf("%08X", binary.LittleEndian.Uint32(e[4:])))
+			h := fmt.Sprintf("% X", e[8:24])
+			if e[3] == deviceHandleACPI {
+				h += fmt.Sprintf(" [_HID %q _UID %d]", strings.TrimRight(string(e[8:16]), "\x00"), binary.LittleEndian.Uint32(e[16:]))
+			}
+			d.field(off+8, 16, "Device Handle", h)
+			f := binary.LittleEndian.Uint32(e[24:])
+			d.field(off+24, 4, "Flags (decoded below)", fmt.Sprintf("%08X", f))
+			d.flag("Enabled", uint64(f&1))
+			d.flag("Architectural Transactions", uint64(f>>1&1))
+			d.field(off+28, 4, "Reserved2", fmt.Sprintf("%08X", binary.LittleEndian.Uint32(e[28:])))
 		default:
 			d.field(off, 1, "Subtable Type", fmt.Sprintf("%02X [Unknown Subtable Type]", e[0]))
 			d.field(off+1, 1, "Length", fmt.Sprintf("%02X", e[1]))

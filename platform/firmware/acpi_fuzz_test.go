@@ -55,6 +55,10 @@ func FuzzDecodeSRAT(f *testing.F) {
 	f.Add(sampleSRAT().Encode())
 	f.Add((&SRAT{}).Encode())
 	f.Add([]byte("SRAT"))
+	gp := sampleSRAT()
+	gp.GenericPorts = []GenericPortAffinity{sampleGenericPort(), {ProximityDomain: 3, HID: "ACPI0016", UID: 8,
+		Flags: GenericPortEnabled | GenericPortArchitecturalTransactions}}
+	f.Add(gp.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := DecodeSRAT(b)
 		if err != nil {
@@ -67,8 +71,52 @@ func FuzzDecodeSRAT(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded table does not decode: %v", err)
 		}
-		if !reflect.DeepEqual(again.CPUs, s.CPUs) || !reflect.DeepEqual(again.Memory, s.Memory) {
+		if !reflect.DeepEqual(again.CPUs, s.CPUs) || !reflect.DeepEqual(again.Memory, s.Memory) ||
+			!reflect.DeepEqual(again.GenericPorts, s.GenericPorts) {
 			t.Fatalf("round trip changed entries")
+		}
+	})
+}
+
+func FuzzDecodeCEDT(f *testing.F) {
+	if b, err := sampleCEDT().Encode(); err == nil {
+		f.Add(b)
+	}
+	xor := sampleCEDT()
+	xor.Windows = append(xor.Windows, CFMWS{BaseHPA: 0x2000000000, WindowSize: 0x300000000, InterleaveWays: 12,
+		InterleaveArithmetic: CFMWSArithmeticXOR, GranularityBytes: 16384, Restrictions: CFMWSHostOnlyCoherent | CFMWSPersistent,
+		Targets: []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}})
+	if b, err := xor.Encode(); err == nil {
+		f.Add(b)
+	}
+	if b, err := (&CEDT{}).Encode(); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := DecodeCEDT(b)
+		if err != nil {
+			return
+		}
+		if _, err := DisassembleCEDT(b); err != nil {
+			t.Fatalf("decodes but does not disassemble: %v", err)
+		}
+		for _, w := range c.Windows {
+			if len(w.Targets) != w.InterleaveWays || w.GranularityBytes < 256 || w.GranularityBytes > 16384 {
+				t.Fatalf("decoded window breaks its invariants: %+v", w)
+			}
+		}
+		enc, err := c.Encode()
+		if err != nil {
+			t.Fatalf("decoded table does not re-encode: %v", err)
+		}
+		again, err := DecodeCEDT(enc)
+		if err != nil {
+			t.Fatalf("re-encoded table does not decode: %v", err)
+		}
+		again.Header.Length, again.Header.Checksum = c.Header.Length, c.Header.Checksum
+		again.Unknown = c.Unknown // unknown subtables are skipped, not carried
+		if !reflect.DeepEqual(again, c) {
+			t.Fatalf("round trip changed the table:\n%+v\n%+v", c, again)
 		}
 	})
 }

@@ -76,9 +76,6 @@ func (p *Platform) buildCXL(l *layers) (*cxl.Bus, error) {
 	}
 	pfn, _, _, _ := k.PFN(h)
 	cfg.IOMMU.SwiotlbBase = pfn * kernel.PageSize
-	k.Printk(kernel.KernInfo, "software IO TLB: area num 1.")
-	k.Printk(kernel.KernInfo, "software IO TLB: mapped [mem %#016x-%#016x] (%dMB)", cfg.IOMMU.SwiotlbBase,
-		cfg.IOMMU.SwiotlbBase+swiotlbBytes-1, swiotlbBytes>>20)
 	bus, err := cxl.New(k, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("platform: %w", err)

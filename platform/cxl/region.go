@@ -39,7 +39,7 @@ func (b *Bus) enable(p *port) (Result, error) {
 	p.power = true
 	b.pciehp(p, "Link Up")
 	bdf := p.devBDF()
-	b.k.Printk(kernel.KernInfo, "pci %s: [%04x:%04x] type 00 class %#08x PCIe Endpoint", bdf, vendorID, deviceID, classCode)
+	b.k.Printk(kernel.KernInfo, "pci %s: [%04x:%04x] type 00 class 0x%06x PCIe Endpoint", bdf, vendorID, deviceID, classCode)
 	// pci_assign_unassigned_bridge_resources(): the card's BAR must fit
 	// the root port's bridge window, which only firmware (or
 	// pci=hpmmiosize) sized before the card existed.

@@ -28,6 +28,7 @@ var faultText = map[uint8]string{
 const fstsPPF = 1 << 1
 
 // Fault is one recorded DMA remapping fault (a fault recording register).
+// DeviceAccess returns it as a *Fault.
 type Fault struct {
 	BDF    string `json:"bdf"`
 	Addr   uint64 `json:"addr"` // page address of the faulting request, as FRCD.FI holds it
@@ -37,7 +38,7 @@ type Fault struct {
 }
 
 // Error is the line dmar_fault_do_one() logs for the fault.
-func (f *Fault) Error() string {
+func (f Fault) Error() string {
 	kind := "DMA Read"
 	if f.Write {
 		kind = "DMA Write"

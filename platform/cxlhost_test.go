@@ -2,12 +2,14 @@ package platform
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bmcemu/bmcemu/platform/cxl"
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/firmware"
+	"github.com/bmcemu/bmcemu/platform/iommu"
 	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile"
 )
@@ -332,5 +334,92 @@ func TestCXLNotACXLServer(t *testing.T) {
 	}
 	if err := r.p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 1 << 30}); !errors.Is(err, ErrNotCXL) {
 		t.Fatalf("insert on a server without CXL: %v", err)
+	}
+}
+
+func TestCXLDMAIsolation(t *testing.T) {
+	r := cxlRig(t)
+	p := r.p
+	r.must(p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 8 << 30}))
+	_, err := p.CXLAttention("CXL1")
+	r.must(err)
+	// Untrusted (the default behind a hot-plug slot): bounced, the device
+	// sees only its buffer and zero padding, invalidated at once.
+	rep, err := p.CXLDMATransfer("CXL1", cxl.Transfer{Offset: 1024, Size: 512, Dir: "bidirectional"})
+	r.must(err)
+	if !rep.Untrusted || !rep.Bounced || rep.Exposed != 0 || !rep.Verified || rep.Invalidations == 0 || rep.Queued != 0 {
+		t.Fatalf("untrusted transfer: %+v", rep)
+	}
+	// The device reaching outside what it was given: blocked, logged,
+	// published.
+	err = p.CXLDMAAccess("CXL1", 0x1000, 64, true)
+	var f *iommu.Fault
+	if !errors.As(err, &f) || !r.dmesgHas("DMAR: [DMA Write NO_PASID] Request device [31:00.0]") {
+		t.Fatalf("rogue DMA: %v", err)
+	}
+	found := false
+	for _, rec := range r.drain() {
+		if e, ok := rec.Event.(events.IOMMUFault); ok && e.Slot == "CXL1" && e.Write {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no IOMMUFault event")
+	}
+	st, _ := p.CXL()
+	if st.IOMMU.Faults != 1 || len(st.Faults) != 1 {
+		t.Fatalf("IOMMU status %+v", st.IOMMU)
+	}
+	// Trusted: mapped in place, so the device can read the rest of the
+	// page — the exposure bouncing prevents.
+	_, err = p.CXLAttention("CXL1")
+	r.must(err)
+	_, err = p.CXLPull("CXL1")
+	r.must(err)
+	r.must(p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 8 << 30, Trusted: true}))
+	_, err = p.CXLAttention("CXL1")
+	r.must(err)
+	rep, err = p.CXLDMATransfer("CXL1", cxl.Transfer{Offset: 1024, Size: 512, Dir: "to-device"})
+	r.must(err)
+	if rep.Untrusted || rep.Bounced || rep.Exposed != 4096-512 || !rep.Verified {
+		t.Fatalf("trusted transfer: %+v", rep)
+	}
+	if _, err := p.CXLDMATransfer("CXL1", cxl.Transfer{Offset: 4000, Size: 512}); !errors.Is(err, cxl.ErrInvalid) {
+		t.Fatalf("transfer crossing the page: %v", err)
+	}
+}
+
+func TestCXLCardsSurviveBMCRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.json")
+	prof, err := profile.Builtin("cxl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(prof, Options{Store: NewFileInventory(path)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 32 << 30, Serial: 7, Trusted: true}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := New(prof, Options{Store: NewFileInventory(path)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := q.CXL()
+	s := st.Slots[0]
+	// Seated at power-on: firmware powers the slot and the drivers map it.
+	if s.Slot != "CXL1" || s.State != cxl.StateEnabled || s.Device.Spec.Serial != 7 || !s.Device.Spec.Trusted || s.Device.Region == nil {
+		t.Fatalf("restored slot %+v", s)
+	}
+	if _, err := q.CXLPull("CXL1"); err != nil {
+		t.Fatal(err)
+	}
+	z, err := New(prof, Options{Store: NewFileInventory(path)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := z.CXL(); st.Slots[0].State != cxl.StateEmpty {
+		t.Fatalf("a pulled card came back: %+v", st.Slots[0])
 	}
 }

@@ -78,7 +78,9 @@ surprise removal).`,
 		Short: "Disassemble the CDAT the card serves over its DOE mailbox",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.ACPITable, error) { return c.CXLCDAT(ctx, args[0]) },
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.ACPITable, error) {
+				return c.CXLCDAT(ctx, args[0])
+			},
 				func(w io.Writer, t control.ACPITable) { fmt.Fprint(w, withNewline(t.Text)) })
 		},
 	}

@@ -423,3 +423,45 @@ func TestCXLCardsSurviveBMCRestart(t *testing.T) {
 		t.Fatalf("a pulled card came back: %+v", st.Slots[0])
 	}
 }
+
+// The seed's item 19 on a CXL node: the new node joins the root cpuset's
+// effective mems, but a cpuset made before it keeps its mems, so only
+// cpusets that name the node allocate from it.
+func TestCXLNodeServesOnlyCpusetsThatAllowIt(t *testing.T) {
+	r := cxlRig(t)
+	p := r.p
+	k := p.l().kern
+	r.must(k.CreateCpuset("legacy", "0-3", "0-1", false))
+	r.must(p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 64 << 30}))
+	_, err := p.CXLAttention("CXL1")
+	r.must(err)
+	var root kernel.Cpuset
+	for _, c := range k.Cpusets() {
+		if c.Name == "/" || c.Name == "" || c.Name == "root" {
+			root = c
+		}
+	}
+	if root.EffectiveMems != "0-2" {
+		t.Fatalf("root cpuset effective mems %q, want 0-2 with the CXL node", root.EffectiveMems)
+	}
+	r.must(k.CreateCpuset("tiered", "4-7", "2", false))
+	legacy, err := k.Spawn("db", "legacy")
+	r.must(err)
+	tiered, err := k.Spawn("cache", "tiered")
+	r.must(err)
+	r.must(k.TaskAllocMiB(legacy, 512, true))
+	r.must(k.TaskAllocMiB(tiered, 512, true))
+	for _, task := range k.Tasks() {
+		switch task.PID {
+		case legacy:
+			if task.PagesByNode[2] != 0 {
+				t.Fatalf("a cpuset made before the node allocated from it: %+v", task)
+			}
+		case tiered:
+			if task.PagesByNode[2] != (512<<20)/kernel.PageSize {
+				t.Fatalf("the CXL cpuset's task did not allocate from node 2: %+v", task)
+			}
+		}
+	}
+	r.invariants()
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/bmcemu/bmcemu/cmd/internal/webui"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/ipblock"
 )
 
 // Options configure a Fleet.
@@ -56,6 +57,11 @@ type Options struct {
 	Forget  func(member string)
 	// IPMIV15 also accepts IPMI v1.5 sessions on every member.
 	IPMIV15 bool
+	// IPBlocking blocks source addresses that keep failing the fleet's
+	// credentials; nil is ipblock.DefaultSettings (five failures in a
+	// minute block the address for five minutes). It runs on the wall
+	// clock, whatever Clock's speed: an attacker's pace is real.
+	IPBlocking *ipblock.Settings
 	// Redfish settings for every member.
 	RegistryDir           string
 	RequireIfMatch        bool
@@ -85,6 +91,11 @@ type Fleet struct {
 	// conns caps the connections of every member together; each member
 	// also has its own caps (member.limit).
 	conns *httplimit.Limiter
+	// blk blocks a source address after repeated wrong fleet credentials,
+	// as each member's accounts do for theirs (platform/ipblock): the
+	// fleet's operator login guards membership of every member, so
+	// guessing it from one address must stop at the address.
+	blk *ipblock.Blocker
 }
 
 type member struct {
@@ -118,6 +129,16 @@ func New(opts Options) *Fleet {
 		log.Info("no socket poller; one goroutine per member socket", "reason", err)
 	}
 	f.queue = newConnQueue()
+	set := ipblock.DefaultSettings()
+	if opts.IPBlocking != nil {
+		set = *opts.IPBlocking
+	}
+	blk, err := ipblock.New(ipblock.Options{Settings: set, Logger: log.With("component", "fleet-auth")})
+	if err != nil {
+		log.Warn("fleet: IP blocking settings refused; using the defaults", "err", err)
+		blk, _ = ipblock.New(ipblock.Options{Settings: ipblock.DefaultSettings(), Logger: log.With("component", "fleet-auth")})
+	}
+	f.blk = blk
 	f.conns = httplimit.New(FleetLimits, log.With("component", "http"))
 	f.front = httplimit.Server(http.HandlerFunc(f.serveMember), log)
 	f.front.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
@@ -653,15 +674,42 @@ func (f *Fleet) uiMembers() []webui.Member {
 	return out
 }
 
+// auth guards a fleet endpoint with the fleet's credentials. A source
+// address that failed FailCount times within FailWindow is refused for
+// Penalty before its credentials are looked at (503 with Retry-After, as
+// the members' Redfish does), and only that address: the operator's
+// login from elsewhere still works.
 func (f *Fleet) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		src := remoteAddr(r)
+		if until, blocked := f.blk.Refuse(src); blocked {
+			secs := max(int64(time.Until(until)+time.Second-1)/int64(time.Second), 1)
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			fail(w, http.StatusServiceUnavailable, "AddressBlocked",
+				"login attempts from this address are refused for a while after repeated failed logins")
+			return
+		}
 		if !f.authorized(r) {
+			// A request without credentials is a client asking which
+			// scheme to use (browsers do), not a guess.
+			if r.Header.Get("Authorization") != "" {
+				f.blk.Fail(src)
+			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="bmcemu fleet"`)
 			fail(w, http.StatusUnauthorized, "Unauthorized", "the fleet's credentials are required (HTTP Basic: serve --user/--password)")
 			return
 		}
 		h(w, r)
 	}
+}
+
+// remoteAddr is the request's source address (invalid if unparsable).
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
 }
 
 // addHTTP takes one member entry of a fleet file, as JSON.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/ipblock"
 )
 
 // Members bind loopback addresses other than 127.0.0.1 (Linux answers the
@@ -59,9 +60,12 @@ func runtimeLayout(first netip.Addr) Layout {
 func newFleet(t *testing.T, first netip.Addr, stateDir string) *Fleet {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	// The tests send many wrong credentials from one address on purpose;
+	// TestFleetBlocksGuessingAddress checks the blocking itself.
+	lenient := ipblock.Settings{Enabled: true, FailCount: ipblock.MaxFailCount, FailWindow: time.Second, Penalty: time.Second}
 	f := New(Options{
 		StateDir: stateDir, User: fleetUser, Password: fleetPass,
-		Clock: clock.Real{Speed: 1000}, Seed: 5, Layout: runtimeLayout(first),
+		Clock: clock.Real{Speed: 1000}, Seed: 5, Layout: runtimeLayout(first), IPBlocking: &lenient,
 	})
 	f.Start(ctx)
 	t.Cleanup(func() {
@@ -733,5 +737,47 @@ func TestFleetSamePortsShardAdd(t *testing.T) {
 	}
 	if info := memberInfo(t, f, "extra"); info.IPMI != netip.AddrPortFrom(first, ipmiPort+4).String() {
 		t.Errorf("extra's IPMI is %s, want the port after the shard's last member", info.IPMI)
+	}
+}
+
+// TestFleetBlocksGuessingAddress: wrong fleet credentials from one source
+// address block that address (503, Retry-After, even with the right
+// password), while the operator's login from another address still works.
+func TestFleetBlocksGuessingAddress(t *testing.T) {
+	f := New(Options{User: fleetUser, Password: fleetPass, Clock: clock.Real{Speed: 1000}, Seed: 5})
+	srv := httptest.NewUnstartedServer(f.Handler())
+	ln, err := net.Listen("tcp", "127.0.74.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	from := func(addr string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addr)}}
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	}
+	attacker, operator := from("127.0.74.2"), from("127.0.74.3")
+	servers := srv.URL + control.Prefix + "/servers"
+	for i := range ipblock.DefaultSettings().FailCount {
+		if code, body, _ := request(t, attacker, http.MethodGet, servers, fleetUser, "guess", ""); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d %s, want 401", i+1, code, body)
+		}
+	}
+	code, body, h := request(t, attacker, http.MethodGet, servers, fleetUser, fleetPass, "")
+	if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(body, "AddressBlocked") {
+		t.Fatalf("blocked address with the right password: %d %s %v", code, body, h)
+	}
+	if code, body, _ := request(t, operator, http.MethodGet, servers, fleetUser, fleetPass, ""); code != http.StatusOK {
+		t.Fatalf("operator from another address: %d %s", code, body)
+	}
+	// A request without credentials is not a guess.
+	for range 10 {
+		if code, _, _ := request(t, operator, http.MethodGet, servers, "", "", ""); code != http.StatusUnauthorized {
+			t.Fatalf("no credentials: %d", code)
+		}
+	}
+	if code, _, _ := request(t, operator, http.MethodGet, servers, fleetUser, fleetPass, ""); code != http.StatusOK {
+		t.Fatalf("requests without credentials blocked the operator: %d", code)
 	}
 }

@@ -74,6 +74,8 @@ type Step struct {
 	// clears rules (see ProtocolFault).
 	ProtocolFault      *ProtocolFault    `yaml:"protocol_fault"`
 	ClearProtocolFault *ProtocolFaultRef `yaml:"clear_protocol_fault"`
+	// CXL acts on a CXL slot (see CXL).
+	CXL *CXL `yaml:"cxl"`
 	// Wait lets simulated time pass (wait: 30s).
 	Wait      *time.Duration `yaml:"wait"`
 	Expect    *Expect        `yaml:"expect"`
@@ -365,6 +367,11 @@ func (s *Step) resolve() error {
 			return err
 		}
 		s.action = (*clearProtocolFault)(s.ClearProtocolFault)
+	case s.CXL != nil:
+		if err := s.CXL.validate(); err != nil {
+			return err
+		}
+		s.action = (*cxlAction)(s.CXL)
 	case s.Wait != nil:
 		if *s.Wait < 0 {
 			return &fieldError{".wait", fmt.Sprintf("%s: time does not run backwards", *s.Wait)}

@@ -992,7 +992,7 @@ func ctlIomem(o *ctlOptions) *cobra.Command {
 func ctlACPI(o *ctlOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:       "acpi srat|hmat|cedt",
-		Short:     "Disassemble the firmware's current SRAT or HMAT (iasl -d style)",
+		Short:     "Disassemble the firmware's current SRAT, HMAT or CEDT (iasl -d style)",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"srat", "hmat", "cedt"},
 		RunE: func(cmd *cobra.Command, args []string) error {

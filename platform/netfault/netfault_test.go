@@ -1,13 +1,17 @@
 package netfault
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bmcemu/bmcemu/platform/clock"
 )
 
 func mustRule(t *testing.T, s, k, body string) Rule {
@@ -230,4 +234,49 @@ func FuzzParseRule(f *testing.F) {
 			t.Fatalf("round trip changed the rule:\n%+v\n%+v", r, r2)
 		}
 	})
+}
+
+// logLines counts the injection lines and keeps the last count.
+type logLines struct {
+	mu    sync.Mutex
+	lines int
+	since uint64
+}
+
+func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logLines) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logLines) WithGroup(string) slog.Handler            { return l }
+func (l *logLines) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.Message != msgInjected {
+		return nil
+	}
+	l.lines++
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "since_last_line" {
+			l.since = a.Value.Uint64()
+		}
+		return true
+	})
+	return nil
+}
+
+// Injections are logged one line per kind per LogEvery, and those of a
+// burst's last interval are logged when it ends, with no injection after.
+func TestInjectionLogFlushedAfterTheBurst(t *testing.T) {
+	c := clock.NewManual(time.Unix(1000, 0))
+	ll := &logLines{}
+	in := New(Options{Logger: slog.New(ll), Clock: c})
+	if _, err := in.Set(mustRule(t, "redfish", "drop", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	decisions(in, Redfish, Drop, 10)
+	if ll.lines != 1 {
+		t.Fatalf("10 injections in an instant logged %d lines, want 1", ll.lines)
+	}
+	c.Advance(time.Second)
+	if ll.lines != 2 || ll.since != 9 {
+		t.Errorf("a second after the burst: %d lines, the last for %d; want 2, for 9", ll.lines, ll.since)
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile/shapegen"
-	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
 // TestShapesSEL is the SEL side of the platform's property test over
@@ -48,19 +47,7 @@ func runShapeSEL(t *testing.T, c shapegen.Case) {
 		present[s.Ordinal] = s.Module != nil
 	}
 	seen := 0
-	hw := shapegen.Hardware{
-		Attention: p.PressAttention,
-		Insert: func(a shapegen.Module) error {
-			img, err := spd.Encode(p.NewModuleSpec(a.Slot, spd.Spec{CapacityGiB: a.CapacityGiB, Ranks: a.Ranks}))
-			if err != nil {
-				return err
-			}
-			_, err = p.Insert(a.Slot, img)
-			return err
-		},
-		Remove: func(slot string) error { _, err := p.Remove(slot); return err },
-		Settle: func() { clk.RunUntilIdle(time.Hour) },
-	}
+	hw := shapegen.HardwareOf[*platform.Module](p, func() { clk.RunUntilIdle(time.Hour) })
 	var trace []string
 	fail := func(format string, a ...any) {
 		t.Helper()

@@ -10,7 +10,6 @@ import (
 	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/profile/shapegen"
-	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
 // TestShapesRedfish is the Redfish side of the platform's property test
@@ -42,19 +41,7 @@ func runShapeRedfish(t *testing.T, c shapegen.Case) {
 	boot := p.Snapshot().RAS.UsableBytes
 	inService := map[string]uint64{} // hot-added slot -> bytes the OS has
 	seated := map[string]bool{}
-	hw := shapegen.Hardware{
-		Attention: p.PressAttention,
-		Insert: func(a shapegen.Module) error {
-			img, err := spd.Encode(p.NewModuleSpec(a.Slot, spd.Spec{CapacityGiB: a.CapacityGiB, Ranks: a.Ranks}))
-			if err != nil {
-				return err
-			}
-			_, err = p.Insert(a.Slot, img)
-			return err
-		},
-		Remove: func(slot string) error { _, err := p.Remove(slot); return err },
-		Settle: func() { clk.RunUntilIdle(time.Hour) },
-	}
+	hw := shapegen.HardwareOf[*platform.Module](p, func() { clk.RunUntilIdle(time.Hour) })
 	var trace []string
 	fail := func(format string, a ...any) {
 		t.Helper()

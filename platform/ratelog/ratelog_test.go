@@ -42,13 +42,20 @@ type flushed struct {
 	n   uint64
 }
 
+// flushing returns a one-second flushing Limiter on a manual clock, and
+// the flushes it made so far.
+func flushing() (*clock.Manual, *Limiter[string], func() []flushed) {
+	c := clock.NewManual(time.Unix(1000, 0))
+	var got []flushed
+	l := NewFlushing(time.Second, c, func(k string, n uint64) { got = append(got, flushed{k, n}) })
+	return c, l, func() []flushed { return got }
+}
+
 // When activity stops, the occurrences held back in the last interval are
 // reported as that interval ends, not kept until a next occurrence that
 // may never come.
 func TestFlushAtIntervalEnd(t *testing.T) {
-	c := clock.NewManual(time.Unix(1000, 0))
-	var got []flushed
-	l := NewFlushing(time.Second, c, func(k string, n uint64) { got = append(got, flushed{k, n}) })
+	c, l, flushes := flushing()
 	if n, log := l.Note("a"); n != 1 || !log {
 		t.Fatalf("first: %d, %v", n, log)
 	}
@@ -58,16 +65,16 @@ func TestFlushAtIntervalEnd(t *testing.T) {
 		}
 	}
 	c.Advance(999 * time.Millisecond)
-	if len(got) != 0 {
+	if got := flushes(); len(got) != 0 {
 		t.Fatalf("flushed before the interval ended: %v", got)
 	}
 	c.Advance(time.Millisecond)
-	if len(got) != 1 || got[0] != (flushed{"a", 3}) {
+	if got := flushes(); len(got) != 1 || got[0] != (flushed{"a", 3}) {
 		t.Fatalf("at the interval's end: %v, want [{a 3}]", got)
 	}
 	// Nothing held back: no more lines, however long it stays quiet.
 	c.Advance(time.Hour)
-	if len(got) != 1 || c.Pending() != 0 {
+	if got := flushes(); len(got) != 1 || c.Pending() != 0 {
 		t.Fatalf("after an idle hour: %v, %d timers", got, c.Pending())
 	}
 }
@@ -76,9 +83,7 @@ func TestFlushAtIntervalEnd(t *testing.T) {
 // held back and flushed an interval later, so the rate stays one line per
 // interval.
 func TestFlushKeepsTheRate(t *testing.T) {
-	c := clock.NewManual(time.Unix(1000, 0))
-	var got []flushed
-	l := NewFlushing(time.Second, c, func(k string, n uint64) { got = append(got, flushed{k, n}) })
+	c, l, flushes := flushing()
 	l.Note("a")
 	l.Note("a")
 	c.Advance(time.Second) // flushes 1
@@ -87,11 +92,11 @@ func TestFlushKeepsTheRate(t *testing.T) {
 		t.Fatal("half an interval after a flush, a line was let through")
 	}
 	c.Advance(499 * time.Millisecond)
-	if len(got) != 1 {
+	if got := flushes(); len(got) != 1 {
 		t.Fatalf("%v, want only the first flush yet", got)
 	}
 	c.Advance(time.Millisecond)
-	if len(got) != 2 || got[1] != (flushed{"a", 1}) {
+	if got := flushes(); len(got) != 2 || got[1] != (flushed{"a", 1}) {
 		t.Fatalf("%v, want a second flush of 1", got)
 	}
 	c.Advance(time.Second)
@@ -103,9 +108,7 @@ func TestFlushKeepsTheRate(t *testing.T) {
 // Keys flush apart; a line for a key takes its held-back count and its
 // timer; Forget drops both.
 func TestFlushPerKey(t *testing.T) {
-	c := clock.NewManual(time.Unix(1000, 0))
-	var got []flushed
-	l := NewFlushing(time.Second, c, func(k string, n uint64) { got = append(got, flushed{k, n}) })
+	c, l, flushes := flushing()
 	l.Note("a")
 	l.Note("b")
 	l.Note("a")
@@ -115,7 +118,7 @@ func TestFlushPerKey(t *testing.T) {
 	l.Note("gone")
 	l.Forget("gone")
 	c.Advance(time.Second)
-	if len(got) != 2 || got[0] != (flushed{"a", 1}) || got[1] != (flushed{"b", 2}) {
+	if got := flushes(); len(got) != 2 || got[0] != (flushed{"a", 1}) || got[1] != (flushed{"b", 2}) {
 		t.Fatalf("%v, want [{a 1} {b 2}]", got)
 	}
 	if c.Pending() != 0 {

@@ -1,7 +1,9 @@
 // Checks static/sse.js against event streams whose events the WHATWG
 // HTML Standard (section 9.2.6, "Interpreting an event stream") fixes,
 // each fed whole, split in two at every point and one character at a
-// time. Run by TestSSEJS: node sse_check.js path/to/sse.js
+// time; then, if given, the streams of a JSON file with the events Go's
+// internal/sse read from each, fed whole and in three pieces.
+// Run by TestSSEJS: node sse_check.js path/to/sse.js [vectors.json]
 'use strict';
 const fs = require('fs');
 const vm = require('vm');
@@ -56,5 +58,17 @@ for (const [name, stream, want] of cases) {
 }
 check('retry', ['retry: 1500\nretry: 1.5\nretry: x\ndata: a\n\n'], [ev('message', 'a')], [1500]);
 
+let shared = 0;
+if (process.argv[3]) {
+  for (const v of JSON.parse(fs.readFileSync(process.argv[3], 'utf8'))) {
+    const want = (v.events || []).map((e) => ev(e.type, e.data, e.id));
+    const n = v.stream.length;
+    check('go vector ' + shared, [v.stream], want);
+    const a = Math.floor(n / 3), b = Math.floor((2 * n) / 3);
+    check('go vector ' + shared + ' in thirds', [v.stream.slice(0, a), v.stream.slice(a, b), v.stream.slice(b)], want);
+    shared++;
+  }
+}
+
 if (failed) process.exit(1);
-console.log('ok ' + cases.length + ' streams');
+console.log('ok ' + cases.length + ' streams, ' + shared + ' shared with internal/sse');

@@ -1,7 +1,7 @@
 package netfault
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -236,47 +236,40 @@ func FuzzParseRule(f *testing.F) {
 	})
 }
 
-// logLines counts the injection lines and keeps the last count.
-type logLines struct {
-	mu    sync.Mutex
-	lines int
-	since uint64
-}
-
-func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logLines) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *logLines) WithGroup(string) slog.Handler            { return l }
-func (l *logLines) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if r.Message != msgInjected {
-		return nil
-	}
-	l.lines++
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "since_last_line" {
-			l.since = a.Value.Uint64()
+// injectionLines reads the injection lines out of a JSON log: how many,
+// and the count the last one stands for.
+func injectionLines(t *testing.T, log []byte) (lines int, since uint64) {
+	t.Helper()
+	for l := range strings.Lines(string(log)) {
+		var rec struct {
+			Msg   string `json:"msg"`
+			Since uint64 `json:"since_last_line"`
 		}
-		return true
-	})
-	return nil
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if rec.Msg == msgInjected {
+			lines, since = lines+1, rec.Since
+		}
+	}
+	return lines, since
 }
 
 // Injections are logged one line per kind per LogEvery, and those of a
 // burst's last interval are logged when it ends, with no injection after.
 func TestInjectionLogFlushedAfterTheBurst(t *testing.T) {
 	c := clock.NewManual(time.Unix(1000, 0))
-	ll := &logLines{}
-	in := New(Options{Logger: slog.New(ll), Clock: c})
+	var log bytes.Buffer // written on this goroutine: the manual clock fires in Advance
+	in := New(Options{Logger: slog.New(slog.NewJSONHandler(&log, nil)), Clock: c})
 	if _, err := in.Set(mustRule(t, "redfish", "drop", `{}`)); err != nil {
 		t.Fatal(err)
 	}
 	decisions(in, Redfish, Drop, 10)
-	if ll.lines != 1 {
-		t.Fatalf("10 injections in an instant logged %d lines, want 1", ll.lines)
+	if n, _ := injectionLines(t, log.Bytes()); n != 1 {
+		t.Fatalf("10 injections in an instant logged %d lines, want 1", n)
 	}
 	c.Advance(time.Second)
-	if ll.lines != 2 || ll.since != 9 {
-		t.Errorf("a second after the burst: %d lines, the last for %d; want 2, for 9", ll.lines, ll.since)
+	if n, since := injectionLines(t, log.Bytes()); n != 2 || since != 9 {
+		t.Errorf("a second after the burst: %d lines, the last for %d; want 2, for 9", n, since)
 	}
 }

@@ -19,14 +19,10 @@ import (
 // slot ordinal) say which slots hold a module, a refused module left one
 // Configuration Error (07h) and nothing else did.
 func TestShapesSEL(t *testing.T) {
-	n := 12
-	if testing.Short() {
-		n = 3
-	}
-	for seed := uint64(1); seed <= uint64(n); seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+	for _, c := range shapegen.SurfaceCases(testing.Short()) {
+		t.Run(fmt.Sprint(c.Seed), func(t *testing.T) {
 			t.Parallel()
-			runShapeSEL(t, shapegen.Generate(seed, shapegen.Limits{MaxSlots: 24, MaxModuleGiB: 32}))
+			runShapeSEL(t, c)
 		})
 	}
 }

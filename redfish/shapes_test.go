@@ -19,14 +19,10 @@ import (
 // plus what is hot-added and in service, and every Memory member's state
 // and capacity follow the slot.
 func TestShapesRedfish(t *testing.T) {
-	n := 12
-	if testing.Short() {
-		n = 3
-	}
-	for seed := uint64(1); seed <= uint64(n); seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+	for _, c := range shapegen.SurfaceCases(testing.Short()) {
+		t.Run(fmt.Sprint(c.Seed), func(t *testing.T) {
 			t.Parallel()
-			runShapeRedfish(t, shapegen.Generate(seed, shapegen.Limits{MaxSlots: 24, MaxModuleGiB: 32}))
+			runShapeRedfish(t, c)
 		})
 	}
 }

@@ -51,6 +51,26 @@ type Case struct {
 	Refused bool
 }
 
+// SurfaceLimits are the smaller shapes the Redfish and IPMI tests run the
+// platform's script on: each step is checked through a whole protocol
+// surface, so they take fewer and smaller cases than the platform's own
+// property test.
+var SurfaceLimits = Limits{MaxSlots: 24, MaxModuleGiB: 32}
+
+// SurfaceCases are the cases of seeds 1 to 12 (1 to 3 when short) under
+// SurfaceLimits: the surfaces' tests check the same boards.
+func SurfaceCases(short bool) []Case {
+	n := 12
+	if short {
+		n = 3
+	}
+	cs := make([]Case, n)
+	for i := range cs {
+		cs[i] = Generate(uint64(i+1), SurfaceLimits)
+	}
+	return cs
+}
+
 // Modes are the RAS modes a case may request.
 var Modes = []string{"AdvancedECC", "RankSparing", "Mirroring", "AddressRangeMirror", "RAID5"}
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bmcemu/bmcemu/internal/sse"
+	"github.com/bmcemu/bmcemu/redfish/sse"
 )
 
 // collector is a test event destination: it records every Event POSTed

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/webui"
-	"github.com/bmcemu/bmcemu/internal/sse"
+	"github.com/bmcemu/bmcemu/redfish/sse"
 )
 
 // nextEvent returns the stream's next event, failing the test at its end.

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bmcemu/bmcemu/internal/sse"
+	"github.com/bmcemu/bmcemu/redfish/sse"
 )
 
 // TestSSEJS runs testdata/sse_check.js, which feeds static/sse.js (the
 // event-stream parser both pages load) streams split at every point, in
-// Node.js, and then random streams with the events internal/sse (the Go
+// Node.js, and then random streams with the events redfish/sse (the Go
 // clients' parser) read from them, so the two readers agree. The pages
 // themselves are exercised in Chromium by the conformance tests; this
 // pins the parser's corner cases, which the server never sends.
@@ -54,7 +54,7 @@ type vector struct {
 
 // sharedVectors makes streams out of the format's own pieces (field
 // names, colons, spaces, each line end, a BOM, NUL, non-ASCII text) with
-// a fixed seed, and reads each with internal/sse.
+// a fixed seed, and reads each with redfish/sse.
 func sharedVectors(t *testing.T) []byte {
 	t.Helper()
 	pieces := []string{"data", "event", "id", "retry", "foo", ":", ": ", " ", "\r", "\n", "\r\n", "\n\n", "x", "7", "\x00", "é", "\ufeff", "{\"a\":1}"}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bmcemu/bmcemu/internal/sse"
+	"github.com/bmcemu/bmcemu/redfish/sse"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/sel"

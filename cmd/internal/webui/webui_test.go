@@ -14,7 +14,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
 	"github.com/bmcemu/bmcemu/cmd/internal/webui"
-	"github.com/bmcemu/bmcemu/internal/sse"
+	"github.com/bmcemu/bmcemu/redfish/sse"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/profile"

@@ -2,7 +2,7 @@
 // HTML Standard (section 9.2.6, "Interpreting an event stream") fixes,
 // each fed whole, split in two at every point and one character at a
 // time; then, if given, the streams of a JSON file with the events Go's
-// internal/sse read from each, fed whole and in three pieces.
+// redfish/sse read from each, fed whole and in three pieces.
 // Run by TestSSEJS: node sse_check.js path/to/sse.js [vectors.json]
 'use strict';
 const fs = require('fs');
@@ -71,4 +71,4 @@ if (process.argv[3]) {
 }
 
 if (failed) process.exit(1);
-console.log('ok ' + cases.length + ' streams, ' + shared + ' shared with internal/sse');
+console.log('ok ' + cases.length + ' streams, ' + shared + ' shared with redfish/sse');

@@ -9,7 +9,6 @@ import (
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile/shapegen"
-	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
 // TestShapesSEL is the SEL side of the platform's property test over
@@ -20,14 +19,10 @@ import (
 // slot ordinal) say which slots hold a module, a refused module left one
 // Configuration Error (07h) and nothing else did.
 func TestShapesSEL(t *testing.T) {
-	n := 12
-	if testing.Short() {
-		n = 3
-	}
-	for seed := uint64(1); seed <= uint64(n); seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+	for _, c := range shapegen.SurfaceCases(testing.Short()) {
+		t.Run(fmt.Sprint(c.Seed), func(t *testing.T) {
 			t.Parallel()
-			runShapeSEL(t, shapegen.Generate(seed, shapegen.Limits{MaxSlots: 24, MaxModuleGiB: 32}))
+			runShapeSEL(t, c)
 		})
 	}
 }
@@ -48,19 +43,7 @@ func runShapeSEL(t *testing.T, c shapegen.Case) {
 		present[s.Ordinal] = s.Module != nil
 	}
 	seen := 0
-	hw := shapegen.Hardware{
-		Attention: p.PressAttention,
-		Insert: func(a shapegen.Module) error {
-			img, err := spd.Encode(p.NewModuleSpec(a.Slot, spd.Spec{CapacityGiB: a.CapacityGiB, Ranks: a.Ranks}))
-			if err != nil {
-				return err
-			}
-			_, err = p.Insert(a.Slot, img)
-			return err
-		},
-		Remove: func(slot string) error { _, err := p.Remove(slot); return err },
-		Settle: func() { clk.RunUntilIdle(time.Hour) },
-	}
+	hw := shapegen.HardwareOf[*platform.Module](p, func() { clk.RunUntilIdle(time.Hour) })
 	var trace []string
 	fail := func(format string, a ...any) {
 		t.Helper()

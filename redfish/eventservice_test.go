@@ -1,7 +1,6 @@
 package redfish
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bmcemu/bmcemu/redfish/sse"
 )
 
 // collector is a test event destination: it records every Event POSTed
@@ -309,7 +310,7 @@ func TestEventServiceResource(t *testing.T) {
 		http.StatusForbidden, "InsufficientPrivilege")
 }
 
-// sseClient reads an SSE stream: id and data of each event.
+// sseEvent is an SSE event's id and its data decoded.
 type sseEvent struct {
 	id   string
 	data map[string]any
@@ -334,23 +335,12 @@ func openSSE(t *testing.T, url, lastID string) (<-chan sseEvent, func()) {
 	out := make(chan sseEvent, 1024)
 	go func() {
 		defer close(out)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		var cur sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "id: "):
-				cur.id = line[4:]
-			case strings.HasPrefix(line, "data: "):
-				_ = json.Unmarshal([]byte(line[6:]), &cur.data)
-			case line == "":
-				if cur.id != "" {
-					out <- cur
-				}
-				cur = sseEvent{}
-			}
-		}
+		_ = sse.Read(resp.Body, func(e sse.Event) bool {
+			cur := sseEvent{id: e.ID}
+			_ = json.Unmarshal([]byte(e.Data), &cur.data)
+			out <- cur
+			return true
+		})
 	}()
 	return out, func() { resp.Body.Close() }
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/bmcemu/bmcemu/platform/kernel"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/platform/profile/shapegen"
-	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
 // TestShapesRedfish is the Redfish side of the platform's property test
@@ -20,14 +19,10 @@ import (
 // plus what is hot-added and in service, and every Memory member's state
 // and capacity follow the slot.
 func TestShapesRedfish(t *testing.T) {
-	n := 12
-	if testing.Short() {
-		n = 3
-	}
-	for seed := uint64(1); seed <= uint64(n); seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+	for _, c := range shapegen.SurfaceCases(testing.Short()) {
+		t.Run(fmt.Sprint(c.Seed), func(t *testing.T) {
 			t.Parallel()
-			runShapeRedfish(t, shapegen.Generate(seed, shapegen.Limits{MaxSlots: 24, MaxModuleGiB: 32}))
+			runShapeRedfish(t, c)
 		})
 	}
 }
@@ -42,19 +37,7 @@ func runShapeRedfish(t *testing.T, c shapegen.Case) {
 	boot := p.Snapshot().RAS.UsableBytes
 	inService := map[string]uint64{} // hot-added slot -> bytes the OS has
 	seated := map[string]bool{}
-	hw := shapegen.Hardware{
-		Attention: p.PressAttention,
-		Insert: func(a shapegen.Module) error {
-			img, err := spd.Encode(p.NewModuleSpec(a.Slot, spd.Spec{CapacityGiB: a.CapacityGiB, Ranks: a.Ranks}))
-			if err != nil {
-				return err
-			}
-			_, err = p.Insert(a.Slot, img)
-			return err
-		},
-		Remove: func(slot string) error { _, err := p.Remove(slot); return err },
-		Settle: func() { clk.RunUntilIdle(time.Hour) },
-	}
+	hw := shapegen.HardwareOf[*platform.Module](p, func() { clk.RunUntilIdle(time.Hour) })
 	var trace []string
 	fail := func(format string, a ...any) {
 		t.Helper()

@@ -92,7 +92,8 @@ type subscriptions struct {
 	closed   bool
 	faults   Faults // nil: no protocol faults on deliveries
 	// dropLog holds a storm's "queue full" warnings to one line per
-	// subscription per second, with the count.
+	// subscription per second, with the count; the drops of the storm's
+	// last second are logged when that second ends.
 	dropLog *ratelog.Limiter[string]
 	// terminated hears of a subscription the retry policy ended, after
 	// it is gone (the service announces it as ResourceRemoved). Set and
@@ -112,7 +113,8 @@ type persistedSubs struct {
 func newSubscriptions(cfg Config, log *slog.Logger) (*subscriptions, error) {
 	m := &subscriptions{subs: map[string]*subscription{}, nextID: 1, log: log, client: cfg.EventHTTPClient,
 		attempts: cfg.DeliveryRetryAttempts, interval: cfg.DeliveryRetryInterval, max: cfg.MaxEventSubscriptions,
-		allow: cfg.EventDestinationAllow, faults: cfg.Faults, dropLog: ratelog.New[string](time.Second, nil)}
+		allow: cfg.EventDestinationAllow, faults: cfg.Faults}
+	m.dropLog = ratelog.NewFlushing(time.Second, nil, m.dropsHeldBack)
 	if m.client == nil {
 		// Never follow a redirect: it could lead outside the allow-list.
 		m.client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -358,11 +360,19 @@ func (m *subscriptions) dispatchExcept(ev rfEvent, skip string) {
 			s.dropped++
 			m.dropped.Add(1)
 			if n, ok := m.dropLog.Note(s.ID); ok {
-				m.log.Warn("redfish: subscriber queue full; events dropped", "subscription", s.ID,
+				m.log.Warn(msgSubscriberDrop, "subscription", s.ID,
 					"destination", s.Destination, "event_id", ev.ID, "since_last_line", n, "dropped_total", s.dropped)
 			}
 		}
 	}
+}
+
+const msgSubscriberDrop = "redfish: subscriber queue full; events dropped"
+
+// dropsHeldBack logs the drops the rate limit held back in an interval
+// that no further drop ended.
+func (m *subscriptions) dropsHeldBack(id string, n uint64) {
+	m.log.Warn(msgSubscriberDrop, "subscription", id, "since_last_line", n)
 }
 
 func (m *subscriptions) close() {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/ratelog"
 )
 
@@ -68,15 +69,16 @@ func (c *lineCounter) Handle(_ context.Context, r slog.Record) error {
 }
 
 // A subscriber whose queue is full loses events; the warning is one line
-// per second with the count, not one per event.
+// per second with the count, not one per event, and the drops of the
+// storm's last second are logged when that second ends.
 func TestSubscriberDropsLogSummary(t *testing.T) {
 	lc := &lineCounter{n: map[string]int{}}
 	m, err := newSubscriptions(Config{}, slog.New(lc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Unix(1000, 0)
-	m.dropLog = ratelog.New[string](time.Second, func() time.Time { return now })
+	c := clock.NewManual(time.Unix(1000, 0))
+	m.dropLog = ratelog.NewFlushing(time.Second, c, m.dropsHeldBack)
 	m.subs["1"] = &subscription{ID: "1", Destination: "http://127.0.0.1/x", q: make(chan rfEvent, 1)}
 	const msg = "redfish: subscriber queue full; events dropped"
 	for i := range 100 {
@@ -85,9 +87,13 @@ func TestSubscriberDropsLogSummary(t *testing.T) {
 	if lc.n[msg] != 1 {
 		t.Errorf("99 drops logged %d lines, want 1", lc.n[msg])
 	}
-	now = now.Add(time.Second)
+	c.Advance(time.Second)
+	if lc.n[msg] != 2 || lc.attrs["since_last_line"].Uint64() != 98 || lc.attrs["subscription"].String() != "1" {
+		t.Errorf("a second after the storm: %d lines, last %v; want 2, for 98 drops", lc.n[msg], lc.attrs)
+	}
+	c.Advance(time.Second)
 	m.dispatch(rfEvent{ID: 101, MessageID: "Test.1.0.0.Event"})
-	if lc.n[msg] != 2 || lc.attrs["since_last_line"].Uint64() != 99 || lc.attrs["dropped_total"].Uint64() != 100 {
+	if lc.n[msg] != 3 || lc.attrs["since_last_line"].Uint64() != 1 || lc.attrs["dropped_total"].Uint64() != 100 {
 		t.Errorf("%d lines, last %v", lc.n[msg], lc.attrs)
 	}
 	if got := m.dropped.Load(); got != 100 {

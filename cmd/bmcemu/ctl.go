@@ -69,20 +69,62 @@ func (o *ctlOptions) ctx(parent context.Context) (context.Context, context.Cance
 	return context.WithTimeout(parent, o.timeout)
 }
 
-// show runs one control API request under --timeout and prints its
-// answer: as JSON with -o json, otherwise through table.
-func show[T any](o *ctlOptions, cmd *cobra.Command, do func(context.Context, *control.Client) (T, error), table func(io.Writer, T)) error {
+// show runs one control API request under --timeout and writes its
+// answer to the command's output: as JSON with -o json, otherwise through
+// table. It prints nothing itself on failure: the request's error, or the
+// first failed write (a closed pipe, a full disk) even where table ignored
+// fmt's results, is returned for cobra to report once and to turn into
+// the exit status.
+func show[T any](o *ctlOptions, cmd *cobra.Command, do func(context.Context, *control.Client) (T, error), table func(io.Writer, T) error) error {
 	ctx, cancel := o.ctx(cmd.Context())
 	defer cancel()
 	v, err := do(ctx, o.client())
 	if err != nil {
 		return err
 	}
+	w := &stickyWriter{w: cmd.OutOrStdout()}
 	if o.output == "json" {
-		return writeJSON(cmd.OutOrStdout(), v)
+		err = writeJSON(w, v)
+	} else {
+		err = table(w, v)
 	}
-	table(cmd.OutOrStdout(), v)
+	if err == nil {
+		err = w.err
+	}
+	if err != nil {
+		return fmt.Errorf("writing the answer: %w", err)
+	}
 	return nil
+}
+
+// stickyWriter keeps the first write error and refuses every write after
+// it, so that a table printed with a run of fmt.Fprintf calls neither
+// loses the failure nor goes on writing past it.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	s.err = err
+	return n, err
+}
+
+// get is show's request for a resource read with a plain GET of path
+// under the control API.
+func get[T any](path string) func(context.Context, *control.Client) (T, error) {
+	return func(ctx context.Context, c *control.Client) (T, error) {
+		var v T
+		err := c.Get(ctx, path, &v)
+		return v, err
+	}
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -97,28 +139,23 @@ func ctlSystem(o *ctlOptions) *cobra.Command {
 		Short: "Show the server's identity, power and memory topology",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			s, err := o.client().System(ctx)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), s)
-			}
-			power := "off"
-			if s.PowerOn {
-				power = "on"
-			}
-			identify := s.Identify.State
-			if !s.Identify.Until.IsZero() {
-				identify += " until " + s.Identify.Until.Format(time.RFC3339)
-			}
-			m := s.Memory
-			fmt.Fprintf(cmd.OutOrStdout(), "Profile:  %s\nSystem:   %s %s (serial %s)\nPower:    %s\nIdentify: %s\nMemory:   %s-%d, %d socket(s) x %d controller(s) x %d channel(s) x %d slot(s)\nModules:  %d of %d slots populated, %d GiB installed\n",
-				s.Profile, s.Manufacturer, s.Model, s.SerialNumber, power, identify, m.Type, m.SpeedMTs, m.Sockets, m.ControllersPerSocket,
-				m.ChannelsPerController, m.SlotsPerChannel, m.Populated, m.Slots, m.InstalledMiB/1024)
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.System, error) {
+				return c.System(ctx)
+			}, func(w io.Writer, s control.System) error {
+				power := "off"
+				if s.PowerOn {
+					power = "on"
+				}
+				identify := s.Identify.State
+				if !s.Identify.Until.IsZero() {
+					identify += " until " + s.Identify.Until.Format(time.RFC3339)
+				}
+				m := s.Memory
+				fmt.Fprintf(w, "Profile:  %s\nSystem:   %s %s (serial %s)\nPower:    %s\nIdentify: %s\nMemory:   %s-%d, %d socket(s) x %d controller(s) x %d channel(s) x %d slot(s)\nModules:  %d of %d slots populated, %d GiB installed\n",
+					s.Profile, s.Manufacturer, s.Model, s.SerialNumber, power, identify, m.Type, m.SpeedMTs, m.Sockets, m.ControllersPerSocket,
+					m.ChannelsPerController, m.SlotsPerChannel, m.Populated, m.Slots, m.InstalledMiB/1024)
+				return nil
+			})
 		},
 	}
 }
@@ -655,17 +692,12 @@ func ctlAttention(o *ctlOptions) *cobra.Command {
 		Short: "Press a slot's attention button (isolate an empty slot for insertion; eject a module in service)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			s, err := o.client().Attention(ctx, args[0])
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.Slot, error) {
+				return c.Attention(ctx, args[0])
+			}, func(w io.Writer, s control.Slot) error {
+				_, err := fmt.Fprintf(w, "%s: attention pressed; %s, stage %s, power %s, LED %s\n", s.Name, s.Status, orDash(s.Stage), s.Power, s.AttentionLED)
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), s)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: attention pressed; %s, stage %s, power %s, LED %s\n", s.Name, s.Status, orDash(s.Stage), s.Power, s.AttentionLED)
-			return nil
+			})
 		},
 	}
 }
@@ -679,17 +711,12 @@ func ctlLatch(o *ctlOptions) *cobra.Command {
 			if args[0] != "open" && args[0] != "close" {
 				return fmt.Errorf("latch %q: want open or close", args[0])
 			}
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			s, err := o.client().Latch(ctx, args[1], args[0] == "open")
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.Slot, error) {
+				return c.Latch(ctx, args[1], args[0] == "open")
+			}, func(w io.Writer, s control.Slot) error {
+				_, err := fmt.Fprintf(w, "%s: latch %s; %s\n", s.Name, map[bool]string{true: "open", false: "closed"}[s.LatchOpen], s.Status)
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), s)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: latch %s; %s\n", s.Name, map[bool]string{true: "open", false: "closed"}[s.LatchOpen], s.Status)
-			return nil
+			})
 		},
 	}
 }
@@ -704,28 +731,25 @@ slot and stays armed (like a defective part) until cleared. --list shows the
 kinds with what they simulate and what the platform does.`,
 		Example: "  bmcemu ctl fault --list\n  bmcemu ctl fault CPU0_DIMM_B2 calibration\n  bmcemu ctl fault --clear CPU0_DIMM_B2",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			c := o.client()
-			w := cmd.OutOrStdout()
+			armed := func(w io.Writer, s control.Slot) error {
+				_, err := fmt.Fprintf(w, "%s: faults armed: %s\n", s.Name, orDash(strings.Join(s.Faults, ", ")))
+				return err
+			}
 			switch {
 			case list:
 				if len(args) != 0 {
 					return errors.New("--list takes no arguments")
 				}
-				kinds, err := c.FaultKinds(ctx)
-				if err != nil {
-					return err
-				}
-				if o.output == "json" {
-					return writeJSON(w, kinds)
-				}
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "KIND\tSTAGE\tSIMULATES\tOUTCOME")
-				for _, k := range kinds {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Stage, k.Description, k.Outcome)
-				}
-				return tw.Flush()
+				return show(o, cmd, func(ctx context.Context, c *control.Client) ([]control.FaultKind, error) {
+					return c.FaultKinds(ctx)
+				}, func(w io.Writer, kinds []control.FaultKind) error {
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "KIND\tSTAGE\tSIMULATES\tOUTCOME")
+					for _, k := range kinds {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Stage, k.Description, k.Outcome)
+					}
+					return tw.Flush()
+				})
 			case clear:
 				if len(args) < 1 || len(args) > 2 {
 					return errors.New("--clear takes SLOT [KIND]")
@@ -734,28 +758,16 @@ kinds with what they simulate and what the platform does.`,
 				if len(args) == 2 {
 					kind = args[1]
 				}
-				s, err := c.ClearFault(ctx, args[0], kind)
-				if err != nil {
-					return err
-				}
-				if o.output == "json" {
-					return writeJSON(w, s)
-				}
-				fmt.Fprintf(w, "%s: faults armed: %s\n", s.Name, orDash(strings.Join(s.Faults, ", ")))
-				return nil
+				return show(o, cmd, func(ctx context.Context, c *control.Client) (control.Slot, error) {
+					return c.ClearFault(ctx, args[0], kind)
+				}, armed)
 			}
 			if len(args) != 2 {
 				return errors.New("want SLOT KIND (see --list)")
 			}
-			s, err := c.ArmFault(ctx, args[0], args[1])
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(w, s)
-			}
-			fmt.Fprintf(w, "%s: faults armed: %s\n", s.Name, strings.Join(s.Faults, ", "))
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.Slot, error) {
+				return c.ArmFault(ctx, args[0], args[1])
+			}, armed)
 		},
 	}
 	cmd.Flags().BoolVar(&list, "list", false, "list the fault kinds with descriptions")
@@ -813,19 +825,14 @@ func ctlDmesg(o *ctlOptions) *cobra.Command {
 		Short: "Print the emulated host's kernel ring buffer",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			lines, err := o.client().Dmesg(ctx, since)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), lines)
-			}
-			for _, l := range lines {
-				fmt.Fprintln(cmd.OutOrStdout(), l.Line)
-			}
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) ([]control.DmesgLine, error) {
+				return c.Dmesg(ctx, since)
+			}, func(w io.Writer, lines []control.DmesgLine) error {
+				for _, l := range lines {
+					fmt.Fprintln(w, l.Line)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().Uint64Var(&since, "since", 0, "only lines after this sequence number")
@@ -838,24 +845,18 @@ func ctlBlocks(o *ctlOptions) *cobra.Command {
 		Short: "List the host OS's memory blocks (/sys/devices/system/memory) with state, zone and node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			b, err := o.client().Blocks(ctx)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), b)
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "block_size_bytes: %#x (%d MiB)\n", b.BlockSizeBytes, b.BlockSizeBytes>>20)
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BLOCK\tRANGE\tSIZE\tSTATE\tONLINE_TYPE\tVALID_ZONES\tNODE\tREMOVABLE\tBOOT")
-			for _, bl := range b.Blocks {
-				fmt.Fprintf(tw, "memory%d\t0x%016x-0x%016x\t%dM\t%s\t%s\t%s\t%d\t%v\t%v\n", bl.ID, bl.Start, bl.Start+bl.Size-1, bl.Size>>20,
-					bl.State, bl.OnlineType, bl.ValidZones, bl.Node, bl.Removable, bl.Boot)
-			}
-			return tw.Flush()
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.Blocks, error) {
+				return c.Blocks(ctx)
+			}, func(w io.Writer, b control.Blocks) error {
+				fmt.Fprintf(w, "block_size_bytes: %#x (%d MiB)\n", b.BlockSizeBytes, b.BlockSizeBytes>>20)
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "BLOCK\tRANGE\tSIZE\tSTATE\tONLINE_TYPE\tVALID_ZONES\tNODE\tREMOVABLE\tBOOT")
+				for _, bl := range b.Blocks {
+					fmt.Fprintf(tw, "memory%d\t0x%016x-0x%016x\t%dM\t%s\t%s\t%s\t%d\t%v\t%v\n", bl.ID, bl.Start, bl.Start+bl.Size-1, bl.Size>>20,
+						bl.State, bl.OnlineType, bl.ValidZones, bl.Node, bl.Removable, bl.Boot)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 }
@@ -911,17 +912,10 @@ func ctlMeminfo(o *ctlOptions) *cobra.Command {
 		Short: "Print the host OS's /proc/meminfo",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			var m kernel.Meminfo
-			if err := o.client().Get(ctx, "/os/meminfo", &m); err != nil {
+			return show(o, cmd, get[kernel.Meminfo]("/os/meminfo"), func(w io.Writer, m kernel.Meminfo) error {
+				_, err := fmt.Fprint(w, m.String())
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), m)
-			}
-			_, err := fmt.Fprint(cmd.OutOrStdout(), m.String())
-			return err
+			})
 		},
 	}
 }
@@ -1000,17 +994,10 @@ func ctlACPI(o *ctlOptions) *cobra.Command {
 			if t != "srat" && t != "hmat" && t != "cedt" {
 				return fmt.Errorf("acpi %q: want srat, hmat or cedt", args[0])
 			}
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			var tab control.ACPITable
-			if err := o.client().Get(ctx, "/firmware/acpi/"+t, &tab); err != nil {
+			return show(o, cmd, get[control.ACPITable]("/firmware/acpi/"+t), func(w io.Writer, tab control.ACPITable) error {
+				_, err := fmt.Fprint(w, withNewline(tab.Text))
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), tab)
-			}
-			_, err := fmt.Fprint(cmd.OutOrStdout(), withNewline(tab.Text))
-			return err
+			})
 		},
 	}
 }
@@ -1021,22 +1008,14 @@ func ctlMemmap(o *ctlOptions) *cobra.Command {
 		Short: "Print the UEFI memory map handed to the OS, the memmap= parameters holding hot-plug ranges back, and the firmware's map per socket (interleave sets, hot-plug reservation)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			var m control.Memmap
-			if err := o.client().Get(ctx, "/firmware/memmap", &m); err != nil {
+			return show(o, cmd, get[control.Memmap]("/firmware/memmap"), func(w io.Writer, m control.Memmap) error {
+				fmt.Fprint(w, m.Text)
+				for _, p := range m.MemmapParams {
+					fmt.Fprintln(w, "kernel parameter:", p)
+				}
+				_, err := fmt.Fprint(w, m.MapText)
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), m)
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprint(w, m.Text)
-			for _, p := range m.MemmapParams {
-				fmt.Fprintln(w, "kernel parameter:", p)
-			}
-			_, err := fmt.Fprint(w, m.MapText)
-			return err
+			})
 		},
 	}
 }

@@ -86,15 +86,15 @@ mems name it. Start a workload in one with 'ctl tasks run'.`,
 	return cmd
 }
 
-func printCpuset(w io.Writer, cs kernel.Cpuset) { printCpusets(w, []kernel.Cpuset{cs}) }
+func printCpuset(w io.Writer, cs kernel.Cpuset) error { return printCpusets(w, []kernel.Cpuset{cs}) }
 
-func printCpusets(w io.Writer, sets []kernel.Cpuset) {
+func printCpusets(w io.Writer, sets []kernel.Cpuset) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CPUSET\tCPUS\tMEMS\tEFFECTIVE CPUS\tEFFECTIVE MEMS\tHARDWALL\tTASKS")
 	for _, s := range sets {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", s.Name, s.CPUs, s.Mems, s.EffectiveCPUs, s.EffectiveMems, s.MemHardwall, kernel.FormatList(s.Tasks))
 	}
-	_ = tw.Flush()
+	return tw.Flush()
 }
 
 func ctlTasks(o *ctlOptions) *cobra.Command {
@@ -120,7 +120,9 @@ func ctlTasks(o *ctlOptions) *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), tasks)
 			}
 			w := cmd.OutOrStdout()
-			printTasks(w, tasks)
+			if err := printTasks(w, tasks); err != nil {
+				return err
+			}
 			// The scheduler's per-node load: runnable tasks on each node's CPUs.
 			fmt.Fprintln(w)
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -140,7 +142,7 @@ func ctlTasks(o *ctlOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return show(o, cmd, func(ctx context.Context, c *control.Client) (kernel.Task, error) {
 				return c.RunTask(ctx, control.TaskRequest{Comm: args[0], Cpuset: cpuset, MiB: mib, KernelPages: kern})
-			}, func(w io.Writer, t kernel.Task) { printTasks(w, []kernel.Task{t}) })
+			}, func(w io.Writer, t kernel.Task) error { return printTasks(w, []kernel.Task{t}) })
 		},
 	}
 	run.Flags().StringVar(&cpuset, "cpuset", "", "cpuset to run in (default: the root)")
@@ -167,7 +169,7 @@ func ctlTasks(o *ctlOptions) *cobra.Command {
 	return cmd
 }
 
-func printTasks(w io.Writer, tasks []kernel.Task) {
+func printTasks(w io.Writer, tasks []kernel.Task) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PID\tCOMM\tCPUSET\tCPU\tNODE\tMEMORY BY NODE")
 	for _, t := range tasks {
@@ -188,5 +190,5 @@ func printTasks(w io.Writer, tasks []kernel.Task) {
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\n", t.PID, t.Comm, t.Cpuset, t.CPU, t.Node, mem)
 	}
-	_ = tw.Flush()
+	return tw.Flush()
 }

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/firmware"
 )
 
 func ctlHomeAgent(o *ctlOptions) *cobra.Command {
@@ -21,17 +26,12 @@ no DRAM access, counted and traced.`,
   bmcemu ctl homeagent access 0x5080000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			v, err := o.client().HomeAgents(ctx, since)
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.HomeAgentView, error) {
+				return c.HomeAgents(ctx, since)
+			}, func(w io.Writer, v control.HomeAgentView) error {
+				_, err := fmt.Fprint(w, withNewline(v.Text))
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), v)
-			}
-			_, err = fmt.Fprint(cmd.OutOrStdout(), withNewline(v.Text))
-			return err
+			})
 		},
 	}
 	cmd.Flags().Uint64Var(&since, "since", 0, "show trace events after this sequence number only")
@@ -39,25 +39,20 @@ no DRAM access, counted and traced.`,
 		Use: "access ADDRESS", Short: "A core reads the line holding a system physical address (0x...)",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			r, err := o.client().AccessLine(ctx, args[0])
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (firmware.LineAccess, error) {
+				return c.AccessLine(ctx, args[0])
+			}, func(w io.Writer, r firmware.LineAccess) error {
+				var err error
+				switch {
+				case r.Response == "clean-fill":
+					_, err = fmt.Fprintf(w, "line %#x: socket %d home agent: not in the snoop filter directory: clean fill (zeros, no DRAM access)\n", r.Address, r.Socket)
+				case r.Lost:
+					_, err = fmt.Fprintf(w, "line %#x: socket %d home agent: memory read from %s+%#x: the module was pulled, no module answers\n", r.Address, r.Socket, r.Slot, r.Offset)
+				default:
+					_, err = fmt.Fprintf(w, "line %#x: socket %d home agent: memory read from %s offset %#x\n", r.Address, r.Socket, r.Slot, r.Offset)
+				}
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), r)
-			}
-			w := cmd.OutOrStdout()
-			switch {
-			case r.Response == "clean-fill":
-				_, err = fmt.Fprintf(w, "line %#x: socket %d home agent: not in the snoop filter directory: clean fill (zeros, no DRAM access)\n", r.Address, r.Socket)
-			case r.Lost:
-				_, err = fmt.Fprintf(w, "line %#x: socket %d home agent: memory read from %s+%#x: the module was pulled, no module answers\n", r.Address, r.Socket, r.Slot, r.Offset)
-			default:
-				_, err = fmt.Fprintf(w, "line %#x: socket %d home agent: memory read from %s offset %#x\n", r.Address, r.Socket, r.Slot, r.Offset)
-			}
-			return err
+			})
 		},
 	})
 	return cmd

@@ -25,16 +25,9 @@ order, device by device, until one boots its OS. Power it with Redfish
 		Example: "  bmcemu ctl host\n  bmcemu ctl host -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			h, err := o.client().Host(ctx)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), h)
-			}
-			return printHost(cmd.OutOrStdout(), h)
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.Host, error) {
+				return c.Host(ctx)
+			}, printHost)
 		},
 	}
 }

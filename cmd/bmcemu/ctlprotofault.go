@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/netfault"
 )
 
@@ -41,16 +43,9 @@ func ctlProtocolFaultList(o *ctlOptions) *cobra.Command {
 		Short: "List the fault kinds, the live rules, what was injected and the last injections",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			st, err := o.client().ProtocolFaults(ctx)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			return printProtocolFaults(cmd.OutOrStdout(), st)
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (netfault.Status, error) {
+				return c.ProtocolFaults(ctx)
+			}, printProtocolFaults)
 		},
 	}
 }
@@ -148,21 +143,16 @@ func ctlProtocolFaultSet(o *ctlOptions) *cobra.Command {
 			if f.Changed("seed") {
 				sp.Seed = &seed
 			}
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			st, err := o.client().SetProtocolFault(ctx, args[0], args[1], sp)
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (netfault.RuleStatus, error) {
+				return c.SetProtocolFault(ctx, args[0], args[1], sp)
+			}, func(w io.Writer, st netfault.RuleStatus) error {
+				if st.Fired {
+					fmt.Fprintf(w, "%s/%s: fired (%s)\n", st.Surface, st.Kind, describeSpec(st.Spec))
+					return nil
+				}
+				_, err := fmt.Fprintf(w, "%s/%s: %s\n", st.Surface, st.Kind, describeSpec(st.Spec))
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			if st.Fired {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s/%s: fired (%s)\n", st.Surface, st.Kind, describeSpec(st.Spec))
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s/%s: %s\n", st.Surface, st.Kind, describeSpec(st.Spec))
-			return nil
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/ras"
 )
 
 func ctlRAS(o *ctlOptions) *cobra.Command {
@@ -29,16 +31,9 @@ use 'ctl attention' / 'ctl remove' / 'ctl insert' on its slots.`,
   bmcemu ctl ras verify`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			v, err := o.client().RAS(ctx)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), v)
-			}
-			return printRAS(cmd.OutOrStdout(), v)
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.RASView, error) {
+				return c.RAS(ctx)
+			}, printRAS)
 		},
 	}
 	cmd.AddCommand(ctlRASInject(o), ctlRASFail(o), ctlRASStorm(o), ctlRASWorkload(o), ctlRASVerify(o), ctlRASMode(o))
@@ -115,16 +110,11 @@ func ctlRASInject(o *ctlOptions) *cobra.Command {
 				}
 				req.Address = &a
 			}
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			s, err := o.client().InjectErrors(ctx, req)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), s)
-			}
-			return printSlots(cmd.OutOrStdout(), []control.Slot{s})
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.Slot, error) {
+				return c.InjectErrors(ctx, req)
+			}, func(w io.Writer, s control.Slot) error {
+				return printSlots(w, []control.Slot{s})
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -144,17 +134,12 @@ func ctlRASWorkload(o *ctlOptions) *cobra.Command {
 		Short: "Write a deterministic pattern over the OS's memory (every module and rank gets some)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			st, err := o.client().RunWorkload(ctx, control.WorkloadRequest{Seed: seed, Pages: pages})
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (ras.WorkloadStatus, error) {
+				return c.RunWorkload(ctx, control.WorkloadRequest{Seed: seed, Pages: pages})
+			}, func(w io.Writer, st ras.WorkloadStatus) error {
+				_, err := fmt.Fprintf(w, "wrote %d pages (seed %d, every %d pages over %d ranges)\n", st.Pages, st.Seed, st.Stride, len(st.Ranges))
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d pages (seed %d, every %d pages over %d ranges)\n", st.Pages, st.Seed, st.Stride, len(st.Ranges))
-			return nil
+			})
 		},
 	}
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "pattern seed")
@@ -201,17 +186,12 @@ empty MODE ("") returns to the profile's setting.`,
 		Example: "  bmcemu ctl ras mode Mirroring",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			v, err := o.client().SetRASMode(ctx, args[0])
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.RASView, error) {
+				return c.SetRASMode(ctx, args[0])
+			}, func(w io.Writer, v control.RASView) error {
+				_, err := fmt.Fprintf(w, "RAS mode %s saved; running %s until the next boot\n", orDash(v.NextBoot), v.Mode)
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), v)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "RAS mode %s saved; running %s until the next boot\n", orDash(v.NextBoot), v.Mode)
-			return nil
+			})
 		},
 	}
 }
@@ -235,17 +215,12 @@ spare copy) and the module's CE logging stops at its limit.`,
 			} else if ce == 0 && ue == 0 {
 				return fmt.Errorf("give --ce-per-sec and/or --ue-per-sec, or --stop")
 			}
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			s, err := o.client().SetErrorRate(ctx, control.RateRequest{Slot: args[0], Rank: &rank, CEPerSec: &ce, UEPerSec: ue})
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.Slot, error) {
+				return c.SetErrorRate(ctx, control.RateRequest{Slot: args[0], Rank: &rank, CEPerSec: &ce, UEPerSec: ue})
+			}, func(w io.Writer, s control.Slot) error {
+				_, err := fmt.Fprintf(w, "%s rank %d: %g CE/s, %g UE/s\n", s.Name, rank, ce, ue)
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), s)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s rank %d: %g CE/s, %g UE/s\n", s.Name, rank, ce, ue)
-			return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -264,16 +239,11 @@ func ctlRASFail(o *ctlOptions) *cobra.Command {
 			"  bmcemu ctl attention CPU0_DIMM_C1 && bmcemu ctl remove CPU0_DIMM_C1",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			s, err := o.client().FailModule(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), s)
-			}
-			return printSlots(cmd.OutOrStdout(), []control.Slot{s})
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.Slot, error) {
+				return c.FailModule(ctx, args[0])
+			}, func(w io.Writer, s control.Slot) error {
+				return printSlots(w, []control.Slot{s})
+			})
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -21,16 +22,9 @@ func ctlServers(o *ctlOptions) *cobra.Command {
 		Short: "List the members with their addresses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			ss, err := o.client().Servers(ctx)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), ss)
-			}
-			return printServers(cmd.OutOrStdout(), ss)
+			return show(o, cmd, func(ctx context.Context, c *control.Client) ([]control.ServerInfo, error) {
+				return c.Servers(ctx)
+			}, printServers)
 		},
 	}
 	var add struct {
@@ -53,16 +47,11 @@ func ctlServers(o *ctlOptions) *cobra.Command {
 					spec[k] = v
 				}
 			}
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			s, err := o.client().AddServer(ctx, spec)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), s)
-			}
-			return printServers(cmd.OutOrStdout(), []control.ServerInfo{s})
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.ServerInfo, error) {
+				return c.AddServer(ctx, spec)
+			}, func(w io.Writer, s control.ServerInfo) error {
+				return printServers(w, []control.ServerInfo{s})
+			})
 		},
 	}
 	af := addCmd.Flags()

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/vm"
 )
 
@@ -28,17 +30,12 @@ Sizes are QEMU's: 64G, 512M, 4096 (bytes).`,
   bmcemu ctl vm compare 64G`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			st, err := o.client().VM(ctx)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			printVM(cmd.OutOrStdout(), st)
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (vm.Status, error) {
+				return c.VM(ctx)
+			}, func(w io.Writer, st vm.Status) error {
+				printVM(w, st)
+				return nil
+			})
 		},
 	}
 	vmem := &cobra.Command{Use: "virtio-mem", Short: "The virtio-mem device (QEMU: qom-set vmem0 requested-size)"}
@@ -46,22 +43,16 @@ Sizes are QEMU's: 64G, 512M, 4096 (bytes).`,
 		Use: "set-requested SIZE", Short: "Set requested-size; the guest plugs or unplugs sub-blocks toward it",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			r, err := o.client().SetRequestedSize(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), r)
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "requested-size %s, plugged-size %s (+%s plugged, -%s unplugged; %d memory blocks added, %d removed)\n",
-				vmSize(r.RequestedSize), vmSize(r.PluggedSize), vmSize(r.Plugged), vmSize(r.Unplugged), r.AddedBlocks, r.RemovedBlocks)
-			if r.Reason != "" {
-				fmt.Fprintf(w, "short of the request: %s\n", r.Reason)
-			}
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (vm.VirtioMemResult, error) {
+				return c.SetRequestedSize(ctx, args[0])
+			}, func(w io.Writer, r vm.VirtioMemResult) error {
+				fmt.Fprintf(w, "requested-size %s, plugged-size %s (+%s plugged, -%s unplugged; %d memory blocks added, %d removed)\n",
+					vmSize(r.RequestedSize), vmSize(r.PluggedSize), vmSize(r.Plugged), vmSize(r.Unplugged), r.AddedBlocks, r.RemovedBlocks)
+				if r.Reason != "" {
+					fmt.Fprintf(w, "short of the request: %s\n", r.Reason)
+				}
+				return nil
+			})
 		},
 	})
 	bal := &cobra.Command{Use: "balloon", Short: "The virtio-balloon device (QEMU: balloon TARGET)"}
@@ -69,39 +60,28 @@ Sizes are QEMU's: 64G, 512M, 4096 (bytes).`,
 		Use: "set TARGET", Short: "Set the guest memory the balloon leaves the guest; it inflates or deflates toward it",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			r, err := o.client().SetBalloonTarget(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), r)
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "balloon: target %s, %d of %d pages in the balloon (+%d inflated, -%d deflated); guest MemTotal %d kB\n",
-				vmSize(r.TargetBytes), r.ActualPages, r.NumPages, r.Inflated, r.Deflated, r.MemTotalKiB)
-			if r.Reason != "" {
-				fmt.Fprintf(w, "short of the target: %s\n", r.Reason)
-			}
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (vm.BalloonResult, error) {
+				return c.SetBalloonTarget(ctx, args[0])
+			}, func(w io.Writer, r vm.BalloonResult) error {
+				fmt.Fprintf(w, "balloon: target %s, %d of %d pages in the balloon (+%d inflated, -%d deflated); guest MemTotal %d kB\n",
+					vmSize(r.TargetBytes), r.ActualPages, r.NumPages, r.Inflated, r.Deflated, r.MemTotalKiB)
+				if r.Reason != "" {
+					fmt.Fprintf(w, "short of the target: %s\n", r.Reason)
+				}
+				return nil
+			})
 		},
 	}, &cobra.Command{
 		Use: "report", Short: "Run one pass of the guest's free page reporting; print the host's counters",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			st, err := o.client().ReportFreePages(ctx)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "reported free: %s (total %s over %d passes); host resident %s\n",
-				vmSize(st.ReportedBytes), vmSize(st.ReportedTotal), st.ReportPasses, vmSize(st.HostResident))
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (vm.BalloonStatus, error) {
+				return c.ReportFreePages(ctx)
+			}, func(w io.Writer, st vm.BalloonStatus) error {
+				fmt.Fprintf(w, "reported free: %s (total %s over %d passes); host resident %s\n",
+					vmSize(st.ReportedBytes), vmSize(st.ReportedTotal), st.ReportPasses, vmSize(st.HostResident))
+				return nil
+			})
 		},
 	})
 	dimm := &cobra.Command{Use: "pc-dimm", Short: "pc-dimms through QEMU's ACPI memory hot-plug controller"}
@@ -109,33 +89,23 @@ Sizes are QEMU's: 64G, 512M, 4096 (bytes).`,
 		Use: "plug SIZE", Short: "device_add pc-dimm: the guest adds it through ACPI (PNP0C80) in memory blocks",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			d, err := o.client().PlugDimm(ctx, args[0])
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (vm.Dimm, error) {
+				return c.PlugDimm(ctx, args[0])
+			}, func(w io.Writer, d vm.Dimm) error {
+				_, err := fmt.Fprintf(w, "%s: %s at %#x (slot %d, %s), %d memory blocks, %s\n", d.ID, vmSize(d.Size), d.Addr, d.Slot, d.Path, d.Blocks, d.LastOST)
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), d)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s at %#x (slot %d, %s), %d memory blocks, %s\n", d.ID, vmSize(d.Size), d.Addr, d.Slot, d.Path, d.Blocks, d.LastOST)
-			return nil
+			})
 		},
 	}, &cobra.Command{
 		Use: "unplug ID", Short: "device_del: the guest offlines, removes and ejects it, or refuses",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			d, err := o.client().UnplugDimm(ctx, args[0])
-			if err != nil {
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (vm.Dimm, error) {
+				return c.UnplugDimm(ctx, args[0])
+			}, func(w io.Writer, d vm.Dimm) error {
+				_, err := fmt.Fprintf(w, "%s: ejected (%s)\n", d.ID, d.LastOST)
 				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), d)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ejected (%s)\n", d.ID, d.LastOST)
-			return nil
+			})
 		},
 	})
 	var dimmSize string
@@ -147,17 +117,12 @@ the seed's defaults on a server that is not a VM): struct page costs 64 bytes
 per 4 KiB page.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := o.ctx(cmd.Context())
-			defer cancel()
-			c, err := o.client().Compare(ctx, args[0], dimmSize)
-			if err != nil {
-				return err
-			}
-			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), c)
-			}
-			printCompare(cmd.OutOrStdout(), c)
-			return nil
+			return show(o, cmd, func(ctx context.Context, c *control.Client) (vm.Comparison, error) {
+				return c.Compare(ctx, args[0], dimmSize)
+			}, func(w io.Writer, c vm.Comparison) error {
+				printCompare(w, c)
+				return nil
+			})
 		},
 	}
 	compare.Flags().StringVar(&dimmSize, "dimm", "", "size of each pc-dimm (default: one DIMM of the whole growth)")

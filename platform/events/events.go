@@ -85,8 +85,30 @@ type Bus struct {
 	handlers map[*Handler]struct{}
 	logger   *slog.Logger
 	// dropLog holds the drop warnings to one line per consumer per
-	// second, with the count.
-	dropLog *ratelog.Limiter[string]
+	// second, with the count; the drops of a storm's last second are
+	// logged when that second ends.
+	dropLog *ratelog.Limiter[dropKey]
+}
+
+// dropKey names a consumer for the drop log.
+type dropKey struct {
+	handler bool // a Handler's backlog, not a Subscription's queue
+	name    string
+}
+
+const (
+	msgSubscriberDrop = "event subscriber queue full; records dropped"
+	msgHandlerDrop    = "event handler backlog full; records dropped"
+)
+
+// dropsHeldBack logs the drops the rate limit held back in an interval
+// that no further drop ended.
+func (b *Bus) dropsHeldBack(k dropKey, n uint64) {
+	msg := msgSubscriberDrop
+	if k.handler {
+		msg = msgHandlerDrop
+	}
+	b.logger.Warn(msg, "subscriber", k.name, "since_last_line", n)
 }
 
 // NewBus returns an empty bus; logger may be nil.
@@ -94,8 +116,9 @@ func NewBus(logger *slog.Logger) *Bus {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{subs: map[*Subscription]struct{}{}, handlers: map[*Handler]struct{}{}, logger: logger,
-		dropLog: ratelog.New[string](time.Second, nil)}
+	b := &Bus{subs: map[*Subscription]struct{}{}, handlers: map[*Handler]struct{}{}, logger: logger}
+	b.dropLog = ratelog.NewFlushing(time.Second, nil, b.dropsHeldBack)
+	return b
 }
 
 // Subscription receives records on C in publication order.
@@ -152,8 +175,8 @@ func (b *Bus) Publish(at time.Time, e Event) Record {
 		case s.c <- r:
 		default:
 			s.dropped++
-			if n, ok := b.dropLog.Note("subscriber " + s.name); ok {
-				b.logger.Warn("event subscriber queue full; records dropped",
+			if n, ok := b.dropLog.Note(dropKey{name: s.name}); ok {
+				b.logger.Warn(msgSubscriberDrop,
 					"subscriber", s.name, "seq", r.Seq, "kind", e.Kind(), "since_last_line", n, "dropped_total", s.dropped)
 			}
 		}
@@ -205,8 +228,8 @@ func (h *Handler) offer(r Record) {
 	}
 	if len(h.queue) >= h.depth {
 		h.dropped++
-		if n, ok := h.bus.dropLog.Note("handler " + h.name); ok {
-			h.bus.logger.Warn("event handler backlog full; records dropped",
+		if n, ok := h.bus.dropLog.Note(dropKey{handler: true, name: h.name}); ok {
+			h.bus.logger.Warn(msgHandlerDrop,
 				"subscriber", h.name, "seq", r.Seq, "kind", r.Event.Kind(), "since_last_line", n, "dropped_total", h.dropped)
 		}
 		return

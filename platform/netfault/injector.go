@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/ratelog"
 )
 
@@ -22,8 +23,12 @@ type Options struct {
 	// LogEvery (the rest are summed into the next line); nil discards.
 	Logger   *slog.Logger
 	LogEvery time.Duration // 0: one second
-	// Now tells the time (rule durations, cold resets); nil is time.Now.
+	// Now tells the time (rule durations, cold resets); nil is Clock's.
 	Now func() time.Time
+	// Clock times the log limit: the injections it held back in an
+	// interval that no further injection ended are logged when the
+	// interval ends. nil is wall time.
+	Clock clock.Clock
 }
 
 // Injector holds one BMC's rules, their PRNGs and counters, and the BMC's
@@ -62,8 +67,11 @@ const maxRecent = 64
 
 // New returns an Injector with no rules.
 func New(o Options) *Injector {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = o.Clock.Now
 	}
 	if o.LogEvery <= 0 {
 		o.LogEvery = time.Second
@@ -72,9 +80,20 @@ func New(o Options) *Injector {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Injector{opts: o, log: log, rules: map[key]*rule{}, injected: map[key]uint64{}, resets: map[string]uint64{},
-		logs: ratelog.New[key](o.LogEvery, o.Now), onAction: map[key][]func(Rule){}}
+	in := &Injector{opts: o, log: log, rules: map[key]*rule{}, injected: map[key]uint64{}, resets: map[string]uint64{},
+		onAction: map[key][]func(Rule){}}
+	in.logs = ratelog.NewFlushing(o.LogEvery, o.Clock, in.injectionsHeldBack)
+	return in
 }
+
+// injectionsHeldBack logs the injections the log limit held back in an
+// interval that no further injection ended. It runs on the clock's timer
+// without in.mu, which noteLocked holds around the limiter.
+func (in *Injector) injectionsHeldBack(k key, n uint64) {
+	in.log.Info(msgInjected, "surface", k.s, "kind", k.k, "since_last_line", n)
+}
+
+const msgInjected = "protocol fault injected"
 
 // Injection is one fault the BMC chose to inject.
 type Injection struct {
@@ -156,7 +175,7 @@ func (in *Injector) noteLocked(k key, subject string) {
 	if !ok {
 		return
 	}
-	in.log.Info("protocol fault injected", "surface", k.s, "kind", k.k, "subject", subject,
+	in.log.Info(msgInjected, "surface", k.s, "kind", k.k, "subject", subject,
 		"since_last_line", n, "injected_total", in.injected[k])
 }
 

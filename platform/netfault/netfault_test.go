@@ -1,13 +1,17 @@
 package netfault
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bmcemu/bmcemu/platform/clock"
 )
 
 func mustRule(t *testing.T, s, k, body string) Rule {
@@ -230,4 +234,42 @@ func FuzzParseRule(f *testing.F) {
 			t.Fatalf("round trip changed the rule:\n%+v\n%+v", r, r2)
 		}
 	})
+}
+
+// injectionLines reads the injection lines out of a JSON log: how many,
+// and the count the last one stands for.
+func injectionLines(t *testing.T, log []byte) (lines int, since uint64) {
+	t.Helper()
+	for l := range strings.Lines(string(log)) {
+		var rec struct {
+			Msg   string `json:"msg"`
+			Since uint64 `json:"since_last_line"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if rec.Msg == msgInjected {
+			lines, since = lines+1, rec.Since
+		}
+	}
+	return lines, since
+}
+
+// Injections are logged one line per kind per LogEvery, and those of a
+// burst's last interval are logged when it ends, with no injection after.
+func TestInjectionLogFlushedAfterTheBurst(t *testing.T) {
+	c := clock.NewManual(time.Unix(1000, 0))
+	var log bytes.Buffer // written on this goroutine: the manual clock fires in Advance
+	in := New(Options{Logger: slog.New(slog.NewJSONHandler(&log, nil)), Clock: c})
+	if _, err := in.Set(mustRule(t, "redfish", "drop", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	decisions(in, Redfish, Drop, 10)
+	if n, _ := injectionLines(t, log.Bytes()); n != 1 {
+		t.Fatalf("10 injections in an instant logged %d lines, want 1", n)
+	}
+	c.Advance(time.Second)
+	if n, since := injectionLines(t, log.Bytes()); n != 2 || since != 9 {
+		t.Errorf("a second after the burst: %d lines, the last for %d; want 2, for 9", n, since)
+	}
 }

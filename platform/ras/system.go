@@ -854,7 +854,7 @@ func (s *System) Insert(mod Module) (act firmware.InsertAction, err error) {
 		if err := p.m.Replace(side, capacity); err != nil {
 			return refuse("%v", err)
 		}
-		s.start(p, slot, "resilver", len(p.m.Side(1-side).PFNs()), p.m.Size(), p.m.Resilver)
+		s.start(p, slot, "resilver", p.m.Side(1-side).Len(), p.m.Size(), p.m.Resilver)
 		return replace, nil
 	case RAID5:
 		r := s.raid

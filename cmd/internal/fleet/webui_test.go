@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -12,26 +11,17 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/webui"
+	"github.com/bmcemu/bmcemu/redfish/sse"
 )
 
-// readSSE returns the next event of a text/event-stream.
-func readSSE(t *testing.T, r *bufio.Reader) (event, data string) {
+// nextEvent returns the stream's next event, failing the test at its end.
+func nextEvent(t *testing.T, r *sse.Reader) (event, data string) {
 	t.Helper()
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("stream ended: %v", err)
-		}
-		line = strings.TrimSuffix(line, "\n")
-		if line == "" && event != "" {
-			return event, data
-		}
-		if v, ok := strings.CutPrefix(line, "event: "); ok {
-			event = v
-		} else if v, ok := strings.CutPrefix(line, "data: "); ok {
-			data = v
-		}
+	e, err := r.Next()
+	if err != nil {
+		t.Fatalf("stream ended: %v", err)
 	}
+	return e.Type, e.Data
 }
 
 // The control listener serves the grid of members: the fleet's
@@ -96,8 +86,8 @@ func TestFleetGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
-	if ev, data := readSSE(t, br); ev != "members" || !strings.Contains(data, `"bmc-003"`) {
+	br := sse.NewReader(resp.Body)
+	if ev, data := nextEvent(t, br); ev != "members" || !strings.Contains(data, `"bmc-003"`) {
 		t.Fatalf("first event %s %.200s, want members", ev, data)
 	}
 	// By id: BMCs() comes from a map, in no order.
@@ -115,7 +105,7 @@ func TestFleetGrid(t *testing.T) {
 	deadline := time.AfterFunc(30*time.Second, cancel) // a hung stream fails, it does not time anything
 	defer deadline.Stop()
 	for !sawMember || !sawRemoved {
-		ev, data := readSSE(t, br)
+		ev, data := nextEvent(t, br)
 		switch ev {
 		case "member":
 			var m webui.MemberView

@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bmcemu/bmcemu/redfish/sse"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/sel"
@@ -120,23 +120,14 @@ func get(t *testing.T, ctx context.Context, url string) *http.Response {
 	return resp
 }
 
-func readEvent(t *testing.T, r *bufio.Reader) (event, data string) {
+// readEvent returns the stream's next event, failing the test at its end.
+func readEvent(t *testing.T, r *sse.Reader) (event, data string) {
 	t.Helper()
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("stream ended: %v", err)
-		}
-		line = strings.TrimSuffix(line, "\n")
-		if line == "" && event != "" {
-			return event, data
-		}
-		if v, ok := strings.CutPrefix(line, "event: "); ok {
-			event = v
-		} else if v, ok := strings.CutPrefix(line, "data: "); ok {
-			data = v
-		}
+	e, err := r.Next()
+	if err != nil {
+		t.Fatalf("stream ended: %v", err)
 	}
+	return e.Type, e.Data
 }
 
 // A page whose cursor fell out of the ring is told to resync and the
@@ -151,7 +142,7 @@ func TestStreamResyncsACursorTheRingNoLongerHolds(t *testing.T) {
 	defer cancel()
 	resp := get(t, ctx, ts.URL+"/ui/api/stream?since=7")
 	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := sse.NewReader(resp.Body)
 	if ev, _ := readEvent(t, br); ev != "hello" {
 		t.Fatalf("first %q, want hello", ev)
 	}
@@ -175,7 +166,7 @@ func TestStreamsAreBounded(t *testing.T) {
 	defer cancel()
 	first := get(t, ctx, ts.URL+"/ui/api/stream")
 	defer first.Body.Close()
-	if ev, _ := readEvent(t, bufio.NewReader(first.Body)); ev != "hello" {
+	if ev, _ := readEvent(t, sse.NewReader(first.Body)); ev != "hello" {
 		t.Fatalf("first stream: %q", ev)
 	}
 	second := get(t, ctx, ts.URL+"/ui/api/stream")
@@ -201,7 +192,7 @@ func TestStreamDoesNotRunAheadOfAStalledReader(t *testing.T) {
 	defer cancel()
 	resp := get(t, ctx, ts.URL+"/ui/api/stream?since=0")
 	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := sse.NewReader(resp.Body)
 	readEvent(t, br) // hello, then read nothing more
 	// Wait until the server is blocked on the full connection: its calls
 	// to the ring stop growing.
@@ -233,7 +224,7 @@ func TestStreamEndsWithItsSession(t *testing.T) {
 	defer cancel()
 	resp := get(t, ctx, ts.URL+"/ui/api/stream")
 	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := sse.NewReader(resp.Body)
 	if ev, _ := readEvent(t, br); ev != "hello" {
 		t.Fatalf("first %q, want hello", ev)
 	}
@@ -243,7 +234,7 @@ func TestStreamEndsWithItsSession(t *testing.T) {
 	if ev, _ := readEvent(t, br); ev != "logout" {
 		t.Fatalf("after the session ended: %q, want logout", ev)
 	}
-	if _, err := br.ReadString('\n'); err != io.EOF {
-		t.Errorf("the stream went on after logout: %v", err)
+	if ev, err := br.Next(); err != io.EOF {
+		t.Errorf("the stream went on after logout: %+v, %v", ev, err)
 	}
 }

@@ -1,7 +1,6 @@
 package webui_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
 	"github.com/bmcemu/bmcemu/cmd/internal/webui"
+	"github.com/bmcemu/bmcemu/redfish/sse"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/profile"
@@ -292,13 +292,13 @@ func TestPasswordChangeRequiredCannotUseTheUI(t *testing.T) {
 	}
 }
 
-// sse reads a text/event-stream into (event, data) pairs.
-type sse struct {
-	r    *bufio.Reader
+// stream is an open /ui/api/stream.
+type stream struct {
+	r    *sse.Reader
 	body io.Closer
 }
 
-func (s *server) openStream(auth, query string) (*sse, *http.Response) {
+func (s *server) openStream(auth, query string) (*stream, *http.Response) {
 	s.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.url+"/ui/api/stream"+query, nil)
 	if err != nil {
@@ -310,31 +310,22 @@ func (s *server) openStream(auth, query string) (*sse, *http.Response) {
 		s.t.Fatal(err)
 	}
 	s.t.Cleanup(func() { resp.Body.Close() })
-	return &sse{r: bufio.NewReader(resp.Body), body: resp.Body}, resp
+	return &stream{r: sse.NewReader(resp.Body), body: resp.Body}, resp
 }
 
-func (e *sse) next(t *testing.T) (event, data string) {
+// next returns the stream's next event, failing the test at its end.
+func (e *stream) next(t *testing.T) (event, data string) {
 	t.Helper()
-	for {
-		line, err := e.r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("stream ended: %v", err)
-		}
-		line = strings.TrimRight(line, "\n")
-		switch {
-		case line == "" && event != "":
-			return event, data
-		case strings.HasPrefix(line, "event: "):
-			event = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			data = strings.TrimPrefix(line, "data: ")
-		}
+	ev, err := e.r.Next()
+	if err != nil {
+		t.Fatalf("stream ended: %v", err)
 	}
+	return ev.Type, ev.Data
 }
 
 // until reads events until want arrives or the stream goes quiet for
 // long (a failure, not a timing assertion: the events are expected).
-func (e *sse) until(t *testing.T, want func(event, data string) bool) {
+func (e *stream) until(t *testing.T, want func(event, data string) bool) {
 	t.Helper()
 	done := make(chan struct{})
 	defer close(done)

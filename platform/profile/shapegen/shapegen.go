@@ -51,6 +51,26 @@ type Case struct {
 	Refused bool
 }
 
+// SurfaceLimits are the smaller shapes the Redfish and IPMI tests run the
+// platform's script on: each step is checked through a whole protocol
+// surface, so they take fewer and smaller cases than the platform's own
+// property test.
+var SurfaceLimits = Limits{MaxSlots: 24, MaxModuleGiB: 32}
+
+// SurfaceCases are the cases of seeds 1 to 12 (1 to 3 when short) under
+// SurfaceLimits: the surfaces' tests check the same boards.
+func SurfaceCases(short bool) []Case {
+	n := 12
+	if short {
+		n = 3
+	}
+	cs := make([]Case, n)
+	for i := range cs {
+		cs[i] = Generate(uint64(i+1), SurfaceLimits)
+	}
+	return cs
+}
+
 // Modes are the RAS modes a case may request.
 var Modes = []string{"AdvancedECC", "RankSparing", "Mirroring", "AddressRangeMirror", "RAID5"}
 
@@ -441,4 +461,34 @@ func (c Case) Apply(st Step, hw Hardware) error {
 		hw.Settle()
 	}
 	return nil
+}
+
+// Hands is the platform a Hardware drives: platform.Platform, whose
+// Insert and Remove return its *Module. The type parameter keeps this
+// package from importing platform, whose own tests import it.
+type Hands[M any] interface {
+	PressAttention(slot string) error
+	NewModuleSpec(slot string, s spd.Spec) spd.Spec
+	Insert(slot string, img []byte) (M, error)
+	Remove(slot string) (M, error)
+}
+
+// HardwareOf is the Hardware that drives p as a technician does: the
+// module seated is the one the platform would build for the slot (its
+// board's type and speed) with the case's capacity and ranks, and settle
+// waits for the simulated hardware.
+func HardwareOf[M any](p Hands[M], settle func()) Hardware {
+	return Hardware{
+		Attention: p.PressAttention,
+		Insert: func(a Module) error {
+			img, err := spd.Encode(p.NewModuleSpec(a.Slot, spd.Spec{CapacityGiB: a.CapacityGiB, Ranks: a.Ranks}))
+			if err != nil {
+				return fmt.Errorf("SPD for %s: %w", a.Slot, err)
+			}
+			_, err = p.Insert(a.Slot, img)
+			return err
+		},
+		Remove: func(slot string) error { _, err := p.Remove(slot); return err },
+		Settle: settle,
+	}
 }

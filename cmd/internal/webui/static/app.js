@@ -411,29 +411,7 @@ async function openStream() {
     if (r.status === 401) { endSession('Your session ended; log in again.'); return; }
     if (!r.ok) throw new Error('stream: ' + r.status);
     setLive(true);
-    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += value;
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        let event = 'message', data = '';
-        for (const line of block.split('\n')) {
-          if (line.startsWith(':')) continue;
-          const c = line.indexOf(':');
-          const field = c < 0 ? line : line.slice(0, c);
-          let val = c < 0 ? '' : line.slice(c + 1);
-          if (val.startsWith(' ')) val = val.slice(1);
-          if (field === 'event') event = val;
-          else if (field === 'data') data += (data ? '\n' : '') + val;
-        }
-        dispatch(event, data);
-      }
-    }
+    await readEventStream(r.body, (ev) => dispatch(ev.type, ev.data));
   } catch (e) {
     if (ctl.signal.aborted) return;
   }

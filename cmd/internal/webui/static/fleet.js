@@ -65,24 +65,7 @@ async function follow() {
   show(true, '');
   $('live').textContent = 'live';
   $('live').classList.add('on');
-  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      let event = '', data = '';
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) event = line.slice(7);
-        else if (line.startsWith('data: ')) data = line.slice(6);
-      }
-      if (event) dispatch(event, data);
-    }
-  }
+  await readEventStream(r.body, (ev) => dispatch(ev.type, ev.data));
 }
 
 function show(app, err) {

@@ -45,6 +45,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bmcemu/bmcemu/redfish/sse"
 )
 
 var (
@@ -857,7 +859,8 @@ func (c *client) metrics() (map[string]float64, error) {
 }
 
 // follow reads a text/event-stream, reconnecting with Last-Event-ID until
-// ctx ends; each event is handed over with the time its data line was read.
+// ctx ends; each event is handed over with the time it was read (its
+// ending blank line, written with its data in one frame).
 func follow(ctx context.Context, s *sink, open func(last string) (*http.Request, error), on func(id, event string, data []byte, t time.Time)) {
 	last := ""
 	for first := true; ctx.Err() == nil; first = false {
@@ -892,32 +895,13 @@ func follow(ctx context.Context, s *sink, open func(last string) (*http.Request,
 	}
 }
 
+// readSSE hands each event of a text/event-stream to on with the time it
+// was read, until the stream ends.
 func readSSE(r io.Reader, on func(id, event string, data []byte, t time.Time)) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var id, event string
-	var data []byte
-	var t time.Time
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
-		l := strings.TrimRight(string(line), "\r\n")
-		switch {
-		case l == "":
-			if data != nil {
-				on(id, event, data, t)
-			}
-			id, event, data = "", "", nil
-		case strings.HasPrefix(l, "id:"):
-			id = strings.TrimSpace(l[3:])
-		case strings.HasPrefix(l, "event:"):
-			event = strings.TrimSpace(l[6:])
-		case strings.HasPrefix(l, "data:"):
-			t = time.Now()
-			data = append(data, strings.TrimPrefix(l[5:], " ")...)
-		}
-	}
+	_ = sse.Read(r, func(e sse.Event) bool {
+		on(e.ID, e.Type, []byte(e.Data), time.Now())
+		return true
+	})
 }
 
 // postFloor POSTs n payloads of the sample's size to the receiver from one

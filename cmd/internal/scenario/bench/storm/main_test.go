@@ -16,7 +16,7 @@ func TestReadSSE(t *testing.T) {
 		}
 		got = append(got, ev{id, event, string(data)})
 	})
-	want := []ev{{"", "hello", `{"a":1}`}, {"7", "", "xy"}, {"8", "platform", "z"}}
+	want := []ev{{"", "hello", `{"a":1}`}, {"7", "message", "x\ny"}, {"8", "platform", "z"}}
 	if len(got) != len(want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}

@@ -37,6 +37,10 @@ declare -A want=(
   # scenario_test.go: JUnit XML read back by junitparser, TAP consumed by prove
   [python3-junitparser]="/usr/bin/python3 -c 'import junitparser'"
   [perl]="command -v prove"
+  # webui's TestSSEJS runs static/sse.js under Node against redfish/sse
+  [nodejs]="command -v node"
+  # platform/firmware's TestIASL*: Debian's iasl disassembles the SRAT and HMAT bytes
+  [acpica-tools]="command -v iasl"
 )
 
 # apt_get waits up to 10 minutes for another apt or dpkg (an unattended

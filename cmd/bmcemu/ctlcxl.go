@@ -44,7 +44,7 @@ surprise removal).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return show(o, cmd, func(ctx context.Context, c *control.Client) (cxl.SlotStatus, error) {
 				return c.CXLInsert(ctx, args[0], req)
-			}, func(w io.Writer, s cxl.SlotStatus) { printCXLSlots(w, []cxl.SlotStatus{s}) })
+			}, func(w io.Writer, s cxl.SlotStatus) error { return printCXLSlots(w, []cxl.SlotStatus{s}) })
 		},
 	}
 	insert.Flags().StringVar(&req.Capacity, "capacity", "", "volatile capacity, a multiple of 256M (required), e.g. 256G")
@@ -81,7 +81,10 @@ surprise removal).`,
 			return show(o, cmd, func(ctx context.Context, c *control.Client) (control.ACPITable, error) {
 				return c.CXLCDAT(ctx, args[0])
 			},
-				func(w io.Writer, t control.ACPITable) { fmt.Fprint(w, withNewline(t.Text)) })
+				func(w io.Writer, t control.ACPITable) error {
+					_, err := fmt.Fprint(w, withNewline(t.Text))
+					return err
+				})
 		},
 	}
 	cmd.AddCommand(insert, attention, pull, cdat, ctlCXLDMA(o))
@@ -136,7 +139,7 @@ func gib(b uint64) string {
 	return fmt.Sprintf("%d MiB", b>>20)
 }
 
-func printCXL(w io.Writer, st cxl.Status) {
+func printCXL(w io.Writer, st cxl.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "WINDOW\tRANGE\tSIZE\tHOST BRIDGE\tNODE\tFREE\tUSED BY")
 	for _, win := range st.Windows {
@@ -151,18 +154,23 @@ func printCXL(w io.Writer, st cxl.Status) {
 		}
 		fmt.Fprintf(tw, "%s\t%#x-%#x\t%s\tACPI0016:%02x\t%d\t%s\t%s\n", win.Label, win.Base, win.Base+win.Size-1, gib(win.Size), win.HostBridge, win.Node, gib(win.Free), used)
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
-	printCXLSlots(w, st.Slots)
+	if err := printCXLSlots(w, st.Slots); err != nil {
+		return err
+	}
 	c := st.IOMMU
 	fmt.Fprintf(w, "\nIOMMU: %d maps, %d unmaps, %d bounced (%d bytes), swiotlb %d/%d slots, %d IOTLB invalidations, %d queued, %d flushes, %d stale hits, %d faults\n",
 		c.Maps, c.Unmaps, c.Bounced, c.BouncedBytes, c.SwiotlbSlotsUsed, c.SwiotlbSlotsTotal, c.IOTLBInvalidations, c.FlushQueued, c.FlushQueueFlushes, c.StaleTranslations, c.Faults)
 	for _, f := range st.Faults {
 		fmt.Fprintf(w, "  fault: %s\n", f.Text)
 	}
+	return nil
 }
 
-func printCXLSlots(w io.Writer, slots []cxl.SlotStatus) {
+func printCXLSlots(w io.Writer, slots []cxl.SlotStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "SLOT\tROOT PORT\tBRIDGE WINDOW\tSTATE\tPOWER\tDEVICE\tMEMDEV\tREGION\tNODE\tONLINE\tTRUSTED")
 	for _, s := range slots {
@@ -184,7 +192,9 @@ func printCXLSlots(w io.Writer, slots []cxl.SlotStatus) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Slot, s.RootPort, gib(s.MMIO), s.State, power, dev, memdev, region, node, online, trusted)
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	for _, s := range slots {
 		if s.Reason != "" {
 			fmt.Fprintf(w, "%s: %s\n", s.Slot, s.Reason)
@@ -198,9 +208,10 @@ func printCXLSlots(w io.Writer, slots []cxl.SlotStatus) {
 				s.Slot, d.Region.Node, p.ReadLatency, p.ReadBandwidth, p.WriteLatency, p.WriteBandwidth, d.DOEExchanges)
 		}
 	}
+	return nil
 }
 
-func printCXLResult(w io.Writer, r cxl.Result) {
+func printCXLResult(w io.Writer, r cxl.Result) error {
 	switch {
 	case r.Leaked > 0:
 		fmt.Fprintf(w, "%s: surprise removal: %d pages poisoned, %s of %s leaked until the next reboot\n", r.Slot, r.Poison, gib(r.Leaked), r.Region)
@@ -213,10 +224,12 @@ func printCXLResult(w io.Writer, r cxl.Result) {
 	default:
 		fmt.Fprintf(w, "%s: done\n", r.Slot)
 	}
+	return nil
 }
 
-func printTransfer(w io.Writer, r cxl.TransferReport) {
+func printTransfer(w io.Writer, r cxl.TransferReport) error {
 	fmt.Fprintf(w, "%s %s: untrusted=%v bounced=%v iova=%#x size=%d\n", r.Slot, r.BDF, r.Untrusted, r.Bounced, r.Mapping.IOVA, r.Mapping.Size)
 	fmt.Fprintf(w, "device could read %d bytes through its mapping, %d of them other kernel data\n", r.Reachable, r.Exposed)
-	fmt.Fprintf(w, "data verified after unmap: %v; IOTLB invalidations now: %d, queued: %d\n", r.Verified, r.Invalidations, r.Queued)
+	_, err := fmt.Fprintf(w, "data verified after unmap: %v; IOTLB invalidations now: %d, queued: %d\n", r.Verified, r.Invalidations, r.Queued)
+	return err
 }

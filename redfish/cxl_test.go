@@ -316,3 +316,55 @@ func TestTranslateCXL(t *testing.T) {
 		t.Errorf("refusal message %q", msg)
 	}
 }
+
+// An SSE client sees an expander go in, come up, be refused, block a DMA
+// and be pulled, each about its PCIeDevice or Memory; a push subscriber
+// for PCIeDevice events gets the device's and nothing about the memory.
+func TestCXLEventsStreamedAndPushed(t *testing.T) {
+	p := newProfilePlatform(t, "cxl", nil)
+	h := newHandlerCfg(t, p, fastRetries())
+	c := newCollector(t, nil)
+	subscribe(t, h, `{"Destination":"`+c.srv.URL+`/events","Protocol":"Redfish","ResourceTypes":["PCIeDevice"]}`)
+	sse := newSSERecorder(t, h)
+
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 8 << 30}))
+	_, err := p.CXLAttention("CXL1")
+	must(err)
+	must(p.CXLInsert("CXL2", cxl.DeviceSpec{Capacity: 8 << 30}))
+	if _, err := p.CXLAttention("CXL2"); err == nil {
+		t.Fatal("CXL2 came up without a window")
+	}
+	if err := p.CXLDMAAccess("CXL1", 0x1000, 64, false); err == nil {
+		t.Fatal("a DMA outside the device's mappings went through")
+	}
+	_, err = p.CXLPull("CXL1") // powered: a surprise removal
+	must(err)
+
+	cxlID := func(name string) string { return cxlRegistry + "." + name }
+	want := []eventWant{
+		{cxlID("ExpanderInserted"), cxl1Dev}, {resEventID("ResourceCreated"), cxl1Mem},
+		{cxlID("ExpanderEnabled"), cxl1Dev}, {resEventID("ResourceStateChanged"), cxl1Mem},
+		{cxlID("ExpanderRefused"), cxl2Dev}, {resEventID("ResourceStateChanged"), cxl2Mem},
+		{cxlID("DMABlocked"), cxl1Dev},
+		{cxlID("ExpanderSurpriseRemoval"), cxl1Dev}, {resEventID("ResourceRemoved"), cxl1Mem},
+	}
+	sse.expect(t, want...)
+	var devOnly []eventWant
+	for _, w := range want {
+		if strings.HasPrefix(w.origin, pcieDevicesPath()+"/") {
+			devOnly = append(devOnly, w)
+		}
+	}
+	waitFor(t, "the surprise removal pushed", func() bool { return ordered(pushed(c), devOnly...) })
+	for _, w := range pushed(c) {
+		if !strings.HasPrefix(w.origin, pcieDevicesPath()+"/") {
+			t.Errorf("a PCIeDevice subscription got %v", w)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -365,6 +367,61 @@ func TestCXLEventsStreamedAndPushed(t *testing.T) {
 	for _, w := range pushed(c) {
 		if !strings.HasPrefix(w.origin, pcieDevicesPath()+"/") {
 			t.Errorf("a PCIeDevice subscription got %v", w)
+		}
+	}
+}
+
+// $metadata of a CXL server includes the namespaces of the PCIe and CXL
+// types it serves (DSP0266 clause 6.5), each from a DSP8010 CSDL file that
+// defines it; a server without CXL references none of them.
+func TestCXLMetadata(t *testing.T) {
+	p := newProfilePlatform(t, "cxl", nil)
+	if err := p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 8 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.CXLAttention("CXL1"); err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, p)
+	types := map[string]string{}
+	crawl(t, h, []string{pcieDevicesPath()}, func(uri string, _ *httptest.ResponseRecorder, m map[string]any) {
+		if m != nil && strings.HasPrefix(uri, pcieDevicesPath()) {
+			collectTypes(m, types, uri)
+		}
+	})
+	included := metadataIncludes(t, h)
+	for _, typ := range cxlTypes {
+		if types[typ] == "" {
+			t.Errorf("crawl never met %s", typ)
+		}
+		parts := strings.Split(strings.TrimPrefix(typ, "#"), ".")
+		wants := []string{parts[0]}
+		if len(parts) == 3 {
+			wants = append(wants, parts[0]+"."+parts[1])
+		}
+		for _, want := range wants {
+			uri, ok := included[want]
+			if !ok {
+				t.Errorf("%s: $metadata does not include %s", typ, want)
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(filepath.Dir(schemacheck.NeedDir(t)), "csdl", strings.TrimPrefix(uri, schemacheck.URLPrefix)))
+			if err != nil {
+				t.Errorf("%s: %v", want, err)
+				continue
+			}
+			defined := false
+			for _, s := range parseEDMX(t, b).Schemas {
+				defined = defined || s.Namespace == want
+			}
+			if !defined {
+				t.Errorf("%s does not define %s", uri, want)
+			}
+		}
+	}
+	for ns := range metadataIncludes(t, newHandler(t, newPlatform(t))) {
+		if strings.HasPrefix(ns, "PCIe") || strings.HasPrefix(ns, "CXL") || strings.HasPrefix(ns, "MemoryRegion") {
+			t.Errorf("$metadata of a server without CXL includes %s", ns)
 		}
 	}
 }

@@ -36,6 +36,18 @@ var cxlTypes = []string{
 	typeCXLLogicalDeviceCollection, typeCXLLogicalDevice, typeMemoryRegionCollection, typeMemoryRegion,
 }
 
+// cxlMetadataRefs are the $metadata references of cxlTypes.
+var cxlMetadataRefs = []struct{ file, namespaces string }{
+	{"PCIeDeviceCollection_v1.xml", "PCIeDeviceCollection"},
+	{"PCIeDevice_v1.xml", "PCIeDevice PCIeDevice.v1_21_0"},
+	{"PCIeFunctionCollection_v1.xml", "PCIeFunctionCollection"},
+	{"PCIeFunction_v1.xml", "PCIeFunction PCIeFunction.v1_7_0"},
+	{"CXLLogicalDeviceCollection_v1.xml", "CXLLogicalDeviceCollection"},
+	{"CXLLogicalDevice_v1.xml", "CXLLogicalDevice CXLLogicalDevice.v1_3_0"},
+	{"MemoryRegionCollection_v1.xml", "MemoryRegionCollection"},
+	{"MemoryRegion_v1.xml", "MemoryRegion MemoryRegion.v1_0_3"},
+}
+
 // The expander is a single logical device (an SLD: CXL 3.1 §2.4) with one
 // PCIe function, so each has one fixed Id.
 const (
@@ -107,7 +119,7 @@ func lookupCXLCard(r *request) (cxl.SlotStatus, error) {
 	}
 	if r.snap.CXL == nil {
 		// A server without CXL has no PCIeDevices collection at all.
-		return cxl.SlotStatus{}, errInvalidURI(r.c.Request.URL.EscapedPath())
+		return cxl.SlotStatus{}, errInvalidURI(pcieDevicesPath())
 	}
 	sl, ok := cxlCard(r.snap, r.param("pcie"))
 	if !ok {
@@ -309,7 +321,7 @@ func (s *service) getPCIeDevices(r *request) (any, error) {
 		return nil, err
 	}
 	if r.snap.CXL == nil {
-		return nil, errInvalidURI(r.c.Request.URL.EscapedPath())
+		return nil, errInvalidURI(pcieDevicesPath())
 	}
 	return newCollection(pcieDevicesPath(), typePCIeDeviceCollection, "PCIe Device Collection", cxlDeviceLinks(r.snap)), nil
 }

@@ -222,6 +222,25 @@ func TestCXLExpanderLifecycle(t *testing.T) {
 		}
 	}
 
+	// The same resources expanded: each embedded one validated on its own.
+	for _, target := range []string{"/redfish/v1/Chassis/1/PCIeDevices?$expand=.($levels=3)", "/redfish/v1/Chassis/1?$expand=.($levels=2)",
+		"/redfish/v1/Systems/1/Memory?$expand=.", "/redfish/v1/Systems/1?$expand=.",
+		"/redfish/v1/Systems/1/Memory?$filter=Status/State%20eq%20'UnavailableOffline'&$expand=."} {
+		w := do(t, h, http.MethodGet, target)
+		if w.Code != http.StatusOK {
+			t.Errorf("GET %s: %d %s", target, w.Code, w.Body)
+			continue
+		}
+		if n := validateTree(t, v, target, decode(t, w.Body.Bytes())); n < 2 {
+			t.Errorf("GET %s: validated only %d resources", target, n)
+		}
+	}
+	// Both refused cards' memory, and no DIMM.
+	if m := members(t, getJSON(t, h, "/redfish/v1/Systems/1/Memory?$filter=Status/State%20eq%20'UnavailableOffline'")); len(m) != 2 ||
+		m[0].(map[string]any)["@odata.id"] != cxl2Mem || m[1].(map[string]any)["@odata.id"] != "/redfish/v1/Systems/1/Memory/CXL3" {
+		t.Errorf("Memory filtered by UnavailableOffline: %v", m)
+	}
+
 	// Orderly removal: the memory goes offline, the region away.
 	if _, err := p.CXLAttention("CXL1"); err != nil {
 		t.Fatal(err)

@@ -356,10 +356,11 @@ func pcieDeviceResource(sl cxl.SlotStatus) pcieDevice {
 	d := sl.Device
 	cls, _ := classOf(d)
 	gen := linkGen(cls)
-	lanes := 0
+	// The link is up while the slot is powered, at the slot's width and
+	// the card's generation; down, nothing is in use.
+	lanes, cur := 0, ""
 	if sl.Power {
-		// The link is up while the slot is powered, at the slot's width.
-		lanes = sl.Lanes
+		lanes, cur = sl.Lanes, gen
 	}
 	desc := fmt.Sprintf("PCIe device %s below root port %s", d.BDF, sl.RootPort)
 	if d.Memdev != "" {
@@ -373,7 +374,7 @@ func pcieDeviceResource(sl cxl.SlotStatus) pcieDevice {
 		Manufacturer:  pciVendorName(d.VendorID),
 		SerialNumber:  deviceSerial(d.Spec.Serial),
 		DeviceType:    "SingleFunction",
-		PCIeInterface: pcieInterface{PCIeType: gen, MaxPCIeType: gen, LanesInUse: lanes, MaxLanes: sl.Lanes},
+		PCIeInterface: pcieInterface{PCIeType: cur, MaxPCIeType: gen, LanesInUse: lanes, MaxLanes: sl.Lanes},
 		Slot: pcieSlot{HotPluggable: true, Lanes: sl.Lanes, PCIeType: gen, Location: location{PartLocation: partLocation{
 			ServiceLabel: sl.Slot, LocationType: "Slot", LocationOrdinalValue: sl.Number}}},
 		Status:        cxlDeviceStatus(sl),

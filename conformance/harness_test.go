@@ -58,7 +58,13 @@ func needTool(t *testing.T, name string) string {
 
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return freeTCPPortOn(t, "127.0.0.1")
+}
+
+// freeTCPPortOn finds a free port on one loopback address.
+func freeTCPPortOn(t *testing.T, host string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +74,13 @@ func freeTCPPort(t *testing.T) int {
 
 func freeUDPPort(t *testing.T) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	return freeUDPPortOn(t, "127.0.0.1")
+}
+
+// freeUDPPortOn finds a free UDP port on one loopback address.
+func freeUDPPortOn(t *testing.T, host string) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +91,7 @@ func freeUDPPort(t *testing.T) int {
 // Emulator is one running `bmcemu serve` process.
 type Emulator struct {
 	t        *testing.T
+	Host     string // the loopback address the listeners bind
 	HTTPPort int
 	TLSPort  int
 	IPMIPort int
@@ -95,6 +108,9 @@ type Emulator struct {
 }
 
 type startOpts struct {
+	// host is the loopback address every listener binds ("" is
+	// 127.0.0.1), so tests sharing a machine can keep to their own.
+	host     string
 	stateDir string
 	ipmiHost string
 	ipmiPort int
@@ -108,18 +124,21 @@ func start(t *testing.T, o startOpts) *Emulator {
 	if o.stateDir == "" {
 		o.stateDir = t.TempDir()
 	}
+	if o.host == "" {
+		o.host = "127.0.0.1"
+	}
 	if o.ipmiHost == "" {
-		o.ipmiHost = "127.0.0.1"
+		o.ipmiHost = o.host
 	}
 	if o.ipmiPort == 0 {
-		o.ipmiPort = freeUDPPort(t)
+		o.ipmiPort = freeUDPPortOn(t, o.ipmiHost)
 	}
-	e := &Emulator{t: t, HTTPPort: freeTCPPort(t), TLSPort: freeTCPPort(t), IPMIPort: o.ipmiPort, IPMIHost: o.ipmiHost, StateDir: o.stateDir,
-		User: "admin", Password: "password", exited: make(chan struct{})}
-	e.URL = fmt.Sprintf("http://127.0.0.1:%d", e.HTTPPort)
+	e := &Emulator{t: t, Host: o.host, HTTPPort: freeTCPPortOn(t, o.host), TLSPort: freeTCPPortOn(t, o.host), IPMIPort: o.ipmiPort,
+		IPMIHost: o.ipmiHost, StateDir: o.stateDir, User: "admin", Password: "password", exited: make(chan struct{})}
+	e.URL = fmt.Sprintf("http://%s:%d", o.host, e.HTTPPort)
 	args := append([]string{"serve",
-		"--redfish-addr", fmt.Sprintf("127.0.0.1:%d", e.HTTPPort),
-		"--redfish-tls-addr", fmt.Sprintf("127.0.0.1:%d", e.TLSPort),
+		"--redfish-addr", fmt.Sprintf("%s:%d", o.host, e.HTTPPort),
+		"--redfish-tls-addr", fmt.Sprintf("%s:%d", o.host, e.TLSPort),
 		"--ipmi-addr", fmt.Sprintf("%s:%d", e.IPMIHost, e.IPMIPort),
 		"--state-dir", e.StateDir,
 	}, o.args...)
@@ -264,7 +283,11 @@ func (e *Emulator) ctl(args ...string) (string, error) {
 // redfishtool runs the real redfishtool against e.
 func (e *Emulator) redfishtool(args ...string) (string, error) {
 	bin := needTool(e.t, "redfishtool")
-	base := []string{"-r", fmt.Sprintf("127.0.0.1:%d", e.HTTPPort), "-S", "Never", "-u", e.User, "-p", e.Password}
+	host := e.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	base := []string{"-r", fmt.Sprintf("%s:%d", host, e.HTTPPort), "-S", "Never", "-u", e.User, "-p", e.Password}
 	return run(e.t, 60*time.Second, bin, append(base, args...)...)
 }
 

@@ -22,11 +22,14 @@ type chassis struct {
 	// Chassis Identify drives. IndicatorLED, deprecated in Chassis 1.14, is
 	// kept beside it because clients still write it (Ansible's
 	// IndicatorLedOn/Blink/Off) and it tells Lit from Blinking.
-	LocationIndicatorActive bool         `json:"LocationIndicatorActive"`
-	IndicatorLED            string       `json:"IndicatorLED"`
-	Status                  status       `json:"Status"`
-	Sensors                 link         `json:"Sensors"`
-	Links                   chassisLinks `json:"Links"`
+	LocationIndicatorActive bool   `json:"LocationIndicatorActive"`
+	IndicatorLED            string `json:"IndicatorLED"`
+	Status                  status `json:"Status"`
+	Sensors                 link   `json:"Sensors"`
+	// PCIeDevices are the CXL expanders in the chassis' slots (pcie.go);
+	// a server without CXL has none to list.
+	PCIeDevices *link        `json:"PCIeDevices,omitempty"`
+	Links       chassisLinks `json:"Links"`
 	// Power and Thermal (power.go).
 	chassisEnvironment
 }
@@ -46,7 +49,12 @@ func (s *service) getChassis(r *request) (any, error) {
 		return nil, err
 	}
 	sys := r.snap.System
+	var pcie *link
+	if r.snap.CXL != nil {
+		pcie = &link{ID: pcieDevicesPath()}
+	}
 	return chassis{
+		PCIeDevices:             pcie,
 		odata:                   odata{ID: chassisPath(), Type: typeChassis},
 		ID:                      chassisID,
 		Name:                    sys.Model + " Chassis",

@@ -287,6 +287,9 @@ func translate(e events.Event) []eventSpec {
 	if specs, ok := translateHost(e); ok {
 		return specs
 	}
+	if specs, ok := translateCXL(e); ok {
+		return specs
+	}
 	// A fact this table does not know yet (the platform grows): still an
 	// event, named by its kind, about its slot when it has one.
 	slot := events.SlotOf(e)

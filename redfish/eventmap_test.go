@@ -70,6 +70,14 @@ func sampleEvents() []events.Event {
 		events.VirtualMediaInserted{Device: "Cd", Image: "http://127.0.0.1/x.iso", Size: 1 << 20, SHA256: "ab"},
 		events.VirtualMediaEjected{Device: "Usb", Image: "http://127.0.0.1/x.img"},
 		events.FirmwareStaged{Component: "BIOS", Version: "2.1.0", SHA256: "ab"}, events.FirmwareActivated{Component: "BMC", From: "1.0", To: "1.1"},
+		events.CXLDeviceChanged{Slot: "CXL1", Op: "inserted", Node: -1},
+		events.CXLDeviceChanged{Slot: "CXL1", Op: "enabled", Memdev: "mem0", Region: "region0", Node: 2, Bytes: 256 << 30},
+		events.CXLDeviceChanged{Slot: "CXL2", Op: "refused", Memdev: "mem1", Node: -1, Reason: "no CXL Fixed Memory Window"},
+		events.CXLDeviceChanged{Slot: "CXL1", Op: "removal-refused", Region: "region0", Node: 2, Reason: "memory busy"},
+		events.CXLDeviceChanged{Slot: "CXL1", Op: "disabled", Region: "region0", Node: 2},
+		events.CXLDeviceChanged{Slot: "CXL1", Op: "pulled", Node: -1},
+		events.CXLDeviceChanged{Slot: "CXL1", Op: "surprise", Region: "region0", Node: 2, Poisoned: 3, Leaked: 1 << 30},
+		events.IOMMUFault{Slot: "CXL1", BDF: "0000:31:00.0", Addr: 0x1000, Write: true, Reason: "DMAR: [DMA Write] fault reason 0x05"},
 	}
 }
 
@@ -192,9 +200,9 @@ func TestRegistries(t *testing.T) {
 	h := newHandlerCfg(t, newPlatform(t), Config{RegistryDir: dir})
 	coll := getJSON(t, h, "/redfish/v1/Registries")
 	// Base, ResourceEvent, Platform, AccountSecurity, LogService,
-	// BmcemuMemory, BiosAttributeRegistry, BmcemuHost, TaskEvent and
-	// Update.
-	if coll["Members@odata.count"] != 10.0 {
+	// BmcemuMemory, BiosAttributeRegistry, BmcemuHost, TaskEvent, Update
+	// and BmcemuCXL.
+	if coll["Members@odata.count"] != 11.0 {
 		t.Errorf("registries = %v", coll)
 	}
 	if te := getJSON(t, h, "/redfish/v1/Registries/TaskEvent"); te["Registry"] != taskEventRegistry {

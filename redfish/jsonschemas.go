@@ -1,6 +1,11 @@
 package redfish
 
-import "strings"
+import (
+	"slices"
+	"strings"
+
+	"github.com/bmcemu/bmcemu/platform"
+)
 
 const (
 	pathJSONSchemas        = "/redfish/v1/JsonSchemas"
@@ -44,9 +49,19 @@ func schemaOf(odataType string) (name, file string) {
 	return name, ns + ".json"
 }
 
-func (s *service) getJSONSchemas(*request) (any, error) {
-	members := make([]link, len(servedTypes))
-	for i, t := range servedTypes {
+// typesServed is servedTypes for the server snap describes: a server with
+// CXL host bridges also serves the PCIe and CXL types (pcie.go).
+func typesServed(snap *platform.Snapshot) []string {
+	if snap.CXL == nil {
+		return servedTypes
+	}
+	return slices.Concat(servedTypes, cxlTypes)
+}
+
+func (s *service) getJSONSchemas(r *request) (any, error) {
+	types := typesServed(r.snap)
+	members := make([]link, len(types))
+	for i, t := range types {
 		name, _ := schemaOf(t)
 		members[i] = link{ID: pathJSONSchemas + "/" + name}
 	}
@@ -69,7 +84,7 @@ type jsonSchemaFile struct {
 // service, which a client would then fetch from here.
 func (s *service) getJSONSchema(r *request) (any, error) {
 	id := r.param("schema")
-	for _, t := range servedTypes {
+	for _, t := range typesServed(r.snap) {
 		name, file := schemaOf(t)
 		if name != id {
 			continue

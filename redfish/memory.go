@@ -78,6 +78,9 @@ func (s *service) getMemoryCollection(r *request) (any, error) {
 	for _, id := range guestMemoryIDs(r.snap) {
 		members = append(members, link{ID: memoryPath(id)})
 	}
+	for _, id := range cxlMemoryIDs(r.snap) {
+		members = append(members, link{ID: memoryPath(id)})
+	}
 	return newCollection(memoryCollectionPath(), typeMemoryCollection, "Memory Module Collection", members), nil
 }
 
@@ -89,6 +92,9 @@ func (s *service) getMemory(r *request) (any, error) {
 	sl, ok := r.snap.Slot(id)
 	if !ok {
 		if m, ok := guestMemoryResource(r.snap, id); ok {
+			return m, nil
+		}
+		if m, ok := cxlMemoryResource(r.snap, id); ok {
 			return m, nil
 		}
 		return nil, errResourceNotFound("Memory", id)
@@ -234,6 +240,11 @@ func (s *service) patchMemory(r *request) (*response, error) {
 	if _, ok := r.snap.Slot(id); !ok {
 		if _, guest := guestMemoryResource(r.snap, id); guest {
 			// The hypervisor, not the BMC, sizes a guest's devices.
+			return nil, errOperationNotAllowed()
+		}
+		if _, expander := cxlMemoryResource(r.snap, id); expander {
+			// An expander is brought up and removed with its slot's
+			// attention button, not through its memory.
 			return nil, errOperationNotAllowed()
 		}
 		return nil, errResourceNotFound("Memory", id)

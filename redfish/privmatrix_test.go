@@ -298,7 +298,7 @@ func newMatrixFixture(t *testing.T, route string) *matrixFixture {
 		{UserName: "op", Password: "operator-pw", Role: RoleOperator},
 		{UserName: bystanderUser, Password: bystanderPass, Role: RoleOperator},
 	}
-	h := newHandlerCfg(t, newPlatform(t), Config{SEL: newSEL(t), Accounts: accts})
+	h := newHandlerCfg(t, matrixPlatform(t, route), Config{SEL: newSEL(t), Accounts: accts})
 	f := &matrixFixture{h: h, owned: map[string]map[string]string{}, values: map[string]string{
 		":system": "1", ":memory": "CPU0_DIMM_A1", ":log": "SEL", ":entry": "1",
 		":domain": "SystemMemory", ":chunk": "CPU0_DIMM_A1_x8", ":chassis": "1",
@@ -308,6 +308,7 @@ func newMatrixFixture(t *testing.T, route string) *matrixFixture {
 		":volume": "Volume1", ":bmcnic": "eth0", ":mlog": "AuditLog", ":mentry": "1", ":firmware": "Storage_RAID1",
 	}}
 	maps.Copy(f.values, hostMatrixValues)
+	maps.Copy(f.values, cxlMatrixValues)
 	users := [][2]string{{adminUser, adminPass}, {"reader", "reader-pw"}, {"op", "operator-pw"}, {bystanderUser, bystanderPass}}
 	lastSeg := func(loc string) string { return loc[strings.LastIndex(loc, "/")+1:] }
 	switch {

@@ -292,6 +292,7 @@ func (s *service) routes(e *gin.Engine) {
 	s.handle(e, pathRoles+"/:role", resource{entity: "Role", get: s.getRole})
 	s.taskRoutes(e)
 	s.inventoryRoutes(e)
+	s.cxlRoutes(e)
 }
 
 // notFound answers unknown URIs. Credentials are checked first so an

@@ -164,8 +164,9 @@ func rootChildren(root serviceRoot) []serviceEntry {
 // DMTF-published files for the namespaces behind every @odata.type served,
 // pushed or streamed (ServiceContainer was last redefined in
 // ServiceRoot.v1_19_0) rather than embedding them; a new type needs its
-// line here (TestMetadataIncludesServedTypes).
-func metadataDocument() []byte {
+// line here (TestMetadataIncludesServedTypes). A server with CXL also
+// references the PCIe and CXL types it serves (pcie.go).
+func metadataDocument(cxl bool) []byte {
 	refs := []struct{ file, namespaces string }{
 		{"ServiceRoot_v1.xml", "ServiceRoot ServiceRoot.v1_19_0 ServiceRoot.v1_20_0"},
 		{"ComputerSystemCollection_v1.xml", "ComputerSystemCollection"},
@@ -232,6 +233,9 @@ func metadataDocument() []byte {
 		{"RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0"},
 	}
 	refs = append(refs, hostMetadataRefs...)
+	if cxl {
+		refs = append(refs, cxlMetadataRefs...)
+	}
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	b.WriteString(`<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">` + "\n")
@@ -257,5 +261,5 @@ func metadataDocument() []byte {
 }
 
 func (s *service) getMetadata(c *gin.Context) {
-	s.write(c, http.StatusOK, "application/xml", metadataDocument())
+	s.write(c, http.StatusOK, "application/xml", metadataDocument(s.platform.Snapshot().CXL != nil))
 }

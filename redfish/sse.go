@@ -40,6 +40,8 @@ func (e rfEvent) resourceType() string {
 		return "ManagerAccount"
 	case strings.HasPrefix(e.Origin, pathSubscriptions+"/"):
 		return "EventDestination"
+	case strings.HasPrefix(e.Origin, pcieDevicesPath()+"/"):
+		return "PCIeDevice"
 	}
 	return ""
 }

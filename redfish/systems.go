@@ -40,6 +40,9 @@ type computerSystem struct {
 	// Bios and SecureBoot are the host firmware's settings (bios.go).
 	Bios       link `json:"Bios"`
 	SecureBoot link `json:"SecureBoot"`
+	// PCIeDevices are the CXL expanders the system uses (pcie.go).
+	PCIeDevices      []link `json:"PCIeDevices,omitempty"`
+	PCIeDevicesCount *int   `json:"PCIeDevices@odata.count,omitempty"`
 }
 
 type systemBoot struct {
@@ -143,20 +146,23 @@ func (s *service) getSystem(r *request) (any, error) {
 			Chassis:   links(chassisPath()),
 			ManagedBy: links(managerPath()),
 		},
-		Boot:            newSystemBoot(snap),
-		BootProgress:    newBootProgress(snap.Host),
-		Bios:            link{ID: biosPath()},
-		SecureBoot:      link{ID: secureBootPath()},
-		systemInventory: newSystemInventory(snap),
-		Actions:         systemActions{Reset: resetAction{Target: resetPath(), AllowableValues: resetTypes}},
+		Boot:             newSystemBoot(snap),
+		BootProgress:     newBootProgress(snap.Host),
+		Bios:             link{ID: biosPath()},
+		SecureBoot:       link{ID: secureBootPath()},
+		systemInventory:  newSystemInventory(snap),
+		PCIeDevices:      cxlDeviceLinks(snap),
+		PCIeDevicesCount: cxlDeviceCount(snap),
+		Actions:          systemActions{Reset: resetAction{Target: resetPath(), AllowableValues: resetTypes}},
 	}, nil
 }
 
 // totalMemoryGiB is the memory the OS can use (the property's
 // definition): net of mirror copies, spare ranks and RAID parity, so a
-// mirrored 256 GiB server reports 128.
+// mirrored 256 GiB server reports 128. Memory the OS onlined from CXL
+// expanders counts as a hot-added module's online blocks do.
 func totalMemoryGiB(snap *platform.Snapshot) float64 {
-	return float64(guestTotalBytes(snap, usableBytes(snap))) / (1 << 30)
+	return float64(guestTotalBytes(snap, usableBytes(snap))+cxlOnlineBytes(snap)) / (1 << 30)
 }
 
 // memoryMirroring is the mirroring the firmware applied: full mirroring

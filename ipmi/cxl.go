@@ -262,8 +262,12 @@ func cxlStateKeys(s cxl.SlotStatus) []cxlStateKey {
 // cxlBootEmissions are the lasting-state changes a new boot made without
 // an event of their own: firmware powers every slot holding a card and
 // the drivers bring it up (platform.buildCXL), which the BMC's sensor scan
-// would see at POST. Per slot, states going away come first, in the
-// reverse of the order states come up in.
+// sees at POST. They are taken at RASModeApplied, which every POST
+// publishes once its boot is in service; not at power-off, where the
+// platform already shows the slots as the next POST will find them.
+// Per slot, states going away come first, in the reverse of the order
+// states come up in; a card the boot powered but could not put in
+// service is a fault, as after a refused button press.
 func (st *sensorStates) cxlBootEmissions(snap *platform.Snapshot) []slotEmission {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -279,8 +283,13 @@ func (st *sensorStates) cxlBootEmissions(snap *platform.Snapshot) []slotEmission
 			empty := k.key.sensor == cxlSlotSensorKind && k.key.offset == slotPowerOff
 			if k.on == empty {
 				down = append([]slotEmission{se}, down...)
-			} else {
-				up = append(up, se)
+				continue
+			}
+			up = append(up, se)
+			if empty && cxlFault(s.status) {
+				// Powered at POST and refused by the drivers, as a
+				// button press would have been.
+				up = append(up, slotEmission{slot: s.status.Slot, emission: emission{cxlSlotSensorKind, slotFault, false}})
 			}
 		}
 		out = append(append(out, down...), up...)

@@ -1,6 +1,7 @@
 package ipmi
 
 import (
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"testing"
@@ -354,8 +355,79 @@ func TestCXLStatesSeededAndResynced(t *testing.T) {
 		{slot: "CXL1", emission: emission{cxlSlotSensorKind, slotPowerOff, false}, state: true},
 		{slot: "CXL1", emission: emission{cxlSlotSensorKind, slotDeviceInstalled, true}, state: true},
 		{slot: "CXL3", emission: emission{cxlSlotSensorKind, slotPowerOff, true}, state: true},
+		{slot: "CXL3", emission: emission{cxlSlotSensorKind, slotFault, false}},
 	}
 	if got := m.states.cxlBootEmissions(&snap); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("boot emissions\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// cxlLogged are the SEL's records on the CXL sensors, once there are at
+// least n (the pump logs asynchronously; the deadline only bounds a hang).
+func cxlLogged(t *testing.T, b *liveBMC, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var out []string
+		for _, e := range b.srv.SEL().Entries() {
+			if n := e[11]; n >= cxl1Mem && n <= cxl3Mem || n >= cxl1Slot && n <= cxl3Slot {
+				out = append(out, hex.EncodeToString(e[7:16]))
+			}
+		}
+		if len(out) >= n || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A card seated but never switched on comes up at the next POST without
+// an event of its own: the BMC logs what the boot changed once the boot
+// is in, and nothing at power-off.
+func TestCXLPowerCycleLogsWhatTheBootChanged(t *testing.T) {
+	clk := clock.NewManual(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
+	prof, err := profile.Builtin("cxl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := platform.New(prof, platform.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startBMCWith(t, p, Config{Addr: "127.0.73.2:0"})
+	mustDo(t, p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 16 << 30}))
+	installed := "20000421806ff20901"
+	if got := cxlLogged(t, b, 1); fmt.Sprint(got) != fmt.Sprint([]string{installed}) {
+		t.Fatalf("after insert: %v", got)
+	}
+	mustDo(t, p.Reset(platform.ResetForceOff))
+	// Records follow the events' order: once CXL3's insert is logged,
+	// the power-off before it has been handled, and logged nothing.
+	mustDo(t, p.CXLInsert("CXL3", cxl.DeviceSpec{Capacity: 16 << 30}))
+	installed3 := "20000421826ff20903"
+	if got := cxlLogged(t, b, 2); fmt.Sprint(got) != fmt.Sprint([]string{installed, installed3}) {
+		t.Fatalf("after the power-off and an insert: %v", got)
+	}
+	mustDo(t, p.Reset(platform.ResetOn))
+	for range 4000 {
+		if p.Snapshot().Host.OSRunning {
+			break
+		}
+		clk.Advance(10 * time.Millisecond)
+	}
+	if !p.Snapshot().Host.OSRunning {
+		t.Fatal("the host did not boot")
+	}
+	// CXL1 powered and mapped; CXL3 powered and its card refused.
+	want := []string{installed, installed3, "2000042180eff50901", "2000040c216f36ff20", "2000042182eff50903", "20000421826ff00903"}
+	if got := cxlLogged(t, b, len(want)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the power cycle:\n got %v\nwant %v", got, want)
+	}
+	// The orderly removal that follows is logged in full.
+	_, err = p.CXLAttention("CXL1")
+	mustDo(t, err)
+	want = append(want, "2000040c21ef36ff20", "20000421806ff50901")
+	if got := cxlLogged(t, b, len(want)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the removal:\n got %v\nwant %v", got, want)
 	}
 }

@@ -125,7 +125,8 @@ type emission struct {
 //	                               Memory          06h Presence detected            deassert (state)
 //	                               Slot/Connector  05h Slot Power Off               assert (state)
 //	                               Slot/Connector  02h Device Installed             deassert (state)
-//	PowerChanged, RASModeApplied   CXL slot sensors what the new boot changed       (state; cxlBootEmissions)
+//	RASModeApplied (each POST)     CXL slot sensors what the new boot changed       (state; cxlBootEmissions), and
+//	                                               00h Fault Status for a card it powered and could not use
 //	IOMMUFault                     -               (no platform error: see below)
 //	BootOverrideChanged            -               (a setting: Get System Boot Options reads it)
 //	SystemRestarted, OSBootCompleted, OSShutdown, NMIRaised: the host's records (host.go)
@@ -371,10 +372,9 @@ func (m *machine) platformEvent(rec events.Record) {
 	onRAS := m.rasEvent(rec.Event, snap, logging)
 	onHost := m.hostEvent(rec.Event, logging)
 	ems := emissions(rec.Event)
-	switch rec.Event.(type) {
-	case events.PowerChanged, events.RASModeApplied:
-		// The host lost power or POST built a new boot: CXL slots
-		// changed with it (cxlBootEmissions).
+	if _, boot := rec.Event.(events.RASModeApplied); boot {
+		// POST built a new boot, and the CXL slots changed with it
+		// (cxlBootEmissions).
 		ems = append(ems, m.states.cxlBootEmissions(snap)...)
 	}
 	if len(ems) == 0 {

@@ -16,9 +16,9 @@ import (
 // BMC's SEL and SDR through ipmitool and freeipmi. Its listeners use
 // 127.0.73.x.
 
-// startOn runs the binary on free ports of host (a loopback address) with
+// startOnHost runs the binary on free ports of host (a loopback address) with
 // the HTTPS listener off.
-func startOn(t *testing.T, host string, args ...string) *Emulator {
+func startOnHost(t *testing.T, host string, args ...string) *Emulator {
 	t.Helper()
 	tcp, err := net.Listen("tcp", host+":0")
 	if err != nil {
@@ -42,10 +42,10 @@ func startOn(t *testing.T, host string, args ...string) *Emulator {
 	return e
 }
 
-// complete is the shell completion of a `ctl` command line's last, empty
+// completeCtl is the shell completion of a `ctl` command line's last, empty
 // word, as the shell scripts ask the binary for it: "name<TAB>description"
 // lines, without the required flags cobra offers along.
-func (e *Emulator) complete(t *testing.T, args ...string) []string {
+func (e *Emulator) completeCtl(t *testing.T, args ...string) []string {
 	t.Helper()
 	base := []string{"__complete", "ctl", "--server", e.URL, "-u", e.User, "-p", e.Password}
 	out, err := run(t, 30*time.Second, bmcemuBin, append(append(base, args...), "")...)
@@ -61,8 +61,8 @@ func (e *Emulator) complete(t *testing.T, args ...string) []string {
 	return got
 }
 
-// waitOS waits until the host's OS answers the in-band views.
-func (e *Emulator) waitOS(t *testing.T) {
+// waitInBandOS waits until the host's OS answers the in-band views.
+func (e *Emulator) waitInBandOS(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -77,8 +77,8 @@ func (e *Emulator) waitOS(t *testing.T) {
 	}
 }
 
-// memTotal is MemTotal in kB from `ctl meminfo`.
-func memTotal(t *testing.T, e *Emulator) uint64 {
+// ctlMemTotalKiB is MemTotal in kB from `ctl meminfo`.
+func ctlMemTotalKiB(t *testing.T, e *Emulator) uint64 {
 	t.Helper()
 	m := regexp.MustCompile(`(?m)^MemTotal:\s+(\d+) kB$`).FindStringSubmatch(e.mustCtl(t, "meminfo"))
 	if m == nil {
@@ -134,8 +134,8 @@ type cxlJSON struct {
 }
 
 func TestCXLThroughCtl(t *testing.T) {
-	e := startOn(t, "127.0.73.3", "--profile", "cxl", "--speed", "1000")
-	e.waitOS(t)
+	e := startOnHost(t, "127.0.73.3", "--profile", "cxl", "--speed", "1000")
+	e.waitInBandOS(t)
 
 	help := e.mustCtl(t, "cxl", "--help")
 	for _, want := range []string{"insert", "attention", "pull", "cdat", "dma", "bmcemu ctl cxl dma transfer CXL1", "bmcemu ctl cxl insert CXL1 --capacity 256G"} {
@@ -151,8 +151,8 @@ func TestCXLThroughCtl(t *testing.T) {
 		!regexp.MustCompile(`(?m)^CXL1\s+0000:30:00\.0\s+64 MiB\s+empty\s+off`).MatchString(out) {
 		t.Errorf("ctl cxl before any card:\n%s", out)
 	}
-	total0 := memTotal(t, e)
-	if got := e.complete(t, "cxl", "insert"); strings.Join(got, "|") != "CXL1\tempty|CXL2\tempty|CXL3\tempty" {
+	total0 := ctlMemTotalKiB(t, e)
+	if got := e.completeCtl(t, "cxl", "insert"); strings.Join(got, "|") != "CXL1\tempty|CXL2\tempty|CXL3\tempty" {
 		t.Errorf("completion of ctl cxl insert: %q", got)
 	}
 
@@ -174,7 +174,7 @@ func TestCXLThroughCtl(t *testing.T) {
 		{[]string{"cxl", "dma", "transfer"}, "CXL1\tenabled, 256 GiB expander"},
 		{[]string{"cxl", "dma", "access"}, "CXL1\tenabled, 256 GiB expander"},
 	} {
-		if got := e.complete(t, tc.args...); strings.Join(got, "|") != tc.want {
+		if got := e.completeCtl(t, tc.args...); strings.Join(got, "|") != tc.want {
 			t.Errorf("completion of ctl %s: %q, want %q", strings.Join(tc.args, " "), got, tc.want)
 		}
 	}
@@ -193,7 +193,7 @@ func TestCXLThroughCtl(t *testing.T) {
 		t.Errorf("ctl cxl after attention:\n%s", out)
 	}
 	// MemTotal grows by the whole region.
-	if got, want := memTotal(t, e)-total0, uint64(256<<20); got != want {
+	if got, want := ctlMemTotalKiB(t, e)-total0, uint64(256<<20); got != want {
 		t.Errorf("MemTotal grew by %d kB, want %d", got, want)
 	}
 	iomem := e.mustCtl(t, "iomem")
@@ -237,7 +237,7 @@ func TestCXLThroughCtl(t *testing.T) {
 	if out := e.mustCtl(t, "iomem"); strings.Contains(out, "System RAM (kmem)") || strings.Contains(out, "region0") {
 		t.Errorf("ctl iomem after the removal:\n%s", out)
 	}
-	if got := memTotal(t, e); got != total0 {
+	if got := ctlMemTotalKiB(t, e); got != total0 {
 		t.Errorf("MemTotal %d kB after the removal, want %d", got, total0)
 	}
 	if out := e.mustCtl(t, "cxl", "pull", "CXL1"); !strings.Contains(out, "CXL1: done") {

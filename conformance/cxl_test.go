@@ -263,8 +263,25 @@ func TestCXLThroughCtl(t *testing.T) {
 		t.Errorf("ctl tasks after the surprise removal:\n%s", out)
 	}
 
+	// Kernel memory on the node (a hardwalled cpuset confines it there)
+	// cannot be offlined: the button press is refused and changes
+	// nothing; with the memory freed the removal goes through.
+	e.mustCtl(t, "cxl", "insert", "CXL1", "--capacity", "16G", "--online", "online_kernel")
+	e.mustCtl(t, "cxl", "attention", "CXL1")
+	e.mustCtl(t, "cpusets", "create", "kern", "--cpus", "4-7", "--mems", "2", "--mem-hardwall")
+	if out := e.mustCtl(t, "tasks", "run", "kthread", "--cpuset", "kern", "--mib", "16", "--kernel-pages"); !regexp.MustCompile(`(?m)^2\s+kthread\s+kern\s+.*N2=16MiB$`).MatchString(out) {
+		t.Fatalf("the kernel pages are not on node 2:\n%s", out)
+	}
+	e.refusedCtl(t, "failed due to unmovable page (-EBUSY)", "cxl", "attention", "CXL1")
+	e.dmesgHas(t, "pciehp: Slot(1): Button press cancelled: dax2.0 could not be offlined; the slot stays powered")
+	if out := e.mustCtl(t, "cxl"); !regexp.MustCompile(`(?m)^CXL1 .*enabled\s+on\s+.*region2 dax2\.0 \[0x24000000000\+16 GiB\]\s+2\s+16 GiB`).MatchString(out) {
+		t.Errorf("a refused removal changed the slot:\n%s", out)
+	}
+	e.mustCtl(t, "tasks", "kill", "2")
+	e.mustCtl(t, "cxl", "attention", "CXL1")
+
 	// The BMC's view, in order: each lasting change once, the refusals'
-	// faults, the removal, and the surprise's lost data and fault.
+	// faults, the removals, and the surprise's lost data and fault.
 	const (
 		slot1 = "Slot / Connector CXL1 Slot | "
 		mem1  = "Memory CXL1 Mem | "
@@ -290,6 +307,12 @@ func TestCXLThroughCtl(t *testing.T) {
 		mem1 + "Presence Detected | Deasserted",
 		slot1 + "Slot Power is Off | Asserted",
 		slot1 + "Device Installed | Deasserted",
+		slot1 + "Device Installed | Asserted",
+		slot1 + "Slot Power is Off | Deasserted",
+		mem1 + "Presence Detected | Asserted",
+		slot1 + "Device Removal Request | Asserted",
+		mem1 + "Presence Detected | Deasserted",
+		slot1 + "Slot Power is Off | Asserted",
 	}
 	if got := e.cxlSEL(t, len(want)); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("sel elist (CXL rows):\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -298,7 +321,7 @@ func TestCXLThroughCtl(t *testing.T) {
 	for name, want := range map[string]string{
 		"CXL1 Mem":  "[21h ok 32.33 ]",
 		"CXL2 Mem":  "[22h ok 32.34 ]",
-		"CXL1 Slot": "[80h ok 11.3 Slot Power is Off]",
+		"CXL1 Slot": "[80h ok 11.3 Device Installed, Slot Power is Off]",
 		"CXL2 Slot": "[81h ok 11.4 Fault Status, Device Installed]",
 		"CXL3 Slot": "[82h ok 11.5 Fault Status, Device Installed]",
 	} {

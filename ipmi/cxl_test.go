@@ -138,6 +138,12 @@ func TestCXLSensorRecords(t *testing.T) {
 	if len(repo.records) != len(without.records)+6 {
 		t.Errorf("%d records, want %d + 6", len(repo.records), len(without.records))
 	}
+	// Get Device SDR Info counts the sensors: two per DIMM slot, the
+	// board's, and two per CXL slot.
+	resp, cc, err := handleGetDeviceSDRInfo(m)(t.Context(), nil, nil)
+	if want := 2*32 + len(boardSensorRecords(repo.snap)) + 6; err != nil || cc != types.CodeOK || int(resp[0]) != want {
+		t.Errorf("Get Device SDR Info % x (cc %#x), want %d sensors", resp, uint8(cc), want)
+	}
 	check(t, "GetSensorType", handleGetSensorType(m), []call{
 		{[]byte{cxl1Slot}, types.CodeOK, []byte{sensorTypeSlotConnector, readingTypeSensorSpecial}},
 		{[]byte{cxl3Mem}, types.CodeOK, []byte{sensorTypeMemory, readingTypeSensorSpecial}},

@@ -38,10 +38,13 @@ import (
 //	                            no or a full CFMWS), or memory a surprise
 //	                            removal leaked until the next reboot
 //	Mem   06h Presence Detected the card's memory is mapped (a region)
-const (
-	// slotTypePCIe is Slot/Connector event data 2 [6:0]: PCI Express.
-	slotTypePCIe = 0x09
 
+// slotTypePCIe is Slot/Connector event data 2 [6:0]: PCI Express.
+const slotTypePCIe = 0x09
+
+// Sensor kinds of the CXL slots (events.go numbers the DIMM slots' kinds,
+// board.go the board's).
+const (
 	cxlSlotSensorKind sensorKind = 110 + iota // "<slot> Slot", type 21h
 	cxlMemSensorKind                          // "<slot> Mem", type 0Ch
 )

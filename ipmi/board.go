@@ -14,8 +14,8 @@ import (
 // Sensor numbering on LUN 0 of the BMC (20h), which every sensor of this
 // BMC shares:
 //
-//	01h..5Fh  Memory, slot ordinal + 1            (sdr.go)
-//	60h..BEh  Slot/Connector, 60h + ordinal       (sdr.go)
+//	01h..5Fh  Memory, slot ordinal + 1            (sdr.go; CXL slots after the DIMMs, cxl.go)
+//	60h..BEh  Slot/Connector, 60h + ordinal       (sdr.go; likewise)
 //	BFh       memory RAS (redundancy or config)   (ras.go)
 //	C0h..EFh  DIMM temperature, C0h + ordinal     (thermal.go; ordinals 0..2Fh)
 //	F0h..F7h  processor temperature, F0h + socket (here; sockets 0..7)

@@ -111,6 +111,23 @@ type emission struct {
 //	MemoryAwaitingPartner,         -               (normal steps of a mirrored hot-add, an expansion and
 //	  MemoryCapacityExpanded,                       a setting for the next boot; the boot that applies a
 //	  RASModePending                                mode logs only a configuration error)
+//	CXLDeviceChanged               CXL slot sensors (cxl.go: "<slot> Slot" type 21h, "<slot> Mem" type 0Ch)
+//	  inserted                     Slot/Connector  02h Device Installed             assert (state)
+//	  enabled                      Slot/Connector  05h Slot Power Off               deassert (state)
+//	                               Memory          06h Presence detected            assert (state)
+//	  refused                      Slot/Connector  05h Slot Power Off               deassert (state)
+//	                               Slot/Connector  00h Fault Status                 assert
+//	  removal-refused              Slot/Connector  06h Device Removal Request       assert
+//	  disabled                     Memory          06h Presence detected            deassert (state)
+//	                               Slot/Connector  05h Slot Power Off               assert (state)
+//	  pulled, surprise             Memory          01h Uncorrectable ECC            assert, data 2 OEM 02h data lost (Poisoned > 0)
+//	                               Slot/Connector  00h Fault Status                 assert (Poisoned or Leaked > 0)
+//	                               Memory          06h Presence detected            deassert (state)
+//	                               Slot/Connector  05h Slot Power Off               assert (state)
+//	                               Slot/Connector  02h Device Installed             deassert (state)
+//	RASModeApplied (each POST)     CXL slot sensors what the new boot changed       (state; cxlBootEmissions), and
+//	                                               00h Fault Status for a card it powered and could not use
+//	IOMMUFault                     -               (no platform error: see below)
 //	BootOverrideChanged            -               (a setting: Get System Boot Options reads it)
 //	SystemRestarted, OSBootCompleted, OSShutdown, NMIRaised: the host's records (host.go)
 //	PowerChanged and the rest      -               (no memory or slot sensor expresses them)
@@ -124,6 +141,27 @@ type emission struct {
 // absorbed. A refused replacement is a configuration error of the slot,
 // as a bad SPD or failed training is: the module seated there is one the
 // mode cannot use.
+//
+// A refused CXL card (no bridge window for its BAR, no CFMWS, a full one)
+// leaves its slot powered, as pciehp powered it before the drivers
+// failed, so the refusal logs the power-on with the fault, and the next
+// button press the power-off. A refused removal changed nothing but the
+// request, so the request is all it logs. A surprise removal is a fault
+// of the slot only when it cost something: poisoned pages (their owners
+// took a machine check, hence the UE with "data lost") or memory the
+// kernel could not give back until the next reboot; a card pulled from a
+// powered slot with nothing in use is told by the presence and power
+// records alone.
+//
+// An IOMMUFault gets no record. It is the DMA remapping unit doing its
+// job: VT-d blocks the request (a read gets an Unsupported Request
+// completion, a write is dropped), records it in its fault recording
+// registers and interrupts the OS, which logs the DMAR line. Nothing
+// reaches the platform's error logic the BMC watches: no SERR#, no
+// machine check. Critical Interrupt (13h) 05h "PCI SERR" would report a
+// system error the platform never had, and a PEF filter paging on SERR
+// would page on every blocked access of a buggy or hostile device; the
+// fault is in the OS's log and the control API's IOMMU counters.
 type slotEmission struct {
 	slot string
 	emission
@@ -234,6 +272,10 @@ func emissions(e events.Event) []slotEmission {
 		return one(ev.Slot, memorySensorKind, memDeviceDisabled, false, false)
 	case events.MemoryReplaceRefused:
 		return one(ev.Slot, memorySensorKind, memConfigurationError, false, false)
+
+	// CXL expanders (cxl.go has their sensors).
+	case events.CXLDeviceChanged:
+		return cxlEmissions(ev)
 	}
 	return nil
 }
@@ -274,6 +316,7 @@ func (st *sensorStates) seed(snap *platform.Snapshot) {
 			st.on[stateKey{s.Name, slotSensorKind, slotIdentify}] = true
 		}
 	}
+	st.seedCXL(snap)
 }
 
 // change reports whether em moves its state; it records the new state.
@@ -329,6 +372,11 @@ func (m *machine) platformEvent(rec events.Record) {
 	onRAS := m.rasEvent(rec.Event, snap, logging)
 	onHost := m.hostEvent(rec.Event, logging)
 	ems := emissions(rec.Event)
+	if _, boot := rec.Event.(events.RASModeApplied); boot {
+		// POST built a new boot, and the CXL slots changed with it
+		// (cxlBootEmissions).
+		ems = append(ems, m.states.cxlBootEmissions(snap)...)
+	}
 	if len(ems) == 0 {
 		if !onRAS && !onHost {
 			m.log.Debug("platform event has no SEL mapping", "kind", rec.Event.Kind(), "seq", rec.Seq)
@@ -340,6 +388,12 @@ func (m *machine) platformEvent(rec events.Record) {
 		return
 	}
 	for _, em := range ems {
+		if isCXLKind(em.sensor) {
+			if !m.logCXL(snap, em) {
+				return
+			}
+			continue
+		}
 		s, ok := snap.Slot(em.slot)
 		if !ok || !described(s) {
 			m.log.Debug("platform event names no described slot", "kind", rec.Event.Kind(), "slot", em.slot)

@@ -1,6 +1,7 @@
 package ipmi
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -36,6 +37,7 @@ func tool(t *testing.T, path string) string {
 type liveBMC struct {
 	p    *platform.Platform
 	srv  *Server
+	host string
 	port string
 	stop func()
 }
@@ -51,10 +53,12 @@ func startBMCOn(t *testing.T, p *platform.Platform) *liveBMC {
 	return startBMCWith(t, p, Config{})
 }
 
-// startBMCWith serves p with cfg's optional fields.
+// startBMCWith serves p with cfg's optional fields (Addr defaults to an
+// ephemeral port on 127.0.0.1).
 func startBMCWith(t *testing.T, p *platform.Platform, cfg Config) *liveBMC {
 	t.Helper()
-	cfg.Addr, cfg.Users, cfg.Logger = "127.0.0.1:0", testUsers, discardLogger()
+	cfg.Addr = cmp.Or(cfg.Addr, "127.0.0.1:0")
+	cfg.Users, cfg.Logger = testUsers, discardLogger()
 	s, err := New(cfg, p)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +76,8 @@ func startBMCWith(t *testing.T, p *platform.Platform, cfg Config) *liveBMC {
 		}
 	})
 	t.Cleanup(stop)
-	_, port, _ := net.SplitHostPort(s.Addr().String())
-	return &liveBMC{p: p, srv: s, port: port, stop: stop}
+	host, port, _ := net.SplitHostPort(s.Addr().String())
+	return &liveBMC{p: p, srv: s, host: host, port: port, stop: stop}
 }
 
 // run executes a client and returns its stdout; stderr is folded into the
@@ -96,7 +100,7 @@ func run(t *testing.T, bin string, args ...string) (string, error) {
 
 func (b *liveBMC) ipmitool(t *testing.T, extra []string, args ...string) (string, error) {
 	t.Helper()
-	base := []string{"-I", "lanplus", "-H", "127.0.0.1", "-p", b.port, "-U", "admin", "-P", "password"}
+	base := []string{"-I", "lanplus", "-H", b.host, "-p", b.port, "-U", "admin", "-P", "password"}
 	return run(t, tool(t, "/usr/bin/ipmitool"), append(append(base, extra...), args...)...)
 }
 

@@ -102,6 +102,9 @@ func buildRepository(snap *platform.Snapshot) *repository {
 	// not change the fingerprint.
 	r.records = append(r.records, boardSensorRecords(snap)...)
 	r.records = append(r.records, hardwareFRULocators(snap)...)
+	// The CXL slots' sensors (cxl.go) are the profile's, there whatever
+	// the slots hold.
+	r.records = append(r.records, cxlSensorRecords(snap)...)
 	// The RAS sensor follows the mode the firmware applied at boot; which
 	// of its two forms is present is part of the record set.
 	if k, ok := rasSensorOf(snap); ok {

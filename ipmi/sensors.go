@@ -27,6 +27,8 @@ type slotSensorRef struct {
 	ras  platform.RASStatus
 	// board is the socket or fan index of a board sensor (board.go).
 	board int
+	// cxl is a CXL slot's, for its two kinds (cxl.go).
+	cxl *cxlSensorSlot
 }
 
 // slotForSensor finds the slot and sensor kind behind a sensor number.
@@ -52,13 +54,15 @@ func slotForSensor(snap *platform.Snapshot, n uint8) (slotSensorRef, bool) {
 			return slotSensorRef{slot: s, kind: tempSensorKind}, true
 		}
 	}
-	return slotSensorRef{}, false
+	return cxlSensorFor(snap, n)
 }
 
 // states is the sensor-specific state bitmap of a slot's sensor.
 func (r slotSensorRef) states() uint16 {
 	var st uint16
 	switch r.kind {
+	case cxlSlotSensorKind, cxlMemSensorKind:
+		return cxlStates(r)
 	case redundancySensorKind:
 		if off, ok := redundancyOffset(r.ras.Redundancy); ok {
 			st |= 1 << off
@@ -97,7 +101,7 @@ func (r slotSensorRef) states() uint16 {
 
 func (r slotSensorRef) sensorType() uint8 {
 	switch r.kind {
-	case slotSensorKind:
+	case slotSensorKind, cxlSlotSensorKind:
 		return sensorTypeSlotConnector
 	case tempSensorKind, cpuTempSensorKind:
 		return sensorTypeTemperature

@@ -148,7 +148,7 @@ func handleGetDeviceSDRInfo(m *machine) handlers.HandlerFunc {
 					count += 2 // its Memory and its Slot/Connector sensor
 				}
 			}
-			count += len(boardSensorRecords(r.snap))
+			count += len(boardSensorRecords(r.snap)) + len(cxlSensorRecords(r.snap))
 		}
 		resp := []byte{byte(min(count, 0xFF)), 0x80 | 0x01} // dynamic population; LUN 0 has sensors
 		resp = binary.LittleEndian.AppendUint32(resp, uint32(r.changedAt().Unix()))

@@ -192,6 +192,8 @@ func supportedEvents(k sensorKind) uint16 {
 		return 1 << memConfigurationError
 	case cpuTempSensorKind, fanSensorKind:
 		return 0 // board sensors log no events (board.go)
+	case cxlSlotSensorKind, cxlMemSensorKind:
+		return cxlEvents(k)
 	}
 	return 1<<memCorrectableECC | 1<<memUncorrectableECC | 1<<memDeviceDisabled |
 		1<<memCorrectableECCLimit | 1<<memPresence | 1<<memConfigurationError | 1<<memSpare
@@ -470,6 +472,10 @@ func (r slotSensorRef) number() uint8 {
 		return cpuTempSensorNumber(r.board)
 	case fanSensorKind:
 		return fanSensorNumber(r.board)
+	case cxlSlotSensorKind:
+		return slotSensorNumber(r.cxl.ordinal)
+	case cxlMemSensorKind:
+		return sensorNumber(r.cxl.ordinal)
 	}
 	return sensorNumber(r.slot.Ordinal)
 }

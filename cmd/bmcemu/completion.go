@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/cxl"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/spf13/cobra"
 )
@@ -50,6 +51,40 @@ func (o *ctlOptions) slotCompletion(pos int, keep slotFilter) cobra.CompletionFu
 				desc = fmt.Sprintf("%s, %d GiB %s", s.Status, s.Module.CapacityMiB/1024, s.Module.Type)
 			}
 			out = append(out, cobra.CompletionWithDesc(s.Name, desc))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+type cxlSlotFilter func(cxl.SlotStatus) bool
+
+func cxlEmpty(s cxl.SlotStatus) bool   { return s.State == cxl.StateEmpty }
+func cxlSeated(s cxl.SlotStatus) bool  { return s.State != cxl.StateEmpty }
+func cxlEnabled(s cxl.SlotStatus) bool { return s.State == cxl.StateEnabled }
+
+// cxlSlotCompletion completes a `ctl cxl` command's SLOT with the server's
+// CXL slots that pass keep, each described by its state and card.
+func (o *ctlOptions) cxlSlotCompletion(keep cxlSlotFilter) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) != 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+		defer cancel()
+		st, err := o.client().CXL(ctx)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+		}
+		var out []cobra.Completion
+		for _, s := range st.Slots {
+			if !keep(s) {
+				continue
+			}
+			desc := s.State
+			if d := s.Device; d != nil {
+				desc = fmt.Sprintf("%s, %s expander", s.State, gib(d.Spec.Capacity))
+			}
+			out = append(out, cobra.CompletionWithDesc(s.Slot, desc))
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -121,6 +156,12 @@ func addCtlCompletions(ctl *cobra.Command, o *ctlOptions) {
 	set("ras storm", o.slotCompletion(0, fullSlot))
 	set("ras fail", o.slotCompletion(0, fullSlot))
 	set("servers remove", o.memberCompletion)
+	set("cxl insert", o.cxlSlotCompletion(cxlEmpty))
+	set("cxl attention", o.cxlSlotCompletion(cxlSeated))
+	set("cxl pull", o.cxlSlotCompletion(cxlSeated))
+	set("cxl cdat", o.cxlSlotCompletion(cxlSeated))
+	set("cxl dma transfer", o.cxlSlotCompletion(cxlEnabled))
+	set("cxl dma access", o.cxlSlotCompletion(cxlEnabled))
 	latchSlots := o.slotCompletion(1, anySlot)
 	set("latch", func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) == 0 {

@@ -13,7 +13,9 @@ import (
 func TestCompletionTargets(t *testing.T) {
 	root := newRootCmd()
 	for _, path := range [][]string{{"ctl", "insert"}, {"ctl", "remove"}, {"ctl", "attention"}, {"ctl", "slots"}, {"ctl", "latch"},
-		{"ctl", "fault"}, {"ctl", "ras", "inject"}, {"ctl", "ras", "storm"}, {"ctl", "ras", "fail"}, {"ctl", "servers", "remove"}, {"profile", "show"}} {
+		{"ctl", "fault"}, {"ctl", "ras", "inject"}, {"ctl", "ras", "storm"}, {"ctl", "ras", "fail"}, {"ctl", "servers", "remove"}, {"profile", "show"},
+		{"ctl", "cxl", "insert"}, {"ctl", "cxl", "attention"}, {"ctl", "cxl", "pull"}, {"ctl", "cxl", "cdat"},
+		{"ctl", "cxl", "dma", "transfer"}, {"ctl", "cxl", "dma", "access"}} {
 		c, _, err := root.Find(path)
 		if err != nil || c.ValidArgsFunction == nil {
 			t.Errorf("%v: no argument completion (%v)", path, err)

@@ -27,8 +27,8 @@ surprise removal).`,
   bmcemu ctl cxl insert CXL1 --capacity 256G
   bmcemu ctl cxl attention CXL1
   bmcemu ctl cxl cdat CXL1
-  bmcemu ctl cxl dma CXL1 transfer --offset 1024 --size 512 --dir to-device
-  bmcemu ctl cxl dma CXL1 access --iova 0x10000 --size 64
+  bmcemu ctl cxl dma transfer CXL1 --offset 1024 --size 512 --dir to-device
+  bmcemu ctl cxl dma access CXL1 --iova 0x10000 --size 64
   bmcemu ctl cxl attention CXL1    # orderly removal
   bmcemu ctl cxl pull CXL1`,
 		Args: cobra.NoArgs,
@@ -93,8 +93,13 @@ surprise removal).`,
 
 func ctlCXLDMA(o *ctlOptions) *cobra.Command {
 	dma := &cobra.Command{
-		Use:   "dma",
-		Short: "DMA with a CXL device through the IOMMU: a driver transfer, or the device's own access",
+		Use:     "dma",
+		Short:   "DMA with a CXL device through the IOMMU: a driver transfer, or the device's own access",
+		Example: "  bmcemu ctl cxl dma transfer CXL1\n  bmcemu ctl cxl dma access CXL1 --iova 0x1000 --write",
+		// Runnable, so that a slot put before the subcommand is an error
+		// (cobra shows a command without Run its help and exits 0).
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var t control.CXLTransferRequest
 	transfer := &cobra.Command{

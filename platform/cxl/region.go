@@ -44,8 +44,8 @@ func (b *Bus) enable(p *port) (Result, error) {
 	// the root port's bridge window, which only firmware (or
 	// pci=hpmmiosize) sized before the card existed.
 	if p.cfg.MMIO < barSize {
-		b.k.Printk(kernel.KernInfo, "pci %s: BAR 0 [mem size %#010x 64bit]: can't assign; no space", bdf, barSize)
-		b.k.Printk(kernel.KernInfo, "pci %s: BAR 0 [mem size %#010x 64bit]: failed to assign", bdf, barSize)
+		b.k.Printk(kernel.KernInfo, "pci %s: BAR 0 [mem size 0x%08x 64bit]: can't assign; no space", bdf, barSize)
+		b.k.Printk(kernel.KernInfo, "pci %s: BAR 0 [mem size 0x%08x 64bit]: failed to assign", bdf, barSize)
 		b.k.Printk(kernel.KernWarning, "cxl_pci %s: probe with driver cxl_pci failed with error -6", bdf)
 		p.state = StateFailed
 		p.reason = fmt.Sprintf("root port %s has %d KiB of memory window for hot-plugged devices and BAR 0 needs %d KiB: "+
@@ -54,7 +54,7 @@ func (b *Bus) enable(p *port) (Result, error) {
 		res.Reason = p.reason
 		return res, fmt.Errorf("cxl: slot %s: %w: %s", p.cfg.Slot, ErrNotRecognized, p.reason)
 	}
-	b.k.Printk(kernel.KernInfo, "pci %s: BAR 0 [mem size %#010x 64bit]: assigned", bdf, barSize)
+	b.k.Printk(kernel.KernInfo, "pci %s: BAR 0 [mem size 0x%08x 64bit]: assigned", bdf, barSize)
 	d.untrusted = !d.Spec.Trusted
 	if err := b.mmu.AttachDevice(bdf, d.untrusted); err != nil {
 		p.state, p.reason = StateFailed, err.Error()

@@ -82,6 +82,7 @@ func (p *Platform) buildCXL(l *layers) (*cxl.Bus, error) {
 	}
 	p.mu.Lock()
 	cards := cloneCards(p.cxlCards)
+	on := p.powerOn
 	p.mu.Unlock()
 	for _, port := range p.prof.CXL.Ports {
 		spec, ok := cards[port.Slot]
@@ -93,7 +94,12 @@ func (p *Platform) buildCXL(l *layers) (*cxl.Bus, error) {
 			continue
 		}
 		// Firmware powers slots with a card at boot; the drivers then
-		// bring the card up as after a button press.
+		// bring the card up as after a button press. A set built while
+		// the host is off (what the next POST will find) leaves the
+		// slots unpowered: they come up with that POST.
+		if !on {
+			continue
+		}
 		if _, err := bus.PowerOn(port.Slot); err != nil {
 			k.Printk(kernel.KernWarning, "cxl: %s: %v", port.Slot, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bmcemu/bmcemu/platform/cxl"
 	"github.com/bmcemu/bmcemu/platform/events"
@@ -464,4 +465,24 @@ func TestCXLNodeServesOnlyCpusetsThatAllowIt(t *testing.T) {
 		}
 	}
 	r.invariants()
+}
+
+// While the host is off its CXL slots are unpowered, whatever is seated;
+// the next POST powers them and the drivers bring the cards up.
+func TestCXLSlotsFollowHostPower(t *testing.T) {
+	r := cxlRig(t)
+	p := r.p
+	r.must(p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 8 << 30}))
+	_, err := p.CXLAttention("CXL1")
+	r.must(err)
+	r.must(p.SetPower(false))
+	r.clk.RunUntilIdle(time.Minute)
+	if s := r.cxlSlot("CXL1"); s.Power || s.State != cxl.StatePresent || s.Device == nil {
+		t.Fatalf("host off: %+v", s)
+	}
+	r.must(p.SetPower(true))
+	r.clk.RunUntilIdle(10 * time.Minute)
+	if s := r.cxlSlot("CXL1"); !s.Power || s.State != cxl.StateEnabled || s.Device.Region == nil {
+		t.Fatalf("after power-on: %+v", s)
+	}
 }

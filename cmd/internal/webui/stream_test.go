@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bmcemu/bmcemu/redfish/sse"
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/sel"
 	"github.com/bmcemu/bmcemu/redfish"
+	"github.com/bmcemu/bmcemu/redfish/sse"
 )
 
 // ring is a fake event source with the platform's contract: a bounded

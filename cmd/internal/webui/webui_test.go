@@ -14,10 +14,10 @@ import (
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
 	"github.com/bmcemu/bmcemu/cmd/internal/webui"
-	"github.com/bmcemu/bmcemu/redfish/sse"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/profile"
+	"github.com/bmcemu/bmcemu/redfish/sse"
 )
 
 // server is one in-process BMC behind an httptest listener: the UI as

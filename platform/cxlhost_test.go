@@ -229,6 +229,10 @@ func TestCXLRefusalsChangeNothing(t *testing.T) {
 		t.Fatalf("unknown slot: %v", err)
 	}
 	_, _ = p.CXLPull("CXL1")
+	_, _ = p.CXLPull("CXL2")
+	if s := r.cxlSlot("CXL2"); s.State != cxl.StateEmpty || s.Reason != "" {
+		t.Fatalf("an emptied slot keeps its card's refusal: %+v", s)
+	}
 	if err := p.CXLInsert("CXL1", cxl.DeviceSpec{Capacity: 300 << 20}); !errors.Is(err, cxl.ErrInvalid) {
 		t.Fatalf("300 MiB card: %v", err)
 	}

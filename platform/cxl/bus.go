@@ -262,7 +262,7 @@ func (b *Bus) Pull(slot string) (Result, error) {
 	default:
 		res = b.surprise(p)
 	}
-	p.dev, p.state, p.power = nil, StateEmpty, false
+	p.dev, p.state, p.power, p.reason = nil, StateEmpty, false, ""
 	return res, nil
 }
 

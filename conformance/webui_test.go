@@ -444,6 +444,12 @@ func TestWebUICXLInChromium(t *testing.T) {
 	maps := evalInt(t, ctx, `Number(document.getElementById('cxl-iommu').dataset.maps)`)
 	e.mustCtl(t, "cxl", "dma", "transfer", "CXL1")
 	waitFor(t, ctx, "the IOMMU's maps after a DMA transfer", fmt.Sprintf(`Number(document.getElementById('cxl-iommu').dataset.maps) > %d`, maps))
+	// The device's own write outside its mappings: blocked, a DMAR fault
+	// on the panel.
+	if out, err := e.ctl("cxl", "dma", "access", "CXL1", "--iova", "0x1000", "--write"); err == nil {
+		t.Fatalf("a device write to an unmapped IOVA was not refused:\n%s", out)
+	}
+	waitFor(t, ctx, "the DMAR fault in the panel", `document.querySelectorAll('#cxl-faults li').length > 0 && Number(document.getElementById('cxl-iommu').dataset.faults) > 0`)
 
 	vctx, vcancel := chromedp.NewContext(ctx)
 	defer vcancel()

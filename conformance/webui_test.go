@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -335,4 +336,128 @@ func clickLive(t *testing.T, ctx context.Context, sel string) {
 			t.Fatalf("click %s: %v", sel, err)
 		}
 	}
+}
+
+// The CXL panel in a real browser on the cxl profile (listeners on
+// 127.0.77.x): a card seated in CXL1 through the control API comes up
+// with the page's Attention button, shown live with its region, node and
+// memory online; CXL2, which firmware gave no memory window, shows the
+// refusal on its card; a ReadOnly account sees the panel with no buttons.
+func TestWebUICXLInChromium(t *testing.T) {
+	actx := browser(t)
+	e := start(t, startOpts{host: "127.0.77.1", args: []string{"--speed", "1000", "--profile", "cxl"}})
+	dir := artifacts(t)
+	body := `{"UserName":"viewer","Password":"Viewer-passw0rd","RoleId":"ReadOnly","Enabled":true}`
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/redfish/v1/AccountService/Accounts", strings.NewReader(body))
+	req.SetBasicAuth(e.User, e.Password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create viewer: %d", resp.StatusCode)
+	}
+	status := func() cxlJSON {
+		t.Helper()
+		var st cxlJSON
+		if r := e.getJSON("/emulator/v1/cxl", &st); r.StatusCode != http.StatusOK {
+			t.Fatalf("GET /emulator/v1/cxl: %d", r.StatusCode)
+		}
+		return st
+	}
+	slotOf := func(st cxlJSON, name string) int {
+		for i, s := range st.Slots {
+			if s.Slot == name {
+				return i
+			}
+		}
+		t.Fatalf("no slot %s in %+v", name, st.Slots)
+		return -1
+	}
+	var dimms []json.RawMessage
+	e.getJSON("/emulator/v1/slots", &dimms)
+
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	ctx, cancelRun := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancelRun()
+	login(t, ctx, e.URL, e.User, e.Password, len(dimms))
+	cards := fmt.Sprintf(`document.querySelectorAll('#cxl:not(.hidden) #cxl-slots .cxl-slot').length === %d`, len(status().Slots))
+	waitFor(t, ctx, "the CXL panel with every CXL slot", cards)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__sameDocument = 42`)); err != nil {
+		t.Fatal(err)
+	}
+	e.waitInBandOS(t)
+	card := func(slot string) string { return `document.getElementById('cxl-slot-` + slot + `')` }
+
+	// CXL1: firmware reserved a window and a bridge window for it.
+	e.mustCtl(t, "cxl", "insert", "CXL1", "--capacity", "256G")
+	waitFor(t, ctx, "CXL1's card seated, slot off", card("CXL1")+`.dataset.state === 'present' && `+card("CXL1")+`.dataset.power === 'off'`)
+	clickLive(t, ctx, `#cxl-slot-CXL1 button.act-attention`)
+	waitFor(t, ctx, "CXL1 enabled with its region, node and memory online",
+		`(() => { const c = `+card("CXL1")+`; return c.dataset.state === 'enabled' && c.querySelector('.region') !== null && c.dataset.node !== '' && Number(c.dataset.onlineBytes) > 0; })()`)
+	st := status()
+	s1 := st.Slots[slotOf(st, "CXL1")]
+	if s1.State != "enabled" || s1.Device == nil || s1.Device.Region == nil || s1.Device.Region.OnlineBytes == 0 {
+		t.Fatalf("the control API's CXL1 after the page's Attention: %+v", s1)
+	}
+	r := s1.Device.Region
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => { const c = `+card("CXL1")+`; return [c.querySelector('.region').textContent, c.dataset.node, c.dataset.onlineBytes, c.querySelector('.memdev').textContent, document.getElementById('cxl-windows').textContent]; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got[0], r.Name+" · ") || got[1] != fmt.Sprint(r.Node) || got[2] != fmt.Sprint(r.OnlineBytes) ||
+		!strings.HasPrefix(got[3], s1.Device.Memdev) || !strings.Contains(got[4], r.Name+" [") {
+		t.Errorf("the page shows CXL1 as region %q node %s online %s memdev %q, windows %q; the control API has %s on node %d, %d bytes online, %s",
+			got[0], got[1], got[2], got[3], got[4], r.Name, r.Node, r.OnlineBytes, s1.Device.Memdev)
+	}
+	screenshot(t, ctx, dir, "1-cxl1-enabled")
+
+	// CXL2: a bridge window but no CFMWS, so no memory window.
+	e.mustCtl(t, "cxl", "insert", "CXL2", "--capacity", "64G")
+	waitFor(t, ctx, "CXL2's card seated", card("CXL2")+`.dataset.state === 'present'`)
+	clickLive(t, ctx, `#cxl-slot-CXL2 button.act-attention`)
+	waitFor(t, ctx, "the NoMemoryWindow refusal on CXL2's card",
+		`(() => { const r = `+card("CXL2")+`.querySelector('.refusal'); return r !== null && r.textContent.startsWith('NoMemoryWindow: '); })()`)
+	st = status()
+	s2 := st.Slots[slotOf(st, "CXL2")]
+	if s2.Reason == "" {
+		t.Fatalf("the control API gives CXL2 no reason: %+v", s2)
+	}
+	waitFor(t, ctx, "CXL2's reason on its card", fmt.Sprintf(`%s.textContent.includes(%q)`, card("CXL2"), s2.Reason))
+	if msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('action-error').textContent`)); err != nil || msg != "" {
+		t.Errorf("the refusal went to the page's error line (%q), not only the card", msg)
+	}
+	if n := evalInt(t, ctx, `window.__sameDocument || 0`); n != 42 {
+		t.Error("the page reloaded to show the CXL slots; it must update in place")
+	}
+	screenshot(t, ctx, dir, "2-cxl2-refused")
+
+	// Pull: the card leaves and the refusal with it.
+	clickLive(t, ctx, `#cxl-slot-CXL2 button.act-pull`)
+	waitFor(t, ctx, "CXL2 empty after Pull, its refusal gone", `(() => { const c = `+card("CXL2")+`; return c.dataset.state === 'empty' && c.querySelector('.refusal') === null && c.querySelector('button.act-pull') === null; })()`)
+
+	// A driver's DMA with CXL1's card moves the IOMMU counters with no
+	// platform event; the panel follows them still.
+	maps := evalInt(t, ctx, `Number(document.getElementById('cxl-iommu').dataset.maps)`)
+	e.mustCtl(t, "cxl", "dma", "transfer", "CXL1")
+	waitFor(t, ctx, "the IOMMU's maps after a DMA transfer", fmt.Sprintf(`Number(document.getElementById('cxl-iommu').dataset.maps) > %d`, maps))
+	// The device's own write outside its mappings: blocked, a DMAR fault
+	// on the panel.
+	if out, err := e.ctl("cxl", "dma", "access", "CXL1", "--iova", "0x1000", "--write"); err == nil {
+		t.Fatalf("a device write to an unmapped IOVA was not refused:\n%s", out)
+	}
+	waitFor(t, ctx, "the DMAR fault in the panel", `document.querySelectorAll('#cxl-faults li').length > 0 && Number(document.getElementById('cxl-iommu').dataset.faults) > 0`)
+
+	vctx, vcancel := chromedp.NewContext(ctx)
+	defer vcancel()
+	login(t, vctx, e.URL, "viewer", "Viewer-passw0rd", len(dimms))
+	waitFor(t, vctx, "the viewer's CXL panel", cards)
+	waitFor(t, vctx, "CXL1 enabled for the viewer", card("CXL1")+`.dataset.state === 'enabled'`)
+	if n := evalInt(t, vctx, `document.querySelectorAll('#cxl button, button.action').length`); n != 0 {
+		t.Errorf("a ReadOnly login sees %d buttons", n)
+	}
+	screenshot(t, vctx, dir, "3-cxl-readonly")
 }

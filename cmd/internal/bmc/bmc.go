@@ -217,7 +217,7 @@ func New(cfg Config) (_ *BMC, err error) {
 	// and hands its board requests to this same control API.
 	ui, err := webui.New(webui.Config{
 		Authenticate: func(r *http.Request) (redfish.Principal, error) { return redfish.Authenticate(rf, r) },
-		Control:      ctl, Board: b.plat, Events: b.plat, SEL: b.sel,
+		Control:      ctl, Board: b.plat, Events: b.plat, SEL: b.sel, CXL: b.plat,
 		Logger: log.With("component", "webui"),
 	})
 	if err != nil {

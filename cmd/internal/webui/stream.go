@@ -11,6 +11,8 @@ import (
 
 	"github.com/bmcemu/bmcemu/platform"
 	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/cxl"
+	"github.com/bmcemu/bmcemu/platform/iommu"
 	"github.com/bmcemu/bmcemu/platform/sel"
 	"github.com/bmcemu/bmcemu/redfish"
 )
@@ -63,10 +65,33 @@ func selState(s SEL) SELState {
 	return st
 }
 
+// CXL is what the stream watches of a board's CXL side
+// (platform.Platform.CXL); false when the board has none.
+type CXL interface {
+	CXL() (cxl.Status, bool)
+}
+
+// CXLState is the part of the CXL side that changes without a platform
+// event: the IOMMU counters move with every DMA mapping a driver makes.
+// The page reads the CXL side again when it changes.
+type CXLState struct {
+	IOMMU iommu.Counters `json:"iommu"`
+}
+
+func cxlState(c CXL) (CXLState, bool) {
+	if c == nil {
+		return CXLState{}, false
+	}
+	st, ok := c.CXL()
+	return CXLState{IOMMU: st.IOMMU}, ok
+}
+
 // Hello opens every stream.
 type Hello struct {
 	LastSeq uint64   `json:"last_seq"`
 	SEL     SELState `json:"sel"`
+	// CXL is there on a board with CXL.
+	CXL *CXLState `json:"cxl,omitempty"`
 }
 
 // Resync tells the page that records after its cursor were lost to the
@@ -77,7 +102,7 @@ type Resync struct {
 
 // stream serves GET /ui/api/stream: text/event-stream with the events
 // hello, platform (id: the record's Seq; data: control.EventRecord),
-// resync, sel and logout (the session ended). ?since=SEQ or Last-Event-ID resumes after SEQ;
+// resync, sel, cxl (CXLState) and logout (the session ended). ?since=SEQ or Last-Event-ID resumes after SEQ;
 // ?recent=N starts with the last N records.
 func (u *ui) stream(w http.ResponseWriter, r *http.Request, who redfish.Principal) {
 	since := u.cfg.Events.LastEventSeq()
@@ -133,7 +158,12 @@ func (u *ui) stream(w http.ResponseWriter, r *http.Request, who redfish.Principa
 
 	ctx := r.Context()
 	selNow := selState(u.cfg.SEL)
-	if !send("hello", "", Hello{LastSeq: since, SEL: selNow}) || !flush() {
+	hello := Hello{LastSeq: since, SEL: selNow}
+	cxlNow, hasCXL := cxlState(u.cfg.CXL)
+	if hasCXL {
+		hello.CXL = &cxlNow
+	}
+	if !send("hello", "", hello) || !flush() {
 		return
 	}
 	lastWrite, lastAuth := time.Now(), time.Now()
@@ -170,6 +200,13 @@ func (u *ui) stream(w http.ResponseWriter, r *http.Request, who redfish.Principa
 		if s := selState(u.cfg.SEL); s != selNow {
 			selNow = s
 			if !send("sel", "", s) {
+				return
+			}
+			wrote = true
+		}
+		if c, ok := cxlState(u.cfg.CXL); ok && c != cxlNow {
+			cxlNow = c
+			if !send("cxl", "", c) {
 				return
 			}
 			wrote = true

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/cxl"
 	"github.com/bmcemu/bmcemu/platform/events"
+	"github.com/bmcemu/bmcemu/platform/iommu"
 	"github.com/bmcemu/bmcemu/platform/sel"
 	"github.com/bmcemu/bmcemu/redfish"
 	"github.com/bmcemu/bmcemu/redfish/sse"
@@ -236,5 +238,62 @@ func TestStreamEndsWithItsSession(t *testing.T) {
 	}
 	if ev, err := br.Next(); err != io.EOF {
 		t.Errorf("the stream went on after logout: %+v, %v", ev, err)
+	}
+}
+
+// fakeCXL is a CXL side whose IOMMU counters the test moves.
+type fakeCXL struct {
+	mu   sync.Mutex
+	maps uint64
+}
+
+func (f *fakeCXL) CXL() (cxl.Status, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return cxl.Status{IOMMU: iommu.Counters{Maps: f.maps}}, true
+}
+
+// The IOMMU counters move with DMA mappings, which are no platform
+// event: the stream reports them itself, so the page's CXL panel follows.
+func TestStreamReportsIOMMUCounterChanges(t *testing.T) {
+	fc := &fakeCXL{maps: 3}
+	h, err := New(Config{Authenticate: (&sessions{}).authenticate, Control: http.NotFoundHandler(), Board: fakeBoard{},
+		Events: &ring{}, SEL: fakeSEL{}, CXL: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	// The limit only ends a stream that never reports the change.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp := get(t, ctx, ts.URL+"/ui/api/stream")
+	defer resp.Body.Close()
+	br := sse.NewReader(resp.Body)
+	ev, data := readEvent(t, br)
+	var hello Hello
+	if ev != "hello" || json.Unmarshal([]byte(data), &hello) != nil || hello.CXL == nil || hello.CXL.IOMMU.Maps != 3 {
+		t.Fatalf("first %s %s, want hello with the CXL side's 3 maps", ev, data)
+	}
+	fc.mu.Lock()
+	fc.maps = 5
+	fc.mu.Unlock()
+	ev, data = readEvent(t, br)
+	var st CXLState
+	if ev != "cxl" || json.Unmarshal([]byte(data), &st) != nil || st.IOMMU.Maps != 5 {
+		t.Fatalf("after two more maps: %s %s, want cxl with 5 maps", ev, data)
+	}
+}
+
+// A board without CXL says nothing of it.
+func TestStreamWithoutCXLSaysNothingOfIt(t *testing.T) {
+	ts := newFakeUI(t, &ring{}, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	resp := get(t, ctx, ts.URL+"/ui/api/stream")
+	defer resp.Body.Close()
+	ev, data := readEvent(t, sse.NewReader(resp.Body))
+	if ev != "hello" || strings.Contains(data, `"cxl"`) {
+		t.Fatalf("first %s %s, want hello without cxl", ev, data)
 	}
 }

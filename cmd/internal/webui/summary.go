@@ -34,6 +34,9 @@ type Summary struct {
 	// RebuildPercent is the running copy's progress (-1: none).
 	RebuildPercent int    `json:"rebuild_percent"`
 	Generation     uint64 `json:"generation"`
+	// CXLSlots counts the CXL hot-plug slots; the page shows its CXL
+	// panel only on a board that has some.
+	CXLSlots int `json:"cxl_slots,omitempty"`
 }
 
 var healthRank = map[string]int{HealthOK: 0, HealthWarning: 1, HealthCritical: 2}
@@ -76,6 +79,9 @@ func Summarize(s *platform.Snapshot) Summary {
 	}
 	if s.RAS.Job != nil {
 		sum.RebuildPercent = s.RAS.Job.Percent
+	}
+	if s.CXL != nil {
+		sum.CXLSlots = len(s.CXL.Slots)
 	}
 	return sum
 }

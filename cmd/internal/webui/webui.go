@@ -1,6 +1,7 @@
 // Package webui is the BMC's web interface: a live view of the simulated
 // board (sockets, channels, slots with their LEDs, health and temperature,
-// the in-band OS's NUMA nodes and memory blocks, RAS state, the SEL and the
+// the in-band OS's NUMA nodes and memory blocks, RAS state, on a board
+// with CXL host bridges the CXL windows, slots and IOMMU, the SEL and the
 // platform's event stream) with buttons for the physical actions, served
 // under Prefix on the same listeners as Redfish, as a real BMC serves its
 // web UI beside its Redfish service.
@@ -63,7 +64,10 @@ type Config struct {
 	Board   Board
 	Events  Events
 	SEL     SEL
-	Logger  *slog.Logger
+	// CXL is the board's CXL side, watched by the stream (nil: the board
+	// has none).
+	CXL    CXL
+	Logger *slog.Logger
 	// MaxStreams bounds the live streams open at once (0: 16).
 	MaxStreams int
 	// SessionCheck is how often a stream looks its session up again

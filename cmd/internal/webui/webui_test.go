@@ -16,6 +16,7 @@ import (
 	"github.com/bmcemu/bmcemu/cmd/internal/webui"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
+	"github.com/bmcemu/bmcemu/platform/cxl"
 	"github.com/bmcemu/bmcemu/platform/profile"
 	"github.com/bmcemu/bmcemu/redfish/sse"
 )
@@ -32,7 +33,12 @@ type server struct {
 
 func newServer(t testing.TB) *server {
 	t.Helper()
-	b, err := bmc.New(bmc.Config{Profile: profile.Default(), User: "admin", Password: "password",
+	return newServerWith(t, profile.Default())
+}
+
+func newServerWith(t testing.TB, prof *profile.Profile) *server {
+	t.Helper()
+	b, err := bmc.New(bmc.Config{Profile: prof, User: "admin", Password: "password",
 		Clock: clock.Real{Speed: 1000}, IPMIAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +264,7 @@ func TestAdministratorActsThroughTheControlAPI(t *testing.T) {
 	}
 	code, _, body = s.do(http.MethodGet, "/ui/api/summary", tok, nil)
 	var sum webui.Summary
-	if code != http.StatusOK || json.Unmarshal(body, &sum) != nil || sum.Slots != 32 || sum.Populated != 17 || sum.Health != webui.HealthOK {
+	if code != http.StatusOK || json.Unmarshal(body, &sum) != nil || sum.Slots != 32 || sum.Populated != 17 || sum.Health != webui.HealthOK || sum.CXLSlots != 0 {
 		t.Errorf("summary: %d %s", code, body)
 	}
 }
@@ -411,5 +417,103 @@ func TestStreamRefusesBadCursorAndReadOnlyMayWatch(t *testing.T) {
 	// since=0 replays what the ring holds: the boot's records.
 	if ev, _ := st.next(t); ev != "platform" {
 		t.Errorf("after hello with since=0: %q, want the boot's platform records", ev)
+	}
+}
+
+// waitOS waits until the in-band OS answers (the CXL buttons need its
+// drivers). The limit only turns a host that never boots into a failure.
+func (s *server) waitOS(auth string) {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, _, body := s.do(http.MethodGet, "/ui/api/emulator/v1/os/nodes", auth, nil)
+		if code == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the OS never came up: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) cxl(auth string) cxl.Status {
+	s.t.Helper()
+	code, _, body := s.do(http.MethodGet, "/ui/api/emulator/v1/cxl", auth, nil)
+	var st cxl.Status
+	if code != http.StatusOK || json.Unmarshal(body, &st) != nil {
+		s.t.Fatalf("cxl: %d %s", code, body)
+	}
+	return st
+}
+
+// The CXL panel's data and buttons: the summary tells the page the board
+// has CXL slots, the slots' buttons are the control API's under the UI's
+// role check, a refusal comes back with its code for the card, and the
+// stream reports IOMMU counters that DMA moved without a platform event.
+func TestCXLThroughTheUI(t *testing.T) {
+	prof, err := profile.Builtin("cxl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServerWith(t, prof)
+	s.addAccount("oper", "Operator-passw0rd", "Operator")
+	tok := s.login("admin", "password")
+	slots := len(s.cxl(tok).Slots)
+	code, _, body := s.do(http.MethodGet, "/ui/api/summary", tok, nil)
+	var sum webui.Summary
+	if code != http.StatusOK || json.Unmarshal(body, &sum) != nil || slots == 0 || sum.CXLSlots != slots {
+		t.Fatalf("summary: %d %s, want cxl_slots %d", code, body, slots)
+	}
+
+	oper := s.login("oper", "Operator-passw0rd")
+	for _, a := range []struct{ method, path string }{
+		{http.MethodPost, "/ui/api/emulator/v1/cxl/slots/CXL1/attention"},
+		{http.MethodPut, "/ui/api/emulator/v1/cxl/slots/CXL1/card"},
+		{http.MethodDelete, "/ui/api/emulator/v1/cxl/slots/CXL1/card"},
+	} {
+		code, _, body := s.do(a.method, a.path, oper, map[string]string{"capacity": "64G"})
+		if code != http.StatusForbidden || errorCode(t, body) != "InsufficientPrivilege" {
+			t.Errorf("Operator %s %s: %d %s, want 403 InsufficientPrivilege", a.method, a.path, code, body)
+		}
+	}
+	if sl := s.cxl(tok).Slots[0]; sl.Device != nil {
+		t.Fatalf("refused actions seated a card: %+v", sl)
+	}
+
+	s.waitOS(tok)
+	if code, _, body := s.do(http.MethodPut, "/ui/api/emulator/v1/cxl/slots/CXL1/card", tok, map[string]string{"capacity": "64G"}); code != http.StatusCreated {
+		t.Fatalf("seat CXL1: %d %s", code, body)
+	}
+	es, resp := s.openStream(tok, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	ev, data := es.next(t)
+	var hello webui.Hello
+	if ev != "hello" || json.Unmarshal([]byte(data), &hello) != nil || hello.CXL == nil {
+		t.Fatalf("first event %s %s, want hello with the CXL side", ev, data)
+	}
+	if code, _, body := s.do(http.MethodPost, "/ui/api/emulator/v1/cxl/slots/CXL1/attention", tok, nil); code != http.StatusOK {
+		t.Fatalf("attention CXL1: %d %s", code, body)
+	}
+	if sl := s.cxl(tok).Slots[0]; sl.State != cxl.StateEnabled || sl.Device == nil || sl.Device.Region == nil {
+		t.Fatalf("CXL1 after attention: %+v", sl)
+	}
+	before := s.cxl(tok).IOMMU.Maps
+	if code, _, body := s.do(http.MethodPost, "/ui/api/emulator/v1/cxl/slots/CXL1/dma/transfer", tok, map[string]any{"size": 512}); code != http.StatusOK {
+		t.Fatalf("dma transfer: %d %s", code, body)
+	}
+	es.until(t, func(ev, data string) bool {
+		var c webui.CXLState
+		return ev == "cxl" && json.Unmarshal([]byte(data), &c) == nil && c.IOMMU.Maps > before
+	})
+
+	if code, _, body := s.do(http.MethodPut, "/ui/api/emulator/v1/cxl/slots/CXL2/card", tok, map[string]string{"capacity": "64G"}); code != http.StatusCreated {
+		t.Fatalf("seat CXL2: %d %s", code, body)
+	}
+	code, _, body = s.do(http.MethodPost, "/ui/api/emulator/v1/cxl/slots/CXL2/attention", tok, nil)
+	if code != http.StatusConflict || errorCode(t, body) != "NoMemoryWindow" {
+		t.Errorf("attention CXL2 (no CFMWS): %d %s, want 409 NoMemoryWindow", code, body)
 	}
 }

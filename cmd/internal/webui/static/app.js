@@ -15,6 +15,9 @@ let faultKinds = [];
 let lastSeq = 0;
 let selState = null;
 let stream = null;
+// cxlRefusals holds, per CXL slot, the last refusal of an action taken
+// from this page, shown on the slot's card until the slot moves on.
+const cxlRefusals = new Map();
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,7 +38,7 @@ function el(tag, attrs, ...children) {
 }
 
 class APIError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  constructor(status, message, code) { super(message); this.status = status; this.code = code || ''; }
 }
 
 async function call(method, path, body, extra) {
@@ -58,12 +61,16 @@ async function call(method, path, body, extra) {
   }
   if (!r.ok) {
     const msg = (data && data.error && data.error.message) || (r.status + ' ' + r.statusText);
-    throw new APIError(r.status, msg);
+    throw new APIError(r.status, msg, data && data.error && data.error.code);
   }
   return data;
 }
 
 const gib = (bytes) => (bytes / (1 << 30)).toFixed(bytes % (1 << 30) ? 1 : 0) + ' GiB';
+// size prints a size as the CLI does: GiB when whole, else MiB.
+const size = (bytes) => bytes % 2 ** 30 === 0 ? bytes / 2 ** 30 + ' GiB' : Math.round(bytes / 2 ** 20) + ' MiB';
+const hex = (n) => '0x' + n.toString(16);
+const span = (start, len) => hex(start) + '-' + hex(start + len - 1);
 
 // ---- login ----
 
@@ -157,7 +164,8 @@ async function refresh() {
   renderSummary(summary);
   renderBoard(slots);
   renderRAS(ras);
-  await refreshOS();
+  $('cxl').classList.toggle('hidden', !summary.cxl_slots);
+  await Promise.all([refreshOS(), summary.cxl_slots ? refreshCXL() : null]);
 }
 
 function renderSummary(s) {
@@ -289,6 +297,102 @@ function faultAction(kind) {
   }
 }
 
+// ---- CXL ----
+
+async function refreshCXL() {
+  let st;
+  try {
+    st = await call('GET', CTL + '/cxl');
+  } catch (e) {
+    // Between two boots there is no CXL bus to show.
+    if (e.status === 404) { $('cxl-summary').textContent = e.message; return; }
+    throw e;
+  }
+  renderCXL(st);
+}
+
+function renderCXL(st) {
+  // A slot can be enabled (memdev bound) with no region: count the
+  // slots that brought memory.
+  const regions = st.slots.filter((s) => s.device && s.device.region);
+  const online = regions.reduce((n, s) => n + s.device.region.online_bytes, 0);
+  $('cxl-summary').textContent = regions.length + ' of ' + st.slots.length + ' slots with memory, ' + size(online) + ' online';
+  $('cxl-windows').tBodies[0].replaceChildren(...st.windows.map((w) => el('tr', { 'data-window': w.index },
+    el('td', {}, w.label), el('td', {}, span(w.base, w.size)), el('td', {}, size(w.size)),
+    el('td', {}, 'ACPI0016:' + w.host_bridge.toString(16).padStart(2, '0')), el('td', {}, 'node' + w.node), el('td', {}, size(w.free)),
+    el('td', {}, (w.used || []).map((u) => u.owner + ' [' + hex(u.start) + '+' + size(u.size) + ']').join(', ') || '-'))));
+  const box = $('cxl-slots');
+  for (const s of st.slots) {
+    const id = 'cxl-slot-' + s.slot;
+    const card = document.getElementById(id) || box.appendChild(el('div', { class: 'slot cxl-slot', id, 'data-slot': s.slot }));
+    fillCXLSlot(card, s);
+  }
+  const c = st.iommu;
+  $('cxl-iommu').textContent = c.maps + ' maps, ' + c.unmaps + ' unmaps, ' + c.bounced + ' bounced (' + c.bounced_bytes + ' bytes), swiotlb ' +
+    c.swiotlb_slots_used + '/' + c.swiotlb_slots_total + ' slots, ' + c.iotlb_invalidations + ' IOTLB invalidations, ' + c.flush_queued + ' queued, ' +
+    c.flush_queue_flushes + ' flushes, ' + c.stale_translations + ' stale hits, ' + c.faults + ' faults';
+  $('cxl-iommu').dataset.maps = c.maps;
+  $('cxl-iommu').dataset.faults = c.faults;
+  // The unit keeps its last faults oldest first; the page shows the
+  // newest first.
+  $('cxl-faults').replaceChildren(...(st.iommu_faults || []).slice(-10).reverse().map((f) => el('li', { 'data-bdf': f.bdf }, f.text)));
+}
+
+function fillCXLSlot(e, s) {
+  const d = s.device;
+  const r = d && d.region;
+  e.dataset.state = s.state;
+  e.dataset.power = s.power ? 'on' : 'off';
+  e.dataset.node = r ? r.node : '';
+  e.dataset.onlineBytes = r ? r.online_bytes : 0;
+  const refusal = cxlRefusals.get(s.slot);
+  const parts = [
+    el('div', {}, el('span', { class: 'name' }, s.slot), ' ', el('span', { class: 'state' }, s.state), ' · power ' + (s.power ? 'on' : 'off')),
+    el('div', { class: 'port' }, 'root port ' + s.root_port + ' x' + s.lanes + ' · bridge window ' + (s.mmio_window ? size(s.mmio_window) : 'none') +
+      ' · host bridge ACPI0016:' + s.host_bridge.toString(16).padStart(2, '0')),
+    d ? el('div', { class: 'module' }, size(d.spec.capacity) + ' expander ' + d.bdf + ' ' + d.vendor_id + ':' + d.device_id + ' · ' + (d.untrusted ? 'untrusted' : 'trusted'))
+      : el('div', { class: 'module' }, 'empty'),
+    d && d.memdev ? el('div', { class: 'memdev' }, d.memdev + (d.endpoint ? ' · ' + d.endpoint : '')) : null,
+    r ? el('div', { class: 'region' }, r.name + ' · ' + r.dax + ' · HPA ' + span(r.base, r.size) + ' (' + size(r.size) + ' in CXL Window ' + r.window + ')') : null,
+    r ? el('div', { class: 'node' }, 'node' + r.node + ' · ' + size(r.online_bytes) + ' online') : null,
+    r ? el('div', { class: 'perf' }, 'node' + r.node + ' access0: read ' + r.perf.read_latency + ' ns ' + r.perf.read_bandwidth + ' MB/s, write ' +
+      r.perf.write_latency + ' ns ' + r.perf.write_bandwidth + ' MB/s') : null,
+    d && d.cdat_error ? el('div', { class: 'reason' }, 'CDAT: ' + d.cdat_error) : null,
+    // A refusal from this page usually quotes the slot's reason: once is
+    // enough.
+    s.reason && !(refusal && refusal.includes(s.reason)) ? el('div', { class: 'reason' }, s.reason) : null,
+    (s.leaked || []).map((l) => el('div', { class: 'leaked' }, size(l.size) + ' [' + span(l.start, l.size) + '] leaked by ' + l.owner + ' until the next reboot')),
+    refusal ? el('div', { class: 'refusal error' }, refusal) : null,
+  ];
+  // As on the DIMM slots: only an account that may act gets buttons.
+  if (me && me.can_act) {
+    parts.push(el('div', { class: 'actions' },
+      el('button', { type: 'button', class: 'action act-attention', onclick: () => cxlAct(s.slot, 'POST', '/attention') }, 'Attention'),
+      d ? el('button', { type: 'button', class: 'action act-pull', title: 'from a powered slot: surprise removal', onclick: () => cxlAct(s.slot, 'DELETE', '/card') }, 'Pull') : null));
+  }
+  e.replaceChildren(...parts.flat().filter(Boolean));
+}
+
+// cxlAct presses a CXL slot's button through the same control API path
+// as the DIMM slots' and keeps a refusal on the slot's own card, where
+// its reason (no memory window, device not recognized, memory busy)
+// belongs.
+async function cxlAct(slot, method, path) {
+  $('action-error').textContent = '';
+  cxlRefusals.delete(slot);
+  try {
+    await call(method, CTL + '/cxl/slots/' + encodeURIComponent(slot) + path);
+  } catch (e) {
+    if (e.status === 401) return;
+    cxlRefusals.set(slot, (e.code ? e.code + ': ' : '') + e.message);
+  }
+  scheduleRefresh();
+}
+
+// CXLDeviceChanged ops after which a slot's last refusal no longer
+// describes it.
+const cxlMovedOn = new Set(['inserted', 'enabled', 'disabled', 'pulled', 'surprise']);
+
 // ---- the OS and RAS ----
 
 async function refreshOS() {
@@ -379,6 +483,12 @@ function dispatch(event, data) {
     case 'platform':
       lastSeq = v.seq;
       addEvent(v);
+      if (v.kind === 'CXLDeviceChanged' && v.event && cxlMovedOn.has(v.event.op)) cxlRefusals.delete(v.slot);
+      scheduleRefresh();
+      break;
+    case 'cxl':
+      // IOMMU counters moved (a driver's DMA mapping) with no platform
+      // event: read the CXL side again.
       scheduleRefresh();
       break;
     case 'resync':

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/bmc"
+	"github.com/bmcemu/bmcemu/cmd/internal/gcfloor"
 	"github.com/bmcemu/bmcemu/cmd/internal/httplimit"
 	"github.com/bmcemu/bmcemu/cmd/internal/metrics"
 	"github.com/bmcemu/bmcemu/platform/clock"
@@ -200,6 +201,9 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		}
 		allow = append(allow, pfx)
 	}
+	// A server's live heap is small next to what its requests allocate:
+	// see gcfloor.
+	defer gcfloor.Start()()
 	if o.fleetN != 0 || o.fleetFile != "" {
 		return serveFleet(ctx, o, allow, log, stdout)
 	}

@@ -23,6 +23,16 @@
 #   BENCH_BASELINE_BIN         another bmcemu binary (say, main's) measured
 #                              in the same rounds as "baseline-*": before
 #                              and after in the same conditions
+#   BENCH_HOST                 loopback address every server listens on
+#                              (default 127.0.0.1); bmcemu takes at most 64
+#                              connections per source, so a run beside
+#                              other clients of that address wants its own
+#   BENCH_CEILING_HEADERS      1: also measure "ceiling-headers", the
+#                              ceiling sending the header fields bmcemu
+#                              sent (Allow, ETag, Link, OData-Version,
+#                              Cache-Control): net/http's cost for them is
+#                              in the gap to the bare ceiling, and the
+#                              ratio to this one is the pipeline's own
 #
 #   BENCH_PIN                  1: the servers share CPU 0 and wrk gets the
 #                              others (needs taskset and two CPUs); default 0:
@@ -42,6 +52,7 @@ THREADS=${BENCH_THREADS:-2}
 ROUNDS=${BENCH_ROUNDS:-5}
 URI=/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1
 PY=${MOCKUP_PYTHON:-/usr/bin/python3}
+HOST=${BENCH_HOST:-127.0.0.1}
 
 if ! command -v wrk >/dev/null; then
 	if [ "$(id -u)" = 0 ]; then
@@ -66,14 +77,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# freeport prints a TCP port on 127.0.0.1 nobody listens on.
+# freeport prints a TCP port on $HOST nobody listens on.
 freeport() {
 	local p
 	while :; do
 		# Below the kernel's ephemeral range (32768+), where a client connection
 		# (wrk's, a previous run's) may hold the port and make bind fail.
 		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
 			echo "$p"
 			return
 		fi
@@ -105,11 +116,11 @@ declare -A PID
 startbmc() {
 	local name=$1 bin=$2 port base token
 	port=$(freeport)
-	"${SRV[@]}" "$bin" serve --ephemeral --log-level error --redfish-addr "127.0.0.1:$port" \
-		--redfish-tls-addr "" --ipmi-addr "127.0.0.1:$(freeport)" >"$WORK/$name.log" 2>&1 &
+	"${SRV[@]}" "$bin" serve --ephemeral --log-level error --redfish-addr "$HOST:$port" \
+		--redfish-tls-addr "" --ipmi-addr "$HOST:$(freeport)" >"$WORK/$name.log" 2>&1 &
 	PIDS+=($!)
 	PID[$name]=$!
-	base=http://127.0.0.1:$port
+	base=http://$HOST:$port
 	waitfor "$base/redfish/v1"
 	token=$(curl -fs -D - -o /dev/null -H 'Content-Type: application/json' \
 		-d '{"UserName":"admin","Password":"password"}' "$base/redfish/v1/SessionService/Sessions" |
@@ -121,16 +132,25 @@ startbmc() {
 
 startbmc bmcemu "$BIN"
 BASE=$BASE_bmcemu
-curl -fs -H "$BASIC" "$BASE$URI" -o "$WORK/member.json"
+curl -fs -H "$BASIC" "$BASE$URI" -o "$WORK/member.json" -D "$WORK/member.head"
 if [ -n "${BENCH_BASELINE_BIN:-}" ]; then
 	startbmc baseline "$BENCH_BASELINE_BIN"
 fi
 
 CP=$(freeport)
-"${SRV[@]}" "$WORK/ceiling" -addr "127.0.0.1:$CP" -body "$WORK/member.json" &
+"${SRV[@]}" "$WORK/ceiling" -addr "$HOST:$CP" -body "$WORK/member.json" &
 PIDS+=($!)
 PID[ceiling]=$!
-waitfor "http://127.0.0.1:$CP$URI"
+waitfor "http://$HOST:$CP$URI"
+CHURL=""
+if [ "${BENCH_CEILING_HEADERS:-0}" = 1 ]; then
+	CHP=$(freeport)
+	"${SRV[@]}" "$WORK/ceiling" -addr "$HOST:$CHP" -body "$WORK/member.json" -headers "$WORK/member.head" &
+	PIDS+=($!)
+	PID[ceiling-headers]=$!
+	CHURL=http://$HOST:$CHP$URI
+	waitfor "$CHURL"
+fi
 
 MOCK_URL=""
 if [ -z "${REDFISH_MOCKUP_SERVER_DIR:-}" ]; then
@@ -142,12 +162,12 @@ elif ! "$PY" -c 'import requests, grequests' 2>/dev/null; then
 else
 	"$BIN" mockup export "$WORK/mockup" --server "$BASE" >/dev/null
 	MP=$(freeport)
-	"${SRV[@]}" "$PY" "$REDFISH_MOCKUP_SERVER_DIR/redfishMockupServer.py" -H 127.0.0.1 -p "$MP" -D "$WORK/mockup" \
+	"${SRV[@]}" "$PY" "$REDFISH_MOCKUP_SERVER_DIR/redfishMockupServer.py" -H "$HOST" -p "$MP" -D "$WORK/mockup" \
 		>"$WORK/mockup.log" 2>&1 &
 	PIDS+=($!)
 	PID[mockup]=$!
-	waitfor "http://127.0.0.1:$MP$URI"
-	MOCK_URL=http://127.0.0.1:$MP$URI
+	waitfor "http://$HOST:$MP$URI"
+	MOCK_URL=http://$HOST:$MP$URI
 fi
 
 # ms converts one of wrk's latencies (850.00us, 3.21ms, 1.02s) to ms.
@@ -236,7 +256,8 @@ for round in $(seq 1 "$ROUNDS"); do
 		bench baseline-session "${PID[baseline]}" "$BASE_baseline$URI" -H "X-Auth-Token: $TOKEN_baseline"
 	fi
 	[ -n "$MOCK_URL" ] && bench mockup-server "${PID[mockup]}" "$MOCK_URL"
-	bench ceiling "${PID[ceiling]}" "http://127.0.0.1:$CP$URI"
+	bench ceiling "${PID[ceiling]}" "http://$HOST:$CP$URI"
+	[ -n "$CHURL" ] && bench ceiling-headers "${PID[ceiling-headers]}" "$CHURL"
 	# This round's own ratios: the spread the medians hide.
 	for n in "${NAMES[@]}"; do
 		printf '  round %d: %-16s %3.0f%% of the ceiling'"'"'s req/s, p99 %.2fx\n' "$round" "$n" \
@@ -251,7 +272,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo "== medians of $ROUNDS rounds"
-for n in "${NAMES[@]}" mockup-server ceiling; do
+for n in "${NAMES[@]}" mockup-server ceiling ceiling-headers; do
 	[ -n "${RPS[$n]:-}" ] && printf '%-20s %10s req/s   p50 %7s ms   p99 %8s ms   server CPU %6s us/req\n' "$n" \
 		"$(median "${RPS[$n]}")" "$(median "${P50[$n]}")" "$(median "${P99[$n]}")" "$(median "${CPU[$n]}")"
 done
@@ -265,4 +286,10 @@ for n in "${NAMES[@]}"; do
 		"$(ratio "$(median "${P50[$n]}")" "$(median "${P50[ceiling]}")")" \
 		"$(ratio "$(median "${P99[$n]}")" "$(median "${P99[ceiling]}")")" \
 		"$(ratio "$(median "${CPU[$n]}")" "$(median "${CPU[ceiling]}")")"
+	if [ -n "$CHURL" ]; then
+		printf '%s / ceiling-headers: req/s %.0f%%, p99 %sx, server CPU per request %sx\n' "$n" \
+			"$(awk -v a="$(median "${RPS[$n]}")" -v b="$(median "${RPS[ceiling-headers]}")" 'BEGIN{print 100*a/b}')" \
+			"$(ratio "$(median "${P99[$n]}")" "$(median "${P99[ceiling-headers]}")")" \
+			"$(ratio "$(median "${CPU[$n]}")" "$(median "${CPU[ceiling-headers]}")")"
+	fi
 done

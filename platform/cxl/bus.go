@@ -276,6 +276,10 @@ type Result struct {
 	Size    uint64 `json:"size,omitempty"`
 	Online  uint64 `json:"online_bytes,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	// Poison counts the pages memory_failure() poisoned in a surprise
+	// removal: the first page of each allocation in use there (the one
+	// its owner touches first; the rest of the allocation goes with the
+	// memory), as the DIMM path reports the patrol scrubber's first hit.
 	Poison  int    `json:"poisoned_pages,omitempty"`
 	Leaked  uint64 `json:"leaked_bytes,omitempty"`
 	Removed bool   `json:"removed,omitempty"`

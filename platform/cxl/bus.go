@@ -268,14 +268,14 @@ func (b *Bus) Pull(slot string) (Result, error) {
 
 // Result is what a request changed, for events and for the caller.
 type Result struct {
-	Slot    string `json:"slot"`
-	Memdev  string `json:"memdev,omitempty"`
-	Region  string `json:"region,omitempty"`
-	Node    int    `json:"node"`
-	Base    uint64 `json:"base,omitempty"`
-	Size    uint64 `json:"size,omitempty"`
-	Online  uint64 `json:"online_bytes,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	Slot   string `json:"slot"`
+	Memdev string `json:"memdev,omitempty"`
+	Region string `json:"region,omitempty"`
+	Node   int    `json:"node"`
+	Base   uint64 `json:"base,omitempty"`
+	Size   uint64 `json:"size,omitempty"`
+	Online uint64 `json:"online_bytes,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Poison counts the pages memory_failure() poisoned in a surprise
 	// removal: the first page of each allocation in use there (the one
 	// its owner touches first; the rest of the allocation goes with the

@@ -3,6 +3,7 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/bmcemu/bmcemu/platform/events"
 	"github.com/bmcemu/bmcemu/platform/kernel"
@@ -116,6 +117,9 @@ func (p *Platform) buildGuest(l *layers, cfg vm.Config, boot map[string]SavedMod
 		l.vmOSPM.dev = ctl
 	}
 	l.vm = g
+	if b := cfg.Balloon; b != nil && b.FreePageReporting {
+		p.registerPageReporting(l)
+	}
 	p.mu.Lock()
 	host := p.vmHost
 	host.dimms = append([]uint64(nil), host.dimms...)
@@ -302,3 +306,27 @@ func (p *Platform) FirmwareMemmapText() string { return p.l().kern.FirmwareMemma
 
 // KexecRAM is the System RAM a kexec_file load considers.
 func (p *Platform) KexecRAM() []kernel.PhysRange { return p.l().kern.KexecRAM() }
+
+// registerPageReporting makes the balloon's free page reporting run as
+// the guest's kernel runs it: a free that grows the free 2 MiB blocks
+// schedules a pass PAGE_REPORTING_DELAY later (one pass for a burst of
+// frees), on this boot's clock, so a reset cancels it. `ctl vm balloon
+// report` still runs one at once.
+func (p *Platform) registerPageReporting(l *layers) {
+	var pending atomic.Bool
+	l.kern.RegisterPageReporting(vm.PageReportingOrder, func() {
+		// Inside the kernel's free, under its lock: only arm the timer.
+		if !pending.CompareAndSwap(false, true) {
+			return
+		}
+		l.clk.AfterFunc(vm.PageReportingDelay, func() {
+			pending.Store(false)
+			if l.dead.Load() || p.l() != l {
+				return
+			}
+			if _, err := p.VMReportFreePages(); err != nil {
+				p.log.Debug("free page reporting pass skipped", "err", err)
+			}
+		})
+	})
+}

@@ -270,3 +270,31 @@ func TestGuestRebootKeepsHypervisorState(t *testing.T) {
 		t.Fatal("virtio_mem memory not re-added after reboot")
 	}
 }
+
+// Free page reporting runs by itself: deflating the balloon frees 2 MiB
+// blocks, the guest's kernel schedules a reporting pass
+// PAGE_REPORTING_DELAY later, and the host's counters move without
+// anyone asking (mm/page_reporting.c).
+func TestGuestFreePageReportingRunsOnItsOwn(t *testing.T) {
+	r := guestRig(t, "balloon", nil)
+	p := r.p
+	r.clk.RunUntilIdle(time.Minute)
+	_, err := p.VMSetBalloonTarget(8 << 30)
+	r.must(err)
+	r.clk.RunUntilIdle(time.Minute)
+	before := p.Snapshot().Guest.Balloon
+	_, err = p.VMSetBalloonTarget(16 << 30) // deflate: 8 GiB back to the buddy
+	r.must(err)
+	if now := p.Snapshot().Guest.Balloon; now.ReportPasses != before.ReportPasses {
+		t.Fatalf("a pass ran before PAGE_REPORTING_DELAY: %d -> %d", before.ReportPasses, now.ReportPasses)
+	}
+	r.clk.Advance(vm.PageReportingDelay)
+	after := p.Snapshot().Guest.Balloon
+	if after.ReportPasses != before.ReportPasses+1 || after.ReportedTotal < before.ReportedTotal+(8<<30) {
+		t.Fatalf("after the delay: passes %d -> %d, reported total %d -> %d", before.ReportPasses, after.ReportPasses, before.ReportedTotal, after.ReportedTotal)
+	}
+	if after.HostResident >= before.HostResident+(8<<30) {
+		t.Fatalf("host resident %d -> %d: the freed memory was not reported", before.HostResident, after.HostResident)
+	}
+	r.invariants()
+}

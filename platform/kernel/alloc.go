@@ -101,8 +101,15 @@ func (k *Kernel) release(h Handle) {
 	a := k.allocs[h]
 	delete(k.allocs, h)
 	k.unaccount(a)
+	var before uint64
+	if r := k.reporting; r != nil {
+		before = a.zone.freeFromOrder(r.order)
+	}
 	a.zone.free.free(a.pfn, a.pfn+a.pages())
 	k.requarantine(a.zone, a.pfn, a.pfn+a.pages())
+	if r := k.reporting; r != nil && a.zone.freeFromOrder(r.order) > before {
+		r.notify() // page_reporting_notify_free()
+	}
 }
 
 // rmqueue walks nid's zonelist (nodes by distance, zones high to low) for

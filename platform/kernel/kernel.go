@@ -192,6 +192,8 @@ type Kernel struct {
 	// onlinePage is the online_page_callback a driver installed
 	// (pgoffline.go); nil is generic_online_page.
 	onlinePage OnlinePageFunc
+	// reporting is the free page reporting device (pagereporting.go).
+	reporting *pageReporting
 
 	// cpuNode maps each CPU to its node; cpusets and tasks (cpuset.go).
 	cpuNode []int

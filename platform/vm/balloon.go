@@ -2,6 +2,7 @@ package vm
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/bmcemu/bmcemu/platform/kernel"
 )
@@ -13,9 +14,13 @@ import (
 // falls back to smaller blocks, so a fragmented guest still inflates.
 const balloonOrder = 8
 
-// pageReportingOrder is page_reporting_order's default, pageblock_order:
+// PageReportingOrder is page_reporting_order's default, pageblock_order:
 // free page reporting hands the host free blocks of 2 MiB and up.
-const pageReportingOrder = 9
+const PageReportingOrder = 9
+
+// PageReportingDelay is PAGE_REPORTING_DELAY (2*HZ): a free that grows the
+// reportable free memory schedules the next pass this long after it.
+const PageReportingDelay = 2 * time.Second
 
 // balloon is a virtio-balloon-pci device and the guest's virtio_balloon
 // driver. The device knows only a page count (num_pages, set from the
@@ -144,7 +149,7 @@ func (b *balloon) report() error {
 	if !b.cfg.FreePageReporting {
 		return fmt.Errorf("free page reporting: %w: the balloon lacks VIRTIO_BALLOON_F_REPORTING", ErrNoDevice)
 	}
-	now := b.k.FreeBytesFromOrder(pageReportingOrder)
+	now := b.k.FreeBytesFromOrder(PageReportingOrder)
 	if now > b.reported {
 		b.reportedTotal += now - b.reported
 	}

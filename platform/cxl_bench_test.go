@@ -37,10 +37,7 @@ func BenchmarkOnline2TiB(b *testing.B) {
 		}
 		return r
 	}
-	cases := []struct {
-		name  string
-		setup func(b *testing.B) func()
-	}{
+	runGrowth(b, []growthCase{
 		{"dimm-hotadd-8x256GiB", func(b *testing.B) func() {
 			reserve := 256
 			r := cxlBoard(b, func(p *profile.Profile) { p.Hotplug.ReservePerSlotGiB = &reserve })
@@ -81,21 +78,5 @@ func BenchmarkOnline2TiB(b *testing.B) {
 				}
 			}
 		}},
-	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			var cpu time.Duration
-			b.StopTimer()
-			for range b.N {
-				grow := c.setup(b)
-				c0 := cpuNow()
-				b.StartTimer()
-				grow()
-				b.StopTimer()
-				cpu += cpuNow() - c0
-			}
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-		})
-	}
+	})
 }

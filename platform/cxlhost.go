@@ -221,7 +221,7 @@ func (p *Platform) CXLAttention(slot string) (cxl.Result, error) {
 		return cxl.Result{}, err
 	}
 	defer p.hold()()
-	before := cxlSlotState(bus, slot)
+	before := bus.SlotState(slot)
 	res, err := bus.Attention(slot)
 	if res.Slot == "" {
 		return res, err
@@ -239,14 +239,6 @@ func (p *Platform) CXLAttention(slot string) (cxl.Result, error) {
 	return res, err
 }
 
-func cxlSlotState(bus *cxl.Bus, slot string) string {
-	for _, s := range bus.Status().Slots {
-		if s.Slot == slot {
-			return s.State
-		}
-	}
-	return ""
-}
 
 // CXLPull takes the card out of a CXL slot; from a powered slot that is a
 // surprise removal.
@@ -269,7 +261,7 @@ func (p *Platform) CXLPull(slot string) (cxl.Result, error) {
 	if err := p.saveCXLCards(cards); err != nil {
 		return cxl.Result{}, err
 	}
-	powered := cxlSlotState(bus, slot) != cxl.StatePresent
+	powered := bus.SlotState(slot) != cxl.StatePresent
 	res, err := bus.Pull(slot)
 	if err != nil && !errors.Is(err, cxl.ErrState) {
 		return res, err

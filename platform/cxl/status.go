@@ -146,3 +146,14 @@ func (b *Bus) CDATText(slot string) (string, error) {
 	}
 	return DisassembleCDAT(p.dev.image)
 }
+
+// SlotState is one slot's state ("" for an unknown slot), without
+// building the whole status.
+func (b *Bus) SlotState(slot string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p := b.byName[slot]; p != nil {
+		return p.state
+	}
+	return ""
+}

@@ -239,7 +239,6 @@ func (p *Platform) CXLAttention(slot string) (cxl.Result, error) {
 	return res, err
 }
 
-
 // CXLPull takes the card out of a CXL slot; from a powered slot that is a
 // surprise removal.
 func (p *Platform) CXLPull(slot string) (cxl.Result, error) {

@@ -34,7 +34,7 @@ var (
 type HostBridge struct {
 	UID     uint32        `json:"uid"`
 	Socket  int           `json:"socket"`
-	Latency time.Duration `json:"latency"`
+	Latency time.Duration `json:"latency_ns"` // nanoseconds on the wire
 	MBs     uint64        `json:"bandwidth_mbs"`
 }
 

@@ -201,11 +201,7 @@ func (s *server) decodeBody(c *gin.Context, v any) bool {
 		s.fail(c, http.StatusBadRequest, "MalformedRequest", msg)
 		return false
 	}
-	if err := s.validate.Struct(v); err != nil {
-		s.fail(c, http.StatusBadRequest, "InvalidValue", err.Error())
-		return false
-	}
-	return true
+	return s.validBody(c, v)
 }
 
 func (s *server) latch(c *gin.Context) {

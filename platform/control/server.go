@@ -16,6 +16,7 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"github.com/bmcemu/bmcemu/platform"
+	"github.com/bmcemu/bmcemu/platform/fielderr"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
@@ -63,7 +64,7 @@ func New(cfg Config, p Platform) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{p: p, auth: cfg.Authenticate, log: cfg.Logger, validate: validator.New(validator.WithRequiredStructEnabled()),
+	s := &server{p: p, auth: cfg.Authenticate, log: cfg.Logger, validate: fielderr.New("json"),
 		pf: cfg.ProtocolFaults != nil}
 	// gin's mode is process-wide; leave it alone unless it is still the
 	// default, whose route dump on stdout would bypass slog.
@@ -215,36 +216,26 @@ func (s *server) decodeModuleRequest(c *gin.Context) (ModuleRequest, bool) {
 		s.fail(c, http.StatusBadRequest, "MalformedRequest", msg)
 		return req, false
 	}
-	if err := s.validate.Struct(req); err != nil {
-		var ves validator.ValidationErrors
-		if errors.As(err, &ves) {
-			fe := ves[0]
-			s.fail(c, http.StatusBadRequest, "InvalidValue", fmt.Sprintf("%s: value %v fails %s%s", jsonName(fe.StructField()), fe.Value(), fe.Tag(), paramSuffix(fe.Param())))
-			return req, false
-		}
-		s.fail(c, http.StatusBadRequest, "InvalidValue", err.Error())
+	if !s.validBody(c, req) {
 		return req, false
 	}
 	return req, true
 }
 
-func paramSuffix(p string) string {
-	if p == "" {
-		return ""
+// validBody checks v against its validate tags and answers 400
+// InvalidValue naming the first field that fails, as the body spells it
+// ("online: must be one of [...] (got x)").
+func (s *server) validBody(c *gin.Context, v any) bool {
+	err := s.validate.Struct(v)
+	if err == nil {
+		return true
 	}
-	return "=" + p
-}
-
-var jsonNames = map[string]string{
-	"CapacityGiB": "capacity_gib", "Type": "type", "BaseModule": "base_module", "Ranks": "ranks",
-	"SpeedMTs": "speed_mts", "Manufacturer": "manufacturer", "PartNumber": "part_number", "SPD": "spd",
-}
-
-func jsonName(field string) string {
-	if n, ok := jsonNames[field]; ok {
-		return n
+	msg := err.Error()
+	if field, why, ok := fielderr.First(err); ok {
+		msg = field + ": " + why
 	}
-	return field
+	s.fail(c, http.StatusBadRequest, "InvalidValue", msg)
+	return false
 }
 
 // DecodeStrict decodes one JSON value into v, refusing unknown fields and

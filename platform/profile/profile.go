@@ -12,13 +12,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"reflect"
 	"strconv"
 	"strings"
 
-	"github.com/go-playground/validator/v10"
 	"gopkg.in/yaml.v3"
 
+	"github.com/bmcemu/bmcemu/platform/fielderr"
 	"github.com/bmcemu/bmcemu/platform/spd"
 )
 
@@ -304,28 +303,17 @@ func DecodeStrict(file, what string, src []byte, v any) (*yaml.Node, error) {
 		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if err := validate.Struct(v); err != nil {
-		var ves validator.ValidationErrors
-		if errors.As(err, &ves) && len(ves) > 0 {
-			fe := ves[0]
-			// Namespace is "Profile.memory.sockets"; drop the root type.
+		if field, msg, ok := fielderr.First(err); ok {
 			// Embedded structs inlined in YAML carry no name of their own.
-			_, field, _ := strings.Cut(fe.Namespace(), ".")
 			field = dropInlined(field)
-			return nil, &Error{File: file, Line: lineOf(&root, field), Field: field, Msg: describe(fe)}
+			return nil, &Error{File: file, Line: lineOf(&root, field), Field: field, Msg: msg}
 		}
 		return nil, &Error{File: file, Msg: err.Error()}
 	}
 	return &root, nil
 }
 
-var validate = func() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		return name
-	})
-	return v
-}()
+var validate = fielderr.New("yaml")
 
 func (p *Profile) validate(file string, root *yaml.Node) error {
 	if n := p.Memory.ControllersPerSocket * p.Memory.ChannelsPerController; n > MaxChannelsPerSocket {
@@ -408,20 +396,6 @@ func dropInlined(field string) string {
 		out = append(out, p)
 	}
 	return strings.Join(out, ".")
-}
-
-func describe(fe validator.FieldError) string {
-	switch fe.Tag() {
-	case "required":
-		return "is required"
-	case "min":
-		return fmt.Sprintf("must be at least %s (got %v)", fe.Param(), fe.Value())
-	case "max":
-		return fmt.Sprintf("must be at most %s (got %v)", fe.Param(), fe.Value())
-	case "oneof":
-		return fmt.Sprintf("must be one of [%s] (got %v)", fe.Param(), fe.Value())
-	}
-	return fmt.Sprintf("fails %q (got %v)", fe.Tag(), fe.Value())
 }
 
 // lineOf finds the line of a dotted path such as "modules[2].capacity_gib",

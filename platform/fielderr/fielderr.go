@@ -1,0 +1,67 @@
+// Package fielderr turns go-playground/validator's errors into the
+// messages a person reads: "online: must be one of [online offline] (got
+// bogus)" rather than "Key: 'CXLInsertRequest.Online' Error:Field
+// validation for 'Online' failed on the 'oneof' tag". The profile loader
+// (YAML) and the control API (JSON) both name fields as their input does,
+// through the tag name the validator was told to use.
+package fielderr
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// New returns a validator that names fields by the given struct tag
+// ("json", "yaml"), as the input spells them.
+func New(tag string) *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get(tag), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	return v
+}
+
+// First describes the first failure in err, a validator.Struct error:
+// field is its dotted path below the root type ("memory.sockets"),
+// message what is wrong with it. ok is false for any other error.
+func First(err error) (field, message string, ok bool) {
+	var ves validator.ValidationErrors
+	if !errors.As(err, &ves) || len(ves) == 0 {
+		return "", "", false
+	}
+	fe := ves[0]
+	// Namespace is "Type.field.sub": drop the root type's name.
+	_, field, _ = strings.Cut(fe.Namespace(), ".")
+	return field, Describe(fe), true
+}
+
+// Describe says what one failed rule wants, with the value given.
+func Describe(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "min", "gte":
+		if fe.Kind() == reflect.String {
+			return fmt.Sprintf("must be at least %s characters (got %q)", fe.Param(), fe.Value())
+		}
+		return fmt.Sprintf("must be at least %s (got %v)", fe.Param(), fe.Value())
+	case "max", "lte":
+		if fe.Kind() == reflect.String {
+			return fmt.Sprintf("must be at most %s characters (got %d)", fe.Param(), len(fmt.Sprint(fe.Value())))
+		}
+		return fmt.Sprintf("must be at most %s (got %v)", fe.Param(), fe.Value())
+	case "oneof":
+		return fmt.Sprintf("must be one of [%s] (got %v)", fe.Param(), fe.Value())
+	case "printascii":
+		return fmt.Sprintf("must be printable ASCII (got %q)", fe.Value())
+	}
+	return fmt.Sprintf("fails %q (got %v)", fe.Tag(), fe.Value())
+}

@@ -32,7 +32,10 @@
 #                              sent (Allow, ETag, Link, OData-Version,
 #                              Cache-Control): net/http's cost for them is
 #                              in the gap to the bare ceiling, and the
-#                              ratio to this one is the pipeline's own
+#                              ratio to this one is the pipeline's own;
+#                              and "gin-floor", those fields and body
+#                              from one gin route with no middleware:
+#                              what gin adds, with no Redfish in it
 #
 #   BENCH_PIN                  1: the servers share CPU 0 and wrk gets the
 #                              others (needs taskset and two CPUs); default 0:
@@ -150,6 +153,12 @@ if [ "${BENCH_CEILING_HEADERS:-0}" = 1 ]; then
 	PID[ceiling-headers]=$!
 	CHURL=http://$HOST:$CHP$URI
 	waitfor "$CHURL"
+	GFP=$(freeport)
+	"${SRV[@]}" "$WORK/ceiling" -addr "$HOST:$GFP" -body "$WORK/member.json" -headers "$WORK/member.head" -gin &
+	PIDS+=($!)
+	PID[gin-floor]=$!
+	GFURL=http://$HOST:$GFP$URI
+	waitfor "$GFURL"
 fi
 
 MOCK_URL=""
@@ -257,7 +266,10 @@ for round in $(seq 1 "$ROUNDS"); do
 	fi
 	[ -n "$MOCK_URL" ] && bench mockup-server "${PID[mockup]}" "$MOCK_URL"
 	bench ceiling "${PID[ceiling]}" "http://$HOST:$CP$URI"
-	[ -n "$CHURL" ] && bench ceiling-headers "${PID[ceiling-headers]}" "$CHURL"
+	if [ -n "$CHURL" ]; then
+		bench ceiling-headers "${PID[ceiling-headers]}" "$CHURL"
+		bench gin-floor "${PID[gin-floor]}" "$GFURL"
+	fi
 	# This round's own ratios: the spread the medians hide.
 	for n in "${NAMES[@]}"; do
 		printf '  round %d: %-16s %3.0f%% of the ceiling'"'"'s req/s, p99 %.2fx\n' "$round" "$n" \
@@ -272,11 +284,17 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo "== medians of $ROUNDS rounds"
-for n in "${NAMES[@]}" mockup-server ceiling ceiling-headers; do
+for n in "${NAMES[@]}" mockup-server ceiling ceiling-headers gin-floor; do
 	[ -n "${RPS[$n]:-}" ] && printf '%-20s %10s req/s   p50 %7s ms   p99 %8s ms   server CPU %6s us/req\n' "$n" \
 		"$(median "${RPS[$n]}")" "$(median "${P50[$n]}")" "$(median "${P99[$n]}")" "$(median "${CPU[$n]}")"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+if [ -n "$CHURL" ]; then
+	printf 'gin-floor / ceiling: req/s %.0f%%, p99 %sx, server CPU per request %sx (no Redfish: the best any gin server sending these fields does)\n' \
+		"$(awk -v a="$(median "${RPS[gin-floor]}")" -v b="$(median "${RPS[ceiling]}")" 'BEGIN{print 100*a/b}')" \
+		"$(ratio "$(median "${P99[gin-floor]}")" "$(median "${P99[ceiling]}")")" \
+		"$(ratio "$(median "${CPU[gin-floor]}")" "$(median "${CPU[ceiling]}")")"
+fi
 for n in "${NAMES[@]}"; do
 	if [ -n "$MOCK_URL" ] && [[ $n == bmcemu-* ]]; then
 		echo "$n / mockup-server: $(ratio "$(median "${RPS[$n]}")" "$(median "${RPS[mockup-server]}")")x req/s (target >= 20x)"
@@ -291,5 +309,9 @@ for n in "${NAMES[@]}"; do
 			"$(awk -v a="$(median "${RPS[$n]}")" -v b="$(median "${RPS[ceiling-headers]}")" 'BEGIN{print 100*a/b}')" \
 			"$(ratio "$(median "${P99[$n]}")" "$(median "${P99[ceiling-headers]}")")" \
 			"$(ratio "$(median "${CPU[$n]}")" "$(median "${CPU[ceiling-headers]}")")"
+		printf '%s / gin-floor: req/s %.0f%%, p99 %sx, server CPU per request %sx\n' "$n" \
+			"$(awk -v a="$(median "${RPS[$n]}")" -v b="$(median "${RPS[gin-floor]}")" 'BEGIN{print 100*a/b}')" \
+			"$(ratio "$(median "${P99[$n]}")" "$(median "${P99[gin-floor]}")")" \
+			"$(ratio "$(median "${CPU[$n]}")" "$(median "${CPU[gin-floor]}")")"
 	fi
 done

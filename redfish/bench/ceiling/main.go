@@ -8,6 +8,12 @@
 // of every response, so a ceiling with two fields leaves that cost in
 // the gap, though DSP0266 asks for the fields and no pipeline can drop
 // them. The ratio to this ceiling is what the pipeline itself costs.
+//
+// With -gin as well it serves the same through a gin engine with one
+// route shaped like bmcemu's (two path parameters) and no middleware:
+// the floor of any gin-based server sending those fields, Redfish or
+// not. Between it and bmcemu lies what bmcemu itself does per request
+// (authentication, privileges, the render cache, metrics, limits).
 package main
 
 import (
@@ -19,12 +25,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/gin-gonic/gin"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	bodyFile := flag.String("body", "", "file whose bytes every response carries")
 	hdrFile := flag.String("headers", "", "optional file of header fields (curl -D) every response also carries")
+	viaGin := flag.Bool("gin", false, "serve through one gin route (GET /redfish/v1/Systems/:id/Memory/:mem) instead of a bare handler")
 	flag.Parse()
 	body, err := os.ReadFile(*bodyFile)
 	if err != nil {
@@ -53,7 +62,14 @@ func main() {
 			_, _ = w.Write(body)
 		}
 	}
-	log.Fatal(http.ListenAndServe(*addr, h))
+	var root http.Handler = h
+	if *viaGin {
+		gin.SetMode(gin.ReleaseMode)
+		e := gin.New()
+		e.GET("/redfish/v1/Systems/:id/Memory/:mem", func(c *gin.Context) { h(c.Writer, c.Request) })
+		root = e
+	}
+	log.Fatal(http.ListenAndServe(*addr, root))
 }
 
 // readHeaders reads a response head as curl -D writes it, without the

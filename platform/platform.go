@@ -107,6 +107,10 @@ type Inventory struct {
 	Host *HostNVRAM `json:"host,omitempty"`
 	// CXLCards are the expanders seated in CXL slots, by slot.
 	CXLCards map[string]cxl.DeviceSpec `json:"cxl_cards,omitempty"`
+	// VMHost is a VM guest's hypervisor settings (virtio-mem
+	// requested-size, balloon target, plugged pc-dimms); nil: the
+	// profile's.
+	VMHost *SavedVMHost `json:"vm_host,omitempty"`
 }
 
 // SavedModule is a module as the EEPROM carries it.
@@ -465,6 +469,7 @@ func (p *Platform) restore(inv *Inventory) (map[string]SavedModule, error) {
 	p.changed = inv.ChangedAt
 	p.rasMode = inv.RASMode
 	p.cxlCards = p.restoredCXLCards(inv.CXLCards)
+	p.vmHost = p.restoredVMHost(inv.VMHost)
 	p.boot = restoredBootOverride(inv.BootOverride)
 	p.nvram = restoredNVRAM(inv.Host)
 	p.bios, p.secure = p.restoredBios(nil), defaultSecureBoot()
@@ -592,6 +597,12 @@ func (p *Platform) refreshLocked() {
 	p.gen++
 	gen := p.gen
 	p.mu.Unlock()
+	if p.l() == nil {
+		// New is still building the first boot's layers (a VM's saved
+		// pc-dimms are plugged as they come up): New composes the first
+		// snapshot once they are in place.
+		return
+	}
 	s := p.buildSnapshot(gen)
 	p.mu.Lock()
 	p.snap = s
@@ -607,9 +618,10 @@ func (p *Platform) inventory(mods map[string]SavedModule, power bool, changed ti
 	bios, sb, fw := p.bios.clone(), p.secure, p.firmware
 	nv.Bios, nv.SecureBoot, nv.Firmware = &bios, &sb, &fw
 	cards := p.cxlCardsCopy()
+	vmh := p.vmHost.saved()
 	p.mu.Unlock()
 	inv := &Inventory{Profile: p.prof.Name, PowerOn: power, ChangedAt: changed, Modules: make(map[string]SavedModule, len(mods)),
-		RASMode: mode, BootOverride: &boot, Host: &nv, CXLCards: cards}
+		RASMode: mode, BootOverride: &boot, Host: &nv, CXLCards: cards, VMHost: vmh}
 	if cur := p.l(); cur != nil {
 		slots := make([]string, 0, len(mods))
 		for k := range mods {

@@ -17,9 +17,10 @@ import (
 // requested-size, the balloon target, the plugged DIMMs) is kept here and
 // applied again to the devices of each boot, as QEMU's devices keep their
 // properties across a system reset (virtio-mem unplugs everything at
-// reset and the rebooted guest plugs requested-size again). It is not
-// saved across BMC restarts: a restarted hypervisor starts its devices
-// from the profile.
+// reset and the rebooted guest plugs requested-size again). It is saved
+// with the inventory too, as libvirt keeps a domain's live memory
+// settings in its XML: a restarted BMC boots the guest with them, not
+// with the profile's.
 
 // ErrNotGuest: the server is not a VM guest, or has no such device.
 var ErrNotGuest = errors.New("not a VM guest")
@@ -29,6 +30,69 @@ type vmHost struct {
 	requested     *uint64
 	balloonTarget uint64
 	dimms         []uint64
+}
+
+// SavedVMHost is vmHost in the inventory file.
+type SavedVMHost struct {
+	// RequestedSize is virtio-mem's requested-size in bytes; nil: the
+	// profile's.
+	RequestedSize *uint64 `json:"requested_size,omitempty"`
+	// BalloonTarget is the balloon's target guest memory in bytes (0:
+	// none set).
+	BalloonTarget uint64 `json:"balloon_target,omitempty"`
+	// Dimms are the sizes of the plugged pc-dimms, in plug order.
+	Dimms []uint64 `json:"dimms,omitempty"`
+}
+
+// saved is h as the inventory keeps it; nil when nothing was set.
+func (h vmHost) saved() *SavedVMHost {
+	if h.requested == nil && h.balloonTarget == 0 && len(h.dimms) == 0 {
+		return nil
+	}
+	s := &SavedVMHost{BalloonTarget: h.balloonTarget, Dimms: append([]uint64(nil), h.dimms...)}
+	if h.requested != nil {
+		r := *h.requested
+		s.RequestedSize = &r
+	}
+	return s
+}
+
+// restoredVMHost takes the saved settings the profile's devices can still
+// take. A requested-size the profile's virtio-mem region or block no
+// longer admits is dropped (the profile's applies), as QEMU refuses to
+// start with it; DIMMs and the balloon target are applied at boot, where
+// the guest refuses what no longer fits with a kernel warning.
+func (p *Platform) restoredVMHost(s *SavedVMHost) vmHost {
+	g := p.prof.Guest
+	if s == nil || g == nil {
+		return vmHost{}
+	}
+	var h vmHost
+	if v := g.VirtioMem; v != nil && s.RequestedSize != nil {
+		size, region, block := *s.RequestedSize, uint64(v.RegionSizeGiB)<<30, uint64(v.BlockSizeMiB)<<20
+		if size <= region && block != 0 && size%block == 0 {
+			h.requested = &size
+		} else {
+			p.log.Warn("saved virtio-mem requested-size no longer fits the profile's device; using the profile's",
+				"requested_size", size, "region_size", region, "block_size", block)
+		}
+	}
+	if g.Balloon != nil {
+		h.balloonTarget = s.BalloonTarget
+	}
+	if g.PCDimm != nil {
+		h.dimms = append([]uint64(nil), s.Dimms...)
+	}
+	return h
+}
+
+// saveVMHost writes the hypervisor's settings with the inventory before
+// the command that changed them is acknowledged. Caller holds opMu.
+func (p *Platform) saveVMHost() error {
+	p.mu.Lock()
+	mods, power := p.saved, p.powerOn
+	p.mu.Unlock()
+	return p.save(mods, power)
 }
 
 // dimmAlign places the device memory regions as QEMU does, at a 1 GiB
@@ -199,7 +263,7 @@ func (p *Platform) VMSetRequestedSize(size uint64) (vm.VirtioMemResult, error) {
 		p.vmHost.requested = &size
 		p.mu.Unlock()
 		return events.GuestMemoryChanged{Device: "virtio-mem", ID: "virtio0", Op: "set-requested", Requested: size,
-			Bytes: r.PluggedSize, Reason: r.Reason}, nil
+			Bytes: r.PluggedSize, Reason: r.Reason}, p.saveVMHost()
 	})
 	return res, err
 }
@@ -218,7 +282,7 @@ func (p *Platform) VMSetBalloonTarget(target uint64) (vm.BalloonResult, error) {
 		p.vmHost.balloonTarget = target
 		p.mu.Unlock()
 		return events.GuestMemoryChanged{Device: "balloon", ID: "virtio1", Op: "set", Requested: r.NumPages * kernel.PageSize,
-			Bytes: r.ActualPages * kernel.PageSize, Reason: r.Reason}, nil
+			Bytes: r.ActualPages * kernel.PageSize, Reason: r.Reason}, p.saveVMHost()
 	})
 	return res, err
 }
@@ -253,7 +317,7 @@ func (p *Platform) VMPlugDimm(size uint64) (vm.Dimm, error) {
 		if err != nil {
 			ev.Reason = err.Error()
 		}
-		return ev, err
+		return ev, errors.Join(err, p.saveVMHost())
 	})
 	return res, err
 }
@@ -280,7 +344,7 @@ func (p *Platform) VMUnplugDimm(id string) (vm.Dimm, error) {
 			}
 		}
 		p.mu.Unlock()
-		return ev, nil
+		return ev, p.saveVMHost()
 	})
 	return res, err
 }

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -297,4 +298,78 @@ func TestGuestFreePageReportingRunsOnItsOwn(t *testing.T) {
 		t.Fatalf("host resident %d -> %d: the freed memory was not reported", before.HostResident, after.HostResident)
 	}
 	r.invariants()
+}
+
+// The hypervisor's settings are saved with the inventory, as libvirt
+// keeps a domain's live memory settings: a restarted BMC boots the guest
+// with the requested-size, balloon target and DIMMs the operator set,
+// and a setting the edited profile can no longer take falls back to the
+// profile's instead of failing the start.
+func TestGuestHypervisorStateSurvivesBMCRestart(t *testing.T) {
+	restart := func(t *testing.T, name, path string, mut func(*profile.Profile)) *Platform {
+		t.Helper()
+		prof, err := profile.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mut != nil {
+			mut(prof)
+		}
+		p, err := New(prof, Options{Store: NewFileInventory(path)})
+		if err != nil {
+			t.Fatalf("restart: %v", err)
+		}
+		return p
+	}
+	t.Run("virtio-mem", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "inventory.json")
+		p := restart(t, "virtio-mem", path, nil)
+		if _, err := p.VMSetRequestedSize(3 << 30); err != nil {
+			t.Fatal(err)
+		}
+		q := restart(t, "virtio-mem", path, nil)
+		if got := q.Snapshot().Guest.VirtioMem; got.RequestedSize != 3<<30 || got.PluggedSize != 3<<30 {
+			t.Fatalf("after a BMC restart: requested %d, plugged %d; want 3 GiB", got.RequestedSize, got.PluggedSize)
+		}
+		// The profile now has a 2 GiB region: the saved 3 GiB cannot be
+		// its requested-size, so the profile's applies.
+		z := restart(t, "virtio-mem", path, func(pr *profile.Profile) { pr.Guest.VirtioMem.RegionSizeGiB = 2 })
+		want := uint64(z.prof.Guest.VirtioMem.RequestedSizeMiB) << 20
+		if got := z.Snapshot().Guest.VirtioMem.RequestedSize; got != want {
+			t.Fatalf("a requested-size over the new region: got %d, want the profile's %d", got, want)
+		}
+	})
+	t.Run("pc-dimm", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "inventory.json")
+		p := restart(t, "pc-dimm", path, nil)
+		for _, size := range []uint64{8 << 30, 4 << 30, 2 << 30} {
+			if _, err := p.VMPlugDimm(size); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := p.VMUnplugDimm("dimm1")
+		if err != nil {
+			t.Fatalf("unplug dimm1: %v (%+v)", err, d)
+		}
+		q := restart(t, "pc-dimm", path, nil)
+		var sizes []uint64
+		for _, d := range q.Snapshot().Guest.PCDimms.Dimms {
+			sizes = append(sizes, d.Size)
+		}
+		if len(sizes) != 2 || sizes[0] != 8<<30 || sizes[1] != 2<<30 {
+			t.Fatalf("after a BMC restart the DIMMs are %v, want [8 GiB 2 GiB]", sizes)
+		}
+	})
+	t.Run("balloon", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "inventory.json")
+		p := restart(t, "balloon", path, nil)
+		if _, err := p.VMSetBalloonTarget(8 << 30); err != nil {
+			t.Fatal(err)
+		}
+		q := restart(t, "balloon", path, nil)
+		b := q.Snapshot().Guest.Balloon
+		if b.NumPages*kernel.PageSize != q.Snapshot().Guest.RAMSize-8<<30 || b.ActualPages != b.NumPages {
+			t.Fatalf("after a BMC restart the balloon holds %d of %d pages, want RAM-8 GiB", b.ActualPages, b.NumPages)
+		}
+	})
 }

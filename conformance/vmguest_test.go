@@ -261,6 +261,17 @@ func TestVMGuestPCDimm(t *testing.T) {
 	if n := len(vmStatus(t, e)["pc_dimm"].(map[string]any)["dimms"].([]any)); n != 1 {
 		t.Errorf("refused plugs left %d DIMMs", n)
 	}
+	// The hypervisor's settings are acknowledged only once saved: a BMC
+	// killed right after the plug boots the guest with the DIMM again.
+	dir := e.StateDir
+	e.Kill9()
+	e = start(t, startOpts{stateDir: dir, args: []string{"--profile", "pc-dimm", "--speed", "1000"}})
+	if got := e.memTotalKiB() - total0; got != 8<<20 {
+		t.Errorf("after kill -9 and restart MemTotal is +%d kB, want the 8 GiB DIMM", got)
+	}
+	if m := e.redfishMemory(t, v, "dimm0"); m["CapacityMiB"] != 8192.0 {
+		t.Errorf("Redfish dimm0 after restart: %v", m)
+	}
 	e.mustCtl(t, "vm", "pc-dimm", "unplug", "dimm0")
 	if e.memTotalKiB() != total0 {
 		t.Error("unplug did not restore MemTotal")

@@ -123,6 +123,10 @@ type cxlJSON struct {
 		Reason string `json:"reason"`
 		Device *struct {
 			Memdev string `json:"memdev"`
+			Spec   struct {
+				Capacity uint64 `json:"capacity"`
+				Trusted  bool   `json:"trusted"`
+			} `json:"spec"`
 			Region *struct {
 				Name        string `json:"name"`
 				Node        int    `json:"node"`

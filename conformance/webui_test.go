@@ -415,9 +415,31 @@ func TestWebUICXLInChromium(t *testing.T) {
 	}
 	screenshot(t, ctx, dir, "1-cxl1-enabled")
 
-	// CXL2: a bridge window but no CFMWS, so no memory window.
-	e.mustCtl(t, "cxl", "insert", "CXL2", "--capacity", "64G")
-	waitFor(t, ctx, "CXL2's card seated", card("CXL2")+`.dataset.state === 'present'`)
+	// CXL2: a bridge window but no CFMWS, so no memory window. The card
+	// is seated from the page's Insert dialog; a capacity the device
+	// cannot have is refused on the slot's card and seats nothing.
+	insert := func(capacity string) {
+		t.Helper()
+		clickLive(t, ctx, `#cxl-slot-CXL2 button.act-insert`)
+		if err := chromedp.Do(ctx,
+			chromedp.WaitVisible(chromedp.CSS("#cxl-insert-dialog")),
+			chromedp.SetValue(chromedp.CSS("#cxl-insert-capacity"), capacity),
+			chromedp.Click(chromedp.CSS("#cxl-insert-submit"))); err != nil {
+			t.Fatalf("the Insert dialog with %s: %v", capacity, err)
+		}
+	}
+	insert("300M")
+	waitFor(t, ctx, "the InvalidValue refusal of 300M on CXL2's card",
+		`(() => { const c = `+card("CXL2")+`; const r = c.querySelector('.refusal'); return r !== null && r.textContent.startsWith('InvalidValue: ') && r.textContent.includes('256 MiB') && c.dataset.state === 'empty'; })()`)
+	if s := status().Slots[slotOf(status(), "CXL2")]; s.State != "empty" || s.Device != nil {
+		t.Fatalf("a refused insert seated something: %+v", s)
+	}
+	insert("64G")
+	waitFor(t, ctx, "CXL2's card seated from the page, the old refusal gone",
+		card("CXL2")+`.dataset.state === 'present' && `+card("CXL2")+`.querySelector('.refusal') === null`)
+	if s := status().Slots[slotOf(status(), "CXL2")]; s.Device == nil || s.Device.Spec.Capacity != 64<<30 || s.Device.Spec.Trusted {
+		t.Fatalf("the control API's CXL2 after the page's Insert: %+v", s)
+	}
 	clickLive(t, ctx, `#cxl-slot-CXL2 button.act-attention`)
 	waitFor(t, ctx, "the NoMemoryWindow refusal on CXL2's card",
 		`(() => { const r = `+card("CXL2")+`.querySelector('.refusal'); return r !== null && r.textContent.startsWith('NoMemoryWindow: '); })()`)

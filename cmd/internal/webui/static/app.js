@@ -368,7 +368,8 @@ function fillCXLSlot(e, s) {
   if (me && me.can_act) {
     parts.push(el('div', { class: 'actions' },
       el('button', { type: 'button', class: 'action act-attention', onclick: () => cxlAct(s.slot, 'POST', '/attention') }, 'Attention'),
-      d ? el('button', { type: 'button', class: 'action act-pull', title: 'from a powered slot: surprise removal', onclick: () => cxlAct(s.slot, 'DELETE', '/card') }, 'Pull') : null));
+      d ? el('button', { type: 'button', class: 'action act-pull', title: 'from a powered slot: surprise removal', onclick: () => cxlAct(s.slot, 'DELETE', '/card') }, 'Pull')
+        : el('button', { type: 'button', class: 'action act-insert', onclick: () => openCXLInsert(s.slot) }, 'Insert…')));
   }
   e.replaceChildren(...parts.flat().filter(Boolean));
 }
@@ -377,16 +378,35 @@ function fillCXLSlot(e, s) {
 // as the DIMM slots' and keeps a refusal on the slot's own card, where
 // its reason (no memory window, device not recognized, memory busy)
 // belongs.
-async function cxlAct(slot, method, path) {
+async function cxlAct(slot, method, path, body) {
   $('action-error').textContent = '';
   cxlRefusals.delete(slot);
   try {
-    await call(method, CTL + '/cxl/slots/' + encodeURIComponent(slot) + path);
+    await call(method, CTL + '/cxl/slots/' + encodeURIComponent(slot) + path, body);
   } catch (e) {
     if (e.status === 401) return;
     cxlRefusals.set(slot, (e.code ? e.code + ': ' : '') + e.message);
   }
   scheduleRefresh();
+}
+
+// openCXLInsert asks what card to seat: what `ctl cxl insert` asks.
+// Seating only makes the card present; the slot's Attention button then
+// powers it, as on a real hot-plug slot.
+function openCXLInsert(slot) {
+  $('cxl-insert-slot').textContent = slot;
+  $('cxl-insert-dialog').showModal();
+}
+
+async function submitCXLInsert(ev) {
+  ev.preventDefault();
+  const slot = $('cxl-insert-slot').textContent;
+  const req = { capacity: $('cxl-insert-capacity').value.trim(), trusted: $('cxl-insert-trusted').checked };
+  if ($('cxl-insert-online').value) req.online = $('cxl-insert-online').value;
+  $('cxl-insert-dialog').close();
+  // A refusal (a capacity that is no multiple of 256 MiB, an occupied
+  // slot) lands on the slot's card like the button's.
+  await cxlAct(slot, 'PUT', '/card', req);
 }
 
 // CXLDeviceChanged ops after which a slot's last refusal no longer
@@ -534,6 +554,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('logout').addEventListener('click', logout);
   $('insert-form').addEventListener('submit', submitInsert);
   $('insert-cancel').addEventListener('click', () => $('insert-dialog').close());
+  $('cxl-insert-form').addEventListener('submit', submitCXLInsert);
+  $('cxl-insert-cancel').addEventListener('click', () => $('cxl-insert-dialog').close());
   $('fault-arm').addEventListener('click', () => faultAction('arm'));
   $('fault-clear').addEventListener('click', () => faultAction('clear'));
   $('fault-ce').addEventListener('click', () => faultAction('ce'));

@@ -225,37 +225,10 @@ func (a *acpiMemhotplug) eject(dev firmware.Device) {
 }
 
 // offlineAndRemove offlines every block of rng (acpi_scan_try_to_offline),
-// then removes the range. On failure the blocks it offlined go back online
-// in their zone and it reports the block that refused (-1 if none did).
+// then removes the range; on failure nothing changes and it reports the
+// block that refused (-1 if none did).
 func (a *acpiMemhotplug) offlineAndRemove(rng firmware.Range) (int, error) {
-	k := a.l.kern
-	bs := k.BlockSizeBytes()
-	type done struct {
-		id int
-		t  kernel.OnlineType
-	}
-	var offlined []done
-	undo := func() {
-		for i := len(offlined) - 1; i >= 0; i-- {
-			_ = k.OnlineBlock(offlined[i].id, offlined[i].t)
-		}
-	}
-	for id := int(rng.Base / bs); uint64(id)*bs < rng.End(); id++ {
-		b, ok := k.Block(id)
-		if !ok || b.State == "offline" {
-			continue
-		}
-		if err := k.OfflineBlock(id); err != nil {
-			undo()
-			return id, err
-		}
-		offlined = append(offlined, done{id, b.OnlineType})
-	}
-	if err := k.RemoveMemory(rng.Base, rng.Length); err != nil {
-		undo()
-		return -1, err
-	}
-	return -1, nil
+	return a.l.kern.OfflineAndRemoveMemory(rng.Base, rng.Length)
 }
 
 func blocksOnline(k *kernel.Kernel, rng firmware.Range) (total, online int) {

@@ -339,3 +339,42 @@ func (k *Kernel) nodeHasBlocks(nid int) bool {
 	}
 	return false
 }
+
+// OfflineAndRemoveMemory is offline_and_remove_memory()
+// (mm/memory_hotplug.c): it offlines every online block of [start,
+// start+size), then removes the range. If a block will not go offline,
+// or the removal fails, the blocks it offlined are onlined again as they
+// were (try_reonline_memory_block), so a refusal changes nothing. It
+// returns the block that refused to go offline (-1 when none did).
+func (k *Kernel) OfflineAndRemoveMemory(start, size uint64) (int, error) {
+	type done struct {
+		id int
+		t  OnlineType
+	}
+	var offlined []done
+	undo := func() {
+		for i := len(offlined) - 1; i >= 0; i-- {
+			if err := k.OnlineBlock(offlined[i].id, offlined[i].t); err != nil {
+				k.Printk(KernErr, "memory_hotplug: memory%d: failed to online again: %v", offlined[i].id, err)
+			}
+		}
+	}
+	bs := k.BlockSizeBytes()
+	for a := start; a < start+size; a += bs {
+		id := k.BlockForAddr(a)
+		b, ok := k.Block(id)
+		if !ok || b.State != "online" {
+			continue
+		}
+		if err := k.OfflineBlock(id); err != nil {
+			undo()
+			return id, err
+		}
+		offlined = append(offlined, done{id, b.OnlineType})
+	}
+	if err := k.RemoveMemory(start, size); err != nil {
+		undo()
+		return -1, err
+	}
+	return -1, nil
+}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -354,5 +356,51 @@ members:
 	out := e.mustCtl(t, "--server-id", "vm1", "iomem")
 	if !strings.Contains(out, "System RAM (virtio_mem)") {
 		t.Errorf("vm1 iomem lacks System RAM (virtio_mem):\n%s", out)
+	}
+}
+
+// A user's profile with a 1 GiB virtio-mem block (`bmcemu profile show
+// virtio-mem`, edited): the guest's driver runs big block mode, plugs
+// and unplugs whole 1 GiB units of eight memory blocks, and refuses a
+// size that is no multiple of the block.
+func TestVMGuestVirtioMemBigBlocks(t *testing.T) {
+	src, err := exec.Command(bmcemuBin, "profile", "show", "virtio-mem").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), "block_size_mib: 4\n", "block_size_mib: 1024\n", 1)
+	if edited == string(src) {
+		t.Fatal("the built-in virtio-mem profile has no block_size_mib: 4")
+	}
+	file := filepath.Join(t.TempDir(), "bbm.yaml")
+	if err := os.WriteFile(file, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bmcemuBin, "profile", "check", file).CombinedOutput(); err != nil {
+		t.Fatalf("profile check: %v\n%s", err, out)
+	}
+	e := start(t, startOpts{args: []string{"--profile", file, "--speed", "1000"}})
+	total0 := e.memTotalKiB()
+	if out := e.mustCtl(t, "vm", "virtio-mem", "set-requested", "3G"); !strings.Contains(out, "plugged-size 3G") {
+		t.Fatalf("set-requested 3G: %s", out)
+	}
+	if got := e.memTotalKiB() - total0; got != 3<<20 {
+		t.Errorf("MemTotal grew by %d kB, want 3 GiB", got)
+	}
+	e.dmesgHas(t, "virtio_mem virtio0: big block size: 0x40000000")
+	if out := e.mustCtl(t, "vm"); !strings.Contains(out, "big block mode: 1G units") {
+		t.Errorf("ctl vm does not name the mode:\n%s", out)
+	}
+	vm := vmStatus(t, e)["virtio_mem"].(map[string]any)
+	if vm["mode"] != "bbm" || len(vm["added_blocks"].([]any)) != 24 {
+		t.Errorf("status: mode %v, %d memory blocks added; want bbm and 24", vm["mode"], len(vm["added_blocks"].([]any)))
+	}
+	e.refusedCtl(t, "has to be multiples of 'block-size'", "vm", "virtio-mem", "set-requested", "1536M")
+	e.mustCtl(t, "vm", "virtio-mem", "set-requested", "1G")
+	if got := e.memTotalKiB() - total0; got != 1<<20 {
+		t.Errorf("after shrinking to one big block: MemTotal +%d kB, want 1 GiB", got)
+	}
+	if ram := e.iomemNamed("System RAM (virtio_mem)"); len(ram) != 1 || ram[0].End-ram[0].Start+1 != 1<<30 {
+		t.Errorf("after shrinking: %+v", ram)
 	}
 }

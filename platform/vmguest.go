@@ -124,8 +124,8 @@ func (p *Platform) guestLayout(kcfg *kernel.Config, ranges []kernel.Range) (*vm.
 	next := (top + dimmAlign - 1) &^ (dimmAlign - 1)
 	limit := uint64(1) << p.prof.AddressBits()
 	var cfg vm.Config
-	place := func(field string, size uint64) (uint64, error) {
-		at := next
+	place := func(field string, size, align uint64) (uint64, error) {
+		at := (next + align - 1) &^ (align - 1)
 		if at+size > limit || at+size < at {
 			return 0, p.prof.FieldError(field, fmt.Sprintf("%d GiB at %#x do not fit below the %d-bit physical address space", size>>30, at, p.prof.AddressBits()))
 		}
@@ -134,7 +134,8 @@ func (p *Platform) guestLayout(kcfg *kernel.Config, ranges []kernel.Range) (*vm.
 	}
 	if v := g.VirtioMem; v != nil {
 		size := uint64(v.RegionSizeGiB) << 30
-		at, err := place("guest.virtio_mem.region_size_gib", size)
+		// QEMU maps the device at a multiple of its block size.
+		at, err := place("guest.virtio_mem.region_size_gib", size, max(dimmAlign, uint64(v.BlockSizeMiB)<<20))
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +154,7 @@ func (p *Platform) guestLayout(kcfg *kernel.Config, ranges []kernel.Range) (*vm.
 	}
 	if d := g.PCDimm; d != nil {
 		size := uint64(d.RegionSizeGiB) << 30
-		at, err := place("guest.pc_dimm.region_size_gib", size)
+		at, err := place("guest.pc_dimm.region_size_gib", size, dimmAlign)
 		if err != nil {
 			return nil, err
 		}

@@ -373,3 +373,74 @@ func TestGuestHypervisorStateSurvivesBMCRestart(t *testing.T) {
 		}
 	})
 }
+
+// A device block larger than the guest's 128 MiB memory block puts the
+// driver in big block mode: each 1 GiB device block is plugged and added
+// as one unit of eight memory blocks, and unplugged only whole, offline
+// and removed first (offline_and_remove_memory). A big block one of whose
+// memory blocks holds a kernel page is skipped and reported, and nothing
+// of it changes; the others still go.
+func TestGuestVirtioMemBigBlockMode(t *testing.T) {
+	r := guestRig(t, "virtio-mem", func(p *profile.Profile) {
+		p.Guest.VirtioMem.BlockSizeMiB = 1024
+		p.Guest.Kernel.AutoOnlineBlocks = "online_kernel"
+	})
+	p := r.p
+	total0 := p.Snapshot().Kernel.TotalRAMBytes
+	blocks0 := len(p.Blocks())
+	res, err := p.VMSetRequestedSize(3 << 30)
+	r.must(err)
+	r.invariants()
+	st := p.Snapshot().Guest.VirtioMem
+	if res.PluggedSize != 3<<30 || res.AddedBlocks != 24 || st.Mode != "bbm" || st.BigBlockSize != 1<<30 || st.SubblockSize != 0 ||
+		len(st.AddedBlocks) != 24 || len(p.Blocks()) != blocks0+24 || p.Snapshot().Kernel.TotalRAMBytes != total0+3<<30 {
+		t.Fatalf("plug 3G in big blocks: %+v, status %+v, %d blocks", res, st, len(p.Blocks())-blocks0)
+	}
+	if st.Addr%(1<<30) != 0 {
+		t.Fatalf("device at %#x, not a multiple of its 1 GiB block size", st.Addr)
+	}
+	if !strings.Contains(dmesgText(p), "virtio_mem virtio0: big block size: 0x40000000") {
+		t.Fatal("dmesg lacks the big block size")
+	}
+	if _, err := p.VMSetRequestedSize(3<<30 + 512<<20); !errors.Is(err, vm.ErrInvalid) {
+		t.Fatalf("half a big block: %v", err)
+	}
+
+	// Pin the lowest big block with a kernel page (its memory blocks
+	// are online_kernel, so kernel allocations reach them).
+	k := p.l().kern
+	var pinned uint64
+	for range 1 << 15 {
+		h, err := k.Alloc(0, 9, false)
+		if err != nil {
+			break
+		}
+		if pfn, _, _, _ := k.PFN(h); pfn*kernel.PageSize >= st.Addr {
+			pinned = pfn * kernel.PageSize
+			break
+		}
+	}
+	if pinned == 0 {
+		t.Fatal("no kernel page reached the virtio-mem memory")
+	}
+	bb := (pinned - st.Addr) / (1 << 30)
+	res, err = p.VMSetRequestedSize(0)
+	r.must(err)
+	r.invariants()
+	st = p.Snapshot().Guest.VirtioMem
+	if st.PluggedSize != 1<<30 || res.RemovedBlocks != 16 || len(res.Refused) != 1 || res.Refused[0].Start != st.Addr+bb<<30 ||
+		res.Refused[0].Size != 1<<30 || !strings.Contains(res.Reason, "unmovable page") {
+		t.Fatalf("unplug with big block %d pinned: %+v, status %+v", bb, res, st)
+	}
+	// The refused big block is whole: its eight memory blocks are all
+	// online again, none left offline by the failed attempt.
+	for i := uint64(0); i < 8; i++ {
+		b, ok := k.Block(k.BlockForAddr(st.Addr + bb<<30 + i<<27))
+		if !ok || b.State != "online" {
+			t.Fatalf("memory block %d of the refused big block: %+v", i, b)
+		}
+	}
+	if p.Snapshot().Kernel.TotalRAMBytes != total0+1<<30 {
+		t.Fatalf("MemTotal %d, want the boot memory and one big block", p.Snapshot().Kernel.TotalRAMBytes)
+	}
+}

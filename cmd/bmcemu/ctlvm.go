@@ -40,7 +40,7 @@ Sizes are QEMU's: 64G, 512M, 4096 (bytes).`,
 	}
 	vmem := &cobra.Command{Use: "virtio-mem", Short: "The virtio-mem device (QEMU: qom-set vmem0 requested-size)"}
 	vmem.AddCommand(&cobra.Command{
-		Use: "set-requested SIZE", Short: "Set requested-size; the guest plugs or unplugs sub-blocks toward it",
+		Use: "set-requested SIZE", Short: "Set requested-size; the guest plugs or unplugs device blocks toward it",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return show(o, cmd, func(ctx context.Context, c *control.Client) (vm.VirtioMemResult, error) {
@@ -147,8 +147,12 @@ func vmSize(n uint64) string {
 func printVM(w io.Writer, st vm.Status) {
 	fmt.Fprintf(w, "RAM size:   %s (boot %s)\n", vmSize(st.RAMSize), vmSize(st.BootRAM))
 	if v := st.VirtioMem; v != nil {
-		fmt.Fprintf(w, "virtio-mem: %s node %d region %#x+%s, block %s (sub-block %s, memory block %s)\n",
-			v.Name, v.Node, v.Addr, vmSize(v.RegionSize), vmSize(v.BlockSize), vmSize(v.SubblockSize), vmSize(v.MemoryBlockSize))
+		unit := "sub-block " + vmSize(v.SubblockSize)
+		if v.Mode == "bbm" {
+			unit = "big block mode: " + vmSize(v.BigBlockSize) + " units"
+		}
+		fmt.Fprintf(w, "virtio-mem: %s node %d region %#x+%s, block %s (%s, memory block %s)\n",
+			v.Name, v.Node, v.Addr, vmSize(v.RegionSize), vmSize(v.BlockSize), unit, vmSize(v.MemoryBlockSize))
 		fmt.Fprintf(w, "            requested-size %s, plugged-size %s, %d memory blocks added\n", vmSize(v.RequestedSize), vmSize(v.PluggedSize), len(v.AddedBlocks))
 		if v.Last != nil && v.Last.Reason != "" {
 			fmt.Fprintf(w, "            last request fell short: %s\n", v.Last.Reason)

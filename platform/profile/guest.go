@@ -32,8 +32,11 @@ type GuestVirtioMem struct {
 	// the most the device can ever plug.
 	RegionSizeGiB int `yaml:"region_size_gib" validate:"required,min=1,max=16384"`
 	// BlockSizeMiB is the device block size: a power of two from 4 MiB
-	// (the seed's minimum) to the 128 MiB memory block.
-	BlockSizeMiB int `yaml:"block_size_mib" validate:"required,min=4,max=128"`
+	// (the seed's minimum) that divides the region. Up to the guest's
+	// memory block (128 MiB) the driver runs in sub-block mode; above it,
+	// in big block mode, each device block a unit of several memory
+	// blocks.
+	BlockSizeMiB int `yaml:"block_size_mib" validate:"required,min=4,max=65536"`
 	// RequestedSizeMiB is requested-size at start.
 	RequestedSizeMiB int `yaml:"requested_size_mib" validate:"min=0"`
 }
@@ -62,7 +65,10 @@ func (p *Profile) validateGuest() error {
 	}
 	if v := g.VirtioMem; v != nil {
 		if v.BlockSizeMiB&(v.BlockSizeMiB-1) != 0 {
-			return p.FieldError("guest.virtio_mem.block_size_mib", fmt.Sprintf("%d MiB is not a power of two (4, 8, ... 128)", v.BlockSizeMiB))
+			return p.FieldError("guest.virtio_mem.block_size_mib", fmt.Sprintf("%d MiB is not a power of two (4, 8, ... 65536)", v.BlockSizeMiB))
+		}
+		if (v.RegionSizeGiB<<10)%v.BlockSizeMiB != 0 {
+			return p.FieldError("guest.virtio_mem.block_size_mib", fmt.Sprintf("%d MiB does not divide the %d GiB region (QEMU: the memory backend's size must be a multiple of block-size)", v.BlockSizeMiB, v.RegionSizeGiB))
 		}
 		if v.Node >= p.Memory.Sockets {
 			return p.FieldError("guest.virtio_mem.node", fmt.Sprintf("node %d does not exist: the guest has %d node(s), one per socket", v.Node, p.Memory.Sockets))

@@ -13,7 +13,8 @@ func TestGuestProfileErrorsNameTheLine(t *testing.T) {
 	for _, c := range []struct{ from, to, want string }{
 		{"block_size_mib: 4", "block_size_mib: 6", "guest.virtio_mem.block_size_mib: 6 MiB is not a power of two"},
 		{"block_size_mib: 4", "block_size_mib: 2", "guest.virtio_mem.block_size_mib"},
-		{"block_size_mib: 4", "block_size_mib: 256", "guest.virtio_mem.block_size_mib"},
+		{"block_size_mib: 4", "block_size_mib: 131072", "guest.virtio_mem.block_size_mib: must be at most 65536"},
+		{"region_size_gib: 128\n    block_size_mib: 4", "region_size_gib: 129\n    block_size_mib: 2048", "guest.virtio_mem.block_size_mib: 2048 MiB does not divide the 129 GiB region"},
 		{"requested_size_mib: 0", "requested_size_mib: 6", "guest.virtio_mem.requested_size_mib: 6 MiB is not a multiple of the 4 MiB block size"},
 		{"requested_size_mib: 0", "requested_size_mib: 131076", "exceeds the 128 GiB region"},
 		{"    node: 0\n    region", "    node: 1\n    region", "guest.virtio_mem.node: node 1 does not exist"},

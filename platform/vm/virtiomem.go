@@ -19,12 +19,15 @@ const (
 )
 
 // virtioMem is one virtio-mem-pci device and the guest's virtio_mem driver
-// bound to it, in the driver's sub-block mode (SBM: the device block is no
-// larger than a memory block, so the driver adds whole memory blocks and
-// plugs sub-blocks of them). The sub-block is max(device block, 2 MiB
-// pageblock) = the device block here, since devices take 4 MiB and up.
-// Big-block mode (device blocks spanning memory blocks) is not modelled:
-// the profile refuses such a block size.
+// bound to it. The driver picks its mode from the device block size
+// (virtio_mem_init):
+//   - sub-block mode (SBM) when the device block is no larger than a
+//     memory block: the driver adds whole memory blocks and plugs
+//     sub-blocks of them. The sub-block is max(device block, 2 MiB
+//     pageblock) = the device block here, since devices take 4 MiB and up.
+//   - big block mode (BBM) when it is larger: each device block is a big
+//     block of several memory blocks, plugged and added, or offlined,
+//     removed and unplugged, as one (virtio_mem_bbm_*).
 type virtioMem struct {
 	k    *kernel.Kernel
 	name string // the virtio device, "virtio0"
@@ -41,7 +44,8 @@ type virtioMem struct {
 	// for the online page callback, which the kernel calls with its own
 	// lock held, from whichever goroutine onlines a block.
 	mbSize  uint64
-	sbPerMB int
+	sbPerMB int  // SBM: sub-blocks per memory block
+	bbm     bool // big block mode: added is per big block (device block)
 	sbMu    sync.Mutex
 	sb      []bool
 	added   []bool
@@ -57,15 +61,22 @@ func newVirtioMem(k *kernel.Kernel, c VirtioMemConfig) (*virtioMem, error) {
 	switch {
 	case c.BlockSize < MinVirtioMemBlockSize || c.BlockSize&(c.BlockSize-1) != 0:
 		return nil, fmt.Errorf("virtio-mem: %w: block-size %s must be a power of two of at least %s", ErrInvalid, mib(c.BlockSize), mib(MinVirtioMemBlockSize))
-	case c.BlockSize > mb:
-		return nil, fmt.Errorf("virtio-mem: %w: block-size %s exceeds the guest's %s memory block (big block mode is not modelled)", ErrInvalid, mib(c.BlockSize), mib(mb))
 	case c.RegionSize == 0 || c.RegionSize%mb != 0 || c.Addr%mb != 0:
 		return nil, fmt.Errorf("virtio-mem: %w: region %#x+%s must be a non-empty multiple of the %s memory block", ErrInvalid, c.Addr, mib(c.RegionSize), mib(mb))
+	case c.RegionSize%c.BlockSize != 0 || c.Addr%c.BlockSize != 0:
+		// QEMU's virtio_mem_device_realize(): the memory backend's size
+		// and the device's address are multiples of block-size.
+		return nil, fmt.Errorf("virtio-mem: %w: region %#x+%s must be a multiple of block-size %s", ErrInvalid, c.Addr, mib(c.RegionSize), mib(c.BlockSize))
 	}
-	v := &virtioMem{k: k, name: "virtio0", cfg: c, mbSize: mb, sbPerMB: int(mb / c.BlockSize),
-		requests: map[string]int{}}
+	v := &virtioMem{k: k, name: "virtio0", cfg: c, mbSize: mb, bbm: c.BlockSize > mb, requests: map[string]int{}}
 	n := int(c.RegionSize / c.BlockSize)
-	v.host, v.sb, v.added = make([]bool, n), make([]bool, n), make([]bool, n/v.sbPerMB)
+	v.host, v.sb = make([]bool, n), make([]bool, n)
+	if v.bbm {
+		v.added = make([]bool, n)
+	} else {
+		v.sbPerMB = int(mb / c.BlockSize)
+		v.added = make([]bool, n/v.sbPerMB)
+	}
 	if err := v.checkRequested(c.RequestedSize); err != nil {
 		return nil, err
 	}
@@ -74,13 +85,17 @@ func newVirtioMem(k *kernel.Kernel, c VirtioMemConfig) (*virtioMem, error) {
 		return nil, fmt.Errorf("virtio-mem: %w", err)
 	}
 	// virtio_mem_init() prints the device's configuration.
+	unit := "subblock size: " + hexSize(c.BlockSize)
+	if v.bbm {
+		unit = "big block size: " + hexSize(c.BlockSize)
+	}
 	for _, l := range []string{
 		"start address: " + hexSize(c.Addr),
 		"region size: " + hexSize(c.RegionSize),
 		"device block size: " + hexSize(c.BlockSize),
 		fmt.Sprintf("nid: %d", c.Node),
 		"memory block size: " + hexSize(mb),
-		"subblock size: " + hexSize(c.BlockSize),
+		unit,
 		"plugged size: 0x0",
 		"requested size: " + hexSize(c.RequestedSize),
 	} {
@@ -150,10 +165,14 @@ func (v *virtioMem) onlinePage(startPFN, nrPages uint64) []kernel.PFNRange {
 	v.sbMu.Lock()
 	defer v.sbMu.Unlock()
 	var out []kernel.PFNRange
-	sbPages := v.cfg.BlockSize / kernel.PageSize
-	for a := max(s, lo); a < min(e, hi); a += v.cfg.BlockSize {
-		if !v.sb[(a-lo)/v.cfg.BlockSize] {
-			out = append(out, kernel.PFNRange{Start: a / kernel.PageSize, Pages: sbPages})
+	// Device blocks from the one holding the range's start; a big block
+	// (BBM) spans several memory blocks, so each range is clipped to the
+	// pages asked about.
+	bs := v.cfg.BlockSize
+	for a := lo + (max(s, lo)-lo)/bs*bs; a < min(e, hi); a += bs {
+		if !v.sb[(a-lo)/bs] {
+			from, to := max(a, s), min(a+bs, e)
+			out = append(out, kernel.PFNRange{Start: from / kernel.PageSize, Pages: (to - from) / kernel.PageSize})
 		}
 	}
 	return out
@@ -202,8 +221,12 @@ func (v *virtioMem) setRequested(size uint64) (VirtioMemResult, error) {
 func (v *virtioMem) run() VirtioMemResult {
 	r := VirtioMemResult{RequestedSize: v.requested}
 	switch p := v.pluggedSize(); {
+	case v.requested > p && v.bbm:
+		v.plugBBM((v.requested-p)/v.cfg.BlockSize, &r)
 	case v.requested > p:
 		v.plug((v.requested-p)/v.cfg.BlockSize, &r)
+	case v.requested < p && v.bbm:
+		v.unplugBBM((p-v.requested)/v.cfg.BlockSize, &r)
 	case v.requested < p:
 		v.unplug((p-v.requested)/v.cfg.BlockSize, &r)
 	}
@@ -370,6 +393,103 @@ func (v *virtioMem) unplug(nsb uint64, r *VirtioMemResult) {
 	}
 }
 
+// bbAddr is big block b's address (BBM).
+func (v *virtioMem) bbAddr(b int) uint64 { return v.cfg.Addr + uint64(b)*v.cfg.BlockSize }
+
+// plugBBM is virtio_mem_bbm_plug_request(): unused big blocks, lowest
+// address first, each plugged and then added whole
+// (virtio_mem_bbm_plug_and_add_bb); an add that fails unplugs its block
+// again.
+func (v *virtioMem) plugBBM(nbb uint64, r *VirtioMemResult) {
+	perBB := int(v.cfg.BlockSize / v.mbSize)
+	for b := 0; b < len(v.added) && nbb > 0; b++ {
+		if v.added[b] {
+			continue
+		}
+		if resp := v.request(true, b, 1); resp != respACK {
+			r.Reason = "device answered " + resp + " to a plug request"
+			return
+		}
+		v.setSB(b, true)
+		if err := v.k.AddMemoryDriverManaged(v.cfg.Node, v.bbAddr(b), v.cfg.BlockSize, "System RAM (virtio_mem)", true); err != nil {
+			v.setSB(b, false)
+			v.request(false, b, 1)
+			v.printk(kernel.KernErr, "adding big block %d failed: %v", b, err)
+			r.Reason = "add_memory_driver_managed: " + reasonOf(err)
+			return
+		}
+		v.added[b] = true
+		r.AddedBlocks += perBB
+		r.Plugged += v.cfg.BlockSize
+		nbb--
+	}
+}
+
+// unplugBBM is virtio_mem_bbm_unplug_request(): added big blocks in three
+// passes (all memory blocks offline, then all online ones movable, then
+// the rest), each the highest address first; a big block is offlined and
+// removed whole (offline_and_remove_memory, which onlines again what it
+// offlined when one block refuses) and only then unplugged. A refused big
+// block is skipped (-EBUSY) and reported.
+func (v *virtioMem) unplugBBM(nbb uint64, r *VirtioMemResult) {
+	perBB := int(v.cfg.BlockSize / v.mbSize)
+	rank := func(b int) int {
+		offline, movable := true, true
+		for i := range perBB {
+			blk, _ := v.k.Block(v.k.BlockForAddr(v.bbAddr(b) + uint64(i)*v.mbSize))
+			if blk.State != "offline" {
+				offline = false
+				if blk.OnlineType != kernel.OnlineMovable {
+					movable = false
+				}
+			}
+		}
+		switch {
+		case offline:
+			return 0
+		case movable:
+			return 1
+		}
+		return 2
+	}
+	for pass := 0; pass < 3 && nbb > 0; pass++ {
+		for b := len(v.added) - 1; b >= 0 && nbb > 0; b-- {
+			if !v.added[b] || rank(b) != pass {
+				continue
+			}
+			if blk, err := v.k.OfflineAndRemoveMemory(v.bbAddr(b), v.cfg.BlockSize); err != nil {
+				if blk < 0 {
+					blk = v.k.BlockForAddr(v.bbAddr(b))
+				}
+				r.Refused = append(r.Refused, UnplugRefusal{Block: blk, Start: v.bbAddr(b), Size: v.cfg.BlockSize, Reason: reasonOf(err)})
+				continue
+			}
+			v.added[b] = false
+			r.RemovedBlocks += perBB
+			if resp := v.request(false, b, 1); resp != respACK {
+				// Removed but still plugged: the device keeps the block
+				// until a later request succeeds.
+				r.Reason = "device answered " + resp + " to an unplug request"
+				return
+			}
+			v.setSB(b, false)
+			r.Unplugged += v.cfg.BlockSize
+			nbb--
+		}
+	}
+	if nbb > 0 {
+		sort.Slice(r.Refused, func(i, j int) bool { return r.Refused[i].Start < r.Refused[j].Start })
+		parts := make([]string, 0, len(r.Refused))
+		for _, rf := range r.Refused {
+			parts = append(parts, fmt.Sprintf("big block [mem %#010x-%#010x] (memory%d): %s", rf.Start, rf.Start+rf.Size-1, rf.Block, rf.Reason))
+		}
+		r.Reason = fmt.Sprintf("%s could not be unplugged", mib(nbb*v.cfg.BlockSize))
+		if len(parts) > 0 {
+			r.Reason += ": " + strings.Join(parts, "; ")
+		}
+	}
+}
+
 func (v *virtioMem) anyPlugged(m int) bool {
 	for i := m * v.sbPerMB; i < (m+1)*v.sbPerMB; i++ {
 		if v.sb[i] {
@@ -412,10 +532,16 @@ type VirtioMemStatus struct {
 	RegionSize       uint64 `json:"region_size"`
 	UsableRegionSize uint64 `json:"usable_region_size"`
 	BlockSize        uint64 `json:"block_size"`
-	SubblockSize     uint64 `json:"subblock_size"`
-	MemoryBlockSize  uint64 `json:"memory_block_size"`
-	RequestedSize    uint64 `json:"requested_size"`
-	PluggedSize      uint64 `json:"plugged_size"`
+	// Mode is the driver's: "sbm" (sub-block mode) or "bbm" (big block
+	// mode, device blocks larger than a memory block).
+	Mode string `json:"mode"`
+	// SubblockSize (SBM) or BigBlockSize (BBM) is the unit the driver
+	// plugs and unplugs.
+	SubblockSize    uint64 `json:"subblock_size,omitempty"`
+	BigBlockSize    uint64 `json:"big_block_size,omitempty"`
+	MemoryBlockSize uint64 `json:"memory_block_size"`
+	RequestedSize   uint64 `json:"requested_size"`
+	PluggedSize     uint64 `json:"plugged_size"`
 	// AddedBlocks are the memory blocks the driver added (memoryN ids).
 	AddedBlocks []int            `json:"added_blocks"`
 	Requests    map[string]int   `json:"requests"`
@@ -424,12 +550,21 @@ type VirtioMemStatus struct {
 
 func (v *virtioMem) status() VirtioMemStatus {
 	st := VirtioMemStatus{Name: v.name, Node: v.cfg.Node, Addr: v.cfg.Addr, RegionSize: v.cfg.RegionSize,
-		UsableRegionSize: v.cfg.RegionSize, BlockSize: v.cfg.BlockSize, SubblockSize: v.cfg.BlockSize,
+		UsableRegionSize: v.cfg.RegionSize, BlockSize: v.cfg.BlockSize, Mode: "sbm", SubblockSize: v.cfg.BlockSize,
 		MemoryBlockSize: v.mbSize, RequestedSize: v.requested, PluggedSize: v.pluggedSize(),
 		AddedBlocks: []int{}, Requests: map[string]int{}, Last: v.last}
-	for m, a := range v.added {
-		if a {
-			st.AddedBlocks = append(st.AddedBlocks, v.k.BlockForAddr(v.mbAddr(m)))
+	if v.bbm {
+		st.Mode, st.SubblockSize, st.BigBlockSize = "bbm", 0, v.cfg.BlockSize
+	}
+	for u, a := range v.added {
+		switch {
+		case !a:
+		case v.bbm:
+			for i := uint64(0); i < v.cfg.BlockSize/v.mbSize; i++ {
+				st.AddedBlocks = append(st.AddedBlocks, v.k.BlockForAddr(v.bbAddr(u)+i*v.mbSize))
+			}
+		default:
+			st.AddedBlocks = append(st.AddedBlocks, v.k.BlockForAddr(v.mbAddr(u)))
 		}
 	}
 	for k, n := range v.requests {

@@ -14,14 +14,7 @@ import (
 // newRASRig boots a built-in RAS profile on a manual clock.
 func newRASRig(t *testing.T, name string, mut func(*profile.Profile)) *rig {
 	t.Helper()
-	prof, err := profile.Builtin(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mut != nil {
-		mut(prof)
-	}
-	return bootRig(t, prof, nil)
+	return bootRig(t, builtin(t, name, mut), nil)
 }
 
 // verify runs the read-back and fails on any loss or corruption.

@@ -13,7 +13,8 @@ import (
 	"github.com/bmcemu/bmcemu/platform/vm"
 )
 
-func guestRig(t *testing.T, name string, mut func(*profile.Profile)) *rig {
+// builtin loads a built-in profile and lets mut edit it.
+func builtin(t *testing.T, name string, mut func(*profile.Profile)) *profile.Profile {
 	t.Helper()
 	prof, err := profile.Builtin(name)
 	if err != nil {
@@ -22,7 +23,12 @@ func guestRig(t *testing.T, name string, mut func(*profile.Profile)) *rig {
 	if mut != nil {
 		mut(prof)
 	}
-	r := bootRig(t, prof, nil)
+	return prof
+}
+
+func guestRig(t *testing.T, name string, mut func(*profile.Profile)) *rig {
+	t.Helper()
+	r := bootRig(t, builtin(t, name, mut), nil)
 	r.invariants()
 	return r
 }
@@ -308,14 +314,7 @@ func TestGuestFreePageReportingRunsOnItsOwn(t *testing.T) {
 func TestGuestHypervisorStateSurvivesBMCRestart(t *testing.T) {
 	restart := func(t *testing.T, name, path string, mut func(*profile.Profile)) *Platform {
 		t.Helper()
-		prof, err := profile.Builtin(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if mut != nil {
-			mut(prof)
-		}
-		p, err := New(prof, Options{Store: NewFileInventory(path)})
+		p, err := New(builtin(t, name, mut), Options{Store: NewFileInventory(path)})
 		if err != nil {
 			t.Fatalf("restart: %v", err)
 		}

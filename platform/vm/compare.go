@@ -87,9 +87,31 @@ func Compare(size uint64, geo Geometry) (Comparison, error) {
 	if dimm%geo.MemoryBlockSize != 0 || size%dimm != 0 {
 		return Comparison{}, fmt.Errorf("compare: %w: DIMMs of %s do not make %s in whole memory blocks", ErrInvalid, mib(dimm), mib(size))
 	}
+	// Big block mode (a device block larger than the memory block) adds
+	// and gives back whole device blocks.
+	bbm := geo.VirtioMemBlock > geo.MemoryBlockSize
+	if bbm && size%geo.VirtioMemBlock != 0 {
+		return Comparison{}, fmt.Errorf("compare: %w: size %s is not a multiple of the %s virtio-mem big block", ErrInvalid, mib(size), mib(geo.VirtioMemBlock))
+	}
 	memmap := func(n uint64) uint64 { return n / geo.PageSize * geo.StructPageSize }
 	balloonBuf := uint64(1<<balloonOrder) * geo.PageSize
 	blocks := size / geo.MemoryBlockSize
+	vmem := Generation{
+		Mechanism: "virtio-mem", Year: 2020, Granularity: geo.VirtioMemBlock,
+		Steps: size / geo.VirtioMemBlock, MemoryBlocks: blocks,
+		MemmapBytes: memmap(size), MemmapWhen: "at add_memory_driver_managed, one memory block at a time",
+		FreeAtAdd: memmap(geo.MemoryBlockSize),
+		Guest:     `"System RAM (virtio_mem)" (driver-managed: not in /sys/firmware/memmap, excluded from kdump); plugged_size grows by sub-blocks`,
+		NUMA:      "the device's node",
+		GiveBack:  fmt.Sprintf("any %s sub-block whose pages migrate", mib(geo.VirtioMemBlock)),
+	}
+	if bbm {
+		n := geo.VirtioMemBlock / geo.MemoryBlockSize
+		vmem.MemmapWhen = fmt.Sprintf("at add_memory_driver_managed, one big block (%d memory blocks) at a time", n)
+		vmem.FreeAtAdd = memmap(geo.VirtioMemBlock)
+		vmem.Guest = `"System RAM (virtio_mem)" (driver-managed: not in /sys/firmware/memmap, excluded from kdump); plugged_size grows by big blocks`
+		vmem.GiveBack = fmt.Sprintf("a whole %s big block, only if all %d of its memory blocks offline", mib(geo.VirtioMemBlock), n)
+	}
 	c := Comparison{Size: size, Geometry: geo}
 	c.Generations = []Generation{
 		{
@@ -110,15 +132,7 @@ func Compare(size uint64, geo Geometry) (Comparison, error) {
 			NUMA:      "_PXM of the DIMM's node",
 			GiveBack:  "a whole DIMM, only if every block of it offlines",
 		},
-		{
-			Mechanism: "virtio-mem", Year: 2020, Granularity: geo.VirtioMemBlock,
-			Steps: size / geo.VirtioMemBlock, MemoryBlocks: blocks,
-			MemmapBytes: memmap(size), MemmapWhen: "at add_memory_driver_managed, one memory block at a time",
-			FreeAtAdd: memmap(geo.MemoryBlockSize),
-			Guest:     `"System RAM (virtio_mem)" (driver-managed: not in /sys/firmware/memmap, excluded from kdump); plugged_size grows by sub-blocks`,
-			NUMA:      "the device's node",
-			GiveBack:  fmt.Sprintf("any %s sub-block whose pages migrate", mib(geo.VirtioMemBlock)),
-		},
+		vmem,
 	}
 	return c, nil
 }

@@ -304,4 +304,18 @@ func TestCompareThreeGenerations(t *testing.T) {
 			t.Errorf("Compare(%d): %v", bad, err)
 		}
 	}
+	// 1 GiB device blocks: big block mode, whole 1 GiB units, the memmap
+	// of eight memory blocks free at each add.
+	geo = DefaultGeometry()
+	geo.VirtioMemBlock = GiB
+	c, err = Compare(64*GiB, geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := c.Generations[2]; v.Steps != 64 || v.FreeAtAdd != 16*MiB || !strings.Contains(v.GiveBack, "a whole 1 GiB big block") {
+		t.Errorf("big block mode: %+v", v)
+	}
+	if _, err := Compare(64*GiB+512*MiB, geo); !errors.Is(err, ErrInvalid) {
+		t.Errorf("half a big block: %v", err)
+	}
 }

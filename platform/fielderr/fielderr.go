@@ -48,16 +48,21 @@ func Describe(fe validator.FieldError) string {
 	switch fe.Tag() {
 	case "required":
 		return "is required"
-	case "min", "gte":
-		if fe.Kind() == reflect.String {
-			return fmt.Sprintf("must be at least %s characters (got %q)", fe.Param(), fe.Value())
+	case "min", "gte", "max", "lte", "gt", "lt":
+		bound := map[string]string{"min": "at least", "gte": "at least", "max": "at most", "lte": "at most",
+			"gt": "more than", "lt": "less than"}[fe.Tag()]
+		switch fe.Kind() {
+		case reflect.String:
+			// A long value is told by its length: the message must not
+			// echo a megabyte back.
+			if v := fmt.Sprint(fe.Value()); len(v) > 32 {
+				return fmt.Sprintf("must be %s %s characters (got %d)", bound, fe.Param(), len(v))
+			}
+			return fmt.Sprintf("must be %s %s characters (got %q)", bound, fe.Param(), fe.Value())
+		case reflect.Slice, reflect.Array, reflect.Map:
+			return fmt.Sprintf("must have %s %s items (got %d)", bound, fe.Param(), reflect.ValueOf(fe.Value()).Len())
 		}
-		return fmt.Sprintf("must be at least %s (got %v)", fe.Param(), fe.Value())
-	case "max", "lte":
-		if fe.Kind() == reflect.String {
-			return fmt.Sprintf("must be at most %s characters (got %d)", fe.Param(), len(fmt.Sprint(fe.Value())))
-		}
-		return fmt.Sprintf("must be at most %s (got %v)", fe.Param(), fe.Value())
+		return fmt.Sprintf("must be %s %s (got %v)", bound, fe.Param(), fe.Value())
 	case "oneof":
 		return fmt.Sprintf("must be one of [%s] (got %v)", fe.Param(), fe.Value())
 	case "printascii":

@@ -2,6 +2,7 @@ package fielderr
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -10,11 +11,13 @@ type inner struct {
 }
 
 type outer struct {
-	Name  string `json:"name" validate:"required,max=4"`
-	Count int    `json:"count" validate:"min=1,max=9"`
-	Label string `json:"label" validate:"omitempty,printascii"`
-	Inner inner  `json:"inner"`
-	Skip  string `json:"-" validate:"max=1"`
+	Name  string  `json:"name" validate:"required,max=4"`
+	Count int     `json:"count" validate:"min=1,max=9"`
+	Label string  `json:"label" validate:"omitempty,printascii"`
+	Inner inner   `json:"inner"`
+	Skip  string  `json:"-" validate:"max=1"`
+	Tags  []int   `json:"tags" validate:"max=2"`
+	Speed float64 `json:"speed" validate:"omitempty,gt=0"`
 }
 
 func TestFirstNamesTheFieldAsTheInputSpellsIt(t *testing.T) {
@@ -24,7 +27,10 @@ func TestFirstNamesTheFieldAsTheInputSpellsIt(t *testing.T) {
 		field, error string
 	}{
 		{outer{Count: 1, Inner: inner{Mode: "a"}}, "name", "is required"},
-		{outer{Name: "toolong", Count: 1, Inner: inner{Mode: "a"}}, "name", "must be at most 4 characters (got 7)"},
+		{outer{Name: "toolong", Count: 1, Inner: inner{Mode: "a"}}, "name", `must be at most 4 characters (got "toolong")`},
+		{outer{Name: strings.Repeat("y", 100), Count: 1, Inner: inner{Mode: "a"}}, "name", "must be at most 4 characters (got 100)"},
+		{outer{Name: "x", Count: 1, Inner: inner{Mode: "a"}, Tags: []int{1, 2, 3}}, "tags", "must have at most 2 items (got 3)"},
+		{outer{Name: "x", Count: 1, Inner: inner{Mode: "a"}, Speed: -1}, "speed", "must be more than 0 (got -1)"},
 		{outer{Name: "x", Count: 0, Inner: inner{Mode: "a"}}, "count", "must be at least 1 (got 0)"},
 		{outer{Name: "x", Count: 10, Inner: inner{Mode: "a"}}, "count", "must be at most 9 (got 10)"},
 		{outer{Name: "x", Count: 1, Label: "é", Inner: inner{Mode: "a"}}, "label", `must be printable ASCII (got "é")`},

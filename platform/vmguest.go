@@ -3,6 +3,7 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/bmcemu/bmcemu/platform/events"
@@ -29,7 +30,7 @@ var ErrNotGuest = errors.New("not a VM guest")
 type vmHost struct {
 	requested     *uint64
 	balloonTarget uint64
-	dimms         []uint64
+	dimms         []vm.DimmSpec
 }
 
 // SavedVMHost is vmHost in the inventory file.
@@ -40,8 +41,9 @@ type SavedVMHost struct {
 	// BalloonTarget is the balloon's target guest memory in bytes (0:
 	// none set).
 	BalloonTarget uint64 `json:"balloon_target,omitempty"`
-	// Dimms are the sizes of the plugged pc-dimms, in plug order.
-	Dimms []uint64 `json:"dimms,omitempty"`
+	// Dimms are the plugged pc-dimms with their ids, slots and
+	// addresses.
+	Dimms []vm.DimmSpec `json:"dimms,omitempty"`
 }
 
 // saved is h as the inventory keeps it; nil when nothing was set.
@@ -49,7 +51,7 @@ func (h vmHost) saved() *SavedVMHost {
 	if h.requested == nil && h.balloonTarget == 0 && len(h.dimms) == 0 {
 		return nil
 	}
-	s := &SavedVMHost{BalloonTarget: h.balloonTarget, Dimms: append([]uint64(nil), h.dimms...)}
+	s := &SavedVMHost{BalloonTarget: h.balloonTarget, Dimms: append([]vm.DimmSpec(nil), h.dimms...)}
 	if h.requested != nil {
 		r := *h.requested
 		s.RequestedSize = &r
@@ -81,7 +83,7 @@ func (p *Platform) restoredVMHost(s *SavedVMHost) vmHost {
 		h.balloonTarget = s.BalloonTarget
 	}
 	if g.PCDimm != nil {
-		h.dimms = append([]uint64(nil), s.Dimms...)
+		h.dimms = append([]vm.DimmSpec(nil), s.Dimms...)
 	}
 	return h
 }
@@ -92,7 +94,12 @@ func (p *Platform) saveVMHost() error {
 	p.mu.Lock()
 	mods, power := p.saved, p.powerOn
 	p.mu.Unlock()
-	return p.save(mods, power)
+	if err := p.save(mods, power); err != nil {
+		// The guest has already changed: say so, lest a retry plug a
+		// second DIMM.
+		return fmt.Errorf("the hypervisor applied the change but could not save it (a BMC restart would lose it): %w", err)
+	}
+	return nil
 }
 
 // dimmAlign places the device memory regions as QEMU does, at a 1 GiB
@@ -187,12 +194,25 @@ func (p *Platform) buildGuest(l *layers, cfg vm.Config, boot map[string]SavedMod
 	}
 	p.mu.Lock()
 	host := p.vmHost
-	host.dimms = append([]uint64(nil), host.dimms...)
+	host.dimms = append([]vm.DimmSpec(nil), host.dimms...)
 	p.mu.Unlock()
-	for _, size := range host.dimms {
-		if _, err := g.PlugDimm(size); err != nil {
-			l.kern.Printk(kernel.KernWarning, "pc-dimm of %d MiB plugged before the reboot: %v", size>>20, err)
+	// The DIMMs come back where they were. One the controller can no
+	// longer hold (an edited profile with fewer slots or a smaller
+	// region) is dropped from the hypervisor's configuration, as QEMU
+	// would refuse to start with it; one the guest did not add stays
+	// plugged, as in QEMU.
+	kept := host.dimms[:0]
+	for _, d := range host.dimms {
+		if got, err := g.ReplugDimm(d); got.ID == "" {
+			l.kern.Printk(kernel.KernWarning, "pc-dimm %s of %d MiB plugged before: dropped: %v", d.ID, d.Size>>20, err)
+			continue
 		}
+		kept = append(kept, d)
+	}
+	if len(kept) != len(host.dimms) {
+		p.mu.Lock()
+		p.vmHost.dimms = kept
+		p.mu.Unlock()
 	}
 	if host.balloonTarget != 0 {
 		if _, err := g.SetBalloonTarget(host.balloonTarget); err != nil {
@@ -312,7 +332,7 @@ func (p *Platform) VMPlugDimm(size uint64) (vm.Dimm, error) {
 			return events.GuestMemoryChanged{}, err
 		}
 		p.mu.Lock()
-		p.vmHost.dimms = append(p.vmHost.dimms, size)
+		p.vmHost.dimms = append(p.vmHost.dimms, vm.DimmSpec{ID: d.ID, Slot: d.Slot, Addr: d.Addr, Size: d.Size})
 		p.mu.Unlock()
 		ev := events.GuestMemoryChanged{Device: "pc-dimm", ID: d.ID, Op: "plug", Requested: size, Bytes: size}
 		if err != nil {
@@ -338,12 +358,7 @@ func (p *Platform) VMUnplugDimm(id string) (vm.Dimm, error) {
 			return ev, err
 		}
 		p.mu.Lock()
-		for i, s := range p.vmHost.dimms {
-			if s == d.Size {
-				p.vmHost.dimms = append(p.vmHost.dimms[:i], p.vmHost.dimms[i+1:]...)
-				break
-			}
-		}
+		p.vmHost.dimms = slices.DeleteFunc(p.vmHost.dimms, func(s vm.DimmSpec) bool { return s.ID == d.ID })
 		p.mu.Unlock()
 		return ev, p.saveVMHost()
 	})

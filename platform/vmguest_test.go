@@ -2,6 +2,7 @@ package platform
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -350,13 +351,43 @@ func TestGuestHypervisorStateSurvivesBMCRestart(t *testing.T) {
 		if err != nil {
 			t.Fatalf("unplug dimm1: %v (%+v)", err, d)
 		}
+		before := p.Snapshot().Guest.PCDimms.Dimms
+		// The DIMMs come back as they were: ids, slots and addresses.
 		q := restart(t, "pc-dimm", path, nil)
-		var sizes []uint64
-		for _, d := range q.Snapshot().Guest.PCDimms.Dimms {
-			sizes = append(sizes, d.Size)
+		after := q.Snapshot().Guest.PCDimms.Dimms
+		if len(after) != 2 || len(before) != 2 {
+			t.Fatalf("after a BMC restart the DIMMs are %+v, want %+v", after, before)
 		}
-		if len(sizes) != 2 || sizes[0] != 8<<30 || sizes[1] != 2<<30 {
-			t.Fatalf("after a BMC restart the DIMMs are %v, want [8 GiB 2 GiB]", sizes)
+		for i := range after {
+			a, b := after[i], before[i]
+			if a.ID != b.ID || a.Slot != b.Slot || a.Addr != b.Addr || a.Size != b.Size || !a.Added {
+				t.Fatalf("DIMM %d after a BMC restart: %+v, before: %+v", i, a, b)
+			}
+		}
+		// A new DIMM takes the next id and the first free slot.
+		if d, err := q.VMPlugDimm(1 << 30); err != nil || d.ID != "dimm3" || d.Slot != 1 {
+			t.Fatalf("a DIMM plugged after the restart: %+v, %v; want dimm3 in slot 1", d, err)
+		}
+		// An edited profile with one slot holds dimm0 only: dimm2 is
+		// dropped from the configuration, and once dimm0 is unplugged
+		// nothing comes back, even with the slots restored.
+		z := restart(t, "pc-dimm", path, func(pr *profile.Profile) { pr.Guest.PCDimm.Slots = 1 })
+		if got := z.Snapshot().Guest.PCDimms.Dimms; len(got) != 1 || got[0].ID != "dimm0" {
+			t.Fatalf("with one slot: %+v", got)
+		}
+		if !strings.Contains(dmesgText(z), "pc-dimm dimm2 of 2048 MiB plugged before: dropped") {
+			t.Error("dmesg does not say dimm2 was dropped")
+		}
+		if _, err := z.VMUnplugDimm("dimm0"); err != nil {
+			t.Fatal(err)
+		}
+		if got := restart(t, "pc-dimm", path, nil).Snapshot().Guest.PCDimms.Dimms; len(got) != 0 {
+			t.Fatalf("a dropped DIMM came back: %+v", got)
+		}
+		// An empty VM numbers its DIMMs from dimm0 again.
+		w := restart(t, "pc-dimm", path, nil)
+		if d, err := w.VMPlugDimm(1 << 30); err != nil || d.ID != "dimm0" {
+			t.Fatalf("a DIMM plugged into an empty VM: %+v, %v", d, err)
 		}
 	})
 	t.Run("balloon", func(t *testing.T) {
@@ -376,23 +407,24 @@ func TestGuestHypervisorStateSurvivesBMCRestart(t *testing.T) {
 // A device block larger than the guest's 128 MiB memory block puts the
 // driver in big block mode: each 1 GiB device block is plugged and added
 // as one unit of eight memory blocks, and unplugged only whole, offline
-// and removed first (offline_and_remove_memory). A big block one of whose
-// memory blocks holds a kernel page is skipped and reported, and nothing
-// of it changes; the others still go.
+// and removed first (offline_and_remove_memory). A big block whose last
+// memory block holds a kernel page is skipped and reported, and the seven
+// blocks offlined before the refusal are onlined again where they were;
+// the other big blocks still go.
 func TestGuestVirtioMemBigBlockMode(t *testing.T) {
 	r := guestRig(t, "virtio-mem", func(p *profile.Profile) {
 		p.Guest.VirtioMem.BlockSizeMiB = 1024
-		p.Guest.Kernel.AutoOnlineBlocks = "online_kernel"
+		p.Guest.Kernel.AutoOnlineBlocks = "offline"
 	})
 	p := r.p
-	total0 := p.Snapshot().Kernel.TotalRAMBytes
+	k := p.l().kern
 	blocks0 := len(p.Blocks())
 	res, err := p.VMSetRequestedSize(3 << 30)
 	r.must(err)
 	r.invariants()
 	st := p.Snapshot().Guest.VirtioMem
 	if res.PluggedSize != 3<<30 || res.AddedBlocks != 24 || st.Mode != "bbm" || st.BigBlockSize != 1<<30 || st.SubblockSize != 0 ||
-		len(st.AddedBlocks) != 24 || len(p.Blocks()) != blocks0+24 || p.Snapshot().Kernel.TotalRAMBytes != total0+3<<30 {
+		len(st.AddedBlocks) != 24 || len(p.Blocks()) != blocks0+24 {
 		t.Fatalf("plug 3G in big blocks: %+v, status %+v, %d blocks", res, st, len(p.Blocks())-blocks0)
 	}
 	if st.Addr%(1<<30) != 0 {
@@ -405,41 +437,73 @@ func TestGuestVirtioMemBigBlockMode(t *testing.T) {
 		t.Fatalf("half a big block: %v", err)
 	}
 
-	// Pin the lowest big block with a kernel page (its memory blocks
-	// are online_kernel, so kernel allocations reach them).
-	k := p.l().kern
-	var pinned uint64
+	// The operator onlines the first two big blocks movable, and the
+	// third's first seven memory blocks movable and its last one kernel;
+	// kernel pages then reach that last block.
+	mb := uint64(128 << 20)
+	bb := st.Addr + 2<<30
+	for a := st.Addr; a < st.Addr+3<<30; a += mb {
+		as := kernel.OnlineMovable
+		if a == bb+7*mb {
+			as = kernel.OnlineKernel
+		}
+		r.must(k.OnlineBlock(k.BlockForAddr(a), as))
+	}
+	var pinned bool
 	for range 1 << 15 {
 		h, err := k.Alloc(0, 9, false)
 		if err != nil {
 			break
 		}
-		if pfn, _, _, _ := k.PFN(h); pfn*kernel.PageSize >= st.Addr {
-			pinned = pfn * kernel.PageSize
+		if pfn, _, _, _ := k.PFN(h); pfn*kernel.PageSize >= bb+7*mb {
+			pinned = true
 			break
 		}
 	}
-	if pinned == 0 {
-		t.Fatal("no kernel page reached the virtio-mem memory")
+	if !pinned {
+		t.Fatal("no kernel page reached the last memory block of the third big block")
 	}
-	bb := (pinned - st.Addr) / (1 << 30)
+	// The kernel's own MemTotal: the operator's onlining went to the
+	// kernel directly, past the platform's snapshot.
+	before := k.Meminfo().MemTotal << 10
+	since := len(k.Dmesg(0))
 	res, err = p.VMSetRequestedSize(0)
 	r.must(err)
 	r.invariants()
 	st = p.Snapshot().Guest.VirtioMem
-	if st.PluggedSize != 1<<30 || res.RemovedBlocks != 16 || len(res.Refused) != 1 || res.Refused[0].Start != st.Addr+bb<<30 ||
-		res.Refused[0].Size != 1<<30 || !strings.Contains(res.Reason, "unmovable page") {
-		t.Fatalf("unplug with big block %d pinned: %+v, status %+v", bb, res, st)
+	if st.PluggedSize != 1<<30 || res.RemovedBlocks != 16 || len(res.Refused) != 1 || res.Refused[0].Start != bb ||
+		res.Refused[0].Block != k.BlockForAddr(bb+7*mb) || !strings.Contains(res.Reason, "unmovable page") {
+		t.Fatalf("unplug with the third big block pinned: %+v, status %+v", res, st)
 	}
-	// The refused big block is whole: its eight memory blocks are all
-	// online again, none left offline by the failed attempt.
-	for i := uint64(0); i < 8; i++ {
-		b, ok := k.Block(k.BlockForAddr(st.Addr + bb<<30 + i<<27))
-		if !ok || b.State != "online" {
-			t.Fatalf("memory block %d of the refused big block: %+v", i, b)
+	// The refused big block is whole again: its first seven memory blocks
+	// were offlined before the eighth refused, and are back online in
+	// ZONE_MOVABLE.
+	var offlined, onlined int
+	for _, l := range k.Dmesg(0)[since:] {
+		for i := uint64(0); i < 7; i++ {
+			name := fmt.Sprintf("memory%d ", k.BlockForAddr(bb+i*mb))
+			switch {
+			case strings.Contains(l.Text, name) && strings.Contains(l.Text, " offlined"):
+				offlined++
+			case strings.Contains(l.Text, name) && strings.Contains(l.Text, " onlined"):
+				onlined++
+			}
 		}
 	}
-	if p.Snapshot().Kernel.TotalRAMBytes != total0+1<<30 {
-		t.Fatalf("MemTotal %d, want the boot memory and one big block", p.Snapshot().Kernel.TotalRAMBytes)
+	if offlined != 7 || onlined != 7 {
+		t.Fatalf("the refused big block: %d of its first 7 blocks offlined and %d onlined again, want 7 and 7", offlined, onlined)
+	}
+	for i := uint64(0); i < 8; i++ {
+		b, ok := k.Block(k.BlockForAddr(bb + i*mb))
+		want := kernel.OnlineMovable
+		if i == 7 {
+			want = kernel.OnlineKernel
+		}
+		if !ok || b.State != "online" || b.OnlineType != want {
+			t.Fatalf("memory block %d of the refused big block: %+v, want online %s", i, b, want)
+		}
+	}
+	if got := before - k.Meminfo().MemTotal<<10; got != 2<<30 {
+		t.Fatalf("MemTotal fell by %d, want the two removed big blocks", got)
 	}
 }

@@ -351,6 +351,12 @@ func (k *Kernel) OfflineAndRemoveMemory(start, size uint64) (int, error) {
 		id int
 		t  OnlineType
 	}
+	bs := k.BlockSizeBytes()
+	if size == 0 || start%bs != 0 || size%bs != 0 || start+size < start {
+		// Refused before anything is offlined, as Linux's
+		// check_hotplug_memory_range().
+		return -1, kerr("offline_and_remove_memory", EINVAL, fmt.Sprintf("Block size [%#x] unaligned hotplug range: start %#x, size %#x", bs, start, size))
+	}
 	var offlined []done
 	undo := func() {
 		for i := len(offlined) - 1; i >= 0; i-- {
@@ -359,7 +365,6 @@ func (k *Kernel) OfflineAndRemoveMemory(start, size uint64) (int, error) {
 			}
 		}
 	}
-	bs := k.BlockSizeBytes()
 	for a := start; a < start+size; a += bs {
 		id := k.BlockForAddr(a)
 		b, ok := k.Block(id)

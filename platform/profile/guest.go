@@ -32,10 +32,10 @@ type GuestVirtioMem struct {
 	// the most the device can ever plug.
 	RegionSizeGiB int `yaml:"region_size_gib" validate:"required,min=1,max=16384"`
 	// BlockSizeMiB is the device block size: a power of two from 4 MiB
-	// (the seed's minimum) that divides the region. Up to the guest's
-	// memory block (128 MiB) the driver runs in sub-block mode; above it,
-	// in big block mode, each device block a unit of several memory
-	// blocks.
+	// (the seed's minimum) that divides the region. Below the guest's
+	// memory block (128 MiB) the driver runs in sub-block mode; from it
+	// up, in big block mode, each device block a unit of one or more
+	// memory blocks.
 	BlockSizeMiB int `yaml:"block_size_mib" validate:"required,min=4,max=65536"`
 	// RequestedSizeMiB is requested-size at start.
 	RequestedSizeMiB int `yaml:"requested_size_mib" validate:"min=0"`

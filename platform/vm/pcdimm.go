@@ -102,7 +102,51 @@ func (m *memHotplug) plug(size uint64) (Dimm, error) {
 	}
 	d := &dimm{id: fmt.Sprintf("dimm%d", m.seq), slot: slot, addr: addr, size: size, sta: firmware.STAOK}
 	m.seq++
-	m.slots[slot] = d
+	return m.insert(d)
+}
+
+// DimmSpec is a plugged DIMM as the hypervisor's configuration keeps it:
+// its id, slot and address stay the same across guest reboots and BMC
+// restarts, as a libvirt domain's <memory model='dimm'> keeps its
+// <address type='dimm' slot=... base=...>.
+type DimmSpec struct {
+	ID   string `json:"id"`
+	Slot int    `json:"slot"`
+	Addr uint64 `json:"addr"`
+	Size uint64 `json:"size"`
+}
+
+// replug plugs a DIMM the hypervisor had before (a reboot, a BMC restart)
+// with its id, slot and address, refusing what the controller can no
+// longer hold.
+func (m *memHotplug) replug(s DimmSpec) (Dimm, error) {
+	switch {
+	case s.Size == 0 || s.Size%DimmGranularity != 0 || s.Addr%DimmGranularity != 0:
+		return Dimm{}, fmt.Errorf("pc-dimm %s: %w: %s at %#x is not aligned to %s", s.ID, ErrInvalid, mib(s.Size), s.Addr, mib(DimmGranularity))
+	case s.Slot < 0 || s.Slot >= len(m.slots) || m.slots[s.Slot] != nil:
+		return Dimm{}, fmt.Errorf("pc-dimm %s: %w: slot %d is not a free slot of %d", s.ID, ErrInvalid, s.Slot, len(m.slots))
+	case s.Addr < m.cfg.Addr || s.Addr+s.Size > m.cfg.Addr+m.cfg.Size || s.Addr+s.Size < s.Addr:
+		return Dimm{}, fmt.Errorf("pc-dimm %s: %w: %s at %#x is outside the %s device memory region", s.ID, ErrInvalid, mib(s.Size), s.Addr, mib(m.cfg.Size))
+	}
+	var seq int
+	if _, err := fmt.Sscanf(s.ID, "dimm%d", &seq); err != nil || fmt.Sprintf("dimm%d", seq) != s.ID {
+		return Dimm{}, fmt.Errorf("pc-dimm %q: %w: not an id this controller gives", s.ID, ErrInvalid)
+	}
+	for _, d := range m.slots {
+		if d == nil {
+			continue
+		}
+		if d.id == s.ID || (s.Addr < d.addr+d.size && d.addr < s.Addr+s.Size) {
+			return Dimm{}, fmt.Errorf("pc-dimm %s: %w: overlaps %s", s.ID, ErrInvalid, d.id)
+		}
+	}
+	m.seq = max(m.seq, seq+1)
+	return m.insert(&dimm{id: s.ID, slot: s.Slot, addr: s.Addr, size: s.Size, sta: firmware.STAOK})
+}
+
+// insert fills d's slot and tells the guest.
+func (m *memHotplug) insert(d *dimm) (Dimm, error) {
+	m.slots[d.slot] = d
 	// acpi_memory_plug_cb() marks the slot inserting; the GPE's MSCN
 	// notifies the device with Device Check.
 	m.ospm.Notify(m.device(d), firmware.NotifyDeviceCheck)

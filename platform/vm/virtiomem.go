@@ -20,14 +20,14 @@ const (
 
 // virtioMem is one virtio-mem-pci device and the guest's virtio_mem driver
 // bound to it. The driver picks its mode from the device block size
-// (virtio_mem_init):
-//   - sub-block mode (SBM) when the device block is no larger than a
-//     memory block: the driver adds whole memory blocks and plugs
-//     sub-blocks of them. The sub-block is max(device block, 2 MiB
-//     pageblock) = the device block here, since devices take 4 MiB and up.
-//   - big block mode (BBM) when it is larger: each device block is a big
-//     block of several memory blocks, plugged and added, or offlined,
-//     removed and unplugged, as one (virtio_mem_bbm_*).
+// (virtio_mem_init_hotplug):
+//   - sub-block mode (SBM) when the sub-block, max(device block, 2 MiB
+//     pageblock) = the device block here since devices take 4 MiB and up,
+//     is smaller than a memory block: the driver adds whole memory blocks
+//     and plugs sub-blocks of them.
+//   - big block mode (BBM) otherwise: each device block is a big block of
+//     one or more memory blocks, plugged and added, or offlined, removed
+//     and unplugged, as one (virtio_mem_bbm_*).
 type virtioMem struct {
 	k    *kernel.Kernel
 	name string // the virtio device, "virtio0"
@@ -68,7 +68,7 @@ func newVirtioMem(k *kernel.Kernel, c VirtioMemConfig) (*virtioMem, error) {
 		// and the device's address are multiples of block-size.
 		return nil, fmt.Errorf("virtio-mem: %w: region %#x+%s must be a multiple of block-size %s", ErrInvalid, c.Addr, mib(c.RegionSize), mib(c.BlockSize))
 	}
-	v := &virtioMem{k: k, name: "virtio0", cfg: c, mbSize: mb, bbm: c.BlockSize > mb, requests: map[string]int{}}
+	v := &virtioMem{k: k, name: "virtio0", cfg: c, mbSize: mb, bbm: c.BlockSize >= mb, requests: map[string]int{}}
 	n := int(c.RegionSize / c.BlockSize)
 	v.host, v.sb = make([]bool, n), make([]bool, n)
 	if v.bbm {
@@ -452,6 +452,9 @@ func (v *virtioMem) unplugBBM(nbb uint64, r *VirtioMemResult) {
 		}
 		return 2
 	}
+	// As in sub-block mode, refusals are reported only when they left
+	// the device short of requested-size.
+	var refused []UnplugRefusal
 	for pass := 0; pass < 3 && nbb > 0; pass++ {
 		for b := len(v.added) - 1; b >= 0 && nbb > 0; b-- {
 			if !v.added[b] || rank(b) != pass {
@@ -461,7 +464,7 @@ func (v *virtioMem) unplugBBM(nbb uint64, r *VirtioMemResult) {
 				if blk < 0 {
 					blk = v.k.BlockForAddr(v.bbAddr(b))
 				}
-				r.Refused = append(r.Refused, UnplugRefusal{Block: blk, Start: v.bbAddr(b), Size: v.cfg.BlockSize, Reason: reasonOf(err)})
+				refused = append(refused, UnplugRefusal{Block: blk, Start: v.bbAddr(b), Size: v.cfg.BlockSize, Reason: reasonOf(err)})
 				continue
 			}
 			v.added[b] = false
@@ -478,6 +481,7 @@ func (v *virtioMem) unplugBBM(nbb uint64, r *VirtioMemResult) {
 		}
 	}
 	if nbb > 0 {
+		r.Refused = refused
 		sort.Slice(r.Refused, func(i, j int) bool { return r.Refused[i].Start < r.Refused[j].Start })
 		parts := make([]string, 0, len(r.Refused))
 		for _, rf := range r.Refused {

@@ -246,6 +246,18 @@ func (g *Guest) PlugDimm(size uint64) (Dimm, error) {
 	return g.dimms.plug(size)
 }
 
+// ReplugDimm plugs a DIMM the hypervisor kept from before a reboot or a
+// BMC restart, with its id, slot and address.
+func (g *Guest) ReplugDimm(s DimmSpec) (Dimm, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	defer g.refresh()
+	if g.dimms == nil {
+		return Dimm{}, fmt.Errorf("pc-dimm: %w: the VM has no pc-dimm slots (maxmem)", ErrNoDevice)
+	}
+	return g.dimms.replug(s)
+}
+
 // UnplugDimm is `device_del ID`: an eject request the guest may refuse.
 func (g *Guest) UnplugDimm(id string) (Dimm, error) {
 	g.mu.Lock()

@@ -60,7 +60,11 @@ func Describe(fe validator.FieldError) string {
 			}
 			return fmt.Sprintf("must be %s %s characters (got %q)", bound, fe.Param(), fe.Value())
 		case reflect.Slice, reflect.Array, reflect.Map:
-			return fmt.Sprintf("must have %s %s items (got %d)", bound, fe.Param(), reflect.ValueOf(fe.Value()).Len())
+			items := "items"
+			if fe.Param() == "1" {
+				items = "item"
+			}
+			return fmt.Sprintf("must have %s %s %s (got %d)", bound, fe.Param(), items, reflect.ValueOf(fe.Value()).Len())
 		}
 		return fmt.Sprintf("must be %s %s (got %v)", bound, fe.Param(), fe.Value())
 	case "oneof":

@@ -238,7 +238,7 @@ func TestParseErrors(t *testing.T) {
 		{"port overflow with the same-address layout", &same, "members:\n  - name: a\n  - name: b\n    count: 10\n",
 			"fleet.yaml:3: members[1].", "member b-006 would need port 65536: the port range ends at 65535"},
 		{"no members", nil, "seed: 1\nmembers: []\n",
-			"fleet.yaml:2: members: ", "must be at least 1"},
+			"fleet.yaml:2: members: ", "must have at least 1 item (got 0)"},
 		{"members missing", nil, "seed: 1\n",
 			"fleet.yaml:1: members: ", "is required"},
 		{"no user", &Layout{First: netip.MustParseAddr("127.0.0.1"), IPMIPort: 623, HTTPPort: 80}, "members:\n  - {name: a}\n",

@@ -120,18 +120,109 @@ func sourceOf(c net.Conn) netip.Addr {
 	return netip.Addr{}
 }
 
-// conn releases its place in the Limiter once, on Close.
+// conn releases its place in the Limiter once, on Close. While a
+// Server's reaper watches it (from net/http's StateNew to StateClosed),
+// the reaper also keeps its read deadlines and notes when it goes idle,
+// so that neither costs a runtime timer or a lock per request (see
+// idleReaper).
 type conn struct {
 	net.Conn
 	l    *Limiter
 	src  netip.Addr
 	once sync.Once
+
+	// idle is the reaper's tick+1 at which net/http reported the
+	// connection idle; 0 while a request is in progress.
+	idle atomic.Uint64
+
+	dmu   sync.Mutex
+	r     *idleReaper // nil: deadlines go straight to the socket
+	rdl   int64       // a read deadline the reaper enforces (unix ns); 0: none
+	armed bool        // a read deadline is set on the socket itself
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c.src) })
 	return err
+}
+
+// SetReadDeadline keeps a deadline at least two reaper ticks away for the
+// reaper, which enforces it at most one tick late: net/http arms
+// ReadHeaderTimeout for every request and clears it once the header is
+// in, and a runtime timer added and deleted for each costs more than the
+// rest of its limits together. A nearer deadline (net/http ending its
+// background read at once) and clearing one that is set go to the socket.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if c.r == nil {
+		return c.Conn.SetReadDeadline(t)
+	}
+	if !t.IsZero() && time.Until(t) < 2*c.r.every {
+		c.rdl, c.armed = 0, true
+		return c.Conn.SetReadDeadline(t)
+	}
+	c.rdl = 0
+	if !t.IsZero() {
+		c.rdl = t.UnixNano()
+	}
+	if c.armed {
+		c.armed = false
+		return c.Conn.SetReadDeadline(time.Time{})
+	}
+	return nil
+}
+
+// SetDeadline sets both, the read one as SetReadDeadline does.
+func (c *conn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// watch hands the connection's read deadlines to r; unwatch takes them
+// back (a hijacked connection belongs to its handler).
+func (c *conn) watch(r *idleReaper) {
+	c.dmu.Lock()
+	c.r = r
+	c.dmu.Unlock()
+}
+
+func (c *conn) unwatch() {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if c.r != nil && c.rdl != 0 {
+		// Still pending: the socket takes it now.
+		_ = c.Conn.SetReadDeadline(time.Unix(0, c.rdl))
+		c.armed = true
+	}
+	c.r, c.rdl = nil, 0
+}
+
+// expire applies a kept read deadline that has passed: the blocked read
+// fails with a timeout, as it would have at the deadline.
+func (c *conn) expire(now int64) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if c.r != nil && c.rdl != 0 && now >= c.rdl {
+		c.rdl, c.armed = 0, true
+		_ = c.Conn.SetReadDeadline(time.Unix(0, 1))
+	}
+}
+
+// limited finds the Limiter's connection under c (a TLS connection wraps
+// it), or nil.
+func limited(c net.Conn) *conn {
+	switch x := c.(type) {
+	case *conn:
+		return x
+	case interface{ NetConn() net.Conn }:
+		lc, _ := x.NetConn().(*conn)
+		return lc
+	}
+	return nil
 }
 
 // Listener admits ln's connections through l; refused ones never reach
@@ -165,7 +256,9 @@ func Server(h http.Handler, errorLog *slog.Logger) *http.Server {
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		// IdleTimeout and ReadTimeout stay zero: net/http would time the
-		// wait for the next request with either, per request.
+		// wait for the next request with either, per request. The reaper
+		// times it, and keeps ReadHeaderTimeout's deadlines, for the
+		// Limiter's connections.
 		ConnState: newIdleReaper(IdleTimeout, reapEvery).track,
 		ErrorLog:  slog.NewLogLogger(errorLog.Handler(), slog.LevelWarn),
 	}

@@ -9,24 +9,43 @@ import (
 	"time"
 )
 
-// idleServer serves h with a reaper whose ticks the test advances.
-func idleServer(t *testing.T, h http.Handler, limit uint64) (*idleReaper, string) {
+// idleServer serves h with a reaper whose ticks the test advances; with
+// limited, through a Limiter's listener (the connections the reaper
+// watches with atomics), else a bare one (noted in its map).
+func idleServer(t *testing.T, h http.Handler, limit uint64, limited bool) (*idleReaper, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &idleReaper{limit: limit, every: time.Second, manual: true, idle: map[net.Conn]uint64{}}
+	addr := ln.Addr().String()
+	if limited {
+		ln = New(Defaults, nil).Listener(ln)
+	}
+	r := newIdleReaper(time.Duration(limit-1)*time.Second, time.Second)
+	r.manual = true
 	srv := &http.Server{Handler: h, ConnState: r.track, ReadHeaderTimeout: ReadHeaderTimeout}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return r, ln.Addr().String()
+	return r, addr
 }
 
 func (r *idleReaper) idleCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.idle)
+	n := len(r.idle)
+	for c := range r.watched {
+		if c.idle.Load() != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// bothListeners runs f with a bare listener and with a Limiter's.
+func bothListeners(t *testing.T, f func(t *testing.T, limited bool)) {
+	t.Run("bare", func(t *testing.T) { f(t, false) })
+	t.Run("limited", func(t *testing.T) { f(t, true) })
 }
 
 // waitIdle waits until n connections are idle: net/http reports a
@@ -73,9 +92,13 @@ func (cl *client) get(t *testing.T) error {
 }
 
 func TestIdleConnectionsAreClosedAfterTheLimit(t *testing.T) {
+	bothListeners(t, testIdleConnectionsAreClosedAfterTheLimit)
+}
+
+func testIdleConnectionsAreClosedAfterTheLimit(t *testing.T, limited bool) {
 	r, addr := idleServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok")
-	}), 3)
+	}), 3, limited)
 	a, b := dial(t, addr), dial(t, addr)
 	if err := a.get(t); err != nil {
 		t.Fatal(err)
@@ -101,13 +124,17 @@ func TestIdleConnectionsAreClosedAfterTheLimit(t *testing.T) {
 }
 
 func TestActiveConnectionsAreNotReaped(t *testing.T) {
+	bothListeners(t, testActiveConnectionsAreNotReaped)
+}
+
+func testActiveConnectionsAreNotReaped(t *testing.T, limited bool) {
 	release := make(chan struct{})
 	r, addr := idleServer(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/slow" {
 			<-release
 		}
 		io.WriteString(w, "ok")
-	}), 2)
+	}), 2, limited)
 	cl := dial(t, addr)
 	if err := cl.get(t); err != nil {
 		t.Fatal(err)
@@ -146,5 +173,80 @@ func TestIdleReaperStopsWhenNothingIsIdle(t *testing.T) {
 	r.track(c1, http.StateClosed)
 	if r.advance() {
 		t.Error("advance reports idle connections after the only one closed")
+	}
+}
+
+// The Limiter's connections keep ReadHeaderTimeout's deadline in the
+// reaper, not on the socket: a header that never ends is cut within a
+// tick of its deadline, a request that completes leaves no deadline
+// behind, and the socket saw neither.
+func TestHeaderDeadlineKeptByTheReaper(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newIdleReaper(IdleTimeout, 50*time.Millisecond)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }),
+		ConnState: r.track, ReadHeaderTimeout: 400 * time.Millisecond}
+	go srv.Serve(New(Defaults, nil).Listener(inner))
+	t.Cleanup(func() { srv.Close() })
+	addr := inner.Addr().String()
+
+	watched := func() *conn {
+		t.Helper()
+		for range 1000 {
+			r.mu.Lock()
+			for c := range r.watched {
+				r.mu.Unlock()
+				return c
+			}
+			r.mu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
+		t.Fatal("the reaper watches no connection")
+		return nil
+	}
+
+	// A whole request: afterwards nothing is kept and nothing is armed
+	// (net/http's abort of its background read set and cleared one).
+	ok := dial(t, addr)
+	if err := ok.get(t); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, r, 1)
+	c := watched()
+	c.dmu.Lock()
+	rdl, armed := c.rdl, c.armed
+	c.dmu.Unlock()
+	if rdl != 0 || armed {
+		t.Fatalf("after a request: kept deadline %d, socket deadline armed %v; want neither", rdl, armed)
+	}
+	ok.c.Close()
+	for r.idleCount() != 0 || func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.watched) != 0 }() {
+		time.Sleep(time.Millisecond)
+	}
+
+	// Half a header: the deadline waits in the reaper.
+	slow := dial(t, addr)
+	if _, err := io.WriteString(slow.c, "GET / HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c = watched()
+	for range 1000 {
+		c.dmu.Lock()
+		rdl, armed = c.rdl, c.armed
+		c.dmu.Unlock()
+		if rdl != 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if rdl == 0 || armed {
+		t.Fatalf("reading a header: kept deadline %d, socket deadline armed %v; want it kept, not armed", rdl, armed)
+	}
+	// Past it, the reaper fails the read and net/http hangs up (the
+	// client's own deadline of 30 s only guards against a hang).
+	if _, err := slow.br.ReadByte(); err == nil {
+		t.Fatal("the unfinished header's connection is still open")
 	}
 }

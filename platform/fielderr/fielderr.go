@@ -47,6 +47,12 @@ func First(err error) (field, message string, ok bool) {
 func Describe(fe validator.FieldError) string {
 	switch fe.Tag() {
 	case "required":
+		switch fe.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			// The validator cannot tell 0 from absent.
+			return "is required and must not be 0"
+		}
 		return "is required"
 	case "min", "gte", "max", "lte", "gt", "lt":
 		bound := map[string]string{"min": "at least", "gte": "at least", "max": "at most", "lte": "at most",

@@ -50,3 +50,12 @@ func TestFirstNamesTheFieldAsTheInputSpellsIt(t *testing.T) {
 		t.Error("First described an error that is not the validator's")
 	}
 }
+
+func TestRequiredNumberSaysZeroIsRefused(t *testing.T) {
+	var dma struct {
+		Size uint64 `json:"size" validate:"required,max=4096"`
+	}
+	if field, msg, _ := First(New("json").Struct(dma)); field != "size" || msg != "is required and must not be 0" {
+		t.Errorf("got %q %q", field, msg)
+	}
+}

@@ -38,8 +38,12 @@ func First(err error) (field, message string, ok bool) {
 		return "", "", false
 	}
 	fe := ves[0]
-	// Namespace is "Type.field.sub": drop the root type's name.
-	_, field, _ = strings.Cut(fe.Namespace(), ".")
+	// Namespace is "Type.field.sub": drop the root type's name (an
+	// anonymous struct has none).
+	field = fe.Namespace()
+	if _, rest, ok := strings.Cut(field, "."); ok {
+		field = rest
+	}
 	return field, Describe(fe), true
 }
 

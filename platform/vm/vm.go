@@ -237,36 +237,30 @@ func (g *Guest) ReportFreePages() (BalloonStatus, error) {
 // PlugDimm is `device_add pc-dimm,size=SIZE`: the controller places a DIMM
 // in the first free slot and address, and the guest adds it through ACPI.
 func (g *Guest) PlugDimm(size uint64) (Dimm, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	defer g.refresh()
-	if g.dimms == nil {
-		return Dimm{}, fmt.Errorf("pc-dimm: %w: the VM has no pc-dimm slots (maxmem)", ErrNoDevice)
-	}
-	return g.dimms.plug(size)
+	return g.dimmOp(func(m *memHotplug) (Dimm, error) { return m.plug(size) })
 }
 
 // ReplugDimm plugs a DIMM the hypervisor kept from before a reboot or a
 // BMC restart, with its id, slot and address.
 func (g *Guest) ReplugDimm(s DimmSpec) (Dimm, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	defer g.refresh()
-	if g.dimms == nil {
-		return Dimm{}, fmt.Errorf("pc-dimm: %w: the VM has no pc-dimm slots (maxmem)", ErrNoDevice)
-	}
-	return g.dimms.replug(s)
+	return g.dimmOp(func(m *memHotplug) (Dimm, error) { return m.replug(s) })
 }
 
 // UnplugDimm is `device_del ID`: an eject request the guest may refuse.
 func (g *Guest) UnplugDimm(id string) (Dimm, error) {
+	return g.dimmOp(func(m *memHotplug) (Dimm, error) { return m.unplug(id) })
+}
+
+// dimmOp runs one command on the pc-dimm controller under the guest's
+// lock.
+func (g *Guest) dimmOp(f func(*memHotplug) (Dimm, error)) (Dimm, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	defer g.refresh()
 	if g.dimms == nil {
 		return Dimm{}, fmt.Errorf("pc-dimm: %w: the VM has no pc-dimm slots (maxmem)", ErrNoDevice)
 	}
-	return g.dimms.unplug(id)
+	return f(g.dimms)
 }
 
 // Dimms lists the plugged pc-dimms.

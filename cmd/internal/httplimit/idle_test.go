@@ -187,7 +187,7 @@ func TestHeaderDeadlineKeptByTheReaper(t *testing.T) {
 	}
 	r := newIdleReaper(IdleTimeout, 50*time.Millisecond)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }),
-		ConnState: r.track, ReadHeaderTimeout: 400 * time.Millisecond}
+		ConnState: r.track, ReadHeaderTimeout: 2 * time.Second}
 	go srv.Serve(New(Defaults, nil).Listener(inner))
 	t.Cleanup(func() { srv.Close() })
 	addr := inner.Addr().String()
@@ -222,11 +222,15 @@ func TestHeaderDeadlineKeptByTheReaper(t *testing.T) {
 		t.Fatalf("after a request: kept deadline %d, socket deadline armed %v; want neither", rdl, armed)
 	}
 	ok.c.Close()
-	for r.idleCount() != 0 || func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.watched) != 0 }() {
+	for i := 0; r.idleCount() != 0 || func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.watched) != 0 }(); i++ {
+		if i == 5000 {
+			t.Fatal("the closed connection is still watched")
+		}
 		time.Sleep(time.Millisecond)
 	}
 
-	// Half a header: the deadline waits in the reaper.
+	// Half a header: the deadline (2 s away, far more than the time
+	// this takes even on a loaded machine) waits in the reaper.
 	slow := dial(t, addr)
 	if _, err := io.WriteString(slow.c, "GET / HTTP/1.1\r\nHost: x\r\n"); err != nil {
 		t.Fatal(err)

@@ -713,3 +713,90 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	mustCheck(t, k)
 }
+
+// offline_and_remove_memory is all or nothing: a block that will not go
+// offline leaves the ones offlined before it online again in their own
+// zone, an unaligned range is refused before anything is offlined, and
+// once nothing pins the range it goes whole.
+func TestOfflineAndRemoveMemoryIsAllOrNothing(t *testing.T) {
+	k, _ := bootDefault(t, Config{AutoOnline: OnlineMovable})
+	base := 1024 * GiB
+	if err := k.AddMemory(2, base, 6*GiB, ""); err != nil {
+		t.Fatal(err)
+	}
+	bs := k.BlockSizeBytes()
+	ids := []int{k.BlockForAddr(base), k.BlockForAddr(base + bs), k.BlockForAddr(base + 2*bs)}
+	// The last block in ZONE_NORMAL, where kernel pages can sit.
+	if err := k.OfflineBlock(ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.OnlineBlock(ids[2], OnlineKernel); err != nil {
+		t.Fatal(err)
+	}
+	var pin Handle
+	pinned := false
+	for range 1 << 12 {
+		h, err := k.Alloc(2, 9, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pfn, _, _, _ := k.PFN(h); pfn*PageSize >= base+2*bs {
+			pin, pinned = h, true
+			break
+		}
+	}
+	if !pinned {
+		t.Fatal("no kernel page landed in the last block")
+	}
+	mustCheck(t, k)
+
+	if _, err := k.OfflineAndRemoveMemory(base+bs/2, 2*bs); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unaligned range: %v", err)
+	}
+	refused, err := k.OfflineAndRemoveMemory(base, 3*bs)
+	if !errors.Is(err, ErrBusy) || refused != ids[2] {
+		t.Fatalf("with memory%d pinned: refused memory%d, %v", ids[2], refused, err)
+	}
+	mustCheck(t, k)
+	for i, id := range ids {
+		b, ok := k.Block(id)
+		want := OnlineMovable
+		if i == 2 {
+			want = OnlineKernel
+		}
+		if !ok || b.State != "online" || b.OnlineType != want {
+			t.Fatalf("memory%d after the refusal: %+v, want online %s", id, b, want)
+		}
+	}
+	var off, on int
+	for _, l := range k.Dmesg(0) {
+		for _, id := range ids[:2] {
+			if strings.Contains(l.Text, fmt.Sprintf("memory%d [", id)) {
+				switch {
+				case strings.Contains(l.Text, " offlined"):
+					off++
+				case strings.Contains(l.Text, " onlined"):
+					on++
+				}
+			}
+		}
+	}
+	// Each was offlined by the attempt and onlined again (the add's own
+	// onlining prints no such line).
+	if off != 2 || on != 2 {
+		t.Fatalf("the first two blocks were offlined %d times and onlined %d times; want 2 and 2", off, on)
+	}
+
+	if err := k.Free(pin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.OfflineAndRemoveMemory(base, 3*bs); err != nil {
+		t.Fatalf("with nothing pinned: %v", err)
+	}
+	mustCheck(t, k)
+	for _, id := range ids {
+		if _, ok := k.Block(id); ok {
+			t.Fatalf("memory%d is still there", id)
+		}
+	}
+}

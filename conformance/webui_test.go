@@ -120,18 +120,7 @@ func TestWebUIInChromium(t *testing.T) {
 	dir := artifacts(t)
 
 	// A ReadOnly account, made the way an operator would (Redfish).
-	body := `{"UserName":"viewer","Password":"Viewer-passw0rd","RoleId":"ReadOnly","Enabled":true}`
-	req, _ := http.NewRequest(http.MethodPost, e.URL+"/redfish/v1/AccountService/Accounts", strings.NewReader(body))
-	req.SetBasicAuth(e.User, e.Password)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create viewer: %d", resp.StatusCode)
-	}
+	e.createViewer(t)
 
 	// The BMC's HTTPS port, where a real BMC serves its web UI.
 	ui := fmt.Sprintf("https://127.0.0.1:%d", e.TLSPort)
@@ -347,18 +336,7 @@ func TestWebUICXLInChromium(t *testing.T) {
 	actx := browser(t)
 	e := start(t, startOpts{host: "127.0.77.1", args: []string{"--speed", "1000", "--profile", "cxl"}})
 	dir := artifacts(t)
-	body := `{"UserName":"viewer","Password":"Viewer-passw0rd","RoleId":"ReadOnly","Enabled":true}`
-	req, _ := http.NewRequest(http.MethodPost, e.URL+"/redfish/v1/AccountService/Accounts", strings.NewReader(body))
-	req.SetBasicAuth(e.User, e.Password)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create viewer: %d", resp.StatusCode)
-	}
+	e.createViewer(t)
 	status := func() cxlJSON {
 		t.Helper()
 		var st cxlJSON
@@ -482,4 +460,22 @@ func TestWebUICXLInChromium(t *testing.T) {
 		t.Errorf("a ReadOnly login sees %d buttons", n)
 	}
 	screenshot(t, vctx, dir, "3-cxl-readonly")
+}
+
+// createViewer makes the ReadOnly account "viewer" (password
+// Viewer-passw0rd) through Redfish, as an operator would.
+func (e *Emulator) createViewer(t *testing.T) {
+	t.Helper()
+	body := `{"UserName":"viewer","Password":"Viewer-passw0rd","RoleId":"ReadOnly","Enabled":true}`
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/redfish/v1/AccountService/Accounts", strings.NewReader(body))
+	req.SetBasicAuth(e.User, e.Password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create viewer: %d", resp.StatusCode)
+	}
 }

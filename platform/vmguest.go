@@ -71,12 +71,12 @@ func (p *Platform) restoredVMHost(s *SavedVMHost) vmHost {
 	}
 	var h vmHost
 	if v := g.VirtioMem; v != nil && s.RequestedSize != nil {
-		size, region, block := *s.RequestedSize, uint64(v.RegionSizeGiB)<<30, uint64(v.BlockSizeMiB)<<20
-		if size <= region && block != 0 && size%block == 0 {
-			h.requested = &size
-		} else {
+		size := *s.RequestedSize
+		if err := vm.CheckRequestedSize(size, uint64(v.RegionSizeGiB)<<30, uint64(v.BlockSizeMiB)<<20); err != nil {
 			p.log.Warn("saved virtio-mem requested-size no longer fits the profile's device; using the profile's",
-				"requested_size", size, "region_size", region, "block_size", block)
+				"requested_size", size, "err", err)
+		} else {
+			h.requested = &size
 		}
 	}
 	if g.Balloon != nil {

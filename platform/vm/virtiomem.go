@@ -110,11 +110,17 @@ func (v *virtioMem) printk(level kernel.Level, format string, args ...any) {
 
 // checkRequested is QEMU's check on the requested-size property.
 func (v *virtioMem) checkRequested(size uint64) error {
+	return CheckRequestedSize(size, v.cfg.RegionSize, v.cfg.BlockSize)
+}
+
+// CheckRequestedSize is QEMU's check on a virtio-mem device's
+// requested-size property against its region and block size.
+func CheckRequestedSize(size, region, block uint64) error {
 	switch {
-	case size%v.cfg.BlockSize != 0:
-		return fmt.Errorf("virtio-mem: %w: 'requested-size' property has to be multiples of 'block-size' (%s)", ErrInvalid, hexSize(v.cfg.BlockSize))
-	case size > v.cfg.RegionSize:
-		return fmt.Errorf("virtio-mem: %w: 'requested-size' (%s) exceeds the region size (%s)", ErrInvalid, mib(size), mib(v.cfg.RegionSize))
+	case block == 0 || size%block != 0:
+		return fmt.Errorf("virtio-mem: %w: 'requested-size' property has to be multiples of 'block-size' (%s)", ErrInvalid, hexSize(block))
+	case size > region:
+		return fmt.Errorf("virtio-mem: %w: 'requested-size' (%s) exceeds the region size (%s)", ErrInvalid, mib(size), mib(region))
 	}
 	return nil
 }

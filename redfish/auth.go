@@ -7,12 +7,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"net/http"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -88,37 +90,61 @@ const (
 )
 
 // session is one Redfish login session. Sessions are volatile, as on real
-// BMCs: a restart logs everyone out.
+// BMCs: a restart logs everyone out. Everything but lastUsed is fixed at
+// login, so the table hands out pointers and readers take no lock.
 type session struct {
 	id        string
 	tokenHash [sha256.Size]byte
 	user      string
 	accountID int
 	created   time.Time
-	lastUsed  time.Time
 	origin    string
+	// lastUsed is the idle timer's start (unix ns). Every authenticated
+	// request reads it, and writes it only when it is refreshSlack
+	// behind: on every request the one cache line would bounce between
+	// the cores serving them.
+	lastUsed atomic.Int64
 }
+
+// refreshSlack is how stale lastUsed may be: a session's idle timeout
+// (30 s at the least) ends at most this much early.
+const refreshSlack = 10 * time.Millisecond
 
 // sessionTable holds the live sessions, indexed by the SHA-256 of their
 // token, so the table never holds a usable token and lookups do not compare
-// secrets byte by byte.
+// secrets byte by byte. Lookups read a published map without locking;
+// the rare changes (login, logout, expiry) copy it under mu and publish the
+// copy: at most maxSessions entries.
 type sessionTable struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // serialises changes
 	now     func() time.Time
-	timeout time.Duration
-	byHash  map[[sha256.Size]byte]*session
+	timeout atomic.Int64 // ns
+	live    atomic.Pointer[map[[sha256.Size]byte]*session]
 	nextID  uint64
 }
 
 func newSessionTable(now func() time.Time) *sessionTable {
-	return &sessionTable{now: now, timeout: defaultSessionTimeout, byHash: map[[sha256.Size]byte]*session{}}
+	t := &sessionTable{now: now}
+	t.timeout.Store(int64(defaultSessionTimeout))
+	t.live.Store(&map[[sha256.Size]byte]*session{})
+	return t
+}
+
+// edit publishes a copy of the live sessions with fn's changes; fn
+// reports whether it changed anything (nothing is published otherwise).
+// The caller holds mu.
+func (t *sessionTable) edit(fn func(m map[[sha256.Size]byte]*session) bool) {
+	next := maps.Clone(*t.live.Load())
+	if fn(next) {
+		t.live.Store(&next)
+	}
 }
 
 // create starts a session for an account with role and returns it with its
 // token; errSessionLimit when the table, or the account's share of it, is
 // full.
 func (t *sessionTable) create(user string, accountID int, role, origin string) (*session, string, error) {
-	var raw [32]byte
+	var raw [tokenBytes]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, "", err
 	}
@@ -126,15 +152,16 @@ func (t *sessionTable) create(user string, accountID int, role, origin string) (
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expireLocked()
+	live := *t.live.Load()
 	limit := maxSessions
 	if role != RoleAdministrator {
 		limit -= sessionsReservedForAdmin
 	}
-	if len(t.byHash) >= limit {
+	if len(live) >= limit {
 		return nil, "", errSessionLimit
 	}
 	own := 0
-	for _, s := range t.byHash {
+	for _, s := range live {
 		if s.accountID == accountID {
 			own++
 		}
@@ -144,60 +171,95 @@ func (t *sessionTable) create(user string, accountID int, role, origin string) (
 	}
 	t.nextID++
 	now := t.now()
-	s := &session{id: strconv.FormatUint(t.nextID, 10), tokenHash: sha256.Sum256([]byte(token)),
-		user: user, accountID: accountID, created: now, lastUsed: now, origin: origin}
-	t.byHash[s.tokenHash] = s
+	s := &session{id: strconv.FormatUint(t.nextID, 10), tokenHash: sha256.Sum256(raw[:]),
+		user: user, accountID: accountID, created: now, origin: origin}
+	s.lastUsed.Store(now.UnixNano())
+	t.edit(func(m map[[sha256.Size]byte]*session) bool { m[s.tokenHash] = s; return true })
 	return s, token, nil
 }
 
 var errSessionLimit = errors.New("session limit")
 
-// tokenHash is the SHA-256 of a token. Tokens are 64 hex digits, longer
-// than the 32 bytes []byte(token) may convert into on the stack, so copy
-// into a stack buffer instead of allocating on every request.
-func tokenHash(token string) [sha256.Size]byte {
-	var buf [128]byte
-	if len(token) > len(buf) {
-		return sha256.Sum256([]byte(token))
+// tokenBytes is the random part of a session token; the token is its
+// lowercase hex.
+const tokenBytes = 32
+
+// tokenHash is the SHA-256 of the random bytes a token spells, and false
+// for anything that is not a token this service could have issued (the
+// wrong length, a character other than 0-9a-f), which then costs no hash.
+// Hashing the 32 decoded bytes takes one SHA-256 block where the 64 hex
+// digits would take two.
+func tokenHash(token string) ([sha256.Size]byte, bool) {
+	var raw [tokenBytes]byte
+	if len(token) != 2*tokenBytes {
+		return [sha256.Size]byte{}, false
 	}
-	return sha256.Sum256(append(buf[:0], token...))
+	for i := range raw {
+		hi, ok1 := lowerHexDigit(token[2*i])
+		lo, ok2 := lowerHexDigit(token[2*i+1])
+		if !ok1 || !ok2 {
+			return [sha256.Size]byte{}, false
+		}
+		raw[i] = hi<<4 | lo
+	}
+	return sha256.Sum256(raw[:]), true
+}
+
+// lowerHexDigit is the value of one digit as hex.EncodeToString writes it.
+// Upper case is refused: a token is compared as the client was given it.
+func lowerHexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // lookup finds the live session for token and refreshes its idle timer.
-func (t *sessionTable) lookup(token string) (session, bool) {
-	h := tokenHash(token)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s, ok := t.byHash[h]
+func (t *sessionTable) lookup(token string) (*session, bool) {
+	h, ok := tokenHash(token)
 	if !ok {
-		return session{}, false
+		return nil, false
 	}
-	now := t.now()
-	if now.Sub(s.lastUsed) >= t.timeout {
-		delete(t.byHash, h)
-		return session{}, false
+	s, ok := (*t.live.Load())[h]
+	if !ok {
+		return nil, false
 	}
-	s.lastUsed = now
-	return *s, true
+	now := t.now().UnixNano()
+	last := s.lastUsed.Load()
+	if now-last >= t.timeout.Load() {
+		t.mu.Lock()
+		t.expireLocked()
+		t.mu.Unlock()
+		return nil, false
+	}
+	if now-last >= int64(refreshSlack) {
+		// A lost race leaves a time as fresh, near enough.
+		s.lastUsed.CompareAndSwap(last, now)
+	}
+	return s, true
 }
 
 func (t *sessionTable) expireLocked() {
-	now := t.now()
-	for h, s := range t.byHash {
-		if now.Sub(s.lastUsed) >= t.timeout {
-			delete(t.byHash, h)
-		}
-	}
+	now, timeout := t.now().UnixNano(), t.timeout.Load()
+	t.edit(func(m map[[sha256.Size]byte]*session) bool {
+		n := len(m)
+		maps.DeleteFunc(m, func(_ [sha256.Size]byte, s *session) bool { return now-s.lastUsed.Load() >= timeout })
+		return len(m) != n
+	})
 }
 
 // list returns the live sessions ordered by id.
-func (t *sessionTable) list() []session {
+func (t *sessionTable) list() []*session {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.expireLocked()
-	out := make([]session, 0, len(t.byHash))
-	for _, s := range t.byHash {
-		out = append(out, *s)
+	t.mu.Unlock()
+	live := *t.live.Load()
+	out := make([]*session, 0, len(live))
+	for _, s := range live {
+		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, _ := strconv.ParseUint(out[i].id, 10, 64)
@@ -207,59 +269,47 @@ func (t *sessionTable) list() []session {
 	return out
 }
 
-func (t *sessionTable) get(id string) (session, bool) {
+func (t *sessionTable) get(id string) (*session, bool) {
 	for _, s := range t.list() {
 		if s.id == id {
 			return s, true
 		}
 	}
-	return session{}, false
+	return nil, false
+}
+
+// removeWhere ends the sessions del picks and reports how many it ended.
+func (t *sessionTable) removeWhere(del func(*session) bool) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	t.edit(func(m map[[sha256.Size]byte]*session) bool {
+		before := len(m)
+		maps.DeleteFunc(m, func(_ [sha256.Size]byte, s *session) bool { return del(s) })
+		n = before - len(m)
+		return n > 0
+	})
+	return n
 }
 
 func (t *sessionTable) remove(id string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for h, s := range t.byHash {
-		if s.id == id {
-			delete(t.byHash, h)
-			return true
-		}
-	}
-	return false
+	return t.removeWhere(func(s *session) bool { return s.id == id }) > 0
 }
 
 // clear ends every session (a session expiry storm, a BMC cold reset)
 // and returns how many there were.
 func (t *sessionTable) clear() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := len(t.byHash)
-	clear(t.byHash)
-	return n
+	return t.removeWhere(func(*session) bool { return true })
 }
 
 // dropAccount ends every session of an account that was deleted.
 func (t *sessionTable) dropAccount(id int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for h, s := range t.byHash {
-		if s.accountID == id {
-			delete(t.byHash, h)
-		}
-	}
+	t.removeWhere(func(s *session) bool { return s.accountID == id })
 }
 
-func (t *sessionTable) setTimeout(d time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.timeout = d
-}
+func (t *sessionTable) setTimeout(d time.Duration) { t.timeout.Store(int64(d)) }
 
-func (t *sessionTable) getTimeout() time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.timeout
-}
+func (t *sessionTable) getTimeout() time.Duration { return time.Duration(t.timeout.Load()) }
 
 // authenticate resolves the request's credentials: an X-Auth-Token session
 // token, else HTTP Basic. It fails with errNoValidSession when none were
@@ -393,5 +443,5 @@ func (t *sessionTable) count() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expireLocked()
-	return len(t.byHash)
+	return len(*t.live.Load())
 }

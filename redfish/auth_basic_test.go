@@ -3,6 +3,7 @@ package redfish
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,10 +35,21 @@ func TestParseBasicMatchesNetHTTP(t *testing.T) {
 	}
 }
 
+// tokenHash hashes the bytes an issued token spells and refuses, without
+// hashing, anything the service could not have issued.
 func TestTokenHash(t *testing.T) {
-	for _, tok := range []string{"", "abc", strings.Repeat("f", 64), strings.Repeat("z", 300)} {
-		if tokenHash(tok) != sha256.Sum256([]byte(tok)) {
-			t.Errorf("tokenHash(%q) differs from SHA-256", tok)
+	raw := make([]byte, tokenBytes)
+	for i := range raw {
+		raw[i] = byte(i*37 + 11)
+	}
+	tok := hex.EncodeToString(raw)
+	if h, ok := tokenHash(tok); !ok || h != sha256.Sum256(raw) {
+		t.Errorf("tokenHash(%q) = %x, %v; want the SHA-256 of its bytes", tok, h, ok)
+	}
+	for _, bad := range []string{"", "abc", tok[:62], tok + "00", strings.ToUpper(tok),
+		strings.Repeat("g", 64), strings.Repeat("z", 300), tok[:63] + " "} {
+		if _, ok := tokenHash(bad); ok {
+			t.Errorf("tokenHash(%q) accepted", bad)
 		}
 	}
 }

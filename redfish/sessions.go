@@ -80,7 +80,7 @@ type sessionResource struct {
 
 func sessionPath(id string) string { return pathSessions + "/" + id }
 
-func sessionView(ss session) sessionResource {
+func sessionView(ss *session) sessionResource {
 	return sessionResource{
 		odata:                 odata{ID: sessionPath(ss.id), Type: typeSession},
 		ID:                    ss.id,
@@ -163,7 +163,7 @@ func (s *service) postSession(r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	var body any = sessionView(*ss)
+	var body any = sessionView(ss)
 	if acct.PasswordChangeRequired {
 		body, err = withMessages(body, []*apiError{newAPIError(http.StatusOK, "PasswordChangeRequired", accountPath(acct.ID))})
 		if err != nil {

@@ -331,7 +331,7 @@ func (s *service) authenticateRequest(r *http.Request) (principal, error) {
 		if !ok {
 			return principal{}, errNoValidSession()
 		}
-		acct, ok := s.accounts.Get(sess.accountID)
+		acct, ok := s.accounts.Principal(sess.accountID)
 		if !ok || !acct.Enabled || acct.UserName != sess.user {
 			// The account was removed, disabled or renamed: the session
 			// no longer stands for anyone.

@@ -82,6 +82,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bmcemu/bmcemu/platform/clock"
@@ -269,6 +270,10 @@ type Store struct {
 	entries []*entry // sorted by ID
 	gen     uint64
 	dummy   [sha256.Size]byte
+	// published is every account as of the last change, for Principal:
+	// every authenticated request asks, and the lock word would move
+	// between the cores serving them.
+	published atomic.Pointer[[]Account]
 }
 
 // Open loads the store at opts.Path, creating it from opts.Seed the first
@@ -318,6 +323,7 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("accounts: %w", err)
 		}
 		if loaded {
+			s.publish()
 			return s, nil
 		}
 	}
@@ -332,6 +338,7 @@ func Open(opts Options) (*Store, error) {
 	if err := s.save(); err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
+	s.publish()
 	return s, nil
 }
 
@@ -355,7 +362,7 @@ func (s *Store) SetPolicy(p Policy) error {
 		s.policy = old
 		return err
 	}
-	s.gen++
+	s.changed()
 	return nil
 }
 
@@ -386,6 +393,35 @@ func (s *Store) Get(id int) (Account, bool) {
 		return Account{}, false
 	}
 	return s.view(e), true
+}
+
+// Principal returns the account with id as of the last change, with
+// Locked false whatever its lockout: what a request presenting a session
+// needs (a session was opened with the password, and a lockout refuses
+// passwords, not sessions). It takes no lock.
+func (s *Store) Principal(id int) (Account, bool) {
+	for _, a := range *s.published.Load() {
+		if a.ID == id {
+			return a, true
+		}
+	}
+	return Account{}, false
+}
+
+// changed marks a change of the accounts or their settings: a new
+// generation, and a new published copy. The caller holds mu.
+func (s *Store) changed() {
+	s.gen++
+	s.publish()
+}
+
+func (s *Store) publish() {
+	out := make([]Account, len(s.entries))
+	for i, e := range s.entries {
+		out[i] = e.Account
+		out[i].Locked = false
+	}
+	s.published.Store(&out)
 }
 
 // Lookup returns the account named user.
@@ -546,7 +582,7 @@ func (s *Store) failLocked(e *entry, src netip.Addr) {
 		} else {
 			e.lockedUntil = now.Add(p.LockoutDuration)
 		}
-		s.gen++
+		s.changed()
 	}
 }
 
@@ -569,7 +605,7 @@ func (s *Store) SetIPBlocking(set ipblock.Settings) error {
 		_ = s.blk.SetSettings(old)
 		return err
 	}
-	s.gen++
+	s.changed()
 	return nil
 }
 
@@ -610,7 +646,7 @@ func (s *Store) Create(n New) (Account, error) {
 		s.entries = slices.DeleteFunc(s.entries, func(e *entry) bool { return e.ID == a.ID })
 		return Account{}, err
 	}
-	s.gen++
+	s.changed()
 	return a, nil
 }
 
@@ -707,7 +743,7 @@ func (s *Store) Modify(id int, u Update) (Account, error) {
 		*e = old
 		return Account{}, err
 	}
-	s.gen++
+	s.changed()
 	return s.view(e), nil
 }
 
@@ -728,7 +764,7 @@ func (s *Store) Delete(id int) error {
 		s.entries = old
 		return err
 	}
-	s.gen++
+	s.changed()
 	return nil
 }
 

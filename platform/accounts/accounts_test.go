@@ -383,3 +383,68 @@ func TestIPBlockingPersisted(t *testing.T) {
 		t.Errorf("old file: %+v, want the defaults", got)
 	}
 }
+
+// Principal, read without the lock, must follow every committed change
+// and none that was rolled back, in a fresh and a reopened store.
+func TestPrincipalFollowsChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accounts.json")
+	s, err := Open(Options{Path: path, Seed: seed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(id int) {
+		t.Helper()
+		want, wok := s.Get(id)
+		want.Locked = false
+		if got, ok := s.Principal(id); ok != wok || got != want {
+			t.Errorf("Principal(%d) = %+v %v, Get %+v %v", id, got, ok, want, wok)
+		}
+	}
+	same(2)
+	a, err := s.Create(New{UserName: "op", Password: "operator1", Role: RoleOperator, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(a.ID)
+	ro := RoleReadOnly
+	if _, err := s.Modify(a.ID, Update{Role: &ro}); err != nil {
+		t.Fatal(err)
+	}
+	same(a.ID)
+	// A change whose save fails is rolled back, and Principal never saw
+	// it. The state directory turned into a file fails the save, for root
+	// too.
+	dir := filepath.Dir(path)
+	kept := dir + ".kept"
+	if err := os.Rename(dir, kept); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := s.Modify(a.ID, Update{Enabled: &off}); err == nil {
+		t.Fatal("Modify saved with no state directory")
+	}
+	if got, _ := s.Principal(a.ID); !got.Enabled {
+		t.Error("Principal shows a change that was rolled back")
+	}
+	same(a.ID)
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(kept, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(a.ID); err != nil {
+		t.Fatal(err)
+	}
+	same(a.ID)
+	r, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := r.Principal(2); !ok || got.UserName != "admin" || got.Role != RoleAdministrator {
+		t.Errorf("reopened: Principal(2) = %+v %v", got, ok)
+	}
+}

@@ -162,6 +162,35 @@ func writeOnly(writers ...string) operationMap {
 	return operationMap{"PATCH": w, "PUT": w, "POST": w, "DELETE": w}
 }
 
+// roleGrants is allowedUnder for one resource and method, worked out once
+// for each predefined role with self false and true: the request pipeline
+// asks on every request, and the answer depends on nothing else.
+type roleGrants [3][2]bool
+
+var predefinedRoles = [3]string{RoleAdministrator, RoleOperator, RoleReadOnly}
+
+func grantsFor(under, entity, method string) roleGrants {
+	var g roleGrants
+	for i, role := range predefinedRoles {
+		g[i][0] = allowedUnder(role, under, entity, method, false)
+		g[i][1] = allowedUnder(role, under, entity, method, true)
+	}
+	return g
+}
+
+func (g *roleGrants) allow(role, under, entity, method string, self bool) bool {
+	j := 0
+	if self {
+		j = 1
+	}
+	for i, r := range predefinedRoles {
+		if r == role {
+			return g[i][j]
+		}
+	}
+	return allowedUnder(role, under, entity, method, self)
+}
+
 // allowedUnder is allowed with the SubordinateOverrides of the chain of
 // entities above entity applied.
 func allowedUnder(role, under, entity, method string, self bool) bool {

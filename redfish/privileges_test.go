@@ -267,3 +267,31 @@ func TestLogPrivileges(t *testing.T) {
 		}
 	}
 }
+
+// The pipeline's per-resource table (roleGrants) must answer exactly what allowedUnder
+// does, for every entity, override chain, method, role and self, an
+// unknown role included.
+func TestGrantsMatchAllowedUnder(t *testing.T) {
+	type place struct{ under, entity string }
+	var places []place
+	for entity := range privilegeMap {
+		places = append(places, place{"", entity})
+	}
+	for chain := range subordinateOverrides {
+		i := strings.LastIndex(chain, "/")
+		places = append(places, place{chain[:i], chain[i+1:]})
+	}
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete}
+	for _, p := range places {
+		for _, m := range methods {
+			g := grantsFor(p.under, p.entity, m)
+			for _, role := range []string{RoleAdministrator, RoleOperator, RoleReadOnly, "NoSuchRole", ""} {
+				for _, self := range []bool{false, true} {
+					if got, want := g.allow(role, p.under, p.entity, m, self), allowedUnder(role, p.under, p.entity, m, self); got != want {
+						t.Errorf("%s/%s %s as %q self=%v: grants %v, allowedUnder %v", p.under, p.entity, m, role, self, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -145,6 +145,7 @@ func (s *service) match(path string) (*resource, map[string]string) {
 // privileges, query parameters, preconditions, then the handler, then the
 // headers DSP0266 asks of every response.
 func (s *service) wrap(res *resource, method string) gin.HandlerFunc {
+	g := grantsFor(res.under, res.entity, method)
 	return func(c *gin.Context) {
 		c.Writer.Header()["Allow"] = res.allowHdr
 		req := &request{c: c}
@@ -168,7 +169,7 @@ func (s *service) wrap(res *resource, method string) gin.HandlerFunc {
 			// own Password; patchAccount refuses every other property.
 			selfPassword := res.entity == "ManagerAccount" && method == http.MethodPatch && self &&
 				hasPrivilege(req.who.role, privConfigureSelf)
-			if !allowedUnder(req.who.role, res.under, res.entity, method, self) && !selfPassword {
+			if !g.allow(req.who.role, res.under, res.entity, method, self) && !selfPassword {
 				s.fail(c, errInsufficientPrivilege())
 				return
 			}

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -384,10 +386,14 @@ func paramsKey(dst []byte, ps gin.Params) []byte {
 
 // renderCache keeps the last encoding of snapshot-only resources, per
 // resource and URI parameters. Bodies are shared read-only between
-// requests.
+// requests. A hit reads a published map and takes no lock: a read lock's
+// counter would be written by every request, and that one cache line
+// bouncing between the cores serving GETs costs more than the lookup. A
+// miss copies the map under mu and publishes the copy; misses come once
+// per resource and parameters each time the snapshot's generation moves.
 type renderCache struct {
-	mu sync.RWMutex
-	m  map[*resource]map[string]renderEntry
+	mu sync.Mutex // serialises puts
+	m  atomic.Pointer[map[*resource]map[string]renderEntry]
 	n  int
 }
 
@@ -401,31 +407,37 @@ type renderEntry struct {
 const maxRenders = 1024
 
 func (c *renderCache) get(res *resource, params []byte, gen uint64) (renderEntry, bool) {
-	c.mu.RLock()
-	e, ok := c.m[res][string(params)]
-	c.mu.RUnlock()
+	m := c.m.Load()
+	if m == nil {
+		return renderEntry{}, false
+	}
+	e, ok := (*m)[res][string(params)]
 	return e, ok && e.gen == gen
 }
 
 func (c *renderCache) put(res *resource, params string, e renderEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || c.n >= maxRenders {
-		c.m, c.n = make(map[*resource]map[string]renderEntry), 0
+	var next map[*resource]map[string]renderEntry
+	if old := c.m.Load(); old == nil || c.n >= maxRenders {
+		next, c.n = make(map[*resource]map[string]renderEntry), 0
+	} else {
+		next = maps.Clone(*old)
 	}
-	m := c.m[res]
-	if m == nil {
-		m = make(map[string]renderEntry)
-		c.m[res] = m
-	}
-	old, ok := m[params]
+	old, ok := next[res][params]
 	if ok && old.gen > e.gen {
 		return
 	}
 	if !ok {
 		c.n++
 	}
+	m := maps.Clone(next[res])
+	if m == nil {
+		m = make(map[string]renderEntry)
+	}
 	m[params] = e
+	next[res] = m
+	c.m.Store(&next)
 }
 
 // maxBody bounds request bodies; no Redfish request this service takes is

@@ -47,13 +47,19 @@ func (s *service) hookFaults() {
 	})
 }
 
+// faultsArmed reports whether injectFaults could do anything to a request
+// now: the BMC is in a cold reset or a Redfish rule is active.
+func (s *service) faultsArmed() bool {
+	return s.faults != nil && (s.faults.Resetting() || s.faults.Active(netfault.Redfish))
+}
+
 // injectFaults is the Redfish side of the fault rules. It runs first, so
 // a fault strikes before authentication as a failing BMC's web server
 // would, and the handlers below never see a request that was dropped.
-func (s *service) injectFaults(c *gin.Context) {
+func (s *service) injectFaults(c *gin.Context, next func()) {
 	f := s.faults
 	if f == nil {
-		c.Next()
+		next()
 		return
 	}
 	if f.Resetting() {
@@ -63,7 +69,7 @@ func (s *service) injectFaults(c *gin.Context) {
 		return
 	}
 	if !f.Active(netfault.Redfish) {
-		c.Next()
+		next()
 		return
 	}
 	subject := c.Request.Method + " " + c.Request.URL.Path + " from " + c.Request.RemoteAddr
@@ -96,11 +102,11 @@ func (s *service) injectFaults(c *gin.Context) {
 			s.fail(c, newAPIError(http.StatusPreconditionFailed, "PreconditionFailed"))
 			return
 		}
-		c.Next()
+		next()
 		return
 	}
 	c.Writer = &staleETagWriter{ResponseWriter: c.Writer, f: f, subject: subject}
-	c.Next()
+	next()
 }
 
 // injectedError is the answer of an error rule: 503 is the Base

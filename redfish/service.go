@@ -236,7 +236,7 @@ func (h *handler) Close() error {
 
 // routes is the URI map of the service.
 func (s *service) routes(e *gin.Engine) {
-	e.Use(s.accessLog, s.injectFaults, s.audit, s.recoverPanics, s.checkODataVersion)
+	e.Use(s.front)
 	e.NoRoute(s.notFound)
 	e.NoMethod(s.methodNotAllowed)
 
@@ -373,37 +373,62 @@ func (s *service) methodNotAllowed(c *gin.Context) {
 	s.fail(c, errOperationNotAllowed())
 }
 
+// front is the service's one gin middleware: every request, routed or
+// not, passes these steps in this order before its handler:
+//
+//  1. accessLog (debug level only)
+//  2. injectFaults, before authentication, as a failing BMC's web
+//     server would strike
+//  3. audit, which looks at writes only
+//  4. recoverPanics
+//  5. checkODataVersion
+//
+// Each step calls next to go on. A read with nothing to log and no fault
+// armed passes steps 1 to 3 untouched, and takes a shorter way through
+// them: five gin middlewares cost a measurable share of a cached GET
+// (issue 19's throughput target).
+func (s *service) front(c *gin.Context) {
+	guarded := func() { s.recoverPanics(c, func() { s.checkODataVersion(c, c.Next) }) }
+	if m := c.Request.Method; (m == http.MethodGet || m == http.MethodHead) && !s.faultsArmed() &&
+		!s.log.Enabled(c.Request.Context(), slog.LevelDebug) {
+		guarded()
+		return
+	}
+	s.accessLog(c, func() { s.injectFaults(c, func() { s.audit(c, guarded) }) })
+}
+
 // checkODataVersion refuses a request for an OData version other than
 // the 4.0 every response is written in: DSP0266 has the service reject it
 // (412) rather than answer in a protocol the client did not ask for. It
 // runs before authentication because the answer depends on nothing but
 // the header, and for every URI, known or not.
-func (s *service) checkODataVersion(c *gin.Context) {
+func (s *service) checkODataVersion(c *gin.Context, next func()) {
 	// Index the map by the canonical key: Header.Values would canonicalise
 	// "OData-Version" into a new string on every request.
 	v := c.Request.Header[hdrODataVersion]
 	if len(v) == 0 || len(v) == 1 && strings.TrimSpace(v[0]) == "4.0" {
+		next()
 		return
 	}
 	s.fail(c, newAPIError(http.StatusPreconditionFailed, "HeaderInvalid", "OData-Version: "+strings.Join(v, ", ")))
 }
 
-func (s *service) accessLog(c *gin.Context) {
+func (s *service) accessLog(c *gin.Context, next func()) {
 	if !s.log.Enabled(c.Request.Context(), slog.LevelDebug) {
-		c.Next()
+		next()
 		return
 	}
 	start := time.Now()
 	var who principal
 	c.Set(accessLogKey, &who)
-	c.Next()
+	next()
 	s.log.Debug("redfish request", "method", c.Request.Method, "path", c.Request.URL.Path,
 		"status", c.Writer.Status(), "user", who.user, "remote", c.Request.RemoteAddr, "duration", time.Since(start))
 }
 
 // recoverPanics keeps one faulty handler from taking the listener down: the
 // client gets InternalError and the log gets the stack.
-func (s *service) recoverPanics(c *gin.Context) {
+func (s *service) recoverPanics(c *gin.Context, next func()) {
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -419,7 +444,7 @@ func (s *service) recoverPanics(c *gin.Context) {
 		}
 		c.Abort()
 	}()
-	c.Next()
+	next()
 }
 
 // handler normalises the request path before routing.

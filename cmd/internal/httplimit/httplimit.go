@@ -147,6 +147,12 @@ func (c *conn) Close() error {
 	return err
 }
 
+// longPast is earlier than any deadline but one meant as "now": net/http
+// ends its background read with time.Unix(1, 0) (aLongTimeAgo) after every
+// request, and such a deadline is known to be past without reading the
+// clock (time.Until reads it for a time without a monotonic reading).
+var longPast = time.Unix(1e9, 0)
+
 // SetReadDeadline keeps a deadline at least two reaper ticks away for the
 // reaper, which enforces it at most one tick late: net/http arms
 // ReadHeaderTimeout for every request and clears it once the header is
@@ -159,7 +165,7 @@ func (c *conn) SetReadDeadline(t time.Time) error {
 	if c.r == nil {
 		return c.Conn.SetReadDeadline(t)
 	}
-	if !t.IsZero() && time.Until(t) < 2*c.r.every {
+	if !t.IsZero() && (t.Before(longPast) || time.Until(t) < 2*c.r.every) {
 		c.rdl, c.armed = 0, true
 		return c.Conn.SetReadDeadline(t)
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/webui"
@@ -12,10 +13,21 @@ import (
 )
 
 // observe reports every request's surface, method, status and duration.
+//
+// It runs for every request, so it reads the clock twice rather than
+// three times (time.Now reads the wall clock and the monotonic one, and
+// only the monotonic one times a request), and takes its status recorder
+// from a pool: net/http is done with a ResponseWriter, and every wrapper
+// of it, once the handler returns.
 func observe(h http.Handler, fn func(surface, method string, code int, d time.Duration)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sr := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		start := time.Since(epoch)
+		sr := recorders.Get().(*statusRecorder)
+		*sr = statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			*sr = statusRecorder{}
+			recorders.Put(sr)
+		}()
 		h.ServeHTTP(sr, r)
 		if sr.hijacked {
 			return // no answer to count (a dropped connection)
@@ -27,9 +39,15 @@ func observe(h http.Handler, fn func(surface, method string, code int, d time.Du
 		case p == webui.Prefix || strings.HasPrefix(p, webui.Prefix+"/"):
 			surface = "ui"
 		}
-		fn(surface, r.Method, sr.code, time.Since(start))
+		fn(surface, r.Method, sr.code, time.Since(epoch)-start)
 	})
 }
+
+// epoch is a time with a monotonic reading, so time.Since(epoch) reads
+// the monotonic clock alone.
+var epoch = time.Now()
+
+var recorders = sync.Pool{New: func() any { return new(statusRecorder) }}
 
 // statusRecorder keeps the status code; Flush and Unwrap keep SSE
 // streaming through it (http.ResponseController finds the writer below).

@@ -3,6 +3,7 @@ package redfish
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -611,5 +612,30 @@ func TestMediaTypes(t *testing.T) {
 		if w.Code != http.StatusOK {
 			t.Errorf("PATCH with Content-Type %q: %d %s", ok, w.Code, w.Body)
 		}
+	}
+}
+
+// A handler that panics costs its request an InternalError, not the
+// listener: on the short way plain reads take through front and on the
+// full one (a write, or a read while the access log is on).
+func TestHandlerPanicAnswersInternalError(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		level := slog.LevelInfo
+		if debug {
+			level = slog.LevelDebug
+		}
+		var logs bytes.Buffer
+		h := newHandlerCfg(t, newPlatform(t), Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: level}))})
+		hh := h.(*handler)
+		boom := func(*request) (any, error) { panic("boom") }
+		hh.svc.handle(hh.engine, "/redfish/v1/Panics", resource{entity: "ServiceRoot",
+			get: boom, post: func(*request) (*response, error) { panic("boom") }})
+		checkError(t, do(t, h, http.MethodGet, "/redfish/v1/Panics"), http.StatusInternalServerError, "InternalError")
+		checkError(t, do(t, h, http.MethodPost, "/redfish/v1/Panics", withBody(`{}`)), http.StatusInternalServerError, "InternalError")
+		if n := strings.Count(logs.String(), "handler panicked"); n != 2 {
+			t.Errorf("debug=%v: %d panics logged, want 2:\n%s", debug, n, logs.String())
+		}
+		// The service goes on.
+		getJSON(t, h, "/redfish/v1/Systems/1")
 	}
 }

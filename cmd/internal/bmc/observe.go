@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bmcemu/bmcemu/cmd/internal/webui"
@@ -15,19 +14,12 @@ import (
 // observe reports every request's surface, method, status and duration.
 //
 // It runs for every request, so it reads the clock twice rather than
-// three times (time.Now reads the wall clock and the monotonic one, and
-// only the monotonic one times a request), and takes its status recorder
-// from a pool: net/http is done with a ResponseWriter, and every wrapper
-// of it, once the handler returns.
+// three times: time.Now reads the wall clock and the monotonic one, and
+// only the monotonic one times a request.
 func observe(h http.Handler, fn func(surface, method string, code int, d time.Duration)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Since(epoch)
-		sr := recorders.Get().(*statusRecorder)
-		*sr = statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		defer func() {
-			*sr = statusRecorder{}
-			recorders.Put(sr)
-		}()
+		sr := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(sr, r)
 		if sr.hijacked {
 			return // no answer to count (a dropped connection)
@@ -46,8 +38,6 @@ func observe(h http.Handler, fn func(surface, method string, code int, d time.Du
 // epoch is a time with a monotonic reading, so time.Since(epoch) reads
 // the monotonic clock alone.
 var epoch = time.Now()
-
-var recorders = sync.Pool{New: func() any { return new(statusRecorder) }}
 
 // statusRecorder keeps the status code; Flush and Unwrap keep SSE
 // streaming through it (http.ResponseController finds the writer below).

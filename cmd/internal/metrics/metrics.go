@@ -6,8 +6,8 @@
 package metrics
 
 import (
-	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -60,77 +60,113 @@ func New(members func() []*bmc.BMC) *Metrics {
 //
 // Every request lands in one counter and one histogram. Looking them up
 // by label values hashes six strings and formats the status code on every
-// request, so the observer keeps the series it has used (a handful:
-// surfaces x methods x the codes the handlers answer) and finds them again
-// by a comparable key. After Forget the kept counters are detached from
-// the registry: a request still in flight for a removed member counts
+// request, so the observer keeps the series it has used, indexed by
+// surface and method and then found by status code in a short list (the
+// few codes a route answers). After Forget the kept counters are detached
+// from the registry: a request still in flight for a removed member counts
 // nowhere instead of bringing its series back.
 func (m *Metrics) Observer(id string) func(surface, method string, code int, d time.Duration) {
 	o := &observer{m: m, id: id}
 	return o.observe
 }
 
-type seriesKey struct {
-	surface, method string
-	code            int
+// surfaces and methods are the label values the observer indexes; any
+// other method counts as OTHER, and any other surface goes to the vectors.
+var (
+	surfaces = [...]string{"redfish", "control", "ui"}
+	methods  = [...]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch,
+		http.MethodPut, http.MethodDelete, http.MethodOptions, "OTHER"}
+)
+
+func surfaceIndex(s string) int {
+	for i, v := range surfaces {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func methodIndex(m string) int {
+	switch m {
+	case http.MethodGet:
+		return 0
+	case http.MethodHead:
+		return 1
+	case http.MethodPost:
+		return 2
+	case http.MethodPatch:
+		return 3
+	case http.MethodPut:
+		return 4
+	case http.MethodDelete:
+		return 5
+	case http.MethodOptions:
+		return 6
+	}
+	return 7
 }
 
 type series struct {
+	code     int
 	requests prometheus.Counter
 	latency  prometheus.Observer
 }
 
-// maxKept bounds an observer's kept series. Methods are folded and codes
-// come from the handlers, so this only guards against a caller inventing
-// surfaces; past it, lookups go to the vectors as before.
-const maxKept = 256
+// maxCodes bounds the codes kept per surface and method; the handlers
+// answer a handful, and past it lookups go to the vectors.
+const maxCodes = 32
 
 type observer struct {
-	m    *Metrics
-	id   string
-	mu   sync.Mutex                            // serialises additions
-	kept atomic.Pointer[map[seriesKey]*series] // replaced on addition, never modified
+	m  *Metrics
+	id string
+	mu sync.Mutex // serialises additions
+	// kept lists, per surface and method, the series used so far; a list
+	// is replaced on addition, never modified.
+	kept [len(surfaces)][len(methods)]atomic.Pointer[[]series]
 }
 
 func (o *observer) observe(surface, method string, code int, d time.Duration) {
-	k := seriesKey{surface: surface, method: methodLabel(method), code: code}
-	var s *series
-	if kept := o.kept.Load(); kept != nil {
-		s = (*kept)[k]
+	si, mi := surfaceIndex(surface), methodIndex(method)
+	if si < 0 {
+		o.m.requests.WithLabelValues(o.id, surface, methods[mi], strconv.Itoa(code)).Inc()
+		o.m.latency.WithLabelValues(surface, methods[mi]).Observe(d.Seconds())
+		return
 	}
-	if s == nil {
-		s = o.add(k)
-	}
+	s := o.find(si, mi, code)
 	s.requests.Inc()
 	s.latency.Observe(d.Seconds())
 }
 
-func (o *observer) add(k seriesKey) *series {
-	s := &series{
-		requests: o.m.requests.WithLabelValues(o.id, k.surface, k.method, strconv.Itoa(k.code)),
-		latency:  o.m.latency.WithLabelValues(k.surface, k.method),
+func (o *observer) find(si, mi, code int) series {
+	slot := &o.kept[si][mi]
+	if kept := slot.Load(); kept != nil {
+		for _, s := range *kept {
+			if s.code == code {
+				return s
+			}
+		}
 	}
+	s := series{code: code,
+		requests: o.m.requests.WithLabelValues(o.id, surfaces[si], methods[mi], strconv.Itoa(code)),
+		latency:  o.m.latency.WithLabelValues(surfaces[si], methods[mi])}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	next := map[seriesKey]*series{}
-	if old := o.kept.Load(); old != nil {
-		if len(*old) >= maxKept {
+	var next []series
+	if old := slot.Load(); old != nil {
+		for _, k := range *old {
+			if k.code == code {
+				return k // added by a request that got here first
+			}
+		}
+		if len(*old) >= maxCodes {
 			return s
 		}
-		next = maps.Clone(*old)
+		next = slices.Clone(*old)
 	}
-	next[k] = s
-	o.kept.Store(&next)
+	next = append(next, s)
+	slot.Store(&next)
 	return s
-}
-
-// methodLabel keeps the method label bounded: a client may send any token.
-func methodLabel(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete, http.MethodOptions:
-		return m
-	}
-	return "OTHER"
 }
 
 // Forget drops a removed member's request series.

@@ -3,7 +3,9 @@ package metrics
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,4 +105,40 @@ func grep(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Requests of one member from many goroutines at once, over more status
+// codes than the observer keeps: every one is counted once, in its own
+// series, kept or not.
+func TestObserverConcurrentCodes(t *testing.T) {
+	m := New(func() []*bmc.BMC { return nil })
+	obs := m.Observer("a")
+	const workers, rounds = 8, 50
+	codes := maxCodes + 8
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range rounds {
+				for c := range codes {
+					obs("redfish", http.MethodGet, 200+c, time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for c := range codes {
+		if n := testutil.ToFloat64(m.requests.WithLabelValues("a", "redfish", "GET", strconv.Itoa(200+c))); n != workers*rounds {
+			t.Errorf("code %d counted %v times, want %d", 200+c, n, workers*rounds)
+		}
+	}
+	o := &observer{m: m, id: "b"}
+	for range 3 {
+		o.observe("redfish", http.MethodGet, 200, time.Millisecond)
+	}
+	if kept := o.kept[0][0].Load(); kept == nil || len(*kept) != 1 {
+		t.Errorf("one code kept as %v", kept)
+	}
+	if n := testutil.CollectAndCount(m.latency); n != 1 {
+		t.Errorf("%d latency series, want 1", n)
+	}
 }

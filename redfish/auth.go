@@ -2,12 +2,14 @@ package redfish
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"maps"
+	"net"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -104,6 +106,9 @@ type session struct {
 	// behind: on every request the one cache line would bounce between
 	// the cores serving them.
 	lastUsed atomic.Int64
+	// gone is set when the session leaves the table, for the connection
+	// memos that still point at it (connTokens).
+	gone atomic.Bool
 }
 
 // refreshSlack is how stale lastUsed may be: a session's idle timeout
@@ -240,26 +245,91 @@ func (t *sessionTable) lookup(token string) (*session, bool) {
 	if !ok {
 		return nil, false
 	}
+	return s, t.touch(s)
+}
+
+// lookupVia is lookup for a request on a connection with memo (nil: none).
+// A client sends the same token on every request of a keep-alive
+// connection: when it is the one the connection last authenticated here,
+// the session is taken from the memo without hashing the token again.
+func (t *sessionTable) lookupVia(memo *connTokens, token string) (*session, bool) {
+	if memo == nil {
+		return t.lookup(token)
+	}
+	if m := memo.last.Load(); m != nil && m.table == t && sameToken(m.token, token) && !m.sess.gone.Load() {
+		return m.sess, t.touch(m.sess)
+	}
+	s, ok := t.lookup(token)
+	if ok {
+		memo.last.Store(&tokenMemo{table: t, token: token, sess: s})
+	}
+	return s, ok
+}
+
+// touch refreshes a live session's idle timer, or ends it and reports
+// false when the timer has run out.
+func (t *sessionTable) touch(s *session) bool {
 	now := int64(t.elapsed())
 	last := s.lastUsed.Load()
 	if now-last >= t.timeout.Load() {
 		t.mu.Lock()
 		t.expireLocked()
 		t.mu.Unlock()
-		return nil, false
+		return false
 	}
 	if now-last >= int64(refreshSlack) {
 		// A lost race leaves a time as fresh, near enough.
 		s.lastUsed.CompareAndSwap(last, now)
 	}
-	return s, true
+	return true
+}
+
+// sameToken compares two tokens in time that depends on their length only
+// (which is public: every token is 64 digits).
+func sameToken(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := 0; i < len(a); i++ {
+		v |= a[i] ^ b[i]
+	}
+	return v == 0
+}
+
+// connTokens is a connection's memo of the session token it last
+// authenticated, and in which table. It holds what the connection's own
+// read buffer held already, for as long as the connection lives; the
+// session table still holds no token. HTTP/2 serves a connection's
+// streams at once, hence the atomic.
+type connTokens struct{ last atomic.Pointer[tokenMemo] }
+
+type tokenMemo struct {
+	table *sessionTable
+	token string
+	sess  *session
+}
+
+type connTokensKey struct{}
+
+// ConnContext is an http.Server ConnContext giving each connection a
+// session token memo, which spares a keep-alive client's requests after
+// the first the SHA-256 of their token. Servers without it work the same,
+// hashing every token.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connTokensKey{}, &connTokens{})
+}
+
+func connTokensOf(r *http.Request) *connTokens {
+	m, _ := r.Context().Value(connTokensKey{}).(*connTokens)
+	return m
 }
 
 func (t *sessionTable) expireLocked() {
 	now, timeout := int64(t.elapsed()), t.timeout.Load()
 	t.edit(func(m map[[sha256.Size]byte]*session) bool {
 		n := len(m)
-		maps.DeleteFunc(m, func(_ [sha256.Size]byte, s *session) bool { return now-s.lastUsed.Load() >= timeout })
+		maps.DeleteFunc(m, func(_ [sha256.Size]byte, s *session) bool { return leaving(s, now-s.lastUsed.Load() >= timeout) })
 		return len(m) != n
 	})
 }
@@ -291,6 +361,15 @@ func (t *sessionTable) get(id string) (*session, bool) {
 	return nil, false
 }
 
+// leaving marks s gone when end is true, and returns end: every way out of
+// the table passes here.
+func leaving(s *session, end bool) bool {
+	if end {
+		s.gone.Store(true)
+	}
+	return end
+}
+
 // removeWhere ends the sessions del picks and reports how many it ended.
 func (t *sessionTable) removeWhere(del func(*session) bool) int {
 	t.mu.Lock()
@@ -298,7 +377,7 @@ func (t *sessionTable) removeWhere(del func(*session) bool) int {
 	n := 0
 	t.edit(func(m map[[sha256.Size]byte]*session) bool {
 		before := len(m)
-		maps.DeleteFunc(m, func(_ [sha256.Size]byte, s *session) bool { return del(s) })
+		maps.DeleteFunc(m, func(_ [sha256.Size]byte, s *session) bool { return leaving(s, del(s)) })
 		n = before - len(m)
 		return n > 0
 	})
@@ -340,7 +419,7 @@ func (s *service) authenticate(c *gin.Context) (principal, error) {
 
 func (s *service) authenticateRequest(r *http.Request) (principal, error) {
 	if tok := h1(r.Header, hdrAuthToken); tok != "" {
-		sess, ok := s.sessions.lookup(tok)
+		sess, ok := s.sessions.lookupVia(connTokensOf(r), tok)
 		if !ok {
 			return principal{}, errNoValidSession()
 		}

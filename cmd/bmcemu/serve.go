@@ -284,6 +284,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	errc := make(chan error, len(listeners)+1)
 	for _, l := range listeners {
 		l.srv = httplimit.Server(withDiagnostics(b.Handler(), mx, o.pprof), log)
+		l.srv.ConnContext = redfish.ConnContext
 		go func(l *httpListener) {
 			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s: %w", l.scheme, err)

@@ -31,6 +31,7 @@ import (
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
 	"github.com/bmcemu/bmcemu/platform/ipblock"
+	"github.com/bmcemu/bmcemu/redfish"
 )
 
 // Options configure a Fleet.
@@ -142,7 +143,7 @@ func New(opts Options) *Fleet {
 	f.conns = httplimit.New(FleetLimits, log.With("component", "http"))
 	f.front = httplimit.Server(http.HandlerFunc(f.serveMember), log)
 	f.front.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		return context.WithValue(ctx, memberKey{}, f.queue.owner(c))
+		return redfish.ConnContext(context.WithValue(ctx, memberKey{}, f.queue.owner(c)), c)
 	}
 	idle := f.front.ConnState // httplimit's idle timeout
 	f.front.ConnState = func(c net.Conn, st http.ConnState) {

@@ -20,6 +20,8 @@
 #   PAIR_CONNECTIONS  wrk connections per server (default 32)
 #   PAIR_HOST         first of two loopback addresses (default 127.0.77.1;
 #                     the second is .2)
+#   PAIR_AUTH         session (default) or basic: the credentials each GET
+#                     carries
 set -euo pipefail
 
 [ $# -ge 2 ] || { sed -n '2,/^set /p' "$0" | sed '$d'; exit 2; }
@@ -66,7 +68,9 @@ for round in $(seq 1 "$ROUNDS"); do
 	W=()
 	for side in A B; do
 		T0[$side]=$(cputicks "${PID[$side]}")
-		taskset -c 1 wrk -t1 -c"$CONNS" -d"${DUR}s" -H "X-Auth-Token: ${TOK[$side]}" "${URL[$side]}$URI" >"$WORK/$side" &
+		cred="X-Auth-Token: ${TOK[$side]}"
+		[ "${PAIR_AUTH:-session}" = basic ] && cred="Authorization: Basic $(printf admin:password | base64)"
+		taskset -c 1 wrk -t1 -c"$CONNS" -d"${DUR}s" -H "$cred" "${URL[$side]}$URI" >"$WORK/$side" &
 		W+=($!)
 	done
 	wait "${W[@]}"

@@ -62,11 +62,8 @@ func BenchmarkGetMemoryPipeline(b *testing.B) {
 		b.ReportAllocs()
 		w := &discardWriter{h: http.Header{}}
 		for b.Loop() {
-			clear(w.h)
-			w.code = 0
-			h.ServeHTTP(w, r)
-			if w.code != http.StatusOK {
-				b.Fatalf("status %d", w.code)
+			if code := w.serve(h, r); code != http.StatusOK {
+				b.Fatalf("status %d", code)
 			}
 		}
 	}
@@ -87,11 +84,8 @@ func BenchmarkGetMemoryPipelineParallel(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			w := &discardWriter{h: http.Header{}}
 			for pb.Next() {
-				clear(w.h)
-				w.code = 0
-				h.ServeHTTP(w, r)
-				if w.code != http.StatusOK {
-					b.Errorf("status %d", w.code)
+				if code := w.serve(h, r); code != http.StatusOK {
+					b.Errorf("status %d", code)
 					return
 				}
 			}
@@ -104,6 +98,14 @@ func BenchmarkGetMemoryPipelineParallel(b *testing.B) {
 type discardWriter struct {
 	h    http.Header
 	code int
+}
+
+// serve answers r into w, emptied first, and returns the status.
+func (w *discardWriter) serve(h http.Handler, r *http.Request) int {
+	clear(w.h)
+	w.code = 0
+	h.ServeHTTP(w, r)
+	return w.code
 }
 
 func (w *discardWriter) Header() http.Header         { return w.h }

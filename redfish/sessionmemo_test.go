@@ -6,28 +6,11 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bmcemu/bmcemu/platform/clock"
 )
-
-// lockedClock is a settable clock safe to read from server goroutines.
-type lockedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *lockedClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *lockedClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // A connection's token memo (ConnContext) must answer exactly as the
 // session table does: a session deleted from elsewhere, one that idled
@@ -35,8 +18,8 @@ func (c *lockedClock) advance(d time.Duration) {
 // next request on the same keep-alive connection, and a new login on it
 // is remembered in its place.
 func TestConnectionTokenMemoFollowsTheTable(t *testing.T) {
-	clk := &lockedClock{t: time.Unix(1_750_000_000, 0)}
-	h := newHandlerCfg(t, newPlatform(t), Config{Now: clk.now})
+	clk := clock.NewManual(time.Unix(1_750_000_000, 0))
+	h := newHandlerCfg(t, newPlatform(t), Config{Now: clk.Now})
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ConnContext = ConnContext
 	srv.Start()
@@ -120,11 +103,11 @@ func TestConnectionTokenMemoFollowsTheTable(t *testing.T) {
 	if code := get(tok2); code != http.StatusOK {
 		t.Fatalf("second session: %d", code)
 	}
-	clk.advance(defaultSessionTimeout - time.Second)
+	clk.Advance(defaultSessionTimeout - time.Second)
 	if code := get(tok2); code != http.StatusOK {
 		t.Fatalf("within the idle timeout: %d", code)
 	}
-	clk.advance(defaultSessionTimeout)
+	clk.Advance(defaultSessionTimeout)
 	if code := get(tok2); code != http.StatusUnauthorized {
 		t.Errorf("an idled-out session still served on the kept connection: %d", code)
 	}

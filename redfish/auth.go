@@ -149,16 +149,6 @@ func newSessionTable(now func() time.Time) *sessionTable {
 	return t
 }
 
-// edit publishes a copy of the live sessions with fn's changes; fn
-// reports whether it changed anything (nothing is published otherwise).
-// The caller holds mu.
-func (t *sessionTable) edit(fn func(m map[[sha256.Size]byte]*session) bool) {
-	next := maps.Clone(*t.live.Load())
-	if fn(next) {
-		t.live.Store(&next)
-	}
-}
-
 // create starts a session for an account with role and returns it with its
 // token; errSessionLimit when the table, or the account's share of it, is
 // full.
@@ -192,7 +182,9 @@ func (t *sessionTable) create(user string, accountID int, role, origin string) (
 	s := &session{id: strconv.FormatUint(t.nextID, 10), tokenHash: sha256.Sum256(raw[:]),
 		user: user, accountID: accountID, created: t.now(), origin: origin}
 	s.lastUsed.Store(int64(t.elapsed()))
-	t.edit(func(m map[[sha256.Size]byte]*session) bool { m[s.tokenHash] = s; return true })
+	next := maps.Clone(live)
+	next[s.tokenHash] = s
+	t.live.Store(&next)
 	return s, token, nil
 }
 
@@ -285,7 +277,9 @@ func (t *sessionTable) touch(s *session) bool {
 }
 
 // sameToken compares two tokens in time that depends on their length only
-// (which is public: every token is 64 digits).
+// (which is public: every token is 64 digits). It is
+// subtle.ConstantTimeCompare on strings: converting a 64-byte token to
+// []byte for that would allocate on every request.
 func sameToken(a, b string) bool {
 	if len(a) != len(b) {
 		return false
@@ -327,11 +321,31 @@ func connTokensOf(r *http.Request) *connTokens {
 
 func (t *sessionTable) expireLocked() {
 	now, timeout := int64(t.elapsed()), t.timeout.Load()
-	t.edit(func(m map[[sha256.Size]byte]*session) bool {
-		n := len(m)
-		maps.DeleteFunc(m, func(_ [sha256.Size]byte, s *session) bool { return leaving(s, now-s.lastUsed.Load() >= timeout) })
-		return len(m) != n
-	})
+	t.removeLocked(func(s *session) bool { return now-s.lastUsed.Load() >= timeout })
+}
+
+// removeLocked ends the sessions del picks, marking them gone for the
+// connection memos, and reports how many it ended. The live map is copied
+// only when one leaves: listing and counting expire on every call, and
+// almost always nothing has. The caller holds mu.
+func (t *sessionTable) removeLocked(del func(*session) bool) int {
+	live := *t.live.Load()
+	var next map[[sha256.Size]byte]*session
+	for h, s := range live {
+		if !del(s) {
+			continue
+		}
+		if next == nil {
+			next = maps.Clone(live)
+		}
+		delete(next, h)
+		s.gone.Store(true)
+	}
+	if next == nil {
+		return 0
+	}
+	t.live.Store(&next)
+	return len(live) - len(next)
 }
 
 // list returns the live sessions ordered by id.
@@ -353,7 +367,10 @@ func (t *sessionTable) list() []*session {
 }
 
 func (t *sessionTable) get(id string) (*session, bool) {
-	for _, s := range t.list() {
+	t.mu.Lock()
+	t.expireLocked()
+	t.mu.Unlock()
+	for _, s := range *t.live.Load() {
 		if s.id == id {
 			return s, true
 		}
@@ -361,27 +378,11 @@ func (t *sessionTable) get(id string) (*session, bool) {
 	return nil, false
 }
 
-// leaving marks s gone when end is true, and returns end: every way out of
-// the table passes here.
-func leaving(s *session, end bool) bool {
-	if end {
-		s.gone.Store(true)
-	}
-	return end
-}
-
 // removeWhere ends the sessions del picks and reports how many it ended.
 func (t *sessionTable) removeWhere(del func(*session) bool) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
-	t.edit(func(m map[[sha256.Size]byte]*session) bool {
-		before := len(m)
-		maps.DeleteFunc(m, func(_ [sha256.Size]byte, s *session) bool { return leaving(s, del(s)) })
-		n = before - len(m)
-		return n > 0
-	})
-	return n
+	return t.removeLocked(del)
 }
 
 func (t *sessionTable) remove(id string) bool {

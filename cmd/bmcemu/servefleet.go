@@ -21,7 +21,6 @@ import (
 	"github.com/bmcemu/bmcemu/cmd/internal/metrics"
 	"github.com/bmcemu/bmcemu/platform/clock"
 	"github.com/bmcemu/bmcemu/platform/control"
-	"github.com/bmcemu/bmcemu/redfish"
 )
 
 // serveFleet runs --fleet N or --fleet-file: every member a complete BMC on
@@ -132,7 +131,6 @@ func serveFleet(ctx context.Context, o *serveOptions, allow []netip.Prefix, log 
 	}
 	o.term.stop(true)
 	srv := httplimit.Server(withDiagnostics(fl.Handler(), mx, o.pprof), log)
-	srv.ConnContext = redfish.ConnContext
 	ln = httplimit.New(httplimit.Defaults, log.With("component", "control")).Listener(ln)
 	errc := make(chan error, 1)
 	go func() {

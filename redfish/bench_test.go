@@ -8,20 +8,17 @@ import (
 
 // BenchmarkGetMemory is the in-process side of bench/run.sh: one GET of a
 // Memory member through the whole pipeline (auth, snapshot, render, ETag).
-func BenchmarkGetMemory(b *testing.B) {
-	p := newPlatform(b)
-	h := newHandler(b, p)
-	target := "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1"
-	byCredential(b, h, target, func(b *testing.B, r *http.Request) { benchServe(b, h, r) })
-}
+func BenchmarkGetMemory(b *testing.B) { byCredential(b, benchServe) }
 
-// byCredential runs one sub-benchmark of GET target with Basic auth and
-// one with a session token.
-func byCredential(b *testing.B, h http.Handler, target string, run func(*testing.B, *http.Request)) {
+// byCredential runs one sub-benchmark of a GET of a Memory member with
+// Basic auth and one with a session token, on a new handler.
+func byCredential(b *testing.B, run func(*testing.B, http.Handler, *http.Request)) {
+	h := newHandler(b, newPlatform(b))
+	const target = "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1"
 	b.Run("basic", func(b *testing.B) {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		r.SetBasicAuth(adminUser, adminPass)
-		run(b, r)
+		run(b, h, r)
 	})
 	// One login for every run of the sub-benchmark: the framework runs
 	// it once per b.N it tries, and an account holds at most
@@ -34,7 +31,7 @@ func byCredential(b *testing.B, h http.Handler, target string, run func(*testing
 	b.Run("session", func(b *testing.B) {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		r.Header.Set("X-Auth-Token", tok)
-		run(b, r)
+		run(b, h, r)
 	})
 }
 
@@ -55,10 +52,7 @@ func benchServe(b *testing.B, h http.Handler, r *http.Request) {
 // left is the Redfish pipeline's own cost (gin, middleware, credentials,
 // privileges, render cache, headers).
 func BenchmarkGetMemoryPipeline(b *testing.B) {
-	p := newPlatform(b)
-	h := newHandler(b, p)
-	target := "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1"
-	run := func(b *testing.B, r *http.Request) {
+	byCredential(b, func(b *testing.B, h http.Handler, r *http.Request) {
 		b.ReportAllocs()
 		w := &discardWriter{h: http.Header{}}
 		for b.Loop() {
@@ -66,8 +60,7 @@ func BenchmarkGetMemoryPipeline(b *testing.B) {
 				b.Fatalf("status %d", code)
 			}
 		}
-	}
-	byCredential(b, h, target, run)
+	})
 }
 
 // BenchmarkGetMemoryPipelineParallel is BenchmarkGetMemoryPipeline from
@@ -76,10 +69,7 @@ func BenchmarkGetMemoryPipeline(b *testing.B) {
 // request writes (a lock word, a counter, a session's idle timer) moves
 // between the cores' caches and shows here, not in the serial benchmark.
 func BenchmarkGetMemoryPipelineParallel(b *testing.B) {
-	p := newPlatform(b)
-	h := newHandler(b, p)
-	target := "/redfish/v1/Systems/1/Memory/CPU0_DIMM_A1"
-	run := func(b *testing.B, r *http.Request) {
+	byCredential(b, func(b *testing.B, h http.Handler, r *http.Request) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			w := &discardWriter{h: http.Header{}}
@@ -90,8 +80,7 @@ func BenchmarkGetMemoryPipelineParallel(b *testing.B) {
 				}
 			}
 		})
-	}
-	byCredential(b, h, target, run)
+	})
 }
 
 // discardWriter keeps the status and headers and drops the body.

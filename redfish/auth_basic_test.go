@@ -53,3 +53,28 @@ func TestTokenHash(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTokenHash: any X-Auth-Token value a client sends. tokenHash accepts
+// exactly the 64 lowercase hex digits hex.EncodeToString writes, hashes
+// the bytes they spell, and refuses everything else; sameToken agrees
+// with ==.
+func FuzzTokenHash(f *testing.F) {
+	f.Add(strings.Repeat("0f", 32), strings.Repeat("0f", 32))
+	f.Add(strings.Repeat("AB", 32), strings.Repeat("ab", 32))
+	f.Add("", "x")
+	f.Add(strings.Repeat("g", 64), strings.Repeat("0", 65))
+	f.Fuzz(func(t *testing.T, tok, other string) {
+		h, ok := tokenHash(tok)
+		raw, err := hex.DecodeString(tok)
+		want := err == nil && len(raw) == tokenBytes && hex.EncodeToString(raw) == tok
+		if ok != want {
+			t.Fatalf("tokenHash(%q) ok=%v, want %v", tok, ok, want)
+		}
+		if ok && h != sha256.Sum256(raw) {
+			t.Fatalf("tokenHash(%q) is not the SHA-256 of its bytes", tok)
+		}
+		if sameToken(tok, other) != (tok == other) {
+			t.Fatalf("sameToken(%q, %q) disagrees with ==", tok, other)
+		}
+	})
+}

@@ -159,13 +159,18 @@ var longPast = time.Unix(1e9, 0)
 // in, and a runtime timer added and deleted for each costs more than the
 // rest of its limits together. A nearer deadline (net/http ending its
 // background read at once) and clearing one that is set go to the socket.
+//
+// "Two ticks away" is judged against the reaper's latest tick (at most a
+// tick old while it watches this connection), so three ticks from it:
+// reading the clock here would cost a vDSO call per request, as much as
+// the lock.
 func (c *conn) SetReadDeadline(t time.Time) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	if c.r == nil {
 		return c.Conn.SetReadDeadline(t)
 	}
-	if !t.IsZero() && (t.Before(longPast) || time.Until(t) < 2*c.r.every) {
+	if !t.IsZero() && (t.Before(longPast) || t.UnixNano()-c.r.wall.Load() < int64(3*c.r.every)) {
 		c.rdl, c.armed = 0, true
 		return c.Conn.SetReadDeadline(t)
 	}

@@ -35,6 +35,11 @@ type idleReaper struct {
 	manual bool // tests advance the ticks themselves
 
 	tick atomic.Uint64
+	// wall is the wall clock (Unix ns) at the latest tick, or when the
+	// goroutine started: a reading at most a tick old while it runs,
+	// which SetReadDeadline compares deadlines with instead of reading
+	// the clock on every request.
+	wall atomic.Int64
 
 	mu      sync.Mutex
 	idle    map[net.Conn]uint64 // other connections -> tick they became idle
@@ -47,7 +52,9 @@ const reapEvery = time.Second
 func newIdleReaper(limit, every time.Duration) *idleReaper {
 	// One tick more than the limit: a connection that went idle just
 	// before a tick must still wait the whole limit.
-	return &idleReaper{limit: uint64(limit/every) + 1, every: every, idle: map[net.Conn]uint64{}, watched: map[*conn]struct{}{}}
+	r := &idleReaper{limit: uint64(limit/every) + 1, every: every, idle: map[net.Conn]uint64{}, watched: map[*conn]struct{}{}}
+	r.wall.Store(time.Now().UnixNano())
+	return r
 }
 
 // track is the http.Server's ConnState hook.
@@ -98,6 +105,9 @@ func (r *idleReaper) track(c net.Conn, st http.ConnState) {
 func (r *idleReaper) startLocked() bool {
 	start := !r.running && !r.manual
 	r.running = r.running || start
+	if start {
+		r.wall.Store(time.Now().UnixNano())
+	}
 	return start
 }
 
@@ -118,6 +128,7 @@ func (r *idleReaper) run() {
 func (r *idleReaper) advance() bool {
 	tick := r.tick.Add(1)
 	now := time.Now().UnixNano()
+	r.wall.Store(now)
 	r.mu.Lock()
 	var stale []net.Conn
 	for c, since := range r.idle {

@@ -2,9 +2,11 @@ package httplimit
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 )
@@ -252,5 +254,46 @@ func TestHeaderDeadlineKeptByTheReaper(t *testing.T) {
 	// client's own deadline of 30 s only guards against a hang).
 	if _, err := slow.br.ReadByte(); err == nil {
 		t.Fatal("the unfinished header's connection is still open")
+	}
+}
+
+// A deadline less than three ticks after the reaper's latest tick goes to
+// the socket (the reaper would enforce it up to a tick late); a farther
+// one is kept by the reaper and leaves the socket alone.
+func TestNearReadDeadlineGoesToTheSocket(t *testing.T) {
+	r := newIdleReaper(IdleTimeout, time.Second)
+	r.manual = true
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := &conn{Conn: a}
+	c.watch(r)
+	state := func() (int64, bool) {
+		c.dmu.Lock()
+		defer c.dmu.Unlock()
+		return c.rdl, c.armed
+	}
+
+	far := time.Now().Add(10 * time.Second)
+	if err := c.SetReadDeadline(far); err != nil {
+		t.Fatal(err)
+	}
+	if rdl, armed := state(); rdl != far.UnixNano() || armed {
+		t.Errorf("10 ticks away: kept %d armed %v, want kept %d on no socket deadline", rdl, armed, far.UnixNano())
+	}
+	for _, d := range []time.Duration{2500 * time.Millisecond, 50 * time.Millisecond} {
+		if err := c.SetReadDeadline(time.Now().Add(d)); err != nil {
+			t.Fatal(err)
+		}
+		if rdl, armed := state(); rdl != 0 || !armed {
+			t.Errorf("%v away: kept %d armed %v, want it on the socket", d, rdl, armed)
+		}
+	}
+	start := time.Now()
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("read past a near deadline: %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the near deadline struck after %v", d)
 	}
 }

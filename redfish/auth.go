@@ -279,16 +279,29 @@ func (t *sessionTable) touch(s *session) bool {
 // sameToken compares two tokens in time that depends on their length only
 // (which is public: every token is 64 digits). It is
 // subtle.ConstantTimeCompare on strings: converting a 64-byte token to
-// []byte for that would allocate on every request.
+// []byte for that would allocate on every request. It takes eight bytes
+// at a time (the compiler makes each le64 one load), a byte at a time
+// only for a tail.
 func sameToken(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	var v byte
-	for i := 0; i < len(a); i++ {
-		v |= a[i] ^ b[i]
+	var v uint64
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		v |= le64(a[i:]) ^ le64(b[i:])
+	}
+	for ; i < len(a); i++ {
+		v |= uint64(a[i] ^ b[i])
 	}
 	return v == 0
+}
+
+// le64 is the little-endian word of s's first eight bytes.
+func le64(s string) uint64 {
+	_ = s[7] // one bounds check
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // connTokens is a connection's memo of the session token it last

@@ -78,3 +78,24 @@ func FuzzTokenHash(f *testing.F) {
 		}
 	})
 }
+
+// sameToken looks at every byte, in the words and in the tail: one byte
+// changed anywhere makes two tokens differ.
+func TestSameTokenEveryByte(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 13, 64, 65} {
+		a := strings.Repeat("5", n)
+		if !sameToken(a, strings.Clone(a)) {
+			t.Errorf("len %d: equal tokens differ", n)
+		}
+		for i := range n {
+			b := []byte(a)
+			b[i] ^= 0x80
+			if sameToken(a, string(b)) {
+				t.Errorf("len %d: a change at byte %d went unseen", n, i)
+			}
+		}
+	}
+	if sameToken("ab", "abc") {
+		t.Error("tokens of different lengths are the same")
+	}
+}

@@ -126,9 +126,14 @@ func injectedError(r netfault.Rule) *apiError {
 	return e
 }
 
+// droppedKey marks a request whose connection dropConnection took: it
+// was never answered, so Config.Observe does not hear of it.
+const droppedKey = "redfish.dropped"
+
 // dropConnection closes the client's connection without an answer.
 func dropConnection(c *gin.Context) {
 	c.Abort()
+	c.Set(droppedKey, true)
 	if conn, _, err := c.Writer.Hijack(); err == nil {
 		_ = conn.Close()
 		return

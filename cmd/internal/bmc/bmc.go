@@ -63,7 +63,7 @@ type Config struct {
 	// Handler ("" for none), as the Manager's NetworkProtocol reports.
 	HTTPAddr, HTTPSAddr string
 	// Observe, when set, hears of every HTTP request the BMC answers
-	// (surface is "redfish" or "control"): the emulator's metrics.
+	// (surface is "redfish", "control" or "ui"): the emulator's metrics.
 	Observe func(surface, method string, code int, d time.Duration)
 	// PolledIPMI leaves the IPMI socket to the caller's poller, which
 	// calls DrainIPMI when IPMISocket is readable; otherwise Start reads
@@ -195,6 +195,7 @@ func New(cfg Config) (_ *BMC, err error) {
 		StateDir:              cfg.StateDir,              // event subscriptions
 		Network:               redfish.NetworkConfig{IPMI: b.ipmi.Addr().String(), HTTP: cfg.HTTPAddr, HTTPS: cfg.HTTPSAddr},
 		Faults:                b.faults,
+		Observe:               surfaceObserver(cfg.Observe, "redfish"),
 	}, b.plat)
 	if err != nil {
 		return nil, fmt.Errorf("redfish: %w", err)
@@ -226,10 +227,9 @@ func New(cfg Config) (_ *BMC, err error) {
 		}
 		return nil, err
 	}
-	b.handler = Route(ctl, ui, rf)
-	if cfg.Observe != nil {
-		b.handler = observe(b.handler, cfg.Observe)
-	}
+	// Redfish reports its own requests (Observe above); the control API
+	// and the web UI are counted by a wrapper that records the status.
+	b.handler = Route(observe(ctl, "control", cfg.Observe), observe(ui, "ui", cfg.Observe), rf)
 	return b, nil
 }
 

@@ -4,19 +4,18 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"strings"
 	"time"
-
-	"github.com/bmcemu/bmcemu/cmd/internal/webui"
-	"github.com/bmcemu/bmcemu/platform/control"
 )
 
-// observe reports every request's surface, method, status and duration.
+// observe reports every request h answers as surface's, with its
+// method, status and duration; with fn nil it is h itself.
 //
-// It runs for every request, so it reads the clock twice rather than
-// three times: time.Now reads the wall clock and the monotonic one, and
-// only the monotonic one times a request.
-func observe(h http.Handler, fn func(surface, method string, code int, d time.Duration)) http.Handler {
+// It reads the monotonic clock alone (time.Since(epoch)), where time.Now
+// would read the wall clock too.
+func observe(h http.Handler, surface string, fn func(surface, method string, code int, d time.Duration)) http.Handler {
+	if fn == nil {
+		return h
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Since(epoch)
 		sr := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
@@ -24,19 +23,20 @@ func observe(h http.Handler, fn func(surface, method string, code int, d time.Du
 		if sr.hijacked {
 			return // no answer to count (a dropped connection)
 		}
-		surface := "redfish"
-		switch p := r.URL.Path; {
-		case p == control.Prefix || strings.HasPrefix(p, control.Prefix+"/"):
-			surface = "control"
-		case p == webui.Prefix || strings.HasPrefix(p, webui.Prefix+"/"):
-			surface = "ui"
-		}
 		fn(surface, r.Method, sr.code, time.Since(epoch)-start)
 	})
 }
 
-// epoch is a time with a monotonic reading, so time.Since(epoch) reads
-// the monotonic clock alone.
+// surfaceObserver adapts fn for a surface that reports its own requests
+// (redfish.Config.Observe); nil for nil.
+func surfaceObserver(fn func(surface, method string, code int, d time.Duration), surface string) func(string, int, time.Duration) {
+	if fn == nil {
+		return nil
+	}
+	return func(method string, code int, d time.Duration) { fn(surface, method, code, d) }
+}
+
+// epoch is a time with a monotonic reading.
 var epoch = time.Now()
 
 // statusRecorder keeps the status code; Flush and Unwrap keep SSE

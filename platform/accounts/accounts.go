@@ -511,7 +511,24 @@ func (s *Store) AuthenticateFrom(src netip.Addr, user, password string) (Account
 	if _, blocked := s.blk.Refuse(src); blocked {
 		return Account{}, ErrBlocked
 	}
-	h := sha256.Sum256([]byte(password))
+	return s.authenticate(src, user, PasswordDigest(password))
+}
+
+// PasswordDigest is the digest AuthenticateDigestFrom takes for password.
+func PasswordDigest(password string) [sha256.Size]byte { return sha256.Sum256([]byte(password)) }
+
+// AuthenticateDigestFrom is AuthenticateFrom for a password the caller
+// has already digested (PasswordDigest): a Redfish connection that sends
+// the same Basic credentials on every request digests them once. Every
+// rule is AuthenticateFrom's; only the hashing is skipped.
+func (s *Store) AuthenticateDigestFrom(src netip.Addr, user string, h [sha256.Size]byte) (Account, error) {
+	if _, blocked := s.blk.Refuse(src); blocked {
+		return Account{}, ErrBlocked
+	}
+	return s.authenticate(src, user, h)
+}
+
+func (s *Store) authenticate(src netip.Addr, user string, h [sha256.Size]byte) (Account, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.byName(user)
@@ -536,8 +553,14 @@ func (s *Store) AuthenticateFrom(src netip.Addr, user, password string) (Account
 	if !e.Enabled {
 		return Account{}, ErrDisabled
 	}
-	e.failures = 0
-	clear(e.bySource)
+	// Written only when set: a write on every login would move the
+	// entry's cache line between the cores serving Basic requests.
+	if e.failures != 0 {
+		e.failures = 0
+	}
+	if len(e.bySource) != 0 {
+		clear(e.bySource)
+	}
 	return s.view(e), nil
 }
 

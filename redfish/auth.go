@@ -304,12 +304,33 @@ func le64(s string) uint64 {
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// connTokens is a connection's memo of the session token it last
-// authenticated, and in which table. It holds what the connection's own
-// read buffer held already, for as long as the connection lives; the
-// session table still holds no token. HTTP/2 serves a connection's
-// streams at once, hence the atomic.
-type connTokens struct{ last atomic.Pointer[tokenMemo] }
+// connTokens is a connection's memo of the credentials it last
+// authenticated: the session token, and in which table, and the Basic
+// Authorization field with what it decodes to. It holds what the
+// connection's own read buffer held already, for as long as the
+// connection lives; the session table still holds no token and the
+// account store no password. HTTP/2 serves a connection's streams at
+// once, hence the atomics.
+type connTokens struct {
+	last  atomic.Pointer[tokenMemo]
+	basic atomic.Pointer[basicMemo]
+	// src is the peer's address, taken from the connection once:
+	// parsing it from Request.RemoteAddr on every Basic request cost
+	// more than the rest of the address checks. Invalid for a peer that
+	// is not TCP; requests then parse RemoteAddr as before.
+	src netip.Addr
+}
+
+// basicMemo is a Basic Authorization field value that authenticated on
+// the connection, decoded: its user name and its password's digest
+// (accounts.PasswordDigest). A request sending the same field skips the
+// base64 decoding and the SHA-256, and nothing else: the account store
+// judges the digest as it would the password.
+type basicMemo struct {
+	field  string
+	user   string
+	digest [sha256.Size]byte
+}
 
 type tokenMemo struct {
 	table *sessionTable
@@ -320,11 +341,16 @@ type tokenMemo struct {
 type connTokensKey struct{}
 
 // ConnContext is an http.Server ConnContext giving each connection a
-// session token memo, which spares a keep-alive client's requests after
-// the first the SHA-256 of their token. Servers without it work the same,
-// hashing every token.
-func ConnContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connTokensKey{}, &connTokens{})
+// memo of its credentials (connTokens), which spares a keep-alive
+// client's requests after the first the SHA-256 of their session token
+// or Basic password. Servers without it work the same, hashing every
+// time.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	m := &connTokens{}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		m.src = a.AddrPort().Addr().Unmap()
+	}
+	return context.WithValue(ctx, connTokensKey{}, m)
 }
 
 func connTokensOf(r *http.Request) *connTokens {
@@ -447,23 +473,58 @@ func (s *service) authenticateRequest(r *http.Request) (principal, error) {
 		return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role, sessionID: sess.id,
 			passwordChangeRequired: acct.PasswordChangeRequired}, nil
 	}
-	var buf [maxBasicCredentials]byte
-	user, pass, ok := parseBasic(h1(r.Header, "Authorization"), &buf)
-	if !ok {
-		return principal{}, errNoValidSession()
+	memo := connTokensOf(r)
+	field := h1(r.Header, hdrAuthorization)
+	var (
+		user   string
+		digest [sha256.Size]byte
+		miss   bool
+	)
+	if m := memo.basicFor(field); m != nil {
+		user, digest = m.user, m.digest
+	} else {
+		var buf [maxBasicCredentials]byte
+		u, pass, ok := parseBasic(field, &buf)
+		if !ok {
+			return principal{}, errNoValidSession()
+		}
+		user, digest, miss = string(u), accounts.PasswordDigest(string(pass)), true
 	}
-	// string(user) and string(pass) do not escape AuthenticateFrom, so the
-	// compiler keeps short ones on the stack. Refusals (blocked address,
-	// locked account) are logged by the store as per-address summaries,
-	// not here once per request: a client retrying in a loop would
-	// otherwise write thousands of lines a second.
-	src := remoteAddr(r)
-	acct, err := s.accounts.AuthenticateFrom(src, string(user), string(pass))
+	// Refusals (blocked address, locked account) are logged by the store
+	// as per-address summaries, not here once per request: a client
+	// retrying in a loop would otherwise write thousands of lines a
+	// second.
+	src := memo.source(r)
+	acct, err := s.accounts.AuthenticateDigestFrom(src, user, digest)
 	if err != nil {
 		return principal{}, s.loginError(src, err)
 	}
+	if miss && memo != nil {
+		memo.basic.Store(&basicMemo{field: field, user: user, digest: digest})
+	}
 	return principal{user: acct.UserName, accountID: acct.ID, role: acct.Role,
 		passwordChangeRequired: acct.PasswordChangeRequired}, nil
+}
+
+// basicFor is the connection's memo of field if field is the one it
+// holds (compared in constant time for a given length), or nil.
+func (m *connTokens) basicFor(field string) *basicMemo {
+	if m == nil || field == "" {
+		return nil
+	}
+	if b := m.basic.Load(); b != nil && sameToken(b.field, field) {
+		return b
+	}
+	return nil
+}
+
+// source is the address r came from: the connection's, or RemoteAddr
+// parsed when the memo does not know it.
+func (m *connTokens) source(r *http.Request) netip.Addr {
+	if m != nil && m.src.IsValid() {
+		return m.src
+	}
+	return remoteAddr(r)
 }
 
 // loginError is the client's answer to a failed login from src.

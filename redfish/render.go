@@ -581,15 +581,16 @@ func (s *service) render(c *gin.Context, code int, v any) {
 // so the hot path indexes header maps directly instead of canonicalising
 // the key, and allocating for "OData-Version", on every call.
 const (
-	hdrODataVersion = "Odata-Version"
-	hdrCacheControl = "Cache-Control"
-	hdrLink         = "Link"
-	hdrETag         = "Etag"
-	hdrContentType  = "Content-Type"
-	hdrAccept       = "Accept"
-	hdrContentLen   = "Content-Length"
-	hdrIfNoneMatch  = "If-None-Match"
-	hdrAuthToken    = "X-Auth-Token"
+	hdrODataVersion  = "Odata-Version"
+	hdrCacheControl  = "Cache-Control"
+	hdrLink          = "Link"
+	hdrETag          = "Etag"
+	hdrContentType   = "Content-Type"
+	hdrAccept        = "Accept"
+	hdrContentLen    = "Content-Length"
+	hdrIfNoneMatch   = "If-None-Match"
+	hdrAuthToken     = "X-Auth-Token"
+	hdrAuthorization = "Authorization"
 )
 
 // Header values every response shares. Full slice expressions cap them so

@@ -1,14 +1,19 @@
 package redfish
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/bmcemu/bmcemu/platform/accounts"
 	"github.com/bmcemu/bmcemu/platform/clock"
 )
 
@@ -122,5 +127,160 @@ func TestConnectionTokenMemoFollowsTheTable(t *testing.T) {
 	}
 	if code := get(tok3); code != http.StatusUnauthorized {
 		t.Errorf("a deleted account's session still served on the kept connection: %d", code)
+	}
+}
+
+// A connection's Basic memo must answer exactly as the account store
+// does: on one keep-alive connection (from 127.0.0.1) the same
+// Authorization field is refused once the password changed, the account
+// was disabled or locked out from elsewhere, or the connection's address
+// was blocked; and a wrong password sent on it counts as a failure.
+func TestConnectionBasicMemoFollowsTheStore(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	st, err := accounts.Open(accounts.Options{Clock: clk, Seed: []accounts.New{
+		{UserName: adminUser, Password: adminPass, Role: accounts.RoleAdministrator, Enabled: true},
+		{UserName: "operator", Password: "operator-pw", Role: accounts.RoleOperator, Enabled: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(newHandlerCfg(t, newPlatform(t), Config{AccountStore: st, Now: clk.Now}))
+	var (
+		memoMu sync.Mutex
+		memos  []*connTokens
+	)
+	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		ctx = ConnContext(ctx, c)
+		memoMu.Lock()
+		memos = append(memos, ctx.Value(connTokensKey{}).(*connTokens))
+		memoMu.Unlock()
+		return ctx
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	op, ok := st.Lookup("operator")
+	if !ok {
+		t.Fatal("no operator account")
+	}
+
+	kept := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+	get := func(user, pass string) int {
+		t.Helper()
+		reused := false
+		r, _ := http.NewRequest(http.MethodGet, srv.URL+dimm, nil)
+		r.SetBasicAuth(user, pass)
+		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+		}))
+		resp, err := kept.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if !reused && user != "first" {
+			t.Fatal("the kept client opened a new connection")
+		}
+		return resp.StatusCode
+	}
+	modify := func(u accounts.Update) {
+		t.Helper()
+		if _, err := st.Modify(op.ID, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first request opens the connection.
+	if code := get("first", "x"); code != http.StatusUnauthorized {
+		t.Fatalf("unknown user: %d", code)
+	}
+	for i := range 3 {
+		if code := get("operator", "operator-pw"); code != http.StatusOK {
+			t.Fatalf("GET %d: %d", i, code)
+		}
+	}
+	// The memo is what answers: it holds the field and the connection's
+	// address, and a digest planted in it is what the store is shown.
+	memoMu.Lock()
+	if len(memos) != 1 {
+		t.Fatalf("%d connections, want 1", len(memos))
+	}
+	m := memos[0]
+	memoMu.Unlock()
+	b := m.basic.Load()
+	if b == nil || b.user != "operator" || b.digest != accounts.PasswordDigest("operator-pw") {
+		t.Fatalf("memo after the GETs: %+v", b)
+	}
+	if want := netip.MustParseAddr("127.0.0.1"); m.src != want {
+		t.Errorf("memo source %v, want %v", m.src, want)
+	}
+	m.basic.Store(&basicMemo{field: b.field, user: b.user, digest: accounts.PasswordDigest("planted")})
+	if code := get("operator", "operator-pw"); code != http.StatusUnauthorized {
+		t.Errorf("with a wrong digest planted in the memo: %d, want 401 (the memo was not used)", code)
+	}
+	m.basic.Store(b)
+	if code := get("operator", "operator-pw"); code != http.StatusOK {
+		t.Fatalf("the memo restored: %d", code)
+	}
+	// The planted digest's failure counted; start the account afresh.
+	unlock := false
+	if _, err := st.Modify(op.ID, accounts.Update{Locked: &unlock}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Password changed elsewhere: the remembered field no longer works,
+	// the new password does.
+	pw := "operator-pw2"
+	modify(accounts.Update{Password: &pw})
+	if code := get("operator", "operator-pw"); code != http.StatusUnauthorized {
+		t.Errorf("the old password after a change: %d, want 401", code)
+	}
+	if code := get("operator", pw); code != http.StatusOK {
+		t.Fatalf("the new password: %d", code)
+	}
+
+	// Disabled, then enabled again.
+	off, on := false, true
+	modify(accounts.Update{Enabled: &off})
+	if code := get("operator", pw); code != http.StatusUnauthorized {
+		t.Errorf("a disabled account: %d, want 401", code)
+	}
+	modify(accounts.Update{Enabled: &on})
+	if code := get("operator", pw); code != http.StatusOK {
+		t.Fatalf("enabled again: %d", code)
+	}
+
+	// A wrong password on the connection is a failure like any other:
+	// with the threshold's other failures from elsewhere, the account
+	// locks, and the remembered right field is refused while it is.
+	if code := get("operator", "wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("a wrong password: %d", code)
+	}
+	threshold := st.Policy().LockoutThreshold
+	for i := 1; i < threshold; i++ {
+		st.RecordFailureFrom(netip.AddrFrom4([4]byte{127, 0, 9, byte(i)}), "operator")
+	}
+	if code := get("operator", pw); code != http.StatusUnauthorized {
+		t.Errorf("a locked-out account: %d, want 401", code)
+	}
+	locked := false
+	modify(accounts.Update{Locked: &locked})
+	if code := get("operator", pw); code != http.StatusOK {
+		t.Fatalf("unlocked: %d", code)
+	}
+
+	// The connection's own address blocked by failures from other
+	// connections of it: refused, though the field is remembered.
+	self := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	for i := 0; ; i++ {
+		if _, blocked := st.BlockedUntil(self); blocked {
+			break
+		}
+		if i == 100 {
+			t.Fatal("127.0.0.1 never blocked")
+		}
+		_, _ = st.AuthenticateFrom(self, "nobody", "wrong")
+	}
+	if code := get("operator", pw); code != http.StatusServiceUnavailable {
+		t.Errorf("from a blocked address: %d, want 503", code)
 	}
 }

@@ -63,22 +63,11 @@ func TestConnectionTokenMemoFollowsTheTable(t *testing.T) {
 	// memo would not be what answers.
 	get := func(token string) int {
 		t.Helper()
-		reused := false
-		r, _ := http.NewRequest(http.MethodGet, srv.URL+dimm, nil)
-		r.Header.Set("X-Auth-Token", token)
-		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
-			GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
-		}))
-		resp, err := kept.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		code, reused := getKept(t, kept, srv.URL+dimm, func(r *http.Request) { r.Header.Set("X-Auth-Token", token) })
 		if !reused {
 			t.Fatal("the kept client opened a new connection")
 		}
-		return resp.StatusCode
+		return code
 	}
 
 	tok, loc := loginOn(kept, adminUser, adminPass)
@@ -166,22 +155,11 @@ func TestConnectionBasicMemoFollowsTheStore(t *testing.T) {
 	kept := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
 	get := func(user, pass string) int {
 		t.Helper()
-		reused := false
-		r, _ := http.NewRequest(http.MethodGet, srv.URL+dimm, nil)
-		r.SetBasicAuth(user, pass)
-		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
-			GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
-		}))
-		resp, err := kept.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		code, reused := getKept(t, kept, srv.URL+dimm, func(r *http.Request) { r.SetBasicAuth(user, pass) })
 		if !reused && user != "first" {
 			t.Fatal("the kept client opened a new connection")
 		}
-		return resp.StatusCode
+		return code
 	}
 	modify := func(u accounts.Update) {
 		t.Helper()
@@ -283,4 +261,24 @@ func TestConnectionBasicMemoFollowsTheStore(t *testing.T) {
 	if code := get("operator", pw); code != http.StatusServiceUnavailable {
 		t.Errorf("from a blocked address: %d, want 503", code)
 	}
+}
+
+// getKept GETs url on client with auth's credentials, and reports the
+// status and whether the request reused a connection: a memo answers
+// only on the connection that filled it.
+func getKept(t *testing.T, client *http.Client, url string, auth func(*http.Request)) (int, bool) {
+	t.Helper()
+	reused := false
+	r, _ := http.NewRequest(http.MethodGet, url, nil)
+	auth(r)
+	r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+	}))
+	resp, err := client.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, reused
 }

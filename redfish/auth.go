@@ -248,7 +248,7 @@ func (t *sessionTable) lookupVia(memo *connTokens, token string) (*session, bool
 	if memo == nil {
 		return t.lookup(token)
 	}
-	if m := memo.last.Load(); m != nil && m.table == t && sameToken(m.token, token) && !m.sess.gone.Load() {
+	if m := memo.last.Load(); m != nil && m.table == t && equalSecret(m.token, token) && !m.sess.gone.Load() {
 		return m.sess, t.touch(m.sess)
 	}
 	s, ok := t.lookup(token)
@@ -276,13 +276,13 @@ func (t *sessionTable) touch(s *session) bool {
 	return true
 }
 
-// sameToken compares two tokens in time that depends on their length only
-// (which is public: every token is 64 digits). It is
-// subtle.ConstantTimeCompare on strings: converting a 64-byte token to
-// []byte for that would allocate on every request. It takes eight bytes
-// at a time (the compiler makes each le64 one load), a byte at a time
-// only for a tail.
-func sameToken(a, b string) bool {
+// equalSecret compares two secrets (a session token, a Basic
+// Authorization field) in time that depends on their length only, which
+// is public. It is subtle.ConstantTimeCompare on strings: converting a
+// header value to []byte for that would allocate on every request. It
+// takes eight bytes at a time (the compiler makes each le64 one load), a
+// byte at a time only for a tail.
+func equalSecret(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -512,7 +512,7 @@ func (m *connTokens) basicFor(field string) *basicMemo {
 	if m == nil || field == "" {
 		return nil
 	}
-	if b := m.basic.Load(); b != nil && sameToken(b.field, field) {
+	if b := m.basic.Load(); b != nil && equalSecret(b.field, field) {
 		return b
 	}
 	return nil

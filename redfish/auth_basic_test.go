@@ -56,7 +56,7 @@ func TestTokenHash(t *testing.T) {
 
 // FuzzTokenHash: any X-Auth-Token value a client sends. tokenHash accepts
 // exactly the 64 lowercase hex digits hex.EncodeToString writes, hashes
-// the bytes they spell, and refuses everything else; sameToken agrees
+// the bytes they spell, and refuses everything else; equalSecret agrees
 // with ==.
 func FuzzTokenHash(f *testing.F) {
 	f.Add(strings.Repeat("0f", 32), strings.Repeat("0f", 32))
@@ -73,29 +73,29 @@ func FuzzTokenHash(f *testing.F) {
 		if ok && h != sha256.Sum256(raw) {
 			t.Fatalf("tokenHash(%q) is not the SHA-256 of its bytes", tok)
 		}
-		if sameToken(tok, other) != (tok == other) {
-			t.Fatalf("sameToken(%q, %q) disagrees with ==", tok, other)
+		if equalSecret(tok, other) != (tok == other) {
+			t.Fatalf("equalSecret(%q, %q) disagrees with ==", tok, other)
 		}
 	})
 }
 
-// sameToken looks at every byte, in the words and in the tail: one byte
+// equalSecret looks at every byte, in the words and in the tail: one byte
 // changed anywhere makes two tokens differ.
 func TestSameTokenEveryByte(t *testing.T) {
 	for _, n := range []int{0, 1, 7, 8, 13, 64, 65} {
 		a := strings.Repeat("5", n)
-		if !sameToken(a, strings.Clone(a)) {
+		if !equalSecret(a, strings.Clone(a)) {
 			t.Errorf("len %d: equal tokens differ", n)
 		}
 		for i := range n {
 			b := []byte(a)
 			b[i] ^= 0x80
-			if sameToken(a, string(b)) {
+			if equalSecret(a, string(b)) {
 				t.Errorf("len %d: a change at byte %d went unseen", n, i)
 			}
 		}
 	}
-	if sameToken("ab", "abc") {
+	if equalSecret("ab", "abc") {
 		t.Error("tokens of different lengths are the same")
 	}
 }

@@ -508,10 +508,7 @@ func (s *Store) Authenticate(user, password string) (Account, error) {
 // account fails with ErrLocked even when the password is right; callers
 // must not tell the client which it was.
 func (s *Store) AuthenticateFrom(src netip.Addr, user, password string) (Account, error) {
-	if _, blocked := s.blk.Refuse(src); blocked {
-		return Account{}, ErrBlocked
-	}
-	return s.authenticate(src, user, PasswordDigest(password))
+	return s.AuthenticateDigestFrom(src, user, PasswordDigest(password))
 }
 
 // PasswordDigest is the digest AuthenticateDigestFrom takes for password.
@@ -525,10 +522,6 @@ func (s *Store) AuthenticateDigestFrom(src netip.Addr, user string, h [sha256.Si
 	if _, blocked := s.blk.Refuse(src); blocked {
 		return Account{}, ErrBlocked
 	}
-	return s.authenticate(src, user, h)
-}
-
-func (s *Store) authenticate(src netip.Addr, user string, h [sha256.Size]byte) (Account, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.byName(user)

@@ -1,12 +1,16 @@
 package redfish
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/bmcemu/bmcemu/platform/accounts"
 )
 
 // parseBasic must read every header exactly as net/http's BasicAuth does,
@@ -98,4 +102,58 @@ func TestSameTokenEveryByte(t *testing.T) {
 	if equalSecret("ab", "abc") {
 		t.Error("tokens of different lengths are the same")
 	}
+}
+
+// FuzzBasicMemo: any Authorization field a client sends on a connection
+// whose memo holds the administrator's working field (or nothing) gets
+// the answer it gets without a memo. Lockout and address blocking are
+// off, so every answer depends on the field alone.
+func FuzzBasicMemo(f *testing.F) {
+	good := "Basic " + base64.StdEncoding.EncodeToString([]byte(adminUser+":"+adminPass))
+	for _, s := range []string{good, good[:len(good)-1], good + "=", "Basic", "basic " + good[6:], "Basic !!!!", "Bearer x", "", "Basic " + base64.StdEncoding.EncodeToString([]byte(adminUser+":"))} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	st, err := accounts.Open(accounts.Options{Seed: []accounts.New{
+		{UserName: adminUser, Password: adminPass, Role: accounts.RoleAdministrator, Enabled: true},
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	pol := st.Policy()
+	pol.LockoutThreshold = 0
+	if err := st.SetPolicy(pol); err != nil {
+		f.Fatal(err)
+	}
+	blk := st.IPBlocking()
+	blk.Enabled = false
+	if err := st.SetIPBlocking(blk); err != nil {
+		f.Fatal(err)
+	}
+	h := newHandlerCfg(f, newPlatform(f), Config{AccountStore: st})
+	get := func(t *testing.T, field string, memo *connTokens) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/redfish/v1/Systems/1", nil)
+		if memo != nil {
+			r = r.WithContext(context.WithValue(r.Context(), connTokensKey{}, memo))
+		}
+		r.Header["Authorization"] = []string{field}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	f.Fuzz(func(t *testing.T, field string, primed bool) {
+		memo := &connTokens{}
+		if primed {
+			if w := get(t, good, memo); w.Code != http.StatusOK || memo.basic.Load() == nil {
+				t.Fatalf("the working field: %d, memo %v", w.Code, memo.basic.Load())
+			}
+		}
+		with, without := get(t, field, memo), get(t, field, nil)
+		if with.Code != without.Code {
+			t.Fatalf("field %q: %d with the memo (primed %v), %d without", field, with.Code, primed, without.Code)
+		}
+		if with.Code != http.StatusOK && (with.Code != http.StatusUnauthorized || !strings.Contains(with.Body.String(), `"error"`)) {
+			t.Fatalf("field %q: %d %s", field, with.Code, with.Body)
+		}
+	})
 }
